@@ -1,0 +1,150 @@
+//! The command line: arguments as clap parses them, then checked into a [`Config`] before
+//! any work starts, so that a usage mistake never costs a render.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::schema::SchemaKind;
+
+/// Merge a customer's app repo with its operator allocation into Kubernetes manifests.
+#[derive(Debug, Parser)]
+#[command(name = "dovetail", version, about, long_about = None)]
+#[command(
+    after_help = "Exit status: 0 success, 1 invalid input (a file must change), 2 usage or environment."
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render the final manifests (a dry run of what ArgoCD would apply).
+    Render(RenderArgs),
+    /// Check the inputs and report every problem at once; renders nothing.
+    Validate(ValidateArgs),
+    /// Print a JSON Schema (for editors and CI).
+    Schema {
+        /// Which schema.
+        #[arg(value_enum)]
+        name: SchemaKind,
+    },
+}
+
+/// Where the inputs come from.
+#[derive(Debug, Args, Clone)]
+pub struct InputArgs {
+    /// The app directory of the customer repo (where dovetail.yaml is).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub app: PathBuf,
+    /// The operator repo (platform.yaml and tenants/).
+    #[arg(long, value_name = "DIR", env = "DOVETAIL_OPERATOR_REPO")]
+    pub operator: Option<PathBuf>,
+    /// The allocation to use, as TENANT/APP; may be left out when the operator repo holds one.
+    #[arg(long, value_name = "TENANT/APP")]
+    pub allocation: Option<String>,
+}
+
+/// `dovetail render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Inputs.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Write one file per object into DIR instead of a stream to stdout.
+    #[arg(short = 'o', long = "output-dir", value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+}
+
+/// `dovetail validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Inputs; with --app alone (no operator repo) only the customer side is checked.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// How to print problems.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// How problems are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// `file:line:col: error: field: message; hint`.
+    Text,
+    /// One JSON document with every problem.
+    Json,
+    /// GitHub Actions workflow annotations.
+    Github,
+}
+
+/// Checked inputs.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    /// The app directory.
+    pub app: PathBuf,
+    /// The operator repo, if any.
+    pub operator: Option<PathBuf>,
+    /// The allocation, checked to be `TENANT/APP`.
+    pub allocation: Option<(String, String)>,
+}
+
+/// A usage mistake, found before any work.
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    /// A directory that is not there.
+    #[error("`{0}` is not a directory")]
+    NotADirectory(PathBuf),
+    /// `--allocation` not in the form TENANT/APP.
+    #[error("--allocation `{0}` is not TENANT/APP (lowercase letters, digits and '-')")]
+    BadAllocation(String),
+    /// render without an operator repo.
+    #[error("no operator repo: pass --operator DIR or set DOVETAIL_OPERATOR_REPO")]
+    NoOperator,
+}
+
+/// Whether `s` is a DNS label short enough to name objects after.
+pub fn is_name(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// Longest tenant or app name: `<tenant>-<app>` must stay a valid object name with room
+/// for suffixes.
+pub const MAX_NAME: usize = 30;
+
+impl InputArgs {
+    /// Checks the arguments; `need_operator` for commands that cannot work without it.
+    pub fn check(&self, need_operator: bool) -> Result<Inputs, UsageError> {
+        if !self.app.is_dir() {
+            return Err(UsageError::NotADirectory(self.app.clone()));
+        }
+        let operator = match &self.operator {
+            Some(dir) if !dir.is_dir() => return Err(UsageError::NotADirectory(dir.clone())),
+            Some(dir) => Some(dir.clone()),
+            None if need_operator => return Err(UsageError::NoOperator),
+            None => None,
+        };
+        let allocation = match &self.allocation {
+            None => None,
+            Some(a) => match a.split_once('/') {
+                Some((t, n)) if is_name(t, MAX_NAME) && is_name(n, MAX_NAME) => {
+                    Some((t.to_owned(), n.to_owned()))
+                }
+                _ => return Err(UsageError::BadAllocation(a.clone())),
+            },
+        };
+        Ok(Inputs {
+            app: self.app.clone(),
+            operator,
+            allocation,
+        })
+    }
+}

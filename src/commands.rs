@@ -1,0 +1,260 @@
+//! The commands: load, check, merge, render, print.
+
+use std::io::Write;
+use std::path::{Path as FsPath, PathBuf};
+
+use crate::cli::{self, Command, Format, MAX_NAME, is_name};
+use crate::diag::{Diagnostic, Diagnostics, Doc};
+use crate::load::{display, read_doc, typed};
+use crate::model::{Allocation, App, Platform};
+use crate::ownership::{self, Owners};
+use crate::resolve::{self, Identity, Resolved};
+use crate::schema::SchemaKind;
+use crate::source::DirTree;
+use crate::yaml::Pos;
+use crate::{Error, output, render, report};
+
+/// Where a command writes: manifests to `out`, everything else to `err`.
+pub struct Io<'a> {
+    /// Manifests only.
+    pub out: &'a mut dyn Write,
+    /// Diagnostics and progress.
+    pub err: &'a mut dyn Write,
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: cli::Cli, io: Io<'_>) -> Result<(), Error> {
+    match cli.command {
+        Command::Schema { name } => {
+            io.out
+                .write_all(name.text().as_bytes())
+                .map_err(Error::Stdout)?;
+            Ok(())
+        }
+        Command::Render(args) => {
+            let inputs = args.input.check(true)?;
+            let (resolved, diags) = load_and_resolve(&inputs)?;
+            report::emit(&diags, Format::Text, io.err).map_err(Error::Stderr)?;
+            let Some(resolved) = resolved else {
+                return Err(Error::Invalid {
+                    count: diags.error_count(),
+                });
+            };
+            let objects = render::render(&resolved);
+            if objects.is_empty() {
+                return Err(Error::Empty);
+            }
+            match args.output_dir {
+                Some(dir) => {
+                    let n = output::write_dir(&dir, &objects)?;
+                    writeln!(io.err, "wrote {n} objects to {}", dir.display())
+                        .map_err(Error::Stderr)?;
+                }
+                None => {
+                    let text = output::stream(&objects)?;
+                    io.out.write_all(text.as_bytes()).map_err(Error::Stdout)?;
+                }
+            }
+            Ok(())
+        }
+        Command::Validate(args) => {
+            let inputs = args.input.check(false)?;
+            let diags = if inputs.operator.is_some() {
+                load_and_resolve(&inputs)?.1
+            } else {
+                check_app_only(&inputs.app)?
+            };
+            report::emit(&diags, args.format, io.err).map_err(Error::Stderr)?;
+            if diags.has_errors() {
+                return Err(Error::Invalid {
+                    count: diags.error_count(),
+                });
+            }
+            if args.format == Format::Text {
+                let scope = if inputs.operator.is_some() {
+                    "app, allocation and platform"
+                } else {
+                    "app (customer side only; pass --operator for the rest)"
+                };
+                writeln!(io.err, "ok: {scope} valid").map_err(Error::Stderr)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn open(dir: &FsPath) -> Result<DirTree, Error> {
+    DirTree::open(dir)
+        .map_err(|e| Error::Environment(format!("cannot open `{}`: {e}", dir.display())))
+}
+
+/// The customer-side checks a customer can run without the operator repo.
+fn check_app_only(app_dir: &FsPath) -> Result<Diagnostics, Error> {
+    let tree = open(app_dir)?;
+    let mut diags = Diagnostics::default();
+    let owners = Owners {
+        allocation: None,
+        platform: "platform.yaml".to_owned(),
+    };
+    let shown = display(app_dir, "dovetail.yaml");
+    if let Some(doc) = read_doc(&tree, "dovetail.yaml", &shown, &mut diags) {
+        ownership::check_app(&doc, &owners, &mut diags);
+        if let Some(app) = typed::<App>(SchemaKind::App, &doc, &mut diags) {
+            for (i, f) in app.files.iter().enumerate() {
+                if let Err(e) = tree.read(&f.path, resolve::MAX_FILE_BYTES) {
+                    let path = crate::yaml::Path::root().key("files").index(i).key("path");
+                    diags.push(
+                        doc.error(&path, e.to_string())
+                            .hint("point it at a file inside the app directory"),
+                    );
+                }
+            }
+        }
+    }
+    Ok(diags)
+}
+
+/// Finds the allocation: the one named, or the only one there is.
+fn find_allocation(
+    tree: &DirTree,
+    operator: &FsPath,
+    wanted: Option<&(String, String)>,
+) -> Result<(Identity, String), Error> {
+    if let Some((tenant, app)) = wanted {
+        let rel = format!("tenants/{tenant}/{app}.yaml");
+        if !tree.exists(&rel) {
+            return Err(Error::Environment(format!(
+                "no allocation `{}` in the operator repo",
+                display(operator, &rel)
+            )));
+        }
+        return Ok((
+            Identity {
+                tenant: tenant.clone(),
+                app: app.clone(),
+            },
+            rel,
+        ));
+    }
+    let mut found = Vec::new();
+    for tenant in tree.list("tenants").unwrap_or_default() {
+        let dir = format!("tenants/{tenant}");
+        for file in tree.list(&dir).unwrap_or_default() {
+            if let Some(app) = file.strip_suffix(".yaml") {
+                found.push((tenant.clone(), app.to_owned()));
+            }
+        }
+    }
+    match found.len() {
+        1 => {
+            let (tenant, app) = found.remove(0);
+            let rel = format!("tenants/{tenant}/{app}.yaml");
+            if !is_name(&tenant, MAX_NAME) || !is_name(&app, MAX_NAME) {
+                return Err(Error::Environment(format!(
+                    "`{}`: tenant and app names must be lowercase letters, digits and '-', at most {MAX_NAME} characters",
+                    display(operator, &rel)
+                )));
+            }
+            Ok((Identity { tenant, app }, rel))
+        }
+        0 => Err(Error::Environment(format!(
+            "the operator repo `{}` holds no allocation (tenants/<tenant>/<app>.yaml)",
+            operator.display()
+        ))),
+        n => Err(Error::Environment(format!(
+            "the operator repo holds {n} allocations; pick one with --allocation TENANT/APP"
+        ))),
+    }
+}
+
+/// Loads every input, checks it, and merges; returns the merged app when there were no
+/// errors, and every diagnostic either way.
+pub fn load_and_resolve(inputs: &cli::Inputs) -> Result<(Option<Resolved>, Diagnostics), Error> {
+    let operator: PathBuf = inputs.operator.clone().ok_or(cli::UsageError::NoOperator)?;
+    let app_tree = open(&inputs.app)?;
+    let op_tree = open(&operator)?;
+    let (identity, alloc_rel) = find_allocation(&op_tree, &operator, inputs.allocation.as_ref())?;
+    let mut diags = Diagnostics::default();
+
+    let alloc_shown = display(&operator, &alloc_rel);
+    let platform_shown = display(&operator, "platform.yaml");
+    let owners = Owners {
+        allocation: Some(alloc_shown.clone()),
+        platform: platform_shown.clone(),
+    };
+
+    let app_shown = display(&inputs.app, "dovetail.yaml");
+    let app_doc = read_doc(&app_tree, "dovetail.yaml", &app_shown, &mut diags);
+    let app = app_doc.as_ref().and_then(|doc| {
+        ownership::check_app(doc, &owners, &mut diags);
+        typed::<App>(SchemaKind::App, doc, &mut diags)
+    });
+    let platform_doc = read_doc(&op_tree, "platform.yaml", &platform_shown, &mut diags);
+    let platform = platform_doc
+        .as_ref()
+        .and_then(|doc| typed::<Platform>(SchemaKind::Platform, doc, &mut diags));
+    let alloc_doc = read_doc(&op_tree, &alloc_rel, &alloc_shown, &mut diags);
+    let allocation = alloc_doc
+        .as_ref()
+        .and_then(|doc| typed::<Allocation>(SchemaKind::Allocation, doc, &mut diags));
+
+    let (
+        Some(app_doc),
+        Some(app),
+        Some(platform_doc),
+        Some(platform),
+        Some(alloc_doc),
+        Some(allocation),
+    ) = (app_doc, app, platform_doc, platform, alloc_doc, allocation)
+    else {
+        return Ok((None, diags));
+    };
+    if diags.has_errors() {
+        return Ok((None, diags));
+    }
+    let (resolved, more) = resolve::resolve(&resolve::Inputs {
+        identity: &identity,
+        app_doc: &app_doc,
+        app: &app,
+        allocation_doc: &alloc_doc,
+        allocation: &allocation,
+        platform_doc: &platform_doc,
+        platform: &platform,
+        app_tree: &app_tree,
+    });
+    diags.extend(more);
+    let Some(resolved) = resolved else {
+        return Ok((None, diags));
+    };
+    check_resolved(&resolved, &app_doc, &mut diags);
+    if diags.has_errors() {
+        return Ok((None, diags));
+    }
+    Ok((Some(resolved), diags))
+}
+
+/// The merged app against its own schema: a failure here is dovetail's bug, reported as
+/// such instead of rendered.
+fn check_resolved(resolved: &Resolved, app_doc: &Doc, diags: &mut Diagnostics) {
+    let value = serde_json::to_value(resolved).unwrap_or_default();
+    if SchemaKind::Resolved.is_valid(&value) {
+        return;
+    }
+    let mut inner = Diagnostics::default();
+    let doc = Doc {
+        file: "(merged app)".to_owned(),
+        root: crate::yaml::parse(&serde_json::to_string(&value).unwrap_or_default())
+            .unwrap_or_else(|_| app_doc.root.clone()),
+    };
+    crate::schema::check(SchemaKind::Resolved, &doc, &value, &mut inner);
+    for d in inner.sorted() {
+        diags.push(Diagnostic::at(
+            &app_doc.file,
+            Pos::START,
+            format!(
+                "internal error: the merged app breaks its schema at {}: {}; please report it",
+                d.field, d.message
+            ),
+        ));
+    }
+}

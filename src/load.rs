@@ -1,0 +1,74 @@
+//! Reading and checking the input documents: size cap, UTF-8, YAML, ownership, schema,
+//! then typed values. Each step records what it finds and the next runs only where the
+//! last one passed, so one run reports every problem it can.
+
+use std::path::Path as FsPath;
+
+use serde::de::DeserializeOwned;
+
+use crate::diag::{Diagnostic, Diagnostics, Doc};
+use crate::schema::{self, SchemaKind};
+use crate::source::{DirTree, MAX_YAML_BYTES, ReadError};
+use crate::yaml::{self, Pos};
+
+/// How a file is named in messages: its path as the user would type it.
+pub fn display(dir: &FsPath, rel: &str) -> String {
+    let joined = dir.join(rel);
+    let s = joined.to_string_lossy();
+    s.strip_prefix("./").unwrap_or(&s).to_owned()
+}
+
+/// Reads and parses one YAML file; `None` (with diagnostics) when it is unusable.
+pub fn read_doc(tree: &DirTree, rel: &str, shown: &str, diags: &mut Diagnostics) -> Option<Doc> {
+    let bytes = match tree.read(rel, MAX_YAML_BYTES) {
+        Ok(b) => b,
+        Err(e) => {
+            let hint = match e {
+                ReadError::TooLarge { .. } => "inputs are small YAML files; split or trim it",
+                ReadError::NotFound(_) => "create it, or point dovetail at the right directory",
+                _ => "replace it with a regular file inside the repo",
+            };
+            diags.push(Diagnostic::at(shown, Pos::START, e.to_string()).hint(hint));
+            return None;
+        }
+    };
+    let Ok(text) = String::from_utf8(bytes) else {
+        diags.push(Diagnostic::at(shown, Pos::START, "is not UTF-8 text").hint("save it as UTF-8"));
+        return None;
+    };
+    match yaml::parse(&text) {
+        Ok(root) => Some(Doc {
+            file: shown.to_owned(),
+            root,
+        }),
+        Err(e) => {
+            diags.push(Diagnostic::at(shown, e.pos(), e.to_string()));
+            None
+        }
+    }
+}
+
+/// Checks `doc` against its schema and, when it passes, returns its typed form.
+pub fn typed<T: DeserializeOwned>(
+    kind: SchemaKind,
+    doc: &Doc,
+    diags: &mut Diagnostics,
+) -> Option<T> {
+    let value = doc.root.to_json();
+    let before = diags.error_count();
+    schema::check(kind, doc, &value, diags);
+    if diags.error_count() > before {
+        return None;
+    }
+    match serde_json::from_value(value) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            diags.push(Diagnostic::at(
+                &doc.file,
+                Pos::START,
+                format!("internal error: the schema accepted what dovetail cannot read ({e}); please report it"),
+            ));
+            None
+        }
+    }
+}

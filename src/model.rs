@@ -1,0 +1,368 @@
+//! The input documents as typed values, read from their JSON form after schema
+//! validation passed (so a deserialisation error here means the schema and these types
+//! disagree, which is a bug, not a user error).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+/// `dovetail.yaml`: what the customer's app is.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct App {
+    /// Always `dovetail/v1`.
+    pub api_version: String,
+    /// Always `App`.
+    pub kind: String,
+    /// The app's image.
+    pub image: String,
+    /// A step before the app starts.
+    #[serde(default)]
+    pub init: Option<Init>,
+    /// One workload per process, by name.
+    pub processes: BTreeMap<String, Process>,
+    /// Plain env for every process. Values are read from the source text instead, so
+    /// that `0777` stays `0777`; this map only carries the keys.
+    #[serde(default)]
+    pub env: BTreeMap<String, Value>,
+    /// Config files from the repo.
+    #[serde(default)]
+    pub files: Vec<FileSpec>,
+    /// A volume for static and media files.
+    #[serde(default, rename = "static")]
+    pub static_files: Option<Static>,
+    /// Platform services the app needs.
+    #[serde(default)]
+    pub services: Vec<Service>,
+    /// Wanted hostnames.
+    #[serde(default)]
+    pub ingress: Option<Ingress>,
+    /// A pod fragment for every process.
+    #[serde(default)]
+    pub pod: Option<Value>,
+}
+
+/// How the init step runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum InitMode {
+    /// An init container in every pod of `web`.
+    #[default]
+    InitContainer,
+    /// A Job run once per sync, as an ArgoCD PreSync hook.
+    Job,
+}
+
+/// The init step.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Init {
+    /// The command.
+    pub command: Vec<String>,
+    /// Its arguments.
+    #[serde(default)]
+    pub args: Option<Vec<String>>,
+    /// How it runs.
+    #[serde(default)]
+    pub mode: InitMode,
+}
+
+/// One process of the app.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Process {
+    /// The command; the image's entrypoint when absent.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// Its arguments.
+    #[serde(default)]
+    pub args: Option<Vec<String>>,
+    /// The port it serves on; gets a Service.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// An HTTP health check.
+    #[serde(default)]
+    pub health: Option<Health>,
+    /// Exactly one pod, never two at once.
+    #[serde(default)]
+    pub singleton: bool,
+    /// A pod fragment for this process.
+    #[serde(default)]
+    pub pod: Option<Value>,
+}
+
+/// An HTTP health check.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Health {
+    /// The path probed.
+    pub path: String,
+}
+
+/// A config file mounted read-only.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileSpec {
+    /// Where it is in the app directory.
+    pub path: String,
+    /// Where it appears in the container.
+    pub mount: String,
+    /// Which processes get it; all when absent.
+    #[serde(default)]
+    pub processes: Option<Vec<String>>,
+}
+
+/// The static files volume, as the customer asks for it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Static {
+    /// Where it is mounted.
+    pub mount: String,
+    /// Which processes mount it; all when absent.
+    #[serde(default)]
+    pub processes: Option<Vec<String>>,
+}
+
+/// A service the platform provides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Service {
+    /// A PostgreSQL database; `DATABASE_URL`.
+    Postgres,
+    /// A Redis; `REDIS_URL`.
+    Redis,
+}
+
+/// Wanted hostnames.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Ingress {
+    /// The hostnames.
+    pub hosts: Vec<String>,
+}
+
+/// `tenants/<tenant>/<app>.yaml`: what the app gets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Allocation {
+    /// Always `dovetail/v1`.
+    pub api_version: String,
+    /// Always `Allocation`.
+    pub kind: String,
+    /// The customer repo this app must come from.
+    pub repo: String,
+    /// The app directory inside that repo.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The app's namespace.
+    pub namespace: String,
+    /// Hostnames the app may use.
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// Sizes per process; `*` for the rest.
+    pub processes: BTreeMap<String, ProcessAllocation>,
+    /// Storage sizes.
+    #[serde(default)]
+    pub storage: StorageAllocation,
+    /// Redis memory.
+    #[serde(default)]
+    pub redis: Option<RedisAllocation>,
+}
+
+/// What one process gets.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProcessAllocation {
+    /// Pods (the minimum, under autoscaling); 1 when absent.
+    #[serde(default)]
+    pub replicas: Option<u32>,
+    /// A plan of `platform.yaml`.
+    #[serde(default)]
+    pub plan: Option<String>,
+    /// CPU per pod, over the plan's.
+    #[serde(default, deserialize_with = "quantity_opt")]
+    pub cpu: Option<String>,
+    /// Memory per pod, over the plan's.
+    #[serde(default)]
+    pub memory: Option<String>,
+    /// A HorizontalPodAutoscaler.
+    #[serde(default)]
+    pub autoscaling: Option<Autoscaling>,
+}
+
+/// Autoscaling bounds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Autoscaling {
+    /// The most pods.
+    pub max_replicas: u32,
+    /// Target CPU use in percent of the request.
+    #[serde(default)]
+    pub cpu_utilization: Option<u32>,
+}
+
+/// Storage sizes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StorageAllocation {
+    /// The static files volume.
+    #[serde(default, rename = "static")]
+    pub static_files: Option<StaticAllocation>,
+    /// The database volume.
+    #[serde(default)]
+    pub database: Option<DatabaseAllocation>,
+}
+
+/// The static files volume, as the operator sizes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StaticAllocation {
+    /// Its size.
+    pub size: String,
+    /// ReadWriteMany when true, ReadWriteOnce otherwise.
+    #[serde(default)]
+    pub shared: bool,
+}
+
+/// The database volume.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DatabaseAllocation {
+    /// Its size.
+    pub size: String,
+}
+
+/// Redis memory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RedisAllocation {
+    /// The memory limit.
+    pub memory: String,
+}
+
+/// `platform.yaml`: defaults and policy for every app.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Platform {
+    /// Always `dovetail/v1`.
+    pub api_version: String,
+    /// Always `Platform`.
+    pub kind: String,
+    /// The platform's age recipients.
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    /// Helper images.
+    pub images: Images,
+    /// Ingress settings.
+    #[serde(default)]
+    pub ingress: Option<IngressPolicy>,
+    /// Storage classes.
+    #[serde(default)]
+    pub storage: StorageClasses,
+    /// How databases are provided.
+    #[serde(default)]
+    pub database: Option<Database>,
+    /// Policy.
+    pub policy: Policy,
+    /// Named sizes.
+    pub plans: BTreeMap<String, Resources>,
+}
+
+/// Helper images the platform adds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Images {
+    /// nginx.
+    #[serde(default)]
+    pub nginx: Option<String>,
+    /// Redis.
+    #[serde(default)]
+    pub redis: Option<String>,
+    /// A small image used to wait for dependencies.
+    #[serde(default)]
+    pub wait: Option<String>,
+}
+
+/// Ingress settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IngressPolicy {
+    /// The IngressClass.
+    pub class_name: String,
+    /// The cert-manager ClusterIssuer for TLS.
+    #[serde(default)]
+    pub cluster_issuer: Option<String>,
+    /// The ingress controller's namespace.
+    #[serde(default)]
+    pub controller_namespace: Option<String>,
+}
+
+/// Storage classes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StorageClasses {
+    /// For ReadWriteOnce volumes.
+    #[serde(default)]
+    pub block: Option<String>,
+    /// For ReadWriteMany volumes.
+    #[serde(default)]
+    pub shared: Option<String>,
+}
+
+/// Database provider.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Database {
+    /// `cnpg` or `external`.
+    pub provider: DatabaseProvider,
+    /// CloudNativePG instances.
+    #[serde(default)]
+    pub instances: Option<u32>,
+}
+
+/// Who provides the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DatabaseProvider {
+    /// A CloudNativePG `Cluster` per app.
+    Cnpg,
+    /// The operator provides `<app>-db-app` with key `uri`.
+    External,
+}
+
+/// Policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Policy {
+    /// Image patterns apps may use.
+    pub registries: Vec<String>,
+    /// Resources of every sidecar and helper container.
+    pub sidecar_resources: Resources,
+}
+
+/// CPU and memory.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Resources {
+    /// CPU.
+    #[serde(deserialize_with = "quantity")]
+    pub cpu: String,
+    /// Memory.
+    pub memory: String,
+}
+
+/// A quantity may be written as a YAML number (`cpu: 1`); it is kept as text.
+fn quantity<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match Value::deserialize(d)? {
+        Value::String(s) => Ok(s),
+        Value::Number(n) => Ok(n.to_string()),
+        other => Err(serde::de::Error::custom(format!(
+            "expected a quantity, found {other}"
+        ))),
+    }
+}
+
+fn quantity_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    quantity(d).map(Some)
+}

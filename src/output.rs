@@ -1,0 +1,140 @@
+//! Rendered objects as YAML: one stream for stdout, or one file per object.
+//!
+//! Nothing is written until everything is rendered, so a failure never leaves partial
+//! output behind.
+
+use std::fs;
+use std::path::Path;
+
+use serde_json::Value;
+
+/// Why output could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// The serializer refused an object (a bug, not a user error).
+    #[error("cannot write YAML: {0}")]
+    Yaml(String),
+    /// The output directory holds files dovetail did not write.
+    #[error("`{dir}` holds `{file}`, which dovetail did not write; use an empty directory")]
+    ForeignFile {
+        /// The directory.
+        dir: String,
+        /// The file.
+        file: String,
+    },
+    /// The OS refused.
+    #[error("cannot write `{path}`: {source}")]
+    Io {
+        /// What was being written.
+        path: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+}
+
+/// One object as a YAML document, without the `---` separator.
+pub fn to_yaml(object: &Value) -> Result<String, OutputError> {
+    // Lists indented under their key: the layout yamllint's default config and most
+    // hand-written manifests use.
+    let options = serde_saphyr::ser_options! { compact_list_indent: false };
+    serde_saphyr::to_string_with_options(object, options)
+        .map_err(|e| OutputError::Yaml(e.to_string()))
+}
+
+/// All objects as one multi-document stream.
+pub fn stream(objects: &[Value]) -> Result<String, OutputError> {
+    let mut out = String::new();
+    for o in objects {
+        out.push_str("---\n");
+        out.push_str(&to_yaml(o)?);
+    }
+    Ok(out)
+}
+
+/// The file an object is written to: `NN-kind-name.yaml`, numbered in stream order.
+pub fn file_name(index: usize, object: &Value) -> String {
+    let kind = object["kind"].as_str().unwrap_or("object").to_lowercase();
+    let name = object["metadata"]["name"].as_str().unwrap_or("unnamed");
+    format!("{index:02}-{kind}-{name}.yaml")
+}
+
+fn ours(file: &str) -> bool {
+    let Some(stem) = file.strip_suffix(".yaml") else {
+        return false;
+    };
+    let mut parts = stem.splitn(3, '-');
+    parts
+        .next()
+        .is_some_and(|n| n.len() >= 2 && n.bytes().all(|b| b.is_ascii_digit()))
+        && parts
+            .next()
+            .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts.next().is_some_and(|n| !n.is_empty())
+}
+
+/// Writes one file per object into `dir`, replacing what an earlier render wrote there
+/// (so an object that is gone does not linger) and refusing to touch anything else.
+pub fn write_dir(dir: &Path, objects: &[Value]) -> Result<usize, OutputError> {
+    let shown = dir.display().to_string();
+    let io = |path: &Path, source| OutputError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut docs = Vec::with_capacity(objects.len());
+    for (i, o) in objects.iter().enumerate() {
+        docs.push((file_name(i + 1, o), format!("---\n{}", to_yaml(o)?)));
+    }
+    if dir.exists() {
+        let entries = fs::read_dir(dir).map_err(|e| io(dir, e))?;
+        let mut stale = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| io(dir, e))?;
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if !ours(&file) || !entry.file_type().map_err(|e| io(dir, e))?.is_file() {
+                return Err(OutputError::ForeignFile { dir: shown, file });
+            }
+            stale.push(entry.path());
+        }
+        for path in stale {
+            fs::remove_file(&path).map_err(|e| io(&path, e))?;
+        }
+    } else {
+        fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    }
+    for (file, text) in &docs {
+        let path = dir.join(file);
+        fs::write(&path, text).map_err(|e| io(&path, e))?;
+    }
+    Ok(docs.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ambiguous_strings_are_quoted_for_yaml_1_1_readers() {
+        let y = to_yaml(&json!({"data": {"A": "on", "B": "no", "C": "0777", "D": "1_000", "E": "~", "F": "1e3", "G": "plain"}})).unwrap();
+        for quoted in [
+            "\"on\"",
+            "\"no\"",
+            "\"0777\"",
+            "\"1_000\"",
+            "\"~\"",
+            "\"1e3\"",
+        ] {
+            assert!(y.contains(quoted), "{quoted} not quoted in {y}");
+        }
+        assert!(y.contains("G: plain"));
+    }
+
+    #[test]
+    fn file_names_are_recognised_as_ours() {
+        let o = json!({"kind": "Deployment", "metadata": {"name": "shop-web"}});
+        assert_eq!(file_name(3, &o), "03-deployment-shop-web.yaml");
+        assert!(ours("03-deployment-shop-web.yaml"));
+        assert!(!ours("kustomization.yaml"));
+        assert!(!ours("notes.txt"));
+    }
+}

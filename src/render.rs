@@ -1,0 +1,824 @@
+//! Kubernetes objects from a resolved app.
+//!
+//! Every object is built in a fixed key order and the objects come in a fixed order
+//! (dependencies first, then by name), so the same inputs give the same bytes. Every
+//! container, sidecars and init containers too, meets Pod Security *restricted*: whatever
+//! a fragment says, its `securityContext` is rebuilt from the platform's defaults plus the
+//! few fields that only tighten them, and its resources are the operator's.
+
+use serde_json::{Map, Value, json};
+
+use crate::model::{DatabaseProvider, InitMode, Resources};
+use crate::resolve::{Resolved, ResolvedProcess, sha256_hex};
+
+/// The user and group containers run as unless the app tightens it to another non-root id.
+pub const DEFAULT_UID: u64 = 10001;
+/// Annotation on pod templates whose value changes whenever env or files change.
+pub const CHECKSUM_ANNOTATION: &str = "dovetail/config-checksum";
+const SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
+
+/// Renders every object of the app, in output order.
+pub fn render(r: &Resolved) -> Vec<Value> {
+    let mut out = Vec::new();
+    out.push(service_account(r));
+    if !r.env.is_empty() {
+        out.push(env_config_map(r));
+    }
+    if !r.files.is_empty() {
+        out.push(files_config_map(r));
+    }
+    if let Some(s) = &r.static_files {
+        let mut spec = json!({
+            "accessModes": [s.access_mode],
+            "resources": {"requests": {"storage": s.size}},
+        });
+        if let Some(class) = &s.storage_class {
+            spec["storageClassName"] = json!(class);
+        }
+        out.push(object(
+            r,
+            "v1",
+            "PersistentVolumeClaim",
+            &name(r, "static"),
+            "static",
+            Some(spec),
+            true,
+        ));
+    }
+    if let Some(db) = &r.database
+        && db.provider == DatabaseProvider::Cnpg
+    {
+        let mut storage = json!({"size": db.size});
+        if let Some(class) = &db.storage_class {
+            storage["storageClass"] = json!(class);
+        }
+        let spec = json!({
+            "instances": db.instances,
+            "enableSuperuserAccess": false,
+            "bootstrap": {"initdb": {"database": "app", "owner": "app"}},
+            "storage": storage,
+        });
+        out.push(object(
+            r,
+            "postgresql.cnpg.io/v1",
+            "Cluster",
+            &name(r, "db"),
+            "database",
+            Some(spec),
+            true,
+        ));
+    }
+    if r.redis.is_some() {
+        out.push(redis_service(r));
+    }
+    for p in &r.processes {
+        if let Some(port) = p.port {
+            out.push(service(r, &p.name, port));
+        }
+    }
+    if r.redis.is_some() {
+        out.push(redis_deployment(r));
+    }
+    for p in &r.processes {
+        out.push(deployment(r, p));
+    }
+    if let Some(init) = &r.init
+        && init.mode == InitMode::Job
+    {
+        out.push(init_job(r));
+    }
+    for p in &r.processes {
+        if let Some(a) = &p.autoscaling {
+            let spec = json!({
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name(r, &p.name)},
+                "minReplicas": a.min_replicas,
+                "maxReplicas": a.max_replicas,
+                "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": a.cpu_utilization}}}],
+            });
+            out.push(object(
+                r,
+                "autoscaling/v2",
+                "HorizontalPodAutoscaler",
+                &name(r, &p.name),
+                &p.name,
+                Some(spec),
+                false,
+            ));
+        }
+    }
+    for p in &r.processes {
+        let least = p
+            .autoscaling
+            .as_ref()
+            .map_or(p.replicas, |a| a.min_replicas);
+        if least > 1 {
+            let spec =
+                json!({"maxUnavailable": 1, "selector": {"matchLabels": selector(r, &p.name)}});
+            out.push(object(
+                r,
+                "policy/v1",
+                "PodDisruptionBudget",
+                &name(r, &p.name),
+                &p.name,
+                Some(spec),
+                false,
+            ));
+        }
+    }
+    if let Some(ing) = &r.ingress {
+        out.push(ingress(r, ing));
+    }
+    out.push(network_policy(r));
+    out
+}
+
+fn name(r: &Resolved, suffix: &str) -> String {
+    format!("{}-{suffix}", r.identity.app)
+}
+
+fn instance(r: &Resolved) -> String {
+    format!("{}-{}", r.identity.tenant, r.identity.app)
+}
+
+fn labels(r: &Resolved, component: &str) -> Value {
+    json!({
+        "app.kubernetes.io/name": r.identity.app,
+        "app.kubernetes.io/instance": instance(r),
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": r.identity.app,
+        "app.kubernetes.io/managed-by": "dovetail",
+    })
+}
+
+fn selector(r: &Resolved, component: &str) -> Value {
+    json!({
+        "app.kubernetes.io/name": r.identity.app,
+        "app.kubernetes.io/instance": instance(r),
+        "app.kubernetes.io/component": component,
+    })
+}
+
+/// An object with the common metadata. `early` objects are what the init Job needs to
+/// exist before it runs, so they go into an earlier ArgoCD sync wave.
+fn object(
+    r: &Resolved,
+    api_version: &str,
+    kind: &str,
+    name: &str,
+    component: &str,
+    spec: Option<Value>,
+    early: bool,
+) -> Value {
+    let mut metadata = json!({
+        "name": name,
+        "namespace": r.namespace,
+        "labels": labels(r, component),
+    });
+    if early {
+        metadata["annotations"] = json!({SYNC_WAVE: "-2"});
+    }
+    let mut o = json!({"apiVersion": api_version, "kind": kind, "metadata": metadata});
+    if let Some(spec) = spec {
+        o["spec"] = spec;
+    }
+    o
+}
+
+fn service_account(r: &Resolved) -> Value {
+    let mut o = object(
+        r,
+        "v1",
+        "ServiceAccount",
+        &r.identity.app,
+        "app",
+        None,
+        true,
+    );
+    o["automountServiceAccountToken"] = json!(false);
+    o
+}
+
+fn env_config_map(r: &Resolved) -> Value {
+    let mut o = object(r, "v1", "ConfigMap", &name(r, "env"), "config", None, true);
+    o["data"] = Value::Object(r.env.iter().map(|(k, v)| (k.clone(), json!(v))).collect());
+    o
+}
+
+fn files_config_map(r: &Resolved) -> Value {
+    let mut o = object(
+        r,
+        "v1",
+        "ConfigMap",
+        &name(r, "files"),
+        "config",
+        None,
+        true,
+    );
+    let mut data = Map::new();
+    let mut binary = Map::new();
+    let mut files: Vec<_> = r.files.iter().collect();
+    files.sort_by(|a, b| a.key.cmp(&b.key));
+    for f in files {
+        match std::str::from_utf8(&f.content) {
+            Ok(text) => data.insert(f.key.clone(), json!(text)),
+            Err(_) => binary.insert(f.key.clone(), json!(base64(&f.content))),
+        };
+    }
+    if !data.is_empty() {
+        o["data"] = Value::Object(data);
+    }
+    if !binary.is_empty() {
+        o["binaryData"] = Value::Object(binary);
+    }
+    o
+}
+
+/// Standard base64 with padding, for ConfigMap `binaryData`; a few lines here rather
+/// than a dependency for the one rare case of a binary config file.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn service(r: &Resolved, process: &str, port: u16) -> Value {
+    let spec = json!({
+        "type": "ClusterIP",
+        "selector": selector(r, process),
+        "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}],
+    });
+    object(
+        r,
+        "v1",
+        "Service",
+        &name(r, process),
+        process,
+        Some(spec),
+        false,
+    )
+}
+
+fn resources(res: &Resources) -> Value {
+    // Requests equal limits: each pod gets exactly what the operator allocated
+    // (Guaranteed QoS), no more under contention and no less.
+    json!({
+        "requests": {"cpu": res.cpu, "memory": res.memory},
+        "limits": {"cpu": res.cpu, "memory": res.memory},
+    })
+}
+
+/// The restricted security context, with the fields a fragment may tighten applied.
+fn container_security(tightened: Option<&Value>) -> Value {
+    let mut sc = json!({
+        "allowPrivilegeEscalation": false,
+        "privileged": false,
+        "runAsNonRoot": true,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    });
+    if let Some(Value::Object(t)) = tightened {
+        for key in ["runAsUser", "runAsGroup", "readOnlyRootFilesystem"] {
+            if let Some(v) = t.get(key) {
+                sc[key] = v.clone();
+            }
+        }
+    }
+    sc
+}
+
+/// Env every app container gets: the env ConfigMap and the platform services' URLs.
+fn app_env(r: &Resolved, c: &mut Map<String, Value>) {
+    let mut env = Vec::new();
+    if let Some(db) = &r.database {
+        let _ = db;
+        env.push(json!({"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": name(r, "db-app"), "key": "uri"}}}));
+    }
+    if r.redis.is_some() {
+        env.push(
+            json!({"name": "REDIS_URL", "value": format!("redis://{}:6379/0", name(r, "redis"))}),
+        );
+    }
+    if !env.is_empty() {
+        c.insert("env".into(), Value::Array(env));
+    }
+    if !r.env.is_empty() {
+        c.insert(
+            "envFrom".into(),
+            json!([{"configMapRef": {"name": name(r, "env")}}]),
+        );
+    }
+}
+
+fn mounts(r: &Resolved, files: &[String], mounts_static: bool) -> Vec<Value> {
+    let mut v = Vec::new();
+    for f in r.files.iter().filter(|f| files.contains(&f.key)) {
+        v.push(json!({"name": "dovetail-files", "mountPath": f.mount, "subPath": f.key, "readOnly": true}));
+    }
+    if mounts_static && let Some(s) = &r.static_files {
+        v.push(json!({"name": "dovetail-static", "mountPath": s.mount}));
+    }
+    v
+}
+
+fn main_container(r: &Resolved, p: &ResolvedProcess) -> Value {
+    let mut c = Map::new();
+    c.insert("name".into(), json!(p.name));
+    c.insert("image".into(), json!(r.image));
+    c.insert("imagePullPolicy".into(), json!("Always"));
+    if let Some(cmd) = &p.command {
+        c.insert("command".into(), json!(cmd));
+    }
+    if let Some(args) = &p.args {
+        c.insert("args".into(), json!(args));
+    }
+    if let Some(port) = p.port {
+        c.insert(
+            "ports".into(),
+            json!([{"name": "http", "containerPort": port, "protocol": "TCP"}]),
+        );
+    }
+    app_env(r, &mut c);
+    c.insert("resources".into(), resources(&p.resources));
+    let m = mounts(r, &p.files, p.mounts_static);
+    if !m.is_empty() {
+        c.insert("volumeMounts".into(), Value::Array(m));
+    }
+    if let Some(port) = p.port {
+        let action = match &p.health_path {
+            Some(path) => json!({"httpGet": {"path": path, "port": "http"}}),
+            None => json!({"tcpSocket": {"port": "http"}}),
+        };
+        let probe = |extra: Value| {
+            let mut pr = action.clone();
+            if let (Value::Object(pr), Value::Object(extra)) = (&mut pr, extra) {
+                pr.extend(extra);
+            }
+            pr
+        };
+        c.insert(
+            "readinessProbe".into(),
+            probe(json!({"periodSeconds": 5, "failureThreshold": 3})),
+        );
+        c.insert(
+            "livenessProbe".into(),
+            probe(json!({"periodSeconds": 10, "failureThreshold": 6})),
+        );
+        // Generous start-up: migrations-heavy frameworks can take minutes on first boot.
+        c.insert(
+            "startupProbe".into(),
+            probe(json!({"periodSeconds": 5, "failureThreshold": 60})),
+        );
+        let _ = port;
+    }
+    let mut c = Value::Object(c);
+    for patch in &p.patches {
+        apply_patch(&mut c, patch);
+    }
+    let tightened = p
+        .patches
+        .iter()
+        .rev()
+        .find_map(|pt| pt.get("securityContext"));
+    c["securityContext"] = container_security(tightened);
+    c
+}
+
+/// Merges a fragment's container into the process's container: scalars and probes
+/// replace, `env` merges by name, `volumeMounts` by mount path, `ports` by number, and
+/// `envFrom` appends. Resources and the security context are never taken from a patch.
+fn apply_patch(c: &mut Value, patch: &Value) {
+    let Some(patch) = patch.as_object() else {
+        return;
+    };
+    for (key, value) in patch {
+        match key.as_str() {
+            "name" | "resources" | "securityContext" => {}
+            "env" => merge_list(c, key, value, "name"),
+            "volumeMounts" => merge_list(c, key, value, "mountPath"),
+            "ports" => merge_list(c, key, value, "containerPort"),
+            "envFrom" => {
+                let list = c[key.as_str()].as_array().cloned().unwrap_or_default();
+                let mut list = list;
+                list.extend(value.as_array().cloned().unwrap_or_default());
+                c[key.as_str()] = Value::Array(list);
+            }
+            _ => c[key.as_str()] = value.clone(),
+        }
+    }
+}
+
+fn merge_list(c: &mut Value, key: &str, value: &Value, by: &str) {
+    let mut list = c[key].as_array().cloned().unwrap_or_default();
+    for item in value.as_array().into_iter().flatten() {
+        match list.iter_mut().find(|old| old.get(by) == item.get(by)) {
+            Some(old) => *old = item.clone(),
+            None => list.push(item.clone()),
+        }
+    }
+    c[key] = Value::Array(list);
+}
+
+/// A fragment's own container (sidecar or init) with the platform's resources and
+/// security context in place of whatever it said.
+fn extra_container(r: &Resolved, c: &Value) -> Value {
+    let mut c = c.clone();
+    if c.get("imagePullPolicy").is_none()
+        && let Value::Object(m) = &mut c
+    {
+        // Keep `imagePullPolicy` next to `image` for readability.
+        let mut ordered = Map::new();
+        for (k, v) in std::mem::take(m) {
+            let is_image = k == "image";
+            ordered.insert(k, v);
+            if is_image {
+                ordered.insert("imagePullPolicy".into(), json!("Always"));
+            }
+        }
+        *m = ordered;
+    }
+    c["resources"] = resources(&r.sidecar_resources);
+    let tightened = c.get("securityContext").cloned();
+    c["securityContext"] = container_security(tightened.as_ref());
+    c
+}
+
+fn init_container(r: &Resolved) -> Option<Value> {
+    let init = r.init.as_ref()?;
+    let mut c = Map::new();
+    c.insert("name".into(), json!("init"));
+    c.insert("image".into(), json!(r.image));
+    c.insert("imagePullPolicy".into(), json!("Always"));
+    c.insert("command".into(), json!(init.command));
+    if let Some(args) = &init.args {
+        c.insert("args".into(), json!(args));
+    }
+    app_env(r, &mut c);
+    c.insert("resources".into(), resources(&init.resources));
+    let all_files: Vec<String> = r.files.iter().map(|f| f.key.clone()).collect();
+    let m = mounts(r, &all_files, r.static_files.is_some());
+    if !m.is_empty() {
+        c.insert("volumeMounts".into(), Value::Array(m));
+    }
+    c.insert("securityContext".into(), container_security(None));
+    Some(Value::Object(c))
+}
+
+fn volumes(r: &Resolved, files: bool, static_files: bool) -> Vec<Value> {
+    let mut v = Vec::new();
+    if files {
+        v.push(json!({"name": "dovetail-files", "configMap": {"name": name(r, "files")}}));
+    }
+    if static_files {
+        v.push(json!({"name": "dovetail-static", "persistentVolumeClaim": {"claimName": name(r, "static")}}));
+    }
+    v
+}
+
+fn pod_security() -> Value {
+    json!({
+        "runAsNonRoot": true,
+        "runAsUser": DEFAULT_UID,
+        "runAsGroup": DEFAULT_UID,
+        "fsGroup": DEFAULT_UID,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    })
+}
+
+/// What a process's pods must roll on: env, the files it mounts, and its fragments.
+fn checksum(r: &Resolved, p: &ResolvedProcess) -> String {
+    let mut parts: Vec<Vec<u8>> = Vec::new();
+    for (k, v) in &r.env {
+        parts.push(k.as_bytes().to_vec());
+        parts.push(v.as_bytes().to_vec());
+    }
+    for f in r.files.iter().filter(|f| p.files.contains(&f.key)) {
+        parts.push(f.key.as_bytes().to_vec());
+        parts.push(f.content.clone());
+    }
+    let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    sha256_hex(&refs)
+}
+
+fn deployment(r: &Resolved, p: &ResolvedProcess) -> Value {
+    let static_rwo = p.mounts_static
+        && r.static_files
+            .as_ref()
+            .is_some_and(|s| s.access_mode == "ReadWriteOnce");
+    let mut init_containers = Vec::new();
+    if p.name == "web"
+        && let Some(init) = &r.init
+        && init.mode == InitMode::InitContainer
+        && let Some(c) = init_container(r)
+    {
+        init_containers.push(c);
+    }
+    init_containers.extend(p.init_containers.iter().map(|c| extra_container(r, c)));
+    let mut containers = vec![main_container(r, p)];
+    containers.extend(p.sidecars.iter().map(|c| extra_container(r, c)));
+    let init_mounts_files = !init_containers.is_empty()
+        && !r.files.is_empty()
+        && p.name == "web"
+        && r.init
+            .as_ref()
+            .is_some_and(|i| i.mode == InitMode::InitContainer);
+    let init_mounts_static = init_mounts_files
+        || (p.name == "web"
+            && r.static_files.is_some()
+            && r.init
+                .as_ref()
+                .is_some_and(|i| i.mode == InitMode::InitContainer));
+    let mut vols = volumes(
+        r,
+        !p.files.is_empty() || init_mounts_files,
+        p.mounts_static || init_mounts_static,
+    );
+    vols.extend(p.volumes.iter().cloned());
+
+    let mut spec = Map::new();
+    spec.insert("serviceAccountName".into(), json!(r.identity.app));
+    spec.insert("automountServiceAccountToken".into(), json!(false));
+    spec.insert("enableServiceLinks".into(), json!(false));
+    spec.insert("securityContext".into(), pod_security());
+    if static_rwo {
+        // A ReadWriteOnce volume attaches to one node: keep every pod that mounts it there.
+        spec.insert(
+            "affinity".into(),
+            json!({"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{
+                "labelSelector": {"matchLabels": {"app.kubernetes.io/instance": instance(r), "dovetail/static-volume": "rwo"}},
+                "topologyKey": "kubernetes.io/hostname",
+            }]}}),
+        );
+    }
+    if !init_containers.is_empty() {
+        spec.insert("initContainers".into(), Value::Array(init_containers));
+    }
+    spec.insert("containers".into(), Value::Array(containers));
+    if !vols.is_empty() {
+        spec.insert("volumes".into(), Value::Array(vols));
+    }
+
+    let mut pod_labels = labels(r, &p.name);
+    if static_rwo {
+        pod_labels["dovetail/static-volume"] = json!("rwo");
+    }
+    let template = json!({
+        "metadata": {
+            "labels": pod_labels,
+            "annotations": {
+                CHECKSUM_ANNOTATION: checksum(r, p),
+                "kubectl.kubernetes.io/default-container": p.name,
+            },
+        },
+        "spec": Value::Object(spec),
+    });
+    let strategy = if p.singleton || static_rwo {
+        json!({"type": "Recreate"})
+    } else {
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}})
+    };
+    let mut dspec = Map::new();
+    if p.autoscaling.is_none() {
+        dspec.insert("replicas".into(), json!(p.replicas));
+    }
+    dspec.insert("revisionHistoryLimit".into(), json!(5));
+    dspec.insert(
+        "selector".into(),
+        json!({"matchLabels": selector(r, &p.name)}),
+    );
+    dspec.insert("strategy".into(), strategy);
+    dspec.insert("template".into(), template);
+    object(
+        r,
+        "apps/v1",
+        "Deployment",
+        &name(r, &p.name),
+        &p.name,
+        Some(Value::Object(dspec)),
+        false,
+    )
+}
+
+fn init_job(r: &Resolved) -> Value {
+    let Some(c) = init_container(r) else {
+        return Value::Null;
+    };
+    let mut spec = Map::new();
+    spec.insert("serviceAccountName".into(), json!(r.identity.app));
+    spec.insert("automountServiceAccountToken".into(), json!(false));
+    spec.insert("enableServiceLinks".into(), json!(false));
+    spec.insert("restartPolicy".into(), json!("Never"));
+    spec.insert("securityContext".into(), pod_security());
+    spec.insert("containers".into(), json!([c]));
+    let vols = volumes(r, !r.files.is_empty(), r.static_files.is_some());
+    if !vols.is_empty() {
+        spec.insert("volumes".into(), Value::Array(vols));
+    }
+    let mut o = object(r, "batch/v1", "Job", &name(r, "init"), "init", None, false);
+    // A Sync hook one wave after the objects it needs (ConfigMaps, the database) and
+    // before the Deployments: migrations run once per sync, before new code starts.
+    o["metadata"]["annotations"] = json!({
+        "argocd.argoproj.io/hook": "Sync",
+        "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
+        SYNC_WAVE: "-1",
+    });
+    o["spec"] = json!({
+        "backoffLimit": 2,
+        "activeDeadlineSeconds": 1800,
+        "template": {
+            "metadata": {"labels": labels(r, "init")},
+            "spec": Value::Object(spec),
+        },
+    });
+    o
+}
+
+fn redis_service(r: &Resolved) -> Value {
+    let spec = json!({
+        "type": "ClusterIP",
+        "selector": selector(r, "redis"),
+        "ports": [{"name": "redis", "port": 6379, "targetPort": "redis", "protocol": "TCP"}],
+    });
+    object(
+        r,
+        "v1",
+        "Service",
+        &name(r, "redis"),
+        "redis",
+        Some(spec),
+        true,
+    )
+}
+
+fn redis_deployment(r: &Resolved) -> Value {
+    let Some(redis) = &r.redis else {
+        return Value::Null;
+    };
+    let res = Resources {
+        cpu: r.sidecar_resources.cpu.clone(),
+        memory: redis.memory.clone(),
+    };
+    let mut sc = container_security(None);
+    sc["readOnlyRootFilesystem"] = json!(true);
+    let container = json!({
+        "name": "redis",
+        "image": redis.image,
+        "imagePullPolicy": "Always",
+        "args": ["--maxmemory", redis.maxmemory.to_string(), "--maxmemory-policy", "allkeys-lru", "--save", "", "--appendonly", "no"],
+        "ports": [{"name": "redis", "containerPort": 6379, "protocol": "TCP"}],
+        "resources": resources(&res),
+        "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+        "readinessProbe": {"tcpSocket": {"port": "redis"}, "periodSeconds": 5},
+        "livenessProbe": {"tcpSocket": {"port": "redis"}, "periodSeconds": 10, "failureThreshold": 6},
+        "securityContext": sc,
+    });
+    let spec = json!({
+        "replicas": 1,
+        "revisionHistoryLimit": 5,
+        "selector": {"matchLabels": selector(r, "redis")},
+        "strategy": {"type": "Recreate"},
+        "template": {
+            "metadata": {"labels": labels(r, "redis")},
+            "spec": {
+                "serviceAccountName": r.identity.app,
+                "automountServiceAccountToken": false,
+                "enableServiceLinks": false,
+                "securityContext": pod_security(),
+                "containers": [container],
+                "volumes": [{"name": "data", "emptyDir": {"sizeLimit": redis.memory}}],
+            },
+        },
+    });
+    object(
+        r,
+        "apps/v1",
+        "Deployment",
+        &name(r, "redis"),
+        "redis",
+        Some(spec),
+        true,
+    )
+}
+
+fn ingress(r: &Resolved, ing: &crate::resolve::ResolvedIngress) -> Value {
+    let mut o = object(
+        r,
+        "networking.k8s.io/v1",
+        "Ingress",
+        &name(r, "web"),
+        "web",
+        None,
+        false,
+    );
+    if let Some(issuer) = &ing.cluster_issuer {
+        o["metadata"]["annotations"] = json!({"cert-manager.io/cluster-issuer": issuer});
+    }
+    let rules: Vec<Value> = ing
+        .hosts
+        .iter()
+        .map(|h| {
+            json!({"host": h, "http": {"paths": [{
+                "path": "/",
+                "pathType": "Prefix",
+                "backend": {"service": {"name": name(r, "web"), "port": {"name": "http"}}},
+            }]}})
+        })
+        .collect();
+    o["spec"] = json!({
+        "ingressClassName": ing.class_name,
+        "tls": [{"hosts": ing.hosts, "secretName": name(r, "tls")}],
+        "rules": rules,
+    });
+    o
+}
+
+fn network_policy(r: &Resolved) -> Value {
+    let own = json!({"matchLabels": {"app.kubernetes.io/instance": instance(r)}});
+    let mut rules = vec![json!({"from": [{"podSelector": own}]})];
+    if r.ingress.is_some()
+        && let Some(port) = r
+            .processes
+            .iter()
+            .find(|p| p.name == "web")
+            .and_then(|p| p.port)
+    {
+        rules.push(json!({
+            "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": r.ingress_namespace}}}],
+            "ports": [{"protocol": "TCP", "port": port}],
+        }));
+    }
+    let spec = json!({
+        "podSelector": own,
+        "policyTypes": ["Ingress"],
+        "ingress": rules,
+    });
+    object(
+        r,
+        "networking.k8s.io/v1",
+        "NetworkPolicy",
+        &r.identity.app,
+        "app",
+        Some(spec),
+        true,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc_4648_vectors() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), encoded);
+        }
+    }
+
+    #[test]
+    fn patches_merge_env_by_name_and_never_take_resources() {
+        let mut c = json!({"name": "web", "env": [{"name": "A", "value": "1"}], "resources": {"limits": {"cpu": "1"}}});
+        apply_patch(
+            &mut c,
+            &json!({"name": "web", "env": [{"name": "A", "value": "2"}, {"name": "B", "value": "3"}], "resources": {"limits": {"cpu": "64"}}, "workingDir": "/srv"}),
+        );
+        assert_eq!(
+            c["env"],
+            json!([{"name": "A", "value": "2"}, {"name": "B", "value": "3"}])
+        );
+        assert_eq!(c["resources"]["limits"]["cpu"], "1");
+        assert_eq!(c["workingDir"], "/srv");
+    }
+
+    #[test]
+    fn security_context_keeps_only_tightening_fields() {
+        let sc = container_security(Some(
+            &json!({"runAsUser": 1234, "privileged": true, "readOnlyRootFilesystem": true}),
+        ));
+        assert_eq!(sc["runAsUser"], 1234);
+        assert_eq!(sc["privileged"], false);
+        assert_eq!(sc["readOnlyRootFilesystem"], true);
+        assert_eq!(sc["capabilities"]["drop"], json!(["ALL"]));
+    }
+}

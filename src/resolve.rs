@@ -1,0 +1,1090 @@
+//! The merge: the customer's app, the operator's allocation and the platform's policy
+//! become one resolved app, or a list of every reason they cannot.
+//!
+//! Precedence, field by field: the customer decides what runs (image, commands, env,
+//! files, fragments, wanted hosts); the allocation decides how much of it (replicas,
+//! CPU and memory — a process's own entry, else `*`; explicit `cpu`/`memory` over the
+//! named plan), where (namespace) and under which names (domains); the platform decides
+//! classes, helper images and what images may run at all. Nothing a customer writes can
+//! widen what the operator gave.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::diag::{Diagnostic, Diagnostics, Doc};
+use crate::model::{
+    Allocation, App, DatabaseProvider, InitMode, Platform, ProcessAllocation, Resources, Service,
+};
+use crate::quantity::Quantity;
+use crate::source::DirTree;
+use crate::yaml::Path;
+
+/// Largest config file mounted from the repo.
+pub const MAX_FILE_BYTES: u64 = 256 * 1024;
+/// Largest total of config files; a ConfigMap holds at most 1 MiB.
+pub const MAX_FILES_TOTAL: u64 = 768 * 1024;
+
+/// The app's identity, from the operator repo's file layout: `tenants/<tenant>/<app>.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Identity {
+    /// The tenant.
+    pub tenant: String,
+    /// The app.
+    pub app: String,
+}
+
+/// Everything the merge reads.
+pub struct Inputs<'a> {
+    /// The app's identity.
+    pub identity: &'a Identity,
+    /// `dovetail.yaml`, parsed and typed.
+    pub app_doc: &'a Doc,
+    /// Its typed form.
+    pub app: &'a App,
+    /// The allocation file.
+    pub allocation_doc: &'a Doc,
+    /// Its typed form.
+    pub allocation: &'a Allocation,
+    /// `platform.yaml`.
+    pub platform_doc: &'a Doc,
+    /// Its typed form.
+    pub platform: &'a Platform,
+    /// The app directory, for `files:`.
+    pub app_tree: &'a DirTree,
+}
+
+/// The merged app: everything the manifests are made of, and nothing more.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resolved {
+    /// Tenant and app.
+    pub identity: Identity,
+    /// Namespace of every object.
+    pub namespace: String,
+    /// The app's image.
+    pub image: String,
+    /// The processes, by name.
+    pub processes: Vec<ResolvedProcess>,
+    /// The init step.
+    pub init: Option<ResolvedInit>,
+    /// Plain env, by name, as written.
+    pub env: BTreeMap<String, String>,
+    /// Config files.
+    pub files: Vec<ResolvedFile>,
+    /// The static files volume.
+    #[serde(rename = "static")]
+    pub static_files: Option<ResolvedStatic>,
+    /// The database.
+    pub database: Option<ResolvedDatabase>,
+    /// Redis.
+    pub redis: Option<ResolvedRedis>,
+    /// The Ingress of `web`.
+    pub ingress: Option<ResolvedIngress>,
+    /// Where ingress traffic comes from, for the NetworkPolicy.
+    pub ingress_namespace: String,
+    /// Resources of sidecars and helpers.
+    pub sidecar_resources: Resources,
+}
+
+/// One process with what the operator gave it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedProcess {
+    /// Its name.
+    pub name: String,
+    /// Its command.
+    pub command: Option<Vec<String>>,
+    /// Its arguments.
+    pub args: Option<Vec<String>>,
+    /// Its port.
+    pub port: Option<u16>,
+    /// Its health check path.
+    pub health_path: Option<String>,
+    /// One pod, never two.
+    pub singleton: bool,
+    /// Pods (the minimum under autoscaling).
+    pub replicas: u32,
+    /// Autoscaling.
+    pub autoscaling: Option<ResolvedAutoscaling>,
+    /// Resources of its main container.
+    pub resources: Resources,
+    /// Patches to the main container, global fragment first.
+    pub patches: Vec<Value>,
+    /// Sidecar containers.
+    pub sidecars: Vec<Value>,
+    /// Init containers from fragments.
+    pub init_containers: Vec<Value>,
+    /// Volumes from fragments.
+    pub volumes: Vec<Value>,
+    /// Keys of the config files it mounts.
+    pub files: Vec<String>,
+    /// Whether it mounts the static volume.
+    pub mounts_static: bool,
+}
+
+/// Autoscaling bounds.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedAutoscaling {
+    /// Fewest pods.
+    pub min_replicas: u32,
+    /// Most pods.
+    pub max_replicas: u32,
+    /// Target CPU use, percent.
+    pub cpu_utilization: u32,
+}
+
+/// The init step with its resources.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedInit {
+    /// The command.
+    pub command: Vec<String>,
+    /// Its arguments.
+    pub args: Option<Vec<String>>,
+    /// How it runs.
+    pub mode: InitMode,
+    /// Its resources.
+    pub resources: Resources,
+}
+
+/// A config file with its content.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedFile {
+    /// Its ConfigMap key.
+    pub key: String,
+    /// Its path in the repo.
+    pub path: String,
+    /// Where it is mounted.
+    pub mount: String,
+    /// Which processes mount it.
+    pub processes: Vec<String>,
+    /// The content.
+    #[serde(skip)]
+    pub content: Vec<u8>,
+}
+
+/// The static files volume.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedStatic {
+    /// Mount path.
+    pub mount: String,
+    /// Size.
+    pub size: String,
+    /// `ReadWriteOnce` or `ReadWriteMany`.
+    pub access_mode: String,
+    /// StorageClass; the cluster default when absent.
+    pub storage_class: Option<String>,
+    /// Which processes mount it.
+    pub processes: Vec<String>,
+}
+
+/// The database.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedDatabase {
+    /// Who provides it.
+    pub provider: DatabaseProvider,
+    /// Volume size (CloudNativePG).
+    pub size: Option<String>,
+    /// Instances (CloudNativePG).
+    pub instances: u32,
+    /// StorageClass.
+    pub storage_class: Option<String>,
+}
+
+/// Redis.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedRedis {
+    /// Image.
+    pub image: String,
+    /// Memory limit.
+    pub memory: String,
+    /// `maxmemory`, bytes: a share of the limit, leaving room for Redis' own overhead.
+    pub maxmemory: u64,
+}
+
+/// The Ingress.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedIngress {
+    /// Hostnames.
+    pub hosts: Vec<String>,
+    /// IngressClass.
+    pub class_name: String,
+    /// cert-manager ClusterIssuer.
+    pub cluster_issuer: Option<String>,
+}
+
+struct Ctx<'a> {
+    inputs: &'a Inputs<'a>,
+    diags: Diagnostics,
+}
+
+impl Ctx<'_> {
+    fn app_err(&mut self, path: &Path, message: impl Into<String>, hint: &str) {
+        let d = self.inputs.app_doc.error(path, message);
+        self.push(d, hint);
+    }
+    fn alloc_err(&mut self, path: &Path, message: impl Into<String>, hint: &str) {
+        let d = self.inputs.allocation_doc.error(path, message);
+        self.push(d, hint);
+    }
+    fn platform_err(&mut self, path: &Path, message: impl Into<String>, hint: &str) {
+        let d = self.inputs.platform_doc.error(path, message);
+        self.push(d, hint);
+    }
+    fn push(&mut self, d: Diagnostic, hint: &str) {
+        let d = if hint.is_empty() { d } else { d.hint(hint) };
+        self.diags.push(d);
+    }
+    fn alloc_file(&self) -> &str {
+        &self.inputs.allocation_doc.file
+    }
+}
+
+/// Merges the inputs. Every problem found is returned, not just the first; the merged app
+/// comes back only when none of them is an error (warnings may come with it).
+pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
+    let mut cx = Ctx {
+        inputs,
+        diags: Diagnostics::default(),
+    };
+    let app = inputs.app;
+    let alloc = inputs.allocation;
+    let platform = inputs.platform;
+    let names: BTreeSet<&str> = app.processes.keys().map(String::as_str).collect();
+
+    check_image(&mut cx, &app.image, &Path::root().key("image"));
+    check_process_lists(&mut cx, &names);
+
+    for name in alloc.processes.keys() {
+        if name != "*" && name != "init" && !names.contains(name.as_str()) {
+            let d = inputs
+                .allocation_doc
+                .error(
+                    &Path::root().key("processes").key(name),
+                    format!("the app has no process `{name}`"),
+                )
+                .hint("remove it, or check the name in the app's dovetail.yaml")
+                .warning();
+            cx.diags.push(d);
+        }
+    }
+
+    let files = resolve_files(&mut cx, &names);
+    let env = resolve_env(&mut cx);
+    let static_files = resolve_static(&mut cx, &names);
+    let database = resolve_database(&mut cx);
+    let redis = resolve_redis(&mut cx);
+    let ingress = resolve_ingress(&mut cx);
+
+    let mut processes = Vec::new();
+    for (name, process) in &app.processes {
+        let ppath = Path::root().key("processes").key(name);
+        let sized = match alloc
+            .processes
+            .get(name)
+            .or_else(|| alloc.processes.get("*"))
+        {
+            Some(a) => Some((a, alloc_path_for(alloc, name))),
+            None => {
+                let file = cx.alloc_file().to_owned();
+                cx.app_err(
+                    &ppath,
+                    format!(
+                        "no allocation: {file} sizes no process `{name}` and has no `*` default"
+                    ),
+                    &format!("ask the operator to add processes.{name} to {file}"),
+                );
+                None
+            }
+        };
+        let Some((pa, apath)) = sized else { continue };
+        let resources = resources_for(&mut cx, pa, &apath);
+        let replicas = pa.replicas.unwrap_or(1);
+        if process.singleton && replicas > 1 {
+            cx.alloc_err(
+                &apath.key("replicas"),
+                format!("`{name}` is a singleton and runs at most one pod, not {replicas}"),
+                "set replicas to 1 (or 0 to pause it)",
+            );
+        }
+        let autoscaling = pa.autoscaling.as_ref().and_then(|a| {
+            if process.singleton {
+                cx.alloc_err(
+                    &apath.key("autoscaling"),
+                    format!("`{name}` is a singleton and cannot autoscale"),
+                    "remove it",
+                );
+                return None;
+            }
+            let min = replicas.max(1);
+            if a.max_replicas < min {
+                cx.alloc_err(
+                    &apath.key("autoscaling").key("maxReplicas"),
+                    format!("{} is below replicas ({min})", a.max_replicas),
+                    "raise maxReplicas or lower replicas",
+                );
+                return None;
+            }
+            Some(ResolvedAutoscaling {
+                min_replicas: min,
+                max_replicas: a.max_replicas,
+                cpu_utilization: a.cpu_utilization.unwrap_or(80),
+            })
+        });
+        if process.health.is_some() && process.port.is_none() {
+            cx.app_err(
+                &ppath.key("health"),
+                "a health check needs the process's `port`",
+                "add port:",
+            );
+        }
+        let (patches, sidecars, init_containers, volumes) =
+            split_fragments(&mut cx, name, process.pod.as_ref(), &names);
+        let files_here = files
+            .iter()
+            .filter(|f| f.processes.iter().any(|p| p == name))
+            .map(|f| f.key.clone())
+            .collect();
+        processes.push(ResolvedProcess {
+            name: name.clone(),
+            command: process.command.clone(),
+            args: process.args.clone(),
+            port: process.port,
+            health_path: process.health.as_ref().map(|h| h.path.clone()),
+            singleton: process.singleton,
+            replicas: if process.singleton {
+                replicas.min(1)
+            } else {
+                replicas
+            },
+            autoscaling,
+            resources,
+            patches,
+            sidecars,
+            init_containers,
+            volumes,
+            files: files_here,
+            mounts_static: static_files
+                .as_ref()
+                .is_some_and(|s| s.processes.iter().any(|p| p == name)),
+        });
+    }
+
+    let init = app.init.as_ref().and_then(|init| {
+        if init.mode == InitMode::InitContainer && !names.contains("web") {
+            cx.app_err(
+                &Path::root().key("init").key("mode"),
+                "an initContainer runs in the pods of `web`, and the app has no `web` process",
+                "use mode: job",
+            );
+        }
+        let (pa, apath) = match alloc.processes.get("init") {
+            Some(pa) => (pa, Path::root().key("processes").key("init")),
+            None => {
+                let fallback = if alloc.processes.contains_key("web") {
+                    "web"
+                } else {
+                    "*"
+                };
+                (
+                    alloc.processes.get(fallback)?,
+                    Path::root().key("processes").key(fallback),
+                )
+            }
+        };
+        Some(ResolvedInit {
+            command: init.command.clone(),
+            args: init.args.clone(),
+            mode: init.mode,
+            resources: resources_for(&mut cx, pa, &apath),
+        })
+    });
+    if app.init.is_some() && init.is_none() {
+        let file = cx.alloc_file().to_owned();
+        cx.app_err(
+            &Path::root().key("init"),
+            format!("no allocation: {file} sizes neither `init`, `web` nor `*`"),
+            &format!("ask the operator to add processes.init to {file}"),
+        );
+    }
+
+    let sidecar_resources = platform.policy.sidecar_resources.clone();
+    check_resources(
+        &mut cx,
+        &sidecar_resources,
+        &Path::parse("policy.sidecarResources"),
+        true,
+    );
+
+    if cx.diags.has_errors() {
+        return (None, cx.diags);
+    }
+    let resolved = Resolved {
+        identity: inputs.identity.clone(),
+        namespace: alloc.namespace.clone(),
+        image: app.image.clone(),
+        processes,
+        init,
+        env,
+        files,
+        static_files,
+        database,
+        redis,
+        ingress,
+        ingress_namespace: platform
+            .ingress
+            .as_ref()
+            .and_then(|i| i.controller_namespace.clone())
+            .unwrap_or_else(|| "ingress-nginx".to_owned()),
+        sidecar_resources,
+    };
+    (Some(resolved), cx.diags)
+}
+
+fn alloc_path_for(alloc: &Allocation, name: &str) -> Path {
+    let key = if alloc.processes.contains_key(name) {
+        name
+    } else {
+        "*"
+    };
+    Path::root().key("processes").key(key)
+}
+
+/// CPU and memory for a process: explicit values over the named plan.
+fn resources_for(cx: &mut Ctx<'_>, pa: &ProcessAllocation, at: &Path) -> Resources {
+    let plan = pa.plan.as_ref().and_then(|p| {
+        let found = cx.inputs.platform.plans.get(p).cloned();
+        if found.is_none() {
+            let known: Vec<&str> = cx
+                .inputs
+                .platform
+                .plans
+                .keys()
+                .map(String::as_str)
+                .collect();
+            let platform_file = cx.inputs.platform_doc.file.clone();
+            cx.alloc_err(
+                &at.key("plan"),
+                format!("no plan `{p}` in {platform_file}"),
+                &format!("use one of: {}", known.join(", ")),
+            );
+        }
+        found
+    });
+    let cpu = pa
+        .cpu
+        .clone()
+        .or_else(|| plan.as_ref().map(|p| p.cpu.clone()));
+    let memory = pa
+        .memory
+        .clone()
+        .or_else(|| plan.as_ref().map(|p| p.memory.clone()));
+    match (cpu, memory) {
+        (Some(cpu), Some(memory)) => {
+            let r = Resources { cpu, memory };
+            check_resources(cx, &r, at, false);
+            r
+        }
+        _ => {
+            if pa.plan.is_none() {
+                cx.alloc_err(
+                    at,
+                    "neither a plan nor both cpu and memory",
+                    "add `plan:` or `cpu:` and `memory:`",
+                );
+            }
+            Resources {
+                cpu: "0".into(),
+                memory: "0".into(),
+            }
+        }
+    }
+}
+
+fn check_resources(cx: &mut Ctx<'_>, r: &Resources, at: &Path, platform: bool) {
+    for (field, value) in [("cpu", &r.cpu), ("memory", &r.memory)] {
+        if Quantity::parse(value).is_some_and(Quantity::is_zero) {
+            let message = format!("`{value}` is zero");
+            if platform {
+                cx.platform_err(&at.key(field), message, "give more than zero");
+            } else {
+                cx.alloc_err(&at.key(field), message, "give more than zero");
+            }
+        }
+    }
+}
+
+/// Images must carry a tag or digest and match the platform's registry patterns.
+fn check_image(cx: &mut Ctx<'_>, image: &str, at: &Path) {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if !last.contains(':') && !last.contains('@') {
+        cx.app_err(
+            at,
+            format!("`{image}` names no tag or digest"),
+            "pin it, like `:1.4.2` or `@sha256:…`",
+        );
+    }
+    let patterns = &cx.inputs.platform.policy.registries;
+    if !patterns.iter().any(|p| glob(p, image)) {
+        let file = cx.inputs.platform_doc.file.clone();
+        cx.app_err(
+            at,
+            format!(
+                "`{image}` is not from a registry the platform allows ({file}: policy.registries)"
+            ),
+            &format!("use an image matching one of: {}", patterns.join(", ")),
+        );
+    }
+}
+
+/// `*` matches any run of characters; everything else matches itself. A dozen lines do
+/// not justify a glob crate.
+fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// `processes:` lists under `files` and `static` must name processes of the app.
+fn check_process_lists(cx: &mut Ctx<'_>, names: &BTreeSet<&str>) {
+    let mut lists: Vec<(Path, Vec<String>)> = Vec::new();
+    for (i, f) in cx.inputs.app.files.iter().enumerate() {
+        if let Some(p) = &f.processes {
+            lists.push((
+                Path::root().key("files").index(i).key("processes"),
+                p.clone(),
+            ));
+        }
+    }
+    if let Some(p) = cx
+        .inputs
+        .app
+        .static_files
+        .as_ref()
+        .and_then(|s| s.processes.clone())
+    {
+        lists.push((Path::root().key("static").key("processes"), p));
+    }
+    for (path, list) in lists {
+        for (j, name) in list.iter().enumerate() {
+            if !names.contains(name.as_str()) {
+                cx.app_err(
+                    &path.index(j),
+                    format!("the app has no process `{name}`"),
+                    "name one of `processes:`",
+                );
+            }
+        }
+    }
+}
+
+fn resolve_env(cx: &mut Ctx<'_>) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    let services = &cx.inputs.app.services;
+    for key in cx.inputs.app.env.keys() {
+        let path = Path::root().key("env").key(key);
+        let reserved = match key.as_str() {
+            "DATABASE_URL" if services.contains(&Service::Postgres) => Some("postgres"),
+            "REDIS_URL" if services.contains(&Service::Redis) => Some("redis"),
+            _ => None,
+        };
+        if let Some(service) = reserved {
+            cx.app_err(
+                &path,
+                format!("set by the platform for `services: [{service}]`"),
+                "remove it",
+            );
+            continue;
+        }
+        // The source text, so that `0777` and `1_000` reach the app as written.
+        let text = cx
+            .inputs
+            .app_doc
+            .root
+            .at(&path)
+            .and_then(|n| n.scalar_text())
+            .unwrap_or_default()
+            .to_owned();
+        env.insert(key.clone(), text);
+    }
+    env
+}
+
+fn resolve_files(cx: &mut Ctx<'_>, names: &BTreeSet<&str>) -> Vec<ResolvedFile> {
+    let mut out: Vec<ResolvedFile> = Vec::new();
+    let mut total = 0u64;
+    let mut mounts: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for (i, f) in cx.inputs.app.files.iter().enumerate() {
+        let at = Path::root().key("files").index(i);
+        let content = match cx.inputs.app_tree.read(&f.path, MAX_FILE_BYTES) {
+            Ok(c) => c,
+            Err(e) => {
+                cx.app_err(
+                    &at.key("path"),
+                    e.to_string(),
+                    "point it at a file inside the app directory",
+                );
+                continue;
+            }
+        };
+        total += content.len() as u64;
+        if total > MAX_FILES_TOTAL {
+            cx.app_err(
+                &at.key("path"),
+                format!("config files add up to more than {MAX_FILES_TOTAL} bytes"),
+                "ship large files in the image instead",
+            );
+        }
+        let processes: Vec<String> = match &f.processes {
+            Some(p) => p.clone(),
+            None => names.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        for p in &processes {
+            if let Some(first) = mounts.insert((p.clone(), f.mount.clone()), i) {
+                cx.app_err(
+                    &at.key("mount"),
+                    format!(
+                        "`{}` is already mounted by files[{first}] in `{p}`",
+                        f.mount
+                    ),
+                    "mount each file at its own path",
+                );
+            }
+        }
+        let key = config_key(&f.path);
+        if let Some(other) = out.iter().find(|o| o.key == key) {
+            let other_path = other.path.clone();
+            cx.app_err(
+                &at.key("path"),
+                format!(
+                    "`{}` and `{other_path}` map to the same ConfigMap key `{key}`",
+                    f.path
+                ),
+                "rename one of them",
+            );
+        }
+        out.push(ResolvedFile {
+            key,
+            path: f.path.clone(),
+            mount: f.mount.clone(),
+            processes,
+            content,
+        });
+    }
+    out
+}
+
+/// A ConfigMap key for a repo path: `config/nginx.conf` becomes `config_nginx.conf`.
+fn config_key(path: &str) -> String {
+    path.trim_start_matches("./")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn resolve_static(cx: &mut Ctx<'_>, names: &BTreeSet<&str>) -> Option<ResolvedStatic> {
+    let wanted = cx.inputs.app.static_files.as_ref()?;
+    let Some(given) = cx.inputs.allocation.storage.static_files.as_ref() else {
+        let file = cx.alloc_file().to_owned();
+        cx.app_err(
+            &Path::root().key("static"),
+            format!("the app asks for a static files volume, and {file} gives none"),
+            &format!("ask the operator to add storage.static to {file}"),
+        );
+        return None;
+    };
+    let size_path = Path::parse("storage.static.size");
+    if Quantity::parse(&given.size).is_some_and(Quantity::is_zero) {
+        cx.alloc_err(
+            &size_path,
+            format!("`{}` is zero", given.size),
+            "give more than zero",
+        );
+    }
+    let classes = &cx.inputs.platform.storage;
+    let (access_mode, storage_class) = if given.shared {
+        ("ReadWriteMany", classes.shared.clone())
+    } else {
+        ("ReadWriteOnce", classes.block.clone())
+    };
+    if given.shared && storage_class.is_none() {
+        cx.platform_err(
+            &Path::root().key("storage"),
+            "an allocation asks for a shared (ReadWriteMany) volume, and no `storage.shared` class is set",
+            "add storage.shared",
+        );
+    }
+    Some(ResolvedStatic {
+        mount: wanted.mount.clone(),
+        size: given.size.clone(),
+        access_mode: access_mode.to_owned(),
+        storage_class,
+        processes: wanted
+            .processes
+            .clone()
+            .unwrap_or_else(|| names.iter().map(|s| (*s).to_owned()).collect()),
+    })
+}
+
+fn resolve_database(cx: &mut Ctx<'_>) -> Option<ResolvedDatabase> {
+    if !cx.inputs.app.services.contains(&Service::Postgres) {
+        return None;
+    }
+    let services = Path::root().key("services");
+    let Some(db) = cx.inputs.platform.database.clone() else {
+        let file = cx.inputs.platform_doc.file.clone();
+        cx.app_err(
+            &services,
+            format!("the app needs postgres, and {file} sets no `database:` provider"),
+            "ask the operator to configure databases",
+        );
+        return None;
+    };
+    let size = match (db.provider, &cx.inputs.allocation.storage.database) {
+        (DatabaseProvider::Cnpg, None) => {
+            let file = cx.alloc_file().to_owned();
+            cx.app_err(
+                &services,
+                format!("the app needs postgres, and {file} gives no `storage.database`"),
+                &format!("ask the operator to add storage.database.size to {file}"),
+            );
+            return None;
+        }
+        (_, d) => d.as_ref().map(|d| d.size.clone()),
+    };
+    if let Some(s) = &size
+        && Quantity::parse(s).is_some_and(Quantity::is_zero)
+    {
+        cx.alloc_err(
+            &Path::parse("storage.database.size"),
+            format!("`{s}` is zero"),
+            "give more than zero",
+        );
+    }
+    Some(ResolvedDatabase {
+        provider: db.provider,
+        size,
+        instances: db.instances.unwrap_or(1),
+        storage_class: cx.inputs.platform.storage.block.clone(),
+    })
+}
+
+fn resolve_redis(cx: &mut Ctx<'_>) -> Option<ResolvedRedis> {
+    if !cx.inputs.app.services.contains(&Service::Redis) {
+        return None;
+    }
+    let services = Path::root().key("services");
+    let Some(given) = cx.inputs.allocation.redis.clone() else {
+        let file = cx.alloc_file().to_owned();
+        cx.app_err(
+            &services,
+            format!("the app needs redis, and {file} gives no `redis.memory`"),
+            &format!("ask the operator to add redis.memory to {file}"),
+        );
+        return None;
+    };
+    let Some(image) = cx.inputs.platform.images.redis.clone() else {
+        cx.platform_err(
+            &Path::root().key("images"),
+            "an app needs redis, and no `images.redis` is set",
+            "pin a Redis image under images.redis",
+        );
+        return None;
+    };
+    let bytes = Quantity::parse(&given.memory).map_or(0, Quantity::whole);
+    if bytes < 16 << 20 {
+        cx.alloc_err(
+            &Path::parse("redis.memory"),
+            format!("`{}` is less than Redis needs to start", given.memory),
+            "give at least 16Mi",
+        );
+    }
+    Some(ResolvedRedis {
+        image,
+        memory: given.memory,
+        // 80% of the limit: Redis needs headroom for buffers and fragmentation.
+        maxmemory: u64::try_from(bytes / 5 * 4).unwrap_or(u64::MAX),
+    })
+}
+
+fn resolve_ingress(cx: &mut Ctx<'_>) -> Option<ResolvedIngress> {
+    let wanted = cx.inputs.app.ingress.as_ref()?;
+    let at = Path::root().key("ingress");
+    let web_port = cx.inputs.app.processes.get("web").and_then(|p| p.port);
+    if web_port.is_none() {
+        cx.app_err(
+            &at,
+            "an Ingress routes to the `web` process's port, and there is none",
+            "add a `web` process with a `port`",
+        );
+    }
+    let domains = &cx.inputs.allocation.domains;
+    let file = cx.alloc_file().to_owned();
+    for (i, host) in wanted.hosts.iter().enumerate() {
+        if !domains.iter().any(|d| host_allowed(d, host)) {
+            let allowed = if domains.is_empty() {
+                "none".to_owned()
+            } else {
+                domains.join(", ")
+            };
+            cx.app_err(
+                &at.key("hosts").index(i),
+                format!("`{host}` is outside the domains the operator allows ({file}: {allowed})"),
+                "use an allowed hostname, or ask the operator to add it",
+            );
+        }
+    }
+    let Some(policy) = cx.inputs.platform.ingress.clone() else {
+        let pfile = cx.inputs.platform_doc.file.clone();
+        cx.app_err(
+            &at,
+            format!("the app asks for an Ingress, and {pfile} sets no `ingress:`"),
+            "ask the operator to configure ingress",
+        );
+        return None;
+    };
+    Some(ResolvedIngress {
+        hosts: wanted.hosts.clone(),
+        class_name: policy.class_name,
+        cluster_issuer: policy.cluster_issuer,
+    })
+}
+
+/// A hostname is allowed by `example.com` only as itself, and by `*.example.com` as one
+/// more label in front (`shop.example.com`, not `a.b.example.com` nor `example.com`).
+fn host_allowed(domain: &str, host: &str) -> bool {
+    match domain.strip_prefix("*.") {
+        Some(parent) => host
+            .strip_suffix(parent)
+            .and_then(|h| h.strip_suffix('.'))
+            .is_some_and(|label| !label.is_empty() && !label.contains('.')),
+        None => domain == host,
+    }
+}
+
+type Fragments = (Vec<Value>, Vec<Value>, Vec<Value>, Vec<Value>);
+
+/// Splits the global and the process's pod fragments into patches of the main container,
+/// sidecars, init containers and volumes, and checks what they refer to.
+fn split_fragments(
+    cx: &mut Ctx<'_>,
+    process: &str,
+    own: Option<&Value>,
+    names: &BTreeSet<&str>,
+) -> Fragments {
+    let mut patches = Vec::new();
+    let mut sidecars = Vec::new();
+    let mut inits = Vec::new();
+    let mut volumes = Vec::new();
+    let global = cx.inputs.app.pod.clone();
+    let sources = [
+        (global.as_ref(), Path::root().key("pod"), true),
+        (
+            own,
+            Path::root().key("processes").key(process).key("pod"),
+            false,
+        ),
+    ];
+    for (fragment, at, is_global) in sources {
+        let Some(fragment) = fragment else { continue };
+        for (i, c) in list(fragment, "containers").iter().enumerate() {
+            let cpath = at.key("containers").index(i);
+            let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
+            check_container_refs(cx, c, &cpath);
+            if name == process {
+                patches.push(c.clone());
+            } else if names.contains(name) {
+                // A patch for another process: in the global fragment it is meant for
+                // that process; in this process's own fragment it is a mistake.
+                if !is_global {
+                    cx.app_err(
+                        &cpath.key("name"),
+                        format!("`{name}` is another process's container"),
+                        "patch it under that process, or rename the sidecar",
+                    );
+                }
+            } else {
+                if c.get("image").is_none() {
+                    cx.app_err(
+                        &cpath,
+                        format!("sidecar `{name}` has no image"),
+                        &format!(
+                            "add image:, or name it `{process}` to patch the process's container"
+                        ),
+                    );
+                }
+                sidecars.push(c.clone());
+            }
+        }
+        for (i, c) in list(fragment, "initContainers").iter().enumerate() {
+            let cpath = at.key("initContainers").index(i);
+            check_container_refs(cx, c, &cpath);
+            if c.get("image").is_none() {
+                cx.app_err(&cpath, "an init container needs an image", "add image:");
+            }
+            inits.push(c.clone());
+        }
+        for (i, v) in list(fragment, "volumes").iter().enumerate() {
+            check_volume_refs(cx, v, &at.key("volumes").index(i));
+            volumes.push(v.clone());
+        }
+    }
+    (patches, sidecars, inits, volumes)
+}
+
+fn list<'v>(v: &'v Value, key: &str) -> &'v [Value] {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// Secrets and ConfigMaps a fragment names must be this app's own: `<app>-…`.
+fn check_ref(cx: &mut Ctx<'_>, name: Option<&str>, at: &Path) {
+    let Some(name) = name else { return };
+    let app = &cx.inputs.identity.app;
+    if !name.starts_with(&format!("{app}-")) {
+        cx.app_err(
+            at,
+            format!("`{name}` is not one of this app's objects"),
+            &format!("refer only to Secrets and ConfigMaps named `{app}-…`"),
+        );
+    }
+}
+
+fn check_container_refs(cx: &mut Ctx<'_>, c: &Value, at: &Path) {
+    if let Some(image) = c.get("image").and_then(Value::as_str) {
+        let image = image.to_owned();
+        check_image(cx, &image, &at.key("image"));
+    }
+    for (i, e) in list(c, "env").iter().enumerate() {
+        for kind in ["secretKeyRef", "configMapKeyRef"] {
+            if let Some(r) = e.get("valueFrom").and_then(|v| v.get(kind)) {
+                let p = at
+                    .key("env")
+                    .index(i)
+                    .key("valueFrom")
+                    .key(kind)
+                    .key("name");
+                check_ref(cx, r.get("name").and_then(Value::as_str), &p);
+            }
+        }
+    }
+    for (i, e) in list(c, "envFrom").iter().enumerate() {
+        for kind in ["secretRef", "configMapRef"] {
+            if let Some(r) = e.get(kind) {
+                let p = at.key("envFrom").index(i).key(kind).key("name");
+                check_ref(cx, r.get("name").and_then(Value::as_str), &p);
+            }
+        }
+    }
+}
+
+fn check_volume_refs(cx: &mut Ctx<'_>, v: &Value, at: &Path) {
+    if let Some(cm) = v.get("configMap") {
+        check_ref(
+            cx,
+            cm.get("name").and_then(Value::as_str),
+            &at.key("configMap").key("name"),
+        );
+    }
+    if let Some(s) = v.get("secret") {
+        check_ref(
+            cx,
+            s.get("secretName").and_then(Value::as_str),
+            &at.key("secret").key("secretName"),
+        );
+    }
+    if let Some(p) = v.get("projected") {
+        for (i, src) in list(p, "sources").iter().enumerate() {
+            for kind in ["configMap", "secret"] {
+                if let Some(r) = src.get(kind) {
+                    let path = at
+                        .key("projected")
+                        .key("sources")
+                        .index(i)
+                        .key(kind)
+                        .key("name");
+                    check_ref(cx, r.get("name").and_then(Value::as_str), &path);
+                }
+            }
+        }
+    }
+}
+
+/// A digest of bytes as lowercase hex, for checksum annotations.
+pub fn sha256_hex(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_matches_prefixes_and_everything() {
+        assert!(glob("*", "anything/at:all"));
+        assert!(glob(
+            "registry.example.com/*",
+            "registry.example.com/acme/shop:1"
+        ));
+        assert!(!glob(
+            "registry.example.com/*",
+            "evil.com/registry.example.com/x:1"
+        ));
+        assert!(glob(
+            "docker.io/library/*:*",
+            "docker.io/library/nginx:1.27"
+        ));
+        assert!(!glob("a*b*c", "acb"));
+        assert!(glob("exact:1", "exact:1"));
+    }
+
+    #[test]
+    fn wildcard_domains_allow_one_label() {
+        assert!(host_allowed("*.apps.example.net", "shop.apps.example.net"));
+        assert!(!host_allowed("*.apps.example.net", "a.b.apps.example.net"));
+        assert!(!host_allowed("*.apps.example.net", "apps.example.net"));
+        assert!(!host_allowed("*.apps.example.net", "evilapps.example.net"));
+        assert!(host_allowed("shop.acme.example", "shop.acme.example"));
+        assert!(!host_allowed("shop.acme.example", "x.shop.acme.example"));
+    }
+
+    #[test]
+    fn config_keys_are_valid_configmap_keys() {
+        assert_eq!(config_key("config/nginx.conf"), "config_nginx.conf");
+        assert_eq!(config_key("./a b/c"), "a_b_c");
+    }
+}

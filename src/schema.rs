@@ -1,0 +1,374 @@
+//! The JSON Schemas in `schemas/`: compiled into the binary at build time, printed by
+//! `dovetail schema`, and turned from validation errors into diagnostics that name the
+//! file, line and column and say what to write instead.
+
+use serde_json::Value;
+
+use crate::diag::{Diagnostic, Diagnostics, Doc};
+use crate::yaml::{NodeKind, Path, Seg};
+
+use jsonschema::error::ValidationErrorKind;
+
+// The schemas are compiled by a proc macro; `include_str!` of the same files both embeds
+// them for `dovetail schema` and makes cargo rebuild when one changes.
+const APP_TEXT: &str = include_str!("../schemas/app.schema.json");
+const ALLOCATION_TEXT: &str = include_str!("../schemas/allocation.schema.json");
+const PLATFORM_TEXT: &str = include_str!("../schemas/platform.schema.json");
+const RESOLVED_TEXT: &str = include_str!("../schemas/resolved.schema.json");
+
+#[jsonschema::validator(path = "schemas/app.schema.json", draft = Draft202012)]
+struct AppSchema;
+#[jsonschema::validator(path = "schemas/allocation.schema.json", draft = Draft202012)]
+struct AllocationSchema;
+#[jsonschema::validator(path = "schemas/platform.schema.json", draft = Draft202012)]
+struct PlatformSchema;
+#[jsonschema::validator(path = "schemas/resolved.schema.json", draft = Draft202012)]
+struct ResolvedSchema;
+
+/// The documents dovetail has a schema for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchemaKind {
+    /// `dovetail.yaml` in the customer repo.
+    App,
+    /// `tenants/<tenant>/<app>.yaml` in the operator repo.
+    Allocation,
+    /// `platform.yaml` in the operator repo.
+    Platform,
+    /// The merged app, before it becomes manifests.
+    Resolved,
+}
+
+impl SchemaKind {
+    /// The schema's text, as shipped in `schemas/`.
+    pub fn text(self) -> &'static str {
+        match self {
+            SchemaKind::App => APP_TEXT,
+            SchemaKind::Allocation => ALLOCATION_TEXT,
+            SchemaKind::Platform => PLATFORM_TEXT,
+            SchemaKind::Resolved => RESOLVED_TEXT,
+        }
+    }
+
+    fn errors<'i>(self, value: &'i Value) -> jsonschema::ErrorIterator<'i> {
+        match self {
+            SchemaKind::App => AppSchema::iter_errors(value),
+            SchemaKind::Allocation => AllocationSchema::iter_errors(value),
+            SchemaKind::Platform => PlatformSchema::iter_errors(value),
+            SchemaKind::Resolved => ResolvedSchema::iter_errors(value),
+        }
+    }
+
+    /// Whether `value` is valid, without building any diagnostics.
+    pub fn is_valid(self, value: &Value) -> bool {
+        match self {
+            SchemaKind::App => AppSchema::is_valid(value),
+            SchemaKind::Allocation => AllocationSchema::is_valid(value),
+            SchemaKind::Platform => PlatformSchema::is_valid(value),
+            SchemaKind::Resolved => ResolvedSchema::is_valid(value),
+        }
+    }
+}
+
+/// Validates `value` (the JSON form of `doc`) and records each violation as a diagnostic
+/// at its place in `doc`. A field that already has a diagnostic (an ownership error, say)
+/// gets no second, vaguer one.
+pub fn check(kind: SchemaKind, doc: &Doc, value: &Value, diags: &mut Diagnostics) {
+    if kind.is_valid(value) {
+        return;
+    }
+    // Parsed only on the error path: the text is needed for hints, not for validation.
+    let schema: Value = serde_json::from_str(kind.text()).unwrap_or(Value::Null);
+    let mut found = Vec::new();
+    for error in kind.errors(value) {
+        let path = to_path(doc, &error.instance_path().to_string());
+        let schema_path = error.schema_path().to_string();
+        describe(doc, &schema, &path, &schema_path, &error, &mut found);
+    }
+    for d in found {
+        if !diags.has_field(&d.file, &d.field) {
+            diags.push(d);
+        }
+    }
+}
+
+fn describe(
+    doc: &Doc,
+    schema: &Value,
+    path: &Path,
+    schema_path: &str,
+    error: &jsonschema::ValidationError<'_>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let instance = error.instance();
+    let keyword_parent = schema_path.rsplit_once('/').map_or("", |(p, _)| p);
+    let node = schema.pointer(keyword_parent).unwrap_or(&Value::Null);
+    let description = node.get("description").and_then(Value::as_str);
+    let shown = show(instance);
+    // Compiled validators report a bad mapping key (`propertyNames`) at the mapping, with
+    // the key as the instance: point at the key instead.
+    if let Some(key) = instance.as_str()
+        && doc.root.at(path).and_then(|n| n.entry(key)).is_some()
+    {
+        let what = description.unwrap_or("a valid name");
+        let message = match error.kind() {
+            ValidationErrorKind::Not { .. } => format!("`{key}` is a reserved name"),
+            _ => format!("`{key}` is not {what}"),
+        };
+        out.push(doc.error(&path.key(key), message));
+        return;
+    }
+    let d = |message: String| doc.error(path, message);
+    match error.kind() {
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            let known: Vec<&str> = node
+                .get("properties")
+                .and_then(Value::as_object)
+                .map(|m| m.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            for key in unexpected {
+                let field = path.key(key);
+                let mut diag = doc.error(&field, "unknown field");
+                diag.hint = Some(match closest(key, &known) {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None if known.is_empty() => "remove it".to_owned(),
+                    None => format!("expected one of: {}", known.join(", ")),
+                });
+                out.push(diag);
+            }
+        }
+        ValidationErrorKind::Required { property } => {
+            let name = property.as_str().unwrap_or_default();
+            let mut diag = doc.error(path, format!("missing required field `{name}`"));
+            diag.field = path.key(name).to_string();
+            out.push(diag);
+        }
+        ValidationErrorKind::Type { .. } => {
+            let expected = match node.get("type") {
+                Some(Value::String(t)) => article(t),
+                Some(Value::Array(ts)) => ts
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(article)
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                _ => "another type".to_owned(),
+            };
+            let mut diag = d(format!(
+                "expected {expected}, found {}",
+                found_type(instance)
+            ));
+            if expected.contains("boolean") && instance.is_string() {
+                diag.hint = Some("write true or false".to_owned());
+            } else if expected.contains("string") && !instance.is_string() {
+                diag.hint = Some("quote the value".to_owned());
+            }
+            out.push(diag);
+        }
+        ValidationErrorKind::Constant { expected_value } => {
+            out.push(d(format!("must be `{}`", plain(expected_value))));
+        }
+        ValidationErrorKind::Enum { options } => {
+            let list = options
+                .as_array()
+                .map(|a| a.iter().map(plain).collect::<Vec<_>>().join("`, `"))
+                .unwrap_or_default();
+            out.push(d(format!("{shown} is not one of `{list}`")));
+        }
+        ValidationErrorKind::Pattern { .. } => {
+            out.push(d(match description {
+                Some(what) => format!("{shown} is not {what}"),
+                None => format!("{shown} is not valid here"),
+            }));
+        }
+        ValidationErrorKind::Not { .. } => {
+            out.push(d(format!("{shown} is not allowed here")));
+        }
+        ValidationErrorKind::Minimum { limit } => {
+            out.push(d(format!("{shown} is below the minimum of {limit}")));
+        }
+        ValidationErrorKind::Maximum { limit } => {
+            out.push(d(format!("{shown} is above the maximum of {limit}")));
+        }
+        ValidationErrorKind::ExclusiveMinimum { limit } => {
+            out.push(d(format!("{shown} must be more than {limit}")));
+        }
+        ValidationErrorKind::ExclusiveMaximum { limit } => {
+            out.push(d(format!("{shown} must be less than {limit}")));
+        }
+        ValidationErrorKind::MinItems { limit } => {
+            out.push(d(format!("needs at least {limit} item(s)")));
+        }
+        ValidationErrorKind::MaxItems { limit } => {
+            out.push(d(format!("has more than {limit} items")));
+        }
+        ValidationErrorKind::MinProperties { limit } => {
+            out.push(d(format!("needs at least {limit} entr(y/ies)")));
+        }
+        ValidationErrorKind::MaxProperties { limit } => {
+            out.push(d(format!("has more than {limit} entries")));
+        }
+        ValidationErrorKind::MinLength { limit } => {
+            out.push(d(format!("must be at least {limit} characters long")));
+        }
+        ValidationErrorKind::MaxLength { limit } => {
+            out.push(d(format!("is longer than {limit} characters")));
+        }
+        ValidationErrorKind::UniqueItems => out.push(d("has duplicate items".to_owned())),
+        ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. } => {
+            let what = description.unwrap_or("any of the allowed forms");
+            out.push(d(format!("{shown} matches none of {what}")));
+        }
+        _ => out.push(d(format!("{shown} is not valid here"))),
+    }
+}
+
+/// Turns a JSON pointer into a path, telling list indexes from keys by the document.
+fn to_path(doc: &Doc, pointer: &str) -> Path {
+    let mut path = Path::root();
+    if pointer.is_empty() {
+        return path;
+    }
+    for raw in pointer.trim_start_matches('/').split('/') {
+        let seg = raw.replace("~1", "/").replace("~0", "~");
+        let is_seq = matches!(doc.root.at(&path).map(|n| &n.kind), Some(NodeKind::Seq(_)));
+        match seg.parse::<usize>() {
+            Ok(i) if is_seq => path.0.push(Seg::Index(i)),
+            _ => path.0.push(Seg::Key(seg)),
+        }
+    }
+    path
+}
+
+fn article(t: &str) -> String {
+    match t {
+        "integer" => "an integer".to_owned(),
+        "object" => "a mapping".to_owned(),
+        "array" => "a list".to_owned(),
+        other => format!("a {other}"),
+    }
+}
+
+fn found_type(v: &Value) -> String {
+    match v {
+        Value::Null => "nothing (null)".to_owned(),
+        Value::Bool(_) => format!("a boolean {}", show(v)),
+        Value::Number(_) => format!("a number {}", show(v)),
+        Value::String(_) => format!("a string {}", show(v)),
+        Value::Array(_) => "a list".to_owned(),
+        Value::Object(_) => "a mapping".to_owned(),
+    }
+}
+
+/// A value for a message: scalars in backticks, cut short; collections by their kind.
+fn show(v: &Value) -> String {
+    match v {
+        Value::Array(_) => "the list".to_owned(),
+        Value::Object(_) => "the mapping".to_owned(),
+        other => {
+            let text = plain(other);
+            let cut: String = text.chars().take(60).collect();
+            if cut.len() < text.len() {
+                format!("`{cut}…`")
+            } else {
+                format!("`{cut}`")
+            }
+        }
+    }
+}
+
+fn plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The known name nearest to `key`, if a typo away (edit distance at most 2).
+fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (distance(&key.to_lowercase(), &k.to_lowercase()), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance; small enough to write here rather than take a crate for.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml;
+
+    fn run(kind: SchemaKind, text: &str) -> Vec<String> {
+        let doc = Doc {
+            file: "f.yaml".into(),
+            root: yaml::parse(text).unwrap(),
+        };
+        let mut diags = Diagnostics::default();
+        check(kind, &doc, &doc.root.to_json(), &mut diags);
+        diags.sorted().iter().map(|d| d.to_string()).collect()
+    }
+
+    #[test]
+    fn every_schema_is_valid_json_with_a_draft_2020_12_header() {
+        for kind in [
+            SchemaKind::App,
+            SchemaKind::Allocation,
+            SchemaKind::Platform,
+            SchemaKind::Resolved,
+        ] {
+            let v: Value = serde_json::from_str(kind.text()).unwrap();
+            assert_eq!(v["$schema"], "https://json-schema.org/draft/2020-12/schema");
+        }
+    }
+
+    #[test]
+    fn typo_gets_a_suggestion_at_the_key() {
+        let out = run(
+            SchemaKind::App,
+            "apiVersion: dovetail/v1\nkind: App\nimage: a/b:1\nprocesses:\n  web:\n    comand: [x]\n",
+        );
+        assert_eq!(
+            out,
+            ["f.yaml:6:5: error: processes.web.comand: unknown field; did you mean `command`?"]
+        );
+    }
+
+    #[test]
+    fn wrong_types_missing_fields_and_patterns_are_all_reported() {
+        let out = run(
+            SchemaKind::App,
+            "apiVersion: dovetail/v1\nkind: App\nprocesses:\n  web:\n    port: eighty\n    singleton: yes\n  Bad_Name: {}\n",
+        );
+        assert_eq!(
+            out,
+            [
+                "f.yaml:1:1: error: image: missing required field `image`",
+                "f.yaml:5:5: error: processes.web.port: expected an integer, found a string `eighty`",
+                "f.yaml:6:5: error: processes.web.singleton: expected a boolean, found a string `yes`; write true or false",
+                "f.yaml:7:3: error: processes.Bad_Name: `Bad_Name` is not a process name: lowercase letters, digits and '-', starting with a letter, at most 20 characters; not init, db, redis or static",
+            ]
+        );
+    }
+
+    #[test]
+    fn distance_counts_edits() {
+        assert_eq!(distance("comand", "command"), 1);
+        assert_eq!(distance("", "ab"), 2);
+        assert_eq!(closest("replica", &["replicas", "plan"]), Some("replicas"));
+    }
+}

@@ -1,0 +1,702 @@
+//! YAML input: a tree of nodes that remember where they stand in the file.
+//!
+//! Every input file is untrusted, so the tree is built here from saphyr-parser's events
+//! rather than by a general-purpose loader: we need the source text and style of each
+//! scalar (so `0777` stays `0777`), both places of a duplicate key, a depth cap and a
+//! budget on alias expansion (a "billion laughs" file must fail fast, not eat memory).
+//! Scalars resolve by the YAML 1.2 core schema, so `on` and `yes` are strings.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+use serde_json::{Map, Number, Value};
+
+/// Deepest nesting of mappings and sequences accepted in an input file.
+pub const MAX_DEPTH: usize = 64;
+/// Most nodes one file may expand to, aliases included.
+pub const MAX_NODES: usize = 50_000;
+
+/// A place in a file: 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Pos {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column, in characters.
+    pub col: u32,
+}
+
+impl Pos {
+    /// The start of a file, for problems with the file as a whole.
+    pub const START: Pos = Pos { line: 1, col: 1 };
+
+    fn from_span(span: &Span) -> Pos {
+        Pos {
+            line: u32::try_from(span.start.line()).unwrap_or(u32::MAX),
+            col: u32::try_from(span.start.col() + 1).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.col)
+    }
+}
+
+/// What a scalar means under the YAML 1.2 core schema.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScalarValue {
+    /// `~`, `null` or nothing.
+    Null,
+    /// `true` or `false` (any of the three spellings).
+    Bool(bool),
+    /// A decimal, `0o` octal or `0x` hex integer that fits in 64 bits.
+    Int(i64),
+    /// A float, `.inf` or `.nan`.
+    Float(f64),
+    /// Anything else, and every quoted or block scalar.
+    Str,
+}
+
+/// A scalar with its source text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scalar {
+    /// The scalar's text after YAML unescaping, as the user wrote it.
+    pub text: String,
+    /// Its meaning.
+    pub value: ScalarValue,
+}
+
+/// One node of an input file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// Where the node starts.
+    pub pos: Pos,
+    /// What it holds.
+    pub kind: NodeKind,
+}
+
+/// The three shapes of YAML data.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeKind {
+    /// A leaf value.
+    Scalar(Scalar),
+    /// A list.
+    Seq(Vec<Node>),
+    /// A mapping with string keys, in file order.
+    Map(Vec<Entry>),
+}
+
+/// A key and its value in a mapping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// The key's text.
+    pub key: String,
+    /// Where the key starts: the place to point at for problems with the field itself.
+    pub key_pos: Pos,
+    /// The value.
+    pub value: Node,
+}
+
+/// One step of a path into a tree.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Seg {
+    /// A mapping key.
+    Key(String),
+    /// A sequence index.
+    Index(usize),
+}
+
+/// A path from the root of a document to one of its nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct Path(pub Vec<Seg>);
+
+impl Path {
+    /// The root of a document.
+    pub fn root() -> Path {
+        Path(Vec::new())
+    }
+
+    /// This path extended by a key.
+    pub fn key(&self, key: &str) -> Path {
+        let mut p = self.clone();
+        p.0.push(Seg::Key(key.to_owned()));
+        p
+    }
+
+    /// This path extended by an index.
+    pub fn index(&self, i: usize) -> Path {
+        let mut p = self.clone();
+        p.0.push(Seg::Index(i));
+        p
+    }
+
+    /// A path from its dotted form, `processes.web.port`; for tests and built-in tables.
+    pub fn parse(dotted: &str) -> Path {
+        if dotted.is_empty() {
+            return Path::root();
+        }
+        Path(dotted.split('.').map(|s| Seg::Key(s.to_owned())).collect())
+    }
+
+    /// The last key of the path, if it ends in one.
+    pub fn last_key(&self) -> Option<&str> {
+        match self.0.last() {
+            Some(Seg::Key(k)) => Some(k),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Path {
+    /// Dotted, with indexes in brackets: `pod.containers[0].securityContext`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for seg in &self.0 {
+            match seg {
+                Seg::Key(k) => {
+                    if !first {
+                        f.write_str(".")?;
+                    }
+                    f.write_str(k)?;
+                }
+                Seg::Index(i) => write!(f, "[{i}]")?,
+            }
+            first = false;
+        }
+        Ok(())
+    }
+}
+
+/// Why a file is not usable YAML. Every variant knows where.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum YamlError {
+    /// The parser refused the text.
+    #[error("invalid YAML: {message}")]
+    Syntax {
+        /// Where the parser stopped.
+        pos: Pos,
+        /// The parser's words.
+        message: String,
+    },
+    /// A mapping has the same key twice.
+    #[error("duplicate key `{key}` (first at line {first_line}); keep one")]
+    DuplicateKey {
+        /// Where the second one is.
+        pos: Pos,
+        /// The key.
+        key: String,
+        /// Line of the first one.
+        first_line: u32,
+    },
+    /// Nesting is deeper than [`MAX_DEPTH`].
+    #[error("nested more than {MAX_DEPTH} levels deep")]
+    TooDeep {
+        /// Where the limit was crossed.
+        pos: Pos,
+    },
+    /// The file expands to more than [`MAX_NODES`] nodes.
+    #[error("expands to more than {MAX_NODES} nodes (an alias bomb?); remove the aliases")]
+    TooManyNodes {
+        /// Where the limit was crossed.
+        pos: Pos,
+    },
+    /// An alias names no anchor.
+    #[error("alias to an unknown anchor")]
+    UnknownAlias {
+        /// The alias.
+        pos: Pos,
+    },
+    /// A key is a mapping or a list.
+    #[error("a mapping key must be a plain string")]
+    ComplexKey {
+        /// The key.
+        pos: Pos,
+    },
+    /// A tag other than the core schema's.
+    #[error("tag `{tag}` is not supported; remove it")]
+    Tag {
+        /// The tagged node.
+        pos: Pos,
+        /// The tag as written.
+        tag: String,
+    },
+    /// More than one document (`---`) in a file.
+    #[error("holds more than one YAML document; keep one")]
+    MultipleDocuments {
+        /// The second document.
+        pos: Pos,
+    },
+    /// No document at all.
+    #[error("is empty")]
+    Empty,
+}
+
+impl YamlError {
+    /// Where the problem is.
+    pub fn pos(&self) -> Pos {
+        match self {
+            YamlError::Syntax { pos, .. }
+            | YamlError::DuplicateKey { pos, .. }
+            | YamlError::TooDeep { pos }
+            | YamlError::TooManyNodes { pos }
+            | YamlError::UnknownAlias { pos }
+            | YamlError::ComplexKey { pos }
+            | YamlError::Tag { pos, .. }
+            | YamlError::MultipleDocuments { pos } => *pos,
+            YamlError::Empty => Pos::START,
+        }
+    }
+}
+
+enum Frame {
+    Seq {
+        pos: Pos,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        pos: Pos,
+        anchor: usize,
+        entries: Vec<Entry>,
+        pending_key: Option<(String, Pos)>,
+    },
+}
+
+/// Parses one YAML document into a [`Node`] tree, within [`MAX_DEPTH`] and [`MAX_NODES`].
+pub fn parse(text: &str) -> Result<Node, YamlError> {
+    let mut parser = Parser::new_from_str(text);
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut anchors: HashMap<usize, Node> = HashMap::new();
+    let mut nodes = 0usize;
+    let mut root: Option<Node> = None;
+    let mut documents = 0usize;
+
+    while let Some(next) = parser.next_event() {
+        let (event, span) = next.map_err(|e| YamlError::Syntax {
+            pos: Pos {
+                line: u32::try_from(e.marker().line()).unwrap_or(u32::MAX),
+                col: u32::try_from(e.marker().col() + 1).unwrap_or(u32::MAX),
+            },
+            message: e.info().to_owned(),
+        })?;
+        let pos = Pos::from_span(&span);
+        let finished: Option<(Node, usize)> = match event {
+            Event::StreamStart | Event::Nothing | Event::DocumentEnd => None,
+            Event::StreamEnd => break,
+            Event::DocumentStart(_) => {
+                documents += 1;
+                if documents > 1 {
+                    return Err(YamlError::MultipleDocuments { pos });
+                }
+                None
+            }
+            Event::Alias(id) => {
+                let target = anchors.get(&id).ok_or(YamlError::UnknownAlias { pos })?;
+                nodes += count(target);
+                if nodes > MAX_NODES {
+                    return Err(YamlError::TooManyNodes { pos });
+                }
+                let mut copy = target.clone();
+                copy.pos = pos;
+                Some((copy, 0))
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                nodes += 1;
+                if nodes > MAX_NODES {
+                    return Err(YamlError::TooManyNodes { pos });
+                }
+                let value = match tag.as_deref() {
+                    None => resolve(&text, style),
+                    Some(t) if t.handle == "tag:yaml.org,2002:" || t.handle == "!!" => {
+                        match t.suffix.as_str() {
+                            "str" => ScalarValue::Str,
+                            "int" | "float" | "bool" | "null" => resolve(&text, ScalarStyle::Plain),
+                            _ => return Err(tag_error(pos, &t.handle, &t.suffix)),
+                        }
+                    }
+                    Some(t) if t.handle == "!" && t.suffix.is_empty() => ScalarValue::Str,
+                    Some(t) => return Err(tag_error(pos, &t.handle, &t.suffix)),
+                };
+                let node = Node {
+                    pos,
+                    kind: NodeKind::Scalar(Scalar {
+                        text: text.into_owned(),
+                        value,
+                    }),
+                };
+                Some((node, anchor))
+            }
+            Event::SequenceStart(anchor, tag) => {
+                open_collection(pos, tag.as_deref(), "seq", &mut nodes, stack.len())?;
+                stack.push(Frame::Seq {
+                    pos,
+                    anchor,
+                    items: Vec::new(),
+                });
+                None
+            }
+            Event::MappingStart(anchor, tag) => {
+                open_collection(pos, tag.as_deref(), "map", &mut nodes, stack.len())?;
+                stack.push(Frame::Map {
+                    pos,
+                    anchor,
+                    entries: Vec::new(),
+                    pending_key: None,
+                });
+                None
+            }
+            Event::SequenceEnd => match stack.pop() {
+                Some(Frame::Seq { pos, anchor, items }) => Some((
+                    Node {
+                        pos,
+                        kind: NodeKind::Seq(items),
+                    },
+                    anchor,
+                )),
+                _ => return Err(unbalanced(pos)),
+            },
+            Event::MappingEnd => match stack.pop() {
+                Some(Frame::Map {
+                    pos,
+                    anchor,
+                    entries,
+                    ..
+                }) => Some((
+                    Node {
+                        pos,
+                        kind: NodeKind::Map(entries),
+                    },
+                    anchor,
+                )),
+                _ => return Err(unbalanced(pos)),
+            },
+        };
+        let Some((node, anchor)) = finished else {
+            continue;
+        };
+        if anchor != 0 {
+            anchors.insert(anchor, node.clone());
+        }
+        match stack.last_mut() {
+            None => root = Some(node),
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map {
+                entries,
+                pending_key,
+                ..
+            }) => match pending_key.take() {
+                None => {
+                    let NodeKind::Scalar(s) = node.kind else {
+                        return Err(YamlError::ComplexKey { pos: node.pos });
+                    };
+                    if let Some(first) = entries.iter().find(|e| e.key == s.text) {
+                        return Err(YamlError::DuplicateKey {
+                            pos: node.pos,
+                            key: s.text,
+                            first_line: first.key_pos.line,
+                        });
+                    }
+                    *pending_key = Some((s.text, node.pos));
+                }
+                Some((key, key_pos)) => entries.push(Entry {
+                    key,
+                    key_pos,
+                    value: node,
+                }),
+            },
+        }
+    }
+    root.ok_or(YamlError::Empty)
+}
+
+/// Checks a collection's tag and the depth and node budgets before it opens.
+fn open_collection(
+    pos: Pos,
+    tag: Option<&saphyr_parser::Tag>,
+    core: &str,
+    nodes: &mut usize,
+    depth: usize,
+) -> Result<(), YamlError> {
+    if let Some(t) = tag {
+        let is_core = (t.handle == "!!" || t.handle == "tag:yaml.org,2002:") && t.suffix == core;
+        if !is_core {
+            return Err(tag_error(pos, &t.handle, &t.suffix));
+        }
+    }
+    *nodes += 1;
+    if *nodes > MAX_NODES {
+        return Err(YamlError::TooManyNodes { pos });
+    }
+    if depth >= MAX_DEPTH {
+        return Err(YamlError::TooDeep { pos });
+    }
+    Ok(())
+}
+
+/// The parser promises balanced start and end events; should it ever break that promise,
+/// the file is refused rather than the process brought down.
+fn unbalanced(pos: Pos) -> YamlError {
+    YamlError::Syntax {
+        pos,
+        message: "unbalanced collection".to_owned(),
+    }
+}
+
+fn tag_error(pos: Pos, handle: &str, suffix: &str) -> YamlError {
+    let tag = if handle == "tag:yaml.org,2002:" {
+        format!("!!{suffix}")
+    } else {
+        format!("{handle}{suffix}")
+    };
+    YamlError::Tag { pos, tag }
+}
+
+fn count(node: &Node) -> usize {
+    match &node.kind {
+        NodeKind::Scalar(_) => 1,
+        NodeKind::Seq(items) => 1 + items.iter().map(count).sum::<usize>(),
+        NodeKind::Map(entries) => 1 + entries.iter().map(|e| 1 + count(&e.value)).sum::<usize>(),
+    }
+}
+
+/// Resolves a scalar by the YAML 1.2 core schema; quoted and block scalars are strings.
+fn resolve(text: &str, style: ScalarStyle) -> ScalarValue {
+    if style != ScalarStyle::Plain {
+        return ScalarValue::Str;
+    }
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return ScalarValue::Null,
+        "true" | "True" | "TRUE" => return ScalarValue::Bool(true),
+        "false" | "False" | "FALSE" => return ScalarValue::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return ScalarValue::Float(f64::INFINITY);
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return ScalarValue::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return ScalarValue::Float(f64::NAN),
+        _ => {}
+    }
+    if let Some(hex) = text.strip_prefix("0x")
+        && !hex.is_empty()
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return i64::from_str_radix(hex, 16).map_or(ScalarValue::Str, ScalarValue::Int);
+    }
+    if let Some(oct) = text.strip_prefix("0o")
+        && !oct.is_empty()
+        && oct.bytes().all(|b| (b'0'..=b'7').contains(&b))
+    {
+        return i64::from_str_radix(oct, 8).map_or(ScalarValue::Str, ScalarValue::Int);
+    }
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
+        return text
+            .parse::<i64>()
+            .map_or(ScalarValue::Str, ScalarValue::Int);
+    }
+    if is_core_float(unsigned) {
+        return text
+            .parse::<f64>()
+            .map_or(ScalarValue::Str, ScalarValue::Float);
+    }
+    ScalarValue::Str
+}
+
+/// `(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?` without its sign.
+fn is_core_float(s: &str) -> bool {
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((int, frac)) => {
+            (int.is_empty() && digits(frac)) || (digits(int) && (frac.is_empty() || digits(frac)))
+        }
+        None => digits(mantissa),
+    };
+    let exponent_ok = exponent.is_none_or(|e| digits(e.strip_prefix(['-', '+']).unwrap_or(e)));
+    mantissa_ok && exponent_ok
+}
+
+impl Node {
+    /// The value at `key`, if this is a mapping holding it.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entry(key).map(|e| &e.value)
+    }
+
+    /// The entry at `key`, if this is a mapping holding it.
+    pub fn entry(&self, key: &str) -> Option<&Entry> {
+        match &self.kind {
+            NodeKind::Map(entries) => entries.iter().find(|e| e.key == key),
+            _ => None,
+        }
+    }
+
+    /// The node at `path`, if there is one.
+    pub fn at(&self, path: &Path) -> Option<&Node> {
+        let mut node = self;
+        for seg in &path.0 {
+            node = match (seg, &node.kind) {
+                (Seg::Key(k), NodeKind::Map(_)) => node.get(k)?,
+                (Seg::Index(i), NodeKind::Seq(items)) => items.get(*i)?,
+                _ => return None,
+            };
+        }
+        Some(node)
+    }
+
+    /// The best place to point at for a problem at `path`: the key of a mapping entry (the
+    /// field itself), a list item, or the nearest ancestor that exists.
+    pub fn locate(&self, path: &Path) -> Pos {
+        let mut node = self;
+        let mut pos = self.pos;
+        for seg in &path.0 {
+            match (seg, &node.kind) {
+                (Seg::Key(k), NodeKind::Map(_)) => match node.entry(k) {
+                    Some(e) => {
+                        pos = e.key_pos;
+                        node = &e.value;
+                    }
+                    None => return pos,
+                },
+                (Seg::Index(i), NodeKind::Seq(items)) => match items.get(*i) {
+                    Some(n) => {
+                        pos = n.pos;
+                        node = n;
+                    }
+                    None => return pos,
+                },
+                _ => return pos,
+            }
+        }
+        pos
+    }
+
+    /// The text of a scalar node as the user wrote it, whatever it resolved to.
+    pub fn scalar_text(&self) -> Option<&str> {
+        match &self.kind {
+            NodeKind::Scalar(s) => Some(&s.text),
+            _ => None,
+        }
+    }
+
+    /// The node as JSON, for schema validation and typed deserialisation. NaN and
+    /// infinities, which JSON lacks, become their YAML spelling as a string.
+    pub fn to_json(&self) -> Value {
+        match &self.kind {
+            NodeKind::Scalar(s) => match s.value {
+                ScalarValue::Null => Value::Null,
+                ScalarValue::Bool(b) => Value::Bool(b),
+                ScalarValue::Int(i) => Value::Number(i.into()),
+                ScalarValue::Float(f) => {
+                    Number::from_f64(f).map_or_else(|| Value::String(s.text.clone()), Value::Number)
+                }
+                ScalarValue::Str => Value::String(s.text.clone()),
+            },
+            NodeKind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
+            NodeKind::Map(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|e| (e.key.clone(), e.value.to_json()))
+                    .collect::<Map<_, _>>(),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scalar(text: &str) -> ScalarValue {
+        match parse(&format!("k: {text}\n"))
+            .unwrap()
+            .get("k")
+            .unwrap()
+            .kind
+            .clone()
+        {
+            NodeKind::Scalar(s) => s.value,
+            other => panic!("not a scalar: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn yaml_1_1_booleans_and_octals_stay_strings() {
+        for s in [
+            "on", "off", "yes", "no", "y", "n", "0777x", "1_000", "0b11", "12:30",
+        ] {
+            assert_eq!(scalar(s), ScalarValue::Str, "{s}");
+        }
+        assert_eq!(scalar("0777"), ScalarValue::Int(777));
+        assert_eq!(scalar("true"), ScalarValue::Bool(true));
+        assert_eq!(scalar("~"), ScalarValue::Null);
+        assert_eq!(scalar("0x1F"), ScalarValue::Int(31));
+        assert_eq!(scalar("1.5e3"), ScalarValue::Float(1500.0));
+        assert_eq!(scalar("'true'"), ScalarValue::Str);
+    }
+
+    #[test]
+    fn source_text_is_kept_for_numbers() {
+        let n = parse("k: 0777\n").unwrap();
+        assert_eq!(n.get("k").unwrap().scalar_text(), Some("0777"));
+    }
+
+    #[test]
+    fn duplicate_key_names_both_lines() {
+        let e = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
+        assert_eq!(
+            e,
+            YamlError::DuplicateKey {
+                pos: Pos { line: 3, col: 1 },
+                key: "a".into(),
+                first_line: 1
+            }
+        );
+    }
+
+    #[test]
+    fn alias_bomb_is_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let p = i - 1;
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        assert!(matches!(parse(&text), Err(YamlError::TooManyNodes { .. })));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let text = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert!(matches!(parse(&text), Err(YamlError::TooDeep { .. })));
+    }
+
+    #[test]
+    fn unknown_tags_and_second_documents_are_refused() {
+        assert!(matches!(
+            parse("a: !python/object x\n"),
+            Err(YamlError::Tag { .. })
+        ));
+        assert!(matches!(
+            parse("a: 1\n---\nb: 2\n"),
+            Err(YamlError::MultipleDocuments { .. })
+        ));
+        assert_eq!(parse(""), Err(YamlError::Empty));
+        assert_eq!(parse("# only a comment\n"), Err(YamlError::Empty));
+    }
+
+    #[test]
+    fn locate_points_at_keys_and_falls_back_to_parents() {
+        let n = parse("a:\n  b: 1\n  c: [x, y]\n").unwrap();
+        assert_eq!(n.locate(&Path::parse("a.b")), Pos { line: 2, col: 3 });
+        assert_eq!(
+            n.locate(&Path::parse("a.c").index(1)),
+            Pos { line: 3, col: 10 }
+        );
+        assert_eq!(n.locate(&Path::parse("a.zz")), Pos { line: 1, col: 1 });
+    }
+}
