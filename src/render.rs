@@ -304,8 +304,7 @@ fn container_security(tightened: Option<&Value>) -> Value {
 /// Env every app container gets: the env ConfigMap and the platform services' URLs.
 fn app_env(r: &Resolved, c: &mut Map<String, Value>) {
     let mut env = Vec::new();
-    if let Some(db) = &r.database {
-        let _ = db;
+    if r.database.is_some() {
         env.push(json!({"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": name(r, "db-app"), "key": "uri"}}}));
     }
     if r.redis.is_some() {
@@ -358,7 +357,7 @@ fn main_container(r: &Resolved, p: &ResolvedProcess) -> Value {
     if !m.is_empty() {
         c.insert("volumeMounts".into(), Value::Array(m));
     }
-    if let Some(port) = p.port {
+    if p.port.is_some() {
         let action = match &p.health_path {
             Some(path) => json!({"httpGet": {"path": path, "port": "http"}}),
             None => json!({"tcpSocket": {"port": "http"}}),
@@ -383,7 +382,6 @@ fn main_container(r: &Resolved, p: &ResolvedProcess) -> Value {
             "startupProbe".into(),
             probe(json!({"periodSeconds": 5, "failureThreshold": 60})),
         );
-        let _ = port;
     }
     let mut c = Value::Object(c);
     for patch in &p.patches {
@@ -519,33 +517,24 @@ fn deployment(r: &Resolved, p: &ResolvedProcess) -> Value {
         && r.static_files
             .as_ref()
             .is_some_and(|s| s.access_mode == "ReadWriteOnce");
-    let mut init_containers = Vec::new();
-    if p.name == "web"
-        && let Some(init) = &r.init
-        && init.mode == InitMode::InitContainer
-        && let Some(c) = init_container(r)
-    {
-        init_containers.push(c);
-    }
-    init_containers.extend(p.init_containers.iter().map(|c| extra_container(r, c)));
-    let mut containers = vec![main_container(r, p)];
-    containers.extend(p.sidecars.iter().map(|c| extra_container(r, c)));
-    let init_mounts_files = !init_containers.is_empty()
-        && !r.files.is_empty()
-        && p.name == "web"
+    // The dovetail init step runs in the pods of `web` and sees every file and the
+    // static volume (migrations, collectstatic).
+    let runs_init = p.name == "web"
         && r.init
             .as_ref()
             .is_some_and(|i| i.mode == InitMode::InitContainer);
-    let init_mounts_static = init_mounts_files
-        || (p.name == "web"
-            && r.static_files.is_some()
-            && r.init
-                .as_ref()
-                .is_some_and(|i| i.mode == InitMode::InitContainer));
+    let mut init_containers: Vec<Value> = if runs_init {
+        init_container(r).into_iter().collect()
+    } else {
+        Vec::new()
+    };
+    init_containers.extend(p.init_containers.iter().map(|c| extra_container(r, c)));
+    let mut containers = vec![main_container(r, p)];
+    containers.extend(p.sidecars.iter().map(|c| extra_container(r, c)));
     let mut vols = volumes(
         r,
-        !p.files.is_empty() || init_mounts_files,
-        p.mounts_static || init_mounts_static,
+        !p.files.is_empty() || (runs_init && !r.files.is_empty()),
+        p.mounts_static || (runs_init && r.static_files.is_some()),
     );
     vols.extend(p.volumes.iter().cloned());
 

@@ -1,0 +1,408 @@
+//! Bad input through the CLI: every case exits 1 (or 2 for the environment), prints
+//! nothing on stdout, and names the file, line, column and field with what to do.
+
+mod common;
+
+use common::{Scratch, dovetail};
+
+const APP: &str = "app/dovetail.yaml";
+const ALLOC: &str = "operator/tenants/acme/shop.yaml";
+const PLATFORM: &str = "operator/platform.yaml";
+
+fn django() -> Scratch {
+    Scratch::example("django")
+}
+
+#[test]
+fn malformed_yaml_names_the_place() {
+    let s = django();
+    s.edit(APP, "  web:\n", "  web: [\n");
+    s.run("render", &[])
+        .invalid("app/dovetail.yaml:")
+        .invalid("error: invalid YAML:");
+}
+
+#[test]
+fn duplicate_keys_name_both_lines() {
+    let s = django();
+    s.edit(APP, "kind: App\n", "kind: App\nimage: other/image:1\n");
+    s.run("render", &[])
+        .invalid("app/dovetail.yaml:7:1: error: duplicate key `image` (first at line 6); keep one");
+}
+
+#[test]
+fn unknown_fields_suggest_the_near_name() {
+    let s = django();
+    s.edit(APP, "    port: 8000\n", "    prot: 8000\n");
+    s.run("render", &[]).invalid(
+        "app/dovetail.yaml:13:5: error: processes.web.prot: unknown field; did you mean `port`?",
+    );
+}
+
+#[test]
+fn wrong_types_say_what_was_expected() {
+    let s = django();
+    s.edit(APP, "    port: 8000\n", "    port: \"8000\"\n");
+    s.run("render", &[]).invalid(
+        "app/dovetail.yaml:13:5: error: processes.web.port: expected an integer, found a string `8000`",
+    );
+}
+
+#[test]
+fn alias_bomb_is_refused_quickly() {
+    let s = django();
+    let mut bomb = String::from("x0: &x0 [a, a, a, a, a, a, a, a, a, a]\n");
+    for i in 1..12 {
+        let p = i - 1;
+        bomb.push_str(&format!(
+            "x{i}: &x{i} [*x{p}, *x{p}, *x{p}, *x{p}, *x{p}, *x{p}, *x{p}, *x{p}, *x{p}, *x{p}]\n"
+        ));
+    }
+    s.write(APP, &bomb);
+    let started = std::time::Instant::now();
+    s.run("render", &[])
+        .invalid("an alias bomb?); remove the aliases");
+    assert!(started.elapsed().as_secs() < 5);
+}
+
+#[test]
+fn oversized_file_is_refused_before_parsing() {
+    let s = django();
+    s.append(APP, &format!("# {}\n", "x".repeat(300 * 1024)));
+    s.run("render", &[]).invalid(
+        "app/dovetail.yaml:1:1: error: `dovetail.yaml` is 308067 bytes, over the 262144-byte limit",
+    );
+}
+
+#[test]
+fn files_path_with_dotdot_is_refused_by_the_schema() {
+    let s = django();
+    s.edit(
+        APP,
+        "path: config/logging.ini",
+        "path: ../operator/platform.yaml",
+    );
+    s.run("render", &[]).invalid(
+        "app/dovetail.yaml:23:6: error: files[0].path: `../operator/platform.yaml` is not a path relative to the app directory, without '..'",
+    );
+}
+
+#[test]
+fn files_symlink_out_of_the_repo_is_refused() {
+    let s = django();
+    let target = s.path("outside-secret");
+    std::fs::write(&target, "operator-only").unwrap();
+    std::fs::remove_file(s.path("app/config/logging.ini")).unwrap();
+    std::os::unix::fs::symlink(&target, s.path("app/config/logging.ini")).unwrap();
+    let r = s.run("render", &[]);
+    r.invalid(
+        "app/dovetail.yaml:23:6: error: files[0].path: `config/logging.ini` leads outside the repo",
+    );
+    assert!(!r.stderr.contains("operator-only"));
+}
+
+#[test]
+fn dovetail_yaml_symlink_out_of_the_repo_is_refused() {
+    let s = django();
+    std::fs::remove_file(s.path(APP)).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", s.path(APP)).unwrap();
+    s.run("render", &[])
+        .invalid("app/dovetail.yaml:1:1: error: `dovetail.yaml` leads outside the repo");
+}
+
+/// Each field DESIGN §1 forbids in a pod fragment, with the words that name its owner.
+const FORBIDDEN: &[(&str, &str, &str)] = &[
+    (
+        "volumes: [{name: h, hostPath: {path: /}}]",
+        "pod.volumes[0].hostPath",
+        "host paths are never given to an app",
+    ),
+    (
+        "hostNetwork: true",
+        "pod.hostNetwork",
+        "host namespaces are never given to an app",
+    ),
+    (
+        "hostPID: true",
+        "pod.hostPID",
+        "host namespaces are never given to an app",
+    ),
+    (
+        "hostIPC: true",
+        "pod.hostIPC",
+        "host namespaces are never given to an app",
+    ),
+    (
+        "containers: [{name: web, securityContext: {privileged: true}}]",
+        "pod.containers[0].securityContext.privileged",
+        "privileged containers are never allowed",
+    ),
+    (
+        "containers: [{name: web, securityContext: {capabilities: {add: [NET_ADMIN]}}}]",
+        "pod.containers[0].securityContext.capabilities",
+        "every container drops all capabilities and may add none",
+    ),
+    (
+        "serviceAccountName: admin",
+        "pod.serviceAccountName",
+        "the pod's identity is the platform's",
+    ),
+    (
+        "automountServiceAccountToken: true",
+        "pod.automountServiceAccountToken",
+        "the pod's identity is the platform's",
+    ),
+    (
+        "nodeName: node-1",
+        "pod.nodeName",
+        "placement is the operator",
+    ),
+    (
+        "nodeSelector: {disk: ssd}",
+        "pod.nodeSelector",
+        "placement is the operator",
+    ),
+    ("affinity: {}", "pod.affinity", "placement is the operator"),
+    (
+        "tolerations: []",
+        "pod.tolerations",
+        "placement is the operator",
+    ),
+    (
+        "priorityClassName: high",
+        "pod.priorityClassName",
+        "placement is the operator",
+    ),
+    (
+        "runtimeClassName: runc",
+        "pod.runtimeClassName",
+        "placement is the operator",
+    ),
+    (
+        "containers: [{name: web, resources: {limits: {cpu: 64}}}]",
+        "pod.containers[0].resources",
+        "set by the operator",
+    ),
+    (
+        "containers: [{name: web, ports: [{containerPort: 80, hostPort: 80}]}]",
+        "pod.containers[0].ports[0].hostPort",
+        "host ports are never given to an app",
+    ),
+];
+
+#[test]
+fn each_forbidden_pod_field_is_refused_with_its_owner() {
+    for (fragment, field, owner) in FORBIDDEN {
+        let s = django();
+        s.append(APP, &format!("pod: {{{fragment}}}\n"));
+        let r = s.run("render", &[]);
+        r.invalid("app/dovetail.yaml:28:")
+            .invalid(&format!("error: {field}: {owner}"));
+        assert_eq!(
+            r.stderr.matches("error:").count(),
+            2,
+            "one problem plus the summary: {}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn forbidden_fields_are_refused_by_validate_without_the_operator_repo() {
+    let s = django();
+    s.append(APP, "pod: {hostNetwork: true}\n");
+    let app = s.app();
+    let r = dovetail(&["validate", "--app", app.to_str().unwrap()], s.dir.path());
+    r.invalid("app/dovetail.yaml:28:7: error: pod.hostNetwork: host namespaces are never given to an app (Pod Security restricted); remove it");
+}
+
+#[test]
+fn negative_and_malformed_quantities_in_operator_files() {
+    let s = django();
+    s.edit(ALLOC, "cpu: 500m, memory: 1Gi", "cpu: -1, memory: 12XB");
+    s.edit(
+        PLATFORM,
+        "medium: {cpu: \"1\", memory: 2Gi}",
+        "medium: {cpu: \"1\", memory: lots}",
+    );
+    s.run("render", &[])
+        .invalid("operator/tenants/acme/shop.yaml:10:25: error: processes.worker.cpu: `-1` must be more than 0")
+        .invalid("operator/tenants/acme/shop.yaml:10:34: error: processes.worker.memory: `12XB` is not a memory quantity, like 512Mi or 2Gi")
+        .invalid("operator/platform.yaml:18:22: error: plans.medium.memory: `lots` is not a memory quantity, like 512Mi or 2Gi");
+}
+
+#[test]
+fn zero_quantity_is_refused() {
+    let s = django();
+    s.edit(ALLOC, "cpu: 500m", "cpu: 0m");
+    s.run("render", &[])
+        .invalid("operator/tenants/acme/shop.yaml:10:25: error: processes.worker.cpu: `0m` is zero; give more than zero");
+}
+
+#[test]
+fn operator_field_in_the_customer_file_names_the_allocation() {
+    let s = django();
+    s.edit(
+        APP,
+        "    command: [\"/async\"]",
+        "    command: [\"/async\"]\n    resources: {limits: {cpu: \"8\"}}",
+    );
+    s.run("render", &[]).invalid(
+        "app/dovetail.yaml:17:5: error: processes.worker.resources: set by the operator (operator/tenants/acme/shop.yaml); remove it",
+    );
+}
+
+#[test]
+fn process_without_allocation_is_an_error() {
+    let s = django();
+    s.edit(
+        APP,
+        "env:\n",
+        "  beat:\n    command: [celery, beat]\n    singleton: true\nenv:\n",
+    );
+    s.run("render", &[]).invalid(
+        "app/dovetail.yaml:17:3: error: processes.beat: no allocation: operator/tenants/acme/shop.yaml sizes no process `beat` and has no `*` default; ask the operator to add processes.beat to operator/tenants/acme/shop.yaml",
+    );
+}
+
+#[test]
+fn hostname_outside_the_allowed_domains_is_an_error() {
+    let s = django();
+    s.edit(
+        APP,
+        "hosts: [shop.acme.example]",
+        "hosts: [shop.acme.example, evil.example.com, a.b.acme.apps.example.net]",
+    );
+    s.run("render", &[])
+        .invalid("app/dovetail.yaml:27:30: error: ingress.hosts[1]: `evil.example.com` is outside the domains the operator allows")
+        .invalid("app/dovetail.yaml:27:48: error: ingress.hosts[2]: `a.b.acme.apps.example.net` is outside");
+}
+
+#[test]
+fn all_problems_of_a_run_are_reported_together() {
+    let s = django();
+    s.edit(
+        APP,
+        "    port: 8000\n",
+        "    port: \"8000\"\n    replicas: 3\n",
+    );
+    s.edit(APP, "  STATIC_ROOT", "  STATIC-ROOT");
+    s.edit(ALLOC, "namespace: acme-shop", "namespace: Acme_Shop");
+    s.edit(PLATFORM, "className: nginx", "classname: nginx");
+    let r = s.run("validate", &[]);
+    r.invalid("app/dovetail.yaml:13:5: error: processes.web.port: expected an integer")
+        .invalid("app/dovetail.yaml:14:5: error: processes.web.replicas: set by the operator")
+        .invalid("app/dovetail.yaml:22:3: error: env.STATIC-ROOT: `STATIC-ROOT` is not an environment variable name")
+        .invalid("operator/tenants/acme/shop.yaml:6:1: error: namespace: `Acme_Shop` is not a Kubernetes namespace name")
+        .invalid("operator/platform.yaml:10:11: error: ingress.classname: unknown field; did you mean `className`?")
+        .invalid("operator/platform.yaml:10:1: error: ingress.className: missing required field `className`")
+        .invalid("error: 6 problem(s) in the inputs; nothing was rendered");
+}
+
+#[test]
+fn image_from_a_registry_the_platform_does_not_allow() {
+    let s = django();
+    s.edit(
+        APP,
+        "image: registry.example.com/acme/shop:1.4.2",
+        "image: docker.io/evil/miner:latest",
+    );
+    s.run("render", &[]).invalid(
+        "app/dovetail.yaml:6:1: error: image: `docker.io/evil/miner:latest` is not from a registry the platform allows (operator/platform.yaml: policy.registries)",
+    );
+}
+
+#[test]
+fn secret_of_another_app_cannot_be_referenced() {
+    let s = django();
+    s.append(
+        APP,
+        "pod: {containers: [{name: web, envFrom: [{secretRef: {name: billing-db-app}}]}]}\n",
+    );
+    s.run("render", &[]).invalid(
+        "app/dovetail.yaml:28:55: error: pod.containers[0].envFrom[0].secretRef.name: `billing-db-app` is not one of this app's objects",
+    );
+}
+
+#[test]
+fn probe_host_cannot_point_the_kubelet_elsewhere() {
+    let s = django();
+    s.append(APP, "pod: {containers: [{name: web, livenessProbe: {httpGet: {host: 169.254.169.254, port: 80}}}]}\n");
+    s.run("render", &[]).invalid(
+        "pod.containers[0].livenessProbe.httpGet.host: a probe or hook may only reach its own pod",
+    );
+}
+
+#[test]
+fn missing_input_directory_exits_2() {
+    let s = django();
+    let r = dovetail(
+        &[
+            "render",
+            "--app",
+            "/nonexistent/app",
+            "--operator",
+            s.operator().to_str().unwrap(),
+        ],
+        s.dir.path(),
+    );
+    assert_eq!(r.code, 2);
+    assert_eq!(r.stdout, "");
+    assert!(
+        r.stderr
+            .contains("error: `/nonexistent/app` is not a directory"),
+        "{}",
+        r.stderr
+    );
+    let app = s.app();
+    let r = dovetail(
+        &[
+            "render",
+            "--app",
+            app.to_str().unwrap(),
+            "--operator",
+            "/nonexistent/op",
+        ],
+        s.dir.path(),
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("`/nonexistent/op` is not a directory"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn missing_operator_repo_is_a_usage_error() {
+    let s = django();
+    let app = s.app();
+    let r = dovetail(&["render", "--app", app.to_str().unwrap()], s.dir.path());
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("no operator repo: pass --operator DIR or set DOVETAIL_OPERATOR_REPO")
+    );
+}
+
+#[test]
+fn several_allocations_need_a_choice() {
+    let s = django();
+    let alloc = s.read(ALLOC);
+    s.write(
+        "operator/tenants/beta/blog.yaml",
+        &alloc.replace("acme-shop", "beta-blog"),
+    );
+    let r = s.run("render", &[]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("holds 2 allocations; pick one with --allocation TENANT/APP")
+    );
+    let r = s.run("render", &["--allocation", "beta/blog"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("namespace: beta-blog"));
+    let r = s.run("render", &["--allocation", "beta/../acme"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("is not TENANT/APP"));
+}

@@ -1,0 +1,467 @@
+//! What `dovetail render` promises about its output: the objects, their determinism,
+//! their quoting, and how the operator's choices shape them.
+
+mod common;
+
+use common::{Scratch, dovetail, root};
+use serde_json::Value;
+
+/// The objects of a stream, parsed.
+fn parsed(stream: &str) -> Vec<Value> {
+    stream
+        .split("---\n")
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| dovetail::yaml::parse(d).unwrap().to_json())
+        .collect()
+}
+
+fn find<'a>(all: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    all.iter()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+}
+
+/// Every container of every pod template: (object name, container).
+fn containers(all: &[Value]) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for o in all {
+        let spec = &o["spec"]["template"]["spec"];
+        for list in ["initContainers", "containers"] {
+            for c in spec[list].as_array().into_iter().flatten() {
+                out.push((
+                    o["metadata"]["name"].as_str().unwrap().to_owned(),
+                    c.clone(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn render(s: &Scratch) -> String {
+    let r = s.run("render", &[]);
+    assert_eq!(r.code, 0, "render failed:\n{}", r.stderr);
+    r.stdout
+}
+
+/// The documents of a stream, each as (kind, name, text).
+fn objects(stream: &str) -> Vec<(String, String, String)> {
+    stream
+        .split("---\n")
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| {
+            let field = |key: &str| {
+                d.lines()
+                    .find_map(|l| l.strip_prefix(key))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned()
+            };
+            (field("kind: "), field("  name: "), d.to_owned())
+        })
+        .collect()
+}
+
+fn object<'a>(all: &'a [(String, String, String)], kind: &str, name: &str) -> &'a str {
+    &all.iter()
+        .find(|(k, n, _)| k == kind && n == name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+        .2
+}
+
+#[test]
+fn django_example_snapshot() {
+    let r = dovetail(
+        &[
+            "render",
+            "--app",
+            "examples/django/app",
+            "--operator",
+            "examples/django/operator",
+        ],
+        &root(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stderr, "");
+    insta::assert_snapshot!("django", r.stdout);
+}
+
+#[test]
+fn same_input_gives_byte_identical_output() {
+    let a = render(&Scratch::example("django"));
+    let b = render(&Scratch::example("django"));
+    assert_eq!(a, b);
+}
+
+#[test]
+fn every_object_of_the_design_is_there() {
+    let out = render(&Scratch::example("django"));
+    let all = objects(&out);
+    let kinds: Vec<(&str, &str)> = all
+        .iter()
+        .map(|(k, n, _)| (k.as_str(), n.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("ServiceAccount", "shop"),
+            ("ConfigMap", "shop-env"),
+            ("ConfigMap", "shop-files"),
+            ("PersistentVolumeClaim", "shop-static"),
+            ("Cluster", "shop-db"),
+            ("Service", "shop-redis"),
+            ("Service", "shop-web"),
+            ("Deployment", "shop-redis"),
+            ("Deployment", "shop-web"),
+            ("Deployment", "shop-worker"),
+            ("PodDisruptionBudget", "shop-web"),
+            ("Ingress", "shop-web"),
+            ("NetworkPolicy", "shop"),
+        ]
+    );
+    for (_, _, text) in &all {
+        assert!(text.contains("  namespace: acme-shop\n"));
+        for label in ["name", "instance", "component", "part-of", "managed-by"] {
+            assert!(
+                text.contains(&format!("app.kubernetes.io/{label}: ")),
+                "{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn yaml_1_1_lookalikes_are_quoted() {
+    let s = Scratch::example("django");
+    s.edit(
+        "app/dovetail.yaml",
+        "  STATIC_ROOT: /app/static\n",
+        "  STATIC_ROOT: /app/static\n  A_ON: on\n  B_NO: no\n  C_OCTAL: 0777\n  D_UNDERSCORE: 1_000\n  E_Y: y\n  F_NULL: \"null\"\n  G_TILDE: \"~\"\n  H_TIME: 12:30\n",
+    );
+    let out = render(&s);
+    for line in [
+        "  A_ON: \"on\"\n",
+        "  B_NO: \"no\"\n",
+        "  C_OCTAL: \"0777\"\n",
+        "  D_UNDERSCORE: \"1_000\"\n",
+        "  E_Y: \"y\"\n",
+        "  F_NULL: \"null\"\n",
+        "  G_TILDE: \"~\"\n",
+        "  H_TIME: \"12:30\"\n",
+        "  GUNICORN_WORKERS: \"3\"\n",
+    ] {
+        assert!(out.contains(line), "missing {line:?}");
+    }
+}
+
+#[test]
+fn operator_resources_and_replicas_reach_the_deployments() {
+    let out = render(&Scratch::example("django"));
+    let all = objects(&out);
+    let web = object(&all, "Deployment", "shop-web");
+    assert!(web.contains("  replicas: 2\n"));
+    assert!(web.contains("cpu: 250m") && web.contains("memory: 512Mi"));
+    let worker = object(&all, "Deployment", "shop-worker");
+    assert!(worker.contains("  replicas: 1\n"));
+    assert!(worker.contains("cpu: 500m") && worker.contains("memory: 1Gi"));
+}
+
+#[test]
+fn every_container_meets_pod_security_restricted() {
+    let s = Scratch::example("django");
+    s.append(
+        "app/dovetail.yaml",
+        concat!(
+            "pod:\n",
+            "  containers:\n",
+            "    - name: metrics\n",
+            "      image: registry.example.com/acme/exporter:1\n",
+            "      securityContext: {runAsUser: 2000, readOnlyRootFilesystem: true}\n",
+            "  initContainers:\n",
+            "    - {name: wait, image: registry.example.com/acme/wait:1}\n",
+        ),
+    );
+    let all = parsed(&render(&s));
+    let cs = containers(&all);
+    // redis; web: init, wait, web, metrics; worker: wait, worker, metrics.
+    assert_eq!(cs.len(), 8);
+    for (owner, c) in &cs {
+        let sc = &c["securityContext"];
+        let what = format!("{owner}/{}", c["name"]);
+        assert_eq!(sc["allowPrivilegeEscalation"], false, "{what}");
+        assert_eq!(sc["privileged"], false, "{what}");
+        assert_eq!(sc["runAsNonRoot"], true, "{what}");
+        assert_eq!(
+            sc["capabilities"]["drop"],
+            serde_json::json!(["ALL"]),
+            "{what}"
+        );
+        assert_eq!(sc["seccompProfile"]["type"], "RuntimeDefault", "{what}");
+        assert!(c["resources"]["limits"]["cpu"].is_string(), "{what}");
+        assert!(c["resources"]["limits"]["memory"].is_string(), "{what}");
+        if c["name"] == "metrics" || c["name"] == "wait" {
+            // The platform's sidecar resources, not anything the fragment asked for.
+            assert_eq!(c["resources"]["limits"]["cpu"], "50m", "{what}");
+            assert_eq!(c["resources"]["limits"]["memory"], "64Mi", "{what}");
+        }
+        if c["name"] == "metrics" {
+            assert_eq!(sc["runAsUser"], 2000, "a fragment may tighten runAsUser");
+            assert_eq!(sc["readOnlyRootFilesystem"], true);
+        }
+    }
+    for o in &all {
+        let spec = &o["spec"]["template"]["spec"];
+        if spec.is_object() {
+            assert_eq!(spec["automountServiceAccountToken"], false);
+            assert_eq!(spec["serviceAccountName"], "shop");
+            assert_eq!(spec["securityContext"]["runAsNonRoot"], true);
+            assert_eq!(
+                spec["securityContext"]["seccompProfile"]["type"],
+                "RuntimeDefault"
+            );
+        }
+    }
+}
+
+#[test]
+fn checksum_rolls_pods_when_env_or_files_change() {
+    let checksum = |s: &Scratch, deployment: &str| {
+        let out = render(s);
+        let all = objects(&out);
+        object(&all, "Deployment", deployment)
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("dovetail/config-checksum: "))
+            .unwrap()
+            .to_owned()
+    };
+    let s = Scratch::example("django");
+    let before = (checksum(&s, "shop-web"), checksum(&s, "shop-worker"));
+    s.edit(
+        "app/dovetail.yaml",
+        "DJANGO_DEBUG: \"off\"",
+        "DJANGO_DEBUG: \"on\"",
+    );
+    let after_env = (checksum(&s, "shop-web"), checksum(&s, "shop-worker"));
+    assert_ne!(before.0, after_env.0);
+    assert_ne!(before.1, after_env.1);
+    s.append("app/config/logging.ini", "# more\n");
+    let after_file = (checksum(&s, "shop-web"), checksum(&s, "shop-worker"));
+    assert_ne!(after_env.0, after_file.0);
+    // A file mounted only by web rolls only web.
+    s.edit(
+        "app/dovetail.yaml",
+        "mount: /app/config/logging.ini}",
+        "mount: /app/config/logging.ini, processes: [web]}",
+    );
+    let scoped = (checksum(&s, "shop-web"), checksum(&s, "shop-worker"));
+    s.append("app/config/logging.ini", "# again\n");
+    let after_scoped = (checksum(&s, "shop-web"), checksum(&s, "shop-worker"));
+    assert_ne!(scoped.0, after_scoped.0);
+    assert_eq!(scoped.1, after_scoped.1);
+}
+
+#[test]
+fn access_mode_and_strategy_follow_the_operator() {
+    let s = Scratch::example("django");
+    let out = render(&s);
+    let all = objects(&out);
+    assert!(object(&all, "PersistentVolumeClaim", "shop-static").contains("- ReadWriteOnce\n"));
+    assert!(
+        object(&all, "PersistentVolumeClaim", "shop-static")
+            .contains("storageClassName: ceph-rbd\n")
+    );
+    let web = object(&all, "Deployment", "shop-web");
+    assert!(
+        web.contains("    type: Recreate\n"),
+        "RWO volume: no surge pod"
+    );
+    assert!(
+        web.contains("topologyKey: kubernetes.io/hostname"),
+        "RWO pods kept on one node"
+    );
+
+    s.edit(
+        "operator/tenants/acme/shop.yaml",
+        "shared: false",
+        "shared: true",
+    );
+    let out = render(&s);
+    let all = objects(&out);
+    assert!(object(&all, "PersistentVolumeClaim", "shop-static").contains("- ReadWriteMany\n"));
+    assert!(
+        object(&all, "PersistentVolumeClaim", "shop-static").contains("storageClassName: cephfs\n")
+    );
+    let web = object(&all, "Deployment", "shop-web");
+    assert!(web.contains("      maxUnavailable: 0\n"));
+    assert!(!web.contains("podAffinity"));
+}
+
+#[test]
+fn init_as_a_job_runs_before_the_deployments() {
+    let s = Scratch::example("django");
+    s.edit("app/dovetail.yaml", "mode: initContainer", "mode: job");
+    let out = render(&s);
+    let all = objects(&out);
+    let job = object(&all, "Job", "shop-init");
+    assert!(job.contains("argocd.argoproj.io/hook: Sync\n"));
+    assert!(job.contains("argocd.argoproj.io/sync-wave: \"-1\"\n"));
+    assert!(job.contains("restartPolicy: Never"));
+    assert!(!object(&all, "Deployment", "shop-web").contains("initContainers"));
+    // What the Job needs exists one wave earlier.
+    assert!(object(&all, "ConfigMap", "shop-env").contains("sync-wave: \"-2\""));
+    assert!(object(&all, "Cluster", "shop-db").contains("sync-wave: \"-2\""));
+}
+
+#[test]
+fn singleton_is_recreated_and_autoscaling_gets_an_hpa() {
+    let s = Scratch::example("django");
+    s.edit(
+        "app/dovetail.yaml",
+        "env:\n",
+        "  beat:\n    command: [celery, beat]\n    singleton: true\nenv:\n",
+    );
+    s.edit(
+        "operator/tenants/acme/shop.yaml",
+        "  web: {replicas: 2, plan: small}",
+        "  web: {replicas: 2, plan: small, autoscaling: {maxReplicas: 6}}\n  \"*\": {plan: small}",
+    );
+    let all = parsed(&render(&s));
+    let beat = find(&all, "Deployment", "shop-beat");
+    assert_eq!(beat["spec"]["replicas"], 1);
+    assert_eq!(beat["spec"]["strategy"]["type"], "Recreate");
+    let hpa = find(&all, "HorizontalPodAutoscaler", "shop-web");
+    assert_eq!(hpa["spec"]["minReplicas"], 2);
+    assert_eq!(hpa["spec"]["maxReplicas"], 6);
+    assert_eq!(
+        hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
+        80
+    );
+    assert!(
+        find(&all, "Deployment", "shop-web")["spec"]
+            .get("replicas")
+            .is_none(),
+        "the HPA owns replicas"
+    );
+    assert!(
+        !all.iter()
+            .any(|o| o["kind"] == "PodDisruptionBudget" && o["metadata"]["name"] == "shop-beat")
+    );
+
+    s.edit(
+        "operator/tenants/acme/shop.yaml",
+        "  \"*\": {plan: small}",
+        "  \"*\": {plan: small}\n  beat: {replicas: 2, plan: small}",
+    );
+    s.run("render", &[]).invalid(
+        "operator/tenants/acme/shop.yaml:11:10: error: processes.beat.replicas: `beat` is a singleton and runs at most one pod, not 2; set replicas to 1 (or 0 to pause it)",
+    );
+}
+
+#[test]
+fn output_dir_gets_one_file_per_object_and_nothing_foreign_is_touched() {
+    let s = Scratch::example("django");
+    let out = s.path("out");
+    let r = s.run("render", &["-o", out.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "");
+    let mut files: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 13);
+    assert_eq!(files[0], "01-serviceaccount-shop.yaml");
+    assert_eq!(files[12], "13-networkpolicy-shop.yaml");
+    // A second render replaces its own files ...
+    assert_eq!(s.run("render", &["-o", out.to_str().unwrap()]).code, 0);
+    // ... but refuses a directory holding anything else.
+    std::fs::write(out.join("kustomization.yaml"), "x").unwrap();
+    let r = s.run("render", &["-o", out.to_str().unwrap()]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("holds `kustomization.yaml`, which dovetail did not write")
+    );
+}
+
+#[test]
+fn sidecar_patch_and_volume_fragments_are_merged() {
+    let s = Scratch::example("django");
+    s.append(
+        "app/dovetail.yaml",
+        concat!(
+            "pod:\n",
+            "  containers:\n",
+            "    - name: web\n",
+            "      env: [{name: EXTRA, value: \"yes\"}, {name: REDIS_URL, value: redis://mine:6379/1}]\n",
+            "      volumeMounts: [{name: cache, mountPath: /cache}]\n",
+            "  volumes:\n",
+            "    - {name: cache, emptyDir: {sizeLimit: 1Gi}}\n",
+        ),
+    );
+    let all = parsed(&render(&s));
+    let web = &find(&all, "Deployment", "shop-web")["spec"]["template"]["spec"];
+    let main = &web["containers"][0];
+    let env = main["env"].as_array().unwrap();
+    assert!(env.contains(&serde_json::json!({"name": "EXTRA", "value": "yes"})));
+    assert!(
+        env.contains(&serde_json::json!({"name": "REDIS_URL", "value": "redis://mine:6379/1"})),
+        "a patch replaces an env entry by name"
+    );
+    assert_eq!(env.iter().filter(|e| e["name"] == "REDIS_URL").count(), 1);
+    assert!(
+        main["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["mountPath"] == "/cache")
+    );
+    assert!(
+        web["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["name"] == "cache")
+    );
+    // The global fragment's patch of `web` adds nothing to the worker.
+    let worker = &find(&all, "Deployment", "shop-worker")["spec"]["template"]["spec"];
+    assert_eq!(worker["containers"].as_array().unwrap().len(), 1);
+    assert!(
+        !worker["containers"][0]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "EXTRA")
+    );
+}
+
+#[test]
+fn validate_passes_on_the_example_and_with_app_alone() {
+    let s = Scratch::example("django");
+    let r = s.run("validate", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "");
+    assert!(r.stderr.contains("ok: app, allocation and platform valid"));
+    let app = s.app();
+    let r = dovetail(&["validate", "--app", app.to_str().unwrap()], s.dir.path());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("customer side only"));
+}
+
+#[test]
+fn schema_command_prints_each_schema() {
+    for name in ["app", "allocation", "platform", "resolved"] {
+        let r = dovetail(&["schema", name], &root());
+        assert_eq!(r.code, 0);
+        let file =
+            std::fs::read_to_string(root().join(format!("schemas/{name}.schema.json"))).unwrap();
+        assert_eq!(r.stdout, file);
+    }
+}
+
+#[test]
+fn help_snapshot() {
+    let r = dovetail(&["render", "--help"], &root());
+    assert_eq!(r.code, 0);
+    insta::assert_snapshot!("render_help", r.stdout);
+}
