@@ -638,6 +638,14 @@ fn resolve_files(cx: &mut Ctx<'_>, names: &BTreeSet<&str>) -> Vec<ResolvedFile> 
     let mut mounts: BTreeMap<(String, String), usize> = BTreeMap::new();
     for (i, f) in cx.inputs.app.files.iter().enumerate() {
         let at = Path::root().key("files").index(i);
+        if f.path.split('/').any(|c| c == ".git") {
+            cx.app_err(
+                &at.key("path"),
+                format!("`{}` is inside git's own data", f.path),
+                "mount files of the app, not of `.git`",
+            );
+            continue;
+        }
         let content = match cx.inputs.app_tree.read(&f.path, MAX_FILE_BYTES) {
             Ok(c) => c,
             Err(e) => {
@@ -913,8 +921,10 @@ fn split_fragments(
             false,
         ),
     ];
-    for (fragment, at, is_global) in sources {
-        let Some(fragment) = fragment else { continue };
+    for (fragment, at, is_global) in &sources {
+        let (Some(fragment), is_global) = (fragment, *is_global) else {
+            continue;
+        };
         for (i, c) in list(fragment, "containers").iter().enumerate() {
             let cpath = at.key("containers").index(i);
             let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
@@ -953,11 +963,87 @@ fn split_fragments(
             inits.push(c.clone());
         }
         for (i, v) in list(fragment, "volumes").iter().enumerate() {
-            check_volume_refs(cx, v, &at.key("volumes").index(i));
+            let vpath = at.key("volumes").index(i);
+            check_volume_refs(cx, v, &vpath);
+            let name = v.get("name").and_then(Value::as_str).unwrap_or_default();
+            if name.starts_with("dovetail-") {
+                cx.app_err(
+                    &vpath.key("name"),
+                    format!("`{name}` is a name dovetail reserves"),
+                    "rename the volume",
+                );
+            } else if volumes
+                .iter()
+                .any(|o: &Value| o.get("name") == v.get("name"))
+            {
+                cx.app_err(
+                    &vpath.key("name"),
+                    format!("volume `{name}` is defined twice for `{process}`"),
+                    "rename one of them",
+                );
+            }
             volumes.push(v.clone());
         }
     }
+    check_pod_names(cx, process, &sources, &volumes);
     (patches, sidecars, inits, volumes)
+}
+
+/// What Kubernetes would refuse at apply time, refused here with a place to point at:
+/// two containers of one pod with the same name, and mounts of volumes the pod lacks.
+fn check_pod_names(
+    cx: &mut Ctx<'_>,
+    process: &str,
+    sources: &[(Option<&Value>, Path, bool); 2],
+    volumes: &[Value],
+) {
+    let mut seen: BTreeSet<String> = BTreeSet::from([process.to_owned()]);
+    if process == "web"
+        && cx
+            .inputs
+            .app
+            .init
+            .as_ref()
+            .is_some_and(|i| i.mode == InitMode::InitContainer)
+    {
+        seen.insert("init".to_owned());
+    }
+    let names: BTreeSet<&str> = cx.inputs.app.processes.keys().map(String::as_str).collect();
+    let mut known_volumes: BTreeSet<String> = volumes
+        .iter()
+        .filter_map(|v| v.get("name").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    known_volumes.insert("dovetail-files".to_owned());
+    known_volumes.insert("dovetail-static".to_owned());
+    for (fragment, at, _) in sources {
+        let Some(fragment) = fragment else { continue };
+        for list_name in ["initContainers", "containers"] {
+            for (i, c) in list(fragment, list_name).iter().enumerate() {
+                let cpath = at.key(list_name).index(i);
+                let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
+                let patch = list_name == "containers" && names.contains(name);
+                if !patch && !seen.insert(name.to_owned()) {
+                    cx.app_err(
+                        &cpath.key("name"),
+                        format!(
+                            "a container named `{name}` already runs in the pods of `{process}`"
+                        ),
+                        "give it another name",
+                    );
+                }
+                for (j, m) in list(c, "volumeMounts").iter().enumerate() {
+                    let vname = m.get("name").and_then(Value::as_str).unwrap_or_default();
+                    if !known_volumes.contains(vname) {
+                        cx.app_err(
+                            &cpath.key("volumeMounts").index(j).key("name"),
+                            format!("no volume `{vname}` in the pods of `{process}`"),
+                            "add it under `volumes:` of the same fragment or the global `pod:`",
+                        );
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn list<'v>(v: &'v Value, key: &str) -> &'v [Value] {

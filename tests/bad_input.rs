@@ -406,3 +406,36 @@ fn several_allocations_need_a_choice() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("is not TENANT/APP"));
 }
+
+#[test]
+fn files_cannot_reach_into_git_internals() {
+    let s = django();
+    s.write(
+        "app/.git/config",
+        "[remote \"origin\"]\n\turl = https://token@git.example.com/x\n",
+    );
+    s.edit(APP, "path: config/logging.ini", "path: .git/config");
+    let r = s.run("render", &[]);
+    r.invalid(
+        "app/dovetail.yaml:23:6: error: files[0].path: `.git/config` is inside git's own data",
+    );
+    assert!(!r.stderr.contains("token@"));
+}
+
+#[test]
+fn container_name_collisions_and_unknown_volumes_are_caught_before_apply() {
+    let s = django();
+    s.append(
+        APP,
+        concat!(
+            "pod:\n",
+            "  initContainers: [{name: init, image: registry.example.com/acme/wait:1}]\n",
+            "  containers: [{name: side, image: registry.example.com/acme/side:1, volumeMounts: [{name: nowhere, mountPath: /x}]}]\n",
+            "  volumes: [{name: dovetail-files, emptyDir: {}}]\n",
+        ),
+    );
+    s.run("render", &[])
+        .invalid("app/dovetail.yaml:29:21: error: pod.initContainers[0].name: a container named `init` already runs in the pods of `web`")
+        .invalid("pod.containers[0].volumeMounts[0].name: no volume `nowhere` in the pods of `web`")
+        .invalid("pod.volumes[0].name: `dovetail-files` is a name dovetail reserves");
+}
