@@ -1,0 +1,167 @@
+//! The rendered output of every example, checked by independent tools: kubernetes-validate
+//! (strict, newest Kubernetes it ships), yamllint, and PyYAML as the YAML 1.1 reader
+//! ArgoCD-era tooling uses.
+//!
+//! The tools come from `$DOVETAIL_CHECKERS` or `.venv/bin` (`.ci/run` installs them).
+//! Without them the test says so and passes, except under CI, where it fails.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{dovetail, root};
+
+/// The newest Kubernetes version kubernetes-validate 1.37.0 ships schemas for.
+const KUBERNETES: &str = "1.37";
+
+fn checkers() -> Option<PathBuf> {
+    let dir = std::env::var_os("DOVETAIL_CHECKERS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv/bin"));
+    let present = ["kubernetes-validate", "yamllint", "python"]
+        .iter()
+        .all(|t| dir.join(t).is_file());
+    if present {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "external checkers missing from {}: CI must install them (.ci/run)",
+        dir.display()
+    );
+    eprintln!(
+        "skipped: kubernetes-validate/yamllint not in {}; run `bash .ci/run` or \
+         `python3 -m venv .venv && .venv/bin/pip install -r .ci/requirements.txt`",
+        dir.display()
+    );
+    None
+}
+
+/// Every example: a directory under `examples/` with `app/` and `operator/`.
+fn examples() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("app").is_dir() && p.join("operator").is_dir())
+        .collect();
+    v.sort();
+    assert!(!v.is_empty());
+    v
+}
+
+fn rendered(example: &Path, dir: &Path) -> PathBuf {
+    let r = dovetail(
+        &[
+            "render",
+            "--app",
+            example.join("app").to_str().unwrap(),
+            "--operator",
+            example.join("operator").to_str().unwrap(),
+        ],
+        &root(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let name = example.file_name().unwrap().to_str().unwrap();
+    let file = dir.join(format!("{name}.yaml"));
+    std::fs::write(&file, r.stdout).unwrap();
+    file
+}
+
+fn run(tool: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(tool).args(args).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn every_example_passes_kubernetes_validate_strict() {
+    let Some(bin) = checkers() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    for example in examples() {
+        let file = rendered(&example, tmp.path());
+        let (ok, text) = run(
+            &bin.join("kubernetes-validate"),
+            &[
+                "--strict",
+                "--quiet",
+                "-k",
+                KUBERNETES,
+                file.to_str().unwrap(),
+            ],
+        );
+        assert!(ok, "{}: {text}", example.display());
+        // kubernetes-validate only warns about a kind it has no schema for; the one
+        // custom resource dovetail renders is CloudNativePG's Cluster, so any other
+        // warning is a misspelt kind or apiVersion that would otherwise slip through.
+        for line in text.lines().filter(|l| l.contains("WARN")) {
+            assert!(
+                line.contains("kind Cluster with api version postgresql.cnpg.io/v1"),
+                "{}: unexpected warning: {line}",
+                example.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn every_example_passes_yamllint_strict() {
+    let Some(bin) = checkers() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let config = root().join(".yamllint.yaml");
+    for example in examples() {
+        let file = rendered(&example, tmp.path());
+        let (ok, text) = run(
+            &bin.join("yamllint"),
+            &[
+                "--strict",
+                "-c",
+                config.to_str().unwrap(),
+                file.to_str().unwrap(),
+            ],
+        );
+        assert!(ok, "{}: {text}", example.display());
+    }
+}
+
+/// PyYAML reads YAML 1.1, where `on`, `no`, `0777` and `1_000` are not strings. Every
+/// value it reads must equal what a YAML 1.2 reader (dovetail's own) reads.
+#[test]
+fn a_yaml_1_1_reader_reads_every_value_back_unchanged() {
+    let Some(bin) = checkers() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let s = common::Scratch::example("django");
+    s.edit(
+        "app/dovetail.yaml",
+        "  STATIC_ROOT: /app/static\n",
+        "  STATIC_ROOT: /app/static\n  A: on\n  B: no\n  C: 0777\n  D: 1_000\n  E: y\n  F: 12:30:00\n  G: 2001-12-14\n  H: .inf\n  I: \"0x1F\"\n  J: \"~\"\n  K: \"\"\n  L: \"1e3\"\n",
+    );
+    let r = s.run("render", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let yaml = tmp.path().join("out.yaml");
+    std::fs::write(&yaml, &r.stdout).unwrap();
+    let expected: Vec<serde_json::Value> = r
+        .stdout
+        .split("---\n")
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| dovetail::yaml::parse(d).unwrap().to_json())
+        .collect();
+    let json = tmp.path().join("expected.json");
+    std::fs::write(&json, serde_json::to_string(&expected).unwrap()).unwrap();
+    let script = "import json, sys, yaml\n\
+        docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d is not None]\n\
+        want = json.load(open(sys.argv[2]))\n\
+        if docs != want:\n\
+        \x20   for a, b in zip(docs, want):\n\
+        \x20       if a != b: print('differs:', a.get('kind'), a.get('metadata', {}).get('name'))\n\
+        \x20   sys.exit(1)\n";
+    let (ok, text) = run(
+        &bin.join("python"),
+        &["-c", script, yaml.to_str().unwrap(), json.to_str().unwrap()],
+    );
+    assert!(ok, "{text}");
+}
