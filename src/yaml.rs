@@ -699,4 +699,36 @@ mod tests {
         );
         assert_eq!(n.locate(&Path::parse("a.zz")), Pos { line: 1, col: 1 });
     }
+
+    /// Regression guard for untrusted input: no truncation or single-byte change of a
+    /// real input file may panic the parser or the locator; each must give a tree or an
+    /// error.
+    #[test]
+    fn truncated_and_mutated_inputs_never_panic() {
+        let source = include_str!("../examples/django/app/dovetail.yaml");
+        let bytes = source.as_bytes();
+        let check = |text: &str| {
+            if let Ok(node) = parse(text) {
+                let _ = node.to_json();
+                let _ = node.locate(&Path::parse("processes.web.port"));
+            }
+        };
+        for end in 0..bytes.len() {
+            if let Ok(prefix) = std::str::from_utf8(&bytes[..end]) {
+                check(prefix);
+            }
+        }
+        for i in 0..bytes.len() {
+            for b in [
+                b'[', b'{', b'&', b'*', b'!', b':', b'-', b'"', b'\'', b'\t', b'|', b'>', b'%',
+                b'@',
+            ] {
+                let mut m = bytes.to_vec();
+                m[i] = b;
+                if let Ok(text) = std::str::from_utf8(&m) {
+                    check(text);
+                }
+            }
+        }
+    }
 }
