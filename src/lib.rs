@@ -12,6 +12,7 @@
 pub mod cli;
 pub mod commands;
 pub mod diag;
+pub mod formats;
 pub mod load;
 pub mod model;
 pub mod output;

@@ -128,7 +128,7 @@ pub fn render(r: &Resolved) -> Vec<Value> {
     if let Some(ing) = &r.ingress {
         out.push(ingress(r, ing));
     }
-    out.push(network_policy(r));
+    out.extend(network_policies(r));
     out
 }
 
@@ -513,6 +513,8 @@ fn checksum(r: &Resolved, p: &ResolvedProcess) -> String {
 }
 
 fn deployment(r: &Resolved, p: &ResolvedProcess) -> Value {
+    // At most one pod mounts a ReadWriteOnce volume (resolve checks it): replace it
+    // rather than surge a second pod that could not attach the volume.
     let static_rwo = p.mounts_static
         && r.static_files
             .as_ref()
@@ -543,16 +545,6 @@ fn deployment(r: &Resolved, p: &ResolvedProcess) -> Value {
     spec.insert("automountServiceAccountToken".into(), json!(false));
     spec.insert("enableServiceLinks".into(), json!(false));
     spec.insert("securityContext".into(), pod_security());
-    if static_rwo {
-        // A ReadWriteOnce volume attaches to one node: keep every pod that mounts it there.
-        spec.insert(
-            "affinity".into(),
-            json!({"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{
-                "labelSelector": {"matchLabels": {"app.kubernetes.io/instance": instance(r), "dovetail/static-volume": "rwo"}},
-                "topologyKey": "kubernetes.io/hostname",
-            }]}}),
-        );
-    }
     if !init_containers.is_empty() {
         spec.insert("initContainers".into(), Value::Array(init_containers));
     }
@@ -561,13 +553,9 @@ fn deployment(r: &Resolved, p: &ResolvedProcess) -> Value {
         spec.insert("volumes".into(), Value::Array(vols));
     }
 
-    let mut pod_labels = labels(r, &p.name);
-    if static_rwo {
-        pod_labels["dovetail/static-volume"] = json!("rwo");
-    }
     let template = json!({
         "metadata": {
-            "labels": pod_labels,
+            "labels": labels(r, &p.name),
             "annotations": {
                 CHECKSUM_ANNOTATION: checksum(r, p),
                 "kubectl.kubernetes.io/default-container": p.name,
@@ -735,27 +723,17 @@ fn ingress(r: &Resolved, ing: &crate::resolve::ResolvedIngress) -> Value {
     o
 }
 
-fn network_policy(r: &Resolved) -> Value {
+/// Ingress to the app's pods only from its own pods; and, when it has an Ingress, to
+/// `web`'s port (and only `web`'s pods) from the ingress controller. Policies add up, so
+/// the second widens the first for `web` alone.
+fn network_policies(r: &Resolved) -> Vec<Value> {
     let own = json!({"matchLabels": {"app.kubernetes.io/instance": instance(r)}});
-    let mut rules = vec![json!({"from": [{"podSelector": own}]})];
-    if r.ingress.is_some()
-        && let Some(port) = r
-            .processes
-            .iter()
-            .find(|p| p.name == "web")
-            .and_then(|p| p.port)
-    {
-        rules.push(json!({
-            "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": r.ingress_namespace}}}],
-            "ports": [{"protocol": "TCP", "port": port}],
-        }));
-    }
     let spec = json!({
         "podSelector": own,
         "policyTypes": ["Ingress"],
-        "ingress": rules,
+        "ingress": [{"from": [{"podSelector": own}]}],
     });
-    object(
+    let mut out = vec![object(
         r,
         "networking.k8s.io/v1",
         "NetworkPolicy",
@@ -763,7 +741,33 @@ fn network_policy(r: &Resolved) -> Value {
         "app",
         Some(spec),
         true,
-    )
+    )];
+    if r.ingress.is_some()
+        && let Some(port) = r
+            .processes
+            .iter()
+            .find(|p| p.name == "web")
+            .and_then(|p| p.port)
+    {
+        let spec = json!({
+            "podSelector": {"matchLabels": selector(r, "web")},
+            "policyTypes": ["Ingress"],
+            "ingress": [{
+                "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": r.ingress_namespace}}}],
+                "ports": [{"protocol": "TCP", "port": port}],
+            }],
+        });
+        out.push(object(
+            r,
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            &name(r, "web"),
+            "web",
+            Some(spec),
+            false,
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

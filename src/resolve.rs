@@ -417,6 +417,7 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
         );
     }
 
+    check_single_attach(&mut cx, static_files.as_ref(), &processes, init.as_ref());
     let sidecar_resources = platform.policy.sidecar_resources.clone();
     check_resources(
         &mut cx,
@@ -448,6 +449,66 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
         sidecar_resources,
     };
     (Some(resolved), cx.diags)
+}
+
+/// A ReadWriteOnce volume attaches to one node. Pods sharing it would have to be pinned
+/// together, and then a node drain hangs: the evicted pod can only return to the cordoned
+/// node, and the disruption budget holds the other. So it may have one pod at most.
+fn check_single_attach(
+    cx: &mut Ctx<'_>,
+    static_files: Option<&ResolvedStatic>,
+    processes: &[ResolvedProcess],
+    init: Option<&ResolvedInit>,
+) {
+    let Some(s) = static_files else { return };
+    if s.access_mode != "ReadWriteOnce" {
+        return;
+    }
+    let mut pods: Vec<String> = processes
+        .iter()
+        .filter(|p| s.processes.contains(&p.name))
+        .map(|p| {
+            let most = p
+                .autoscaling
+                .as_ref()
+                .map_or(p.replicas, |a| a.max_replicas);
+            format!("{} {most}", p.name)
+        })
+        .collect();
+    let mut total: u32 = processes
+        .iter()
+        .filter(|p| s.processes.contains(&p.name))
+        .map(|p| {
+            p.autoscaling
+                .as_ref()
+                .map_or(p.replicas, |a| a.max_replicas)
+        })
+        .sum();
+    if init.is_some_and(|i| i.mode == InitMode::Job) {
+        total += 1;
+        pods.push("init job 1".to_owned());
+    }
+    if total > 1 {
+        let at = if cx
+            .inputs
+            .allocation_doc
+            .root
+            .at(&Path::parse("storage.static.shared"))
+            .is_some()
+        {
+            Path::parse("storage.static.shared")
+        } else {
+            Path::parse("storage.static")
+        };
+        cx.alloc_err(
+            &at,
+            format!(
+                "a ReadWriteOnce volume attaches to one node, and {total} pods mount it ({})",
+                pods.join(", ")
+            ),
+            "set `shared: true`, or run one pod of what mounts it",
+        );
+    }
 }
 
 fn alloc_path_for(alloc: &Allocation, name: &str) -> Path {

@@ -16,14 +16,44 @@ const ALLOCATION_TEXT: &str = include_str!("../schemas/allocation.schema.json");
 const PLATFORM_TEXT: &str = include_str!("../schemas/platform.schema.json");
 const RESOLVED_TEXT: &str = include_str!("../schemas/resolved.schema.json");
 
-#[jsonschema::validator(path = "schemas/app.schema.json", draft = Draft202012)]
-struct AppSchema;
-#[jsonschema::validator(path = "schemas/allocation.schema.json", draft = Draft202012)]
-struct AllocationSchema;
-#[jsonschema::validator(path = "schemas/platform.schema.json", draft = Draft202012)]
-struct PlatformSchema;
-#[jsonschema::validator(path = "schemas/resolved.schema.json", draft = Draft202012)]
-struct ResolvedSchema;
+/// A validator compiled from a schema file, with dovetail's formats checked in Rust.
+macro_rules! validator {
+    ($name:ident, $path:literal) => {
+        #[jsonschema::validator(
+                            path = $path,
+                            draft = Draft202012,
+                            validate_formats = true,
+                            ignore_unknown_formats = false,
+                            formats = {
+                                "dovetail-absolute-path" => crate::formats::absolute_path,
+                                "dovetail-age-recipient" => crate::formats::age_recipient,
+                                "dovetail-bytes" => crate::formats::bytes,
+                                "dovetail-config-key" => crate::formats::config_key,
+                                "dovetail-cpu" => crate::formats::cpu,
+                                "dovetail-divisor" => crate::formats::divisor,
+                                "dovetail-dns-label" => crate::formats::dns_label,
+                                "dovetail-dns-subdomain" => crate::formats::dns_subdomain,
+                                "dovetail-domain" => crate::formats::domain,
+                                "dovetail-env-name" => crate::formats::env_name,
+                                "dovetail-hostname" => crate::formats::hostname,
+                                "dovetail-http-path" => crate::formats::http_path,
+                                "dovetail-image" => crate::formats::image,
+                                "dovetail-plan-name" => crate::formats::plan_name,
+                                "dovetail-port-name" => crate::formats::port_name,
+                                "dovetail-printable" => crate::formats::printable,
+                                "dovetail-process-key" => crate::formats::process_key,
+                                "dovetail-process-name" => crate::formats::process_name,
+                                "dovetail-relative-path" => crate::formats::relative_path,
+                            }
+                        )]
+        struct $name;
+    };
+}
+
+validator!(AppSchema, "schemas/app.schema.json");
+validator!(AllocationSchema, "schemas/allocation.schema.json");
+validator!(PlatformSchema, "schemas/platform.schema.json");
+validator!(ResolvedSchema, "schemas/resolved.schema.json");
 
 /// The documents dovetail has a schema for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -174,7 +204,7 @@ fn describe(
                 .unwrap_or_default();
             out.push(d(format!("{shown} is not one of `{list}`")));
         }
-        ValidationErrorKind::Pattern { .. } => {
+        ValidationErrorKind::Pattern { .. } | ValidationErrorKind::Format { .. } => {
             out.push(d(match description {
                 Some(what) => format!("{shown} is not {what}"),
                 None => format!("{shown} is not valid here"),

@@ -168,3 +168,50 @@ fn a_yaml_1_1_reader_reads_every_value_back_unchanged() {
     );
     assert!(ok, "{text}");
 }
+
+/// The benchmark compares dovetail with `kubectl kustomize` on a hand-written overlay;
+/// the comparison is only fair while both produce the same objects.
+#[test]
+fn benchmark_overlay_builds_the_same_objects_as_dovetail() {
+    let kubectl = Command::new("kubectl")
+        .args(["kustomize", "bench/kustomize/overlay"])
+        .current_dir(root())
+        .output();
+    let Ok(out) = kubectl else {
+        assert!(std::env::var_os("CI").is_none(), "kubectl missing under CI");
+        eprintln!("skipped: kubectl not found");
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs = |text: &str| -> Vec<serde_json::Value> {
+        let mut v: Vec<serde_json::Value> = text
+            .split("\n---\n")
+            .map(|d| d.trim_start_matches("---\n"))
+            .filter(|d| !d.trim().is_empty())
+            .map(|d| dovetail::yaml::parse(d).unwrap().to_json())
+            .collect();
+        v.sort_by_key(|o| format!("{}/{}", o["kind"], o["metadata"]["name"]));
+        v
+    };
+    let ours = dovetail(
+        &[
+            "render",
+            "--app",
+            "examples/django/app",
+            "--operator",
+            "examples/django/operator",
+        ],
+        &root(),
+    );
+    assert_eq!(ours.code, 0, "{}", ours.stderr);
+    let theirs = docs(&String::from_utf8(out.stdout).unwrap());
+    let ours = docs(&ours.stdout);
+    assert_eq!(theirs.len(), ours.len());
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert_eq!(a, b, "bench/kustomize/overlay differs from the render");
+    }
+}

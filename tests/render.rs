@@ -117,6 +117,7 @@ fn every_object_of_the_design_is_there() {
             ("PodDisruptionBudget", "shop-web"),
             ("Ingress", "shop-web"),
             ("NetworkPolicy", "shop"),
+            ("NetworkPolicy", "shop-web"),
         ]
     );
     for (_, _, text) in &all {
@@ -263,37 +264,59 @@ fn checksum_rolls_pods_when_env_or_files_change() {
 #[test]
 fn access_mode_and_strategy_follow_the_operator() {
     let s = Scratch::example("django");
-    let out = render(&s);
-    let all = objects(&out);
-    assert!(object(&all, "PersistentVolumeClaim", "shop-static").contains("- ReadWriteOnce\n"));
-    assert!(
-        object(&all, "PersistentVolumeClaim", "shop-static")
-            .contains("storageClassName: ceph-rbd\n")
+    let all = parsed(&render(&s));
+    let pvc = find(&all, "PersistentVolumeClaim", "shop-static");
+    assert_eq!(
+        pvc["spec"]["accessModes"],
+        serde_json::json!(["ReadWriteMany"])
     );
-    let web = object(&all, "Deployment", "shop-web");
-    assert!(
-        web.contains("    type: Recreate\n"),
-        "RWO volume: no surge pod"
-    );
-    assert!(
-        web.contains("topologyKey: kubernetes.io/hostname"),
-        "RWO pods kept on one node"
+    assert_eq!(pvc["spec"]["storageClassName"], "cephfs");
+    let web = find(&all, "Deployment", "shop-web");
+    assert_eq!(
+        web["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"],
+        0
     );
 
+    // ReadWriteOnce: one pod of web, replaced rather than surged.
     s.edit(
         "operator/tenants/acme/shop.yaml",
-        "shared: false",
         "shared: true",
+        "shared: false",
     );
-    let out = render(&s);
-    let all = objects(&out);
-    assert!(object(&all, "PersistentVolumeClaim", "shop-static").contains("- ReadWriteMany\n"));
-    assert!(
-        object(&all, "PersistentVolumeClaim", "shop-static").contains("storageClassName: cephfs\n")
+    s.edit(
+        "operator/tenants/acme/shop.yaml",
+        "web: {replicas: 2",
+        "web: {replicas: 1",
     );
-    let web = object(&all, "Deployment", "shop-web");
-    assert!(web.contains("      maxUnavailable: 0\n"));
-    assert!(!web.contains("podAffinity"));
+    let all = parsed(&render(&s));
+    let pvc = find(&all, "PersistentVolumeClaim", "shop-static");
+    assert_eq!(
+        pvc["spec"]["accessModes"],
+        serde_json::json!(["ReadWriteOnce"])
+    );
+    assert_eq!(pvc["spec"]["storageClassName"], "ceph-rbd");
+    assert_eq!(
+        find(&all, "Deployment", "shop-web")["spec"]["strategy"]["type"],
+        "Recreate"
+    );
+    assert_eq!(
+        find(&all, "Deployment", "shop-worker")["spec"]["strategy"]["type"],
+        "RollingUpdate",
+        "the worker does not mount it"
+    );
+}
+
+#[test]
+fn read_write_once_volume_for_several_pods_is_refused() {
+    let s = Scratch::example("django");
+    s.edit(
+        "operator/tenants/acme/shop.yaml",
+        "shared: true",
+        "shared: false",
+    );
+    s.run("render", &[]).invalid(
+        "operator/tenants/acme/shop.yaml:12:23: error: storage.static.shared: a ReadWriteOnce volume attaches to one node, and 2 pods mount it (web 2); set `shared: true`, or run one pod of what mounts it",
+    );
 }
 
 #[test]
@@ -369,9 +392,9 @@ fn output_dir_gets_one_file_per_object_and_nothing_foreign_is_touched() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     files.sort();
-    assert_eq!(files.len(), 13);
+    assert_eq!(files.len(), 14);
     assert_eq!(files[0], "01-serviceaccount-shop.yaml");
-    assert_eq!(files[12], "13-networkpolicy-shop.yaml");
+    assert_eq!(files[13], "14-networkpolicy-shop-web.yaml");
     // A second render replaces its own files ...
     assert_eq!(s.run("render", &["-o", out.to_str().unwrap()]).code, 0);
     // ... but refuses a directory holding anything else.

@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Time `dovetail render` of examples/django against `kubectl kustomize` on the
+equivalent hand-written overlay in bench/kustomize, as whole processes.
+
+ArgoCD runs a config-management plugin for every app on every refresh, so what counts
+is the cost of one complete process: start-up, reading both repos, validating and
+printing. Both commands run alternately in the same run (after warm-up), stdout
+discarded; wall time is taken with perf_counter_ns around each child. Peak RSS is
+measured in separate runs through GNU time (`/usr/bin/time -f %M`, Debian package
+`time`): a child forked from Python keeps the parent's resident high-water mark across
+exec, so os.wait4's ru_maxrss would report Python's ~14 MiB even for /bin/true. Prints p50, p90, min (ms) and peak RSS (MiB) per tool and the
+ratio kustomize p50 / dovetail p50. With --check, exits 1 unless the project's targets
+hold: dovetail p50 <= 5 ms, ratio >= 15, dovetail peak RSS <= 16 MiB.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WARMUP = 5
+TARGET_P50_MS, TARGET_RATIO, TARGET_RSS_MIB = 5.0, 15.0, 16.0
+
+
+RSS_RUNS = 10
+GNU_TIME = "/usr/bin/time"
+
+
+def peak_rss_kib(cmd):
+    """Largest peak RSS of cmd over RSS_RUNS runs, as GNU time reports it."""
+    if not os.access(GNU_TIME, os.X_OK):
+        sys.exit(f"{GNU_TIME} not found: install GNU time (apt-get install time)")
+    peak = 0
+    for _ in range(RSS_RUNS):
+        done = subprocess.run([GNU_TIME, "-f", "%M", *cmd], cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True)
+        peak = max(peak, int(done.stderr.decode().strip().splitlines()[-1]))
+    return peak
+
+
+def run_once(cmd):
+    """Run cmd once; return wall ms. Exit on failure."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter_ns()
+        try:
+            proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
+        except OSError as e:
+            sys.exit(f"cannot run {cmd[0]}: {e.strerror}")
+        _, status, _ = os.wait4(proc.pid, 0)
+        elapsed = (time.perf_counter_ns() - start) / 1e6
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            sys.exit(f"{' '.join(cmd)} exited {proc.returncode}\n"
+                     + err.read().decode(errors="replace"))
+    return elapsed
+
+
+def percentile(sorted_values, p):
+    return sorted_values[min(len(sorted_values) - 1, int(p / 100 * len(sorted_values)))]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=200)
+    ap.add_argument("--dovetail", default="target/release/dovetail")
+    ap.add_argument("--kubectl", default="kubectl")
+    ap.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
+    args = ap.parse_args()
+
+    # Paths are relative to the repo root; a bare name is looked up on PATH.
+    dovetail, kubectl = (str(ROOT / p) if os.sep in p else p for p in (args.dovetail, args.kubectl))
+    tools = {
+        "dovetail": [dovetail, "render", "--app", "examples/django/app",
+                     "--operator", "examples/django/operator"],
+        "kustomize": [kubectl, "kustomize", "bench/kustomize/overlay"],
+    }
+    for _ in range(WARMUP):
+        for cmd in tools.values():
+            run_once(cmd)
+    times = {name: [] for name in tools}
+    for _ in range(args.runs):
+        for name, cmd in tools.items():
+            times[name].append(run_once(cmd))
+    rss = {name: peak_rss_kib(cmd) for name, cmd in tools.items()}
+
+    stats = {}
+    print(f"{args.runs} runs each, alternating\n")
+    print(f"{'':10} {'p50 ms':>8} {'p90 ms':>8} {'min ms':>8} {'RSS MiB':>8}")
+    for name, ts in times.items():
+        ts.sort()
+        stats[name] = (percentile(ts, 50), percentile(ts, 90), ts[0], rss[name] / 1024)
+        print(f"{name:10} " + " ".join(f"{v:8.2f}" for v in stats[name]))
+    ratio = stats["kustomize"][0] / stats["dovetail"][0]
+    print(f"\nratio kustomize p50 / dovetail p50: {ratio:.1f}x")
+
+    if args.check:
+        p50, _, _, mib = stats["dovetail"]
+        missed = [msg for bad, msg in [
+            (p50 > TARGET_P50_MS, f"dovetail p50 {p50:.2f} ms > {TARGET_P50_MS} ms"),
+            (ratio < TARGET_RATIO, f"ratio {ratio:.1f} < {TARGET_RATIO}"),
+            (mib > TARGET_RSS_MIB, f"dovetail peak RSS {mib:.1f} MiB > {TARGET_RSS_MIB} MiB"),
+        ] if bad]
+        for msg in missed:
+            print(f"target missed: {msg}", file=sys.stderr)
+        if missed:
+            sys.exit(1)
+        print("all targets met")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,281 @@
+//! The string formats of the schemas (`"format": "dovetail-…"`), checked in Rust.
+//!
+//! They were regular expressions first. Each `pattern` costs a regex compilation in
+//! every process (about 0.3 ms each, twenty of them per render), and ArgoCD runs a render
+//! for every app on every refresh; these checks cost microseconds. Each function states
+//! the rule it checks as the pattern it replaces. Editors that do not know a format
+//! ignore it; `dovetail validate` checks them all.
+
+fn all(s: &str, ok: impl Fn(u8) -> bool) -> bool {
+    s.bytes().all(ok)
+}
+
+fn lower_alnum(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit()
+}
+
+/// A DNS label of at most `max` characters: `[a-z0-9]([-a-z0-9]*[a-z0-9])?`.
+fn label(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && all(s, |b| lower_alnum(b) || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// `^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`: a Kubernetes name, namespace or container name.
+pub fn dns_label(s: &str) -> bool {
+    label(s, 63)
+}
+
+/// `^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$`, at most 253: a DNS subdomain (class names).
+pub fn dns_subdomain(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(|l| label(l, 63))
+}
+
+/// `^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$`: a process name.
+pub fn process_name(s: &str) -> bool {
+    label(s, 20) && s.as_bytes()[0].is_ascii_lowercase()
+}
+
+/// A process name or `*` (allocation keys).
+pub fn process_key(s: &str) -> bool {
+    s == "*" || process_name(s)
+}
+
+/// `^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$`: a port name.
+pub fn port_name(s: &str) -> bool {
+    label(s, 15)
+}
+
+/// `^[A-Za-z_][A-Za-z0-9_]*$`: an environment variable name.
+pub fn env_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.as_bytes()[0].is_ascii_digit()
+        && all(s, |b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// `^[-._a-zA-Z0-9]+$`: a ConfigMap or Secret key.
+pub fn config_key(s: &str) -> bool {
+    !s.is_empty()
+        && all(s, |b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')
+        })
+}
+
+/// `^[A-Za-z0-9][-._A-Za-z0-9]{0,62}$`: a plan name.
+pub fn plan_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 63 && s.as_bytes()[0].is_ascii_alphanumeric() && config_key(s)
+}
+
+/// Lowercase labels joined by dots, at least two: `shop.acme.example`.
+pub fn hostname(s: &str) -> bool {
+    s.len() <= 253 && s.contains('.') && s.split('.').all(|l| label(l, 63))
+}
+
+/// A hostname, or `*.` and a hostname.
+pub fn domain(s: &str) -> bool {
+    hostname(s.strip_prefix("*.").unwrap_or(s))
+}
+
+/// No leading `/`, no NUL, no `..` segment: a path relative to a directory.
+pub fn relative_path(s: &str) -> bool {
+    !s.starts_with('/') && !s.contains('\0') && !s.split('/').any(|seg| seg == "..")
+}
+
+/// A leading `/`, no NUL or `:`, no `..` segment: a path inside a container.
+pub fn absolute_path(s: &str) -> bool {
+    s.starts_with('/') && !s.contains(['\0', ':']) && !s.split('/').any(|seg| seg == "..")
+}
+
+/// `^/[!-~]*$`: an HTTP path.
+pub fn http_path(s: &str) -> bool {
+    s.starts_with('/') && all(s, |b| b.is_ascii_graphic())
+}
+
+/// `^[!-~]+$`: printable ASCII without spaces (URLs, image patterns).
+pub fn printable(s: &str) -> bool {
+    !s.is_empty() && all(s, |b| b.is_ascii_graphic())
+}
+
+/// `^age1[02-9ac-hj-np-z]{58}$`: an age X25519 recipient (bech32).
+pub fn age_recipient(s: &str) -> bool {
+    s.len() == 62
+        && s.starts_with("age1")
+        && all(&s[4..], |b| {
+            b"023456789acdefghjklmnpqrstuvwxyz".contains(&b)
+        })
+}
+
+/// `^([0-9]{1,6}m|[0-9]{1,4}(\.[0-9]{1,3})?)$`: CPU as millicores or cores.
+pub fn cpu(s: &str) -> bool {
+    let digits =
+        |t: &str, max: usize| !t.is_empty() && t.len() <= max && all(t, |b| b.is_ascii_digit());
+    match s.strip_suffix('m') {
+        Some(milli) => digits(milli, 6),
+        None => match s.split_once('.') {
+            Some((int, frac)) => digits(int, 4) && digits(frac, 3),
+            None => digits(s, 4),
+        },
+    }
+}
+
+/// `^[0-9]{1,6}(\.[0-9]{1,3})?(k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?$`: bytes.
+pub fn bytes(s: &str) -> bool {
+    let number = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let suffix = &s[number.len()..];
+    let digits =
+        |t: &str, max: usize| !t.is_empty() && t.len() <= max && all(t, |b| b.is_ascii_digit());
+    let number_ok = match number.split_once('.') {
+        Some((int, frac)) => digits(int, 6) && digits(frac, 3),
+        None => digits(number, 6),
+    };
+    number_ok
+        && matches!(
+            suffix,
+            "" | "k" | "M" | "G" | "T" | "P" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi"
+        )
+}
+
+/// `^[0-9]+(m|k|M|G|Ki|Mi|Gi)?$`-like: a resource divisor, CPU or bytes.
+pub fn divisor(s: &str) -> bool {
+    cpu(s) || bytes(s)
+}
+
+/// An image reference: `[host[:port]/]path[:tag][@sha256:<64 hex>]`, with path
+/// components `[a-z0-9]+([._-]+[a-z0-9]+)*`.
+pub fn image(s: &str) -> bool {
+    let (rest, digest) = match s.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (s, None),
+    };
+    if let Some(d) = digest {
+        let hex = d.strip_prefix("sha256:").unwrap_or("");
+        if hex.len() != 64 || !all(hex, |b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            return false;
+        }
+    }
+    let (name, tag) = match rest.rfind(':') {
+        Some(i) if !rest[i..].contains('/') => (&rest[..i], Some(&rest[i + 1..])),
+        _ => (rest, None),
+    };
+    if let Some(t) = tag {
+        let ok = !t.is_empty()
+            && t.len() <= 128
+            && (t.as_bytes()[0].is_ascii_alphanumeric() || t.starts_with('_'))
+            && all(t, |b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
+            });
+        if !ok {
+            return false;
+        }
+    }
+    let mut parts: Vec<&str> = name.split('/').collect();
+    if parts.len() > 1 {
+        let host = parts[0];
+        let looks_like_host = host.contains(['.', ':']) || host == "localhost";
+        if looks_like_host {
+            let (h, port) = host.split_once(':').unwrap_or((host, ""));
+            let host_ok = !h.is_empty()
+                && h.as_bytes()[0].is_ascii_alphanumeric()
+                && all(h, |b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'));
+            if !host_ok
+                || (host.contains(':') && (port.is_empty() || !all(port, |b| b.is_ascii_digit())))
+            {
+                return false;
+            }
+            parts.remove(0);
+        }
+    }
+    !parts.is_empty() && parts.iter().all(|p| path_component(p))
+}
+
+/// `[a-z0-9]+([._-]+[a-z0-9]+)*`
+fn path_component(p: &str) -> bool {
+    let b = p.as_bytes();
+    !b.is_empty()
+        && lower_alnum(b[0])
+        && lower_alnum(b[b.len() - 1])
+        && all(p, |c| lower_alnum(c) || matches!(c, b'.' | b'_' | b'-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images() {
+        for ok in [
+            "registry.example.com/acme/shop:1.4.2",
+            "localhost:5000/app:v1",
+            "nginx:1.27",
+            "docker.io/library/redis@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "ghcr.io/a/b-c_d.e:tag@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "acme/shop",
+        ] {
+            assert!(image(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "UPPER/case:1",
+            "a//b:1",
+            "a/b:",
+            "a/b:-x",
+            "a/b@sha256:zz",
+            "host:port/x:1",
+            "-a/b:1",
+            "a b:1",
+        ] {
+            assert!(!image(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn quantities() {
+        for ok in ["250m", "1", "0.5", "1024"] {
+            assert!(cpu(ok), "{ok}");
+        }
+        for bad in ["-1", "1.", ".5", "1e3", "1Gi", "", "m", "12345"] {
+            assert!(!cpu(bad), "{bad}");
+        }
+        for ok in ["512Mi", "2Gi", "1.5G", "100", "5Ti"] {
+            assert!(bytes(ok), "{ok}");
+        }
+        for bad in ["-1Gi", "12XB", "lots", "Gi", "1.Gi", "1e3"] {
+            assert!(!bytes(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_paths_and_hosts() {
+        assert!(process_name("web") && !process_name("9web") && !process_name("Bad_Name"));
+        assert!(process_name("a23456789012345678bc") && !process_name("a23456789012345678bcd"));
+        assert!(env_name("_A1") && !env_name("1A") && !env_name("A-B"));
+        assert!(
+            relative_path("config/a.ini")
+                && !relative_path("../x")
+                && !relative_path("/x")
+                && !relative_path("a/../b")
+        );
+        assert!(relative_path("a..b/c"));
+        assert!(
+            absolute_path("/app/static")
+                && !absolute_path("app")
+                && !absolute_path("/a/../b")
+                && !absolute_path("/a:b")
+        );
+        assert!(
+            hostname("shop.acme.example")
+                && !hostname("localhost")
+                && !hostname("Shop.example.com")
+        );
+        assert!(domain("*.acme.example") && !domain("*.*.acme.example"));
+        assert!(age_recipient(
+            "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
+        ));
+        assert!(!age_recipient(
+            "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8b"
+        ));
+        assert!(dns_subdomain("ceph-rbd") && dns_subdomain("a.b") && !dns_subdomain("a..b"));
+    }
+}
