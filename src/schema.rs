@@ -20,32 +20,32 @@ const RESOLVED_TEXT: &str = include_str!("../schemas/resolved.schema.json");
 macro_rules! validator {
     ($name:ident, $path:literal) => {
         #[jsonschema::validator(
-                            path = $path,
-                            draft = Draft202012,
-                            validate_formats = true,
-                            ignore_unknown_formats = false,
-                            formats = {
-                                "dovetail-absolute-path" => crate::formats::absolute_path,
-                                "dovetail-age-recipient" => crate::formats::age_recipient,
-                                "dovetail-bytes" => crate::formats::bytes,
-                                "dovetail-config-key" => crate::formats::config_key,
-                                "dovetail-cpu" => crate::formats::cpu,
-                                "dovetail-divisor" => crate::formats::divisor,
-                                "dovetail-dns-label" => crate::formats::dns_label,
-                                "dovetail-dns-subdomain" => crate::formats::dns_subdomain,
-                                "dovetail-domain" => crate::formats::domain,
-                                "dovetail-env-name" => crate::formats::env_name,
-                                "dovetail-hostname" => crate::formats::hostname,
-                                "dovetail-http-path" => crate::formats::http_path,
-                                "dovetail-image" => crate::formats::image,
-                                "dovetail-plan-name" => crate::formats::plan_name,
-                                "dovetail-port-name" => crate::formats::port_name,
-                                "dovetail-printable" => crate::formats::printable,
-                                "dovetail-process-key" => crate::formats::process_key,
-                                "dovetail-process-name" => crate::formats::process_name,
-                                "dovetail-relative-path" => crate::formats::relative_path,
-                            }
-                        )]
+                                    path = $path,
+                                    draft = Draft202012,
+                                    validate_formats = true,
+                                    ignore_unknown_formats = false,
+                                    formats = {
+                                        "dovetail-absolute-path" => crate::formats::absolute_path,
+                                        "dovetail-age-recipient" => crate::formats::age_recipient,
+                                        "dovetail-bytes" => crate::formats::bytes,
+                                        "dovetail-config-key" => crate::formats::config_key,
+                                        "dovetail-cpu" => crate::formats::cpu,
+                                        "dovetail-divisor" => crate::formats::divisor,
+                                        "dovetail-dns-label" => crate::formats::dns_label,
+                                        "dovetail-dns-subdomain" => crate::formats::dns_subdomain,
+                                        "dovetail-domain" => crate::formats::domain,
+                                        "dovetail-env-name" => crate::formats::env_name,
+                                        "dovetail-hostname" => crate::formats::hostname,
+                                        "dovetail-http-path" => crate::formats::http_path,
+                                        "dovetail-image" => crate::formats::image,
+                                        "dovetail-plan-name" => crate::formats::plan_name,
+                                        "dovetail-port-name" => crate::formats::port_name,
+                                        "dovetail-printable" => crate::formats::printable,
+                                        "dovetail-process-key" => crate::formats::process_key,
+                                        "dovetail-process-name" => crate::formats::process_name,
+                                        "dovetail-relative-path" => crate::formats::relative_path,
+                                    }
+                                )]
         struct $name;
     };
 }
