@@ -46,6 +46,15 @@ pub struct InputArgs {
     /// The allocation to use, as TENANT/APP; may be left out when the operator repo holds one.
     #[arg(long, value_name = "TENANT/APP")]
     pub allocation: Option<String>,
+    /// An age identity file (age-keygen output) to decrypt secrets; repeat it, or list
+    /// files separated by ':' in DOVETAIL_IDENTITY, to try old and new keys.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "DOVETAIL_IDENTITY",
+        value_delimiter = ':'
+    )]
+    pub identity: Vec<PathBuf>,
 }
 
 /// `dovetail render`.
@@ -90,6 +99,8 @@ pub struct Inputs {
     pub operator: Option<PathBuf>,
     /// The allocation, checked to be `TENANT/APP`.
     pub allocation: Option<(String, String)>,
+    /// Identity files, in the order given.
+    pub identity: Vec<PathBuf>,
 }
 
 /// A usage mistake, found before any work.
@@ -145,6 +156,12 @@ impl InputArgs {
             app: self.app.clone(),
             operator,
             allocation,
+            identity: self
+                .identity
+                .iter()
+                .filter(|p| !p.as_os_str().is_empty())
+                .cloned()
+                .collect(),
         })
     }
 }

@@ -40,6 +40,15 @@ pub fn run(cli: cli::Cli, io: Io<'_>) -> Result<(), Error> {
                     count: diags.error_count(),
                 });
             };
+            if resolved.secrets.as_ref().is_some_and(|s| {
+                s.values.values().any(Option::is_none) || matches!(s.pull, Some(None))
+            }) {
+                writeln!(
+                    io.err,
+                    "note: no identity (--identity or DOVETAIL_IDENTITY): secret values are redacted and only their form was checked"
+                )
+                .map_err(Error::Stderr)?;
+            }
             let objects = render::render(&resolved);
             if objects.is_empty() {
                 return Err(Error::Empty);
@@ -83,6 +92,20 @@ pub fn run(cli: cli::Cli, io: Io<'_>) -> Result<(), Error> {
     }
 }
 
+/// Every identity of every file, or `None` when no file was given.
+fn load_identities(files: &[PathBuf]) -> Result<Option<Vec<age::x25519::Identity>>, Error> {
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let mut all = Vec::new();
+    for f in files {
+        all.extend(
+            crate::secrets::read_identities(f).map_err(|e| Error::Environment(e.to_string()))?,
+        );
+    }
+    Ok(Some(all))
+}
+
 fn open(dir: &FsPath) -> Result<DirTree, Error> {
     DirTree::open(dir)
         .map_err(|e| Error::Environment(format!("cannot open `{}`: {e}", dir.display())))
@@ -100,6 +123,7 @@ fn check_app_only(app_dir: &FsPath) -> Result<Diagnostics, Error> {
     if let Some(doc) = read_doc(&tree, "dovetail.yaml", &shown, &mut diags) {
         ownership::check_app(&doc, &owners, &mut diags);
         if let Some(app) = typed::<App>(SchemaKind::App, &doc, &mut diags) {
+            resolve::load_secrets(&tree, &doc, &app, &mut diags);
             for (i, f) in app.files.iter().enumerate() {
                 if let Err(e) = tree.read(&f.path, resolve::MAX_FILE_BYTES) {
                     let path = crate::yaml::Path::root().key("files").index(i).key("path");
@@ -171,6 +195,7 @@ fn find_allocation(
 /// errors, and every diagnostic either way.
 pub fn load_and_resolve(inputs: &cli::Inputs) -> Result<(Option<Resolved>, Diagnostics), Error> {
     let operator: PathBuf = inputs.operator.clone().ok_or(cli::UsageError::NoOperator)?;
+    let identities = load_identities(&inputs.identity)?;
     let app_tree = open(&inputs.app)?;
     let op_tree = open(&operator)?;
     let (identity, alloc_rel) = find_allocation(&op_tree, &operator, inputs.allocation.as_ref())?;
@@ -221,6 +246,7 @@ pub fn load_and_resolve(inputs: &cli::Inputs) -> Result<(Option<Resolved>, Diagn
         platform_doc: &platform_doc,
         platform: &platform,
         app_tree: &app_tree,
+        identities: identities.as_deref(),
     });
     diags.extend(more);
     let Some(resolved) = resolved else {

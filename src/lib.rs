@@ -22,6 +22,7 @@ pub mod render;
 pub mod report;
 pub mod resolve;
 pub mod schema;
+pub mod secrets;
 pub mod source;
 pub mod yaml;
 

@@ -22,6 +22,12 @@ pub struct App {
     pub init: Option<Init>,
     /// One workload per process, by name.
     pub processes: BTreeMap<String, Process>,
+    /// The file of age-encrypted values, relative to the app directory.
+    #[serde(default)]
+    pub secrets: Option<String>,
+    /// A key of the secrets file holding a dockerconfigjson for pulling the image.
+    #[serde(default)]
+    pub image_pull_secret: Option<String>,
     /// Plain env for every process. Values are read from the source text instead, so
     /// that `0777` stays `0777`; this map only carries the keys.
     #[serde(default)]
@@ -365,4 +371,16 @@ fn quantity<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 
 fn quantity_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     quantity(d).map(Some)
+}
+
+/// The customer's secrets file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretsFile {
+    /// Always `dovetail/v1`.
+    pub api_version: String,
+    /// Always `Secrets`.
+    pub kind: String,
+    /// Armored values by key.
+    pub data: BTreeMap<String, String>,
 }

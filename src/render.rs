@@ -27,6 +27,7 @@ pub fn render(r: &Resolved) -> Vec<Value> {
     if !r.files.is_empty() {
         out.push(files_config_map(r));
     }
+    out.extend(secrets(r));
     if let Some(s) = &r.static_files {
         let mut spec = json!({
             "accessModes": [s.access_mode],
@@ -256,6 +257,49 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// The app's Secret (values as env for every process) and its image pull Secret. Without
+/// an identity the values are replaced by a marker, in `stringData` so it stays readable.
+fn secrets(r: &Resolved) -> Vec<Value> {
+    let Some(sec) = &r.secrets else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let fill = |o: &mut Value, entries: Vec<(String, &Option<Vec<u8>>)>| {
+        let redacted = entries.iter().any(|(_, v)| v.is_none());
+        let map: Map<String, Value> = entries
+            .into_iter()
+            .map(|(k, v)| {
+                let shown = match v {
+                    Some(bytes) => json!(base64(bytes)),
+                    None => json!("<redacted: rendered without an identity>"),
+                };
+                (k, shown)
+            })
+            .collect();
+        o[if redacted { "stringData" } else { "data" }] = Value::Object(map);
+    };
+    if !sec.values.is_empty() {
+        let mut o = object(r, "v1", "Secret", &name(r, "secrets"), "config", None, true);
+        o["type"] = json!("Opaque");
+        fill(
+            &mut o,
+            sec.values.iter().map(|(k, v)| (k.clone(), v)).collect(),
+        );
+        out.push(o);
+    }
+    if let Some(pull) = &sec.pull {
+        let mut o = object(r, "v1", "Secret", &name(r, "pull"), "config", None, true);
+        o["type"] = json!("kubernetes.io/dockerconfigjson");
+        fill(&mut o, vec![(".dockerconfigjson".to_owned(), pull)]);
+        out.push(o);
+    }
+    out
+}
+
+fn has_secret_env(r: &Resolved) -> bool {
+    r.secrets.as_ref().is_some_and(|s| !s.values.is_empty())
+}
+
 fn service(r: &Resolved, process: &str, port: u16) -> Value {
     let spec = json!({
         "type": "ClusterIP",
@@ -315,11 +359,15 @@ fn app_env(r: &Resolved, c: &mut Map<String, Value>) {
     if !env.is_empty() {
         c.insert("env".into(), Value::Array(env));
     }
+    let mut from = Vec::new();
     if !r.env.is_empty() {
-        c.insert(
-            "envFrom".into(),
-            json!([{"configMapRef": {"name": name(r, "env")}}]),
-        );
+        from.push(json!({"configMapRef": {"name": name(r, "env")}}));
+    }
+    if has_secret_env(r) {
+        from.push(json!({"secretRef": {"name": name(r, "secrets")}}));
+    }
+    if !from.is_empty() {
+        c.insert("envFrom".into(), Value::Array(from));
     }
 }
 
@@ -487,6 +535,15 @@ fn volumes(r: &Resolved, files: bool, static_files: bool) -> Vec<Value> {
     v
 }
 
+fn pull_secrets(r: &Resolved, spec: &mut Map<String, Value>) {
+    if r.secrets.as_ref().is_some_and(|s| s.pull.is_some()) {
+        spec.insert(
+            "imagePullSecrets".into(),
+            json!([{"name": name(r, "pull")}]),
+        );
+    }
+}
+
 fn pod_security() -> Value {
     json!({
         "runAsNonRoot": true,
@@ -507,6 +564,9 @@ fn checksum(r: &Resolved, p: &ResolvedProcess) -> String {
     for f in r.files.iter().filter(|f| p.files.contains(&f.key)) {
         parts.push(f.key.as_bytes().to_vec());
         parts.push(f.content.clone());
+    }
+    if let Some(sec) = &r.secrets {
+        parts.push(sec.checksum.as_bytes().to_vec());
     }
     let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
     sha256_hex(&refs)
@@ -545,6 +605,7 @@ fn deployment(r: &Resolved, p: &ResolvedProcess) -> Value {
     spec.insert("automountServiceAccountToken".into(), json!(false));
     spec.insert("enableServiceLinks".into(), json!(false));
     spec.insert("securityContext".into(), pod_security());
+    pull_secrets(r, &mut spec);
     if !init_containers.is_empty() {
         spec.insert("initContainers".into(), Value::Array(init_containers));
     }
@@ -600,6 +661,7 @@ fn init_job(r: &Resolved) -> Value {
     spec.insert("enableServiceLinks".into(), json!(false));
     spec.insert("restartPolicy".into(), json!("Never"));
     spec.insert("securityContext".into(), pod_security());
+    pull_secrets(r, &mut spec);
     spec.insert("containers".into(), json!([c]));
     let vols = volumes(r, !r.files.is_empty(), r.static_files.is_some());
     if !vols.is_empty() {

@@ -52,8 +52,11 @@ pub struct Inputs<'a> {
     pub platform_doc: &'a Doc,
     /// Its typed form.
     pub platform: &'a Platform,
-    /// The app directory, for `files:`.
+    /// The app directory, for `files:` and the secrets file.
     pub app_tree: &'a DirTree,
+    /// The operator's age identities; without them secret values are only checked for
+    /// form and rendered redacted.
+    pub identities: Option<&'a [age::x25519::Identity]>,
 }
 
 /// The merged app: everything the manifests are made of, and nothing more.
@@ -87,6 +90,29 @@ pub struct Resolved {
     pub ingress_namespace: String,
     /// Resources of sidecars and helpers.
     pub sidecar_resources: Resources,
+    /// Decrypted secrets; kept out of the resolved document and of every message.
+    #[serde(skip)]
+    pub secrets: Option<ResolvedSecrets>,
+}
+
+/// The app's secrets, decrypted (or redacted when no identity was given).
+#[derive(Clone)]
+pub struct ResolvedSecrets {
+    /// Values by key, the pull secret's key excluded; `None` when redacted.
+    pub values: BTreeMap<String, Option<Vec<u8>>>,
+    /// The dockerconfigjson for pulling the image, if `imagePullSecret` names one.
+    pub pull: Option<Option<Vec<u8>>>,
+    /// A digest of the ciphertexts: rolls pods when a value changes, and reveals nothing
+    /// of any plaintext (a digest of plaintexts could be checked against guesses).
+    pub checksum: String,
+}
+
+impl std::fmt::Debug for ResolvedSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResolvedSecrets")
+            .field("keys", &self.values.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 /// One process with what the operator gave it.
@@ -284,6 +310,7 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
     let database = resolve_database(&mut cx);
     let redis = resolve_redis(&mut cx);
     let ingress = resolve_ingress(&mut cx);
+    let secrets = resolve_secrets(&mut cx);
 
     let mut processes = Vec::new();
     for (name, process) in &app.processes {
@@ -447,6 +474,7 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
             .and_then(|i| i.controller_namespace.clone())
             .unwrap_or_else(|| "ingress-nginx".to_owned()),
         sidecar_resources,
+        secrets,
     };
     (Some(resolved), cx.diags)
 }
@@ -1184,6 +1212,117 @@ fn check_volume_refs(cx: &mut Ctx<'_>, v: &Value, at: &Path) {
             }
         }
     }
+}
+
+/// Reads the secrets file `app` names, checks it against its schema and every value's
+/// form (without decrypting), and returns it with its document.
+pub fn load_secrets(
+    tree: &DirTree,
+    app_doc: &Doc,
+    app: &App,
+    diags: &mut Diagnostics,
+) -> Option<(Doc, crate::model::SecretsFile)> {
+    let rel = app.secrets.as_deref()?;
+    let dir = app_doc
+        .file
+        .strip_suffix("dovetail.yaml")
+        .unwrap_or_default();
+    let shown = format!("{dir}{rel}");
+    let doc = crate::load::read_doc(tree, rel, &shown, diags)?;
+    let file: crate::model::SecretsFile =
+        crate::load::typed(crate::schema::SchemaKind::Secrets, &doc, diags)?;
+    let before = diags.error_count();
+    for (key, armored) in &file.data {
+        if let Err(e) = crate::secrets::check_form(armored) {
+            let path = Path::root().key("data").key(key);
+            diags.push(doc.error(&path, e.to_string()).hint(e.hint()));
+        }
+    }
+    if let Some(pull) = &app.image_pull_secret
+        && !file.data.contains_key(pull)
+    {
+        diags.push(
+            app_doc
+                .error(
+                    &Path::root().key("imagePullSecret"),
+                    format!("`{pull}` is not a key of {shown}"),
+                )
+                .hint("add it with `dovetail secrets set`"),
+        );
+    }
+    (diags.error_count() == before).then_some((doc, file))
+}
+
+fn resolve_secrets(cx: &mut Ctx<'_>) -> Option<ResolvedSecrets> {
+    let app = cx.inputs.app;
+    if app.secrets.is_none() {
+        if app.image_pull_secret.is_some() {
+            cx.app_err(
+                &Path::root().key("imagePullSecret"),
+                "names a secret, and there is no `secrets:` file",
+                "add `secrets: secrets.yaml`",
+            );
+        }
+        return None;
+    }
+    let (doc, file) = load_secrets(cx.inputs.app_tree, cx.inputs.app_doc, app, &mut cx.diags)?;
+    let parts: Vec<&[u8]> = file
+        .data
+        .iter()
+        .flat_map(|(k, v)| [k.as_bytes(), v.as_bytes()])
+        .collect();
+    let checksum = sha256_hex(&parts);
+    let identity = cx.inputs.identity;
+    let mut values = BTreeMap::new();
+    let mut pull = None;
+    for (key, armored) in &file.data {
+        let value = match cx.inputs.identities {
+            None => None,
+            Some(ids) => {
+                let binding = crate::secrets::Binding {
+                    tenant: &identity.tenant,
+                    app: &identity.app,
+                    key,
+                };
+                match crate::secrets::decrypt(armored, ids, &binding) {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        let d = doc
+                            .error(&Path::root().key("data").key(key), e.to_string())
+                            .hint(e.hint());
+                        cx.diags.push(d);
+                        continue;
+                    }
+                }
+            }
+        };
+        if app.image_pull_secret.as_deref() == Some(key.as_str()) {
+            if let Some(v) = &value
+                && !is_docker_config(v)
+            {
+                let d = doc
+                    .error(
+                        &Path::root().key("data").key(key),
+                        "the image pull secret is not a dockerconfigjson (a JSON object with `auths`)",
+                    )
+                    .hint("encrypt the content of a ~/.docker/config.json with only `auths`");
+                cx.diags.push(d);
+            }
+            pull = Some(value);
+        } else {
+            values.insert(key.clone(), value);
+        }
+    }
+    Some(ResolvedSecrets {
+        values,
+        pull,
+        checksum,
+    })
+}
+
+fn is_docker_config(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(bytes)
+        .is_ok_and(|v| v.get("auths").is_some_and(Value::is_object))
 }
 
 /// A digest of bytes as lowercase hex, for checksum annotations.

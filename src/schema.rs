@@ -15,6 +15,7 @@ const APP_TEXT: &str = include_str!("../schemas/app.schema.json");
 const ALLOCATION_TEXT: &str = include_str!("../schemas/allocation.schema.json");
 const PLATFORM_TEXT: &str = include_str!("../schemas/platform.schema.json");
 const RESOLVED_TEXT: &str = include_str!("../schemas/resolved.schema.json");
+const SECRETS_TEXT: &str = include_str!("../schemas/secrets.schema.json");
 
 /// A validator compiled from a schema file, with dovetail's formats checked in Rust.
 macro_rules! validator {
@@ -54,6 +55,7 @@ validator!(AppSchema, "schemas/app.schema.json");
 validator!(AllocationSchema, "schemas/allocation.schema.json");
 validator!(PlatformSchema, "schemas/platform.schema.json");
 validator!(ResolvedSchema, "schemas/resolved.schema.json");
+validator!(SecretsSchema, "schemas/secrets.schema.json");
 
 /// The documents dovetail has a schema for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -66,6 +68,8 @@ pub enum SchemaKind {
     Platform,
     /// The merged app, before it becomes manifests.
     Resolved,
+    /// The customer's age-encrypted secrets file.
+    Secrets,
 }
 
 impl SchemaKind {
@@ -76,6 +80,7 @@ impl SchemaKind {
             SchemaKind::Allocation => ALLOCATION_TEXT,
             SchemaKind::Platform => PLATFORM_TEXT,
             SchemaKind::Resolved => RESOLVED_TEXT,
+            SchemaKind::Secrets => SECRETS_TEXT,
         }
     }
 
@@ -85,6 +90,7 @@ impl SchemaKind {
             SchemaKind::Allocation => AllocationSchema::iter_errors(value),
             SchemaKind::Platform => PlatformSchema::iter_errors(value),
             SchemaKind::Resolved => ResolvedSchema::iter_errors(value),
+            SchemaKind::Secrets => SecretsSchema::iter_errors(value),
         }
     }
 
@@ -95,6 +101,7 @@ impl SchemaKind {
             SchemaKind::Allocation => AllocationSchema::is_valid(value),
             SchemaKind::Platform => PlatformSchema::is_valid(value),
             SchemaKind::Resolved => ResolvedSchema::is_valid(value),
+            SchemaKind::Secrets => SecretsSchema::is_valid(value),
         }
     }
 }
@@ -372,6 +379,7 @@ mod tests {
             SchemaKind::Allocation,
             SchemaKind::Platform,
             SchemaKind::Resolved,
+            SchemaKind::Secrets,
         ] {
             let v: Value = serde_json::from_str(kind.text()).unwrap();
             assert_eq!(v["$schema"], "https://json-schema.org/draft/2020-12/schema");

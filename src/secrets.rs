@@ -1,0 +1,362 @@
+//! Age-encrypted secret values, bound to their app and key.
+//!
+//! Each value of a customer's `secrets.yaml` is an ASCII-armored age file whose plaintext
+//! is one binding line, `dovetail/v1 <tenant>/<app> <KEY>`, then the value. The line is
+//! recomputed from the operator side's identity of the app and the key, so a ciphertext
+//! copied from another app's repo, or moved to another key, never decrypts into this one.
+//!
+//! Every value is checked for form before age sees it: its size, its armor, and its
+//! header's recipient stanzas (count and type), because rage's header parser takes
+//! quadratic time in the number of stanzas. Only X25519 stanzas are accepted: scrypt
+//! (passphrases) and plugins are refused. A plaintext is used only after it was read and
+//! authenticated to its end, and never appears in an error.
+
+use std::io::{Read, Write};
+use std::str::FromStr;
+
+use age::armor::{ArmoredReader, ArmoredWriter, Format};
+use age::x25519;
+use base64::Engine;
+
+/// Largest armored value accepted.
+pub const MAX_ARMORED_BYTES: usize = 16 * 1024;
+/// Most recipient stanzas in a value's header.
+pub const MAX_STANZAS: usize = 16;
+/// Largest plaintext value `secrets set` encrypts.
+pub const MAX_VALUE_BYTES: usize = 8 * 1024;
+/// Largest identity file read.
+pub const MAX_IDENTITY_BYTES: u64 = 64 * 1024;
+
+const BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
+const END: &str = "-----END AGE ENCRYPTED FILE-----";
+
+/// The app a value belongs to, from the operator's side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding<'a> {
+    /// The tenant.
+    pub tenant: &'a str,
+    /// The app.
+    pub app: &'a str,
+    /// The key in `secrets.yaml`.
+    pub key: &'a str,
+}
+
+impl Binding<'_> {
+    /// The line the plaintext must start with.
+    pub fn line(&self) -> String {
+        format!("dovetail/v1 {}/{} {}\n", self.tenant, self.app, self.key)
+    }
+}
+
+/// Why a value is unusable. No variant carries any plaintext.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    /// Over [`MAX_ARMORED_BYTES`].
+    #[error("the value is {0} bytes, over the {MAX_ARMORED_BYTES}-byte limit")]
+    TooLarge(usize),
+    /// Not an armored age file.
+    #[error("not an ASCII-armored age file ({0})")]
+    Armor(String),
+    /// A line of the armor ends in spaces or tabs.
+    #[error("line {0} of the armor ends in whitespace")]
+    TrailingSpace(usize),
+    /// Too many recipients.
+    #[error("the header has {0} recipient stanzas, more than the {MAX_STANZAS} allowed")]
+    TooManyStanzas(usize),
+    /// A recipient type other than X25519.
+    #[error("encrypted with a `{0}` recipient; only X25519 recipients (age1…) are accepted")]
+    StanzaType(String),
+    /// None of the identities opens it.
+    #[error("not encrypted to the platform's key (no identity matches)")]
+    NoMatchingKey,
+    /// Authentication failed: tampered with or truncated.
+    #[error("the ciphertext is damaged: tampered with or truncated")]
+    Damaged,
+    /// The binding line is another app's or another key's.
+    #[error(
+        "bound to `{found}`, not to `{wanted}`: a value copied from another app or moved from another key"
+    )]
+    WrongBinding {
+        /// What the value says.
+        found: String,
+        /// What it must say.
+        wanted: String,
+    },
+    /// No binding line at all.
+    #[error("the plaintext does not start with the binding line `{0}`")]
+    NoBinding(String),
+}
+
+impl SecretError {
+    /// What to do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            SecretError::TrailingSpace(_) => {
+                "remove the trailing spaces (an editor or a YAML `|+` block may have added them)"
+            }
+            SecretError::WrongBinding { .. } | SecretError::NoBinding(_) => {
+                "encrypt the value again for this app and key, e.g. with `dovetail secrets set KEY`"
+            }
+            SecretError::NoMatchingKey | SecretError::StanzaType(_) => {
+                "encrypt it to the recipients in platform.yaml, e.g. with `dovetail secrets set KEY`"
+            }
+            _ => "encrypt the value again, e.g. with `dovetail secrets set KEY`",
+        }
+    }
+}
+
+/// Checks an armored value's form without decrypting it: size, armor lines, base64, and
+/// the header's stanzas. Linear in the input.
+pub fn check_form(armored: &str) -> Result<(), SecretError> {
+    if armored.len() > MAX_ARMORED_BYTES {
+        return Err(SecretError::TooLarge(armored.len()));
+    }
+    let lines: Vec<&str> = armored.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        if line.ends_with([' ', '\t']) {
+            return Err(SecretError::TrailingSpace(i + 1));
+        }
+    }
+    let body = match (lines.first(), lines.iter().rposition(|l| *l == END)) {
+        (Some(&BEGIN), Some(end)) if end > 0 => &lines[1..end],
+        (Some(&BEGIN), _) => return Err(SecretError::Armor(format!("no `{END}` line"))),
+        _ => {
+            return Err(SecretError::Armor(format!(
+                "the first line must be `{BEGIN}`"
+            )));
+        }
+    };
+    if lines.len() > body.len() + 2 {
+        return Err(SecretError::Armor(format!("text after `{END}`")));
+    }
+    let joined: String = body.concat();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(joined.as_bytes())
+        .map_err(|_| SecretError::Armor("the body is not base64".to_owned()))?;
+    let header_end = bytes
+        .windows(4)
+        .position(|w| w == b"\n---")
+        .ok_or_else(|| SecretError::Armor("no age header".to_owned()))?;
+    let header = std::str::from_utf8(&bytes[..header_end])
+        .map_err(|_| SecretError::Armor("the header is not text".to_owned()))?;
+    let mut header_lines = header.lines();
+    if header_lines.next() != Some("age-encryption.org/v1") {
+        return Err(SecretError::Armor("not an age v1 file".to_owned()));
+    }
+    let mut stanzas = 0;
+    for line in header_lines {
+        if let Some(args) = line.strip_prefix("-> ") {
+            stanzas += 1;
+            if stanzas > MAX_STANZAS {
+                return Err(SecretError::TooManyStanzas(count_stanzas(header)));
+            }
+            let kind = args.split(' ').next().unwrap_or_default();
+            // `*-grease` stanzas are noise rage adds to keep parsers honest; every
+            // decryptor skips them.
+            if kind != "X25519" && !kind.ends_with("-grease") {
+                return Err(SecretError::StanzaType(kind.chars().take(32).collect()));
+            }
+        }
+    }
+    if stanzas == 0 {
+        return Err(SecretError::Armor("no recipient stanza".to_owned()));
+    }
+    Ok(())
+}
+
+fn count_stanzas(header: &str) -> usize {
+    header.lines().filter(|l| l.starts_with("-> ")).count()
+}
+
+/// Decrypts a value after [`check_form`], and returns it without its binding line.
+pub fn decrypt(
+    armored: &str,
+    identities: &[x25519::Identity],
+    binding: &Binding<'_>,
+) -> Result<Vec<u8>, SecretError> {
+    check_form(armored)?;
+    let reader = ArmoredReader::new(armored.as_bytes());
+    let decryptor = age::Decryptor::new_buffered(std::io::BufReader::new(reader))
+        .map_err(|_| SecretError::Damaged)?;
+    let mut stream = decryptor
+        .decrypt(identities.iter().map(|i| i as &dyn age::Identity))
+        .map_err(|e| match e {
+            age::DecryptError::NoMatchingKeys => SecretError::NoMatchingKey,
+            _ => SecretError::Damaged,
+        })?;
+    // Read to the end before looking at any byte: the last chunk's tag authenticates the
+    // whole stream, and a truncated stream fails only there.
+    let mut plain = Vec::new();
+    stream
+        .read_to_end(&mut plain)
+        .map_err(|_| SecretError::Damaged)?;
+    let wanted = binding.line();
+    match plain.strip_prefix(wanted.as_bytes()) {
+        Some(value) => Ok(value.to_vec()),
+        None => {
+            let first = plain.split(|b| *b == b'\n').next().unwrap_or_default();
+            // Only a line that looks like a binding is shown: anything else may be the
+            // secret itself.
+            let found = std::str::from_utf8(first)
+                .ok()
+                .filter(|l| l.starts_with("dovetail/v1 ") && l.len() < 200)
+                .map(str::to_owned);
+            Err(match found {
+                Some(found) => SecretError::WrongBinding {
+                    found,
+                    wanted: wanted.trim_end().to_owned(),
+                },
+                None => SecretError::NoBinding(wanted.trim_end().to_owned()),
+            })
+        }
+    }
+}
+
+/// Encrypts `value` for `binding` to `recipients`, ASCII-armored.
+pub fn encrypt(
+    value: &[u8],
+    binding: &Binding<'_>,
+    recipients: &[x25519::Recipient],
+) -> std::io::Result<String> {
+    let encryptor =
+        age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let armor = ArmoredWriter::wrap_output(Vec::new(), Format::AsciiArmor)?;
+    let mut w = encryptor.wrap_output(armor)?;
+    w.write_all(binding.line().as_bytes())?;
+    w.write_all(value)?;
+    let bytes = w.finish()?.finish()?;
+    String::from_utf8(bytes).map_err(std::io::Error::other)
+}
+
+/// Why an identity file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// Cannot be read.
+    #[error("cannot read identity file `{path}`: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// Over the cap.
+    #[error("identity file `{0}` is larger than {MAX_IDENTITY_BYTES} bytes")]
+    TooLarge(String),
+    /// A line that is not an X25519 identity.
+    #[error(
+        "identity file `{path}` line {line}: {what}; only age X25519 identities (AGE-SECRET-KEY-1…) are accepted"
+    )]
+    Unsupported {
+        /// The file.
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// What it looked like.
+        what: &'static str,
+    },
+    /// No identity in it.
+    #[error("identity file `{0}` holds no identity")]
+    Empty(String),
+}
+
+/// Reads age X25519 identities from `path`: `age-keygen` output, comments and blank
+/// lines allowed. Plugin identities and anything else are refused.
+pub fn read_identities(path: &std::path::Path) -> Result<Vec<x25519::Identity>, IdentityError> {
+    let shown = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|source| IdentityError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let mut text = String::new();
+    file.take(MAX_IDENTITY_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|source| IdentityError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+    if text.len() as u64 > MAX_IDENTITY_BYTES {
+        return Err(IdentityError::TooLarge(shown));
+    }
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let unsupported = |what| IdentityError::Unsupported {
+            path: shown.clone(),
+            line: i + 1,
+            what,
+        };
+        if line.starts_with("AGE-PLUGIN-") {
+            return Err(unsupported("a plugin identity"));
+        }
+        if !line.starts_with("AGE-SECRET-KEY-1") {
+            return Err(unsupported("not an age identity"));
+        }
+        out.push(
+            x25519::Identity::from_str(line)
+                .map_err(|_| unsupported("a malformed X25519 identity"))?,
+        );
+    }
+    if out.is_empty() {
+        return Err(IdentityError::Empty(shown));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binding() -> Binding<'static> {
+        Binding {
+            tenant: "acme",
+            app: "shop",
+            key: "SECRET_KEY",
+        }
+    }
+
+    #[test]
+    fn round_trip_and_binding() {
+        let id = x25519::Identity::generate();
+        let armored = encrypt(b"hunter2", &binding(), &[id.to_public()]).unwrap();
+        assert_eq!(
+            decrypt(&armored, std::slice::from_ref(&id), &binding()).unwrap(),
+            b"hunter2"
+        );
+        let other = Binding {
+            key: "OTHER",
+            ..binding()
+        };
+        let e = decrypt(&armored, std::slice::from_ref(&id), &other).unwrap_err();
+        assert_eq!(
+            e,
+            SecretError::WrongBinding {
+                found: "dovetail/v1 acme/shop SECRET_KEY".into(),
+                wanted: "dovetail/v1 acme/shop OTHER".into()
+            }
+        );
+        assert!(!e.to_string().contains("hunter2"));
+        let stranger = x25519::Identity::generate();
+        assert_eq!(
+            decrypt(&armored, &[stranger], &binding()),
+            Err(SecretError::NoMatchingKey)
+        );
+    }
+
+    #[test]
+    fn form_checks_come_before_age() {
+        let id = x25519::Identity::generate();
+        let armored = encrypt(b"v", &binding(), &[id.to_public()]).unwrap();
+        check_form(&armored).unwrap();
+        let spaced = armored.replacen('\n', "  \n", 1);
+        assert_eq!(check_form(&spaced), Err(SecretError::TrailingSpace(1)));
+        assert!(matches!(check_form("hello"), Err(SecretError::Armor(_))));
+        assert!(matches!(
+            check_form(&"x".repeat(MAX_ARMORED_BYTES + 1)),
+            Err(SecretError::TooLarge(_))
+        ));
+    }
+}
