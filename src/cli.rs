@@ -26,6 +26,9 @@ pub enum Command {
     Render(RenderArgs),
     /// Check the inputs and report every problem at once; renders nothing.
     Validate(ValidateArgs),
+    /// Manage the app's age-encrypted secrets file.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Print a JSON Schema (for editors and CI).
     Schema {
         /// Which schema.
@@ -77,6 +80,34 @@ pub struct ValidateArgs {
     /// How to print problems.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// `dovetail secrets …`.
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Encrypt the value on stdin for KEY and add or replace it; every other entry of
+    /// the file stays byte for byte. One trailing newline of the input is dropped.
+    Set(SecretsSetArgs),
+}
+
+/// `dovetail secrets set`.
+#[derive(Debug, Args)]
+pub struct SecretsSetArgs {
+    /// The key, like SECRET_KEY.
+    pub key: String,
+    /// The app directory (where dovetail.yaml is).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub app: PathBuf,
+    /// The operator repo: its platform.yaml gives the recipients, its allocation the app.
+    #[arg(long, value_name = "DIR", env = "DOVETAIL_OPERATOR_REPO")]
+    pub operator: Option<PathBuf>,
+    /// The app the value is bound to, as TENANT/APP; needed without an operator repo.
+    #[arg(long, value_name = "TENANT/APP")]
+    pub allocation: Option<String>,
+    /// An age X25519 recipient (age1…) to encrypt to, instead of platform.yaml's; repeat it
+    /// to add your own key too.
+    #[arg(long, value_name = "AGE1…")]
+    pub recipient: Vec<String>,
 }
 
 /// How problems are printed.

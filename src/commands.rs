@@ -14,8 +14,11 @@ use crate::source::DirTree;
 use crate::yaml::Pos;
 use crate::{Error, output, render, report};
 
-/// Where a command writes: manifests to `out`, everything else to `err`.
+/// Where a command reads and writes: values from `input`, manifests to `out`,
+/// everything else to `err`.
 pub struct Io<'a> {
+    /// Standard input (secret values for `secrets set`).
+    pub input: &'a mut dyn std::io::Read,
     /// Manifests only.
     pub out: &'a mut dyn Write,
     /// Diagnostics and progress.
@@ -66,6 +69,7 @@ pub fn run(cli: cli::Cli, io: Io<'_>) -> Result<(), Error> {
             }
             Ok(())
         }
+        Command::Secrets(cli::SecretsCommand::Set(args)) => secrets_set(args, io),
         Command::Validate(args) => {
             let inputs = args.input.check(false)?;
             let diags = if inputs.operator.is_some() {
@@ -283,4 +287,150 @@ fn check_resolved(resolved: &Resolved, app_doc: &Doc, diags: &mut Diagnostics) {
             ),
         ));
     }
+}
+
+/// `dovetail secrets set KEY`: encrypts stdin for this app and KEY, and writes it into the
+/// secrets file without touching any other entry.
+fn secrets_set(args: cli::SecretsSetArgs, io: Io<'_>) -> Result<(), Error> {
+    use std::io::Read;
+    if !crate::formats::env_name(&args.key) {
+        return Err(Error::Environment(format!(
+            "`{}` is not a secret name: letters, digits and '_', not starting with a digit",
+            args.key
+        )));
+    }
+    let input = cli::InputArgs {
+        app: args.app.clone(),
+        operator: args.operator.clone(),
+        allocation: args.allocation.clone(),
+        identity: Vec::new(),
+    }
+    .check(false)?;
+    let app_tree = open(&input.app)?;
+    let mut diags = Diagnostics::default();
+
+    // The app's identity: named, or the operator repo's only allocation.
+    let identity = match (&input.allocation, &input.operator) {
+        (Some((tenant, app)), _) => Identity {
+            tenant: tenant.clone(),
+            app: app.clone(),
+        },
+        (None, Some(op)) => find_allocation(&open(op)?, op, None)?.0,
+        (None, None) => {
+            return Err(Error::Environment(
+                "which app is this for? pass --allocation TENANT/APP or --operator DIR".to_owned(),
+            ));
+        }
+    };
+
+    let recipients: Vec<age::x25519::Recipient> = if args.recipient.is_empty() {
+        let Some(op) = &input.operator else {
+            return Err(Error::Environment(
+                "no recipients: pass --recipient age1… or --operator DIR (its platform.yaml lists them)".to_owned(),
+            ));
+        };
+        let shown = display(op, "platform.yaml");
+        let platform = read_doc(&open(op)?, "platform.yaml", &shown, &mut diags)
+            .and_then(|doc| typed::<Platform>(SchemaKind::Platform, &doc, &mut diags));
+        report::emit(&diags, Format::Text, io.err).map_err(Error::Stderr)?;
+        let Some(platform) = platform else {
+            return Err(Error::Invalid {
+                count: diags.error_count(),
+            });
+        };
+        if platform.recipients.is_empty() {
+            return Err(Error::Environment(format!(
+                "{shown} lists no `recipients:`"
+            )));
+        }
+        platform
+            .recipients
+            .iter()
+            .filter_map(|r| r.parse().ok())
+            .collect()
+    } else {
+        let mut v = Vec::new();
+        for r in &args.recipient {
+            v.push(r.parse().map_err(|_| {
+                Error::Environment(format!("`{r}` is not an age X25519 recipient (age1…)"))
+            })?);
+        }
+        v
+    };
+
+    let mut value = Vec::new();
+    io.input
+        .take(crate::secrets::MAX_VALUE_BYTES as u64 + 2)
+        .read_to_end(&mut value)
+        .map_err(|e| Error::Environment(format!("cannot read the value from stdin: {e}")))?;
+    if value.ends_with(b"\n") {
+        value.pop();
+    }
+    if value.len() > crate::secrets::MAX_VALUE_BYTES {
+        return Err(Error::Environment(format!(
+            "the value is larger than {} bytes",
+            crate::secrets::MAX_VALUE_BYTES
+        )));
+    }
+    let binding = crate::secrets::Binding {
+        tenant: &identity.tenant,
+        app: &identity.app,
+        key: &args.key,
+    };
+    let armored = crate::secrets::encrypt(&value, &binding, &recipients)
+        .map_err(|e| Error::Environment(format!("cannot encrypt: {e}")))?;
+
+    // The file dovetail.yaml names, or secrets.yaml.
+    let app_shown = display(&input.app, "dovetail.yaml");
+    let named = read_doc(
+        &app_tree,
+        "dovetail.yaml",
+        &app_shown,
+        &mut Diagnostics::default(),
+    )
+    .and_then(|doc| {
+        doc.root
+            .get("secrets")
+            .and_then(|n| n.scalar_text())
+            .map(str::to_owned)
+    });
+    let rel = named.clone().unwrap_or_else(|| "secrets.yaml".to_owned());
+    if !crate::formats::relative_path(&rel) {
+        return Err(Error::Environment(format!(
+            "`{rel}` is not a path inside the app directory"
+        )));
+    }
+    let shown = display(&input.app, &rel);
+    let text = match app_tree.read(&rel, crate::source::MAX_YAML_BYTES) {
+        Ok(bytes) => {
+            let text = String::from_utf8(bytes)
+                .map_err(|_| Error::Environment(format!("`{shown}` is not UTF-8 text")))?;
+            crate::secrets_file::set(&text, &args.key, &armored).ok_or_else(|| {
+                Error::Environment(format!("`{shown}` is not a secrets file with a `data:` mapping; fix it with `dovetail validate`"))
+            })?
+        }
+        Err(crate::source::ReadError::NotFound(_)) => {
+            crate::secrets_file::new_file(&args.key, &armored)
+        }
+        Err(e) => return Err(Error::Environment(e.to_string())),
+    };
+    // Written next to the file and renamed over it: never a half-written secrets file.
+    let path = input.app.join(&rel);
+    let tmp = path.with_extension("yaml.tmp");
+    std::fs::write(&tmp, &text)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| Error::Environment(format!("cannot write `{shown}`: {e}")))?;
+    writeln!(
+        io.err,
+        "set {} in {shown} for {}/{} ({} recipient(s))",
+        args.key,
+        identity.tenant,
+        identity.app,
+        recipients.len()
+    )
+    .map_err(Error::Stderr)?;
+    if named.is_none() {
+        writeln!(io.err, "hint: add `secrets: {rel}` to {app_shown}").map_err(Error::Stderr)?;
+    }
+    Ok(())
 }

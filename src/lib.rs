@@ -23,6 +23,7 @@ pub mod report;
 pub mod resolve;
 pub mod schema;
 pub mod secrets;
+pub mod secrets_file;
 pub mod source;
 pub mod yaml;
 

@@ -7,6 +7,8 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = dovetail::cli::Cli::parse();
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     let mut out = stdout.lock();
@@ -14,6 +16,7 @@ fn main() -> ExitCode {
     let result = dovetail::run(
         cli,
         dovetail::Io {
+            input: &mut input,
             out: &mut out,
             err: &mut err,
         },

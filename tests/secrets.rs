@@ -1,0 +1,532 @@
+//! Secrets end to end, interoperating with the stock `age` CLI both ways, and every way a
+//! value can be wrong: each exits 1 naming file, line and key, prints nothing on stdout,
+//! and never shows a plaintext.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::{Scratch, dovetail};
+
+const PLAIN: &str = "correct-horse-battery-staple";
+
+/// A scratch Django app with a platform key made by `age-keygen`, or `None` (outside CI)
+/// when the age CLI is missing.
+struct Keys {
+    s: Scratch,
+    recipient: String,
+}
+
+fn setup() -> Option<Keys> {
+    if Command::new("age-keygen")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the age CLI must be installed under CI"
+        );
+        return None;
+    }
+    let s = Scratch::example("django");
+    let key = s.path("key.txt");
+    let out = Command::new("age-keygen")
+        .arg("-o")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let recipient = String::from_utf8(
+        Command::new("age-keygen")
+            .arg("-y")
+            .arg(&key)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned();
+    s.edit(
+        "operator/platform.yaml",
+        "recipients: [age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p]",
+        &format!("recipients: [{recipient}]"),
+    );
+    s.edit(
+        "app/dovetail.yaml",
+        "env:\n",
+        "secrets: secrets.yaml\nenv:\n",
+    );
+    Some(Keys { s, recipient })
+}
+
+/// The README's stock-CLI one-liner.
+fn stock_encrypt(binding: &str, value: &str, recipient: &str) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("printf '%s\\n%s' \"$B\" \"$V\" | age -a -r \"$R\"")
+        .env("B", binding)
+        .env("V", value)
+        .env("R", recipient)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn secrets_file(entries: &[(&str, &str)]) -> String {
+    let mut text = String::from("apiVersion: dovetail/v1\nkind: Secrets\ndata:\n");
+    for (key, armored) in entries {
+        text.push_str(&format!("  {key}: |\n"));
+        for line in armored.lines() {
+            text.push_str(&format!("    {line}\n"));
+        }
+    }
+    text
+}
+
+fn with_identity(k: &Keys, extra: &[&str]) -> common::Run {
+    let key = k.s.path("key.txt");
+    let mut args = vec!["--identity", key.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    k.s.run("render", &args)
+}
+
+fn no_plaintext(r: &common::Run) {
+    assert!(
+        !r.stdout.contains(PLAIN) && !r.stderr.contains(PLAIN),
+        "plaintext leaked"
+    );
+}
+
+#[test]
+fn value_from_the_stock_age_cli_renders_into_a_secret() {
+    let Some(k) = setup() else { return };
+    let armored = stock_encrypt("dovetail/v1 acme/shop SECRET_KEY", PLAIN, &k.recipient);
+    k.s.write(
+        "app/secrets.yaml",
+        &secrets_file(&[("SECRET_KEY", &armored)]),
+    );
+    let r = with_identity(&k, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stderr, "");
+    let all: Vec<serde_json::Value> = r
+        .stdout
+        .split("---\n")
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| dovetail::yaml::parse(d).unwrap().to_json())
+        .collect();
+    let secret = all
+        .iter()
+        .find(|o| o["kind"] == "Secret" && o["metadata"]["name"] == "shop-secrets")
+        .unwrap();
+    assert_eq!(secret["type"], "Opaque");
+    // base64 of the plaintext, as Kubernetes stores it.
+    assert_eq!(
+        secret["data"]["SECRET_KEY"],
+        "Y29ycmVjdC1ob3JzZS1iYXR0ZXJ5LXN0YXBsZQ=="
+    );
+    let web = all
+        .iter()
+        .find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == "shop-web")
+        .unwrap();
+    let env_from = &web["spec"]["template"]["spec"]["containers"][0]["envFrom"];
+    assert!(
+        env_from
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["secretRef"]["name"] == "shop-secrets")
+    );
+    // The checksum annotation does not reveal the plaintext's digest.
+    let plain_digest = dovetail::resolve::sha256_hex(&[PLAIN.as_bytes()]);
+    assert!(!r.stdout.contains(&plain_digest));
+}
+
+#[test]
+fn pods_roll_when_a_secret_changes() {
+    let Some(k) = setup() else { return };
+    let checksum = |k: &Keys| {
+        let r = with_identity(k, &[]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stdout
+            .lines()
+            .find(|l| l.contains("dovetail/config-checksum"))
+            .unwrap()
+            .to_owned()
+    };
+    let a = stock_encrypt("dovetail/v1 acme/shop SECRET_KEY", "one", &k.recipient);
+    k.s.write("app/secrets.yaml", &secrets_file(&[("SECRET_KEY", &a)]));
+    let first = checksum(&k);
+    let b = stock_encrypt("dovetail/v1 acme/shop SECRET_KEY", "two", &k.recipient);
+    k.s.write("app/secrets.yaml", &secrets_file(&[("SECRET_KEY", &b)]));
+    assert_ne!(first, checksum(&k));
+}
+
+#[test]
+fn value_set_by_dovetail_decrypts_with_the_stock_age_cli() {
+    let Some(k) = setup() else { return };
+    let set = |key: &str, value: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dovetail"))
+            .args(["secrets", "set", key, "--app"])
+            .arg(k.s.app())
+            .arg("--operator")
+            .arg(k.s.operator())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(value.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stdout.is_empty());
+        assert!(!String::from_utf8_lossy(&out.stderr).contains(value));
+    };
+    set("DB_PASSWORD", &format!("{PLAIN}\n"));
+    let first = k.s.read("app/secrets.yaml");
+    set("API_TOKEN", "tok");
+    let both = k.s.read("app/secrets.yaml");
+    assert!(
+        both.starts_with(&first),
+        "the first entry is kept byte for byte"
+    );
+
+    let doc = dovetail::yaml::parse(&both).unwrap().to_json();
+    let armored = doc["data"]["DB_PASSWORD"].as_str().unwrap();
+    let mut child = Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(k.s.path("key.txt"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(armored.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("dovetail/v1 acme/shop DB_PASSWORD\n{PLAIN}")
+    );
+
+    // And dovetail reads what it wrote.
+    let r = with_identity(&k, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    no_plaintext(&r);
+}
+
+#[test]
+fn without_an_identity_values_are_redacted_and_only_checked_for_form() {
+    let Some(k) = setup() else { return };
+    let armored = stock_encrypt("dovetail/v1 acme/shop SECRET_KEY", PLAIN, &k.recipient);
+    k.s.write(
+        "app/secrets.yaml",
+        &secrets_file(&[("SECRET_KEY", &armored)]),
+    );
+    let r = k.s.run("render", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("no identity (--identity or DOVETAIL_IDENTITY): secret values are redacted")
+    );
+    assert!(
+        r.stdout
+            .contains("SECRET_KEY: '<redacted: rendered without an identity>'")
+            || r.stdout
+                .contains("SECRET_KEY: \"<redacted: rendered without an identity>\""),
+        "{}",
+        r.stdout
+    );
+    let r = k.s.run("validate", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Form errors are found without the key.
+    let spaced = armored.replacen('\n', "   \n", 1);
+    k.s.write(
+        "app/secrets.yaml",
+        &secrets_file(&[("SECRET_KEY", &spaced)]),
+    );
+    let app = k.s.app();
+    let r = dovetail(
+        &["validate", "--app", app.to_str().unwrap()],
+        k.s.dir.path(),
+    );
+    r.invalid("secrets.yaml:4:3: error: data.SECRET_KEY: line 1 of the armor ends in whitespace; remove the trailing spaces");
+}
+
+/// Writes `armored` as SECRET_KEY, renders with the key, and checks the refusal.
+fn refused(k: &Keys, armored: &str, expected: &str) {
+    k.s.write(
+        "app/secrets.yaml",
+        &secrets_file(&[("SECRET_KEY", armored)]),
+    );
+    let r = with_identity(k, &[]);
+    r.invalid("app/secrets.yaml:4:3: error: data.SECRET_KEY: ")
+        .invalid(expected);
+    no_plaintext(&r);
+}
+
+#[test]
+fn value_copied_from_another_app_is_refused() {
+    let Some(k) = setup() else { return };
+    let armored = stock_encrypt("dovetail/v1 beta/blog SECRET_KEY", PLAIN, &k.recipient);
+    refused(
+        &k,
+        &armored,
+        "bound to `dovetail/v1 beta/blog SECRET_KEY`, not to `dovetail/v1 acme/shop SECRET_KEY`",
+    );
+}
+
+#[test]
+fn value_moved_to_another_key_is_refused() {
+    let Some(k) = setup() else { return };
+    let armored = stock_encrypt("dovetail/v1 acme/shop DB_PASSWORD", PLAIN, &k.recipient);
+    refused(&k, &armored, "bound to `dovetail/v1 acme/shop DB_PASSWORD`");
+}
+
+#[test]
+fn value_without_a_binding_line_is_refused_without_showing_it() {
+    let Some(k) = setup() else { return };
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("printf '%s' \"$V\" | age -a -r \"$R\"")
+        .env("V", PLAIN)
+        .env("R", &k.recipient)
+        .output()
+        .unwrap();
+    refused(
+        &k,
+        &String::from_utf8(out.stdout).unwrap(),
+        "does not start with the binding line",
+    );
+}
+
+#[test]
+fn value_not_encrypted_to_the_platform_key_is_refused() {
+    let Some(k) = setup() else { return };
+    let other = k.s.path("other.txt");
+    Command::new("age-keygen")
+        .arg("-o")
+        .arg(&other)
+        .output()
+        .unwrap();
+    let r = String::from_utf8(
+        Command::new("age-keygen")
+            .arg("-y")
+            .arg(&other)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let armored = stock_encrypt("dovetail/v1 acme/shop SECRET_KEY", PLAIN, r.trim());
+    refused(&k, &armored, "not encrypted to the platform's key");
+}
+
+#[test]
+fn tampered_and_truncated_ciphertexts_are_refused() {
+    let Some(k) = setup() else { return };
+    let armored = stock_encrypt("dovetail/v1 acme/shop SECRET_KEY", PLAIN, &k.recipient);
+    let mut lines: Vec<String> = armored.lines().map(str::to_owned).collect();
+    // Flip a character of the payload (the last body line).
+    let n = lines.len() - 2;
+    let mut last: Vec<char> = lines[n].chars().collect();
+    last[2] = if last[2] == 'A' { 'B' } else { 'A' };
+    lines[n] = last.into_iter().collect();
+    refused(&k, &(lines.join("\n") + "\n"), "error");
+    let r = with_identity(&k, &[]);
+    assert!(
+        r.stderr.contains("damaged") || r.stderr.contains("not an ASCII-armored"),
+        "{}",
+        r.stderr
+    );
+    // Drop the last body line.
+    let mut lines: Vec<&str> = armored.lines().collect();
+    lines.remove(lines.len() - 2);
+    refused(&k, &(lines.join("\n") + "\n"), "error");
+}
+
+#[test]
+fn trailing_spaces_get_a_hint() {
+    let Some(k) = setup() else { return };
+    let armored = stock_encrypt("dovetail/v1 acme/shop SECRET_KEY", PLAIN, &k.recipient);
+    refused(
+        &k,
+        &armored.replacen('\n', "  \n", 2),
+        "line 1 of the armor ends in whitespace; remove the trailing spaces",
+    );
+}
+
+#[test]
+fn ten_thousand_recipient_stanzas_are_refused_fast() {
+    let Some(k) = setup() else { return };
+    let mut header = String::from("age-encryption.org/v1\n");
+    for _ in 0..10_000 {
+        header.push_str("-> X25519 A\nA\n");
+    }
+    header.push_str("--- AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n");
+    use base64::Engine;
+    let body = base64::engine::general_purpose::STANDARD.encode(header.as_bytes());
+    let mut armored = String::from("-----BEGIN AGE ENCRYPTED FILE-----\n");
+    for chunk in body.as_bytes().chunks(64) {
+        armored.push_str(std::str::from_utf8(chunk).unwrap());
+        armored.push('\n');
+    }
+    armored.push_str("-----END AGE ENCRYPTED FILE-----\n");
+    let started = std::time::Instant::now();
+    refused(&k, &armored, "over the 16384-byte limit");
+    assert!(started.elapsed().as_millis() < 1000);
+    // Under the size cap, the stanza count is refused on its own.
+    let mut small = String::from("age-encryption.org/v1\n");
+    for _ in 0..40 {
+        small.push_str("-> X25519 AAAA\nAAAA\n");
+    }
+    small.push_str("--- AAAA\n");
+    let body = base64::engine::general_purpose::STANDARD.encode(small.as_bytes());
+    let armored =
+        format!("-----BEGIN AGE ENCRYPTED FILE-----\n{body}\n-----END AGE ENCRYPTED FILE-----\n");
+    refused(
+        &k,
+        &armored,
+        "the header has 40 recipient stanzas, more than the 16 allowed",
+    );
+}
+
+#[test]
+fn passphrase_encrypted_value_is_refused() {
+    let Some(k) = setup() else { return };
+    // An scrypt stanza, as `age -p` writes it.
+    use base64::Engine;
+    let header = "age-encryption.org/v1\n-> scrypt AAAAAAAAAAAAAAAAAAAAAA 18\nAAAA\n--- AAAA\n";
+    let body = base64::engine::general_purpose::STANDARD.encode(header);
+    let armored =
+        format!("-----BEGIN AGE ENCRYPTED FILE-----\n{body}\n-----END AGE ENCRYPTED FILE-----\n");
+    refused(
+        &k,
+        &armored,
+        "encrypted with a `scrypt` recipient; only X25519 recipients (age1…) are accepted",
+    );
+}
+
+#[test]
+fn oversized_value_is_refused() {
+    let Some(k) = setup() else { return };
+    let big = "A".repeat(20_000);
+    let armored =
+        format!("-----BEGIN AGE ENCRYPTED FILE-----\n{big}\n-----END AGE ENCRYPTED FILE-----\n");
+    refused(&k, &armored, "over the 16384-byte limit");
+}
+
+#[test]
+fn missing_or_unreadable_identity_exits_2() {
+    let Some(k) = setup() else { return };
+    let armored = stock_encrypt("dovetail/v1 acme/shop SECRET_KEY", PLAIN, &k.recipient);
+    k.s.write(
+        "app/secrets.yaml",
+        &secrets_file(&[("SECRET_KEY", &armored)]),
+    );
+    let r = k.s.run("render", &["--identity", "/nonexistent/key.txt"]);
+    assert_eq!(r.code, 2);
+    assert_eq!(r.stdout, "");
+    assert!(
+        r.stderr
+            .contains("cannot read identity file `/nonexistent/key.txt`"),
+        "{}",
+        r.stderr
+    );
+    let dir = k.s.path("app");
+    let r = k.s.run("render", &["--identity", dir.to_str().unwrap()]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("cannot read identity file"),
+        "{}",
+        r.stderr
+    );
+    k.s.write("plugin.txt", "AGE-PLUGIN-YUBIKEY-1QQQQQQ\n");
+    let plugin = k.s.path("plugin.txt");
+    let r = k.s.run("render", &["--identity", plugin.to_str().unwrap()]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("a plugin identity; only age X25519 identities"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn rotation_tries_every_identity() {
+    let Some(k) = setup() else { return };
+    let new_key = k.s.path("new.txt");
+    Command::new("age-keygen")
+        .arg("-o")
+        .arg(&new_key)
+        .output()
+        .unwrap();
+    let new_r = String::from_utf8(
+        Command::new("age-keygen")
+            .arg("-y")
+            .arg(&new_key)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let old = stock_encrypt("dovetail/v1 acme/shop SECRET_KEY", PLAIN, &k.recipient);
+    let new = stock_encrypt("dovetail/v1 acme/shop API_TOKEN", "tok", new_r.trim());
+    k.s.write(
+        "app/secrets.yaml",
+        &secrets_file(&[("SECRET_KEY", &old), ("API_TOKEN", &new)]),
+    );
+    let both = format!("{}:{}", k.s.path("key.txt").display(), new_key.display());
+    let r = k.s.run("render", &["--identity", &both]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
+fn image_pull_secret_becomes_a_dockerconfigjson_secret() {
+    let Some(k) = setup() else { return };
+    let auth = r#"{"auths":{"registry.example.com":{"auth":"dXNlcjpwYXNz"}}}"#;
+    let armored = stock_encrypt("dovetail/v1 acme/shop REGISTRY_AUTH", auth, &k.recipient);
+    k.s.write(
+        "app/secrets.yaml",
+        &secrets_file(&[("REGISTRY_AUTH", &armored)]),
+    );
+    k.s.edit(
+        "app/dovetail.yaml",
+        "secrets: secrets.yaml\n",
+        "secrets: secrets.yaml\nimagePullSecret: REGISTRY_AUTH\n",
+    );
+    let r = with_identity(&k, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("type: kubernetes.io/dockerconfigjson"));
+    assert!(
+        r.stdout
+            .contains("imagePullSecrets:\n        - name: shop-pull")
+    );
+    assert!(
+        !r.stdout.contains("name: shop-secrets\n  namespace"),
+        "the pull secret is not env"
+    );
+}
