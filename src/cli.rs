@@ -88,6 +88,9 @@ pub enum SecretsCommand {
     /// Encrypt the value on stdin for KEY and add or replace it; every other entry of
     /// the file stays byte for byte. One trailing newline of the input is dropped.
     Set(SecretsSetArgs),
+    /// Re-encrypt every value to the current recipients (platform.yaml's, or
+    /// --recipient), reading them with --identity: the step that rotates the platform key.
+    Rekey(SecretsRekeyArgs),
 }
 
 /// `dovetail secrets set`.
@@ -95,13 +98,37 @@ pub enum SecretsCommand {
 pub struct SecretsSetArgs {
     /// The key, like SECRET_KEY.
     pub key: String,
+    /// Which app and recipients.
+    #[command(flatten)]
+    pub target: SecretsArgs,
+}
+
+/// `dovetail secrets rekey`.
+#[derive(Debug, Args)]
+pub struct SecretsRekeyArgs {
+    /// Which app and the new recipients.
+    #[command(flatten)]
+    pub target: SecretsArgs,
+    /// An identity file that can read the current values; repeat it for several.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "DOVETAIL_IDENTITY",
+        value_delimiter = ':'
+    )]
+    pub identity: Vec<PathBuf>,
+}
+
+/// The app a secrets command works on and whom it encrypts to.
+#[derive(Debug, Args)]
+pub struct SecretsArgs {
     /// The app directory (where dovetail.yaml is).
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub app: PathBuf,
     /// The operator repo: its platform.yaml gives the recipients, its allocation the app.
     #[arg(long, value_name = "DIR", env = "DOVETAIL_OPERATOR_REPO")]
     pub operator: Option<PathBuf>,
-    /// The app the value is bound to, as TENANT/APP; needed without an operator repo.
+    /// The app the values are bound to, as TENANT/APP; needed without an operator repo.
     #[arg(long, value_name = "TENANT/APP")]
     pub allocation: Option<String>,
     /// An age X25519 recipient (age1…) to encrypt to, instead of platform.yaml's; repeat it

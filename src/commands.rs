@@ -70,6 +70,7 @@ pub fn run(cli: cli::Cli, io: Io<'_>) -> Result<(), Error> {
             Ok(())
         }
         Command::Secrets(cli::SecretsCommand::Set(args)) => secrets_set(args, io),
+        Command::Secrets(cli::SecretsCommand::Rekey(args)) => secrets_rekey(args, io),
         Command::Validate(args) => {
             let inputs = args.input.check(false)?;
             let diags = if inputs.operator.is_some() {
@@ -289,16 +290,22 @@ fn check_resolved(resolved: &Resolved, app_doc: &Doc, diags: &mut Diagnostics) {
     }
 }
 
-/// `dovetail secrets set KEY`: encrypts stdin for this app and KEY, and writes it into the
-/// secrets file without touching any other entry.
-fn secrets_set(args: cli::SecretsSetArgs, io: Io<'_>) -> Result<(), Error> {
-    use std::io::Read;
-    if !crate::formats::env_name(&args.key) {
-        return Err(Error::Environment(format!(
-            "`{}` is not a secret name: letters, digits and '_', not starting with a digit",
-            args.key
-        )));
-    }
+/// Which app a secrets command is for, where its file is, and whom to encrypt to.
+struct SecretsTarget {
+    app_dir: PathBuf,
+    tree: DirTree,
+    identity: Identity,
+    recipients: Vec<age::x25519::Recipient>,
+    /// The file, relative to the app directory.
+    rel: String,
+    /// The file as messages name it.
+    shown: String,
+    /// Whether dovetail.yaml names the file (else `secrets.yaml` is assumed).
+    named: bool,
+    app_shown: String,
+}
+
+fn secrets_target(args: &cli::SecretsArgs, err: &mut dyn Write) -> Result<SecretsTarget, Error> {
     let input = cli::InputArgs {
         app: args.app.clone(),
         operator: args.operator.clone(),
@@ -306,9 +313,7 @@ fn secrets_set(args: cli::SecretsSetArgs, io: Io<'_>) -> Result<(), Error> {
         identity: Vec::new(),
     }
     .check(false)?;
-    let app_tree = open(&input.app)?;
-    let mut diags = Diagnostics::default();
-
+    let tree = open(&input.app)?;
     // The app's identity: named, or the operator repo's only allocation.
     let identity = match (&input.allocation, &input.operator) {
         (Some((tenant, app)), _) => Identity {
@@ -322,17 +327,17 @@ fn secrets_set(args: cli::SecretsSetArgs, io: Io<'_>) -> Result<(), Error> {
             ));
         }
     };
-
     let recipients: Vec<age::x25519::Recipient> = if args.recipient.is_empty() {
         let Some(op) = &input.operator else {
             return Err(Error::Environment(
                 "no recipients: pass --recipient age1… or --operator DIR (its platform.yaml lists them)".to_owned(),
             ));
         };
+        let mut diags = Diagnostics::default();
         let shown = display(op, "platform.yaml");
         let platform = read_doc(&open(op)?, "platform.yaml", &shown, &mut diags)
             .and_then(|doc| typed::<Platform>(SchemaKind::Platform, &doc, &mut diags));
-        report::emit(&diags, Format::Text, io.err).map_err(Error::Stderr)?;
+        report::emit(&diags, Format::Text, err).map_err(Error::Stderr)?;
         let Some(platform) = platform else {
             return Err(Error::Invalid {
                 count: diags.error_count(),
@@ -357,33 +362,10 @@ fn secrets_set(args: cli::SecretsSetArgs, io: Io<'_>) -> Result<(), Error> {
         }
         v
     };
-
-    let mut value = Vec::new();
-    io.input
-        .take(crate::secrets::MAX_VALUE_BYTES as u64 + 2)
-        .read_to_end(&mut value)
-        .map_err(|e| Error::Environment(format!("cannot read the value from stdin: {e}")))?;
-    if value.ends_with(b"\n") {
-        value.pop();
-    }
-    if value.len() > crate::secrets::MAX_VALUE_BYTES {
-        return Err(Error::Environment(format!(
-            "the value is larger than {} bytes",
-            crate::secrets::MAX_VALUE_BYTES
-        )));
-    }
-    let binding = crate::secrets::Binding {
-        tenant: &identity.tenant,
-        app: &identity.app,
-        key: &args.key,
-    };
-    let armored = crate::secrets::encrypt(&value, &binding, &recipients)
-        .map_err(|e| Error::Environment(format!("cannot encrypt: {e}")))?;
-
     // The file dovetail.yaml names, or secrets.yaml.
     let app_shown = display(&input.app, "dovetail.yaml");
     let named = read_doc(
-        &app_tree,
+        &tree,
         "dovetail.yaml",
         &app_shown,
         &mut Diagnostics::default(),
@@ -400,37 +382,172 @@ fn secrets_set(args: cli::SecretsSetArgs, io: Io<'_>) -> Result<(), Error> {
             "`{rel}` is not a path inside the app directory"
         )));
     }
-    let shown = display(&input.app, &rel);
-    let text = match app_tree.read(&rel, crate::source::MAX_YAML_BYTES) {
-        Ok(bytes) => {
-            let text = String::from_utf8(bytes)
-                .map_err(|_| Error::Environment(format!("`{shown}` is not UTF-8 text")))?;
-            crate::secrets_file::set(&text, &args.key, &armored).ok_or_else(|| {
-                Error::Environment(format!("`{shown}` is not a secrets file with a `data:` mapping; fix it with `dovetail validate`"))
-            })?
+    Ok(SecretsTarget {
+        shown: display(&input.app, &rel),
+        app_dir: input.app,
+        tree,
+        identity,
+        recipients,
+        rel,
+        named: named.is_some(),
+        app_shown,
+    })
+}
+
+impl SecretsTarget {
+    fn binding<'a>(&'a self, key: &'a str) -> crate::secrets::Binding<'a> {
+        crate::secrets::Binding {
+            tenant: &self.identity.tenant,
+            app: &self.identity.app,
+            key,
         }
-        Err(crate::source::ReadError::NotFound(_)) => {
-            crate::secrets_file::new_file(&args.key, &armored)
+    }
+
+    /// The file's text, or `None` when there is no file yet.
+    fn read(&self) -> Result<Option<String>, Error> {
+        match self.tree.read(&self.rel, crate::source::MAX_YAML_BYTES) {
+            Ok(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| Error::Environment(format!("`{}` is not UTF-8 text", self.shown))),
+            Err(crate::source::ReadError::NotFound(_)) => Ok(None),
+            Err(e) => Err(Error::Environment(e.to_string())),
         }
-        Err(e) => return Err(Error::Environment(e.to_string())),
-    };
-    // Written next to the file and renamed over it: never a half-written secrets file.
-    let path = input.app.join(&rel);
-    let tmp = path.with_extension("yaml.tmp");
-    std::fs::write(&tmp, &text)
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|e| Error::Environment(format!("cannot write `{shown}`: {e}")))?;
+    }
+
+    /// Written next to the file and renamed over it: never a half-written secrets file.
+    fn write(&self, text: &str) -> Result<(), Error> {
+        let path = self.app_dir.join(&self.rel);
+        let tmp = path.with_extension("yaml.tmp");
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| Error::Environment(format!("cannot write `{}`: {e}", self.shown)))
+    }
+
+    fn set(&self, text: Option<&str>, key: &str, armored: &str) -> Result<String, Error> {
+        match text {
+            None => Ok(crate::secrets_file::new_file(key, armored)),
+            Some(text) => crate::secrets_file::set(text, key, armored).ok_or_else(|| {
+                Error::Environment(format!(
+                    "`{}` is not a secrets file with a `data:` mapping; fix it with `dovetail validate`",
+                    self.shown
+                ))
+            }),
+        }
+    }
+
+    fn encrypt(&self, key: &str, value: &[u8]) -> Result<String, Error> {
+        crate::secrets::encrypt(value, &self.binding(key), &self.recipients)
+            .map_err(|e| Error::Environment(format!("cannot encrypt: {e}")))
+    }
+}
+
+/// `dovetail secrets set KEY`: encrypts stdin for this app and KEY, and writes it into the
+/// secrets file without touching any other entry.
+fn secrets_set(args: cli::SecretsSetArgs, io: Io<'_>) -> Result<(), Error> {
+    use std::io::Read;
+    if !crate::formats::env_name(&args.key) {
+        return Err(Error::Environment(format!(
+            "`{}` is not a secret name: letters, digits and '_', not starting with a digit",
+            args.key
+        )));
+    }
+    let target = secrets_target(&args.target, io.err)?;
+    let mut value = Vec::new();
+    io.input
+        .take(crate::secrets::MAX_VALUE_BYTES as u64 + 2)
+        .read_to_end(&mut value)
+        .map_err(|e| Error::Environment(format!("cannot read the value from stdin: {e}")))?;
+    if value.ends_with(b"\n") {
+        value.pop();
+    }
+    if value.len() > crate::secrets::MAX_VALUE_BYTES {
+        return Err(Error::Environment(format!(
+            "the value is larger than {} bytes",
+            crate::secrets::MAX_VALUE_BYTES
+        )));
+    }
+    let armored = target.encrypt(&args.key, &value)?;
+    let text = target.set(target.read()?.as_deref(), &args.key, &armored)?;
+    target.write(&text)?;
     writeln!(
         io.err,
-        "set {} in {shown} for {}/{} ({} recipient(s))",
+        "set {} in {} for {}/{} ({} recipient(s))",
         args.key,
-        identity.tenant,
-        identity.app,
-        recipients.len()
+        target.shown,
+        target.identity.tenant,
+        target.identity.app,
+        target.recipients.len()
     )
     .map_err(Error::Stderr)?;
-    if named.is_none() {
-        writeln!(io.err, "hint: add `secrets: {rel}` to {app_shown}").map_err(Error::Stderr)?;
+    if !target.named {
+        writeln!(
+            io.err,
+            "hint: add `secrets: {}` to {}",
+            target.rel, target.app_shown
+        )
+        .map_err(Error::Stderr)?;
     }
+    Ok(())
+}
+
+/// `dovetail secrets rekey`: every value decrypted with the identities given and encrypted
+/// again to the new recipients. Nothing is written unless every value could be read.
+fn secrets_rekey(args: cli::SecretsRekeyArgs, io: Io<'_>) -> Result<(), Error> {
+    let identities = load_identities(&args.identity)?.ok_or_else(|| {
+        Error::Environment(
+            "rekey needs an identity that can read the values: pass --identity FILE".to_owned(),
+        )
+    })?;
+    let target = secrets_target(&args.target, io.err)?;
+    let Some(mut text) = target.read()? else {
+        return Err(Error::Environment(format!(
+            "there is no `{}` to rekey",
+            target.shown
+        )));
+    };
+    let mut diags = Diagnostics::default();
+    let doc = Doc {
+        file: target.shown.clone(),
+        root: crate::yaml::parse(&text)
+            .map_err(|e| Error::Environment(format!("{}: {e}", target.shown)))?,
+    };
+    let Some(file) = typed::<crate::model::SecretsFile>(SchemaKind::Secrets, &doc, &mut diags)
+    else {
+        report::emit(&diags, Format::Text, io.err).map_err(Error::Stderr)?;
+        return Err(Error::Invalid {
+            count: diags.error_count(),
+        });
+    };
+    let mut fresh = Vec::new();
+    for (key, armored) in &file.data {
+        match crate::secrets::decrypt(armored, &identities, &target.binding(key)) {
+            Ok(value) => fresh.push((key.clone(), target.encrypt(key, &value)?)),
+            Err(e) => diags.push(
+                doc.error(
+                    &crate::yaml::Path::root().key("data").key(key),
+                    e.to_string(),
+                )
+                .hint(e.hint()),
+            ),
+        }
+    }
+    report::emit(&diags, Format::Text, io.err).map_err(Error::Stderr)?;
+    if diags.has_errors() {
+        return Err(Error::Invalid {
+            count: diags.error_count(),
+        });
+    }
+    for (key, armored) in &fresh {
+        text = target.set(Some(&text), key, armored)?;
+    }
+    target.write(&text)?;
+    writeln!(
+        io.err,
+        "rekeyed {} value(s) in {} to {} recipient(s)",
+        fresh.len(),
+        target.shown,
+        target.recipients.len()
+    )
+    .map_err(Error::Stderr)?;
     Ok(())
 }

@@ -530,3 +530,57 @@ fn image_pull_secret_becomes_a_dockerconfigjson_secret() {
         "the pull secret is not env"
     );
 }
+
+#[test]
+fn rekey_rotates_every_value_to_the_new_platform_key() {
+    let Some(k) = setup() else { return };
+    let a = stock_encrypt("dovetail/v1 acme/shop SECRET_KEY", PLAIN, &k.recipient);
+    let b = stock_encrypt("dovetail/v1 acme/shop API_TOKEN", "tok", &k.recipient);
+    let mut text = secrets_file(&[("SECRET_KEY", &a), ("API_TOKEN", &b)]);
+    text.insert_str(0, "# rotated yearly\n");
+    k.s.write("app/secrets.yaml", &text);
+
+    // The operator makes a new key and lists it as the platform's recipient.
+    let new_key = k.s.path("new.txt");
+    Command::new("age-keygen")
+        .arg("-o")
+        .arg(&new_key)
+        .output()
+        .unwrap();
+    let new_r = String::from_utf8(
+        Command::new("age-keygen")
+            .arg("-y")
+            .arg(&new_key)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    k.s.edit("operator/platform.yaml", &k.recipient, new_r.trim());
+
+    let old_key = k.s.path("key.txt");
+    let r = dovetail(
+        &[
+            "secrets",
+            "rekey",
+            "--app",
+            k.s.app().to_str().unwrap(),
+            "--operator",
+            k.s.operator().to_str().unwrap(),
+            "--identity",
+            old_key.to_str().unwrap(),
+        ],
+        k.s.dir.path(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("rekeyed 2 value(s)"));
+    no_plaintext(&r);
+    let rekeyed = k.s.read("app/secrets.yaml");
+    assert!(rekeyed.starts_with("# rotated yearly\napiVersion: dovetail/v1\n"));
+
+    let r =
+        k.s.run("render", &["--identity", new_key.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    k.s.run("render", &["--identity", old_key.to_str().unwrap()])
+        .invalid("not encrypted to the platform's key");
+}
