@@ -49,15 +49,23 @@ pub struct InputArgs {
     /// The allocation to use, as TENANT/APP; may be left out when the operator repo holds one.
     #[arg(long, value_name = "TENANT/APP")]
     pub allocation: Option<String>,
+    /// Identity files for secrets.
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+}
+
+/// `--identity`, shared by every command that decrypts.
+#[derive(Debug, Args, Clone, Default)]
+pub struct IdentityArgs {
     /// An age identity file (age-keygen output) to decrypt secrets; repeat it, or list
     /// files separated by ':' in DOVETAIL_IDENTITY, to try old and new keys.
     #[arg(
-        long,
+        long = "identity",
         value_name = "FILE",
         env = "DOVETAIL_IDENTITY",
         value_delimiter = ':'
     )]
-    pub identity: Vec<PathBuf>,
+    pub files: Vec<PathBuf>,
 }
 
 /// `dovetail render`.
@@ -109,14 +117,9 @@ pub struct SecretsRekeyArgs {
     /// Which app and the new recipients.
     #[command(flatten)]
     pub target: SecretsArgs,
-    /// An identity file that can read the current values; repeat it for several.
-    #[arg(
-        long,
-        value_name = "FILE",
-        env = "DOVETAIL_IDENTITY",
-        value_delimiter = ':'
-    )]
-    pub identity: Vec<PathBuf>,
+    /// Identity files that can read the current values.
+    #[command(flatten)]
+    pub identity: IdentityArgs,
 }
 
 /// The app a secrets command works on and whom it encrypts to.
@@ -216,6 +219,7 @@ impl InputArgs {
             allocation,
             identity: self
                 .identity
+                .files
                 .iter()
                 .filter(|p| !p.as_os_str().is_empty())
                 .cloned()

@@ -310,7 +310,7 @@ fn secrets_target(args: &cli::SecretsArgs, err: &mut dyn Write) -> Result<Secret
         app: args.app.clone(),
         operator: args.operator.clone(),
         allocation: args.allocation.clone(),
-        identity: Vec::new(),
+        identity: cli::IdentityArgs::default(),
     }
     .check(false)?;
     let tree = open(&input.app)?;
@@ -493,7 +493,7 @@ fn secrets_set(args: cli::SecretsSetArgs, io: Io<'_>) -> Result<(), Error> {
 /// `dovetail secrets rekey`: every value decrypted with the identities given and encrypted
 /// again to the new recipients. Nothing is written unless every value could be read.
 fn secrets_rekey(args: cli::SecretsRekeyArgs, io: Io<'_>) -> Result<(), Error> {
-    let identities = load_identities(&args.identity)?.ok_or_else(|| {
+    let identities = load_identities(&args.identity.files)?.ok_or_else(|| {
         Error::Environment(
             "rekey needs an identity that can read the values: pass --identity FILE".to_owned(),
         )

@@ -197,17 +197,7 @@ fn benchmark_overlay_builds_the_same_objects_as_dovetail() {
         v.sort_by_key(|o| format!("{}/{}", o["kind"], o["metadata"]["name"]));
         v
     };
-    let ours = dovetail(
-        &[
-            "render",
-            "--app",
-            "examples/django/app",
-            "--operator",
-            "examples/django/operator",
-        ],
-        &root(),
-    );
-    assert_eq!(ours.code, 0, "{}", ours.stderr);
+    let ours = common::render_example("django");
     let theirs = docs(&String::from_utf8(out.stdout).unwrap());
     let ours = docs(&ours.stdout);
     assert_eq!(theirs.len(), ours.len());

@@ -71,17 +71,7 @@ fn object<'a>(all: &'a [(String, String, String)], kind: &str, name: &str) -> &'
 
 #[test]
 fn django_example_snapshot() {
-    let r = dovetail(
-        &[
-            "render",
-            "--app",
-            "examples/django/app",
-            "--operator",
-            "examples/django/operator",
-        ],
-        &root(),
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = common::render_example("django");
     assert_eq!(r.stderr, "");
     insta::assert_snapshot!("django", r.stdout);
 }

@@ -30,24 +30,7 @@ fn setup() -> Option<Keys> {
         return None;
     }
     let s = Scratch::example("django");
-    let key = s.path("key.txt");
-    let out = Command::new("age-keygen")
-        .arg("-o")
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let recipient = String::from_utf8(
-        Command::new("age-keygen")
-            .arg("-y")
-            .arg(&key)
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_owned();
+    let recipient = keygen(&s.path("key.txt"));
     s.edit(
         "operator/platform.yaml",
         "recipients: [age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p]",
@@ -59,6 +42,22 @@ fn setup() -> Option<Keys> {
         "secrets: secrets.yaml\nenv:\n",
     );
     Some(Keys { s, recipient })
+}
+
+/// A new key from `age-keygen` at `path`; returns its recipient.
+fn keygen(path: &std::path::Path) -> String {
+    let out = Command::new("age-keygen")
+        .arg("-o")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let public = Command::new("age-keygen")
+        .arg("-y")
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8(public.stdout).unwrap().trim().to_owned()
 }
 
 /// The README's stock-CLI one-liner.
@@ -326,21 +325,8 @@ fn value_without_a_binding_line_is_refused_without_showing_it() {
 fn value_not_encrypted_to_the_platform_key_is_refused() {
     let Some(k) = setup() else { return };
     let other = k.s.path("other.txt");
-    Command::new("age-keygen")
-        .arg("-o")
-        .arg(&other)
-        .output()
-        .unwrap();
-    let r = String::from_utf8(
-        Command::new("age-keygen")
-            .arg("-y")
-            .arg(&other)
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let armored = stock_encrypt("dovetail/v1 acme/shop SECRET_KEY", PLAIN, r.trim());
+    let r = keygen(&other);
+    let armored = stock_encrypt("dovetail/v1 acme/shop SECRET_KEY", PLAIN, &r);
     refused(&k, &armored, "not encrypted to the platform's key");
 }
 
@@ -479,22 +465,9 @@ fn missing_or_unreadable_identity_exits_2() {
 fn rotation_tries_every_identity() {
     let Some(k) = setup() else { return };
     let new_key = k.s.path("new.txt");
-    Command::new("age-keygen")
-        .arg("-o")
-        .arg(&new_key)
-        .output()
-        .unwrap();
-    let new_r = String::from_utf8(
-        Command::new("age-keygen")
-            .arg("-y")
-            .arg(&new_key)
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let new_r = keygen(&new_key);
     let old = stock_encrypt("dovetail/v1 acme/shop SECRET_KEY", PLAIN, &k.recipient);
-    let new = stock_encrypt("dovetail/v1 acme/shop API_TOKEN", "tok", new_r.trim());
+    let new = stock_encrypt("dovetail/v1 acme/shop API_TOKEN", "tok", &new_r);
     k.s.write(
         "app/secrets.yaml",
         &secrets_file(&[("SECRET_KEY", &old), ("API_TOKEN", &new)]),
@@ -542,21 +515,8 @@ fn rekey_rotates_every_value_to_the_new_platform_key() {
 
     // The operator makes a new key and lists it as the platform's recipient.
     let new_key = k.s.path("new.txt");
-    Command::new("age-keygen")
-        .arg("-o")
-        .arg(&new_key)
-        .output()
-        .unwrap();
-    let new_r = String::from_utf8(
-        Command::new("age-keygen")
-            .arg("-y")
-            .arg(&new_key)
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    k.s.edit("operator/platform.yaml", &k.recipient, new_r.trim());
+    let new_r = keygen(&new_key);
+    k.s.edit("operator/platform.yaml", &k.recipient, &new_r);
 
     let old_key = k.s.path("key.txt");
     let r = dovetail(

@@ -133,3 +133,12 @@ pub fn dovetail(args: &[&str], cwd: &Path) -> Run {
         stderr: String::from_utf8(out.stderr).unwrap(),
     }
 }
+
+/// `dovetail render` of `examples/<name>` from the repo root; asserts success.
+pub fn render_example(name: &str) -> Run {
+    let app = format!("examples/{name}/app");
+    let operator = format!("examples/{name}/operator");
+    let r = dovetail(&["render", "--app", &app, "--operator", &operator], &root());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r
+}
