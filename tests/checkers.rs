@@ -205,3 +205,78 @@ fn benchmark_overlay_builds_the_same_objects_as_dovetail() {
         assert_eq!(a, b, "bench/kustomize/overlay differs from the render");
     }
 }
+
+/// Rendered Secrets (decrypted, and redacted without an identity) pass the same checks.
+#[test]
+fn secrets_pass_kubernetes_validate_and_yamllint() {
+    let Some(bin) = checkers() else { return };
+    let s = common::Scratch::example("django");
+    let id = age::x25519::Identity::generate();
+    s.write(
+        "key.txt",
+        &format!(
+            "{}\n",
+            age::secrecy::ExposeSecret::expose_secret(&id.to_string())
+        ),
+    );
+    s.edit(
+        "operator/platform.yaml",
+        "recipients: [age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p]",
+        &format!("recipients: [{}]", id.to_public()),
+    );
+    s.edit(
+        "app/dovetail.yaml",
+        "env:\n",
+        "secrets: secrets.yaml\nimagePullSecret: REGISTRY_AUTH\nenv:\n",
+    );
+    let mut text = String::from("apiVersion: dovetail/v1\nkind: Secrets\ndata:\n");
+    for (key, value) in [
+        ("SECRET_KEY", "on"),
+        (
+            "REGISTRY_AUTH",
+            r#"{"auths":{"r.example.com":{"auth":"dTpw"}}}"#,
+        ),
+    ] {
+        let binding = dovetail::secrets::Binding {
+            tenant: "acme",
+            app: "shop",
+            key,
+        };
+        let armored =
+            dovetail::secrets::encrypt(value.as_bytes(), &binding, &[id.to_public()]).unwrap();
+        text.push_str(&format!("  {key}: |\n"));
+        for line in armored.lines() {
+            text.push_str(&format!("    {line}\n"));
+        }
+    }
+    s.write("app/secrets.yaml", &text);
+    let key = s.path("key.txt");
+    for extra in [vec!["--identity", key.to_str().unwrap()], vec![]] {
+        let r = s.run("render", &extra);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let file = s.path("out.yaml");
+        std::fs::write(&file, &r.stdout).unwrap();
+        let (ok, text) = run(
+            &bin.join("kubernetes-validate"),
+            &[
+                "--strict",
+                "--quiet",
+                "-k",
+                KUBERNETES,
+                file.to_str().unwrap(),
+            ],
+        );
+        assert!(ok, "{text}");
+        let config = root().join(".yamllint.yaml");
+        let (ok, text) = run(
+            &bin.join("yamllint"),
+            &[
+                "--strict",
+                "-c",
+                config.to_str().unwrap(),
+                file.to_str().unwrap(),
+            ],
+        );
+        assert!(ok, "{text}");
+    }
+}
