@@ -359,4 +359,25 @@ mod tests {
             Err(SecretError::TooLarge(_))
         ));
     }
+
+    /// Regression guard for untrusted input: no truncation or byte change of a real
+    /// value may panic the form check or the decryption; each gives a value or an error.
+    #[test]
+    fn mutated_values_never_panic() {
+        let id = x25519::Identity::generate();
+        let armored = encrypt(b"secret", &binding(), &[id.to_public()]).unwrap();
+        let bytes = armored.as_bytes();
+        let ids = [id];
+        for end in (0..bytes.len()).step_by(3) {
+            let text = std::str::from_utf8(&bytes[..end]).unwrap();
+            let _ = decrypt(text, &ids, &binding());
+        }
+        for i in 0..bytes.len() {
+            for b in [b'A', b'-', b'\n', b' ', b'='] {
+                let mut m = bytes.to_vec();
+                m[i] = b;
+                let _ = decrypt(std::str::from_utf8(&m).unwrap(), &ids, &binding());
+            }
+        }
+    }
 }
