@@ -81,22 +81,39 @@ fn run(tool: &Path, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+fn kubernetes_validate(bin: &Path, file: &Path) -> (bool, String) {
+    run(
+        &bin.join("kubernetes-validate"),
+        &[
+            "--strict",
+            "--quiet",
+            "-k",
+            KUBERNETES,
+            file.to_str().unwrap(),
+        ],
+    )
+}
+
+fn yamllint(bin: &Path, file: &Path) -> (bool, String) {
+    let config = root().join(".yamllint.yaml");
+    run(
+        &bin.join("yamllint"),
+        &[
+            "--strict",
+            "-c",
+            config.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ],
+    )
+}
+
 #[test]
 fn every_example_passes_kubernetes_validate_strict() {
     let Some(bin) = checkers() else { return };
     let tmp = tempfile::tempdir().unwrap();
     for example in examples() {
         let file = rendered(&example, tmp.path());
-        let (ok, text) = run(
-            &bin.join("kubernetes-validate"),
-            &[
-                "--strict",
-                "--quiet",
-                "-k",
-                KUBERNETES,
-                file.to_str().unwrap(),
-            ],
-        );
+        let (ok, text) = kubernetes_validate(&bin, &file);
         assert!(ok, "{}: {text}", example.display());
         // kubernetes-validate only warns about a kind it has no schema for; the one
         // custom resource dovetail renders is CloudNativePG's Cluster, so any other
@@ -115,18 +132,9 @@ fn every_example_passes_kubernetes_validate_strict() {
 fn every_example_passes_yamllint_strict() {
     let Some(bin) = checkers() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let config = root().join(".yamllint.yaml");
     for example in examples() {
         let file = rendered(&example, tmp.path());
-        let (ok, text) = run(
-            &bin.join("yamllint"),
-            &[
-                "--strict",
-                "-c",
-                config.to_str().unwrap(),
-                file.to_str().unwrap(),
-            ],
-        );
+        let (ok, text) = yamllint(&bin, &file);
         assert!(ok, "{}: {text}", example.display());
     }
 }
@@ -256,27 +264,9 @@ fn secrets_pass_kubernetes_validate_and_yamllint() {
         assert_eq!(r.code, 0, "{}", r.stderr);
         let file = s.path("out.yaml");
         std::fs::write(&file, &r.stdout).unwrap();
-        let (ok, text) = run(
-            &bin.join("kubernetes-validate"),
-            &[
-                "--strict",
-                "--quiet",
-                "-k",
-                KUBERNETES,
-                file.to_str().unwrap(),
-            ],
-        );
+        let (ok, text) = kubernetes_validate(&bin, &file);
         assert!(ok, "{text}");
-        let config = root().join(".yamllint.yaml");
-        let (ok, text) = run(
-            &bin.join("yamllint"),
-            &[
-                "--strict",
-                "-c",
-                config.to_str().unwrap(),
-                file.to_str().unwrap(),
-            ],
-        );
+        let (ok, text) = yamllint(&bin, &file);
         assert!(ok, "{text}");
     }
 }

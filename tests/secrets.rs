@@ -44,6 +44,19 @@ fn setup() -> Option<Keys> {
     Some(Keys { s, recipient })
 }
 
+/// Runs `cmd` with `input` on its stdin and returns what it printed.
+fn piped(mut cmd: Command, input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// A new key from `age-keygen` at `path`; returns its recipient.
 fn keygen(path: &std::path::Path) -> String {
     let out = Command::new("age-keygen")
@@ -171,24 +184,12 @@ fn pods_roll_when_a_secret_changes() {
 fn value_set_by_dovetail_decrypts_with_the_stock_age_cli() {
     let Some(k) = setup() else { return };
     let set = |key: &str, value: &str| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dovetail"))
-            .args(["secrets", "set", key, "--app"])
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dovetail"));
+        cmd.args(["secrets", "set", key, "--app"])
             .arg(k.s.app())
             .arg("--operator")
-            .arg(k.s.operator())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(value.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+            .arg(k.s.operator());
+        let out = piped(cmd, value.as_bytes());
         assert!(
             out.status.success(),
             "{}",
@@ -208,22 +209,9 @@ fn value_set_by_dovetail_decrypts_with_the_stock_age_cli() {
 
     let doc = dovetail::yaml::parse(&both).unwrap().to_json();
     let armored = doc["data"]["DB_PASSWORD"].as_str().unwrap();
-    let mut child = Command::new("age")
-        .arg("-d")
-        .arg("-i")
-        .arg(k.s.path("key.txt"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(armored.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut cmd = Command::new("age");
+    cmd.arg("-d").arg("-i").arg(k.s.path("key.txt"));
+    let out = piped(cmd, armored.as_bytes());
     assert!(out.status.success());
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
