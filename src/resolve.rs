@@ -492,7 +492,8 @@ fn check_single_attach(
     if s.access_mode != "ReadWriteOnce" {
         return;
     }
-    let mut pods: Vec<String> = processes
+    // Each process that mounts it, at its most pods (the autoscaling maximum, if any).
+    let mounting: Vec<(&str, u32)> = processes
         .iter()
         .filter(|p| s.processes.contains(&p.name))
         .map(|p| {
@@ -500,18 +501,14 @@ fn check_single_attach(
                 .autoscaling
                 .as_ref()
                 .map_or(p.replicas, |a| a.max_replicas);
-            format!("{} {most}", p.name)
+            (p.name.as_str(), most)
         })
         .collect();
-    let mut total: u32 = processes
+    let mut total: u32 = mounting.iter().map(|(_, most)| most).sum();
+    let mut pods: Vec<String> = mounting
         .iter()
-        .filter(|p| s.processes.contains(&p.name))
-        .map(|p| {
-            p.autoscaling
-                .as_ref()
-                .map_or(p.replicas, |a| a.max_replicas)
-        })
-        .sum();
+        .map(|(name, most)| format!("{name} {most}"))
+        .collect();
     if init.is_some_and(|i| i.mode == InitMode::Job) {
         total += 1;
         pods.push("init job 1".to_owned());
