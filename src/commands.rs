@@ -8,7 +8,7 @@ use crate::diag::{Diagnostic, Diagnostics, Doc};
 use crate::load::{display, read_doc, typed};
 use crate::model::{Allocation, App, Platform};
 use crate::ownership::{self, Owners};
-use crate::resolve::{self, Identity, Resolved};
+use crate::resolve::{self, Identity, Resolved, ResolvedSecrets};
 use crate::schema::SchemaKind;
 use crate::source::DirTree;
 use crate::yaml::Pos;
@@ -43,9 +43,11 @@ pub fn run(cli: cli::Cli, io: Io<'_>) -> Result<(), Error> {
                     count: diags.error_count(),
                 });
             };
-            if resolved.secrets.as_ref().is_some_and(|s| {
-                s.values.values().any(Option::is_none) || matches!(s.pull, Some(None))
-            }) {
+            if resolved
+                .secrets
+                .as_ref()
+                .is_some_and(ResolvedSecrets::is_redacted)
+            {
                 writeln!(
                     io.err,
                     "note: no identity (--identity or DOVETAIL_IDENTITY): secret values are redacted and only their form was checked"

@@ -107,6 +107,13 @@ pub struct ResolvedSecrets {
     pub checksum: String,
 }
 
+impl ResolvedSecrets {
+    /// Whether any value stands redacted, for want of an identity.
+    pub fn is_redacted(&self) -> bool {
+        self.values.values().any(Option::is_none) || matches!(self.pull, Some(None))
+    }
+}
+
 impl std::fmt::Debug for ResolvedSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResolvedSecrets")
