@@ -37,9 +37,20 @@ pub enum Command {
     },
 }
 
-/// Where the inputs come from.
+/// Where the inputs come from, and the keys to read their secrets.
 #[derive(Debug, Args, Clone)]
 pub struct InputArgs {
+    /// The repos.
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    /// Identity files for secrets.
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+}
+
+/// The customer app and the operator repo, shared by every command that reads them.
+#[derive(Debug, Args, Clone)]
+pub struct RepoArgs {
     /// The app directory of the customer repo (where dovetail.yaml is).
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub app: PathBuf,
@@ -49,13 +60,10 @@ pub struct InputArgs {
     /// The allocation to use, as TENANT/APP; may be left out when the operator repo holds one.
     #[arg(long, value_name = "TENANT/APP")]
     pub allocation: Option<String>,
-    /// Identity files for secrets.
-    #[command(flatten)]
-    pub identity: IdentityArgs,
 }
 
 /// `--identity`, shared by every command that decrypts.
-#[derive(Debug, Args, Clone, Default)]
+#[derive(Debug, Args, Clone)]
 pub struct IdentityArgs {
     /// An age identity file (age-keygen output) to decrypt secrets; repeat it, or list
     /// files separated by ':' in DOVETAIL_IDENTITY, to try old and new keys.
@@ -125,15 +133,10 @@ pub struct SecretsRekeyArgs {
 /// The app a secrets command works on and whom it encrypts to.
 #[derive(Debug, Args)]
 pub struct SecretsArgs {
-    /// The app directory (where dovetail.yaml is).
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    pub app: PathBuf,
-    /// The operator repo: its platform.yaml gives the recipients, its allocation the app.
-    #[arg(long, value_name = "DIR", env = "DOVETAIL_OPERATOR_REPO")]
-    pub operator: Option<PathBuf>,
-    /// The app the values are bound to, as TENANT/APP; needed without an operator repo.
-    #[arg(long, value_name = "TENANT/APP")]
-    pub allocation: Option<String>,
+    /// The app the values are bound to (its allocation, or --allocation) and the
+    /// operator repo whose platform.yaml lists the recipients.
+    #[command(flatten)]
+    pub repo: RepoArgs,
     /// An age X25519 recipient (age1…) to encrypt to, instead of platform.yaml's; repeat it
     /// to add your own key too.
     #[arg(long, value_name = "AGE1…")]
@@ -195,6 +198,13 @@ pub const MAX_NAME: usize = 30;
 impl InputArgs {
     /// Checks the arguments; `need_operator` for commands that cannot work without it.
     pub fn check(&self, need_operator: bool) -> Result<Inputs, UsageError> {
+        self.repo.check(need_operator, &self.identity.files)
+    }
+}
+
+impl RepoArgs {
+    /// Checks the arguments, with the identity files given alongside (if any).
+    pub fn check(&self, need_operator: bool, identity: &[PathBuf]) -> Result<Inputs, UsageError> {
         if !self.app.is_dir() {
             return Err(UsageError::NotADirectory(self.app.clone()));
         }
@@ -217,9 +227,7 @@ impl InputArgs {
             app: self.app.clone(),
             operator,
             allocation,
-            identity: self
-                .identity
-                .files
+            identity: identity
                 .iter()
                 .filter(|p| !p.as_os_str().is_empty())
                 .cloned()

@@ -308,13 +308,7 @@ struct SecretsTarget {
 }
 
 fn secrets_target(args: &cli::SecretsArgs, err: &mut dyn Write) -> Result<SecretsTarget, Error> {
-    let input = cli::InputArgs {
-        app: args.app.clone(),
-        operator: args.operator.clone(),
-        allocation: args.allocation.clone(),
-        identity: cli::IdentityArgs::default(),
-    }
-    .check(false)?;
+    let input = args.repo.check(false, &[])?;
     let tree = open(&input.app)?;
     // The app's identity: named, or the operator repo's only allocation.
     let identity = match (&input.allocation, &input.operator) {
