@@ -116,11 +116,6 @@ impl Diagnostics {
             .count()
     }
 
-    /// Whether nothing was recorded.
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
     /// Adds everything from `other`.
     pub fn extend(&mut self, other: Diagnostics) {
         for d in other.items {

@@ -67,11 +67,6 @@ impl DirTree {
         Ok(DirTree { root })
     }
 
-    /// The tree's root, with links resolved.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// Resolves `rel` inside the tree, following links, and refuses what leads outside.
     fn resolve(&self, rel: &str) -> Result<PathBuf, ReadError> {
         let p = Path::new(rel);

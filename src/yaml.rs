@@ -139,14 +139,6 @@ impl Path {
         }
         Path(dotted.split('.').map(|s| Seg::Key(s.to_owned())).collect())
     }
-
-    /// The last key of the path, if it ends in one.
-    pub fn last_key(&self) -> Option<&str> {
-        match self.0.last() {
-            Some(Seg::Key(k)) => Some(k),
-            _ => None,
-        }
-    }
 }
 
 impl fmt::Display for Path {
