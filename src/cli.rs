@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::git::{GitSettings, Location, LocationError, SettingsError};
 use crate::schema::SchemaKind;
 
 /// Merge a customer's app repo with its operator allocation into Kubernetes manifests.
@@ -19,12 +20,24 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The environment that git sources read, shown under `--help`.
+const GIT_ENV_HELP: &str = "\
+Git sources (--app or --operator given as URL[#REF]) read these variables:
+  DOVETAIL_CACHE_DIR         cache of bare repos [default: $XDG_CACHE_HOME/dovetail or ~/.cache/dovetail]
+  DOVETAIL_FETCH_TTL         how long a fetched branch or tag is reused, e.g. 60, 60s, 5m [default: 60s]
+  DOVETAIL_SSH_KEY           private key file for ssh URLs
+  DOVETAIL_SSH_KNOWN_HOSTS   known_hosts file that ssh host keys are checked against (required for ssh)
+  DOVETAIL_HTTPS_TOKEN_FILE  file holding an access token for https URLs
+  DOVETAIL_HTTPS_USER        user name sent with the token [default: x-access-token]";
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Render the final manifests (a dry run of what ArgoCD would apply).
+    #[command(after_help = GIT_ENV_HELP)]
     Render(RenderArgs),
     /// Check the inputs and report every problem at once; renders nothing.
+    #[command(after_help = GIT_ENV_HELP)]
     Validate(ValidateArgs),
     /// Manage the app's age-encrypted secrets file.
     #[command(subcommand)]
@@ -51,12 +64,13 @@ pub struct InputArgs {
 /// The customer app and the operator repo, shared by every command that reads them.
 #[derive(Debug, Args, Clone)]
 pub struct RepoArgs {
-    /// The app directory of the customer repo (where dovetail.yaml is).
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    pub app: PathBuf,
-    /// The operator repo (platform.yaml and tenants/).
-    #[arg(long, value_name = "DIR", env = "DOVETAIL_OPERATOR_REPO")]
-    pub operator: Option<PathBuf>,
+    /// The customer app: its directory (where dovetail.yaml is), or the customer repo's
+    /// git URL, with #BRANCH, #TAG or #COMMIT, read at the allocation's `path`.
+    #[arg(long, value_name = "DIR|URL[#REF]", default_value = ".")]
+    pub app: String,
+    /// The operator repo (platform.yaml and tenants/): a directory or a git URL[#REF].
+    #[arg(long, value_name = "DIR|URL[#REF]", env = "DOVETAIL_OPERATOR_REPO")]
+    pub operator: Option<String>,
     /// The allocation to use, as TENANT/APP; may be left out when the operator repo holds one.
     #[arg(long, value_name = "TENANT/APP")]
     pub allocation: Option<String>,
@@ -157,10 +171,12 @@ pub enum Format {
 /// Checked inputs.
 #[derive(Debug, Clone)]
 pub struct Inputs {
-    /// The app directory.
-    pub app: PathBuf,
+    /// The app directory or repo.
+    pub app: Location,
     /// The operator repo, if any.
-    pub operator: Option<PathBuf>,
+    pub operator: Option<Location>,
+    /// Cache and credentials, read from the environment when a git source is named.
+    pub git: Option<GitSettings>,
     /// The allocation, checked to be `TENANT/APP`.
     pub allocation: Option<(String, String)>,
     /// Identity files, in the order given.
@@ -176,6 +192,12 @@ pub enum UsageError {
     /// `--allocation` not in the form TENANT/APP.
     #[error("--allocation `{0}` is not TENANT/APP (lowercase letters, digits and '-')")]
     BadAllocation(String),
+    /// A `--app` or `--operator` URL that cannot be used.
+    #[error("{0}")]
+    Location(#[from] LocationError),
+    /// A git setting in the environment that cannot be used.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
     /// render without an operator repo.
     #[error("no operator repo: pass --operator DIR or set DOVETAIL_OPERATOR_REPO")]
     NoOperator,
@@ -205,14 +227,19 @@ impl InputArgs {
 impl RepoArgs {
     /// Checks the arguments, with the identity files given alongside (if any).
     pub fn check(&self, need_operator: bool, identity: &[PathBuf]) -> Result<Inputs, UsageError> {
-        if !self.app.is_dir() {
-            return Err(UsageError::NotADirectory(self.app.clone()));
-        }
-        let operator = match &self.operator {
-            Some(dir) if !dir.is_dir() => return Err(UsageError::NotADirectory(dir.clone())),
-            Some(dir) => Some(dir.clone()),
+        let app = checked_location(&self.app)?;
+        let operator = match self.operator.as_deref().filter(|o| !o.is_empty()) {
+            Some(o) => Some(checked_location(o)?),
             None if need_operator => return Err(UsageError::NoOperator),
             None => None,
+        };
+        let git = if [Some(&app), operator.as_ref()]
+            .iter()
+            .any(|l| matches!(l, Some(Location::Git(_))))
+        {
+            Some(GitSettings::from_env()?)
+        } else {
+            None
         };
         let allocation = match &self.allocation {
             None => None,
@@ -224,8 +251,9 @@ impl RepoArgs {
             },
         };
         Ok(Inputs {
-            app: self.app.clone(),
+            app,
             operator,
+            git,
             allocation,
             identity: identity
                 .iter()
@@ -234,4 +262,15 @@ impl RepoArgs {
                 .collect(),
         })
     }
+}
+
+/// A location whose directory, if it is one, exists.
+fn checked_location(s: &str) -> Result<Location, UsageError> {
+    let loc = Location::parse(s)?;
+    if let Location::Dir(dir) = &loc
+        && !dir.is_dir()
+    {
+        return Err(UsageError::NotADirectory(dir.clone()));
+    }
+    Ok(loc)
 }

@@ -1,16 +1,17 @@
 //! The commands: load, check, merge, render, print.
 
 use std::io::Write;
-use std::path::{Path as FsPath, PathBuf};
+use std::path::PathBuf;
 
 use crate::cli::{self, Command, Format, MAX_NAME, is_name};
 use crate::diag::{Diagnostic, Diagnostics, Doc};
-use crate::load::{display, read_doc, typed};
+use crate::git::{Cache, GitError, GitSettings, Location};
+use crate::load::{read_doc, typed};
 use crate::model::{Allocation, App, Platform};
 use crate::ownership::{self, Owners};
 use crate::resolve::{self, Identity, Resolved, ResolvedSecrets};
 use crate::schema::SchemaKind;
-use crate::source::DirTree;
+use crate::source::{DirTree, GitTree, Tree};
 use crate::yaml::Pos;
 use crate::{Error, output, render, report};
 
@@ -36,7 +37,7 @@ pub fn run(cli: cli::Cli, io: Io<'_>) -> Result<(), Error> {
         }
         Command::Render(args) => {
             let inputs = args.input.check(true)?;
-            let (resolved, diags) = load_and_resolve(&inputs)?;
+            let (resolved, diags) = load_and_resolve(&inputs, io.err)?;
             report::emit(&diags, Format::Text, io.err).map_err(Error::Stderr)?;
             let Some(resolved) = resolved else {
                 return Err(Error::Invalid {
@@ -76,9 +77,9 @@ pub fn run(cli: cli::Cli, io: Io<'_>) -> Result<(), Error> {
         Command::Validate(args) => {
             let inputs = args.input.check(false)?;
             let diags = if inputs.operator.is_some() {
-                load_and_resolve(&inputs)?.1
+                load_and_resolve(&inputs, io.err)?.1
             } else {
-                check_app_only(&inputs.app)?
+                check_app_only(&inputs, io.err)?
             };
             report::emit(&diags, args.format, io.err).map_err(Error::Stderr)?;
             if diags.has_errors() {
@@ -113,24 +114,93 @@ fn load_identities(files: &[PathBuf]) -> Result<Option<Vec<age::x25519::Identity
     Ok(Some(all))
 }
 
-fn open(dir: &FsPath) -> Result<DirTree, Error> {
-    DirTree::open(dir)
-        .map_err(|e| Error::Environment(format!("cannot open `{}`: {e}", dir.display())))
+/// Opens an input as a tree: a directory as it is, a git source through the cache at
+/// `subdir` of its commit. Network work and the commit used are reported on `err`.
+fn open_tree(
+    loc: &Location,
+    subdir: &str,
+    git: Option<&GitSettings>,
+    role: &str,
+    err: &mut dyn Write,
+) -> Result<Tree, Error> {
+    match loc {
+        Location::Dir(dir) => DirTree::open(dir)
+            .map(Tree::Dir)
+            .map_err(|e| Error::Environment(format!("cannot open `{}`: {e}", dir.display()))),
+        Location::Git(spec) => {
+            let settings = match git {
+                Some(s) => s.clone(),
+                None => GitSettings::from_env().map_err(cli::UsageError::from)?,
+            };
+            let mut progress = |line: &str| {
+                let _ = writeln!(err, "{role}: {line}");
+            };
+            let checkout = Cache::new(settings).open(spec, &mut progress)?;
+            let tree = GitTree::open(checkout, subdir)?;
+            writeln!(err, "{role}: {}", tree.checkout().describe()).map_err(Error::Stderr)?;
+            Ok(Tree::Git(Box::new(tree)))
+        }
+    }
+}
+
+/// Fails when a git tree met a corrupt object while it was read: what came out of it
+/// cannot be trusted, even as error messages.
+fn trusted(tree: &Tree) -> Result<(), Error> {
+    match (tree, tree.broken()) {
+        (Tree::Git(t), Some(message)) => Err(Error::Git(GitError::Corrupt {
+            url: t.checkout().spec.url.clone(),
+            message,
+        })),
+        _ => Ok(()),
+    }
+}
+
+/// Runs `work` once, and once more after rebuilding the cache of a repo it found
+/// corrupt: a corrupt cache is rebuilt, never rendered from.
+fn retrying_corrupt<T>(
+    inputs: &cli::Inputs,
+    err: &mut dyn Write,
+    mut work: impl FnMut(&mut dyn Write) -> Result<T, Error>,
+) -> Result<T, Error> {
+    match work(err) {
+        Err(Error::Git(GitError::Corrupt { url, message })) => {
+            writeln!(
+                err,
+                "warning: the cache of {url} is corrupt ({message}); rebuilding it"
+            )
+            .map_err(Error::Stderr)?;
+            let settings = match &inputs.git {
+                Some(s) => s.clone(),
+                None => GitSettings::from_env().map_err(cli::UsageError::from)?,
+            };
+            Cache::new(settings).purge(&url)?;
+            work(err)
+        }
+        other => other,
+    }
 }
 
 /// The customer-side checks a customer can run without the operator repo.
-fn check_app_only(app_dir: &FsPath) -> Result<Diagnostics, Error> {
-    let tree = open(app_dir)?;
+fn check_app_only(inputs: &cli::Inputs, err: &mut dyn Write) -> Result<Diagnostics, Error> {
+    retrying_corrupt(inputs, err, |err| {
+        let tree = open_tree(&inputs.app, "", inputs.git.as_ref(), "app", err)?;
+        let diags = check_app_tree(&tree);
+        trusted(&tree)?;
+        Ok(diags)
+    })
+}
+
+fn check_app_tree(tree: &Tree) -> Diagnostics {
     let mut diags = Diagnostics::default();
     let owners = Owners {
         allocation: None,
         platform: "platform.yaml".to_owned(),
     };
-    let shown = display(app_dir, "dovetail.yaml");
-    if let Some(doc) = read_doc(&tree, "dovetail.yaml", &shown, &mut diags) {
+    let shown = tree.shown("dovetail.yaml");
+    if let Some(doc) = read_doc(tree, "dovetail.yaml", &shown, &mut diags) {
         ownership::check_app(&doc, &owners, &mut diags);
         if let Some(app) = typed::<App>(SchemaKind::App, &doc, &mut diags) {
-            resolve::load_secrets(&tree, &doc, &app, &mut diags);
+            resolve::load_secrets(tree, &doc, &app, &mut diags);
             for (i, f) in app.files.iter().enumerate() {
                 if let Err(e) = tree.read(&f.path, resolve::MAX_FILE_BYTES) {
                     let path = crate::yaml::Path::root().key("files").index(i).key("path");
@@ -142,13 +212,12 @@ fn check_app_only(app_dir: &FsPath) -> Result<Diagnostics, Error> {
             }
         }
     }
-    Ok(diags)
+    diags
 }
 
 /// Finds the allocation: the one named, or the only one there is.
 fn find_allocation(
-    tree: &DirTree,
-    operator: &FsPath,
+    tree: &Tree,
     wanted: Option<&(String, String)>,
 ) -> Result<(Identity, String), Error> {
     if let Some((tenant, app)) = wanted {
@@ -156,7 +225,7 @@ fn find_allocation(
         if !tree.exists(&rel) {
             return Err(Error::Environment(format!(
                 "no allocation `{}` in the operator repo",
-                display(operator, &rel)
+                tree.shown(&rel)
             )));
         }
         return Ok((
@@ -183,14 +252,14 @@ fn find_allocation(
             if !is_name(&tenant, MAX_NAME) || !is_name(&app, MAX_NAME) {
                 return Err(Error::Environment(format!(
                     "`{}`: tenant and app names must be lowercase letters, digits and '-', at most {MAX_NAME} characters",
-                    display(operator, &rel)
+                    tree.shown(&rel)
                 )));
             }
             Ok((Identity { tenant, app }, rel))
         }
         0 => Err(Error::Environment(format!(
             "the operator repo `{}` holds no allocation (tenants/<tenant>/<app>.yaml)",
-            operator.display()
+            tree.describe()
         ))),
         n => Err(Error::Environment(format!(
             "the operator repo holds {n} allocations; pick one with --allocation TENANT/APP"
@@ -199,36 +268,59 @@ fn find_allocation(
 }
 
 /// Loads every input, checks it, and merges; returns the merged app when there were no
-/// errors, and every diagnostic either way.
-pub fn load_and_resolve(inputs: &cli::Inputs) -> Result<(Option<Resolved>, Diagnostics), Error> {
-    let operator: PathBuf = inputs.operator.clone().ok_or(cli::UsageError::NoOperator)?;
+/// errors, and every diagnostic either way. Git sources are reported on `err`.
+pub fn load_and_resolve(
+    inputs: &cli::Inputs,
+    err: &mut dyn Write,
+) -> Result<(Option<Resolved>, Diagnostics), Error> {
     let identities = load_identities(&inputs.identity)?;
-    let app_tree = open(&inputs.app)?;
-    let op_tree = open(&operator)?;
-    let (identity, alloc_rel) = find_allocation(&op_tree, &operator, inputs.allocation.as_ref())?;
+    retrying_corrupt(inputs, err, |err| {
+        load_once(inputs, identities.as_deref(), err)
+    })
+}
+
+fn load_once(
+    inputs: &cli::Inputs,
+    identities: Option<&[age::x25519::Identity]>,
+    err: &mut dyn Write,
+) -> Result<(Option<Resolved>, Diagnostics), Error> {
+    let operator = inputs
+        .operator
+        .as_ref()
+        .ok_or(cli::UsageError::NoOperator)?;
+    let op_tree = open_tree(operator, "", inputs.git.as_ref(), "operator", err)?;
+    let (identity, alloc_rel) = find_allocation(&op_tree, inputs.allocation.as_ref())?;
     let mut diags = Diagnostics::default();
 
-    let alloc_shown = display(&operator, &alloc_rel);
-    let platform_shown = display(&operator, "platform.yaml");
+    let alloc_shown = op_tree.shown(&alloc_rel);
+    let platform_shown = op_tree.shown("platform.yaml");
     let owners = Owners {
         allocation: Some(alloc_shown.clone()),
         platform: platform_shown.clone(),
     };
+    let alloc_doc = read_doc(&op_tree, &alloc_rel, &alloc_shown, &mut diags);
+    let allocation = alloc_doc
+        .as_ref()
+        .and_then(|doc| typed::<Allocation>(SchemaKind::Allocation, doc, &mut diags));
+    let platform_doc = read_doc(&op_tree, "platform.yaml", &platform_shown, &mut diags);
+    let platform = platform_doc
+        .as_ref()
+        .and_then(|doc| typed::<Platform>(SchemaKind::Platform, doc, &mut diags));
+    trusted(&op_tree)?;
 
-    let app_shown = display(&inputs.app, "dovetail.yaml");
+    // A customer repo from git is read at the allocation's app path.
+    let app_path = allocation
+        .as_ref()
+        .and_then(|a| a.path.clone())
+        .unwrap_or_default();
+    let app_tree = open_tree(&inputs.app, &app_path, inputs.git.as_ref(), "app", err)?;
+    let app_shown = app_tree.shown("dovetail.yaml");
     let app_doc = read_doc(&app_tree, "dovetail.yaml", &app_shown, &mut diags);
     let app = app_doc.as_ref().and_then(|doc| {
         ownership::check_app(doc, &owners, &mut diags);
         typed::<App>(SchemaKind::App, doc, &mut diags)
     });
-    let platform_doc = read_doc(&op_tree, "platform.yaml", &platform_shown, &mut diags);
-    let platform = platform_doc
-        .as_ref()
-        .and_then(|doc| typed::<Platform>(SchemaKind::Platform, doc, &mut diags));
-    let alloc_doc = read_doc(&op_tree, &alloc_rel, &alloc_shown, &mut diags);
-    let allocation = alloc_doc
-        .as_ref()
-        .and_then(|doc| typed::<Allocation>(SchemaKind::Allocation, doc, &mut diags));
+    trusted(&app_tree)?;
 
     let (
         Some(app_doc),
@@ -253,8 +345,9 @@ pub fn load_and_resolve(inputs: &cli::Inputs) -> Result<(Option<Resolved>, Diagn
         platform_doc: &platform_doc,
         platform: &platform,
         app_tree: &app_tree,
-        identities: identities.as_deref(),
+        identities,
     });
+    trusted(&app_tree)?;
     diags.extend(more);
     let Some(resolved) = resolved else {
         return Ok((None, diags));
@@ -295,7 +388,7 @@ fn check_resolved(resolved: &Resolved, app_doc: &Doc, diags: &mut Diagnostics) {
 /// Which app a secrets command is for, where its file is, and whom to encrypt to.
 struct SecretsTarget {
     app_dir: PathBuf,
-    tree: DirTree,
+    tree: Tree,
     identity: Identity,
     recipients: Vec<age::x25519::Recipient>,
     /// The file, relative to the app directory.
@@ -309,14 +402,27 @@ struct SecretsTarget {
 
 fn secrets_target(args: &cli::SecretsArgs, err: &mut dyn Write) -> Result<SecretsTarget, Error> {
     let input = args.repo.check(false, &[])?;
-    let tree = open(&input.app)?;
+    let Location::Dir(app_dir) = &input.app else {
+        return Err(Error::Environment(
+            "secrets commands edit the secrets file of a checkout; pass --app DIR, not a URL"
+                .to_owned(),
+        ));
+    };
+    let tree =
+        Tree::Dir(DirTree::open(app_dir).map_err(|e| {
+            Error::Environment(format!("cannot open `{}`: {e}", app_dir.display()))
+        })?);
+    let op_tree = match &input.operator {
+        Some(op) => Some(open_tree(op, "", input.git.as_ref(), "operator", err)?),
+        None => None,
+    };
     // The app's identity: named, or the operator repo's only allocation.
-    let identity = match (&input.allocation, &input.operator) {
+    let identity = match (&input.allocation, &op_tree) {
         (Some((tenant, app)), _) => Identity {
             tenant: tenant.clone(),
             app: app.clone(),
         },
-        (None, Some(op)) => find_allocation(&open(op)?, op, None)?.0,
+        (None, Some(op)) => find_allocation(op, None)?.0,
         (None, None) => {
             return Err(Error::Environment(
                 "which app is this for? pass --allocation TENANT/APP or --operator DIR".to_owned(),
@@ -324,14 +430,14 @@ fn secrets_target(args: &cli::SecretsArgs, err: &mut dyn Write) -> Result<Secret
         }
     };
     let recipients: Vec<age::x25519::Recipient> = if args.recipient.is_empty() {
-        let Some(op) = &input.operator else {
+        let Some(op) = &op_tree else {
             return Err(Error::Environment(
                 "no recipients: pass --recipient age1… or --operator DIR (its platform.yaml lists them)".to_owned(),
             ));
         };
         let mut diags = Diagnostics::default();
-        let shown = display(op, "platform.yaml");
-        let platform = read_doc(&open(op)?, "platform.yaml", &shown, &mut diags)
+        let shown = op.shown("platform.yaml");
+        let platform = read_doc(op, "platform.yaml", &shown, &mut diags)
             .and_then(|doc| typed::<Platform>(SchemaKind::Platform, &doc, &mut diags));
         report::emit(&diags, Format::Text, err).map_err(Error::Stderr)?;
         let Some(platform) = platform else {
@@ -359,7 +465,7 @@ fn secrets_target(args: &cli::SecretsArgs, err: &mut dyn Write) -> Result<Secret
         v
     };
     // The file dovetail.yaml names, or secrets.yaml.
-    let app_shown = display(&input.app, "dovetail.yaml");
+    let app_shown = tree.shown("dovetail.yaml");
     let named = read_doc(
         &tree,
         "dovetail.yaml",
@@ -379,8 +485,8 @@ fn secrets_target(args: &cli::SecretsArgs, err: &mut dyn Write) -> Result<Secret
         )));
     }
     Ok(SecretsTarget {
-        shown: display(&input.app, &rel),
-        app_dir: input.app,
+        shown: tree.shown(&rel),
+        app_dir: app_dir.clone(),
         tree,
         identity,
         recipients,

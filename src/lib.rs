@@ -13,8 +13,11 @@ pub mod cli;
 pub mod commands;
 pub mod diag;
 pub mod formats;
+pub mod git;
+pub mod known_hosts;
 pub mod load;
 pub mod model;
+pub mod odb;
 pub mod output;
 pub mod ownership;
 pub mod quantity;
@@ -45,6 +48,9 @@ pub enum Error {
     /// cannot be found.
     #[error("{0}")]
     Environment(String),
+    /// A git source could not be fetched or read.
+    #[error(transparent)]
+    Git(#[from] git::GitError),
     /// The render came out empty; ArgoCD would prune everything.
     #[error("the render produced no objects; refusing to print an empty set")]
     Empty,

@@ -2,24 +2,15 @@
 //! then typed values. Each step records what it finds and the next runs only where the
 //! last one passed, so one run reports every problem it can.
 
-use std::path::Path as FsPath;
-
 use serde::de::DeserializeOwned;
 
 use crate::diag::{Diagnostic, Diagnostics, Doc};
 use crate::schema::{self, SchemaKind};
-use crate::source::{DirTree, MAX_YAML_BYTES, ReadError};
+use crate::source::{MAX_YAML_BYTES, ReadError, Tree};
 use crate::yaml::{self, Pos};
 
-/// How a file is named in messages: its path as the user would type it.
-pub fn display(dir: &FsPath, rel: &str) -> String {
-    let joined = dir.join(rel);
-    let s = joined.to_string_lossy();
-    s.strip_prefix("./").unwrap_or(&s).to_owned()
-}
-
 /// Reads and parses one YAML file; `None` (with diagnostics) when it is unusable.
-pub fn read_doc(tree: &DirTree, rel: &str, shown: &str, diags: &mut Diagnostics) -> Option<Doc> {
+pub fn read_doc(tree: &Tree, rel: &str, shown: &str, diags: &mut Diagnostics) -> Option<Doc> {
     let bytes = match tree.read(rel, MAX_YAML_BYTES) {
         Ok(b) => b,
         Err(e) => {

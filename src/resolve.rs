@@ -19,7 +19,7 @@ use crate::model::{
     Allocation, App, DatabaseProvider, InitMode, Platform, ProcessAllocation, Resources, Service,
 };
 use crate::quantity::Quantity;
-use crate::source::DirTree;
+use crate::source::Tree;
 use crate::yaml::Path;
 
 /// Largest config file mounted from the repo.
@@ -53,7 +53,7 @@ pub struct Inputs<'a> {
     /// Its typed form.
     pub platform: &'a Platform,
     /// The app directory, for `files:` and the secrets file.
-    pub app_tree: &'a DirTree,
+    pub app_tree: &'a Tree,
     /// The operator's age identities; without them secret values are only checked for
     /// form and rendered redacted.
     pub identities: Option<&'a [age::x25519::Identity]>,
@@ -1221,7 +1221,7 @@ fn check_volume_refs(cx: &mut Ctx<'_>, v: &Value, at: &Path) {
 /// Reads the secrets file `app` names, checks it against its schema and every value's
 /// form (without decrypting), and returns it with its document.
 pub fn load_secrets(
-    tree: &DirTree,
+    tree: &Tree,
     app_doc: &Doc,
     app: &App,
     diags: &mut Diagnostics,

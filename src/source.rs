@@ -5,10 +5,17 @@
 //! FIFO that blocks forever, or be huge. Every read goes through [`Tree::read`], which
 //! resolves links, refuses anything outside the tree's root or not a regular file, and
 //! reads at most a cap of bytes.
+//!
+//! A git source ([`GitTree`]) is read straight from the object database of the cached
+//! repository under the same rules: a committed symlink is followed only while it stays
+//! inside the tree, blobs over the cap are refused from their header before they are
+//! inflated, and a submodule is never followed.
 
 use std::fs;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
+
+use gix_object::tree::EntryKind;
 
 /// Largest YAML input file read.
 pub const MAX_YAML_BYTES: u64 = 256 * 1024;
@@ -38,6 +45,20 @@ pub enum ReadError {
     /// The path is absolute or has `..` in it.
     #[error("`{0}` must be a relative path without `..`")]
     BadPath(String),
+    /// A git submodule: its files are in another repo, which dovetail does not fetch.
+    #[error("`{0}` is a git submodule; dovetail does not follow submodules")]
+    Submodule(String),
+    /// Symlinks pointing at symlinks, too deep to be honest.
+    #[error("`{0}` goes through more than {MAX_LINKS} symlinks")]
+    LinkLoop(String),
+    /// The cached git repository failed to give an object it should have.
+    #[error("cannot read `{path}` from the git cache: {message}")]
+    Git {
+        /// The file.
+        path: String,
+        /// What libgit2 said.
+        message: String,
+    },
     /// Anything else the OS said.
     #[error("cannot read `{path}`: {source}")]
     Io {
@@ -48,10 +69,80 @@ pub enum ReadError {
     },
 }
 
+/// How many symlinks one path may go through.
+pub const MAX_LINKS: usize = 40;
+
+/// Where an input's files come from: a directory, or a commit of a cached git repo.
+#[derive(Debug)]
+pub enum Tree {
+    /// A directory on this machine.
+    Dir(DirTree),
+    /// A directory inside a commit.
+    Git(Box<GitTree>),
+}
+
+impl Tree {
+    /// Whether `rel` names something (file or directory) inside the tree.
+    pub fn exists(&self, rel: &str) -> bool {
+        match self {
+            Tree::Dir(t) => t.exists(rel),
+            Tree::Git(t) => t.resolve(rel).is_ok(),
+        }
+    }
+
+    /// Reads the regular file `rel`, at most `cap` bytes.
+    pub fn read(&self, rel: &str, cap: u64) -> Result<Vec<u8>, ReadError> {
+        match self {
+            Tree::Dir(t) => t.read(rel, cap),
+            Tree::Git(t) => t.read(rel, cap),
+        }
+    }
+
+    /// The names of the entries of directory `rel` (`""` for the root), sorted.
+    pub fn list(&self, rel: &str) -> Result<Vec<String>, ReadError> {
+        match self {
+            Tree::Dir(t) => t.list(rel),
+            Tree::Git(t) => t.list(rel),
+        }
+    }
+
+    /// How messages name the file `rel`: the path the user would type for a directory,
+    /// the path inside the repo for git.
+    pub fn shown(&self, rel: &str) -> String {
+        match self {
+            Tree::Dir(t) => {
+                let joined = t.given.join(rel);
+                let s = joined.to_string_lossy();
+                s.strip_prefix("./").unwrap_or(&s).to_owned()
+            }
+            Tree::Git(t) => format!("{}{rel}", t.prefix),
+        }
+    }
+
+    /// How messages name the tree itself.
+    pub fn describe(&self) -> String {
+        match self {
+            Tree::Dir(t) => t.given.display().to_string(),
+            Tree::Git(t) => t.checkout.spec.to_string(),
+        }
+    }
+
+    /// Why a read from the git cache failed, if one did: the cache is then corrupt and
+    /// nothing read from it may be rendered.
+    pub fn broken(&self) -> Option<String> {
+        match self {
+            Tree::Dir(_) => None,
+            Tree::Git(t) => t.broken.borrow().clone(),
+        }
+    }
+}
+
 /// A directory tree that files are read from: a customer app directory or an operator repo.
 #[derive(Debug, Clone)]
 pub struct DirTree {
     root: PathBuf,
+    /// The directory as the user named it, for messages.
+    given: PathBuf,
 }
 
 impl DirTree {
@@ -64,18 +155,15 @@ impl DirTree {
                 "not a directory",
             ));
         }
-        Ok(DirTree { root })
+        Ok(DirTree {
+            root,
+            given: dir.to_owned(),
+        })
     }
 
     /// Resolves `rel` inside the tree, following links, and refuses what leads outside.
     fn resolve(&self, rel: &str) -> Result<PathBuf, ReadError> {
-        let p = Path::new(rel);
-        let clean = !rel.is_empty()
-            && p.components()
-                .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
-        if !clean {
-            return Err(ReadError::BadPath(rel.to_owned()));
-        }
+        let p = relative(rel)?;
         let full = match fs::canonicalize(self.root.join(p)) {
             Ok(full) => full,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -158,6 +246,215 @@ impl DirTree {
             .collect();
         names.sort();
         Ok(names)
+    }
+}
+
+/// A directory of a commit in the git cache.
+pub struct GitTree {
+    checkout: crate::git::Checkout,
+    /// The directory's tree object.
+    root: gix_hash::ObjectId,
+    /// The directory's path inside the repo, with a trailing `/` (or empty), for messages.
+    prefix: String,
+    /// The first failure of the object database, which makes the whole cache suspect.
+    broken: std::cell::RefCell<Option<String>>,
+}
+
+impl std::fmt::Debug for GitTree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitTree")
+            .field("checkout", &self.checkout)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a path inside a [`GitTree`] names.
+enum GitObject {
+    Tree(gix_hash::ObjectId),
+    Blob(gix_hash::ObjectId),
+}
+
+/// Largest symlink target read.
+const MAX_LINK_TARGET: u64 = 4096;
+
+impl GitTree {
+    /// The directory `dir` (`""` for the root) of the checkout's commit. Links are not
+    /// followed here: the directory is named by the operator and must be a real one.
+    pub fn open(
+        checkout: crate::git::Checkout,
+        dir: &str,
+    ) -> Result<GitTree, crate::git::GitError> {
+        let parts: Vec<&str> = dir
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect();
+        let mut root = checkout.tree;
+        for part in &parts {
+            let entries =
+                checkout
+                    .objects
+                    .tree(&root)
+                    .map_err(|message| crate::git::GitError::Corrupt {
+                        url: checkout.spec.url.clone(),
+                        message,
+                    })?;
+            root = entries
+                .into_iter()
+                .find(|e| e.name == part.as_bytes() && e.kind == EntryKind::Tree)
+                .ok_or_else(|| crate::git::GitError::NoSuchPath {
+                    url: checkout.spec.url.clone(),
+                    path: dir.to_owned(),
+                    commit: checkout.commit.to_string(),
+                })?
+                .id;
+        }
+        let prefix = parts.iter().map(|p| format!("{p}/")).collect();
+        Ok(GitTree {
+            checkout,
+            root,
+            prefix,
+            broken: std::cell::RefCell::new(None),
+        })
+    }
+
+    /// The checkout this tree reads from.
+    pub fn checkout(&self) -> &crate::git::Checkout {
+        &self.checkout
+    }
+
+    fn git_error(&self, rel: &str, message: String) -> ReadError {
+        self.broken
+            .borrow_mut()
+            .get_or_insert_with(|| message.clone());
+        ReadError::Git {
+            path: rel.to_owned(),
+            message,
+        }
+    }
+
+    /// Walks `rel` from the root, following links that stay inside the tree.
+    fn resolve(&self, rel: &str) -> Result<GitObject, ReadError> {
+        relative(rel)?;
+        let objects = &self.checkout.objects;
+        let mut parts: Vec<String> = rel
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .map(str::to_owned)
+            .collect();
+        let mut links = 0;
+        'walk: loop {
+            let mut here = self.root;
+            for (i, part) in parts.iter().enumerate() {
+                let entries = objects.tree(&here).map_err(|e| self.git_error(rel, e))?;
+                let Some(entry) = entries.into_iter().find(|e| e.name == part.as_bytes()) else {
+                    return Err(ReadError::NotFound(rel.to_owned()));
+                };
+                let last = i + 1 == parts.len();
+                match entry.kind {
+                    EntryKind::Tree => here = entry.id,
+                    EntryKind::Blob | EntryKind::BlobExecutable if last => {
+                        return Ok(GitObject::Blob(entry.id));
+                    }
+                    EntryKind::Blob | EntryKind::BlobExecutable => {
+                        return Err(ReadError::NotFound(rel.to_owned()));
+                    }
+                    EntryKind::Commit => return Err(ReadError::Submodule(rel.to_owned())),
+                    EntryKind::Link => {
+                        links += 1;
+                        if links > MAX_LINKS {
+                            return Err(ReadError::LinkLoop(rel.to_owned()));
+                        }
+                        let target = self.blob(rel, &entry.id, MAX_LINK_TARGET)?;
+                        let target = String::from_utf8(target)
+                            .map_err(|_| ReadError::Outside(rel.to_owned()))?;
+                        if target.starts_with('/') {
+                            return Err(ReadError::Outside(rel.to_owned()));
+                        }
+                        // Splice the target in place of the link and walk again.
+                        let mut next: Vec<String> = parts[..i].to_vec();
+                        for seg in target.split('/') {
+                            match seg {
+                                "" | "." => {}
+                                ".." => {
+                                    if next.pop().is_none() {
+                                        return Err(ReadError::Outside(rel.to_owned()));
+                                    }
+                                }
+                                s => next.push(s.to_owned()),
+                            }
+                        }
+                        next.extend(parts[i + 1..].iter().cloned());
+                        parts = next;
+                        continue 'walk;
+                    }
+                }
+            }
+            return Ok(GitObject::Tree(here));
+        }
+    }
+
+    /// Blob `id`, refused from its header when it is over `cap`.
+    fn blob(&self, rel: &str, id: &gix_hash::oid, cap: u64) -> Result<Vec<u8>, ReadError> {
+        let objects = &self.checkout.objects;
+        let missing = || format!("object {id} is missing");
+        let size = objects
+            .size(id)
+            .map_err(|e| self.git_error(rel, e))?
+            .ok_or_else(|| self.git_error(rel, missing()))?;
+        if size > cap {
+            return Err(ReadError::TooLarge {
+                path: rel.to_owned(),
+                size,
+                cap,
+            });
+        }
+        objects
+            .read(id, gix_object::Kind::Blob)
+            .map_err(|e| self.git_error(rel, e))?
+            .ok_or_else(|| self.git_error(rel, missing()))
+    }
+
+    fn read(&self, rel: &str, cap: u64) -> Result<Vec<u8>, ReadError> {
+        match self.resolve(rel)? {
+            GitObject::Blob(id) => self.blob(rel, &id, cap),
+            GitObject::Tree(_) => Err(ReadError::NotAFile(rel.to_owned())),
+        }
+    }
+
+    fn list(&self, rel: &str) -> Result<Vec<String>, ReadError> {
+        let id = if rel.is_empty() {
+            self.root
+        } else {
+            match self.resolve(rel)? {
+                GitObject::Tree(id) => id,
+                GitObject::Blob(_) => return Err(ReadError::NotAFile(rel.to_owned())),
+            }
+        };
+        let entries = self
+            .checkout
+            .objects
+            .tree(&id)
+            .map_err(|e| self.git_error(rel, e))?;
+        let mut names: Vec<String> = entries
+            .into_iter()
+            .filter_map(|e| String::from_utf8(e.name).ok())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+}
+
+/// `rel` as a path, when it is relative and has no `..`.
+fn relative(rel: &str) -> Result<&Path, ReadError> {
+    let p = Path::new(rel);
+    let clean = !rel.is_empty()
+        && p.components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    if clean {
+        Ok(p)
+    } else {
+        Err(ReadError::BadPath(rel.to_owned()))
     }
 }
 

@@ -1,0 +1,1215 @@
+//! Git sources: a repo named by URL and revision, fetched into a local cache of bare
+//! repositories and read straight from the object database (see [`crate::source::GitTree`]).
+//!
+//! Fetches use git2 (libgit2); reads, including the checks of what the cache holds, use
+//! [`crate::odb`], which does not start libgit2 and its TLS stack.
+//!
+//! The cache holds one bare repository per URL under `DOVETAIL_CACHE_DIR`. A full commit
+//! id already there is used without any network; a branch or tag is fetched at most once
+//! per TTL. Each repository has a lock file: renders that only read share it, a fetch or a
+//! rebuild takes it alone, so a render never reads a repository that is being replaced.
+//! Anything the cache cannot vouch for (a repository libgit2 cannot open, a commit the
+//! state file names but the object database lacks, an object that fails its hash) is
+//! treated as corrupt: the repository is deleted and fetched again, never rendered from.
+
+use std::cell::{Cell, RefCell};
+use std::ffi::OsString;
+use std::fmt;
+use std::fs;
+use std::io::Write as _;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use git2::{
+    AutotagOption, CertificateCheckStatus, Cred, CredentialType, ErrorClass, ErrorCode,
+    FetchOptions, Oid, ProxyOptions, RemoteCallbacks, Repository,
+};
+use gix_hash::ObjectId;
+
+use crate::known_hosts::{self, Verdict};
+use crate::odb::{self, Objects};
+
+/// How long a fetched branch or tag is trusted before it is fetched again, unless
+/// `DOVETAIL_FETCH_TTL` says otherwise.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
+
+/// How long a connection to a git server may take before it counts as unreachable.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many times a credential is offered to a server that keeps refusing it: libgit2
+/// asks again after each refusal and would loop forever.
+pub const MAX_AUTH_ATTEMPTS: u32 = 2;
+
+/// Largest known_hosts file read.
+const MAX_KNOWN_HOSTS_BYTES: u64 = 1024 * 1024;
+
+/// Largest token file read.
+const MAX_TOKEN_BYTES: u64 = 16 * 1024;
+
+/// Where an input comes from: a local directory or a git repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A directory on this machine.
+    Dir(PathBuf),
+    /// A git URL and revision.
+    Git(GitSpec),
+}
+
+impl Location {
+    /// Reads `DIR`, `URL` or `URL#REF`. A URL is anything with a scheme (`https://`,
+    /// `ssh://`, `git://`, `http://`, `file://`) or the scp-like `user@host:path`.
+    pub fn parse(s: &str) -> Result<Location, LocationError> {
+        let scp_like = s.split_once(':').is_some_and(|(before, _)| {
+            before.contains('@') && !before.contains('/') && !before.starts_with('.')
+        });
+        if !s.contains("://") && !scp_like {
+            return Ok(Location::Dir(PathBuf::from(s)));
+        }
+        let (url, rev) = match s.rsplit_once('#') {
+            Some((url, rev)) => (url, Some(rev)),
+            None => (s, None),
+        };
+        let endpoint = Endpoint::parse(url).ok_or_else(|| LocationError::BadUrl(s.to_owned()))?;
+        if endpoint.password {
+            return Err(LocationError::PasswordInUrl);
+        }
+        let rev = match rev {
+            None => Rev::Default,
+            Some(r) if r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Rev::Commit(r.to_ascii_lowercase())
+            }
+            Some(r) if ref_name(r) => Rev::Named(r.to_owned()),
+            Some(r) => return Err(LocationError::BadRev(r.to_owned())),
+        };
+        Ok(Location::Git(GitSpec {
+            url: url.to_owned(),
+            rev,
+        }))
+    }
+}
+
+/// A `--app` or `--operator` value that is not a usable location.
+#[derive(Debug, thiserror::Error)]
+pub enum LocationError {
+    /// Not a URL we can fetch from.
+    #[error(
+        "`{0}` is not a git URL dovetail can fetch (https://, ssh://, git://, http://, file:// or user@host:path)"
+    )]
+    BadUrl(String),
+    /// A password or token inside the URL would show in every message and process list.
+    #[error(
+        "the URL carries a password; put the token in a file and set DOVETAIL_HTTPS_TOKEN_FILE instead"
+    )]
+    PasswordInUrl,
+    /// `#REF` is neither a ref name nor a full commit id.
+    #[error(
+        "`#{0}` is not a branch, a tag or a full 40-character commit id (abbreviated ids are not accepted)"
+    )]
+    BadRev(String),
+}
+
+/// A git repository and the revision wanted from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitSpec {
+    /// The URL as given, without `#REF`.
+    pub url: String,
+    /// Which revision.
+    pub rev: Rev,
+}
+
+/// A revision of a git repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rev {
+    /// The remote's default branch (its `HEAD`).
+    Default,
+    /// A branch or tag name.
+    Named(String),
+    /// A full commit id, lowercase hex.
+    Commit(String),
+}
+
+impl fmt::Display for GitSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.rev {
+            Rev::Default => write!(f, "{}", self.url),
+            Rev::Named(r) | Rev::Commit(r) => write!(f, "{}#{r}", self.url),
+        }
+    }
+}
+
+/// Whether `r` is a ref name git would accept (`git check-ref-format --branch`, roughly).
+fn ref_name(r: &str) -> bool {
+    !r.is_empty()
+        && r.len() <= 255
+        && !r.starts_with(['-', '/', '.'])
+        && !r.ends_with(['/', '.'])
+        && !r.ends_with(".lock")
+        && !r.contains("..")
+        && !r.contains("@{")
+        && !r.contains("//")
+        && r.bytes()
+            .all(|b| b > b' ' && b != 0x7f && !b"~^:?*[\\".contains(&b))
+}
+
+/// The transport of a URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Https,
+    Http,
+    Ssh,
+    Git,
+    File,
+}
+
+/// Where a URL connects to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Endpoint {
+    scheme: Scheme,
+    host: String,
+    port: u16,
+    /// Whether the URL has `user:password@`.
+    password: bool,
+}
+
+impl Endpoint {
+    fn parse(url: &str) -> Option<Endpoint> {
+        let Some((scheme, rest)) = url.split_once("://") else {
+            // user@host:path
+            let (authority, path) = url.split_once(':')?;
+            let (_, host) = authority.rsplit_once('@')?;
+            if host.is_empty() || path.is_empty() {
+                return None;
+            }
+            return Some(Endpoint {
+                scheme: Scheme::Ssh,
+                host: host.to_owned(),
+                port: 22,
+                password: false,
+            });
+        };
+        let (scheme, default_port) = match scheme.to_ascii_lowercase().as_str() {
+            "https" => (Scheme::Https, 443),
+            "http" => (Scheme::Http, 80),
+            "ssh" | "git+ssh" => (Scheme::Ssh, 22),
+            "git" => (Scheme::Git, 9418),
+            "file" => {
+                return Some(Endpoint {
+                    scheme: Scheme::File,
+                    host: String::new(),
+                    port: 0,
+                    password: false,
+                });
+            }
+            _ => return None,
+        };
+        let authority = rest.split('/').next().unwrap_or_default();
+        let (userinfo, hostport) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, authority),
+        };
+        let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+            let (host, after) = v6.split_once(']')?;
+            (host, after.strip_prefix(':'))
+        } else {
+            match hostport.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (hostport, None),
+            }
+        };
+        let port = match port {
+            Some(p) => p.parse().ok().filter(|&p| p != 0)?,
+            None => default_port,
+        };
+        if host.is_empty() || !rest.contains('/') {
+            return None;
+        }
+        Some(Endpoint {
+            scheme,
+            host: host.to_owned(),
+            port,
+            password: userinfo.is_some_and(|u| u.contains(':')),
+        })
+    }
+}
+
+/// Cache and credentials, from the environment of whoever runs dovetail (for ArgoCD, the
+/// sidecar's own, which no Application can change).
+#[derive(Debug, Clone)]
+pub struct GitSettings {
+    /// `DOVETAIL_CACHE_DIR`, else `$XDG_CACHE_HOME/dovetail`, else `~/.cache/dovetail`.
+    pub cache_dir: PathBuf,
+    /// `DOVETAIL_FETCH_TTL`: seconds (`60`, `60s`, `5m`); `0` fetches every time.
+    pub ttl: Duration,
+    /// `DOVETAIL_SSH_KEY`: private key file for ssh URLs.
+    pub ssh_key: Option<PathBuf>,
+    /// `DOVETAIL_SSH_KNOWN_HOSTS`: the host keys ssh servers are checked against.
+    pub known_hosts: Option<PathBuf>,
+    /// `DOVETAIL_HTTPS_TOKEN_FILE`: a token sent as the password over https.
+    pub https_token: Option<PathBuf>,
+    /// `DOVETAIL_HTTPS_USER`: the user name sent with the token.
+    pub https_user: String,
+}
+
+/// A setting in the environment that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {message}")]
+pub struct SettingsError {
+    /// The variable.
+    pub var: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl GitSettings {
+    /// Reads the settings from this process's environment.
+    pub fn from_env() -> Result<GitSettings, SettingsError> {
+        GitSettings::from_vars(|k| std::env::var_os(k))
+    }
+
+    /// Reads the settings through `get`, which looks a variable up.
+    pub fn from_vars(get: impl Fn(&str) -> Option<OsString>) -> Result<GitSettings, SettingsError> {
+        let nonempty = |k: &str| get(k).filter(|v| !v.is_empty());
+        let cache_dir = match nonempty("DOVETAIL_CACHE_DIR") {
+            Some(d) => PathBuf::from(d),
+            None => match (nonempty("XDG_CACHE_HOME"), nonempty("HOME")) {
+                (Some(x), _) => PathBuf::from(x).join("dovetail"),
+                (None, Some(h)) => PathBuf::from(h).join(".cache/dovetail"),
+                (None, None) => {
+                    return Err(SettingsError {
+                        var: "DOVETAIL_CACHE_DIR",
+                        message: "not set, and there is no HOME to put the cache in; set it to a writable directory".to_owned(),
+                    });
+                }
+            },
+        };
+        let ttl = match nonempty("DOVETAIL_FETCH_TTL") {
+            None => DEFAULT_TTL,
+            Some(v) => {
+                let v = v.to_string_lossy().into_owned();
+                parse_duration(&v).ok_or_else(|| SettingsError {
+                    var: "DOVETAIL_FETCH_TTL",
+                    message: format!("`{v}` is not a duration like 60, 60s or 5m"),
+                })?
+            }
+        };
+        Ok(GitSettings {
+            cache_dir,
+            ttl,
+            ssh_key: nonempty("DOVETAIL_SSH_KEY").map(PathBuf::from),
+            known_hosts: nonempty("DOVETAIL_SSH_KNOWN_HOSTS").map(PathBuf::from),
+            https_token: nonempty("DOVETAIL_HTTPS_TOKEN_FILE").map(PathBuf::from),
+            https_user: nonempty("DOVETAIL_HTTPS_USER")
+                .map(|u| u.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "x-access-token".to_owned()),
+        })
+    }
+}
+
+/// `60`, `60s`, `5m`, `1h`.
+fn parse_duration(s: &str) -> Option<Duration> {
+    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = digits.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+/// Why a git source could not be used. Each names the URL and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    /// No connection to the server.
+    #[error("cannot reach {url}: {message}; check the URL, the network and that the server is up")]
+    Unreachable {
+        /// The repo.
+        url: String,
+        /// What failed.
+        message: String,
+    },
+    /// The server refused every credential offered, or none was configured.
+    #[error("{url}: authentication failed: {message}")]
+    Auth {
+        /// The repo.
+        url: String,
+        /// What was tried and what to do.
+        message: String,
+    },
+    /// The ssh server's host key is not the one known_hosts lists.
+    #[error("{url}: host key check failed: {message}")]
+    HostKey {
+        /// The repo.
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// No such branch or tag.
+    #[error("{url}: no branch or tag `{rev}`{known}")]
+    UnknownRef {
+        /// The repo.
+        url: String,
+        /// The name asked for.
+        rev: String,
+        /// Some names that do exist.
+        known: String,
+    },
+    /// A commit id that no branch or tag of the repo contains.
+    #[error(
+        "{url}: commit {rev} is not in the repo (not on any branch or tag); check the id, or whether it was force-pushed away"
+    )]
+    UnknownCommit {
+        /// The repo.
+        url: String,
+        /// The commit id.
+        rev: String,
+    },
+    /// The cache could not be trusted, even after rebuilding it.
+    #[error("the cache of {url} is corrupt: {message}; it will be rebuilt on the next run")]
+    Corrupt {
+        /// The repo.
+        url: String,
+        /// What libgit2 said.
+        message: String,
+    },
+    /// The cache directory itself is unusable.
+    #[error("cache directory {path}: {message}; set DOVETAIL_CACHE_DIR to a writable directory")]
+    CacheDir {
+        /// The directory.
+        path: String,
+        /// What failed.
+        message: String,
+    },
+    /// The app path inside the repo is not a directory at that commit.
+    #[error("{url}: `{path}` is not a directory at commit {commit}")]
+    NoSuchPath {
+        /// The repo.
+        url: String,
+        /// The path inside it.
+        path: String,
+        /// The commit.
+        commit: String,
+    },
+    /// Any other failure of the fetch.
+    #[error("{url}: fetch failed: {message}")]
+    Fetch {
+        /// The repo.
+        url: String,
+        /// What libgit2 said.
+        message: String,
+    },
+}
+
+/// How the commit of a checkout was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// A full commit id found in the cache: no network.
+    Pinned,
+    /// A branch or tag fetched this long ago, within the TTL: no network.
+    Cached(Duration),
+    /// Fetched now.
+    Fetched,
+}
+
+/// A commit of a cached repository, ready to read. Holds the repository's lock, so the
+/// cache entry stays as it is while this lives.
+pub struct Checkout {
+    /// The object database of the cached bare repository.
+    pub objects: Objects,
+    /// The commit resolved from the revision.
+    pub commit: ObjectId,
+    /// The commit's root tree.
+    pub tree: ObjectId,
+    /// What was asked for.
+    pub spec: GitSpec,
+    /// How the commit was found.
+    pub freshness: Freshness,
+    /// Why the cache entry was rebuilt on the way, if it was.
+    pub rebuilt: Option<String>,
+    _lock: fs::File,
+}
+
+impl fmt::Debug for Checkout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Checkout")
+            .field("spec", &self.spec)
+            .field("commit", &self.commit)
+            .field("freshness", &self.freshness)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Checkout {
+    /// One line for stderr: which commit of which repo, and how it was found.
+    pub fn describe(&self) -> String {
+        let rev = match &self.spec.rev {
+            Rev::Default => "default branch".to_owned(),
+            Rev::Named(n) => n.clone(),
+            Rev::Commit(_) => "pinned".to_owned(),
+        };
+        let how = match self.freshness {
+            Freshness::Pinned => "from cache, no fetch".to_owned(),
+            Freshness::Cached(age) => format!("from cache, fetched {}s ago", age.as_secs()),
+            Freshness::Fetched => "fetched now".to_owned(),
+        };
+        format!(
+            "{} ({rev}) at commit {} ({how})",
+            self.spec.url, self.commit
+        )
+    }
+}
+
+/// The cache of bare repositories.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    settings: GitSettings,
+}
+
+/// A commit found in the cache, with what reads it.
+struct Found {
+    objects: Objects,
+    commit: ObjectId,
+    tree: ObjectId,
+    freshness: Freshness,
+}
+
+impl Found {
+    fn into_checkout(self, spec: &GitSpec, lock: fs::File, rebuilt: Option<String>) -> Checkout {
+        Checkout {
+            objects: self.objects,
+            commit: self.commit,
+            tree: self.tree,
+            spec: spec.clone(),
+            freshness: self.freshness,
+            rebuilt,
+            _lock: lock,
+        }
+    }
+}
+
+/// What the cache holds for a spec before any network.
+enum Local {
+    /// Usable as it is.
+    Ready(Box<Found>),
+    /// The repository is fine but the revision needs a fetch.
+    Stale,
+    /// No repository yet.
+    Missing,
+    /// The repository cannot be trusted.
+    Corrupt(String),
+}
+
+impl Cache {
+    /// A cache with these settings; nothing is touched until [`Cache::open`].
+    pub fn new(settings: GitSettings) -> Cache {
+        Cache { settings }
+    }
+
+    /// The directory of the bare repository for `url`: a hash of the URL, for uniqueness,
+    /// and its last path segment, for people looking at the cache.
+    fn repo_dir(&self, url: &str) -> PathBuf {
+        let hash = crate::resolve::sha256_hex(&[url.as_bytes()]);
+        let tail: String = url
+            .trim_end_matches('/')
+            .rsplit(['/', ':'])
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches(".git")
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .take(40)
+            .collect();
+        self.settings
+            .cache_dir
+            .join("repos")
+            .join(format!("{}-{tail}.git", &hash[..16]))
+    }
+
+    fn lock(&self, url: &str) -> Result<(fs::File, PathBuf), GitError> {
+        let dir = self.repo_dir(url);
+        let parent = dir.parent().unwrap_or(&self.settings.cache_dir);
+        let cache_err = |e: std::io::Error| GitError::CacheDir {
+            path: self.settings.cache_dir.display().to_string(),
+            message: e.to_string(),
+        };
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(cache_err)?;
+        }
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(dir.with_extension("lock"))
+            .map_err(cache_err)?;
+        Ok((lock, dir))
+    }
+
+    /// The commit `spec` names, from the cache when it can vouch for it, else fetched.
+    /// `progress` hears about network work before it starts.
+    pub fn open(
+        &self,
+        spec: &GitSpec,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Checkout, GitError> {
+        let (lock, dir) = self.lock(&spec.url)?;
+        let lock_err = |e: std::io::Error| GitError::CacheDir {
+            path: self.settings.cache_dir.display().to_string(),
+            message: format!("cannot lock: {e}"),
+        };
+        lock.lock_shared().map_err(lock_err)?;
+        if let Local::Ready(found) = self.local(spec, &dir) {
+            return Ok(found.into_checkout(spec, lock, None));
+        }
+        // Upgrade: flock has no atomic upgrade, so look again once we hold it alone.
+        lock.unlock().map_err(lock_err)?;
+        lock.lock().map_err(lock_err)?;
+        let mut rebuilt = None;
+        let repo = match self.local(spec, &dir) {
+            Local::Ready(found) => return Ok(found.into_checkout(spec, lock, None)),
+            Local::Stale => Repository::open_bare(&dir).map_err(|e| GitError::Corrupt {
+                url: spec.url.clone(),
+                message: e.message().to_owned(),
+            })?,
+            Local::Missing => self.create(&dir, &spec.url)?,
+            Local::Corrupt(why) => {
+                progress(&format!(
+                    "the cache of {} is corrupt ({why}); rebuilding it",
+                    spec.url
+                ));
+                rebuilt = Some(why);
+                self.recreate(&dir, &spec.url)?
+            }
+        };
+        progress(&format!("fetching {spec}"));
+        let fetched = self
+            .fetch(&repo, spec)
+            .and_then(|commit| verified(&dir, &spec.url, commit));
+        let found = match fetched {
+            Err(GitError::Corrupt { message, .. }) if rebuilt.is_none() => {
+                // The objects we have confused the fetch; start from nothing once.
+                progress(&format!(
+                    "the cache of {} is corrupt ({message}); rebuilding it",
+                    spec.url
+                ));
+                rebuilt = Some(message);
+                drop(repo);
+                let repo = self.recreate(&dir, &spec.url)?;
+                let commit = self.fetch(&repo, spec)?;
+                verified(&dir, &spec.url, commit)?
+            }
+            other => other?,
+        };
+        if let Some(key) = state_key(&spec.rev) {
+            let mut state = State::read(&dir);
+            state.set(&key, found.commit, now_secs());
+            state.write(&dir).map_err(|e| GitError::CacheDir {
+                path: dir.display().to_string(),
+                message: format!("cannot write the fetch state: {e}"),
+            })?;
+        }
+        Ok(found.into_checkout(spec, lock, rebuilt))
+    }
+
+    /// Deletes the cached repository of `url`, waiting for readers to finish.
+    pub fn purge(&self, url: &str) -> Result<(), GitError> {
+        let (lock, dir) = self.lock(url)?;
+        lock.lock().map_err(|e| GitError::CacheDir {
+            path: dir.display().to_string(),
+            message: format!("cannot lock: {e}"),
+        })?;
+        remove(&dir).map_err(|e| GitError::CacheDir {
+            path: dir.display().to_string(),
+            message: format!("cannot remove: {e}"),
+        })
+    }
+
+    fn local(&self, spec: &GitSpec, dir: &Path) -> Local {
+        if !dir.exists() {
+            return Local::Missing;
+        }
+        let objects = match Objects::open(dir) {
+            Ok(objects) => objects,
+            Err(e) => return Local::Corrupt(e),
+        };
+        let (oid, freshness) = match &spec.rev {
+            Rev::Commit(hex) => match odb::parse_id(hex) {
+                Some(oid) => (oid, Freshness::Pinned),
+                None => return Local::Corrupt(format!("`{hex}` is not a commit id")),
+            },
+            rev => {
+                let key = state_key(rev).unwrap_or_default();
+                let Some((oid, at)) = State::read(dir).get(&key) else {
+                    return Local::Stale;
+                };
+                let age = now_secs().saturating_sub(at);
+                if at > now_secs() || Duration::from_secs(age) >= self.settings.ttl {
+                    return Local::Stale;
+                }
+                (oid, Freshness::Cached(Duration::from_secs(age)))
+            }
+        };
+        match objects.commit_tree(&oid) {
+            Ok(Some(tree)) => Local::Ready(Box::new(Found {
+                objects,
+                commit: oid,
+                tree,
+                freshness,
+            })),
+            // A pinned commit we never fetched: fetch it.
+            Ok(None) if freshness == Freshness::Pinned => Local::Stale,
+            // The state file vouches for a commit the object database cannot give.
+            Ok(None) => Local::Corrupt(format!("commit {oid} is missing")),
+            Err(e) => Local::Corrupt(e),
+        }
+    }
+
+    /// A new empty bare repository at `dir`, made beside it and renamed into place so a
+    /// crash never leaves half of one.
+    fn create(&self, dir: &Path, url: &str) -> Result<Repository, GitError> {
+        let tmp = dir.with_extension(format!("tmp-{}", std::process::id()));
+        let err = |e: String| GitError::CacheDir {
+            path: dir.display().to_string(),
+            message: e,
+        };
+        remove(&tmp).map_err(|e| err(e.to_string()))?;
+        Repository::init_bare(&tmp).map_err(|e| err(e.message().to_owned()))?;
+        fs::rename(&tmp, dir).map_err(|e| err(e.to_string()))?;
+        Repository::open_bare(dir).map_err(|e| GitError::Corrupt {
+            url: url.to_owned(),
+            message: e.message().to_owned(),
+        })
+    }
+
+    fn recreate(&self, dir: &Path, url: &str) -> Result<Repository, GitError> {
+        remove(dir).map_err(|e| GitError::CacheDir {
+            path: dir.display().to_string(),
+            message: format!("cannot remove the corrupt cache: {e}"),
+        })?;
+        self.create(dir, url)
+    }
+
+    /// Fetches what `spec` needs into `repo` and returns its commit.
+    fn fetch(&self, repo: &Repository, spec: &GitSpec) -> Result<ObjectId, GitError> {
+        let url = spec.url.as_str();
+        let endpoint = Endpoint::parse(url).ok_or_else(|| GitError::Fetch {
+            url: url.to_owned(),
+            message: "not a URL dovetail can fetch".to_owned(),
+        })?;
+        reachable(&endpoint).map_err(|message| GitError::Unreachable {
+            url: url.to_owned(),
+            message,
+        })?;
+        let specs: Vec<String> = match &spec.rev {
+            Rev::Default => vec!["+HEAD:refs/dovetail/HEAD".to_owned()],
+            Rev::Named(n) => vec![
+                format!("+refs/heads/{n}:refs/dovetail/heads/{n}"),
+                format!("+refs/tags/{n}:refs/dovetail/tags/{n}"),
+            ],
+            Rev::Commit(_) => vec![
+                "+refs/heads/*:refs/dovetail/heads/*".to_owned(),
+                "+refs/tags/*:refs/dovetail/tags/*".to_owned(),
+            ],
+        };
+        let failure = RefCell::new(None);
+        let attempts = Cell::new(0);
+        let mut remote = repo.remote_anonymous(url).map_err(|e| GitError::Fetch {
+            url: url.to_owned(),
+            message: e.message().to_owned(),
+        })?;
+        let mut opts = FetchOptions::new();
+        opts.remote_callbacks(self.callbacks(url, &endpoint, &failure, &attempts))
+            .download_tags(AutotagOption::None)
+            .update_fetchhead(false);
+        let mut proxy = ProxyOptions::new();
+        proxy.auto();
+        opts.proxy_options(proxy);
+        if let Err(e) = remote.fetch(&specs, Some(&mut opts), None) {
+            return Err(failure.take().unwrap_or_else(|| classify(url, &e)));
+        }
+        let heads = remote.list().map_err(|e| GitError::Fetch {
+            url: url.to_owned(),
+            message: e.message().to_owned(),
+        })?;
+        let advertised = |name: &str| heads.iter().find(|h| h.name() == name).map(|h| h.oid());
+        let target = match &spec.rev {
+            Rev::Default => advertised("HEAD"),
+            Rev::Named(n) => advertised(&format!("refs/heads/{n}"))
+                .or_else(|| advertised(&format!("refs/tags/{n}^{{}}")))
+                .or_else(|| advertised(&format!("refs/tags/{n}"))),
+            Rev::Commit(hex) => Oid::from_str(hex).ok(),
+        };
+        let Some(target) = target else {
+            let mut names: Vec<&str> = heads
+                .iter()
+                .filter_map(|h| {
+                    h.name()
+                        .strip_prefix("refs/heads/")
+                        .or_else(|| h.name().strip_prefix("refs/tags/"))
+                })
+                .filter(|n| !n.ends_with("^{}"))
+                .collect();
+            names.sort_unstable();
+            let known = if names.is_empty() {
+                " (the repo has no branches)".to_owned()
+            } else {
+                let more = names.len().saturating_sub(10);
+                let mut s = format!("; it has {}", names[..names.len().min(10)].join(", "));
+                if more > 0 {
+                    s.push_str(&format!(" and {more} more"));
+                }
+                s
+            };
+            return Err(GitError::UnknownRef {
+                url: url.to_owned(),
+                rev: match &spec.rev {
+                    Rev::Named(n) => n.clone(),
+                    _ => "HEAD".to_owned(),
+                },
+                known,
+            });
+        };
+        let commit = repo
+            .find_object(target, None)
+            .and_then(|o| o.peel_to_commit());
+        let commit = match commit {
+            Ok(c) => c,
+            Err(e) if e.code() == ErrorCode::NotFound => {
+                return Err(match &spec.rev {
+                    Rev::Commit(hex) => GitError::UnknownCommit {
+                        url: url.to_owned(),
+                        rev: hex.clone(),
+                    },
+                    // The server advertised it and the fetch succeeded, yet it is not
+                    // here: our object database lied during negotiation.
+                    _ => GitError::Corrupt {
+                        url: url.to_owned(),
+                        message: e.message().to_owned(),
+                    },
+                });
+            }
+            Err(e) => {
+                return Err(GitError::Corrupt {
+                    url: url.to_owned(),
+                    message: e.message().to_owned(),
+                });
+            }
+        };
+        if let Err(e) = commit.tree() {
+            return Err(GitError::Corrupt {
+                url: url.to_owned(),
+                message: e.message().to_owned(),
+            });
+        }
+        if let Rev::Commit(hex) = &spec.rev {
+            // A ref keeps the commit's objects among the "haves" of later fetches.
+            let _ = repo.reference(
+                &format!("refs/dovetail/pinned/{hex}"),
+                commit.id(),
+                true,
+                "dovetail: pinned",
+            );
+        }
+        odb::parse_id(&commit.id().to_string()).ok_or_else(|| GitError::Corrupt {
+            url: url.to_owned(),
+            message: format!("libgit2 gave the commit id `{}`", commit.id()),
+        })
+    }
+
+    fn callbacks<'a>(
+        &'a self,
+        url: &'a str,
+        endpoint: &'a Endpoint,
+        failure: &'a RefCell<Option<GitError>>,
+        attempts: &'a Cell<u32>,
+    ) -> RemoteCallbacks<'a> {
+        let mut cbs = RemoteCallbacks::new();
+        let fail_auth = move |message: String| {
+            let err = git2::Error::from_str(&message);
+            *failure.borrow_mut() = Some(GitError::Auth {
+                url: url.to_owned(),
+                message,
+            });
+            Err(err)
+        };
+        cbs.credentials(move |_, user, allowed| {
+            if allowed.contains(CredentialType::USERNAME) {
+                return Cred::username(user.unwrap_or("git"));
+            }
+            let n = attempts.get() + 1;
+            attempts.set(n);
+            if n > MAX_AUTH_ATTEMPTS {
+                return fail_auth(format!(
+                    "the server refused the credential {MAX_AUTH_ATTEMPTS} times; check that it is valid and has read access to the repo"
+                ));
+            }
+            if allowed.contains(CredentialType::SSH_KEY) {
+                let Some(key) = &self.settings.ssh_key else {
+                    return fail_auth(
+                        "the server wants an SSH key; set DOVETAIL_SSH_KEY to a private key file"
+                            .to_owned(),
+                    );
+                };
+                if !key.is_file() {
+                    return fail_auth(format!(
+                        "DOVETAIL_SSH_KEY `{}` is not a readable file",
+                        key.display()
+                    ));
+                }
+                return Cred::ssh_key(user.unwrap_or("git"), None, key, None);
+            }
+            if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
+                if endpoint.scheme != Scheme::Https {
+                    return fail_auth(
+                        "the server asks for a password over an unencrypted connection; dovetail sends credentials over https and ssh only".to_owned(),
+                    );
+                }
+                let Some(file) = &self.settings.https_token else {
+                    return fail_auth(
+                        "the server wants credentials; set DOVETAIL_HTTPS_TOKEN_FILE to a file holding a read-only access token".to_owned(),
+                    );
+                };
+                let token = match read_capped(file, MAX_TOKEN_BYTES) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        return fail_auth(format!(
+                            "cannot read DOVETAIL_HTTPS_TOKEN_FILE `{}`: {e}",
+                            file.display()
+                        ));
+                    }
+                };
+                return Cred::userpass_plaintext(&self.settings.https_user, token.trim());
+            }
+            fail_auth("the server asks for a kind of credential dovetail does not offer".to_owned())
+        });
+        cbs.certificate_check(move |cert, host| {
+            let Some(hostkey) = cert.as_hostkey() else {
+                // TLS: libgit2 and OpenSSL have verified the chain and name; keep their
+                // verdict.
+                return Ok(CertificateCheckStatus::CertificatePassthrough);
+            };
+            let fail = |message: String| {
+                let err = git2::Error::from_str(&message);
+                *failure.borrow_mut() = Some(GitError::HostKey {
+                    url: url.to_owned(),
+                    message,
+                });
+                Err(err)
+            };
+            let Some(file) = &self.settings.known_hosts else {
+                return fail(format!(
+                    "no known_hosts file to check {host}'s key against; set DOVETAIL_SSH_KNOWN_HOSTS (e.g. to the output of `ssh-keyscan -p {} {host}`)",
+                    endpoint.port
+                ));
+            };
+            let text = match read_capped(file, MAX_KNOWN_HOSTS_BYTES) {
+                Ok(t) => t,
+                Err(e) => {
+                    return fail(format!(
+                        "cannot read DOVETAIL_SSH_KNOWN_HOSTS `{}`: {e}",
+                        file.display()
+                    ));
+                }
+            };
+            let (Some(key), Some(kind)) = (hostkey.hostkey(), hostkey.hostkey_type()) else {
+                return fail("the server sent a host key libgit2 cannot show".to_owned());
+            };
+            match known_hosts::check(&text, host, endpoint.port, kind.name(), key) {
+                Verdict::Match => Ok(CertificateCheckStatus::CertificateOk),
+                Verdict::Revoked => fail(format!("{host}'s {} key is marked @revoked", kind.name())),
+                Verdict::Mismatch => fail(format!(
+                    "{host} sent a {} key that `{}` does not list for it; the key changed or someone is in between — refusing to connect",
+                    kind.name(),
+                    file.display()
+                )),
+                Verdict::Unknown { hashed_entries } => fail(format!(
+                    "{host} (port {}) is not in `{}`{}; add its key (ssh-keyscan)",
+                    endpoint.port,
+                    file.display(),
+                    if hashed_entries {
+                        " (hashed |1| entries are not supported; write plain ones)"
+                    } else {
+                        ""
+                    }
+                )),
+            }
+        });
+        cbs
+    }
+}
+
+/// The fetched commit, read back through [`crate::odb`] as every render will read it.
+fn verified(dir: &Path, url: &str, commit: ObjectId) -> Result<Found, GitError> {
+    let corrupt = |message: String| GitError::Corrupt {
+        url: url.to_owned(),
+        message,
+    };
+    let objects = Objects::open(dir).map_err(corrupt)?;
+    match objects.commit_tree(&commit) {
+        Ok(Some(tree)) => Ok(Found {
+            objects,
+            commit,
+            tree,
+            freshness: Freshness::Fetched,
+        }),
+        Ok(None) => Err(corrupt(format!(
+            "commit {commit} is missing after the fetch"
+        ))),
+        Err(e) => Err(corrupt(e)),
+    }
+}
+
+/// Names a libgit2 failure that our callbacks did not already explain.
+fn classify(url: &str, e: &git2::Error) -> GitError {
+    let message = e.message().trim().to_owned();
+    match e.class() {
+        ErrorClass::Odb | ErrorClass::Zlib | ErrorClass::Object | ErrorClass::Indexer => {
+            GitError::Corrupt {
+                url: url.to_owned(),
+                message,
+            }
+        }
+        ErrorClass::Net | ErrorClass::Os | ErrorClass::Ssl | ErrorClass::Ssh => {
+            GitError::Unreachable {
+                url: url.to_owned(),
+                message,
+            }
+        }
+        _ if e.code() == ErrorCode::Auth => GitError::Auth {
+            url: url.to_owned(),
+            message,
+        },
+        _ => GitError::Fetch {
+            url: url.to_owned(),
+            message,
+        },
+    }
+}
+
+/// Tries a TCP connection first, with a timeout: libgit2 would otherwise wait for the
+/// operating system's (minutes) on a host that drops packets. Skipped where a proxy is
+/// configured, since the proxy is what we would connect to.
+fn reachable(endpoint: &Endpoint) -> Result<(), String> {
+    if endpoint.scheme == Scheme::File {
+        return Ok(());
+    }
+    let proxied = matches!(endpoint.scheme, Scheme::Https | Scheme::Http)
+        && [
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ]
+        .iter()
+        .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()));
+    if proxied {
+        return Ok(());
+    }
+    let addrs: Vec<_> = (endpoint.host.as_str(), endpoint.port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve host `{}`: {e}", endpoint.host))?
+        .collect();
+    let mut last = None;
+    for addr in &addrs {
+        match TcpStream::connect_timeout(addr, CONNECT_TIMEOUT) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        Some(e) if e.kind() == std::io::ErrorKind::TimedOut => format!(
+            "no answer from {}:{} within {}s",
+            endpoint.host,
+            endpoint.port,
+            CONNECT_TIMEOUT.as_secs()
+        ),
+        Some(e) => format!("{}:{}: {e}", endpoint.host, endpoint.port),
+        None => format!("host `{}` has no address", endpoint.host),
+    })
+}
+
+fn read_capped(path: &Path, cap: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    fs::File::open(path)?.take(cap).read_to_string(&mut text)?;
+    Ok(text)
+}
+
+fn remove(dir: &Path) -> std::io::Result<()> {
+    match fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The state file's key for a revision that moves; pinned commits need none.
+fn state_key(rev: &Rev) -> Option<String> {
+    match rev {
+        Rev::Default => Some("HEAD".to_owned()),
+        Rev::Named(n) => Some(format!("ref {n}")),
+        Rev::Commit(_) => None,
+    }
+}
+
+/// When each moving revision was last fetched and what it pointed at: one line per
+/// revision, `<commit> <unix seconds> <key>`. A line that does not read is as good as
+/// absent, which only costs a fetch.
+#[derive(Debug, Default)]
+struct State {
+    entries: Vec<(String, ObjectId, u64)>,
+}
+
+const STATE_FILE: &str = "dovetail-fetched";
+
+impl State {
+    fn read(dir: &Path) -> State {
+        let text = read_capped(&dir.join(STATE_FILE), 1024 * 1024).unwrap_or_default();
+        let entries = text
+            .lines()
+            .filter_map(|line| {
+                let mut parts = line.splitn(3, ' ');
+                let oid = odb::parse_id(parts.next()?)?;
+                let at = parts.next()?.parse().ok()?;
+                Some((parts.next()?.to_owned(), oid, at))
+            })
+            .collect();
+        State { entries }
+    }
+
+    fn get(&self, key: &str) -> Option<(ObjectId, u64)> {
+        self.entries
+            .iter()
+            .find(|(k, ..)| k == key)
+            .map(|&(_, oid, at)| (oid, at))
+    }
+
+    fn set(&mut self, key: &str, oid: ObjectId, at: u64) {
+        self.entries.retain(|(k, ..)| k != key);
+        self.entries.push((key.to_owned(), oid, at));
+    }
+
+    /// Written beside and renamed over, so a reader sees the old state or the new.
+    fn write(&self, dir: &Path) -> std::io::Result<()> {
+        let tmp = dir.join(format!("{STATE_FILE}.tmp-{}", std::process::id()));
+        let mut f = fs::File::create(&tmp)?;
+        for (key, oid, at) in &self.entries {
+            writeln!(f, "{oid} {at} {key}")?;
+        }
+        f.sync_all()?;
+        fs::rename(&tmp, dir.join(STATE_FILE))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_tell_directories_from_urls() {
+        assert_eq!(
+            Location::parse("examples/django/app").unwrap(),
+            Location::Dir("examples/django/app".into())
+        );
+        assert_eq!(
+            Location::parse("./a:b").unwrap(),
+            Location::Dir("./a:b".into())
+        );
+        let Location::Git(spec) =
+            Location::parse("https://git.example.com/acme/shop.git#main").unwrap()
+        else {
+            panic!("not git")
+        };
+        assert_eq!(spec.url, "https://git.example.com/acme/shop.git");
+        assert_eq!(spec.rev, Rev::Named("main".into()));
+        let Location::Git(spec) = Location::parse(&format!(
+            "git@git.example.com:acme/shop.git#{}",
+            "A".repeat(40)
+        ))
+        .unwrap() else {
+            panic!("not git")
+        };
+        assert_eq!(spec.rev, Rev::Commit("a".repeat(40)));
+        assert!(matches!(
+            Location::parse("https://user:hunter2@git.example.com/x.git"),
+            Err(LocationError::PasswordInUrl)
+        ));
+        assert!(matches!(
+            Location::parse("https://git.example.com/x.git#a..b"),
+            Err(LocationError::BadRev(_))
+        ));
+        assert!(matches!(
+            Location::parse("gopher://git.example.com/x.git"),
+            Err(LocationError::BadUrl(_))
+        ));
+    }
+
+    #[test]
+    fn endpoints_carry_default_ports() {
+        let e = Endpoint::parse("ssh://git@[::1]:2222/repo.git").unwrap();
+        assert_eq!((e.host.as_str(), e.port), ("::1", 2222));
+        let e = Endpoint::parse("git@github.com:acme/repo.git").unwrap();
+        assert_eq!((e.scheme, e.port), (Scheme::Ssh, 22));
+        let e = Endpoint::parse("git://127.0.0.1/repo").unwrap();
+        assert_eq!(e.port, 9418);
+        assert!(Endpoint::parse("https://host:0/x").is_none());
+    }
+
+    #[test]
+    fn ttl_and_cache_dir_come_from_the_environment() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| OsString::from(v))
+            }
+        };
+        let s = GitSettings::from_vars(vars(&[("HOME", "/home/u")])).unwrap();
+        assert_eq!(s.cache_dir, PathBuf::from("/home/u/.cache/dovetail"));
+        assert_eq!(s.ttl, DEFAULT_TTL);
+        let s = GitSettings::from_vars(vars(&[
+            ("DOVETAIL_CACHE_DIR", "/c"),
+            ("DOVETAIL_FETCH_TTL", "5m"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (s.cache_dir, s.ttl),
+            ("/c".into(), Duration::from_secs(300))
+        );
+        assert!(
+            GitSettings::from_vars(vars(&[("HOME", "/h"), ("DOVETAIL_FETCH_TTL", "soon")]))
+                .is_err()
+        );
+        assert!(GitSettings::from_vars(vars(&[])).is_err());
+    }
+
+    #[test]
+    fn state_survives_a_round_trip_and_ignores_garbage() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = State::default();
+        let oid = odb::parse_id(&"ab".repeat(20)).unwrap();
+        s.set("ref main", oid, 42);
+        s.write(dir.path()).unwrap();
+        assert_eq!(State::read(dir.path()).get("ref main"), Some((oid, 42)));
+        fs::write(dir.path().join(STATE_FILE), "garbage\n\0\0").unwrap();
+        assert_eq!(State::read(dir.path()).get("ref main"), None);
+    }
+}

@@ -1,0 +1,103 @@
+//! Reading objects out of a cached bare repository, verified, with gitoxide.
+//!
+//! Fetching goes through git2 (libgit2), but libgit2 cannot start without initialising
+//! OpenSSL and loading the system's whole CA bundle, about 30 ms per process, which a
+//! warm-cache render (no network at all) must not pay. gitoxide's object database crates
+//! read the same repository format without any TLS, so renders read with them and only a
+//! fetch pays for libgit2. Every object read is hashed and compared with its id: a
+//! corrupt cache shows up as an error here, never as content.
+
+use std::path::Path;
+
+use gix_hash::{ObjectId, oid};
+use gix_object::{Find, FindHeader, Kind};
+
+/// The object database of one bare repository.
+pub struct Objects {
+    odb: gix_odb::Handle,
+}
+
+/// One entry of a tree object.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The file name (not UTF-8 checked; git allows any bytes but `/` and NUL).
+    pub name: Vec<u8>,
+    /// What the entry is.
+    pub kind: gix_object::tree::EntryKind,
+    /// The object it names.
+    pub id: ObjectId,
+}
+
+impl Objects {
+    /// Opens the object database of the bare repository at `repo`.
+    pub fn open(repo: &Path) -> Result<Objects, String> {
+        let objects = repo.join("objects");
+        if !repo.join("HEAD").is_file() || !objects.is_dir() {
+            return Err("not a git repository (no HEAD or objects/)".to_owned());
+        }
+        let odb = gix_odb::at(objects, gix_hash::Kind::Sha1).map_err(|e| e.to_string())?;
+        Ok(Objects { odb })
+    }
+
+    /// The object `id` of kind `want`, its hash checked; `None` when it is absent.
+    pub fn read(&self, id: &oid, want: Kind) -> Result<Option<Vec<u8>>, String> {
+        let mut buf = Vec::new();
+        let Some(data) = self.odb.try_find(id, &mut buf).map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        data.verify_checksum(id).map_err(|e| e.to_string())?;
+        if data.kind != want {
+            return Err(format!("{id} is a {}, not a {want}", data.kind));
+        }
+        let len = data.data.len();
+        buf.truncate(len);
+        Ok(Some(buf))
+    }
+
+    /// The size of object `id` without inflating it, to refuse what is over a cap.
+    pub fn size(&self, id: &oid) -> Result<Option<u64>, String> {
+        Ok(self
+            .odb
+            .try_header(id)
+            .map_err(|e| e.to_string())?
+            .map(|h| h.size))
+    }
+
+    /// The root tree of commit `id`, with the tree itself read once so that a commit
+    /// whose tree is missing or damaged counts as corrupt here.
+    pub fn commit_tree(&self, id: &oid) -> Result<Option<ObjectId>, String> {
+        let Some(data) = self.read(id, Kind::Commit)? else {
+            return Ok(None);
+        };
+        let tree = gix_object::CommitRefIter::from_bytes(&data, gix_hash::Kind::Sha1)
+            .tree_id()
+            .map_err(|e| e.to_string())?;
+        match self.read(&tree, Kind::Tree)? {
+            Some(_) => Ok(Some(tree)),
+            None => Err(format!("commit {id} has no tree {tree}")),
+        }
+    }
+
+    /// The entries of tree `id`; a missing tree is corruption, since we only ask for
+    /// trees that a commit or tree we hold names.
+    pub fn tree(&self, id: &oid) -> Result<Vec<Entry>, String> {
+        let data = self
+            .read(id, Kind::Tree)?
+            .ok_or_else(|| format!("tree {id} is missing"))?;
+        gix_object::TreeRefIter::from_bytes(&data, gix_hash::Kind::Sha1)
+            .map(|e| {
+                let e = e.map_err(|e| e.to_string())?;
+                Ok(Entry {
+                    name: e.filename.to_vec(),
+                    kind: e.mode.kind(),
+                    id: e.oid.to_owned(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Reads a 40-hex commit id.
+pub fn parse_id(hex: &str) -> Option<ObjectId> {
+    ObjectId::from_hex(hex.as_bytes()).ok()
+}
