@@ -770,6 +770,12 @@ impl Cache {
                 }
                 s
             };
+            let known = match &spec.rev {
+                Rev::Named(n) if n.len() < 40 && n.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                    format!("{known}; if `{n}` is an abbreviated commit id, give all 40 characters")
+                }
+                _ => known,
+            };
             return Err(GitError::UnknownRef {
                 url: url.to_owned(),
                 rev: match &spec.rev {

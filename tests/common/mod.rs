@@ -120,10 +120,16 @@ impl Run {
 
 /// Runs the binary with `args` in `cwd`, without a shell and with a clean environment.
 pub fn dovetail(args: &[&str], cwd: &Path) -> Run {
+    dovetail_env(args, cwd, &[])
+}
+
+/// [`dovetail`] with variables `env` set.
+pub fn dovetail_env(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Run {
     let out: Output = Command::new(env!("CARGO_BIN_EXE_dovetail"))
         .args(args)
         .current_dir(cwd)
         .env_remove("DOVETAIL_OPERATOR_REPO")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
         .unwrap();

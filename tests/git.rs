@@ -1,0 +1,555 @@
+//! Git sources against a real `git daemon` on 127.0.0.1: fetching, the cache and its TTL,
+//! pinned commits without a network, unknown refs, unreachable hosts, force-pushes, a
+//! corrupt cache, and the same file rules as directories.
+
+mod common;
+
+use std::fs;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Run, dovetail_env, root};
+
+/// Runs git in `dir` with a fixed identity and none of the machine's configuration.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A `git daemon` serving the repos under a scratch directory, and a cache directory.
+struct Server {
+    base: tempfile::TempDir,
+    cache: tempfile::TempDir,
+    port: u16,
+    daemon: Option<Child>,
+}
+
+impl Server {
+    /// Serves `app` and `operator` repos holding the Django example, one commit each.
+    fn with_example() -> Server {
+        let base = tempfile::tempdir().unwrap();
+        for repo in ["app", "operator"] {
+            let dir = base.path().join(repo);
+            copy_dir(&root().join("examples/django").join(repo), &dir);
+            git(&dir, &["init", "-q", "-b", "main"]);
+            git(&dir, &["add", "-A"]);
+            git(&dir, &["commit", "-q", "-m", "first"]);
+        }
+        let mut server = Server {
+            base,
+            cache: tempfile::tempdir().unwrap(),
+            port: free_port(),
+            daemon: None,
+        };
+        server.start();
+        server
+    }
+
+    fn start(&mut self) {
+        let base = self.base.path().to_str().unwrap().to_owned();
+        // git-daemon itself, not `git daemon`: killing the `git` wrapper would leave the
+        // daemon serving.
+        let exec_path = git(self.base.path(), &["--exec-path"]);
+        let child = Command::new(Path::new(&exec_path).join("git-daemon"))
+            .args([
+                "--export-all",
+                "--reuseaddr",
+                "--informative-errors",
+                "--listen=127.0.0.1",
+                &format!("--port={}", self.port),
+                &format!("--base-path={base}"),
+                &base,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("git daemon");
+        self.daemon = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "git daemon did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.daemon.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn url(&self, repo: &str) -> String {
+        format!("git://127.0.0.1:{}/{repo}", self.port)
+    }
+
+    fn repo(&self, repo: &str) -> PathBuf {
+        self.base.path().join(repo)
+    }
+
+    fn head(&self, repo: &str) -> String {
+        git(&self.repo(repo), &["rev-parse", "HEAD"])
+    }
+
+    /// Replaces `from` by `to` in `file` of `repo` and commits.
+    fn commit_edit(&self, repo: &str, file: &str, from: &str, to: &str) -> String {
+        let path = self.repo(repo).join(file);
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "`{from}` not in {file}");
+        fs::write(&path, text.replacen(from, to, 1)).unwrap();
+        git(&self.repo(repo), &["commit", "-q", "-am", "edit"]);
+        self.head(repo)
+    }
+
+    /// `dovetail render` of `app` and `operator` (each `URL` plus `suffix`), with a TTL.
+    fn render(&self, app_rev: &str, operator_rev: &str, ttl: &str) -> Run {
+        let app = format!("{}{app_rev}", self.url("app"));
+        let operator = format!("{}{operator_rev}", self.url("operator"));
+        dovetail_env(
+            &["render", "--app", &app, "--operator", &operator],
+            self.base.path(),
+            &[
+                ("DOVETAIL_CACHE_DIR", self.cache.path().to_str().unwrap()),
+                ("DOVETAIL_FETCH_TTL", ttl),
+            ],
+        )
+    }
+
+    /// The cached bare repos, one per URL.
+    fn cached_repos(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = fs::read_dir(self.cache.path().join("repos"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "git"))
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A port nothing listens on right now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The example rendered from its directories.
+fn from_directories() -> String {
+    common::render_example("django").stdout
+}
+
+fn ok(r: &Run) -> &Run {
+    assert_eq!(r.code, 0, "stderr:\n{}", r.stderr);
+    assert!(!r.stdout.is_empty());
+    r
+}
+
+fn failed(r: &Run, expected: &str) {
+    assert_eq!(r.code, 2, "exit status; stderr:\n{}", r.stderr);
+    assert_eq!(r.stdout, "", "nothing may reach stdout on failure");
+    assert!(
+        r.stderr.contains(expected),
+        "stderr lacks\n  {expected}\ngot:\n{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn first_clone_renders_what_the_directories_render_and_names_the_commits() {
+    let server = Server::with_example();
+    let r = server.render("", "#main", "60");
+    ok(&r);
+    assert_eq!(r.stdout, from_directories());
+    for repo in ["app", "operator"] {
+        let head = server.head(repo);
+        assert!(
+            r.stderr
+                .contains(&format!("at commit {head} (fetched now)")),
+            "{}",
+            r.stderr
+        );
+        assert!(
+            !r.stdout.contains(&head),
+            "revisions stay out of the objects"
+        );
+        assert!(!r.stdout.contains(&head[..12]));
+    }
+    assert_eq!(server.cached_repos().len(), 2);
+    // No checkout: a bare repository and nothing of the app's files beside it.
+    for repo in server.cached_repos() {
+        assert!(repo.join("objects").is_dir());
+        assert!(!repo.join("dovetail.yaml").exists());
+        assert!(!repo.join("platform.yaml").exists());
+    }
+}
+
+#[test]
+fn a_new_commit_is_picked_up_only_after_the_ttl() {
+    let server = Server::with_example();
+    let first = server.render("#main", "", "1");
+    ok(&first);
+    let new = server.commit_edit(
+        "operator",
+        "tenants/acme/shop.yaml",
+        "replicas: 2",
+        "replicas: 3",
+    );
+
+    let cached = server.render("#main", "", "1h");
+    ok(&cached);
+    assert_eq!(
+        cached.stdout, first.stdout,
+        "within the TTL the cache is used"
+    );
+    assert!(
+        cached.stderr.contains("from cache, fetched"),
+        "{}",
+        cached.stderr
+    );
+
+    std::thread::sleep(Duration::from_millis(1100));
+    let after = server.render("#main", "", "1");
+    ok(&after);
+    assert!(
+        after
+            .stderr
+            .contains(&format!("at commit {new} (fetched now)")),
+        "{}",
+        after.stderr
+    );
+    assert_ne!(after.stdout, first.stdout);
+    assert!(after.stdout.contains("replicas: 3"));
+}
+
+#[test]
+fn a_pinned_commit_renders_from_the_cache_with_the_daemon_stopped() {
+    let mut server = Server::with_example();
+    let app = format!("#{}", server.head("app"));
+    let operator = format!("#{}", server.head("operator"));
+    let first = server.render(&app, &operator, "0");
+    ok(&first);
+    server.stop();
+
+    let again = server.render(&app, &operator, "0");
+    ok(&again);
+    assert_eq!(again.stdout, first.stdout);
+    assert_eq!(
+        again.stderr.matches("(from cache, no fetch)").count(),
+        2,
+        "{}",
+        again.stderr
+    );
+    assert!(!again.stderr.contains("fetching"), "{}", again.stderr);
+
+    // A branch whose TTL ran out needs the server, and says so.
+    let branch = server.render("#main", &operator, "0");
+    failed(&branch, "cannot reach git://127.0.0.1:");
+}
+
+#[test]
+fn an_unknown_ref_or_commit_is_refused_with_what_exists() {
+    let server = Server::with_example();
+    let r = server.render("#no-such-branch", "", "60");
+    failed(&r, "no branch or tag `no-such-branch`; it has main");
+    let missing = "0123456789abcdef0123456789abcdef01234567";
+    let r = server.render(&format!("#{missing}"), "", "60");
+    failed(&r, &format!("commit {missing} is not in the repo"));
+    let r = server.render("#abc1234", "", "60");
+    failed(&r, "no branch or tag `abc1234`");
+    assert!(r.stderr.contains("give all 40 characters"), "{}", r.stderr);
+}
+
+#[test]
+fn an_unreachable_host_exits_2_with_a_clear_message() {
+    let cache = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let url = format!("git://127.0.0.1:{port}/operator");
+    let r = dovetail_env(
+        &["render", "--app", "examples/django/app", "--operator", &url],
+        &root(),
+        &[("DOVETAIL_CACHE_DIR", cache.path().to_str().unwrap())],
+    );
+    failed(&r, &format!("cannot reach {url}: 127.0.0.1:{port}"));
+    assert!(
+        r.stderr
+            .contains("check the URL, the network and that the server is up")
+    );
+    assert_eq!(r.stderr.matches("error:").count(), 1, "{}", r.stderr);
+}
+
+#[test]
+fn a_force_pushed_branch_is_followed_and_old_pins_still_render() {
+    let server = Server::with_example();
+    let old = server.commit_edit("app", "dovetail.yaml", "/healthz", "/old-health");
+    let before = server.render("#main", "", "0");
+    ok(&before);
+    assert!(before.stdout.contains("/old-health"));
+
+    // Rewrite main: drop the last commit and put a different one in its place.
+    let repo = server.repo("app");
+    git(&repo, &["reset", "-q", "--hard", "HEAD~1"]);
+    let new = server.commit_edit("app", "dovetail.yaml", "/healthz", "/new-health");
+    assert_ne!(old, new);
+
+    let after = server.render("#main", "", "0");
+    ok(&after);
+    assert!(after.stdout.contains("/new-health"));
+    assert!(!after.stdout.contains("/old-health"));
+    assert!(
+        after.stderr.contains(&format!("at commit {new}")),
+        "{}",
+        after.stderr
+    );
+
+    // The commit that was force-pushed away is still in the cache.
+    let pinned = server.render(&format!("#{old}"), "", "0");
+    ok(&pinned);
+    assert!(pinned.stdout.contains("/old-health"));
+}
+
+#[test]
+fn a_corrupt_cache_is_rebuilt_and_never_rendered_from() {
+    let mut server = Server::with_example();
+    let expected = ok(&server.render("", "", "1h")).stdout.clone();
+
+    // Damage every object the operator repo's cache holds.
+    let operator_cache = server
+        .cached_repos()
+        .into_iter()
+        .find(|p| p.to_str().unwrap().ends_with("-operator.git"))
+        .unwrap();
+    let mut damaged = 0;
+    for dir in ["objects/pack"] {
+        for entry in fs::read_dir(operator_cache.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "pack") {
+                let mut bytes = fs::read(&path).unwrap();
+                for b in bytes.iter_mut().skip(12) {
+                    *b ^= 0x5a;
+                }
+                fs::write(&path, bytes).unwrap();
+                damaged += 1;
+            }
+        }
+    }
+    assert!(damaged > 0);
+
+    let r = server.render("", "", "1h");
+    ok(&r);
+    assert_eq!(r.stdout, expected);
+    assert!(r.stderr.contains("is corrupt"), "{}", r.stderr);
+    assert!(r.stderr.contains("rebuilding it"), "{}", r.stderr);
+
+    // A repository that libgit2 and gitoxide cannot even open.
+    fs::remove_file(operator_cache.join("HEAD")).unwrap();
+    let r = server.render("", "", "1h");
+    ok(&r);
+    assert_eq!(r.stdout, expected);
+    assert!(r.stderr.contains("is corrupt"), "{}", r.stderr);
+
+    // Corrupt, and no server to rebuild from: an error, nothing rendered.
+    let pinned = format!("#{}", server.head("operator"));
+    fs::remove_file(operator_cache.join("HEAD")).unwrap();
+    server.stop();
+    let r = server.render("", &pinned, "1h");
+    failed(&r, "cannot reach");
+    assert!(r.stderr.contains("is corrupt"), "{}", r.stderr);
+}
+
+#[test]
+fn concurrent_renders_share_one_cache() {
+    let server = Server::with_example();
+    let expected = from_directories();
+    std::thread::scope(|s| {
+        let runs: Vec<_> = (0..6)
+            .map(|_| s.spawn(|| server.render("", "#main", "0")))
+            .collect();
+        for run in runs {
+            let r = run.join().unwrap();
+            ok(&r);
+            assert_eq!(r.stdout, expected);
+        }
+    });
+    assert_eq!(server.cached_repos().len(), 2);
+}
+
+#[test]
+fn the_customer_repo_is_read_at_the_allocations_path() {
+    let server = Server::with_example();
+    let repo = server.repo("app");
+    fs::create_dir(repo.join("deploy")).unwrap();
+    git(&repo, &["mv", "dovetail.yaml", "config", "deploy/"]);
+    git(&repo, &["commit", "-q", "-m", "move into deploy/"]);
+    let without = server.render("", "", "0");
+    assert_eq!(without.code, 1, "{}", without.stderr);
+    assert!(
+        without.stderr.contains("`dovetail.yaml` does not exist"),
+        "{}",
+        without.stderr
+    );
+
+    server.commit_edit(
+        "operator",
+        "tenants/acme/shop.yaml",
+        "namespace: acme-shop",
+        "path: deploy\nnamespace: acme-shop",
+    );
+    let r = server.render("", "", "0");
+    ok(&r);
+    assert_eq!(r.stdout, from_directories());
+
+    // Problems are named by their path inside the repo.
+    server.commit_edit("app", "deploy/dovetail.yaml", "/healthz", "healthz");
+    let r = server.render("", "", "0");
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("deploy/dovetail.yaml:"), "{}", r.stderr);
+}
+
+#[test]
+fn git_trees_keep_the_directory_rules() {
+    let server = Server::with_example();
+    let repo = server.repo("app");
+    let point_files_at = |path: &str| {
+        server.commit_edit(
+            "app",
+            "dovetail.yaml",
+            "path: config/logging.ini",
+            &format!("path: {path}"),
+        );
+    };
+
+    // A committed symlink that leads out of the repo.
+    std::os::unix::fs::symlink("../../../../../../etc/passwd", repo.join("config/passwd")).unwrap();
+    git(&repo, &["add", "config/passwd"]);
+    point_files_at("config/passwd");
+    let r = server.render("", "", "0");
+    common_invalid(&r, "`config/passwd` leads outside the repo");
+
+    // A link that stays inside is followed.
+    std::os::unix::fs::symlink("logging.ini", repo.join("config/inner")).unwrap();
+    git(&repo, &["add", "config/inner"]);
+    server.commit_edit(
+        "app",
+        "dovetail.yaml",
+        "path: config/passwd",
+        "path: config/inner",
+    );
+    ok(&server.render("", "", "0"));
+
+    // A submodule (its directory is there, unpopulated, as git leaves it).
+    fs::create_dir(repo.join("config/sub")).unwrap();
+    let head = server.head("app");
+    git(
+        &repo,
+        &[
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            &format!("160000,{head},config/sub"),
+        ],
+    );
+    server.commit_edit(
+        "app",
+        "dovetail.yaml",
+        "path: config/inner",
+        "path: config/sub",
+    );
+    let r = server.render("", "", "0");
+    common_invalid(
+        &r,
+        "`config/sub` is a git submodule; dovetail does not follow submodules",
+    );
+
+    // A blob over the size cap is refused from its header.
+    fs::write(repo.join("config/big.ini"), vec![b'x'; 300 * 1024]).unwrap();
+    git(&repo, &["add", "config/big.ini"]);
+    server.commit_edit(
+        "app",
+        "dovetail.yaml",
+        "path: config/sub",
+        "path: config/big.ini",
+    );
+    let r = server.render("", "", "0");
+    common_invalid(&r, "`config/big.ini` is 307200 bytes, over the");
+}
+
+fn common_invalid(r: &Run, expected: &str) {
+    r.invalid(expected);
+    assert!(r.stderr.contains("dovetail.yaml:"), "{}", r.stderr);
+}
+
+#[test]
+fn secrets_commands_refuse_a_url_for_the_app() {
+    let r = dovetail_env(
+        &[
+            "secrets",
+            "set",
+            "KEY",
+            "--app",
+            "git://127.0.0.1:1/app",
+            "--allocation",
+            "acme/shop",
+            "--recipient",
+            "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq",
+        ],
+        &root(),
+        &[("DOVETAIL_CACHE_DIR", "/nonexistent")],
+    );
+    failed(&r, "pass --app DIR, not a URL");
+}
+
+#[test]
+fn passwords_in_urls_are_refused_before_any_work() {
+    let r = dovetail_env(
+        &[
+            "render",
+            "--app",
+            "examples/django/app",
+            "--operator",
+            "https://user:hunter2@git.example.com/ops.git",
+        ],
+        &root(),
+        &[],
+    );
+    failed(&r, "the URL carries a password");
+    assert!(!r.stderr.contains("hunter2"));
+}
