@@ -1,6 +1,8 @@
 //! Git sources against a real `git daemon` on 127.0.0.1: fetching, the cache and its TTL,
 //! pinned commits without a network, unknown refs, unreachable hosts, force-pushes, a
-//! corrupt cache, and the same file rules as directories.
+//! corrupt cache, and the same file rules as directories. Over ssh, against a real `sshd`
+//! on 127.0.0.1: host keys checked against known_hosts, and a refused key tried a
+//! bounded number of times.
 
 mod common;
 
@@ -552,4 +554,206 @@ fn passwords_in_urls_are_refused_before_any_work() {
     );
     failed(&r, "the URL carries a password");
     assert!(!r.stderr.contains("hunter2"));
+}
+
+/// An `sshd` on 127.0.0.1 that lets the current user in with one key, or `None` (outside
+/// CI) when OpenSSH's server is not installed.
+struct Sshd {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Child,
+}
+
+const SSHD: &str = "/usr/sbin/sshd";
+
+impl Sshd {
+    fn start() -> Option<Sshd> {
+        if !Path::new(SSHD).is_file() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{SSHD} is missing: CI must install openssh-server (.ci/run)"
+            );
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("skipped: {SSHD} is not installed (Debian package openssh-server)");
+            }
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for key in ["host", "other_host", "client", "wrong_client"] {
+            let out = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-C", key, "-f"])
+                .arg(d.join(key))
+                .output()
+                .unwrap();
+            assert!(out.status.success());
+        }
+        fs::copy(d.join("client.pub"), d.join("authorized_keys")).unwrap();
+        let port = free_port();
+        fs::write(
+            d.join("sshd_config"),
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {host}\nAuthorizedKeysFile {auth}\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
+                 PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nPidFile {pid}\n\
+                 MaxAuthTries 20\nLogLevel ERROR\n",
+                host = d.join("host").display(),
+                auth = d.join("authorized_keys").display(),
+                pid = d.join("sshd.pid").display(),
+            ),
+        )
+        .unwrap();
+        // Debian's sshd insists on its privilege separation directory.
+        let _ = fs::create_dir_all("/run/sshd");
+        let child = Command::new(SSHD)
+            .args(["-D", "-e", "-f"])
+            .arg(d.join("sshd_config"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "sshd did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(Sshd { dir, port, child })
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_str().unwrap().to_owned()
+    }
+
+    /// A known_hosts file listing `key` (a `.pub` file) for this server.
+    fn known_hosts(&self, key: &str) -> String {
+        let public = fs::read_to_string(self.path(key)).unwrap();
+        let mut fields = public.split_whitespace();
+        let line = format!(
+            "[127.0.0.1]:{} {} {}\n",
+            self.port,
+            fields.next().unwrap(),
+            fields.next().unwrap()
+        );
+        let file = self.path(&format!("known_hosts_{key}"));
+        fs::write(&file, line).unwrap();
+        file
+    }
+
+    fn url(&self, repo: &Path) -> String {
+        let user = Command::new("id").arg("-un").output().unwrap();
+        let user = String::from_utf8(user.stdout).unwrap();
+        format!(
+            "ssh://{}@127.0.0.1:{}{}",
+            user.trim(),
+            self.port,
+            repo.display()
+        )
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn render_over_ssh(server: &Server, sshd: &Sshd, env: &[(&str, &str)]) -> Run {
+    let operator = sshd.url(&server.repo("operator"));
+    let mut all = vec![("DOVETAIL_CACHE_DIR", server.cache.path().to_str().unwrap())];
+    all.extend_from_slice(env);
+    dovetail_env(
+        &[
+            "render",
+            "--app",
+            "examples/django/app",
+            "--operator",
+            &operator,
+        ],
+        &root(),
+        &all,
+    )
+}
+
+#[test]
+fn ssh_fetches_with_a_key_and_a_checked_host_key() {
+    let Some(sshd) = Sshd::start() else { return };
+    let server = Server::with_example();
+    let known = sshd.known_hosts("host.pub");
+    let key = sshd.path("client");
+    let r = render_over_ssh(
+        &server,
+        &sshd,
+        &[
+            ("DOVETAIL_SSH_KEY", &key),
+            ("DOVETAIL_SSH_KNOWN_HOSTS", &known),
+        ],
+    );
+    ok(&r);
+    assert_eq!(r.stdout, from_directories());
+    assert!(r.stderr.contains("(fetched now)"), "{}", r.stderr);
+}
+
+#[test]
+fn ssh_host_keys_are_never_skipped() {
+    let Some(sshd) = Sshd::start() else { return };
+    let server = Server::with_example();
+    let key = sshd.path("client");
+
+    let r = render_over_ssh(&server, &sshd, &[("DOVETAIL_SSH_KEY", &key)]);
+    failed(
+        &r,
+        "host key check failed: no known_hosts file to check 127.0.0.1's key against; set DOVETAIL_SSH_KNOWN_HOSTS",
+    );
+
+    let other = sshd.known_hosts("other_host.pub");
+    let r = render_over_ssh(
+        &server,
+        &sshd,
+        &[
+            ("DOVETAIL_SSH_KEY", &key),
+            ("DOVETAIL_SSH_KNOWN_HOSTS", &other),
+        ],
+    );
+    failed(&r, "127.0.0.1 sent a ssh-ed25519 key that");
+    assert!(r.stderr.contains("refusing to connect"), "{}", r.stderr);
+
+    let empty = sshd.path("empty_known_hosts");
+    fs::write(&empty, "").unwrap();
+    let r = render_over_ssh(
+        &server,
+        &sshd,
+        &[
+            ("DOVETAIL_SSH_KEY", &key),
+            ("DOVETAIL_SSH_KNOWN_HOSTS", &empty),
+        ],
+    );
+    failed(&r, "127.0.0.1 (port");
+    assert!(r.stderr.contains("is not in"), "{}", r.stderr);
+}
+
+#[test]
+fn a_refused_ssh_key_is_tried_a_bounded_number_of_times() {
+    let Some(sshd) = Sshd::start() else { return };
+    let server = Server::with_example();
+    let known = sshd.known_hosts("host.pub");
+    let wrong = sshd.path("wrong_client");
+    let started = Instant::now();
+    let r = render_over_ssh(
+        &server,
+        &sshd,
+        &[
+            ("DOVETAIL_SSH_KEY", &wrong),
+            ("DOVETAIL_SSH_KNOWN_HOSTS", &known),
+        ],
+    );
+    failed(
+        &r,
+        "authentication failed: the server refused the credential 2 times",
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+
+    let r = render_over_ssh(&server, &sshd, &[("DOVETAIL_SSH_KNOWN_HOSTS", &known)]);
+    failed(&r, "the server wants an SSH key; set DOVETAIL_SSH_KEY");
 }
