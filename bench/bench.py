@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Time `dovetail render` of examples/django against `kubectl kustomize` on the
-equivalent hand-written overlay in bench/kustomize, as whole processes.
+equivalent hand-written overlay in bench/kustomize, as whole processes, and the same
+render from git repos through a warm cache against the render from directories.
 
 ArgoCD runs a config-management plugin for every app on every refresh, so what counts
 is the cost of one complete process: start-up, reading both repos, validating and
@@ -9,13 +10,22 @@ discarded; wall time is taken with perf_counter_ns around each child. Peak RSS i
 measured in separate runs through GNU time (`/usr/bin/time -f %M`, Debian package
 `time`): a child forked from Python keeps the parent's resident high-water mark across
 exec, so os.wait4's ru_maxrss would report Python's ~14 MiB even for /bin/true. Prints p50, p90, min (ms) and peak RSS (MiB) per tool and the
-ratio kustomize p50 / dovetail p50. With --check, exits 1 unless the project's targets
-hold: dovetail p50 <= 5 ms, ratio >= 15, dovetail peak RSS <= 16 MiB.
+ratio kustomize p50 / dovetail p50.
+
+The git variants read the example from two local git repos (file:// URLs) through a
+cache that a warm-up run filled: `git-branch` follows the default branch within its TTL,
+`git-pinned` names full commit ids. Neither touches the network; they measure what a
+warm-cache render costs over the directory render.
+
+With --check, exits 1 unless the project's targets hold: dovetail p50 <= 5 ms, ratio >=
+15, dovetail peak RSS <= 16 MiB, and each git variant's p50 at most 2 ms over the
+directory render's.
 """
 import argparse
 import os
 import subprocess
 import sys
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 WARMUP = 5
 TARGET_P50_MS, TARGET_RATIO, TARGET_RSS_MIB = 5.0, 15.0, 16.0
+TARGET_GIT_EXTRA_MS = 2.0
 
 
 RSS_RUNS = 10
@@ -35,7 +46,7 @@ def peak_rss_kib(cmd):
         sys.exit(f"{GNU_TIME} not found: install GNU time (apt-get install time)")
     peak = 0
     for _ in range(RSS_RUNS):
-        done = subprocess.run([GNU_TIME, "-f", "%M", *cmd], cwd=ROOT,
+        done = subprocess.run([GNU_TIME, "-f", "%M", *cmd], cwd=ROOT, env=ENV,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True)
         peak = max(peak, int(done.stderr.decode().strip().splitlines()[-1]))
     return peak
@@ -46,7 +57,7 @@ def run_once(cmd):
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter_ns()
         try:
-            proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=err)
         except OSError as e:
             sys.exit(f"cannot run {cmd[0]}: {e.strerror}")
         _, status, _ = os.wait4(proc.pid, 0)
@@ -57,6 +68,29 @@ def run_once(cmd):
             sys.exit(f"{' '.join(cmd)} exited {proc.returncode}\n"
                      + err.read().decode(errors="replace"))
     return elapsed
+
+
+# Every child runs with this environment; main() points the git cache at a scratch dir.
+ENV = dict(os.environ)
+
+
+def git_repos(scratch):
+    """Commits examples/django/{app,operator} into repos under scratch; returns
+    {name: (file URL, commit)}."""
+    ident = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
+             "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
+             "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"}
+    env = {**os.environ, **ident}
+    repos = {}
+    for name in ("app", "operator"):
+        repo = Path(scratch) / name
+        shutil.copytree(ROOT / "examples/django" / name, repo)
+        for cmd in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "bench"]):
+            subprocess.run(["git", *cmd], cwd=repo, env=env, check=True)
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, env=env, check=True,
+                                capture_output=True, text=True).stdout.strip()
+        repos[name] = (f"file://{repo}", commit)
+    return repos
 
 
 def percentile(sorted_values, p):
@@ -73,10 +107,17 @@ def main():
 
     # Paths are relative to the repo root; a bare name is looked up on PATH.
     dovetail, kubectl = (str(ROOT / p) if os.sep in p else p for p in (args.dovetail, args.kubectl))
+    scratch = tempfile.TemporaryDirectory(prefix="dovetail-bench-")
+    repos = git_repos(scratch.name)
+    ENV.update({"DOVETAIL_CACHE_DIR": f"{scratch.name}/cache", "DOVETAIL_FETCH_TTL": "1h"})
+    (app, app_commit), (operator, operator_commit) = repos["app"], repos["operator"]
     tools = {
         "dovetail": [dovetail, "render", "--app", "examples/django/app",
                      "--operator", "examples/django/operator"],
         "kustomize": [kubectl, "kustomize", "bench/kustomize/overlay"],
+        "git-branch": [dovetail, "render", "--app", app, "--operator", operator],
+        "git-pinned": [dovetail, "render", "--app", f"{app}#{app_commit}",
+                       "--operator", f"{operator}#{operator_commit}"],
     }
     for _ in range(WARMUP):
         for cmd in tools.values():
@@ -96,6 +137,9 @@ def main():
         print(f"{name:10} " + " ".join(f"{v:8.2f}" for v in stats[name]))
     ratio = stats["kustomize"][0] / stats["dovetail"][0]
     print(f"\nratio kustomize p50 / dovetail p50: {ratio:.1f}x")
+    extra = {name: stats[name][0] - stats["dovetail"][0] for name in ("git-branch", "git-pinned")}
+    for name, ms in extra.items():
+        print(f"{name} p50 over the directory render: {ms:+.2f} ms")
 
     if args.check:
         p50, _, _, mib = stats["dovetail"]
@@ -103,6 +147,10 @@ def main():
             (p50 > TARGET_P50_MS, f"dovetail p50 {p50:.2f} ms > {TARGET_P50_MS} ms"),
             (ratio < TARGET_RATIO, f"ratio {ratio:.1f} < {TARGET_RATIO}"),
             (mib > TARGET_RSS_MIB, f"dovetail peak RSS {mib:.1f} MiB > {TARGET_RSS_MIB} MiB"),
+        ] + [
+            (ms > TARGET_GIT_EXTRA_MS,
+             f"{name} p50 is {ms:.2f} ms over the directory render (> {TARGET_GIT_EXTRA_MS})")
+            for name, ms in extra.items()
         ] if bad]
         for msg in missed:
             print(f"target missed: {msg}", file=sys.stderr)
