@@ -307,6 +307,9 @@ fn load_once(
         .as_ref()
         .and_then(|doc| typed::<Platform>(SchemaKind::Platform, doc, &mut diags));
     trusted(&op_tree)?;
+    // Release the operator repo's cache before opening the customer's: when both are
+    // one repository, a fetch for the second would wait on our own lock.
+    drop(op_tree);
 
     // A customer repo from git is read at the allocation's app path.
     let app_path = allocation

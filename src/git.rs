@@ -37,6 +37,9 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
 /// How long a connection to a git server may take before it counts as unreachable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a render waits for another process's fetch of the same repository.
+pub const LOCK_WAIT: Duration = Duration::from_secs(120);
+
 /// How many times a credential is offered to a server that keeps refusing it: libgit2
 /// asks again after each refusal and would loop forever.
 pub const MAX_AUTH_ATTEMPTS: u32 = 2;
@@ -377,6 +380,16 @@ pub enum GitError {
         /// What libgit2 said.
         message: String,
     },
+    /// Another process held the repository's cache too long.
+    #[error(
+        "the cache of {url} stayed locked for {waited}s by another dovetail process; is a fetch stuck? try again"
+    )]
+    Locked {
+        /// The repo.
+        url: String,
+        /// How long we waited, in seconds.
+        waited: u64,
+    },
     /// The cache directory itself is unusable.
     #[error("cache directory {path}: {message}; set DOVETAIL_CACHE_DIR to a writable directory")]
     CacheDir {
@@ -567,13 +580,13 @@ impl Cache {
             path: self.settings.cache_dir.display().to_string(),
             message: format!("cannot lock: {e}"),
         };
-        lock.lock_shared().map_err(lock_err)?;
+        lock_within(&lock, false, &spec.url)?;
         if let Local::Ready(found) = self.local(spec, &dir) {
             return Ok(found.into_checkout(spec, lock, None));
         }
         // Upgrade: flock has no atomic upgrade, so look again once we hold it alone.
         lock.unlock().map_err(lock_err)?;
-        lock.lock().map_err(lock_err)?;
+        lock_within(&lock, true, &spec.url)?;
         let mut rebuilt = None;
         let repo = match self.local(spec, &dir) {
             Local::Ready(found) => return Ok(found.into_checkout(spec, lock, None)),
@@ -624,10 +637,7 @@ impl Cache {
     /// Deletes the cached repository of `url`, waiting for readers to finish.
     pub fn purge(&self, url: &str) -> Result<(), GitError> {
         let (lock, dir) = self.lock(url)?;
-        lock.lock().map_err(|e| GitError::CacheDir {
-            path: dir.display().to_string(),
-            message: format!("cannot lock: {e}"),
-        })?;
+        lock_within(&lock, true, url)?;
         remove(&dir).map_err(|e| GitError::CacheDir {
             path: dir.display().to_string(),
             message: format!("cannot remove: {e}"),
@@ -951,6 +961,37 @@ impl Cache {
             }
         });
         cbs
+    }
+}
+
+/// Takes the lock of a cached repository, waiting at most [`LOCK_WAIT`]: a fetch stuck on
+/// a silent server must not hang every render behind it.
+fn lock_within(lock: &fs::File, exclusive: bool, url: &str) -> Result<(), GitError> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        let tried = if exclusive {
+            lock.try_lock()
+        } else {
+            lock.try_lock_shared()
+        };
+        match tried {
+            Ok(()) => return Ok(()),
+            Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(GitError::Locked {
+                    url: url.to_owned(),
+                    waited: LOCK_WAIT.as_secs(),
+                });
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(GitError::CacheDir {
+                    path: url.to_owned(),
+                    message: format!("cannot lock its cache: {e}"),
+                });
+            }
+        }
     }
 }
 

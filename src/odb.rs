@@ -12,6 +12,10 @@ use std::path::Path;
 use gix_hash::{ObjectId, oid};
 use gix_object::{Find, FindHeader, Kind};
 
+/// Largest commit or tree object read: a hostile repo must not make a render inflate
+/// gigabytes to list a directory.
+pub const MAX_META_BYTES: u64 = 4 * 1024 * 1024;
+
 /// The object database of one bare repository.
 pub struct Objects {
     odb: gix_odb::Handle,
@@ -39,8 +43,18 @@ impl Objects {
         Ok(Objects { odb })
     }
 
-    /// The object `id` of kind `want`, its hash checked; `None` when it is absent.
-    pub fn read(&self, id: &oid, want: Kind) -> Result<Option<Vec<u8>>, String> {
+    /// The object `id` of kind `want`, its hash checked; `None` when it is absent. An
+    /// object over `cap` bytes is an error, found from its header before it is inflated.
+    pub fn read(&self, id: &oid, want: Kind, cap: u64) -> Result<Option<Vec<u8>>, String> {
+        match self.size(id)? {
+            None => return Ok(None),
+            Some(size) if size > cap => {
+                return Err(format!(
+                    "{want} {id} is {size} bytes, over the {cap}-byte limit"
+                ));
+            }
+            Some(_) => {}
+        }
         let mut buf = Vec::new();
         let Some(data) = self.odb.try_find(id, &mut buf).map_err(|e| e.to_string())? else {
             return Ok(None);
@@ -66,13 +80,13 @@ impl Objects {
     /// The root tree of commit `id`, with the tree itself read once so that a commit
     /// whose tree is missing or damaged counts as corrupt here.
     pub fn commit_tree(&self, id: &oid) -> Result<Option<ObjectId>, String> {
-        let Some(data) = self.read(id, Kind::Commit)? else {
+        let Some(data) = self.read(id, Kind::Commit, MAX_META_BYTES)? else {
             return Ok(None);
         };
         let tree = gix_object::CommitRefIter::from_bytes(&data, gix_hash::Kind::Sha1)
             .tree_id()
             .map_err(|e| e.to_string())?;
-        match self.read(&tree, Kind::Tree)? {
+        match self.read(&tree, Kind::Tree, MAX_META_BYTES)? {
             Some(_) => Ok(Some(tree)),
             None => Err(format!("commit {id} has no tree {tree}")),
         }
@@ -82,7 +96,7 @@ impl Objects {
     /// trees that a commit or tree we hold names.
     pub fn tree(&self, id: &oid) -> Result<Vec<Entry>, String> {
         let data = self
-            .read(id, Kind::Tree)?
+            .read(id, Kind::Tree, MAX_META_BYTES)?
             .ok_or_else(|| format!("tree {id} is missing"))?;
         gix_object::TreeRefIter::from_bytes(&data, gix_hash::Kind::Sha1)
             .map(|e| {

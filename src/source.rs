@@ -410,7 +410,7 @@ impl GitTree {
             });
         }
         objects
-            .read(id, gix_object::Kind::Blob)
+            .read(id, gix_object::Kind::Blob, cap)
             .map_err(|e| self.git_error(rel, e))?
             .ok_or_else(|| self.git_error(rel, missing()))
     }

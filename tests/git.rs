@@ -757,3 +757,37 @@ fn a_refused_ssh_key_is_tried_a_bounded_number_of_times() {
     let r = render_over_ssh(&server, &sshd, &[("DOVETAIL_SSH_KNOWN_HOSTS", &known)]);
     failed(&r, "the server wants an SSH key; set DOVETAIL_SSH_KEY");
 }
+
+#[test]
+fn one_repository_can_hold_both_the_operator_and_the_app() {
+    // Regression: opening the app's copy of a repository the operator's render still held
+    // waited on dovetail's own lock.
+    let server = Server::with_example();
+    let repo = server.repo("operator");
+    copy_dir(&root().join("examples/django/app"), &repo.join("apps/shop"));
+    git(&repo, &["add", "-A"]);
+    server.commit_edit(
+        "operator",
+        "tenants/acme/shop.yaml",
+        "namespace: acme-shop",
+        "path: apps/shop\nnamespace: acme-shop",
+    );
+    let url = server.url("operator");
+    let r = dovetail_env(
+        &[
+            "render",
+            "--app",
+            &url,
+            "--operator",
+            &format!("{url}#main"),
+        ],
+        server.base.path(),
+        &[
+            ("DOVETAIL_CACHE_DIR", server.cache.path().to_str().unwrap()),
+            ("DOVETAIL_FETCH_TTL", "0"),
+        ],
+    );
+    ok(&r);
+    assert_eq!(r.stdout, from_directories());
+    assert_eq!(server.cached_repos().len(), 1);
+}
