@@ -352,6 +352,16 @@ pub enum GitError {
         /// Why.
         message: String,
     },
+    /// The https server's certificate did not verify.
+    #[error(
+        "{url}: TLS with the server failed ({message}); if its certificate comes from a private CA, point SSL_CERT_FILE at that CA's certificate"
+    )]
+    Certificate {
+        /// The repo.
+        url: String,
+        /// What OpenSSL said.
+        message: String,
+    },
     /// No such branch or tag.
     #[error("{url}: no branch or tag `{rev}`{known}")]
     UnknownRef {
@@ -1019,6 +1029,12 @@ fn verified(dir: &Path, url: &str, commit: ObjectId) -> Result<Found, GitError> 
 /// Names a libgit2 failure that our callbacks did not already explain.
 fn classify(url: &str, e: &git2::Error) -> GitError {
     let message = e.message().trim().to_owned();
+    if e.code() == ErrorCode::Certificate || e.class() == ErrorClass::Ssl {
+        return GitError::Certificate {
+            url: url.to_owned(),
+            message,
+        };
+    }
     match e.class() {
         ErrorClass::Odb | ErrorClass::Zlib | ErrorClass::Object | ErrorClass::Indexer => {
             GitError::Corrupt {
@@ -1026,7 +1042,7 @@ fn classify(url: &str, e: &git2::Error) -> GitError {
                 message,
             }
         }
-        ErrorClass::Net | ErrorClass::Os | ErrorClass::Ssl | ErrorClass::Ssh => {
+        ErrorClass::Net | ErrorClass::Os | ErrorClass::Ssh => {
             GitError::Unreachable {
                 url: url.to_owned(),
                 message,

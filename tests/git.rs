@@ -791,3 +791,150 @@ fn one_repository_can_hold_both_the_operator_and_the_app() {
     assert_eq!(r.stdout, from_directories());
     assert_eq!(server.cached_repos().len(), 1);
 }
+
+/// A TLS git server on 127.0.0.1 (tests/fixtures/git_https_server.py) that wants a token,
+/// with a self-signed certificate for 127.0.0.1 that only the tests trust.
+struct Https {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Child,
+}
+
+const TOKEN: &str = "s3cret-token-0123456789";
+
+impl Https {
+    fn start(root_dir: &Path) -> Https {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let out = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+                "-keyout",
+            ])
+            .arg(d.join("key.pem"))
+            .arg("-out")
+            .arg(d.join("cert.pem"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        fs::write(d.join("token"), format!("{TOKEN}\n")).unwrap();
+        let mut child = Command::new("python3")
+            .arg(common::root().join("tests/fixtures/git_https_server.py"))
+            .arg(root_dir)
+            .arg(d.join("cert.pem"))
+            .arg(d.join("key.pem"))
+            .arg("x-access-token")
+            .arg(d.join("token"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let port = line.trim().parse().expect("the server prints its port");
+        Https { dir, port, child }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for Https {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn render_over_https(server: &Server, https: &Https, env: &[(&str, &str)]) -> Run {
+    let operator = format!("https://127.0.0.1:{}/operator", https.port);
+    let mut all = vec![("DOVETAIL_CACHE_DIR", server.cache.path().to_str().unwrap())];
+    all.extend_from_slice(env);
+    let r = dovetail_env(
+        &[
+            "render",
+            "--app",
+            "examples/django/app",
+            "--operator",
+            &operator,
+        ],
+        &root(),
+        &all,
+    );
+    assert!(!r.stderr.contains(TOKEN), "the token leaked:\n{}", r.stderr);
+    r
+}
+
+#[test]
+fn https_fetches_with_a_token_over_verified_tls() {
+    let server = Server::with_example();
+    let https = Https::start(server.base.path());
+    let cert = https.path("cert.pem");
+    let token = https.path("token");
+    let r = render_over_https(
+        &server,
+        &https,
+        &[
+            ("SSL_CERT_FILE", &cert),
+            ("DOVETAIL_HTTPS_TOKEN_FILE", &token),
+        ],
+    );
+    ok(&r);
+    assert_eq!(r.stdout, from_directories());
+}
+
+#[test]
+fn https_credentials_and_certificates_fail_clearly() {
+    let server = Server::with_example();
+    let https = Https::start(server.base.path());
+    let cert = https.path("cert.pem");
+    let token = https.path("token");
+
+    let wrong = https.path("wrong-token");
+    fs::write(&wrong, "not-the-token\n").unwrap();
+    let started = Instant::now();
+    let r = render_over_https(
+        &server,
+        &https,
+        &[
+            ("SSL_CERT_FILE", &cert),
+            ("DOVETAIL_HTTPS_TOKEN_FILE", &wrong),
+        ],
+    );
+    failed(
+        &r,
+        "authentication failed: the server refused the credential 2 times",
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+
+    let r = render_over_https(&server, &https, &[("SSL_CERT_FILE", &cert)]);
+    failed(
+        &r,
+        "the server wants credentials; set DOVETAIL_HTTPS_TOKEN_FILE",
+    );
+
+    // The system's CAs do not know the test certificate: no connection, whatever the token.
+    let r = render_over_https(&server, &https, &[("DOVETAIL_HTTPS_TOKEN_FILE", &token)]);
+    failed(&r, "TLS with the server failed (the SSL certificate is invalid)");
+}
