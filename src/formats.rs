@@ -78,6 +78,11 @@ pub fn domain(s: &str) -> bool {
     hostname(s.strip_prefix("*.").unwrap_or(s))
 }
 
+/// A branch, tag or full commit id, as `#REF` of a git URL takes them.
+pub fn git_revision(s: &str) -> bool {
+    crate::git::revision(s)
+}
+
 /// No leading `/`, no NUL, no `..` segment: a path relative to a directory.
 pub fn relative_path(s: &str) -> bool {
     !s.starts_with('/') && !s.contains('\0') && !s.split('/').any(|seg| seg == "..")

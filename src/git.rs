@@ -141,6 +141,11 @@ impl fmt::Display for GitSpec {
     }
 }
 
+/// Whether `r` can name a revision: a ref name or a full commit id.
+pub fn revision(r: &str) -> bool {
+    ref_name(r)
+}
+
 /// Whether `r` is a ref name git would accept (`git check-ref-format --branch`, roughly).
 fn ref_name(r: &str) -> bool {
     !r.is_empty()
@@ -1042,12 +1047,10 @@ fn classify(url: &str, e: &git2::Error) -> GitError {
                 message,
             }
         }
-        ErrorClass::Net | ErrorClass::Os | ErrorClass::Ssh => {
-            GitError::Unreachable {
-                url: url.to_owned(),
-                message,
-            }
-        }
+        ErrorClass::Net | ErrorClass::Os | ErrorClass::Ssh => GitError::Unreachable {
+            url: url.to_owned(),
+            message,
+        },
         _ if e.code() == ErrorCode::Auth => GitError::Auth {
             url: url.to_owned(),
             message,

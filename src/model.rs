@@ -161,6 +161,9 @@ pub struct Allocation {
     /// The app directory inside that repo.
     #[serde(default)]
     pub path: Option<String>,
+    /// The customer repo's revision ArgoCD deploys (fleet mode); `HEAD` when absent.
+    #[serde(default)]
+    pub revision: Option<String>,
     /// The app's namespace.
     pub namespace: String,
     /// Hostnames the app may use.
@@ -174,6 +177,24 @@ pub struct Allocation {
     /// Redis memory.
     #[serde(default)]
     pub redis: Option<RedisAllocation>,
+    /// The namespace's quota, instead of the derived one (fleet mode).
+    #[serde(default)]
+    pub quota: Option<QuotaAllocation>,
+}
+
+/// An explicit namespace quota; what is left out is derived.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct QuotaAllocation {
+    /// CPU of all pods together.
+    #[serde(default, deserialize_with = "quantity_opt")]
+    pub cpu: Option<String>,
+    /// Memory of all pods together.
+    #[serde(default)]
+    pub memory: Option<String>,
+    /// Storage of all volume claims together.
+    #[serde(default)]
+    pub storage: Option<String>,
 }
 
 /// What one process gets.
@@ -325,6 +346,9 @@ pub struct Database {
     /// CloudNativePG instances.
     #[serde(default)]
     pub instances: Option<u32>,
+    /// CPU and memory of each CloudNativePG instance.
+    #[serde(default)]
+    pub resources: Option<Resources>,
 }
 
 /// Who provides the database.

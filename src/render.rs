@@ -55,6 +55,7 @@ pub fn render(r: &Resolved) -> Vec<Value> {
         }
         let spec = json!({
             "instances": db.instances,
+            "resources": resources(&db.resources),
             "enableSuperuserAccess": false,
             "bootstrap": {"initdb": {"database": "app", "owner": "app"}},
             "storage": storage,

@@ -227,8 +227,18 @@ pub struct ResolvedDatabase {
     pub size: Option<String>,
     /// Instances (CloudNativePG).
     pub instances: u32,
+    /// CPU and memory per instance (CloudNativePG).
+    pub resources: Resources,
     /// StorageClass.
     pub storage_class: Option<String>,
+}
+
+/// What a CloudNativePG instance gets when `platform.yaml` does not say.
+pub fn default_database_resources() -> Resources {
+    Resources {
+        cpu: "500m".to_owned(),
+        memory: "1Gi".to_owned(),
+    }
 }
 
 /// Redis.
@@ -894,6 +904,10 @@ fn resolve_database(cx: &mut Ctx<'_>) -> Option<ResolvedDatabase> {
         provider: db.provider,
         size,
         instances: db.instances.unwrap_or(1),
+        resources: db
+            .resources
+            .clone()
+            .unwrap_or_else(default_database_resources),
         storage_class: cx.inputs.platform.storage.block.clone(),
     })
 }

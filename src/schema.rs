@@ -36,6 +36,7 @@ macro_rules! validator {
                                         "dovetail-dns-subdomain" => crate::formats::dns_subdomain,
                                         "dovetail-domain" => crate::formats::domain,
                                         "dovetail-env-name" => crate::formats::env_name,
+                                        "dovetail-git-revision" => crate::formats::git_revision,
                                         "dovetail-hostname" => crate::formats::hostname,
                                         "dovetail-http-path" => crate::formats::http_path,
                                         "dovetail-image" => crate::formats::image,

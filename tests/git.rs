@@ -936,5 +936,8 @@ fn https_credentials_and_certificates_fail_clearly() {
 
     // The system's CAs do not know the test certificate: no connection, whatever the token.
     let r = render_over_https(&server, &https, &[("DOVETAIL_HTTPS_TOKEN_FILE", &token)]);
-    failed(&r, "TLS with the server failed (the SSL certificate is invalid)");
+    failed(
+        &r,
+        "TLS with the server failed (the SSL certificate is invalid)",
+    );
 }
