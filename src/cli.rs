@@ -30,6 +30,18 @@ Git sources (--app or --operator given as URL[#REF]) read these variables:
   DOVETAIL_HTTPS_TOKEN_FILE  file holding an access token for https URLs
   DOVETAIL_HTTPS_USER        user name sent with the token [default: x-access-token]";
 
+/// What `generate` reads, shown under `--help`.
+const GENERATE_HELP: &str = "\
+From ArgoCD (per Application): ARGOCD_APP_NAME selects the allocation <tenant>-<app>;
+ARGOCD_APP_SOURCE_REPO_URL and ARGOCD_APP_SOURCE_PATH must be the allocation's repo and
+path; PARAM_OPERATOR_REVISION pins the operator repo; ARGOCD_APP_REVISION is what fleet
+mode pins child Applications to.
+From the sidecar only: DOVETAIL_OPERATOR_REPO (URL or directory), DOVETAIL_IDENTITY and
+the git variables of `dovetail render --help`.
+In a directory with dovetail.yaml it renders that app; with platform.yaml (the operator
+repo) it renders the fleet: per allocation a Namespace, ResourceQuota, LimitRange,
+AppProject and Application.";
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -42,6 +54,10 @@ pub enum Command {
     /// Manage the app's age-encrypted secrets file.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// ArgoCD plugin mode: render the app in the current directory (or, in the operator
+    /// repo, the fleet's guardrails) from ArgoCD's environment; see plugin.yaml.
+    #[command(after_help = GENERATE_HELP)]
+    Generate,
     /// Print a JSON Schema (for editors and CI).
     Schema {
         /// Which schema.
@@ -181,6 +197,9 @@ pub struct Inputs {
     pub allocation: Option<(String, String)>,
     /// Identity files, in the order given.
     pub identity: Vec<PathBuf>,
+    /// In ArgoCD plugin mode: the Application that picks the allocation, and the repo
+    /// and path the allocation must name.
+    pub argocd: Option<crate::argocd::ArgoEnv>,
 }
 
 /// A usage mistake, found before any work.
@@ -254,6 +273,7 @@ impl RepoArgs {
             app,
             operator,
             git,
+            argocd: None,
             allocation,
             identity: identity
                 .iter()

@@ -1,8 +1,9 @@
 //! The commands: load, check, merge, render, print.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path as FsPath, PathBuf};
 
+use crate::argocd::ArgoEnv;
 use crate::cli::{self, Command, Format, MAX_NAME, is_name};
 use crate::diag::{Diagnostic, Diagnostics, Doc};
 use crate::git::{Cache, GitError, GitSettings, Location};
@@ -35,6 +36,7 @@ pub fn run(cli: cli::Cli, io: Io<'_>) -> Result<(), Error> {
                 .map_err(Error::Stdout)?;
             Ok(())
         }
+        Command::Generate => generate(io),
         Command::Render(args) => {
             let inputs = args.input.check(true)?;
             let (resolved, diags) = load_and_resolve(&inputs, io.err)?;
@@ -215,6 +217,48 @@ fn check_app_tree(tree: &Tree) -> Diagnostics {
     diags
 }
 
+/// Every allocation of the operator repo, as `(tenant, app)`, sorted.
+fn allocations(tree: &Tree) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for tenant in tree.list("tenants").unwrap_or_default() {
+        let dir = format!("tenants/{tenant}");
+        for file in tree.list(&dir).unwrap_or_default() {
+            if let Some(app) = file.strip_suffix(".yaml") {
+                found.push((tenant.clone(), app.to_owned()));
+            }
+        }
+    }
+    found
+}
+
+/// The allocation whose `<tenant>-<app>` is ArgoCD's Application name.
+fn allocation_for_application(tree: &Tree, name: &str) -> Result<(Identity, String), Error> {
+    let mut matches: Vec<(String, String)> = allocations(tree)
+        .into_iter()
+        .filter(|(t, a)| format!("{t}-{a}") == name)
+        .collect();
+    match matches.len() {
+        1 => {
+            let (tenant, app) = matches.remove(0);
+            let rel = format!("tenants/{tenant}/{app}.yaml");
+            Ok((Identity { tenant, app }, rel))
+        }
+        0 => Err(Error::Environment(format!(
+            "no allocation in the operator repo `{}` for Application `{name}` (tenants/<tenant>/<app>.yaml with <tenant>-<app> = {name}); the operator must allocate it first",
+            tree.describe()
+        ))),
+        _ => Err(Error::Environment(format!(
+            "Application `{name}` matches {} allocations ({}); the operator must rename one",
+            matches.len(),
+            matches
+                .iter()
+                .map(|(t, a)| format!("tenants/{t}/{a}.yaml"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
 /// Finds the allocation: the one named, or the only one there is.
 fn find_allocation(
     tree: &Tree,
@@ -236,15 +280,7 @@ fn find_allocation(
             rel,
         ));
     }
-    let mut found = Vec::new();
-    for tenant in tree.list("tenants").unwrap_or_default() {
-        let dir = format!("tenants/{tenant}");
-        for file in tree.list(&dir).unwrap_or_default() {
-            if let Some(app) = file.strip_suffix(".yaml") {
-                found.push((tenant.clone(), app.to_owned()));
-            }
-        }
-    }
+    let mut found = allocations(tree);
     match found.len() {
         1 => {
             let (tenant, app) = found.remove(0);
@@ -289,7 +325,10 @@ fn load_once(
         .as_ref()
         .ok_or(cli::UsageError::NoOperator)?;
     let op_tree = open_tree(operator, "", inputs.git.as_ref(), "operator", err)?;
-    let (identity, alloc_rel) = find_allocation(&op_tree, inputs.allocation.as_ref())?;
+    let (identity, alloc_rel) = match &inputs.argocd {
+        Some(env) => allocation_for_application(&op_tree, &env.app_name)?,
+        None => find_allocation(&op_tree, inputs.allocation.as_ref())?,
+    };
     let mut diags = Diagnostics::default();
 
     let alloc_shown = op_tree.shown(&alloc_rel);
@@ -307,6 +346,9 @@ fn load_once(
         .as_ref()
         .and_then(|doc| typed::<Platform>(SchemaKind::Platform, doc, &mut diags));
     trusted(&op_tree)?;
+    if let (Some(env), Some(allocation)) = (&inputs.argocd, &allocation) {
+        check_application_source(env, allocation, &alloc_shown)?;
+    }
     // Release the operator repo's cache before opening the customer's: when both are
     // one repository, a fetch for the second would wait on our own lock.
     drop(op_tree);
@@ -360,6 +402,39 @@ fn load_once(
         return Ok((None, diags));
     }
     Ok((Some(resolved), diags))
+}
+
+/// In ArgoCD: the Application must deploy the repo and path its allocation names, or a
+/// customer could point their Application at another repo and still get this app's
+/// identity, secrets and resources.
+fn check_application_source(
+    env: &crate::argocd::ArgoEnv,
+    allocation: &Allocation,
+    shown: &str,
+) -> Result<(), Error> {
+    use crate::argocd::{normalize_path, normalize_repo_url};
+    let Some(url) = &env.source_repo_url else {
+        return Err(Error::Environment(
+            "ARGOCD_APP_SOURCE_REPO_URL is not set; cannot check the Application's repo against its allocation".to_owned(),
+        ));
+    };
+    if normalize_repo_url(url) != normalize_repo_url(&allocation.repo) {
+        return Err(Error::Environment(format!(
+            "Application `{}` deploys {url}, but its allocation {shown} names {}; only that repo may be deployed as this app",
+            env.app_name, allocation.repo
+        )));
+    }
+    let wanted = normalize_path(allocation.path.as_deref().unwrap_or(""));
+    if let Some(path) = &env.source_path
+        && normalize_path(path) != wanted
+    {
+        return Err(Error::Environment(format!(
+            "Application `{}` deploys path `{path}` of its repo, but its allocation {shown} names `{}`",
+            env.app_name,
+            if wanted.is_empty() { "." } else { &wanted }
+        )));
+    }
+    Ok(())
 }
 
 /// The merged app against its own schema: a failure here is dovetail's bug, reported as
@@ -655,4 +730,188 @@ fn secrets_rekey(args: cli::SecretsRekeyArgs, io: Io<'_>) -> Result<(), Error> {
     )
     .map_err(Error::Stderr)?;
     Ok(())
+}
+
+/// `dovetail generate`: ArgoCD plugin mode. An app path renders the app; the operator
+/// repo's root renders the fleet.
+fn generate(io: Io<'_>) -> Result<(), Error> {
+    let env = ArgoEnv::from_vars(|k| std::env::var(k).ok())
+        .map_err(|e| Error::Environment(e.to_string()))?;
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::Environment(format!("cannot tell the working directory: {e}")))?;
+    if cwd.join("dovetail.yaml").exists() {
+        generate_app(env, &cwd, io)
+    } else if cwd.join("platform.yaml").exists() {
+        generate_fleet(env, cwd, io)
+    } else {
+        Err(Error::Environment(format!(
+            "`{}` holds neither dovetail.yaml (an app) nor platform.yaml (the operator repo); check the Application's path",
+            cwd.display()
+        )))
+    }
+}
+
+/// Renders the customer app in `cwd` for the Application ArgoCD names.
+fn generate_app(env: ArgoEnv, cwd: &FsPath, io: Io<'_>) -> Result<(), Error> {
+    let overrides = crate::argocd::override_files(cwd);
+    if !overrides.is_empty() {
+        return Err(Error::Environment(format!(
+            "refusing to render: `{}` in the app path would let the repo change the Application's plugin parameters and env, which only the operator sets; remove it from the repo",
+            overrides.join("`, `")
+        )));
+    }
+    let operator = std::env::var("DOVETAIL_OPERATOR_REPO")
+        .ok()
+        .filter(|o| !o.is_empty())
+        .ok_or_else(|| {
+            Error::Environment(
+                "DOVETAIL_OPERATOR_REPO is not set in the sidecar: it names the operator repo (a git URL)".to_owned(),
+            )
+        })?;
+    let mut operator = Location::parse(&operator).map_err(cli::UsageError::from)?;
+    if let Some(rev) = &env.operator_revision {
+        match &mut operator {
+            Location::Git(spec) => {
+                spec.rev = crate::git::Rev::parse(rev).map_err(cli::UsageError::from)?;
+            }
+            Location::Dir(_) => {
+                return Err(Error::Environment(
+                    "PARAM_OPERATOR_REVISION pins a git revision, but DOVETAIL_OPERATOR_REPO is a directory".to_owned(),
+                ));
+            }
+        }
+    }
+    let git = match &operator {
+        Location::Git(_) => Some(GitSettings::from_env().map_err(cli::UsageError::from)?),
+        Location::Dir(_) => None,
+    };
+    let identity = std::env::var_os("DOVETAIL_IDENTITY")
+        .map(|v| {
+            std::env::split_paths(&v)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let inputs = cli::Inputs {
+        // `.`, so that messages name files as the app path's own (`dovetail.yaml:3:1`).
+        app: Location::Dir(PathBuf::from(".")),
+        operator: Some(operator),
+        git,
+        allocation: None,
+        identity,
+        argocd: Some(env),
+    };
+    let (resolved, diags) = load_and_resolve(&inputs, io.err)?;
+    report::emit(&diags, Format::Text, io.err).map_err(Error::Stderr)?;
+    let Some(resolved) = resolved else {
+        return Err(Error::Invalid {
+            count: diags.error_count(),
+        });
+    };
+    if resolved
+        .secrets
+        .as_ref()
+        .is_some_and(ResolvedSecrets::is_redacted)
+    {
+        return Err(Error::Environment(
+            "the app has secrets but the sidecar has no identity (DOVETAIL_IDENTITY); refusing to deploy redacted Secrets".to_owned(),
+        ));
+    }
+    let objects = render::render(&resolved);
+    if objects.is_empty() {
+        return Err(Error::Empty);
+    }
+    let text = output::stream(&objects)?;
+    io.out.write_all(text.as_bytes()).map_err(Error::Stdout)
+}
+
+/// Renders the fleet's guardrails from the operator repo in `cwd`.
+fn generate_fleet(env: ArgoEnv, cwd: PathBuf, io: Io<'_>) -> Result<(), Error> {
+    let revision = env.revision.clone().ok_or_else(|| {
+        Error::Environment(
+            "ARGOCD_APP_REVISION is not set; fleet mode pins every child Application to it"
+                .to_owned(),
+        )
+    })?;
+    // Files are named by their path in the operator repo, whose root this is.
+    let tree = Tree::Dir(
+        DirTree::open_as(&cwd, FsPath::new("."))
+            .map_err(|e| Error::Environment(format!("cannot open `{}`: {e}", cwd.display())))?,
+    );
+    let (platform, members, diags) = load_fleet(&tree);
+    report::emit(&diags, Format::Text, io.err).map_err(Error::Stderr)?;
+    let Some(platform) = platform.filter(|_| !diags.has_errors()) else {
+        return Err(Error::Invalid {
+            count: diags.error_count().max(1),
+        });
+    };
+    if members.is_empty() {
+        return Err(Error::Empty);
+    }
+    let target = crate::argocd::FleetTarget {
+        argocd_namespace: env
+            .app_object_namespace
+            .or(env.destination_namespace)
+            .unwrap_or_else(|| "argocd".to_owned()),
+        operator_revision: revision,
+    };
+    let objects = crate::argocd::fleet(&platform, &members, &target);
+    let text = output::stream(&objects)?;
+    io.out.write_all(text.as_bytes()).map_err(Error::Stdout)
+}
+
+/// The platform and every allocation of an operator repo, checked one by one and against
+/// each other (one namespace or one Application name claimed twice).
+fn load_fleet(tree: &Tree) -> (Option<Platform>, Vec<crate::argocd::Member>, Diagnostics) {
+    let mut diags = Diagnostics::default();
+    let shown = tree.shown("platform.yaml");
+    let platform = read_doc(tree, "platform.yaml", &shown, &mut diags)
+        .and_then(|doc| typed::<Platform>(SchemaKind::Platform, &doc, &mut diags));
+    let mut members = Vec::new();
+    let mut namespaces: std::collections::BTreeMap<String, String> = Default::default();
+    let mut names: std::collections::BTreeMap<String, String> = Default::default();
+    for (tenant, app) in allocations(tree) {
+        let rel = format!("tenants/{tenant}/{app}.yaml");
+        let shown = tree.shown(&rel);
+        if !is_name(&tenant, MAX_NAME) || !is_name(&app, MAX_NAME) {
+            diags.push(Diagnostic::at(
+                &shown,
+                Pos::START,
+                format!("tenant and app names must be lowercase letters, digits and '-', at most {MAX_NAME} characters"),
+            ));
+            continue;
+        }
+        let Some(doc) = read_doc(tree, &rel, &shown, &mut diags) else {
+            continue;
+        };
+        let Some(allocation) = typed::<Allocation>(SchemaKind::Allocation, &doc, &mut diags) else {
+            continue;
+        };
+        let name = format!("{tenant}-{app}");
+        if let Some(first) = names.insert(name.clone(), shown.clone()) {
+            diags.push(
+                Diagnostic::at(
+                    &shown,
+                    Pos::START,
+                    format!("its Application name `{name}` is also {first}'s"),
+                )
+                .hint("rename the tenant or the app"),
+            );
+        }
+        let ns_path = crate::yaml::Path::root().key("namespace");
+        if let Some(first) = namespaces.insert(allocation.namespace.clone(), shown.clone()) {
+            diags.push(
+                doc.error(
+                    &ns_path,
+                    format!("namespace `{}` is already {first}'s", allocation.namespace),
+                )
+                .hint("give each app its own namespace"),
+            );
+        }
+        members.push(crate::argocd::Member {
+            identity: Identity { tenant, app },
+            allocation,
+        });
+    }
+    (platform, members, diags)
 }

@@ -37,8 +37,9 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
 /// How long a connection to a git server may take before it counts as unreachable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long a render waits for another process's fetch of the same repository.
-pub const LOCK_WAIT: Duration = Duration::from_secs(120);
+/// How long a render waits for another process's fetch of the same repository; below
+/// ArgoCD's 60 s plugin deadline, so that the message ArgoCD shows is ours.
+pub const LOCK_WAIT: Duration = Duration::from_secs(45);
 
 /// How many times a credential is offered to a server that keeps refusing it: libgit2
 /// asks again after each refusal and would loop forever.
@@ -79,11 +80,7 @@ impl Location {
         }
         let rev = match rev {
             None => Rev::Default,
-            Some(r) if r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit()) => {
-                Rev::Commit(r.to_ascii_lowercase())
-            }
-            Some(r) if ref_name(r) => Rev::Named(r.to_owned()),
-            Some(r) => return Err(LocationError::BadRev(r.to_owned())),
+            Some(r) => Rev::parse(r)?,
         };
         Ok(Location::Git(GitSpec {
             url: url.to_owned(),
@@ -130,6 +127,19 @@ pub enum Rev {
     Named(String),
     /// A full commit id, lowercase hex.
     Commit(String),
+}
+
+impl Rev {
+    /// A branch, tag or full commit id.
+    pub fn parse(r: &str) -> Result<Rev, LocationError> {
+        if r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(Rev::Commit(r.to_ascii_lowercase()))
+        } else if ref_name(r) {
+            Ok(Rev::Named(r.to_owned()))
+        } else {
+            Err(LocationError::BadRev(r.to_owned()))
+        }
+    }
 }
 
 impl fmt::Display for GitSpec {

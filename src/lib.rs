@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod argocd;
 pub mod cli;
 pub mod commands;
 pub mod diag;

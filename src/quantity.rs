@@ -62,6 +62,38 @@ impl Quantity {
     pub fn milli(self) -> u128 {
         self.0
     }
+
+    /// The sum; saturates instead of wrapping.
+    pub fn plus(self, other: Quantity) -> Quantity {
+        Quantity(self.0.saturating_add(other.0))
+    }
+
+    /// `n` times the quantity; saturates instead of wrapping.
+    pub fn times(self, n: u32) -> Quantity {
+        Quantity(self.0.saturating_mul(u128::from(n)))
+    }
+
+    /// As a CPU quantity: whole cores when it is a whole number, else millicores.
+    pub fn cpu_text(self) -> String {
+        if self.0.is_multiple_of(1_000) {
+            (self.0 / 1_000).to_string()
+        } else {
+            format!("{}m", self.0)
+        }
+    }
+
+    /// As a byte quantity: `Gi` or `Mi` when it divides evenly, else bytes (rounded up,
+    /// so a quota never comes out smaller than the sum it stands for).
+    pub fn bytes_text(self) -> String {
+        let bytes = self.0.div_ceil(1_000);
+        if bytes != 0 && bytes.is_multiple_of(1 << 30) {
+            format!("{}Gi", bytes >> 30)
+        } else if bytes != 0 && bytes.is_multiple_of(1 << 20) {
+            format!("{}Mi", bytes >> 20)
+        } else {
+            bytes.to_string()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -77,6 +109,16 @@ mod tests {
         assert_eq!(Quantity::parse("1.5Gi").unwrap().whole(), 3 << 29);
         assert_eq!(Quantity::parse("2G").unwrap().whole(), 2_000_000_000);
         assert!(Quantity::parse("0").unwrap().is_zero());
+    }
+
+    #[test]
+    fn sums_print_back_as_quantities() {
+        let q = |s| Quantity::parse(s).unwrap();
+        assert_eq!(q("250m").plus(q("750m")).cpu_text(), "1");
+        assert_eq!(q("250m").times(3).cpu_text(), "750m");
+        assert_eq!(q("512Mi").times(2).bytes_text(), "1Gi");
+        assert_eq!(q("512Mi").plus(q("256Mi")).bytes_text(), "768Mi");
+        assert_eq!(q("1G").bytes_text(), "1000000000");
     }
 
     #[test]

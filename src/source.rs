@@ -146,6 +146,13 @@ pub struct DirTree {
 }
 
 impl DirTree {
+    /// Opens `dir` as a tree, named in messages as `shown` (the path inside its repo).
+    pub fn open_as(dir: &Path, shown: &Path) -> std::io::Result<DirTree> {
+        let mut tree = DirTree::open(dir)?;
+        tree.given = shown.to_owned();
+        Ok(tree)
+    }
+
     /// Opens `dir` as a tree; fails when it is missing or not a directory.
     pub fn open(dir: &Path) -> std::io::Result<DirTree> {
         let root = fs::canonicalize(dir)?;

@@ -7,53 +7,17 @@
 mod common;
 
 use std::fs;
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Run, dovetail_env, root};
-
-/// Runs git in `dir` with a fixed identity and none of the machine's configuration.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
+use common::{GitDaemon, Run, copy_dir, dovetail_env, free_port, git, root, wait_for_port};
 
 /// A `git daemon` serving the repos under a scratch directory, and a cache directory.
 struct Server {
     base: tempfile::TempDir,
     cache: tempfile::TempDir,
-    port: u16,
-    daemon: Option<Child>,
+    daemon: GitDaemon,
 }
 
 impl Server {
@@ -61,58 +25,25 @@ impl Server {
     fn with_example() -> Server {
         let base = tempfile::tempdir().unwrap();
         for repo in ["app", "operator"] {
-            let dir = base.path().join(repo);
-            copy_dir(&root().join("examples/django").join(repo), &dir);
-            git(&dir, &["init", "-q", "-b", "main"]);
-            git(&dir, &["add", "-A"]);
-            git(&dir, &["commit", "-q", "-m", "first"]);
+            common::commit_copy(
+                &root().join("examples/django").join(repo),
+                &base.path().join(repo),
+            );
         }
-        let mut server = Server {
+        let daemon = GitDaemon::start(base.path());
+        Server {
             base,
             cache: tempfile::tempdir().unwrap(),
-            port: free_port(),
-            daemon: None,
-        };
-        server.start();
-        server
-    }
-
-    fn start(&mut self) {
-        let base = self.base.path().to_str().unwrap().to_owned();
-        // git-daemon itself, not `git daemon`: killing the `git` wrapper would leave the
-        // daemon serving.
-        let exec_path = git(self.base.path(), &["--exec-path"]);
-        let child = Command::new(Path::new(&exec_path).join("git-daemon"))
-            .args([
-                "--export-all",
-                "--reuseaddr",
-                "--informative-errors",
-                "--listen=127.0.0.1",
-                &format!("--port={}", self.port),
-                &format!("--base-path={base}"),
-                &base,
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("git daemon");
-        self.daemon = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "git daemon did not start");
-            std::thread::sleep(Duration::from_millis(20));
+            daemon,
         }
     }
 
     fn stop(&mut self) {
-        if let Some(mut child) = self.daemon.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.daemon.stop();
     }
 
     fn url(&self, repo: &str) -> String {
-        format!("git://127.0.0.1:{}/{repo}", self.port)
+        self.daemon.url(repo)
     }
 
     fn repo(&self, repo: &str) -> PathBuf {
@@ -157,21 +88,6 @@ impl Server {
         v.sort();
         v
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// A port nothing listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The example rendered from its directories.
@@ -613,11 +529,7 @@ impl Sshd {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "sshd did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_port(port, "sshd");
         Some(Sshd { dir, port, child })
     }
 

@@ -4,9 +4,9 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use common::{Scratch, dovetail};
+use common::{Scratch, dovetail, piped};
 
 const PLAIN: &str = "correct-horse-battery-staple";
 
@@ -42,19 +42,6 @@ fn setup() -> Option<Keys> {
         "secrets: secrets.yaml\nenv:\n",
     );
     Some(Keys { s, recipient })
-}
-
-/// Runs `cmd` with `input` on its stdin and returns what it printed.
-fn piped(mut cmd: Command, input: &[u8]) -> std::process::Output {
-    use std::io::Write;
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap()
 }
 
 /// A new key from `age-keygen` at `path`; returns its recipient.

@@ -1,0 +1,534 @@
+//! ArgoCD plugin mode (`dovetail generate`): what ArgoCD's environment says, the checks
+//! that keep a customer from steering the render through it, and the fleet's guardrail
+//! objects.
+//!
+//! ArgoCD runs the plugin in the app path of a fresh copy of the customer repo with the
+//! Application's name, repo URL and revision in `ARGOCD_APP_*` and its plugin parameters in
+//! `PARAM_*`. The operator repo, the age identity, git credentials and the cache come
+//! from the sidecar's own environment (`DOVETAIL_*`), which no Application can set: an
+//! Application's plugin env arrives prefixed as `ARGOCD_ENV_*`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::model::{Allocation, Platform};
+use crate::quantity::Quantity;
+use crate::resolve::Identity;
+
+/// The plugin's name as `plugin.yaml` declares it and child Applications select it.
+pub const PLUGIN_NAME: &str = "dovetail";
+
+/// The parameter that pins the operator repo's revision.
+pub const OPERATOR_REVISION_PARAM: &str = "operator-revision";
+
+/// The in-cluster API server, where fleet Applications deploy.
+pub const IN_CLUSTER: &str = "https://kubernetes.default.svc";
+
+/// What ArgoCD tells the plugin about the Application being rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgoEnv {
+    /// The Application's name, without the `<namespace>_` prefix ArgoCD adds for
+    /// Applications outside its own namespace.
+    pub app_name: String,
+    /// The namespace of the Application, when ArgoCD named it (`<namespace>_<name>`).
+    pub app_object_namespace: Option<String>,
+    /// The destination namespace (`ARGOCD_APP_NAMESPACE`).
+    pub destination_namespace: Option<String>,
+    /// The repo ArgoCD fetched (`ARGOCD_APP_SOURCE_REPO_URL`).
+    pub source_repo_url: Option<String>,
+    /// The path inside it (`ARGOCD_APP_SOURCE_PATH`).
+    pub source_path: Option<String>,
+    /// The commit being rendered (`ARGOCD_APP_REVISION`).
+    pub revision: Option<String>,
+    /// `PARAM_OPERATOR_REVISION`: the operator repo's revision to render with.
+    pub operator_revision: Option<String>,
+}
+
+/// Something in ArgoCD's environment that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ArgoError {
+    /// Not run by ArgoCD, or by one that does not set the variable.
+    #[error(
+        "{0} is not set: `dovetail generate` runs as an ArgoCD plugin (use `dovetail render` by hand)"
+    )]
+    Missing(&'static str),
+    /// A value that cannot be what ArgoCD sends.
+    #[error("{var} `{value}` {problem}")]
+    Bad {
+        /// The variable.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong.
+        problem: &'static str,
+    },
+}
+
+impl ArgoEnv {
+    /// Reads the variables through `get`.
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<ArgoEnv, ArgoError> {
+        let nonempty = |k: &str| get(k).filter(|v| !v.is_empty());
+        let full = nonempty("ARGOCD_APP_NAME").ok_or(ArgoError::Missing("ARGOCD_APP_NAME"))?;
+        // Applications outside ArgoCD's namespace are named `<namespace>_<name>`; `_` is in
+        // neither a namespace nor an Application name, so the split is unambiguous.
+        let (app_object_namespace, app_name) = match full.split_once('_') {
+            Some((ns, name)) => (Some(ns.to_owned()), name.to_owned()),
+            None => (None, full.clone()),
+        };
+        let label = |s: &str| crate::formats::dns_subdomain(s) && s.len() <= 253;
+        if !label(&app_name) || app_object_namespace.as_deref().is_some_and(|n| !label(n)) {
+            return Err(ArgoError::Bad {
+                var: "ARGOCD_APP_NAME",
+                value: full,
+                problem: "is not an Application name (`<name>` or `<namespace>_<name>`)",
+            });
+        }
+        let operator_revision = nonempty("PARAM_OPERATOR_REVISION");
+        if let Some(r) = &operator_revision
+            && !crate::git::revision(r)
+        {
+            return Err(ArgoError::Bad {
+                var: "PARAM_OPERATOR_REVISION",
+                value: r.clone(),
+                problem: "is not a branch, tag or full commit id",
+            });
+        }
+        Ok(ArgoEnv {
+            app_name,
+            app_object_namespace,
+            destination_namespace: nonempty("ARGOCD_APP_NAMESPACE"),
+            source_repo_url: nonempty("ARGOCD_APP_SOURCE_REPO_URL"),
+            // ArgoCD sends the variable even when the path is empty (the repo root), and
+            // that is a path to check like any other.
+            source_path: get("ARGOCD_APP_SOURCE_PATH"),
+            revision: nonempty("ARGOCD_APP_REVISION"),
+            operator_revision,
+        })
+    }
+}
+
+/// A repo URL reduced to `host[:port]/path`, so that the spellings of one repository
+/// compare equal: https or ssh, `user@host:path`, with or without `.git`, a trailing `/`
+/// or a default port, in any case.
+pub fn normalize_repo_url(url: &str) -> String {
+    let url = url.trim();
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
+        None => match url.split_once(':') {
+            // user@host:path
+            Some((authority, path)) if !authority.contains('/') => {
+                return join_host_path(authority, "ssh", path);
+            }
+            _ => (String::new(), url),
+        },
+    };
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    join_host_path(authority, &scheme, path)
+}
+
+fn join_host_path(authority: &str, scheme: &str, path: &str) -> String {
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let default_port = match scheme {
+        "https" => Some("443"),
+        "http" => Some("80"),
+        "ssh" | "git+ssh" => Some("22"),
+        "git" => Some("9418"),
+        _ => None,
+    };
+    let host = match host.rsplit_once(':') {
+        Some((h, p)) if Some(p) == default_port => h,
+        _ => host,
+    };
+    let mut path = path.trim_matches('/');
+    path = path.strip_suffix(".git").unwrap_or(path);
+    format!("{host}/{path}").to_ascii_lowercase()
+}
+
+/// A path inside a repo, as ArgoCD and allocations may spell it (`.`, `./deploy`,
+/// `deploy/`), reduced to its segments.
+pub fn normalize_path(path: &str) -> String {
+    path.split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The `.argocd-source*.yaml` files in `dir`: a customer who commits one changes the
+/// Application's plugin env and parameters behind the operator's back.
+pub fn override_files(dir: &Path) -> Vec<String> {
+    let mut found: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| {
+                    n == ".argocd-source.yaml"
+                        || (n.starts_with(".argocd-source-") && n.ends_with(".yaml"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+/// One allocation of the fleet.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// `<tenant>/<app>`.
+    pub identity: Identity,
+    /// Its allocation.
+    pub allocation: Allocation,
+}
+
+/// Where the fleet's objects go.
+#[derive(Debug, Clone)]
+pub struct FleetTarget {
+    /// The namespace of the fleet Application, where child Applications and AppProjects
+    /// are created (ArgoCD's own, usually `argocd`).
+    pub argocd_namespace: String,
+    /// The operator repo's commit being rendered; child Applications pin it.
+    pub operator_revision: String,
+}
+
+/// The kinds `dovetail render` produces, which is all an app's AppProject admits.
+pub const RENDERED_KINDS: &[(&str, &str)] = &[
+    ("", "ServiceAccount"),
+    ("", "ConfigMap"),
+    ("", "Secret"),
+    ("", "PersistentVolumeClaim"),
+    ("", "Service"),
+    ("apps", "Deployment"),
+    ("batch", "Job"),
+    ("autoscaling", "HorizontalPodAutoscaler"),
+    ("policy", "PodDisruptionBudget"),
+    ("networking.k8s.io", "Ingress"),
+    ("networking.k8s.io", "NetworkPolicy"),
+    ("postgresql.cnpg.io", "Cluster"),
+];
+
+/// The guardrail objects of every member, in member order: Namespace, ResourceQuota,
+/// LimitRange, AppProject, Application.
+pub fn fleet(platform: &Platform, members: &[Member], target: &FleetTarget) -> Vec<Value> {
+    let mut out = Vec::with_capacity(members.len() * 5);
+    for m in members {
+        let name = format!("{}-{}", m.identity.tenant, m.identity.app);
+        let ns = &m.allocation.namespace;
+        let labels = json!({
+            "app.kubernetes.io/managed-by": "dovetail",
+            "dovetail.dev/tenant": m.identity.tenant,
+            "dovetail.dev/app": m.identity.app,
+        });
+        let wave = |w: &str| json!({"argocd.argoproj.io/sync-wave": w});
+        let mut ns_labels = labels.clone();
+        for mode in ["enforce", "audit", "warn"] {
+            ns_labels[format!("pod-security.kubernetes.io/{mode}")] = json!("restricted");
+            ns_labels[format!("pod-security.kubernetes.io/{mode}-version")] = json!("latest");
+        }
+        out.push(json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": ns, "labels": ns_labels, "annotations": wave("-1")},
+        }));
+        let sizes = Sizes::of(platform, &m.allocation);
+        out.push(json!({
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": "dovetail", "namespace": ns, "labels": labels, "annotations": wave("-1")},
+            "spec": {"hard": sizes.quota(&m.allocation)},
+        }));
+        out.push(json!({
+            "apiVersion": "v1",
+            "kind": "LimitRange",
+            "metadata": {"name": "dovetail", "namespace": ns, "labels": labels, "annotations": wave("-1")},
+            "spec": {"limits": sizes.limits(platform)},
+        }));
+        let kinds: Vec<Value> = RENDERED_KINDS
+            .iter()
+            .map(|(group, kind)| json!({"group": group, "kind": kind}))
+            .collect();
+        out.push(json!({
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "AppProject",
+            "metadata": {
+                "name": name,
+                "namespace": target.argocd_namespace,
+                "labels": labels,
+                "annotations": wave("-1"),
+            },
+            "spec": {
+                "description": format!("dovetail app {}/{}: only its repo, only its namespace, only the kinds dovetail renders", m.identity.tenant, m.identity.app),
+                "sourceRepos": [m.allocation.repo],
+                "destinations": [{"server": IN_CLUSTER, "namespace": ns}],
+                "clusterResourceWhitelist": [],
+                "namespaceResourceWhitelist": kinds,
+            },
+        }));
+        let path = normalize_path(m.allocation.path.as_deref().unwrap_or(""));
+        out.push(json!({
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": {
+                "name": name,
+                "namespace": target.argocd_namespace,
+                "labels": labels,
+                "annotations": wave("0"),
+            },
+            "spec": {
+                "project": name,
+                "source": {
+                    "repoURL": m.allocation.repo,
+                    "targetRevision": m.allocation.revision.as_deref().unwrap_or("HEAD"),
+                    "path": if path.is_empty() { ".".to_owned() } else { path },
+                    "plugin": {
+                        "name": PLUGIN_NAME,
+                        "parameters": [{"name": OPERATOR_REVISION_PARAM, "string": target.operator_revision}],
+                    },
+                },
+                "destination": {"server": IN_CLUSTER, "namespace": ns},
+                "syncPolicy": {
+                    "automated": {"prune": true, "selfHeal": true},
+                    "syncOptions": ["CreateNamespace=false"],
+                },
+            },
+        }));
+    }
+    out
+}
+
+/// CPU and memory of one pod, or of all pods together.
+#[derive(Debug, Clone, Copy, Default)]
+struct Size {
+    cpu: Option<Quantity>,
+    memory: Option<Quantity>,
+}
+
+impl Size {
+    fn new(cpu: &str, memory: &str) -> Size {
+        Size {
+            cpu: Quantity::parse(cpu),
+            memory: Quantity::parse(memory),
+        }
+    }
+
+    fn plus(self, other: Size) -> Size {
+        let add = |a: Option<Quantity>, b: Option<Quantity>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.plus(b)),
+            (a, b) => a.or(b),
+        };
+        Size {
+            cpu: add(self.cpu, other.cpu),
+            memory: add(self.memory, other.memory),
+        }
+    }
+
+    fn times(self, n: u32) -> Size {
+        Size {
+            cpu: self.cpu.map(|q| q.times(n)),
+            memory: self.memory.map(|q| q.times(n)),
+        }
+    }
+
+    fn max(self, other: Size) -> Size {
+        Size {
+            cpu: self.cpu.max(other.cpu),
+            memory: self.memory.max(other.memory),
+        }
+    }
+}
+
+/// What one allocation's pods and volumes add up to.
+struct Sizes {
+    /// Every pod at once, with room for a rollout.
+    total: Size,
+    /// The largest single container.
+    largest: Size,
+    /// All volume claims.
+    storage: Option<Quantity>,
+    /// The largest single volume claim.
+    largest_claim: Option<Quantity>,
+}
+
+impl Sizes {
+    /// Sums what `dovetail render` can create for this allocation: each sized process at
+    /// its most replicas plus one pod of rollout surge, each pod with room for one
+    /// sidecar of the platform's sidecar size, one init pod of the largest process,
+    /// Redis, and each database instance plus its bootstrap pod. The `"*"` entry counts
+    /// as one process; an app with more unnamed processes needs an explicit `quota`.
+    fn of(platform: &Platform, a: &Allocation) -> Sizes {
+        let sidecar = Size::new(
+            &platform.policy.sidecar_resources.cpu,
+            &platform.policy.sidecar_resources.memory,
+        );
+        let mut total = Size::default();
+        let mut largest = sidecar;
+        let mut largest_pod = Size::default();
+        for p in a.processes.values() {
+            let plan = p.plan.as_ref().and_then(|n| platform.plans.get(n));
+            let cpu = p.cpu.as_deref().or(plan.map(|r| r.cpu.as_str()));
+            let memory = p.memory.as_deref().or(plan.map(|r| r.memory.as_str()));
+            let pod = Size {
+                cpu: cpu.and_then(Quantity::parse),
+                memory: memory.and_then(Quantity::parse),
+            };
+            let most = p
+                .autoscaling
+                .as_ref()
+                .map_or(0, |s| s.max_replicas)
+                .max(p.replicas.unwrap_or(1));
+            total = total.plus(pod.plus(sidecar).times(most.saturating_add(1)));
+            largest = largest.max(pod);
+            largest_pod = largest_pod.max(pod);
+        }
+        total = total.plus(largest_pod.plus(sidecar));
+        if let Some(redis) = &a.redis {
+            let pod = Size::new(&platform.policy.sidecar_resources.cpu, &redis.memory);
+            total = total.plus(pod);
+            largest = largest.max(pod);
+        }
+        let mut storage: Option<Quantity> = None;
+        let mut largest_claim: Option<Quantity> = None;
+        let mut claim = |size: &str, n: u32| {
+            if let Some(q) = Quantity::parse(size) {
+                storage = Some(storage.map_or(q.times(n), |s| s.plus(q.times(n))));
+                largest_claim = largest_claim.max(Some(q));
+            }
+        };
+        if let Some(s) = &a.storage.static_files {
+            claim(&s.size, 1);
+        }
+        if let (Some(db), Some(d)) = (&platform.database, &a.storage.database)
+            && db.provider == crate::model::DatabaseProvider::Cnpg
+        {
+            let instances = db.instances.unwrap_or(1);
+            let r = db
+                .resources
+                .clone()
+                .unwrap_or_else(crate::resolve::default_database_resources);
+            let pod = Size::new(&r.cpu, &r.memory);
+            total = total.plus(pod.times(instances + 1));
+            largest = largest.max(pod);
+            claim(&d.size, instances);
+        }
+        Sizes {
+            total,
+            largest,
+            storage,
+            largest_claim,
+        }
+    }
+
+    fn quota(&self, a: &Allocation) -> Value {
+        let explicit = a.quota.clone().unwrap_or_default();
+        let mut hard = BTreeMap::new();
+        let cpu = explicit
+            .cpu
+            .or_else(|| self.total.cpu.map(Quantity::cpu_text));
+        let memory = explicit
+            .memory
+            .or_else(|| self.total.memory.map(Quantity::bytes_text));
+        if let Some(cpu) = cpu {
+            hard.insert("requests.cpu", cpu.clone());
+            hard.insert("limits.cpu", cpu);
+        }
+        if let Some(memory) = memory {
+            hard.insert("requests.memory", memory.clone());
+            hard.insert("limits.memory", memory);
+        }
+        let storage = explicit
+            .storage
+            .or_else(|| self.storage.map(Quantity::bytes_text))
+            .unwrap_or_else(|| "0".to_owned());
+        hard.insert("requests.storage", storage);
+        // Only the operator's Services: a customer's LoadBalancer or NodePort would
+        // bypass the Ingress and the NetworkPolicy.
+        hard.insert("services.loadbalancers", "0".to_owned());
+        hard.insert("services.nodeports", "0".to_owned());
+        json!(hard)
+    }
+
+    fn limits(&self, platform: &Platform) -> Value {
+        let sidecar = &platform.policy.sidecar_resources;
+        let mut container = json!({
+            "type": "Container",
+            "default": {"cpu": sidecar.cpu, "memory": sidecar.memory},
+            "defaultRequest": {"cpu": sidecar.cpu, "memory": sidecar.memory},
+        });
+        let mut max = serde_json::Map::new();
+        if let Some(cpu) = self.largest.cpu {
+            max.insert("cpu".to_owned(), json!(cpu.cpu_text()));
+        }
+        if let Some(memory) = self.largest.memory {
+            max.insert("memory".to_owned(), json!(memory.bytes_text()));
+        }
+        if !max.is_empty() {
+            container["max"] = Value::Object(max);
+        }
+        let mut limits = vec![container];
+        if let Some(claim) = self.largest_claim {
+            limits.push(json!({
+                "type": "PersistentVolumeClaim",
+                "max": {"storage": claim.bytes_text()},
+            }));
+        }
+        json!(limits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repo_url_spellings_compare_equal() {
+        let canonical = normalize_repo_url("https://git.example.com/acme/shop.git");
+        for same in [
+            "https://git.example.com/acme/shop",
+            "https://git.example.com/acme/shop/",
+            "https://git.example.com:443/acme/shop.git",
+            "https://GIT.example.com/Acme/Shop.git",
+            "ssh://git@git.example.com/acme/shop.git",
+            "ssh://git@git.example.com:22/acme/shop",
+            "git@git.example.com:acme/shop.git",
+            "git@git.example.com:/acme/shop",
+        ] {
+            assert_eq!(normalize_repo_url(same), canonical, "{same}");
+        }
+        for other in [
+            "https://git.example.com/acme/shop2.git",
+            "https://git.example.com:8443/acme/shop.git",
+            "https://evil.example.com/acme/shop.git",
+            "https://git.example.com/acme/shop/sub",
+        ] {
+            assert_ne!(normalize_repo_url(other), canonical, "{other}");
+        }
+    }
+
+    #[test]
+    fn app_names_may_carry_their_namespace() {
+        let env = |name: &'static str| {
+            ArgoEnv::from_vars(move |k| (k == "ARGOCD_APP_NAME").then(|| name.to_owned()))
+        };
+        let e = env("acme-shop").unwrap();
+        assert_eq!(
+            (e.app_name.as_str(), e.app_object_namespace),
+            ("acme-shop", None)
+        );
+        let e = env("tenants_acme-shop").unwrap();
+        assert_eq!(e.app_name, "acme-shop");
+        assert_eq!(e.app_object_namespace.as_deref(), Some("tenants"));
+        assert!(env("acme/shop").is_err());
+        assert!(matches!(
+            ArgoEnv::from_vars(|_| None),
+            Err(ArgoError::Missing("ARGOCD_APP_NAME"))
+        ));
+    }
+
+    #[test]
+    fn paths_compare_by_segments() {
+        assert_eq!(normalize_path("./deploy/"), "deploy");
+        assert_eq!(normalize_path("."), "");
+        assert_eq!(normalize_path(""), "");
+    }
+}

@@ -1,0 +1,563 @@
+//! `dovetail generate` run the way ArgoCD's cmp-server runs plugin.yaml: the whole
+//! customer repo (with `.git`) packed into a tarball and extracted into a fresh
+//! directory, the command executed without a shell in the app path, ArgoCD's variables
+//! set beside the sidecar's own; the operator repo served by a `git daemon` on 127.0.0.1.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{GitDaemon, Run, commit_copy, git, root};
+use dovetail::yaml;
+
+/// plugin.yaml's generate command, as cmp-server reads it.
+fn generate_command() -> Vec<String> {
+    let text = fs::read_to_string(root().join("plugin.yaml")).unwrap();
+    let doc = yaml::parse(&text).unwrap().to_json();
+    assert_eq!(doc["kind"], "ConfigManagementPlugin");
+    let generate = &doc["spec"]["generate"];
+    let mut cmd: Vec<String> = generate["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    if let Some(args) = generate["args"].as_array() {
+        cmd.extend(args.iter().map(|v| v.as_str().unwrap().to_owned()));
+    }
+    cmd
+}
+
+/// The platform: an operator repo served over git, and the sidecar's environment.
+struct Platform {
+    dir: tempfile::TempDir,
+    daemon: GitDaemon,
+    cache: tempfile::TempDir,
+}
+
+const REPO: &str = "https://git.example.com/acme/shop.git";
+
+impl Platform {
+    fn new() -> Platform {
+        let dir = tempfile::tempdir().unwrap();
+        commit_copy(
+            &root().join("examples/django/operator"),
+            &dir.path().join("operator"),
+        );
+        let daemon = GitDaemon::start(dir.path());
+        Platform {
+            dir,
+            daemon,
+            cache: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn operator(&self) -> PathBuf {
+        self.dir.path().join("operator")
+    }
+
+    fn operator_head(&self) -> String {
+        git(&self.operator(), &["rev-parse", "HEAD"])
+    }
+
+    /// Replaces `from` by `to` in the allocation and commits; returns the commit.
+    fn edit_allocation(&self, from: &str, to: &str) -> String {
+        let path = self.operator().join("tenants/acme/shop.yaml");
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from));
+        fs::write(&path, text.replacen(from, to, 1)).unwrap();
+        git(&self.operator(), &["commit", "-q", "-am", "edit"]);
+        self.operator_head()
+    }
+
+    /// The sidecar's own environment.
+    fn sidecar_env(&self) -> Vec<(String, String)> {
+        vec![
+            ("DOVETAIL_OPERATOR_REPO".into(), self.daemon.url("operator")),
+            (
+                "DOVETAIL_CACHE_DIR".into(),
+                self.cache.path().to_str().unwrap().into(),
+            ),
+            ("DOVETAIL_FETCH_TTL".into(), "0".into()),
+        ]
+    }
+}
+
+/// A customer repo: the Django example app at `deploy/`, committed.
+fn customer_repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    fs::create_dir(&repo).unwrap();
+    commit_copy(&root().join("examples/django/app"), &repo.join("deploy"));
+    // commit_copy made deploy/ its own repo; make the repo root the repository instead.
+    fs::remove_dir_all(repo.join("deploy/.git")).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "app"]);
+    dir
+}
+
+/// What ArgoCD sets for the Application `name` deploying `path` of `repo_url`.
+fn argocd_env(name: &str, repo_url: &str, path: &str, revision: &str) -> Vec<(String, String)> {
+    vec![
+        ("ARGOCD_APP_NAME".into(), name.into()),
+        ("ARGOCD_APP_NAMESPACE".into(), "acme-shop".into()),
+        ("ARGOCD_APP_REVISION".into(), revision.into()),
+        ("ARGOCD_APP_REVISION_SHORT".into(), revision[..7].into()),
+        ("ARGOCD_APP_SOURCE_REPO_URL".into(), repo_url.into()),
+        ("ARGOCD_APP_SOURCE_PATH".into(), path.into()),
+        ("ARGOCD_APP_SOURCE_TARGET_REVISION".into(), "HEAD".into()),
+        ("KUBE_VERSION".into(), "1.33.0".into()),
+        // An Application's plugin env arrives prefixed; it must not reach dovetail's.
+        (
+            "ARGOCD_ENV_DOVETAIL_OPERATOR_REPO".into(),
+            "git://127.0.0.1:1/evil".into(),
+        ),
+    ]
+}
+
+/// Packs `repo` (with `.git`) the way repo-server sends it, extracts it into a fresh
+/// directory and runs plugin.yaml's command in `path` with `env`.
+fn cmp_server(repo: &Path, path: &str, env: &[(String, String)]) -> Run {
+    let work = tempfile::tempdir().unwrap();
+    let tarball = work.path().join("repo.tar.gz");
+    let status = Command::new("tar")
+        .arg("-czf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(repo)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let extracted = work.path().join("src");
+    fs::create_dir(&extracted).unwrap();
+    let status = Command::new("tar")
+        .arg("-xzf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&extracted)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(extracted.join(".git").is_dir(), "the tarball carries .git");
+
+    let cmd = generate_command();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_dovetail")).parent().unwrap();
+    let path_var = format!("{}:/usr/bin:/bin", bin_dir.display());
+    let out = Command::new(&cmd[0])
+        .args(&cmd[1..])
+        .current_dir(extracted.join(path))
+        .env_clear()
+        .env("PATH", path_var)
+        .env("HOME", work.path())
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+fn ok(r: &Run) -> &Run {
+    assert_eq!(r.code, 0, "stderr:\n{}", r.stderr);
+    assert!(!r.stdout.is_empty());
+    r
+}
+
+fn refused(r: &Run, expected: &str) {
+    assert_ne!(r.code, 0, "must fail; stderr:\n{}", r.stderr);
+    assert_eq!(r.stdout, "", "nothing may reach stdout when generate fails");
+    assert!(
+        r.stderr.contains(expected),
+        "stderr lacks\n  {expected}\ngot:\n{}",
+        r.stderr
+    );
+}
+
+/// The app rendered by hand from directories, at the allocation `path: deploy`.
+fn rendered_by_hand(platform: &Platform) -> String {
+    let r = common::dovetail(
+        &[
+            "render",
+            "--app",
+            "examples/django/app",
+            "--operator",
+            platform.operator().to_str().unwrap(),
+        ],
+        &root(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r.stdout
+}
+
+/// Sidecar and ArgoCD environment for the customer app.
+fn app_env(platform: &Platform, repo: &Path, name: &str, url: &str) -> Vec<(String, String)> {
+    let mut env = platform.sidecar_env();
+    let head = git(repo, &["rev-parse", "HEAD"]);
+    env.extend(argocd_env(name, url, "deploy", &head));
+    env
+}
+
+fn with_deploy_path(platform: &Platform) {
+    platform.edit_allocation("namespace: acme-shop", "path: deploy\nnamespace: acme-shop");
+}
+
+#[test]
+fn an_app_renders_as_cmp_server_runs_it() {
+    let platform = Platform::new();
+    with_deploy_path(&platform);
+    let customer = customer_repo();
+    let repo = customer.path().join("repo");
+    let r = cmp_server(
+        &repo,
+        "deploy",
+        &app_env(&platform, &repo, "acme-shop", REPO),
+    );
+    ok(&r);
+    assert_eq!(r.stdout, rendered_by_hand(&platform));
+    assert!(
+        r.stderr.contains(&platform.daemon.url("operator")),
+        "{}",
+        r.stderr
+    );
+
+    // The other spellings of the same repo, and an Application outside ArgoCD's namespace.
+    for (name, url) in [
+        ("acme-shop", "ssh://git@git.example.com/acme/shop"),
+        ("acme-shop", "git@git.example.com:acme/shop.git"),
+        ("acme-shop", "https://git.example.com/acme/shop/"),
+        ("tenants_acme-shop", REPO),
+    ] {
+        let r = cmp_server(&repo, "deploy", &app_env(&platform, &repo, name, url));
+        ok(&r);
+    }
+}
+
+#[test]
+fn override_files_in_the_app_path_are_refused() {
+    let platform = Platform::new();
+    with_deploy_path(&platform);
+    for file in [".argocd-source.yaml", ".argocd-source-acme-shop.yaml"] {
+        let customer = customer_repo();
+        let repo = customer.path().join("repo");
+        fs::write(
+            repo.join("deploy").join(file),
+            "plugin:\n  parameters:\n    - name: operator-revision\n      string: main\n",
+        )
+        .unwrap();
+        git(&repo, &["add", "-A"]);
+        git(&repo, &["commit", "-q", "-m", "override"]);
+        let r = cmp_server(
+            &repo,
+            "deploy",
+            &app_env(&platform, &repo, "acme-shop", REPO),
+        );
+        refused(&r, &format!("refusing to render: `{file}` in the app path"));
+    }
+}
+
+#[test]
+fn an_application_for_another_repo_or_path_is_refused() {
+    let platform = Platform::new();
+    with_deploy_path(&platform);
+    let customer = customer_repo();
+    let repo = customer.path().join("repo");
+    let r = cmp_server(
+        &repo,
+        "deploy",
+        &app_env(
+            &platform,
+            &repo,
+            "acme-shop",
+            "https://git.example.com/mallory/shop.git",
+        ),
+    );
+    refused(
+        &r,
+        "Application `acme-shop` deploys https://git.example.com/mallory/shop.git, but its allocation",
+    );
+
+    let mut env = app_env(&platform, &repo, "acme-shop", REPO);
+    for (k, v) in &mut env {
+        if k == "ARGOCD_APP_SOURCE_PATH" {
+            *v = ".".into();
+        }
+    }
+    let r = cmp_server(&repo, "deploy", &env);
+    refused(&r, "deploys path `.` of its repo, but its allocation");
+    for (k, v) in &mut env {
+        if k == "ARGOCD_APP_SOURCE_PATH" {
+            *v = String::new();
+        }
+    }
+    let r = cmp_server(&repo, "deploy", &env);
+    refused(&r, "deploys path `` of its repo, but its allocation");
+}
+
+#[test]
+fn an_unknown_application_is_refused() {
+    let platform = Platform::new();
+    with_deploy_path(&platform);
+    let customer = customer_repo();
+    let repo = customer.path().join("repo");
+    let r = cmp_server(
+        &repo,
+        "deploy",
+        &app_env(&platform, &repo, "acme-blog", REPO),
+    );
+    refused(&r, "no allocation in the operator repo");
+    assert!(
+        r.stderr.contains("for Application `acme-blog`"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.code, 2);
+}
+
+#[test]
+fn the_operator_revision_parameter_pins_the_operator_repo() {
+    let mut platform = Platform::new();
+    let pinned = {
+        with_deploy_path(&platform);
+        platform.operator_head()
+    };
+    let newer = platform.edit_allocation("replicas: 2", "replicas: 3");
+    let customer = customer_repo();
+    let repo = customer.path().join("repo");
+    let mut env = app_env(&platform, &repo, "acme-shop", REPO);
+
+    let latest = cmp_server(&repo, "deploy", &env);
+    ok(&latest);
+    assert!(latest.stderr.contains(&newer), "{}", latest.stderr);
+    assert!(latest.stdout.contains("replicas: 3"));
+
+    env.push(("PARAM_OPERATOR_REVISION".into(), pinned.clone()));
+    let r = cmp_server(&repo, "deploy", &env);
+    ok(&r);
+    assert!(
+        r.stderr.contains(&format!("at commit {pinned}")),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.contains("replicas: 2"));
+    assert!(!r.stdout.contains("replicas: 3"));
+
+    // Pinned and cached: the operator's git server may be down.
+    platform.daemon.stop();
+    let again = cmp_server(&repo, "deploy", &env);
+    ok(&again);
+    assert_eq!(again.stdout, r.stdout);
+
+    env.retain(|(k, _)| k != "PARAM_OPERATOR_REVISION");
+    env.push(("PARAM_OPERATOR_REVISION".into(), "main;rm -rf /".into()));
+    let r = cmp_server(&repo, "deploy", &env);
+    refused(
+        &r,
+        "PARAM_OPERATOR_REVISION `main;rm -rf /` is not a branch, tag or full commit id",
+    );
+}
+
+#[test]
+fn secrets_without_an_identity_are_never_deployed_redacted() {
+    let platform = Platform::new();
+    with_deploy_path(&platform);
+    let customer = customer_repo();
+    let repo = customer.path().join("repo");
+    // An armored age value is enough: without an identity it would be rendered redacted.
+    let mut set = Command::new(env!("CARGO_BIN_EXE_dovetail"));
+    set.args([
+        "secrets",
+        "set",
+        "SECRET_KEY",
+        "--allocation",
+        "acme/shop",
+        "--recipient",
+        "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",
+        "--app",
+    ])
+    .arg(repo.join("deploy"));
+    let out = common::piped(set, b"s3cret");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dovetail_yaml = repo.join("deploy/dovetail.yaml");
+    let text = fs::read_to_string(&dovetail_yaml).unwrap();
+    fs::write(&dovetail_yaml, format!("{text}secrets: secrets.yaml\n")).unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "secrets"]);
+    let r = cmp_server(
+        &repo,
+        "deploy",
+        &app_env(&platform, &repo, "acme-shop", REPO),
+    );
+    refused(&r, "refusing to deploy redacted Secrets");
+}
+
+/// ArgoCD's environment for the fleet Application rendering the operator repo.
+fn fleet_env(platform: &Platform) -> Vec<(String, String)> {
+    let head = platform.operator_head();
+    argocd_env(
+        "dovetail-fleet",
+        &platform.daemon.url("operator"),
+        ".",
+        &head,
+    )
+    .into_iter()
+    .map(|(k, v)| match k.as_str() {
+        "ARGOCD_APP_NAMESPACE" => (k, "argocd".to_owned()),
+        _ => (k, v),
+    })
+    .collect()
+}
+
+#[test]
+fn the_fleet_renders_guardrails_for_every_allocation() {
+    let platform = Platform::new();
+    let head = platform.operator_head();
+    let r = cmp_server(&platform.operator(), "", &fleet_env(&platform));
+    ok(&r);
+    let docs: Vec<serde_json::Value> = r
+        .stdout
+        .split("\n---\n")
+        .filter(|d| !d.trim().is_empty() && d.trim() != "---")
+        .map(|d| {
+            yaml::parse(d.trim_start_matches("---\n"))
+                .unwrap()
+                .to_json()
+        })
+        .collect();
+    let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "Namespace",
+            "ResourceQuota",
+            "LimitRange",
+            "AppProject",
+            "Application"
+        ]
+    );
+    let ns = &docs[0];
+    assert_eq!(ns["metadata"]["name"], "acme-shop");
+    assert_eq!(
+        ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+        "restricted"
+    );
+    let project = &docs[3]["spec"];
+    assert_eq!(project["sourceRepos"], serde_json::json!([REPO]));
+    assert_eq!(
+        project["destinations"],
+        serde_json::json!([{"server": "https://kubernetes.default.svc", "namespace": "acme-shop"}])
+    );
+    assert_eq!(project["clusterResourceWhitelist"], serde_json::json!([]));
+    let app = &docs[4];
+    assert_eq!(app["metadata"]["namespace"], "argocd");
+    assert_eq!(app["spec"]["project"], "acme-shop");
+    assert_eq!(app["spec"]["source"]["repoURL"], REPO);
+    assert_eq!(app["spec"]["source"]["plugin"]["name"], "dovetail");
+    assert_eq!(
+        app["spec"]["source"]["plugin"]["parameters"],
+        serde_json::json!([{"name": "operator-revision", "string": head}])
+    );
+    // Every kind the app's own render produces is admitted by its project, and nothing else.
+    let allowed: Vec<String> = project["namespaceResourceWhitelist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kind"].as_str().unwrap().to_owned())
+        .collect();
+    for line in rendered_by_hand(&platform).lines() {
+        if let Some(kind) = line.strip_prefix("kind: ") {
+            assert!(
+                allowed.iter().any(|k| k == kind),
+                "{kind} is not in the project"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_fleet_refuses_two_allocations_claiming_one_namespace_or_name() {
+    let platform = Platform::new();
+    let op = platform.operator();
+    fs::create_dir_all(op.join("tenants/acme-shop")).unwrap();
+    fs::copy(
+        op.join("tenants/acme/shop.yaml"),
+        op.join("tenants/acme/blog.yaml"),
+    )
+    .unwrap();
+    git(&op, &["add", "-A"]);
+    git(&op, &["commit", "-q", "-m", "blog"]);
+    let r = cmp_server(&op, "", &fleet_env(&platform));
+    refused(
+        &r,
+        "tenants/acme/shop.yaml:6:1: error: namespace: namespace `acme-shop` is already tenants/acme/blog.yaml's",
+    );
+
+    let text = fs::read_to_string(op.join("tenants/acme/blog.yaml")).unwrap();
+    fs::write(
+        op.join("tenants/acme/blog.yaml"),
+        text.replace("namespace: acme-shop", "namespace: acme-blog"),
+    )
+    .unwrap();
+    // `acme` + `shop-x` and `acme-shop` + `x` both make the Application name acme-shop-x.
+    fs::copy(
+        op.join("tenants/acme/blog.yaml"),
+        op.join("tenants/acme/shop-x.yaml"),
+    )
+    .unwrap();
+    let text = fs::read_to_string(op.join("tenants/acme/blog.yaml")).unwrap();
+    fs::write(
+        op.join("tenants/acme-shop/x.yaml"),
+        text.replace("namespace: acme-blog", "namespace: acme-x"),
+    )
+    .unwrap();
+    let text = fs::read_to_string(op.join("tenants/acme/shop-x.yaml")).unwrap();
+    fs::write(
+        op.join("tenants/acme/shop-x.yaml"),
+        text.replace("namespace: acme-blog", "namespace: acme-shop-x"),
+    )
+    .unwrap();
+    git(&op, &["add", "-A"]);
+    git(&op, &["commit", "-q", "-m", "clash"]);
+    let r = cmp_server(&op, "", &fleet_env(&platform));
+    refused(&r, "its Application name `acme-shop-x` is also");
+}
+
+#[test]
+fn the_fleet_renders_a_thousand_allocations() {
+    let platform = Platform::new();
+    let op = platform.operator();
+    let template = fs::read_to_string(op.join("tenants/acme/shop.yaml")).unwrap();
+    for i in 0..1000 {
+        let dir = op.join(format!("tenants/t{:03}", i / 10));
+        fs::create_dir_all(&dir).unwrap();
+        let text = template.replace("namespace: acme-shop", &format!("namespace: t{i:04}"));
+        fs::write(dir.join(format!("app{i}.yaml")), text).unwrap();
+    }
+    git(&op, &["add", "-A"]);
+    git(&op, &["commit", "-q", "-m", "fleet"]);
+    let r = cmp_server(&op, "", &fleet_env(&platform));
+    ok(&r);
+    assert_eq!(r.stdout.matches("\nkind: Application\n").count(), 1001);
+    assert_eq!(r.stdout.matches("\nkind: Namespace\n").count(), 1001);
+}
+
+#[test]
+fn outside_argocd_generate_says_what_it_needs() {
+    let r = common::dovetail(&["generate"], &root().join("examples/django/app"));
+    assert_eq!(r.code, 2);
+    assert_eq!(r.stdout, "");
+    assert!(
+        r.stderr.contains("ARGOCD_APP_NAME is not set"),
+        "{}",
+        r.stderr
+    );
+}
