@@ -226,10 +226,14 @@ pub fn fleet(platform: &Platform, members: &[Member], target: &FleetTarget) -> V
             ns_labels[format!("pod-security.kubernetes.io/{mode}")] = json!("restricted");
             ns_labels[format!("pod-security.kubernetes.io/{mode}-version")] = json!("latest");
         }
+        // Removing an allocation must not delete the app's data with its namespace:
+        // the operator deletes a namespace by hand.
+        let mut ns_annotations = wave("-1");
+        ns_annotations["argocd.argoproj.io/sync-options"] = json!("Prune=false");
         out.push(json!({
             "apiVersion": "v1",
             "kind": "Namespace",
-            "metadata": {"name": ns, "labels": ns_labels, "annotations": wave("-1")},
+            "metadata": {"name": ns, "labels": ns_labels, "annotations": ns_annotations},
         }));
         let sizes = Sizes::of(platform, &m.allocation);
         out.push(json!({
@@ -258,7 +262,7 @@ pub fn fleet(platform: &Platform, members: &[Member], target: &FleetTarget) -> V
                 "annotations": wave("-1"),
             },
             "spec": {
-                "description": format!("dovetail app {}/{}: only its repo, only its namespace, only the kinds dovetail renders", m.identity.tenant, m.identity.app),
+                "description": format!("dovetail app {}/{}", m.identity.tenant, m.identity.app),
                 "sourceRepos": [m.allocation.repo],
                 "destinations": [{"server": IN_CLUSTER, "namespace": ns}],
                 "clusterResourceWhitelist": [],

@@ -561,3 +561,113 @@ fn outside_argocd_generate_says_what_it_needs() {
         r.stderr
     );
 }
+
+#[test]
+fn the_deploy_overlay_adds_a_locked_down_sidecar() {
+    let Ok(out) = Command::new("kubectl")
+        .args(["kustomize", "deploy"])
+        .current_dir(root())
+        .output()
+    else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "kubectl is missing under CI"
+        );
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let docs: Vec<serde_json::Value> = text
+        .split("\n---\n")
+        .map(|d| yaml::parse(d).unwrap().to_json())
+        .collect();
+    let find = |kind: &str, name: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("no {kind} {name}"))
+    };
+
+    let plugin = find("ConfigMap", "dovetail-plugin");
+    assert_eq!(
+        plugin["data"]["plugin.yaml"].as_str().unwrap(),
+        fs::read_to_string(root().join("plugin.yaml")).unwrap(),
+        "deploy/cmp-plugin.yaml must carry plugin.yaml byte for byte"
+    );
+
+    let pod = &find("Deployment", "argocd-repo-server")["spec"]["template"]["spec"];
+    let sidecar = pod["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "dovetail")
+        .expect("the dovetail sidecar");
+    assert_eq!(
+        sidecar["command"],
+        serde_json::json!(["/var/run/argocd/argocd-cmp-server"])
+    );
+    let sc = &sidecar["securityContext"];
+    assert_eq!(sc["runAsUser"], 999);
+    assert_eq!(sc["runAsNonRoot"], true);
+    assert_eq!(sc["readOnlyRootFilesystem"], true);
+    assert_eq!(sc["allowPrivilegeEscalation"], false);
+    let mounts: Vec<(String, String)> = sidecar["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().to_owned(),
+                m["mountPath"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for (name, path) in [
+        ("var-files", "/var/run/argocd"),
+        ("plugins", "/home/argocd/cmp-server/plugins"),
+        (
+            "dovetail-plugin",
+            "/home/argocd/cmp-server/config/plugin.yaml",
+        ),
+        ("dovetail-tmp", "/tmp"),
+        ("dovetail-identity", "/etc/dovetail/identity"),
+        ("dovetail-git", "/etc/dovetail/git"),
+    ] {
+        assert!(
+            mounts.contains(&(name.to_owned(), path.to_owned())),
+            "{name} at {path}"
+        );
+    }
+    // The sidecar's /tmp is its own, not the repo-server's.
+    let volumes = pod["volumes"].as_array().unwrap();
+    let tmp = volumes
+        .iter()
+        .find(|v| v["name"] == "dovetail-tmp")
+        .unwrap();
+    assert!(tmp["emptyDir"].is_object());
+    let identity = volumes
+        .iter()
+        .find(|v| v["name"] == "dovetail-identity")
+        .unwrap();
+    assert_eq!(identity["secret"]["secretName"], "dovetail-identity");
+    // Identity, credentials and the operator repo come from the operator's objects.
+    let env: Vec<&str> = sidecar["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    for var in [
+        "DOVETAIL_OPERATOR_REPO",
+        "DOVETAIL_IDENTITY",
+        "DOVETAIL_CACHE_DIR",
+        "DOVETAIL_SSH_KEY",
+        "DOVETAIL_SSH_KNOWN_HOSTS",
+        "DOVETAIL_HTTPS_TOKEN_FILE",
+    ] {
+        assert!(env.contains(&var), "{var}");
+    }
+}

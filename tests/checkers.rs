@@ -270,3 +270,42 @@ fn secrets_pass_kubernetes_validate_and_yamllint() {
         assert!(ok, "{text}");
     }
 }
+
+#[test]
+fn the_fleet_passes_kubernetes_validate_and_yamllint() {
+    let Some(bin) = checkers() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    for example in examples() {
+        let out = Command::new(env!("CARGO_BIN_EXE_dovetail"))
+            .arg("generate")
+            .current_dir(example.join("operator"))
+            .env("ARGOCD_APP_NAME", "dovetail-fleet")
+            .env("ARGOCD_APP_NAMESPACE", "argocd")
+            .env(
+                "ARGOCD_APP_REVISION",
+                "0123456789abcdef0123456789abcdef01234567",
+            )
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let file = tmp.path().join("fleet.yaml");
+        std::fs::write(&file, out.stdout).unwrap();
+        let (ok, text) = kubernetes_validate(&bin, &file);
+        assert!(ok, "{}: {text}", example.display());
+        // Argo CD's own kinds have no schema in kubernetes-validate; everything else
+        // (Namespace, ResourceQuota, LimitRange) is checked.
+        for line in text.lines().filter(|l| l.contains("WARN")) {
+            assert!(
+                line.contains("with api version argoproj.io/v1alpha1"),
+                "{}: unexpected warning: {line}",
+                example.display()
+            );
+        }
+        let (ok, text) = yamllint(&bin, &file);
+        assert!(ok, "{}: {text}", example.display());
+    }
+}

@@ -1,0 +1,21 @@
+# The dovetail sidecar image for argocd-repo-server (see deploy/).
+#   docker build -t registry.example.com/platform/dovetail:0.1.0 .
+# It holds the dovetail binary and CA certificates. Argo CD's cmp-server, its entrypoint,
+# arrives at run time through the var-files volume (deploy/sidecar.yaml).
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked \
+ && install -D -m 0755 target/release/dovetail /out/dovetail
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --gid 999 argocd \
+ && useradd --uid 999 --gid 999 --home-dir /home/argocd --create-home --shell /usr/sbin/nologin argocd
+COPY --from=build /out/dovetail /usr/local/bin/dovetail
+USER 999:999
+WORKDIR /home/argocd
+ENV HOME=/home/argocd
+ENTRYPOINT ["/var/run/argocd/argocd-cmp-server"]
