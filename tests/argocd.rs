@@ -671,3 +671,70 @@ fn the_deploy_overlay_adds_a_locked_down_sidecar() {
         assert!(env.contains(&var), "{var}");
     }
 }
+
+#[test]
+fn secrets_are_decrypted_in_the_sidecar_and_never_reach_stderr() {
+    let platform = Platform::new();
+    with_deploy_path(&platform);
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("key.txt");
+    let Ok(out) = Command::new("age-keygen").arg("-o").arg(&key).output() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "age-keygen is missing under CI"
+        );
+        return;
+    };
+    assert!(out.status.success());
+    let recipient = Command::new("age-keygen")
+        .arg("-y")
+        .arg(&key)
+        .output()
+        .unwrap();
+    let recipient = String::from_utf8(recipient.stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+
+    let customer = customer_repo();
+    let repo = customer.path().join("repo");
+    const VALUE: &str = "correct-horse-battery-staple";
+    let mut set = Command::new(env!("CARGO_BIN_EXE_dovetail"));
+    set.args(["secrets", "set", "SECRET_KEY", "--allocation", "acme/shop"])
+        .args(["--recipient", &recipient, "--app"])
+        .arg(repo.join("deploy"));
+    let out = common::piped(set, VALUE.as_bytes());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dovetail_yaml = repo.join("deploy/dovetail.yaml");
+    let text = fs::read_to_string(&dovetail_yaml).unwrap();
+    fs::write(&dovetail_yaml, format!("{text}secrets: secrets.yaml\n")).unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "secrets"]);
+
+    let mut env = app_env(&platform, &repo, "acme-shop", REPO);
+    env.push(("DOVETAIL_IDENTITY".into(), key.to_str().unwrap().into()));
+    let r = cmp_server(&repo, "deploy", &env);
+    ok(&r);
+    assert!(r.stdout.contains("kind: Secret"));
+    assert!(!r.stderr.contains(VALUE));
+
+    // A sidecar holding another key fails, naming the secret, never its value.
+    let other = keys.path().join("other.txt");
+    assert!(
+        Command::new("age-keygen")
+            .arg("-o")
+            .arg(&other)
+            .status()
+            .unwrap()
+            .success()
+    );
+    env.retain(|(k, _)| k != "DOVETAIL_IDENTITY");
+    env.push(("DOVETAIL_IDENTITY".into(), other.to_str().unwrap().into()));
+    let r = cmp_server(&repo, "deploy", &env);
+    refused(&r, "SECRET_KEY");
+    assert!(!r.stderr.contains(VALUE));
+}
