@@ -54,8 +54,7 @@ pub enum Command {
     /// Manage the app's age-encrypted secrets file.
     #[command(subcommand)]
     Secrets(SecretsCommand),
-    /// ArgoCD plugin mode: render the app in the current directory (or, in the operator
-    /// repo, the fleet's guardrails) from ArgoCD's environment; see plugin.yaml.
+    /// Render as an ArgoCD plugin, from ArgoCD's environment (see plugin.yaml).
     #[command(after_help = GENERATE_HELP)]
     Generate,
     /// Print a JSON Schema (for editors and CI).
