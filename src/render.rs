@@ -328,16 +328,20 @@ fn resources(res: &Resources) -> Value {
 }
 
 /// The restricted security context, with the fields a fragment may tighten applied.
+/// The root filesystem is always read-only: code that an attacker gets to run cannot
+/// change the image's programs; `/tmp` is writable ([`with_tmp`]) and an app mounts an
+/// `emptyDir` wherever else it must write.
 fn container_security(tightened: Option<&Value>) -> Value {
     let mut sc = json!({
         "allowPrivilegeEscalation": false,
         "privileged": false,
+        "readOnlyRootFilesystem": true,
         "runAsNonRoot": true,
         "capabilities": {"drop": ["ALL"]},
         "seccompProfile": {"type": "RuntimeDefault"},
     });
     if let Some(Value::Object(t)) = tightened {
-        for key in ["runAsUser", "runAsGroup", "readOnlyRootFilesystem"] {
+        for key in ["runAsUser", "runAsGroup"] {
             if let Some(v) = t.get(key) {
                 sc[key] = v.clone();
             }
@@ -536,6 +540,45 @@ fn volumes(r: &Resolved, files: bool, static_files: bool) -> Vec<Value> {
     v
 }
 
+/// Gives every container of a pod spec a writable `/tmp` (an `emptyDir`, capped), unless
+/// it mounts something there itself: with a read-only root, Python, gunicorn and most
+/// runtimes still need a scratch directory.
+fn with_tmp(spec: &mut Map<String, Value>) {
+    let mut used = false;
+    for list in ["initContainers", "containers"] {
+        let Some(Value::Array(containers)) = spec.get_mut(list) else {
+            continue;
+        };
+        for c in containers {
+            let has_tmp = c
+                .get("volumeMounts")
+                .and_then(Value::as_array)
+                .is_some_and(|m| m.iter().any(|m| m["mountPath"] == "/tmp"));
+            if has_tmp {
+                continue;
+            }
+            used = true;
+            let mount = json!({"name": "dovetail-tmp", "mountPath": "/tmp"});
+            match c.get_mut("volumeMounts") {
+                Some(Value::Array(m)) => m.push(mount),
+                _ => c["volumeMounts"] = json!([mount]),
+            }
+        }
+    }
+    if used {
+        let volume = json!({"name": "dovetail-tmp", "emptyDir": {"sizeLimit": TMP_SIZE}});
+        match spec.get_mut("volumes") {
+            Some(Value::Array(v)) => v.push(volume),
+            _ => {
+                spec.insert("volumes".into(), json!([volume]));
+            }
+        }
+    }
+}
+
+/// How much a pod may write to `/tmp`.
+const TMP_SIZE: &str = "1Gi";
+
 fn pull_secrets(r: &Resolved, spec: &mut Map<String, Value>) {
     if r.secrets.as_ref().is_some_and(|s| s.pull.is_some()) {
         spec.insert(
@@ -614,6 +657,7 @@ fn deployment(r: &Resolved, p: &ResolvedProcess) -> Value {
     if !vols.is_empty() {
         spec.insert("volumes".into(), Value::Array(vols));
     }
+    with_tmp(&mut spec);
 
     let template = json!({
         "metadata": {
@@ -668,6 +712,7 @@ fn init_job(r: &Resolved) -> Value {
     if !vols.is_empty() {
         spec.insert("volumes".into(), Value::Array(vols));
     }
+    with_tmp(&mut spec);
     let mut o = object(r, "batch/v1", "Job", &name(r, "init"), "init", None, false);
     // A Sync hook one wave after the objects it needs (ConfigMaps, the database) and
     // before the Deployments: migrations run once per sync, before new code starts.
@@ -712,8 +757,7 @@ fn redis_deployment(r: &Resolved) -> Value {
         cpu: r.sidecar_resources.cpu.clone(),
         memory: redis.memory.clone(),
     };
-    let mut sc = container_security(None);
-    sc["readOnlyRootFilesystem"] = json!(true);
+    let sc = container_security(None);
     let container = json!({
         "name": "redis",
         "image": redis.image,
