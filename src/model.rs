@@ -72,6 +72,9 @@ pub struct Init {
     /// How it runs.
     #[serde(default)]
     pub mode: InitMode,
+    /// Platform services to wait for first.
+    #[serde(default)]
+    pub wait_for: Vec<Service>,
 }
 
 /// One process of the app.
@@ -87,23 +90,30 @@ pub struct Process {
     /// The port it serves on; gets a Service.
     #[serde(default)]
     pub port: Option<u16>,
-    /// An HTTP health check.
+    /// A health check.
     #[serde(default)]
     pub health: Option<Health>,
     /// Exactly one pod, never two at once.
     #[serde(default)]
     pub singleton: bool,
+    /// Platform services to wait for before starting.
+    #[serde(default)]
+    pub wait_for: Vec<Service>,
     /// A pod fragment for this process.
     #[serde(default)]
     pub pod: Option<Value>,
 }
 
-/// An HTTP health check.
+/// A health check: one of an HTTP path or a command (the schema requires exactly one).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Health {
-    /// The path probed.
-    pub path: String,
+    /// The HTTP path probed on the process's port.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// A command run in the container; exit 0 means healthy.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
 }
 
 /// A config file mounted read-only.
@@ -131,7 +141,7 @@ pub struct Static {
 }
 
 /// A service the platform provides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Service {
     /// A PostgreSQL database; `DATABASE_URL`.

@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::model::{DatabaseProvider, InitMode, Resources};
+use crate::model::{DatabaseProvider, InitMode, Resources, Service};
 use crate::resolve::{Resolved, ResolvedProcess, sha256_hex};
 
 /// The user and group containers run as unless the app tightens it to another non-root id.
@@ -410,11 +410,13 @@ fn main_container(r: &Resolved, p: &ResolvedProcess) -> Value {
     if !m.is_empty() {
         c.insert("volumeMounts".into(), Value::Array(m));
     }
-    if p.port.is_some() {
-        let action = match &p.health_path {
-            Some(path) => json!({"httpGet": {"path": path, "port": "http"}}),
-            None => json!({"tcpSocket": {"port": "http"}}),
-        };
+    let action = match (&p.health_command, &p.health_path, p.port) {
+        (Some(cmd), _, _) => Some(json!({"exec": {"command": cmd}})),
+        (None, Some(path), Some(_)) => Some(json!({"httpGet": {"path": path, "port": "http"}})),
+        (None, _, Some(_)) => Some(json!({"tcpSocket": {"port": "http"}})),
+        (None, _, None) => None,
+    };
+    if let Some(action) = action {
         let probe = |extra: Value| {
             let mut pr = action.clone();
             if let (Value::Object(pr), Value::Object(extra)) = (&mut pr, extra) {
@@ -506,6 +508,46 @@ fn extra_container(r: &Resolved, c: &Value) -> Value {
     let tightened = c.get("securityContext").cloned();
     c["securityContext"] = container_security(tightened.as_ref());
     c
+}
+
+/// Init containers that hold a pod back until the services in `waits` answer: the
+/// database accepts connections (`pg_isready` in the platform's wait image), Redis
+/// answers PING (`redis-cli` in the platform's Redis image). They read the same
+/// `DATABASE_URL` and `REDIS_URL` the app does.
+fn wait_containers(r: &Resolved, waits: &[Service]) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut seen = Vec::new();
+    for service in waits {
+        if seen.contains(service) {
+            continue;
+        }
+        seen.push(*service);
+        let (container, image, env, script) = match service {
+            Service::Postgres => (
+                "wait-for-postgres",
+                r.wait_image.clone(),
+                json!({"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": name(r, "db-app"), "key": "uri"}}}),
+                "until pg_isready -q -d \"$DATABASE_URL\"; do echo waiting for the database; sleep 2; done",
+            ),
+            Service::Redis => (
+                "wait-for-redis",
+                r.redis.as_ref().map(|x| x.image.clone()),
+                json!({"name": "REDIS_URL", "value": format!("redis://{}:6379/0", name(r, "redis"))}),
+                "until redis-cli -u \"$REDIS_URL\" ping | grep -q PONG; do echo waiting for redis; sleep 2; done",
+            ),
+        };
+        let Some(image) = image else { continue };
+        out.push(json!({
+            "name": container,
+            "image": image,
+            "imagePullPolicy": "Always",
+            "command": ["sh", "-c", script],
+            "env": [env],
+            "resources": resources(&r.sidecar_resources),
+            "securityContext": container_security(None),
+        }));
+    }
+    out
 }
 
 fn init_container(r: &Resolved) -> Option<Value> {
@@ -629,11 +671,14 @@ fn deployment(r: &Resolved, p: &ResolvedProcess) -> Value {
         && r.init
             .as_ref()
             .is_some_and(|i| i.mode == InitMode::InitContainer);
-    let mut init_containers: Vec<Value> = if runs_init {
-        init_container(r).into_iter().collect()
-    } else {
-        Vec::new()
-    };
+    let mut waits: Vec<Service> = p.wait_for.clone();
+    if runs_init && let Some(init) = &r.init {
+        waits.extend(init.wait_for.iter().copied());
+    }
+    let mut init_containers = wait_containers(r, &waits);
+    if runs_init {
+        init_containers.extend(init_container(r));
+    }
     init_containers.extend(p.init_containers.iter().map(|c| extra_container(r, c)));
     let mut containers = vec![main_container(r, p)];
     containers.extend(p.sidecars.iter().map(|c| extra_container(r, c)));
@@ -707,6 +752,15 @@ fn init_job(r: &Resolved) -> Value {
     spec.insert("restartPolicy".into(), json!("Never"));
     spec.insert("securityContext".into(), pod_security());
     pull_secrets(r, &mut spec);
+    let waits = r
+        .init
+        .as_ref()
+        .map(|i| i.wait_for.clone())
+        .unwrap_or_default();
+    let waits = wait_containers(r, &waits);
+    if !waits.is_empty() {
+        spec.insert("initContainers".into(), Value::Array(waits));
+    }
     spec.insert("containers".into(), json!([c]));
     let vols = volumes(r, !r.files.is_empty(), r.static_files.is_some());
     if !vols.is_empty() {

@@ -90,6 +90,8 @@ pub struct Resolved {
     pub ingress_namespace: String,
     /// Resources of sidecars and helpers.
     pub sidecar_resources: Resources,
+    /// The image that waits for the database (`images.wait`).
+    pub wait_image: Option<String>,
     /// Decrypted secrets; kept out of the resolved document and of every message.
     #[serde(skip)]
     pub secrets: Option<ResolvedSecrets>,
@@ -136,6 +138,10 @@ pub struct ResolvedProcess {
     pub port: Option<u16>,
     /// Its health check path.
     pub health_path: Option<String>,
+    /// Its health check command.
+    pub health_command: Option<Vec<String>>,
+    /// Platform services it waits for.
+    pub wait_for: Vec<Service>,
     /// One pod, never two.
     pub singleton: bool,
     /// Pods (the minimum under autoscaling).
@@ -182,6 +188,8 @@ pub struct ResolvedInit {
     pub mode: InitMode,
     /// Its resources.
     pub resources: Resources,
+    /// Platform services it waits for.
+    pub wait_for: Vec<Service>,
 }
 
 /// A config file with its content.
@@ -384,11 +392,11 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
                 cpu_utilization: a.cpu_utilization.unwrap_or(80),
             })
         });
-        if process.health.is_some() && process.port.is_none() {
+        if process.health.as_ref().is_some_and(|h| h.path.is_some()) && process.port.is_none() {
             cx.app_err(
-                &ppath.key("health"),
-                "a health check needs the process's `port`",
-                "add port:",
+                &ppath.key("health").key("path"),
+                "an HTTP health check needs the process's `port`",
+                "add port:, or check with `health: {command: [...]}`",
             );
         }
         let (patches, sidecars, init_containers, volumes) =
@@ -403,7 +411,9 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
             command: process.command.clone(),
             args: process.args.clone(),
             port: process.port,
-            health_path: process.health.as_ref().map(|h| h.path.clone()),
+            health_path: process.health.as_ref().and_then(|h| h.path.clone()),
+            health_command: process.health.as_ref().and_then(|h| h.command.clone()),
+            wait_for: process.wait_for.clone(),
             singleton: process.singleton,
             replicas: if process.singleton {
                 replicas.min(1)
@@ -450,6 +460,7 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
             args: init.args.clone(),
             mode: init.mode,
             resources: resources_for(&mut cx, pa, &apath),
+            wait_for: init.wait_for.clone(),
         })
     });
     if app.init.is_some() && init.is_none() {
@@ -462,6 +473,7 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
     }
 
     check_single_attach(&mut cx, static_files.as_ref(), &processes, init.as_ref());
+    check_wait_for(&mut cx);
     let sidecar_resources = platform.policy.sidecar_resources.clone();
     check_resources(
         &mut cx,
@@ -492,8 +504,51 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
             .unwrap_or_else(|| "ingress-nginx".to_owned()),
         sidecar_resources,
         secrets,
+        wait_image: platform.images.wait.clone(),
     };
     (Some(resolved), cx.diags)
+}
+
+/// `waitFor` names services the app uses, and the platform has the images to wait with.
+fn check_wait_for(cx: &mut Ctx<'_>) {
+    let app = cx.inputs.app;
+    let mut lists: Vec<(Path, &[Service])> = app
+        .processes
+        .iter()
+        .map(|(name, p)| {
+            (
+                Path::root().key("processes").key(name).key("waitFor"),
+                p.wait_for.as_slice(),
+            )
+        })
+        .collect();
+    if let Some(init) = &app.init {
+        lists.push((Path::root().key("init").key("waitFor"), &init.wait_for));
+    }
+    let mut needs_wait_image = false;
+    for (at, list) in lists {
+        for (i, service) in list.iter().enumerate() {
+            if !app.services.contains(service) {
+                let name = match service {
+                    Service::Postgres => "postgres",
+                    Service::Redis => "redis",
+                };
+                cx.app_err(
+                    &at.index(i),
+                    format!("the app does not use `{name}`"),
+                    &format!("add `{name}` to `services:`, or drop it here"),
+                );
+            }
+            needs_wait_image |= *service == Service::Postgres;
+        }
+    }
+    if needs_wait_image && cx.inputs.platform.images.wait.is_none() {
+        cx.platform_err(
+            &Path::parse("images"),
+            "an app waits for its database, and no `images.wait` is set",
+            "pin an image with sh and pg_isready (e.g. a postgres image) under images.wait",
+        );
+    }
 }
 
 /// A ReadWriteOnce volume attaches to one node. Pods sharing it would have to be pinned
