@@ -13,7 +13,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::model::{Allocation, Platform};
+use crate::model::{Allocation, Platform, ServiceType};
 use crate::quantity::Quantity;
 use crate::resolve::Identity;
 
@@ -206,6 +206,7 @@ pub const RENDERED_KINDS: &[(&str, &str)] = &[
     ("networking.k8s.io", "Ingress"),
     ("networking.k8s.io", "NetworkPolicy"),
     ("postgresql.cnpg.io", "Cluster"),
+    ("monitoring.coreos.com", "PodMonitor"),
 ];
 
 /// The guardrail objects of every member, in member order: Namespace, ResourceQuota,
@@ -445,10 +446,17 @@ impl Sizes {
             .or_else(|| self.storage.map(Quantity::bytes_text))
             .unwrap_or_else(|| "0".to_owned());
         hard.insert("requests.storage", storage);
-        // Only the operator's Services: a customer's LoadBalancer or NodePort would
-        // bypass the Ingress and the NetworkPolicy.
-        hard.insert("services.loadbalancers", "0".to_owned());
-        hard.insert("services.nodeports", "0".to_owned());
+        // Only the LoadBalancer and NodePort Services the allocation allows: any other
+        // would bypass the Ingress.
+        let allowed = |kind: ServiceType| {
+            a.processes
+                .values()
+                .filter(|p| p.service_types.contains(&kind))
+                .count()
+                .to_string()
+        };
+        hard.insert("services.loadbalancers", allowed(ServiceType::LoadBalancer));
+        hard.insert("services.nodeports", allowed(ServiceType::NodePort));
         json!(hard)
     }
 

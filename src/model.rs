@@ -99,6 +99,9 @@ pub struct Process {
     /// Platform services to wait for before starting.
     #[serde(default)]
     pub wait_for: Vec<Service>,
+    /// How its Service is exposed.
+    #[serde(default)]
+    pub service_type: ServiceType,
     /// A pod fragment for this process.
     #[serde(default)]
     pub pod: Option<Value>,
@@ -138,6 +141,18 @@ pub struct Static {
     /// Which processes mount it; all when absent.
     #[serde(default)]
     pub processes: Option<Vec<String>>,
+}
+
+/// How a process's Service is reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub enum ServiceType {
+    /// Inside the cluster only (through the Ingress from outside).
+    #[default]
+    ClusterIP,
+    /// A cloud load balancer.
+    LoadBalancer,
+    /// A port on every node.
+    NodePort,
 }
 
 /// A service the platform provides.
@@ -226,6 +241,9 @@ pub struct ProcessAllocation {
     /// A HorizontalPodAutoscaler.
     #[serde(default)]
     pub autoscaling: Option<Autoscaling>,
+    /// Service types beyond ClusterIP the app may use for this process.
+    #[serde(default)]
+    pub service_types: Vec<ServiceType>,
 }
 
 /// Autoscaling bounds.
@@ -300,10 +318,24 @@ pub struct Platform {
     /// How databases are provided.
     #[serde(default)]
     pub database: Option<Database>,
+    /// Prometheus scraping.
+    #[serde(default)]
+    pub monitoring: Option<Monitoring>,
     /// Policy.
     pub policy: Policy,
     /// Named sizes.
     pub plans: BTreeMap<String, Resources>,
+}
+
+/// Where Prometheus scrapes from.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Monitoring {
+    /// Prometheus' namespace.
+    pub namespace: String,
+    /// Whether to render PodMonitors.
+    #[serde(default)]
+    pub pod_monitor: bool,
 }
 
 /// Helper images the platform adds.

@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::model::{DatabaseProvider, InitMode, Resources, Service};
+use crate::model::{DatabaseProvider, InitMode, Resources, Service, ServiceType};
 use crate::resolve::{Resolved, ResolvedProcess, sha256_hex};
 
 /// The user and group containers run as unless the app tightens it to another non-root id.
@@ -75,7 +75,7 @@ pub fn render(r: &Resolved) -> Vec<Value> {
     }
     for p in &r.processes {
         if let Some(port) = p.port {
-            out.push(service(r, &p.name, port));
+            out.push(service(r, &p.name, port, p.service_type));
         }
     }
     if r.redis.is_some() {
@@ -131,6 +131,7 @@ pub fn render(r: &Resolved) -> Vec<Value> {
         out.push(ingress(r, ing));
     }
     out.extend(network_policies(r));
+    out.extend(pod_monitors(r));
     out
 }
 
@@ -301,9 +302,9 @@ fn has_secret_env(r: &Resolved) -> bool {
     r.secrets.as_ref().is_some_and(|s| !s.values.is_empty())
 }
 
-fn service(r: &Resolved, process: &str, port: u16) -> Value {
+fn service(r: &Resolved, process: &str, port: u16, kind: ServiceType) -> Value {
     let spec = json!({
-        "type": "ClusterIP",
+        "type": format!("{kind:?}"),
         "selector": selector(r, process),
         "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}],
     });
@@ -887,6 +888,61 @@ fn ingress(r: &Resolved, ing: &crate::resolve::ResolvedIngress) -> Value {
 /// Ingress to the app's pods only from its own pods; and, when it has an Ingress, to
 /// `web`'s port (and only `web`'s pods) from the ingress controller. Policies add up, so
 /// the second widens the first for `web` alone.
+/// The ports named `metrics` or `<something>-metrics` of a process's containers (sidecar
+/// exporters, or the app's own), as (name, number).
+fn metrics_ports(p: &ResolvedProcess) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    for c in p.sidecars.iter().chain(&p.patches) {
+        for port in c
+            .get("ports")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = port.get("name").and_then(Value::as_str).unwrap_or_default();
+            let number = port.get("containerPort").and_then(Value::as_u64);
+            if let (true, Some(number)) = (name == "metrics" || name.ends_with("-metrics"), number)
+            {
+                out.push((name.to_owned(), number));
+            }
+        }
+    }
+    out
+}
+
+/// A prometheus-operator PodMonitor per process with metrics ports, when the platform
+/// asks for them.
+fn pod_monitors(r: &Resolved) -> Vec<Value> {
+    if !r.monitoring.as_ref().is_some_and(|m| m.pod_monitor) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for p in &r.processes {
+        let ports = metrics_ports(p);
+        if ports.is_empty() {
+            continue;
+        }
+        let endpoints: Vec<Value> = ports
+            .iter()
+            .map(|(port, _)| json!({"port": port, "path": "/metrics"}))
+            .collect();
+        let spec = json!({
+            "selector": {"matchLabels": selector(r, &p.name)},
+            "podMetricsEndpoints": endpoints,
+        });
+        out.push(object(
+            r,
+            "monitoring.coreos.com/v1",
+            "PodMonitor",
+            &name(r, &p.name),
+            &p.name,
+            Some(spec),
+            false,
+        ));
+    }
+    out
+}
+
 fn network_policies(r: &Resolved) -> Vec<Value> {
     let own = json!({"matchLabels": {"app.kubernetes.io/instance": instance(r)}});
     let spec = json!({
@@ -924,6 +980,60 @@ fn network_policies(r: &Resolved) -> Vec<Value> {
             "NetworkPolicy",
             &name(r, "web"),
             "web",
+            Some(spec),
+            false,
+        ));
+    }
+    if let Some(m) = &r.monitoring {
+        let ports: Vec<Value> = r
+            .processes
+            .iter()
+            .flat_map(metrics_ports)
+            .map(|(_, number)| number)
+            .collect::<std::collections::BTreeSet<u64>>()
+            .into_iter()
+            .map(|port| json!({"protocol": "TCP", "port": port}))
+            .collect();
+        if !ports.is_empty() {
+            let spec = json!({
+                "podSelector": own,
+                "policyTypes": ["Ingress"],
+                "ingress": [{
+                    "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": m.namespace}}}],
+                    "ports": ports,
+                }],
+            });
+            out.push(object(
+                r,
+                "networking.k8s.io/v1",
+                "NetworkPolicy",
+                &name(r, "metrics"),
+                "metrics",
+                Some(spec),
+                false,
+            ));
+        }
+    }
+    // A LoadBalancer or NodePort Service the operator allowed brings traffic from
+    // outside the cluster, which the policies above would drop: admit it to that port.
+    for p in &r.processes {
+        let (Some(port), true) = (p.port, p.service_type != ServiceType::ClusterIP) else {
+            continue;
+        };
+        let spec = json!({
+            "podSelector": {"matchLabels": selector(r, &p.name)},
+            "policyTypes": ["Ingress"],
+            "ingress": [{
+                "from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}],
+                "ports": [{"protocol": "TCP", "port": port}],
+            }],
+        });
+        out.push(object(
+            r,
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            &name(r, &format!("{}-external", p.name)),
+            &p.name,
             Some(spec),
             false,
         ));

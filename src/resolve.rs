@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::diag::{Diagnostic, Diagnostics, Doc};
 use crate::model::{
     Allocation, App, DatabaseProvider, InitMode, Platform, ProcessAllocation, Resources, Service,
+    ServiceType,
 };
 use crate::quantity::Quantity;
 use crate::source::Tree;
@@ -92,6 +93,8 @@ pub struct Resolved {
     pub sidecar_resources: Resources,
     /// The image that waits for the database (`images.wait`).
     pub wait_image: Option<String>,
+    /// Prometheus scraping, when the platform has it.
+    pub monitoring: Option<crate::model::Monitoring>,
     /// Decrypted secrets; kept out of the resolved document and of every message.
     #[serde(skip)]
     pub secrets: Option<ResolvedSecrets>,
@@ -142,6 +145,8 @@ pub struct ResolvedProcess {
     pub health_command: Option<Vec<String>>,
     /// Platform services it waits for.
     pub wait_for: Vec<Service>,
+    /// How its Service is exposed.
+    pub service_type: ServiceType,
     /// One pod, never two.
     pub singleton: bool,
     /// Pods (the minimum under autoscaling).
@@ -360,6 +365,26 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
         };
         let Some((pa, apath)) = sized else { continue };
         let resources = resources_for(&mut cx, pa, &apath);
+        if process.service_type != ServiceType::ClusterIP {
+            let kind = format!("{:?}", process.service_type);
+            if process.port.is_none() {
+                cx.app_err(
+                    &ppath.key("serviceType"),
+                    format!("a {kind} Service needs the process's `port`"),
+                    "add port:, or drop serviceType",
+                );
+            } else if !pa.service_types.contains(&process.service_type) {
+                let file = cx.alloc_file().to_owned();
+                cx.app_err(
+                    &ppath.key("serviceType"),
+                    format!("{file} does not allow a {kind} Service for `{name}`"),
+                    &format!(
+                        "ask the operator to add serviceTypes: [{kind}] to {}, or use the Ingress",
+                        apath
+                    ),
+                );
+            }
+        }
         let replicas = pa.replicas.unwrap_or(1);
         if process.singleton && replicas > 1 {
             cx.alloc_err(
@@ -414,6 +439,7 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
             health_path: process.health.as_ref().and_then(|h| h.path.clone()),
             health_command: process.health.as_ref().and_then(|h| h.command.clone()),
             wait_for: process.wait_for.clone(),
+            service_type: process.service_type,
             singleton: process.singleton,
             replicas: if process.singleton {
                 replicas.min(1)
@@ -505,6 +531,7 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
         sidecar_resources,
         secrets,
         wait_image: platform.images.wait.clone(),
+        monitoring: platform.monitoring.clone(),
     };
     (Some(resolved), cx.diags)
 }
