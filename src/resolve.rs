@@ -424,13 +424,26 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
                 "add port:, or check with `health: {command: [...]}`",
             );
         }
-        let (patches, sidecars, init_containers, volumes) =
-            split_fragments(&mut cx, name, process.pod.as_ref(), &names);
-        let files_here = files
+        let files_here: Vec<String> = files
             .iter()
             .filter(|f| f.processes.iter().any(|p| p == name))
             .map(|f| f.key.clone())
             .collect();
+        let mounts_static = static_files
+            .as_ref()
+            .is_some_and(|s| s.processes.iter().any(|p| p == name));
+        // The web pods also run an initContainer-mode init step, which mounts both.
+        let runs_init = name == "web"
+            && app
+                .init
+                .as_ref()
+                .is_some_and(|i| i.mode == InitMode::InitContainer);
+        let pod_volumes = PodVolumes {
+            files: !files_here.is_empty() || (runs_init && !files.is_empty()),
+            static_files: mounts_static || (runs_init && static_files.is_some()),
+        };
+        let (patches, sidecars, init_containers, volumes) =
+            split_fragments(&mut cx, name, process.pod.as_ref(), &names, pod_volumes);
         processes.push(ResolvedProcess {
             name: name.clone(),
             command: process.command.clone(),
@@ -453,9 +466,7 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
             init_containers,
             volumes,
             files: files_here,
-            mounts_static: static_files
-                .as_ref()
-                .is_some_and(|s| s.processes.iter().any(|p| p == name)),
+            mounts_static,
         });
     }
 
@@ -1091,11 +1102,19 @@ type Fragments = (Vec<Value>, Vec<Value>, Vec<Value>, Vec<Value>);
 
 /// Splits the global and the process's pod fragments into patches of the main container,
 /// sidecars, init containers and volumes, and checks what they refer to.
+/// Which of dovetail's own volumes a process's pods have, for fragments to mount.
+#[derive(Debug, Clone, Copy)]
+struct PodVolumes {
+    files: bool,
+    static_files: bool,
+}
+
 fn split_fragments(
     cx: &mut Ctx<'_>,
     process: &str,
     own: Option<&Value>,
     names: &BTreeSet<&str>,
+    pod_volumes: PodVolumes,
 ) -> Fragments {
     let mut patches = Vec::new();
     let mut sidecars = Vec::new();
@@ -1174,7 +1193,7 @@ fn split_fragments(
             volumes.push(v.clone());
         }
     }
-    check_pod_names(cx, process, &sources, &volumes);
+    check_pod_names(cx, process, &sources, &volumes, pod_volumes);
     (patches, sidecars, inits, volumes)
 }
 
@@ -1185,6 +1204,7 @@ fn check_pod_names(
     process: &str,
     sources: &[(Option<&Value>, Path, bool); 2],
     volumes: &[Value],
+    pod_volumes: PodVolumes,
 ) {
     let mut seen: BTreeSet<String> = BTreeSet::from([process.to_owned()]);
     if process == "web"
@@ -1202,8 +1222,12 @@ fn check_pod_names(
         .iter()
         .filter_map(|v| v.get("name").and_then(Value::as_str).map(str::to_owned))
         .collect();
-    known_volumes.insert("dovetail-files".to_owned());
-    known_volumes.insert("dovetail-static".to_owned());
+    if pod_volumes.files {
+        known_volumes.insert("dovetail-files".to_owned());
+    }
+    if pod_volumes.static_files {
+        known_volumes.insert("dovetail-static".to_owned());
+    }
     for (fragment, at, _) in sources {
         let Some(fragment) = fragment else { continue };
         for list_name in ["initContainers", "containers"] {
@@ -1223,10 +1247,22 @@ fn check_pod_names(
                 for (j, m) in list(c, "volumeMounts").iter().enumerate() {
                     let vname = m.get("name").and_then(Value::as_str).unwrap_or_default();
                     if !known_volumes.contains(vname) {
+                        let hint = match vname {
+                            "dovetail-static" => format!(
+                                "list `{process}` under `static.processes` so its pods get the static volume"
+                            ),
+                            "dovetail-files" => format!(
+                                "list `{process}` under a file's `processes` so its pods get the files"
+                            ),
+                            _ => {
+                                "add it under `volumes:` of the same fragment or the global `pod:`"
+                                    .to_owned()
+                            }
+                        };
                         cx.app_err(
                             &cpath.key("volumeMounts").index(j).key("name"),
                             format!("no volume `{vname}` in the pods of `{process}`"),
-                            "add it under `volumes:` of the same fragment or the global `pod:`",
+                            &hint,
                         );
                     }
                 }

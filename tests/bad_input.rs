@@ -439,3 +439,17 @@ fn container_name_collisions_and_unknown_volumes_are_caught_before_apply() {
         .invalid("pod.containers[0].volumeMounts[0].name: no volume `nowhere` in the pods of `web`")
         .invalid("pod.volumes[0].name: `dovetail-files` is a name dovetail reserves");
 }
+
+#[test]
+fn a_sidecar_cannot_mount_the_static_volume_of_a_process_without_it() {
+    // Regression: the volume name was accepted for every process, and a worker pod with
+    // a sidecar mounting it would have been refused by Kubernetes at apply time.
+    let s = django();
+    s.edit(
+        APP,
+        "  worker:\n",
+        "  worker:\n    pod:\n      containers: [{name: uploader, image: registry.example.com/acme/up:1, volumeMounts: [{name: dovetail-static, mountPath: /data}]}]\n",
+    );
+    s.run("render", &[])
+        .invalid("processes.worker.pod.containers[0].volumeMounts[0].name: no volume `dovetail-static` in the pods of `worker`; list `worker` under `static.processes`");
+}
