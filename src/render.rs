@@ -388,7 +388,68 @@ fn mounts(r: &Resolved, files: &[String], mounts_static: bool) -> Vec<Value> {
     v
 }
 
-fn main_container(r: &Resolved, p: &ResolvedProcess) -> Value {
+/// Whether container `c` declares `port` among its container ports.
+fn declares_port(c: &Value, port: u16) -> bool {
+    c.get("ports")
+        .and_then(Value::as_array)
+        .is_some_and(|ports| {
+            ports
+                .iter()
+                .any(|p| p.get("containerPort").and_then(Value::as_u64) == Some(u64::from(port)))
+        })
+}
+
+/// The process's probes, on the container that serves its port (or runs its health
+/// command): readiness, liveness and a generous start-up probe.
+fn probes(p: &ResolvedProcess, c: &mut Map<String, Value>) {
+    let action = match (&p.health_command, &p.health_path, p.port) {
+        (Some(cmd), _, _) => json!({"exec": {"command": cmd}}),
+        (None, Some(path), Some(_)) => json!({"httpGet": {"path": path, "port": "http"}}),
+        (None, _, Some(_)) => json!({"tcpSocket": {"port": "http"}}),
+        (None, _, None) => return,
+    };
+    let probe = |extra: Value| {
+        let mut pr = action.clone();
+        if let (Value::Object(pr), Value::Object(extra)) = (&mut pr, extra) {
+            pr.extend(extra);
+        }
+        pr
+    };
+    c.insert(
+        "readinessProbe".into(),
+        probe(json!({"periodSeconds": 5, "failureThreshold": 3})),
+    );
+    c.insert(
+        "livenessProbe".into(),
+        probe(json!({"periodSeconds": 10, "failureThreshold": 6})),
+    );
+    // Generous start-up: migrations-heavy frameworks can take minutes on first boot.
+    c.insert(
+        "startupProbe".into(),
+        probe(json!({"periodSeconds": 5, "failureThreshold": 60})),
+    );
+}
+
+/// Makes sidecar `c` the one that serves the process's port (a web server in front of
+/// the app server): its port becomes `http`, which the Service targets, and it gets the
+/// process's probes.
+fn serve_from(c: &mut Value, p: &ResolvedProcess) {
+    let Some(port) = p.port else { return };
+    if let Some(Value::Array(ports)) = c.get_mut("ports") {
+        for pt in ports {
+            if pt.get("containerPort").and_then(Value::as_u64) == Some(u64::from(port)) {
+                pt["name"] = json!("http");
+            }
+        }
+    }
+    if let Value::Object(m) = c
+        && p.health_command.is_none()
+    {
+        probes(p, m);
+    }
+}
+
+fn main_container(r: &Resolved, p: &ResolvedProcess, serves: bool) -> Value {
     let mut c = Map::new();
     c.insert("name".into(), json!(p.name));
     c.insert("image".into(), json!(r.image));
@@ -399,7 +460,7 @@ fn main_container(r: &Resolved, p: &ResolvedProcess) -> Value {
     if let Some(args) = &p.args {
         c.insert("args".into(), json!(args));
     }
-    if let Some(port) = p.port {
+    if let (Some(port), true) = (p.port, serves) {
         c.insert(
             "ports".into(),
             json!([{"name": "http", "containerPort": port, "protocol": "TCP"}]),
@@ -411,33 +472,10 @@ fn main_container(r: &Resolved, p: &ResolvedProcess) -> Value {
     if !m.is_empty() {
         c.insert("volumeMounts".into(), Value::Array(m));
     }
-    let action = match (&p.health_command, &p.health_path, p.port) {
-        (Some(cmd), _, _) => Some(json!({"exec": {"command": cmd}})),
-        (None, Some(path), Some(_)) => Some(json!({"httpGet": {"path": path, "port": "http"}})),
-        (None, _, Some(_)) => Some(json!({"tcpSocket": {"port": "http"}})),
-        (None, _, None) => None,
-    };
-    if let Some(action) = action {
-        let probe = |extra: Value| {
-            let mut pr = action.clone();
-            if let (Value::Object(pr), Value::Object(extra)) = (&mut pr, extra) {
-                pr.extend(extra);
-            }
-            pr
-        };
-        c.insert(
-            "readinessProbe".into(),
-            probe(json!({"periodSeconds": 5, "failureThreshold": 3})),
-        );
-        c.insert(
-            "livenessProbe".into(),
-            probe(json!({"periodSeconds": 10, "failureThreshold": 6})),
-        );
-        // Generous start-up: migrations-heavy frameworks can take minutes on first boot.
-        c.insert(
-            "startupProbe".into(),
-            probe(json!({"periodSeconds": 5, "failureThreshold": 60})),
-        );
+    // A health command checks the app itself; an HTTP or TCP check goes to whoever
+    // serves the port.
+    if serves || p.health_command.is_some() {
+        probes(p, &mut c);
     }
     let mut c = Value::Object(c);
     for patch in &p.patches {
@@ -681,8 +719,18 @@ fn deployment(r: &Resolved, p: &ResolvedProcess) -> Value {
         init_containers.extend(init_container(r));
     }
     init_containers.extend(p.init_containers.iter().map(|c| extra_container(r, c)));
-    let mut containers = vec![main_container(r, p)];
-    containers.extend(p.sidecars.iter().map(|c| extra_container(r, c)));
+    // A sidecar that declares the process's port serves it (nginx in front of gunicorn).
+    let server = p
+        .port
+        .and_then(|port| p.sidecars.iter().position(|c| declares_port(c, port)));
+    let mut containers = vec![main_container(r, p, server.is_none())];
+    containers.extend(p.sidecars.iter().enumerate().map(|(i, c)| {
+        let mut c = extra_container(r, c);
+        if Some(i) == server {
+            serve_from(&mut c, p);
+        }
+        c
+    }));
     let mut vols = volumes(
         r,
         !p.files.is_empty() || (runs_init && !r.files.is_empty()),
