@@ -566,13 +566,13 @@ fn wait_containers(r: &Resolved, waits: &[Service]) -> Vec<Value> {
                 "wait-for-postgres",
                 r.wait_image.clone(),
                 json!({"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": name(r, "db-app"), "key": "uri"}}}),
-                "until pg_isready -q -d \"$DATABASE_URL\"; do echo waiting for the database; sleep 2; done",
+                "until pg_isready -q -d \"$DATABASE_URL\"; do sleep 2; done",
             ),
             Service::Redis => (
                 "wait-for-redis",
                 r.redis.as_ref().map(|x| x.image.clone()),
                 json!({"name": "REDIS_URL", "value": format!("redis://{}:6379/0", name(r, "redis"))}),
-                "until redis-cli -u \"$REDIS_URL\" ping | grep -q PONG; do echo waiting for redis; sleep 2; done",
+                "until redis-cli -u \"$REDIS_URL\" ping | grep -q PONG; do sleep 2; done",
             ),
         };
         let Some(image) = image else { continue };

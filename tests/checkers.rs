@@ -115,12 +115,14 @@ fn every_example_passes_kubernetes_validate_strict() {
         let file = rendered(&example, tmp.path());
         let (ok, text) = kubernetes_validate(&bin, &file);
         assert!(ok, "{}: {text}", example.display());
-        // kubernetes-validate only warns about a kind it has no schema for; the one
-        // custom resource dovetail renders is CloudNativePG's Cluster, so any other
-        // warning is a misspelt kind or apiVersion that would otherwise slip through.
+        // kubernetes-validate only warns about a kind it has no schema for; the custom
+        // resources dovetail renders are CloudNativePG's Cluster and prometheus-operator's
+        // PodMonitor, so any other warning is a misspelt kind or apiVersion that would
+        // otherwise slip through.
         for line in text.lines().filter(|l| l.contains("WARN")) {
             assert!(
-                line.contains("kind Cluster with api version postgresql.cnpg.io/v1"),
+                line.contains("kind Cluster with api version postgresql.cnpg.io/v1")
+                    || line.contains("kind PodMonitor with api version monitoring.coreos.com/v1"),
                 "{}: unexpected warning: {line}",
                 example.display()
             );
@@ -308,4 +310,60 @@ fn the_fleet_passes_kubernetes_validate_and_yamllint() {
         let (ok, text) = yamllint(&bin, &file);
         assert!(ok, "{}: {text}", example.display());
     }
+}
+
+/// checkov from `$DOVETAIL_CHECKOV` or `.venv-checkov/bin`, or `None` (outside CI).
+fn checkov() -> Option<PathBuf> {
+    let bin = std::env::var_os("DOVETAIL_CHECKOV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv-checkov/bin/checkov"));
+    if bin.is_file() {
+        return Some(bin);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "checkov missing at {}: CI must install it (.ci/run)",
+        bin.display()
+    );
+    eprintln!(
+        "skipped: checkov not at {}; run `bash .ci/run`",
+        bin.display()
+    );
+    None
+}
+
+#[test]
+fn every_example_passes_checkov() {
+    let Some(bin) = checkov() else { return };
+    // Not tempfile's default `.tmpXXXX`: checkov skips hidden directories.
+    let tmp = tempfile::Builder::new()
+        .prefix("checkov-")
+        .tempdir()
+        .unwrap();
+    for example in examples() {
+        rendered(&example, tmp.path());
+    }
+    let config = root().join(".checkov.yaml");
+    let out = Command::new(&bin)
+        .args(["--config-file", config.to_str().unwrap()])
+        .args(["--directory", tmp.path().to_str().unwrap()])
+        .args(["--compact", "--quiet", "--output", "cli"])
+        // No network: checkov's guideline download fails fast and is not needed.
+        .env("BC_SKIP_MAPPING", "TRUE")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("Failed checks: 0"),
+        "checkov failed checks:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Every example was checked, not an empty directory.
+    let passed: usize = text
+        .split("Passed checks: ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(passed > 1000, "only {passed} checks passed:\n{text}");
 }

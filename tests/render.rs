@@ -478,3 +478,11 @@ fn help_snapshot() {
     assert_eq!(r.code, 0);
     insta::assert_snapshot!("render_help", r.stdout);
 }
+
+#[test]
+fn reference_workload_snapshots() {
+    for name in ["pretalx", "indico", "helpdesk", "pulp"] {
+        let r = common::render_example(name);
+        insta::assert_snapshot!(name, r.stdout);
+    }
+}
