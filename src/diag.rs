@@ -94,6 +94,13 @@ impl Diagnostics {
         self.items.iter().any(|d| d.severity == Severity::Error)
     }
 
+    /// Whether an error was already recorded in `file`.
+    pub fn has_errors_in(&self, file: &str) -> bool {
+        self.items
+            .iter()
+            .any(|d| d.severity == Severity::Error && d.file == file)
+    }
+
     /// Whether a problem was already recorded for `field` of `file`.
     pub fn has_field(&self, file: &str, field: &str) -> bool {
         self.items

@@ -53,6 +53,9 @@ pub fn typed<T: DeserializeOwned>(
     }
     match serde_json::from_value(value) {
         Ok(t) => Some(t),
+        // The schema admits operator-owned fields so that ownership can name their
+        // owner; that error is already reported, and this one would only confuse.
+        Err(_) if diags.has_errors_in(&doc.file) => None,
         Err(e) => {
             diags.push(Diagnostic::at(
                 &doc.file,

@@ -243,7 +243,10 @@ fn describe(
             out.push(d(format!("needs at least {limit} entr(y/ies)")));
         }
         ValidationErrorKind::MaxProperties { limit } => {
-            out.push(d(format!("has more than {limit} entries")));
+            out.push(d(match (limit, description) {
+                (1, Some(what)) => format!("give one of its fields, not several ({what})"),
+                _ => format!("has more than {limit} entries"),
+            }));
         }
         ValidationErrorKind::MinLength { limit } => {
             out.push(d(format!("must be at least {limit} characters long")));

@@ -738,3 +738,28 @@ fn secrets_are_decrypted_in_the_sidecar_and_never_reach_stderr() {
     refused(&r, "SECRET_KEY");
     assert!(!r.stderr.contains(VALUE));
 }
+
+#[test]
+fn the_fleet_quota_admits_exactly_the_load_balancers_the_allocation_allows() {
+    let out = Command::new(env!("CARGO_BIN_EXE_dovetail"))
+        .arg("generate")
+        .current_dir(root().join("examples/helpdesk/operator"))
+        .env("ARGOCD_APP_NAME", "dovetail-fleet")
+        .env("ARGOCD_APP_NAMESPACE", "argocd")
+        .env(
+            "ARGOCD_APP_REVISION",
+            "0123456789abcdef0123456789abcdef01234567",
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("services.loadbalancers: \"1\""), "{text}");
+    assert!(text.contains("services.nodeports: \"0\""), "{text}");
+    // The revision the allocation names is what the child Application deploys.
+    assert!(text.contains("targetRevision: production"), "{text}");
+}

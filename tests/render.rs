@@ -486,3 +486,175 @@ fn reference_workload_snapshots() {
         insta::assert_snapshot!(name, r.stdout);
     }
 }
+
+const APP: &str = "app/dovetail.yaml";
+const PLATFORM: &str = "operator/platform.yaml";
+
+fn container<'a>(pod: &'a Value, name: &str) -> &'a Value {
+    ["initContainers", "containers"]
+        .iter()
+        .flat_map(|l| pod[*l].as_array().into_iter().flatten())
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no container {name}"))
+}
+
+#[test]
+fn every_container_has_a_read_only_root_and_a_writable_tmp() {
+    let all = parsed(&common::render_example("pulp").stdout);
+    let found = containers(&all);
+    assert!(found.len() > 10);
+    for (object, c) in &found {
+        assert_eq!(
+            c["securityContext"]["readOnlyRootFilesystem"], true,
+            "{object}/{}",
+            c["name"]
+        );
+    }
+    let web = &find(&all, "Deployment", "pulp-web")["spec"]["template"]["spec"];
+    let tmp = container(web, "web")["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["mountPath"] == "/tmp")
+        .expect("a /tmp mount");
+    assert_eq!(tmp["name"], "dovetail-tmp");
+    assert!(
+        web["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["name"] == "dovetail-tmp" && v["emptyDir"]["sizeLimit"] == "1Gi")
+    );
+}
+
+#[test]
+fn wait_for_holds_pods_until_the_database_and_redis_answer() {
+    let s = Scratch::example("django");
+    s.edit(
+        APP,
+        "    command: [\"/async\"]",
+        "    command: [\"/async\"]\n    waitFor: [postgres, redis]",
+    );
+    let all = parsed(&render(&s));
+    let pod = &find(&all, "Deployment", "shop-worker")["spec"]["template"]["spec"];
+    let inits: Vec<&str> = pod["initContainers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(inits, ["wait-for-postgres", "wait-for-redis"]);
+    let pg = container(pod, "wait-for-postgres");
+    assert_eq!(pg["image"], "docker.io/library/postgres:17.2-alpine");
+    assert!(pg["command"][2].as_str().unwrap().contains("pg_isready"));
+    assert_eq!(
+        pg["env"][0]["valueFrom"]["secretKeyRef"],
+        serde_json::json!({"name": "shop-db-app", "key": "uri"})
+    );
+    let redis = container(pod, "wait-for-redis");
+    assert_eq!(redis["image"], "docker.io/library/redis:7.4.1");
+    assert_eq!(redis["env"][0]["value"], "redis://shop-redis:6379/0");
+    assert_eq!(redis["securityContext"]["runAsNonRoot"], true);
+}
+
+#[test]
+fn a_health_command_becomes_exec_probes() {
+    let all = parsed(&common::render_example("django").stdout);
+    let pod = &find(&all, "Deployment", "shop-worker")["spec"]["template"]["spec"];
+    let worker = container(pod, "worker");
+    for probe in ["readinessProbe", "livenessProbe", "startupProbe"] {
+        assert_eq!(worker[probe]["exec"]["command"][0], "sh", "{probe}");
+    }
+    assert!(worker.get("ports").is_none());
+}
+
+#[test]
+fn a_sidecar_declaring_the_port_serves_the_process() {
+    let all = parsed(&common::render_example("pretalx").stdout);
+    let pod = &find(&all, "Deployment", "pretalx-web")["spec"]["template"]["spec"];
+    let nginx = container(pod, "nginx");
+    assert_eq!(
+        nginx["ports"],
+        serde_json::json!([{"containerPort": 8080, "name": "http"}])
+    );
+    assert_eq!(nginx["readinessProbe"]["httpGet"]["path"], "/healthz");
+    let web = container(pod, "web");
+    assert!(
+        web.get("ports").is_none(),
+        "the app container declares no port"
+    );
+    assert_eq!(web["readinessProbe"]["tcpSocket"]["port"], 8000);
+    let svc = find(&all, "Service", "pretalx-web");
+    assert_eq!(svc["spec"]["ports"][0]["targetPort"], "http");
+    assert_eq!(svc["spec"]["ports"][0]["port"], 8080);
+}
+
+#[test]
+fn a_load_balancer_is_rendered_only_where_the_allocation_allows_it() {
+    let all = parsed(&common::render_example("helpdesk").stdout);
+    assert_eq!(
+        find(&all, "Service", "helpdesk-web")["spec"]["type"],
+        "LoadBalancer"
+    );
+    let np = find(&all, "NetworkPolicy", "helpdesk-web-external");
+    assert_eq!(
+        np["spec"]["ingress"][0]["from"][0]["ipBlock"]["cidr"],
+        "0.0.0.0/0"
+    );
+    assert_eq!(np["spec"]["ingress"][0]["ports"][0]["port"], 8080);
+    assert_eq!(
+        find(&all, "Service", "helpdesk-redis")["spec"]["type"],
+        "ClusterIP"
+    );
+
+    let s = Scratch::example("helpdesk");
+    s.edit(
+        "operator/tenants/support/helpdesk.yaml",
+        ", serviceTypes: [LoadBalancer]",
+        "",
+    );
+    s.run("render", &[]).invalid(
+        "processes.web.serviceType: operator/tenants/support/helpdesk.yaml does not allow a LoadBalancer Service for `web`",
+    );
+}
+
+#[test]
+fn metrics_ports_are_scrapeable_from_the_monitoring_namespace() {
+    let all = parsed(&common::render_example("indico").stdout);
+    let np = find(&all, "NetworkPolicy", "indico-metrics");
+    assert_eq!(
+        np["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+        "monitoring"
+    );
+    let ports: Vec<u64> = np["spec"]["ingress"][0]["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["port"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        ports,
+        [9102, 9113, 9808],
+        "the statsd input port stays closed"
+    );
+    let web = find(&all, "PodMonitor", "indico-web");
+    let endpoints: Vec<&str> = web["spec"]["podMetricsEndpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["port"].as_str().unwrap())
+        .collect();
+    assert_eq!(endpoints, ["nginx-metrics", "statsd-metrics"]);
+    find(&all, "PodMonitor", "indico-celery");
+
+    // Without the platform's monitoring, no policy opens the ports.
+    let s = Scratch::example("indico");
+    s.edit(
+        PLATFORM,
+        "monitoring: {namespace: monitoring, podMonitor: true}\n",
+        "",
+    );
+    let out = render(&s);
+    assert!(!out.contains("indico-metrics"));
+    assert!(!out.contains("kind: PodMonitor"));
+}
