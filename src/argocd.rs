@@ -302,6 +302,43 @@ pub fn fleet(platform: &Platform, members: &[Member], target: &FleetTarget) -> V
     out
 }
 
+/// Where an allocation's explicit `quota` is below what its own processes, storage,
+/// database and Redis need (as the fleet derives it): `(field, given, needed)`.
+pub fn quota_shortfalls(
+    platform: &Platform,
+    a: &Allocation,
+) -> Vec<(&'static str, String, String)> {
+    let Some(quota) = &a.quota else {
+        return Vec::new();
+    };
+    let sizes = Sizes::of(platform, a);
+    let mut out = Vec::new();
+    let mut check = |field: &'static str,
+                     given: &Option<String>,
+                     need: Option<Quantity>,
+                     text: fn(Quantity) -> String| {
+        if let (Some(given), Some(need)) = (given, need)
+            && Quantity::parse(given).is_some_and(|g| g < need)
+        {
+            out.push((field, given.clone(), text(need)));
+        }
+    };
+    check("cpu", &quota.cpu, sizes.total.cpu, Quantity::cpu_text);
+    check(
+        "memory",
+        &quota.memory,
+        sizes.total.memory,
+        Quantity::bytes_text,
+    );
+    check(
+        "storage",
+        &quota.storage,
+        sizes.storage,
+        Quantity::bytes_text,
+    );
+    out
+}
+
 /// CPU and memory of one pod, or of all pods together.
 #[derive(Debug, Clone, Copy, Default)]
 struct Size {

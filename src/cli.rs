@@ -80,9 +80,11 @@ pub struct InputArgs {
 #[derive(Debug, Args, Clone)]
 pub struct RepoArgs {
     /// The customer app: its directory (where dovetail.yaml is), or the customer repo's
-    /// git URL, with #BRANCH, #TAG or #COMMIT, read at the allocation's `path`.
-    #[arg(long, value_name = "DIR|URL[#REF]", default_value = ".")]
-    pub app: String,
+    /// git URL, with #BRANCH, #TAG or #COMMIT, read at the allocation's `path`. Defaults
+    /// to the current directory, except that `validate --operator` without it checks
+    /// the whole operator repo.
+    #[arg(long, value_name = "DIR|URL[#REF]")]
+    pub app: Option<String>,
     /// The operator repo (platform.yaml and tenants/): a directory or a git URL[#REF].
     #[arg(long, value_name = "DIR|URL[#REF]", env = "DOVETAIL_OPERATOR_REPO")]
     pub operator: Option<String>,
@@ -188,6 +190,8 @@ pub enum Format {
 pub struct Inputs {
     /// The app directory or repo.
     pub app: Location,
+    /// Whether `--app` was given (and not just defaulted to `.`).
+    pub app_given: bool,
     /// The operator repo, if any.
     pub operator: Option<Location>,
     /// Cache and credentials, read from the environment when a git source is named.
@@ -245,7 +249,7 @@ impl InputArgs {
 impl RepoArgs {
     /// Checks the arguments, with the identity files given alongside (if any).
     pub fn check(&self, need_operator: bool, identity: &[PathBuf]) -> Result<Inputs, UsageError> {
-        let app = checked_location(&self.app)?;
+        let app = checked_location(self.app.as_deref().unwrap_or("."))?;
         let operator = match self.operator.as_deref().filter(|o| !o.is_empty()) {
             Some(o) => Some(checked_location(o)?),
             None if need_operator => return Err(UsageError::NoOperator),
@@ -270,6 +274,7 @@ impl RepoArgs {
         };
         Ok(Inputs {
             app,
+            app_given: self.app.is_some(),
             operator,
             git,
             argocd: None,

@@ -78,7 +78,10 @@ pub fn run(cli: cli::Cli, io: Io<'_>) -> Result<(), Error> {
         Command::Secrets(cli::SecretsCommand::Rekey(args)) => secrets_rekey(args, io),
         Command::Validate(args) => {
             let inputs = args.input.check(false)?;
-            let diags = if inputs.operator.is_some() {
+            let operator_only = inputs.operator.is_some() && !inputs.app_given;
+            let diags = if operator_only {
+                check_operator_only(&inputs, io.err)?
+            } else if inputs.operator.is_some() {
                 load_and_resolve(&inputs, io.err)?.1
             } else {
                 check_app_only(&inputs, io.err)?
@@ -90,7 +93,9 @@ pub fn run(cli: cli::Cli, io: Io<'_>) -> Result<(), Error> {
                 });
             }
             if args.format == Format::Text {
-                let scope = if inputs.operator.is_some() {
+                let scope = if operator_only {
+                    "operator repo (platform and every allocation)"
+                } else if inputs.operator.is_some() {
                     "app, allocation and platform"
                 } else {
                     "app (customer side only; pass --operator for the rest)"
@@ -180,6 +185,22 @@ fn retrying_corrupt<T>(
         }
         other => other,
     }
+}
+
+/// The operator-side checks of a change to the operator repo: the platform, every
+/// allocation, and what only shows across them (one namespace or Application name
+/// claimed twice, a quota its own allocation cannot fit in).
+fn check_operator_only(inputs: &cli::Inputs, err: &mut dyn Write) -> Result<Diagnostics, Error> {
+    let operator = inputs
+        .operator
+        .as_ref()
+        .ok_or(cli::UsageError::NoOperator)?;
+    retrying_corrupt(inputs, err, |err| {
+        let tree = open_tree(operator, "", inputs.git.as_ref(), "operator", err)?;
+        let (_, _, diags) = load_fleet(&tree);
+        trusted(&tree)?;
+        Ok(diags)
+    })
 }
 
 /// The customer-side checks a customer can run without the operator repo.
@@ -795,6 +816,7 @@ fn generate_app(env: ArgoEnv, cwd: &FsPath, io: Io<'_>) -> Result<(), Error> {
     let inputs = cli::Inputs {
         // `.`, so that messages name files as the app path's own (`dovetail.yaml:3:1`).
         app: Location::Dir(PathBuf::from(".")),
+        app_given: true,
         operator: Some(operator),
         git,
         allocation: None,
@@ -907,6 +929,17 @@ fn load_fleet(tree: &Tree) -> (Option<Platform>, Vec<crate::argocd::Member>, Dia
                 )
                 .hint("give each app its own namespace"),
             );
+        }
+        if let Some(platform) = &platform {
+            for (field, given, needed) in crate::argocd::quota_shortfalls(platform, &allocation) {
+                diags.push(
+                    doc.error(
+                        &crate::yaml::Path::root().key("quota").key(field),
+                        format!("`{given}` cannot fit the allocation's own pods and volumes, which need {needed} (most replicas, a rollout pod, sidecars, init, Redis and the database)"),
+                    )
+                    .hint("raise the quota, or leave it out to derive it"),
+                );
+            }
         }
         members.push(crate::argocd::Member {
             identity: Identity { tenant, app },

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Scratch, dovetail};
+use common::{Run, Scratch, dovetail};
 
 const APP: &str = "app/dovetail.yaml";
 const ALLOC: &str = "operator/tenants/acme/shop.yaml";
@@ -502,4 +502,44 @@ fn an_http_health_check_needs_a_port_and_health_takes_one_kind() {
     );
     s.run("render", &[])
         .invalid("processes.worker.health: give one of its fields, not several (how to tell the process is healthy: an HTTP path on its port, or a command that exits 0");
+}
+
+#[test]
+fn validate_with_the_operator_alone_checks_every_allocation() {
+    let s = django();
+    // A second allocation claiming the first one's namespace, and a quota its own pods
+    // cannot fit in.
+    let alloc = s.read(ALLOC);
+    s.write("operator/tenants/acme/blog.yaml", &alloc);
+    s.append(ALLOC, "quota: {cpu: \"1\"}\n");
+    let operator = s.operator();
+    let r = common::dovetail(
+        &[
+            "validate",
+            "--operator",
+            operator.to_str().unwrap(),
+            "--format",
+            "github",
+        ],
+        s.dir.path(),
+    );
+    let r = Run {
+        stdout: s.rel(&r.stdout),
+        stderr: s.rel(&r.stderr),
+        ..r
+    };
+    r.invalid("::error file=operator/tenants/acme/shop.yaml,line=6,col=1,title=namespace::namespace `acme-shop` is already operator/tenants/acme/blog.yaml's")
+        .invalid("title=quota.cpu::`1` cannot fit the allocation's own pods and volumes, which need 3600m");
+
+    let clean = django();
+    let operator = clean.operator();
+    let r = common::dovetail(
+        &["validate", "--operator", operator.to_str().unwrap()],
+        clean.dir.path(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("ok: operator repo (platform and every allocation) valid")
+    );
 }
