@@ -30,6 +30,15 @@ Git sources (--app or --operator given as URL[#REF]) read these variables:
   DOVETAIL_HTTPS_TOKEN_FILE  file holding an access token for https URLs
   DOVETAIL_HTTPS_USER        user name sent with the token [default: x-access-token]";
 
+/// How `diff` picks its two sides, shown under `--help`.
+const DIFF_HELP: &str = "\
+REV is looked up in the git repository of --app and of --operator, where each is a local
+directory in a git work tree; a side whose repository does not know REV (or a URL) is the
+same on both sides. Without --head, the head is the files as they are on disk.
+The diff goes to stdout, one unified diff per object; secret values are never shown, only
+whether they changed. Exit status: 0 nothing changed, 3 something changed, 1 invalid input
+on either side, 2 usage or environment.";
+
 /// What `generate` reads, shown under `--help`.
 const GENERATE_HELP: &str = "\
 From ArgoCD (per Application): ARGOCD_APP_NAME selects the allocation <tenant>-<app>;
@@ -54,6 +63,9 @@ pub enum Command {
     /// Manage the app's age-encrypted secrets file.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Show what a change to either repo changes in the rendered objects.
+    #[command(after_help = DIFF_HELP)]
+    Diff(DiffArgs),
     /// Render as an ArgoCD plugin, from ArgoCD's environment (see plugin.yaml).
     #[command(after_help = GENERATE_HELP)]
     Generate,
@@ -116,6 +128,21 @@ pub struct RenderArgs {
     /// Write one file per object into DIR instead of a stream to stdout.
     #[arg(short = 'o', long = "output-dir", value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
+}
+
+/// `dovetail diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Inputs (the head side, unless --head says otherwise).
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// The revision to compare against: a branch, tag, commit or anything `git rev-parse`
+    /// takes (`origin/main`, `HEAD~1`).
+    #[arg(long, value_name = "REV")]
+    pub base: String,
+    /// The revision to compare; the files on disk when absent.
+    #[arg(long, value_name = "REV")]
+    pub head: Option<String>,
 }
 
 /// `dovetail validate`.

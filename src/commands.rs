@@ -37,6 +37,7 @@ pub fn run(cli: cli::Cli, io: Io<'_>) -> Result<(), Error> {
             Ok(())
         }
         Command::Generate => generate(io),
+        Command::Diff(args) => diff(args, io),
         Command::Render(args) => {
             let inputs = args.input.check(true)?;
             let (resolved, diags) = load_and_resolve(&inputs, io.err)?;
@@ -144,6 +145,13 @@ fn open_tree(
             };
             let checkout = Cache::new(settings).open(spec, &mut progress)?;
             let tree = GitTree::open(checkout, subdir)?;
+            writeln!(err, "{role}: {}", tree.checkout().describe()).map_err(Error::Stderr)?;
+            Ok(Tree::Git(Box::new(tree)))
+        }
+        Location::Revision { dir, rev } => {
+            // The directory as it was at `rev`, wherever it sits in its repository.
+            let (checkout, inside) = crate::git::open_local(dir, rev)?;
+            let tree = GitTree::open(checkout, &inside)?;
             writeln!(err, "{role}: {}", tree.checkout().describe()).map_err(Error::Stderr)?;
             Ok(Tree::Git(Box::new(tree)))
         }
@@ -795,7 +803,7 @@ fn generate_app(env: ArgoEnv, cwd: &FsPath, io: Io<'_>) -> Result<(), Error> {
             Location::Git(spec) => {
                 spec.rev = crate::git::Rev::parse(rev).map_err(cli::UsageError::from)?;
             }
-            Location::Dir(_) => {
+            Location::Dir(_) | Location::Revision { .. } => {
                 return Err(Error::Environment(
                     "PARAM_OPERATOR_REVISION pins a git revision, but DOVETAIL_OPERATOR_REPO is a directory".to_owned(),
                 ));
@@ -804,7 +812,7 @@ fn generate_app(env: ArgoEnv, cwd: &FsPath, io: Io<'_>) -> Result<(), Error> {
     }
     let git = match &operator {
         Location::Git(_) => Some(GitSettings::from_env().map_err(cli::UsageError::from)?),
-        Location::Dir(_) => None,
+        Location::Dir(_) | Location::Revision { .. } => None,
     };
     let identity = std::env::var_os("DOVETAIL_IDENTITY")
         .map(|v| {
@@ -947,4 +955,71 @@ fn load_fleet(tree: &Tree) -> (Option<Platform>, Vec<crate::argocd::Member>, Dia
         });
     }
     (platform, members, diags)
+}
+
+/// `dovetail diff`: renders the base and the head, and prints what differs.
+fn diff(args: cli::DiffArgs, io: Io<'_>) -> Result<(), Error> {
+    let inputs = args.input.check(true)?;
+    let base = at_revision(&inputs, &args.base)?;
+    let head = match &args.head {
+        Some(rev) => at_revision(&inputs, rev)?,
+        None => inputs.clone(),
+    };
+    let base = render_side(&base, "base", io.err)?;
+    let head = render_side(&head, "head", io.err)?;
+    let (text, summary) = crate::diff::diff(&base, &head)?;
+    io.out.write_all(text.as_bytes()).map_err(Error::Stdout)?;
+    writeln!(
+        io.err,
+        "{} changed, {} added, {} removed",
+        summary.changed, summary.added, summary.removed
+    )
+    .map_err(Error::Stderr)?;
+    if summary.any() {
+        return Err(Error::Changed);
+    }
+    Ok(())
+}
+
+/// `inputs` with every local directory whose git repository knows `rev` read at `rev`.
+fn at_revision(inputs: &cli::Inputs, rev: &str) -> Result<cli::Inputs, Error> {
+    let mut out = inputs.clone();
+    let mut found = false;
+    for loc in std::iter::once(&mut out.app).chain(out.operator.as_mut()) {
+        if let Location::Dir(dir) = loc
+            && crate::git::knows_revision(dir, rev)
+        {
+            *loc = Location::Revision {
+                dir: dir.clone(),
+                rev: rev.to_owned(),
+            };
+            found = true;
+        }
+    }
+    if !found {
+        return Err(Error::Environment(format!(
+            "neither --app nor --operator is a directory in a git repository that knows `{rev}`"
+        )));
+    }
+    Ok(out)
+}
+
+/// One side of a diff, rendered; its problems are reported under its name.
+fn render_side(
+    inputs: &cli::Inputs,
+    side: &str,
+    err: &mut dyn Write,
+) -> Result<crate::diff::Side, Error> {
+    let (resolved, diags) = load_and_resolve(inputs, err)?;
+    if diags.has_errors() {
+        writeln!(err, "{side}: the inputs have problems:").map_err(Error::Stderr)?;
+    }
+    report::emit(&diags, Format::Text, err).map_err(Error::Stderr)?;
+    let Some(resolved) = resolved else {
+        return Err(Error::Invalid {
+            count: diags.error_count(),
+        });
+    };
+    let objects = render::render(&resolved);
+    Ok(crate::diff::Side::new(&resolved, objects))
 }

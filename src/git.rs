@@ -58,6 +58,13 @@ pub enum Location {
     Dir(PathBuf),
     /// A git URL and revision.
     Git(GitSpec),
+    /// A directory of a local git work tree as it was at a revision (`dovetail diff`).
+    Revision {
+        /// The directory, inside a git work tree.
+        dir: PathBuf,
+        /// Anything `git rev-parse` takes: a branch, tag, `origin/main`, `HEAD~1`, a sha.
+        rev: String,
+    },
 }
 
 impl Location {
@@ -469,7 +476,8 @@ pub struct Checkout {
     pub freshness: Freshness,
     /// Why the cache entry was rebuilt on the way, if it was.
     pub rebuilt: Option<String>,
-    _lock: fs::File,
+    /// The cache entry's lock; `None` for a local work tree's repository.
+    _lock: Option<fs::File>,
 }
 
 impl fmt::Debug for Checkout {
@@ -490,6 +498,12 @@ impl Checkout {
             Rev::Named(n) => n.clone(),
             Rev::Commit(_) => "pinned".to_owned(),
         };
+        if self._lock.is_none() {
+            return format!(
+                "{} at {} = commit {} (local repository)",
+                self.spec.url, rev, self.commit
+            );
+        }
         let how = match self.freshness {
             Freshness::Pinned => "from cache, no fetch".to_owned(),
             Freshness::Cached(age) => format!("from cache, fetched {}s ago", age.as_secs()),
@@ -525,7 +539,7 @@ impl Found {
             spec: spec.clone(),
             freshness: self.freshness,
             rebuilt,
-            _lock: lock,
+            _lock: Some(lock),
         }
     }
 }
@@ -987,6 +1001,71 @@ impl Cache {
         });
         cbs
     }
+}
+
+/// `dir` (inside a local git work tree) at revision `rev`: the checkout of its
+/// repository's commit, and `dir`'s path inside the repository.
+pub fn open_local(dir: &Path, rev: &str) -> Result<(Checkout, String), GitError> {
+    let shown = dir.display().to_string();
+    let fail = |message: String| GitError::Fetch {
+        url: shown.clone(),
+        message,
+    };
+    let repo = Repository::discover(dir).map_err(|e| fail(e.message().to_owned()))?;
+    let workdir = repo
+        .workdir()
+        .ok_or_else(|| fail("is in a bare repository".to_owned()))?;
+    let full = fs::canonicalize(dir).map_err(|e| fail(e.to_string()))?;
+    let root = fs::canonicalize(workdir).map_err(|e| fail(e.to_string()))?;
+    let subdir = full
+        .strip_prefix(&root)
+        .map_err(|_| fail("is outside its repository's work tree".to_owned()))?
+        .to_string_lossy()
+        .into_owned();
+    let commit = repo
+        .revparse_single(rev)
+        .and_then(|o| o.peel_to_commit())
+        .map_err(|e| GitError::UnknownRef {
+            url: shown.clone(),
+            rev: rev.to_owned(),
+            known: format!(" ({})", e.message()),
+        })?
+        .id();
+    let commit = odb::parse_id(&commit.to_string())
+        .ok_or_else(|| fail(format!("libgit2 gave the commit id `{commit}`")))?;
+    let objects = Objects::open(repo.path())
+        .or_else(|_| Objects::open(repo.commondir()))
+        .map_err(fail)?;
+    let tree = objects
+        .commit_tree(&commit)
+        .map_err(&fail)?
+        .ok_or_else(|| fail(format!("commit {commit} is missing")))?;
+    Ok((
+        Checkout {
+            objects,
+            commit,
+            tree,
+            spec: GitSpec {
+                url: shown.clone(),
+                rev: Rev::Named(rev.to_owned()),
+            },
+            freshness: Freshness::Pinned,
+            rebuilt: None,
+            _lock: None,
+        },
+        subdir,
+    ))
+}
+
+/// Whether `dir` is inside a git work tree whose repository knows `rev`.
+pub fn knows_revision(dir: &Path, rev: &str) -> bool {
+    Repository::discover(dir)
+        .and_then(|repo| {
+            repo.revparse_single(rev)
+                .and_then(|o| o.peel_to_commit())
+                .map(|_| ())
+        })
+        .is_ok()
 }
 
 /// Takes the lock of a cached repository, waiting at most [`LOCK_WAIT`]: a fetch stuck on

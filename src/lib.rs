@@ -13,6 +13,7 @@ pub mod argocd;
 pub mod cli;
 pub mod commands;
 pub mod diag;
+pub mod diff;
 pub mod formats;
 pub mod git;
 pub mod known_hosts;
@@ -52,6 +53,9 @@ pub enum Error {
     /// A git source could not be fetched or read.
     #[error(transparent)]
     Git(#[from] git::GitError),
+    /// `diff` found differences (not a failure: exit status 3 says so).
+    #[error("the rendered objects differ")]
+    Changed,
     /// The render came out empty; ArgoCD would prune everything.
     #[error("the render produced no objects; refusing to print an empty set")]
     Empty,
@@ -67,11 +71,18 @@ pub enum Error {
 }
 
 impl Error {
-    /// 1 when a file must change, 2 for usage and environment problems.
+    /// 1 when a file must change, 2 for usage and environment problems, 3 when `diff`
+    /// found differences.
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Invalid { .. } | Error::Empty => 1,
+            Error::Changed => 3,
             _ => 2,
         }
+    }
+
+    /// Whether `main` should stay silent: the command has said what there was to say.
+    pub fn is_quiet(&self) -> bool {
+        matches!(self, Error::Changed)
     }
 }

@@ -25,7 +25,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let _ = writeln!(err, "error: {e:#}");
+            if !e.is_quiet() {
+                let _ = writeln!(err, "error: {e:#}");
+            }
             ExitCode::from(e.exit_code())
         }
     }

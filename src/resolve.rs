@@ -110,6 +110,11 @@ pub struct ResolvedSecrets {
     /// A digest of the ciphertexts: rolls pods when a value changes, and reveals nothing
     /// of any plaintext (a digest of plaintexts could be checked against guesses).
     pub checksum: String,
+    /// A digest of each key's ciphertext, pull secret included: how `diff` tells a
+    /// changed value without an identity.
+    pub ciphertexts: BTreeMap<String, String>,
+    /// The key of the pull secret in the secrets file, if any.
+    pub pull_key: Option<String>,
 }
 
 impl ResolvedSecrets {
@@ -1449,10 +1454,17 @@ fn resolve_secrets(cx: &mut Ctx<'_>) -> Option<ResolvedSecrets> {
             values.insert(key.clone(), value);
         }
     }
+    let ciphertexts = file
+        .data
+        .iter()
+        .map(|(k, v)| (k.clone(), sha256_hex(&[v.as_bytes()])))
+        .collect();
     Some(ResolvedSecrets {
         values,
         pull,
         checksum,
+        ciphertexts,
+        pull_key: app.image_pull_secret.clone(),
     })
 }
 

@@ -1,0 +1,228 @@
+//! `dovetail diff --base REV [--head REV]`: a change in the customer repo, in the
+//! operator repo, to a secret (with and without the identity), and nothing at all.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use common::{Run, Scratch, git};
+
+/// The Django example with its app and its operator repo each a git repository.
+fn repos() -> Scratch {
+    let s = Scratch::example("django");
+    for repo in ["app", "operator"] {
+        let dir = s.path(repo);
+        git(&dir, &["init", "-q", "-b", "main"]);
+        git(&dir, &["add", "-A"]);
+        git(&dir, &["commit", "-q", "-m", "base"]);
+    }
+    s
+}
+
+fn commit(dir: &Path) {
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "change"]);
+}
+
+fn diff(s: &Scratch, extra: &[&str]) -> Run {
+    s.run("diff", extra)
+}
+
+/// `dovetail secrets set KEY` with `value` for the scratch app, to the example's recipient.
+fn set_secret(s: &Scratch, key: &str, value: &str, recipient: &str) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dovetail"));
+    cmd.args(["secrets", "set", key, "--allocation", "acme/shop"])
+        .args(["--recipient", recipient, "--app"])
+        .arg(s.app());
+    let out = common::piped(cmd, value.as_bytes());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+const EXAMPLE_RECIPIENT: &str = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+
+#[test]
+fn a_change_in_the_customer_repo_shows_per_object() {
+    let s = repos();
+    s.edit(
+        "app/dovetail.yaml",
+        "GUNICORN_WORKERS: 3",
+        "GUNICORN_WORKERS: 4",
+    );
+    commit(&s.app());
+    let r = diff(&s, &["--base", "HEAD~1", "--head", "HEAD"]);
+    assert_eq!(r.code, 3, "exit 3 means changed; stderr:\n{}", r.stderr);
+    assert!(
+        r.stdout.contains(
+            "--- base/ConfigMap/acme-shop/shop-env\n+++ head/ConfigMap/acme-shop/shop-env"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("-  GUNICORN_WORKERS: \"3\"\n+  GUNICORN_WORKERS: \"4\"")
+    );
+    // The pods roll: their checksum annotation changes too.
+    assert!(r.stdout.contains("+++ head/Deployment/acme-shop/shop-web"));
+    assert!(
+        r.stderr.contains("3 changed, 0 added, 0 removed"),
+        "{}",
+        r.stderr
+    );
+
+    // The head defaults to the files on disk, uncommitted changes included.
+    s.edit(
+        "app/dovetail.yaml",
+        "GUNICORN_WORKERS: 4",
+        "GUNICORN_WORKERS: 5",
+    );
+    let r = diff(&s, &["--base", "HEAD"]);
+    assert_eq!(r.code, 3);
+    assert!(r.stdout.contains("+  GUNICORN_WORKERS: \"5\""));
+}
+
+#[test]
+fn a_change_in_the_operator_repo_shows_added_and_changed_objects() {
+    let s = repos();
+    s.edit(
+        "operator/tenants/acme/shop.yaml",
+        "web: {replicas: 2, plan: small}",
+        "web: {replicas: 2, plan: small, autoscaling: {maxReplicas: 5}}",
+    );
+    commit(&s.operator());
+    let r = diff(&s, &["--base", "HEAD~1"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("--- /dev/null\n+++ head/HorizontalPodAutoscaler/acme-shop/shop-web"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("-  replicas: 2\n"), "{}", r.stdout);
+    assert!(
+        r.stderr.contains("1 changed, 1 added, 0 removed"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn nothing_changed_is_exit_0_and_no_output() {
+    let s = repos();
+    let r = diff(&s, &["--base", "HEAD"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "");
+    assert!(r.stderr.contains("0 changed, 0 added, 0 removed"));
+}
+
+#[test]
+fn a_changed_secret_is_reported_without_its_value() {
+    let s = repos();
+    s.edit(
+        "app/dovetail.yaml",
+        "env:\n",
+        "secrets: secrets.yaml\nenv:\n",
+    );
+    set_secret(&s, "SECRET_KEY", "first-value", EXAMPLE_RECIPIENT);
+    set_secret(&s, "API_TOKEN", "same-value", EXAMPLE_RECIPIENT);
+    commit(&s.app());
+    set_secret(&s, "SECRET_KEY", "second-value", EXAMPLE_RECIPIENT);
+    commit(&s.app());
+
+    // No identity: the values are redacted on both sides, and the change is told by
+    // the ciphertext.
+    let r = diff(&s, &["--base", "HEAD~1"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("-  SECRET_KEY: <redacted>\n+  SECRET_KEY: <redacted, changed>"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("API_TOKEN: <redacted, changed>"));
+    for shown in [&r.stdout, &r.stderr] {
+        assert!(!shown.contains("first-value") && !shown.contains("second-value"));
+        assert!(!shown.contains("BEGIN AGE"), "no ciphertext either");
+    }
+}
+
+#[test]
+fn with_the_identity_the_plaintexts_decide_and_never_show() {
+    let s = repos();
+    let key = s.path("key.txt");
+    let Ok(out) = Command::new("age-keygen").arg("-o").arg(&key).output() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "age-keygen is missing under CI"
+        );
+        return;
+    };
+    assert!(out.status.success());
+    let recipient = Command::new("age-keygen")
+        .arg("-y")
+        .arg(&key)
+        .output()
+        .unwrap();
+    let recipient = String::from_utf8(recipient.stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    s.edit(
+        "app/dovetail.yaml",
+        "env:\n",
+        "secrets: secrets.yaml\nenv:\n",
+    );
+    set_secret(&s, "SECRET_KEY", "first-value", &recipient);
+    set_secret(&s, "API_TOKEN", "same-value", &recipient);
+    commit(&s.app());
+    // Re-encrypting the same value changes the ciphertext, not the secret.
+    set_secret(&s, "API_TOKEN", "same-value", &recipient);
+    set_secret(&s, "SECRET_KEY", "second-value", &recipient);
+    commit(&s.app());
+
+    let r = diff(
+        &s,
+        &["--base", "HEAD~1", "--identity", key.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("+  SECRET_KEY: <redacted, changed>"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !r.stdout.contains("API_TOKEN: <redacted, changed>"),
+        "{}",
+        r.stdout
+    );
+    let encoded = ["first-value", "second-value", "same-value"];
+    for shown in [&r.stdout, &r.stderr] {
+        for v in encoded {
+            assert!(!shown.contains(v));
+        }
+        assert!(!shown.contains("Zmlyc3QtdmFsdWU"), "nor their base64");
+    }
+}
+
+#[test]
+fn an_unknown_revision_is_a_usage_error() {
+    let s = repos();
+    let r = diff(&s, &["--base", "no-such-branch"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(r.stdout, "");
+    assert!(
+        r.stderr.contains("neither --app nor --operator is a directory in a git repository that knows `no-such-branch`"),
+        "{}",
+        r.stderr
+    );
+    fs::remove_dir_all(s.path("app/.git")).unwrap();
+    fs::remove_dir_all(s.path("operator/.git")).unwrap();
+    let r = diff(&s, &["--base", "HEAD"]);
+    assert_eq!(r.code, 2);
+}
