@@ -104,3 +104,77 @@ fn the_operator_template_passes_on_the_examples() {
         );
     }
 }
+
+/// A customer file with two problems, checked in each format.
+fn broken_app() -> common::Scratch {
+    let s = common::Scratch::example("django");
+    s.edit(
+        "app/dovetail.yaml",
+        "    port: 8000",
+        "    port: 8000\n    replicas: 9",
+    );
+    s.edit("app/dovetail.yaml", "STATIC_ROOT", "STATIC-ROOT");
+    s
+}
+
+#[test]
+fn validate_reports_every_problem_in_each_format() {
+    let s = broken_app();
+    let app = s.app();
+    let app = app.to_str().unwrap();
+
+    let text = s.run("validate", &["--format", "text"]);
+    assert_eq!(text.code, 1);
+    assert!(
+        text.stderr
+            .contains("app/dovetail.yaml:14:5: error: processes.web.replicas: set by the operator"),
+        "{}",
+        text.stderr
+    );
+    assert!(
+        text.stderr
+            .contains("app/dovetail.yaml:23:3: error: env.STATIC-ROOT:"),
+        "{}",
+        text.stderr
+    );
+
+    let json = dovetail(
+        &["validate", "--app", app, "--format", "json"],
+        s.dir.path(),
+    );
+    assert_eq!(json.code, 1);
+    assert_eq!(
+        json.stdout, "",
+        "problems go to stderr, stdout carries manifests only"
+    );
+    let last = json.stderr.lines().find(|l| l.starts_with('{')).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(last).unwrap();
+    assert_eq!(doc["errors"], 2);
+    assert_eq!(doc["warnings"], 0);
+    let first = &doc["problems"][0];
+    for key in [
+        "severity", "file", "line", "column", "field", "message", "hint",
+    ] {
+        assert!(first.get(key).is_some(), "{key} in {first}");
+    }
+    assert_eq!(first["severity"], "error");
+    assert_eq!(first["line"], 14);
+    assert_eq!(first["field"], "processes.web.replicas");
+
+    let github = dovetail(
+        &["validate", "--app", app, "--format", "github"],
+        s.dir.path(),
+    );
+    assert_eq!(github.code, 1);
+    let annotations: Vec<&str> = github
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("::error "))
+        .collect();
+    assert_eq!(annotations.len(), 2, "{}", github.stderr);
+    assert!(
+        annotations[0].contains(",line=14,col=5,title=processes.web.replicas::"),
+        "{}",
+        annotations[0]
+    );
+}
