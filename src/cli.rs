@@ -63,6 +63,8 @@ pub enum Command {
     /// Manage the app's age-encrypted secrets file.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Show each rendered field and the file:line (or built-in default) it came from.
+    Explain(ExplainArgs),
     /// Show what a change to either repo changes in the rendered objects.
     #[command(after_help = DIFF_HELP)]
     Diff(DiffArgs),
@@ -128,6 +130,14 @@ pub struct RenderArgs {
     /// Write one file per object into DIR instead of a stream to stdout.
     #[arg(short = 'o', long = "output-dir", value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
+}
+
+/// `dovetail explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Inputs.
+    #[command(flatten)]
+    pub input: InputArgs,
 }
 
 /// `dovetail diff`.

@@ -38,6 +38,19 @@ pub fn run(cli: cli::Cli, io: Io<'_>) -> Result<(), Error> {
         }
         Command::Generate => generate(io),
         Command::Diff(args) => diff(args, io),
+        Command::Explain(args) => {
+            let inputs = args.input.check(true)?;
+            let (loaded, diags) = load_with_docs(&inputs, io.err)?;
+            report::emit(&diags, Format::Text, io.err).map_err(Error::Stderr)?;
+            let Some((resolved, docs)) = loaded else {
+                return Err(Error::Invalid {
+                    count: diags.error_count(),
+                });
+            };
+            let objects = render::render(&resolved);
+            let text = crate::explain::explain(&objects, &resolved, &docs);
+            io.out.write_all(text.as_bytes()).map_err(Error::Stdout)
+        }
         Command::Render(args) => {
             let inputs = args.input.check(true)?;
             let (resolved, diags) = load_and_resolve(&inputs, io.err)?;
@@ -338,6 +351,15 @@ pub fn load_and_resolve(
     inputs: &cli::Inputs,
     err: &mut dyn Write,
 ) -> Result<(Option<Resolved>, Diagnostics), Error> {
+    let (resolved, diags) = load_with_docs(inputs, err)?;
+    Ok((resolved.map(|(r, _)| r), diags))
+}
+
+/// [`load_and_resolve`], keeping the parsed inputs the merged app was made of.
+fn load_with_docs(
+    inputs: &cli::Inputs,
+    err: &mut dyn Write,
+) -> Result<(Option<(Resolved, crate::explain::SourceDocs)>, Diagnostics), Error> {
     let identities = load_identities(&inputs.identity)?;
     retrying_corrupt(inputs, err, |err| {
         load_once(inputs, identities.as_deref(), err)
@@ -348,7 +370,7 @@ fn load_once(
     inputs: &cli::Inputs,
     identities: Option<&[age::x25519::Identity]>,
     err: &mut dyn Write,
-) -> Result<(Option<Resolved>, Diagnostics), Error> {
+) -> Result<(Option<(Resolved, crate::explain::SourceDocs)>, Diagnostics), Error> {
     let operator = inputs
         .operator
         .as_ref()
@@ -430,7 +452,12 @@ fn load_once(
     if diags.has_errors() {
         return Ok((None, diags));
     }
-    Ok((Some(resolved), diags))
+    let docs = crate::explain::SourceDocs {
+        app: app_doc,
+        allocation: alloc_doc,
+        platform: platform_doc,
+    };
+    Ok((Some((resolved, docs)), diags))
 }
 
 /// In ArgoCD: the Application must deploy the repo and path its allocation names, or a

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod commands;
 pub mod diag;
 pub mod diff;
+pub mod explain;
 pub mod formats;
 pub mod git;
 pub mod known_hosts;

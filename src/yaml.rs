@@ -132,12 +132,30 @@ impl Path {
         p
     }
 
-    /// A path from its dotted form, `processes.web.port`; for tests and built-in tables.
+    /// A path from its dotted form, `processes.web.port` or `files[0].path` (as
+    /// [`Display`](fmt::Display) writes it); for tests and built-in tables.
     pub fn parse(dotted: &str) -> Path {
         if dotted.is_empty() {
             return Path::root();
         }
-        Path(dotted.split('.').map(|s| Seg::Key(s.to_owned())).collect())
+        let mut segs = Vec::new();
+        for part in dotted.split('.') {
+            let mut rest = part;
+            let key_end = rest.find('[').unwrap_or(rest.len());
+            segs.push(Seg::Key(rest[..key_end].to_owned()));
+            rest = &rest[key_end..];
+            while let Some(inner) = rest.strip_prefix('[') {
+                let Some((index, after)) = inner.split_once(']') else {
+                    break;
+                };
+                match index.parse() {
+                    Ok(i) => segs.push(Seg::Index(i)),
+                    Err(_) => break,
+                }
+                rest = after;
+            }
+        }
+        Path(segs)
     }
 }
 
@@ -523,6 +541,14 @@ impl Node {
         match &self.kind {
             NodeKind::Map(entries) => entries.iter().find(|e| e.key == key),
             _ => None,
+        }
+    }
+
+    /// The items of a sequence; none for anything else.
+    pub fn items(&self) -> &[Node] {
+        match &self.kind {
+            NodeKind::Seq(items) => items,
+            _ => &[],
         }
     }
 

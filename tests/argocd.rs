@@ -369,23 +369,11 @@ fn secrets_without_an_identity_are_never_deployed_redacted() {
     let customer = customer_repo();
     let repo = customer.path().join("repo");
     // An armored age value is enough: without an identity it would be rendered redacted.
-    let mut set = Command::new(env!("CARGO_BIN_EXE_dovetail"));
-    set.args([
-        "secrets",
-        "set",
+    common::secrets_set(
+        &repo.join("deploy"),
         "SECRET_KEY",
-        "--allocation",
-        "acme/shop",
-        "--recipient",
-        "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",
-        "--app",
-    ])
-    .arg(repo.join("deploy"));
-    let out = common::piped(set, b"s3cret");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "s3cret",
+        common::EXAMPLE_RECIPIENT,
     );
     let dovetail_yaml = repo.join("deploy/dovetail.yaml");
     let text = fs::read_to_string(&dovetail_yaml).unwrap();
@@ -699,16 +687,7 @@ fn secrets_are_decrypted_in_the_sidecar_and_never_reach_stderr() {
     let customer = customer_repo();
     let repo = customer.path().join("repo");
     const VALUE: &str = "correct-horse-battery-staple";
-    let mut set = Command::new(env!("CARGO_BIN_EXE_dovetail"));
-    set.args(["secrets", "set", "SECRET_KEY", "--allocation", "acme/shop"])
-        .args(["--recipient", &recipient, "--app"])
-        .arg(repo.join("deploy"));
-    let out = common::piped(set, VALUE.as_bytes());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::secrets_set(&repo.join("deploy"), "SECRET_KEY", VALUE, &recipient);
     let dovetail_yaml = repo.join("deploy/dovetail.yaml");
     let text = fs::read_to_string(&dovetail_yaml).unwrap();
     fs::write(&dovetail_yaml, format!("{text}secrets: secrets.yaml\n")).unwrap();

@@ -30,21 +30,11 @@ fn diff(s: &Scratch, extra: &[&str]) -> Run {
     s.run("diff", extra)
 }
 
-/// `dovetail secrets set KEY` with `value` for the scratch app, to the example's recipient.
 fn set_secret(s: &Scratch, key: &str, value: &str, recipient: &str) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dovetail"));
-    cmd.args(["secrets", "set", key, "--allocation", "acme/shop"])
-        .args(["--recipient", recipient, "--app"])
-        .arg(s.app());
-    let out = common::piped(cmd, value.as_bytes());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::secrets_set(&s.app(), key, value, recipient);
 }
 
-const EXAMPLE_RECIPIENT: &str = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+const EXAMPLE_RECIPIENT: &str = common::EXAMPLE_RECIPIENT;
 
 #[test]
 fn a_change_in_the_customer_repo_shows_per_object() {

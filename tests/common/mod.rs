@@ -273,3 +273,22 @@ impl Drop for GitDaemon {
         self.stop();
     }
 }
+
+/// The recipient of the examples' platform.yaml (its identity is not in the repo).
+pub const EXAMPLE_RECIPIENT: &str =
+    "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+
+/// `dovetail secrets set KEY` with `value` on stdin for the app in `app_dir` (allocation
+/// acme/shop), encrypted to `recipient`; asserts success.
+pub fn secrets_set(app_dir: &Path, key: &str, value: &str, recipient: &str) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dovetail"));
+    cmd.args(["secrets", "set", key, "--allocation", "acme/shop"])
+        .args(["--recipient", recipient, "--app"])
+        .arg(app_dir);
+    let out = piped(cmd, value.as_bytes());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

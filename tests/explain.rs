@@ -1,0 +1,126 @@
+//! `dovetail explain`: each rendered field with the file:line it came from, or the
+//! built-in default; secret values never.
+
+mod common;
+
+use common::{Scratch, dovetail, root};
+
+fn explain(example: &str) -> String {
+    let app = format!("examples/{example}/app");
+    let operator = format!("examples/{example}/operator");
+    let r = dovetail(
+        &["explain", "--app", &app, "--operator", &operator],
+        &root(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r.stdout
+}
+
+/// The line explaining `field` of `object`.
+fn line<'a>(text: &'a str, object: &str, field: &str) -> &'a str {
+    let start = text
+        .find(&format!("{object}\n"))
+        .unwrap_or_else(|| panic!("no {object}"));
+    text[start..]
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .find(|l| l.trim_start().starts_with(&format!("{field} = ")))
+        .unwrap_or_else(|| panic!("no {field} in {object}"))
+}
+
+#[test]
+fn fields_point_at_the_customer_allocation_and_platform_lines() {
+    let text = explain("django");
+    let op = "examples/django/operator";
+    let app = "examples/django/app/dovetail.yaml";
+    for (object, field, origin) in [
+        (
+            "Deployment/shop-web",
+            "spec.replicas",
+            format!("{op}/tenants/acme/shop.yaml:9:9 (processes.web.replicas)"),
+        ),
+        (
+            "Deployment/shop-web",
+            "spec.template.spec.containers[web].image",
+            format!("{app}:6:1 (image)"),
+        ),
+        (
+            "Deployment/shop-web",
+            "spec.template.spec.containers[web].command[0]",
+            format!("{app}:12:5 (processes.web.command)"),
+        ),
+        (
+            "Deployment/shop-web",
+            "spec.template.spec.containers[web].resources.limits.memory",
+            format!("{op}/platform.yaml:17:22 (plans.small.memory)"),
+        ),
+        (
+            "Deployment/shop-worker",
+            "spec.template.spec.containers[worker].resources.limits.cpu",
+            format!("{op}/tenants/acme/shop.yaml:10:25 (processes.worker.cpu)"),
+        ),
+        (
+            "ConfigMap/shop-env",
+            "data.GUNICORN_WORKERS",
+            format!("{app}:21:3 (env.GUNICORN_WORKERS)"),
+        ),
+        (
+            "PersistentVolumeClaim/shop-static",
+            "spec.storageClassName",
+            format!("{op}/platform.yaml:11:28 (storage.shared)"),
+        ),
+        (
+            "Ingress/shop-web",
+            "spec.ingressClassName",
+            format!("{op}/platform.yaml:10:"),
+        ),
+    ] {
+        let l = line(&text, object, field);
+        assert!(l.contains(&format!("<- {origin}")), "{object} {field}: {l}");
+    }
+    // What no input says is dovetail's, with the reason.
+    let sc = line(
+        &text,
+        "Deployment/shop-web",
+        "spec.template.spec.containers[web].securityContext.readOnlyRootFilesystem",
+    );
+    assert!(sc.ends_with("<- dovetail: Pod Security restricted"), "{sc}");
+}
+
+#[test]
+fn fragments_and_platform_helpers_point_at_their_lines() {
+    let text = explain("pretalx");
+    let nginx = line(
+        &text,
+        "Deployment/pretalx-web",
+        "spec.template.spec.containers[nginx].image",
+    );
+    assert!(
+        nginx.contains("dovetail.yaml:24:11 (processes.web.pod.containers[1].image)"),
+        "{nginx}"
+    );
+    let wait = line(
+        &text,
+        "Deployment/pretalx-web",
+        "spec.template.spec.initContainers[wait-for-postgres].image",
+    );
+    assert!(wait.contains("platform.yaml:10:3 (images.wait)"), "{wait}");
+}
+
+#[test]
+fn secret_values_are_never_explained() {
+    let s = Scratch::example("django");
+    s.edit(
+        "app/dovetail.yaml",
+        "env:\n",
+        "secrets: secrets.yaml\nenv:\n",
+    );
+    common::secrets_set(&s.app(), "SECRET_KEY", "hunter2", common::EXAMPLE_RECIPIENT);
+    let r = s.run("explain", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let l = line(&r.stdout, "Secret/shop-secrets", "stringData.SECRET_KEY");
+    assert!(l.contains("= <redacted>  <- app/dovetail.yaml"), "{l}");
+    assert!(!r.stdout.contains("hunter2"));
+    assert!(!r.stdout.contains("BEGIN AGE"));
+}
