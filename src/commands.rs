@@ -480,6 +480,16 @@ fn check_application_source(
             env.app_name, allocation.repo
         )));
     }
+    // The objects carry the allocation's namespace; an Application aimed elsewhere is
+    // someone else's, and must not get this app's decrypted Secrets rendered for it.
+    if let Some(ns) = &env.destination_namespace
+        && *ns != allocation.namespace
+    {
+        return Err(Error::Environment(format!(
+            "Application `{}` deploys to namespace `{ns}`, but its allocation {shown} gives it `{}`",
+            env.app_name, allocation.namespace
+        )));
+    }
     let wanted = normalize_path(allocation.path.as_deref().unwrap_or(""));
     if let Some(path) = &env.source_path
         && normalize_path(path) != wanted

@@ -297,6 +297,19 @@ fn an_application_for_another_repo_or_path_is_refused() {
     }
     let r = cmp_server(&repo, "deploy", &env);
     refused(&r, "deploys path `` of its repo, but its allocation");
+
+    // Aimed at another namespace than the allocation's: not this app's Application.
+    let mut env = app_env(&platform, &repo, "acme-shop", REPO);
+    for (k, v) in &mut env {
+        if k == "ARGOCD_APP_NAMESPACE" {
+            *v = "mallory".into();
+        }
+    }
+    let r = cmp_server(&repo, "deploy", &env);
+    refused(
+        &r,
+        "Application `acme-shop` deploys to namespace `mallory`, but its allocation",
+    );
 }
 
 #[test]
