@@ -12,7 +12,7 @@ use crate::schema::SchemaKind;
 #[derive(Debug, Parser)]
 #[command(name = "dovetail", version, about, long_about = None)]
 #[command(
-    after_help = "Exit status: 0 success, 1 invalid input (a file must change), 2 usage or environment."
+    after_help = "Exit status: 0 success, 1 invalid input (a file must change), 2 usage or environment, 3 `diff` found changes."
 )]
 pub struct Cli {
     /// What to do.
