@@ -207,6 +207,14 @@ fn origin(o: &Value, path: &[String], r: &Resolved, d: &SourceDocs) -> Origin {
             d.platform("ingress.clusterIssuer")
         }
         ("Ingress", ["spec", "rules" | "tls", ..]) => d.app("ingress.hosts"),
+        ("NetworkPolicy", [.., "ports", "port"])
+            if component != "metrics" && component != "app" =>
+        {
+            d.app(&format!("processes.{component}.port"))
+        }
+        ("NetworkPolicy", [.., "ipBlock", "cidr"]) => {
+            d.app(&format!("processes.{component}.serviceType"))
+        }
         ("NetworkPolicy", [.., "kubernetes.io/metadata.name"]) if component == "metrics" => {
             d.platform("monitoring.namespace")
         }
@@ -327,6 +335,8 @@ fn default_reason(kind: &str, path: &[&str]) -> &'static str {
         "the platform's sizes"
     } else if path.contains(&"annotations") {
         "ArgoCD sync order and pod roll checksums"
+    } else if path.first() == Some(&"spec") && path.get(1) == Some(&"strategy") {
+        "singletons and ReadWriteOnce volumes are replaced, everything else rolls one pod at a time"
     } else if kind == "NetworkPolicy" {
         "only the app's own pods and the ingress controller reach it"
     } else {

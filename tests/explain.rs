@@ -75,6 +75,11 @@ fn fields_point_at_the_customer_allocation_and_platform_lines() {
             "spec.ingressClassName",
             format!("{op}/platform.yaml:10:"),
         ),
+        (
+            "NetworkPolicy/shop-web",
+            "spec.ingress[0].ports[0].port",
+            format!("{app}:13:5 (processes.web.port)"),
+        ),
     ] {
         let l = line(&text, object, field);
         assert!(l.contains(&format!("<- {origin}")), "{object} {field}: {l}");
