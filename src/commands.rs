@@ -40,26 +40,14 @@ pub fn run(cli: cli::Cli, io: Io<'_>) -> Result<(), Error> {
         Command::Diff(args) => diff(args, io),
         Command::Explain(args) => {
             let inputs = args.input.check(true)?;
-            let (loaded, diags) = load_with_docs(&inputs, io.err)?;
-            report::emit(&diags, Format::Text, io.err).map_err(Error::Stderr)?;
-            let Some((resolved, docs)) = loaded else {
-                return Err(Error::Invalid {
-                    count: diags.error_count(),
-                });
-            };
+            let (resolved, docs) = load_reported(&inputs, io.err, None)?;
             let objects = render::render(&resolved);
             let text = crate::explain::explain(&objects, &resolved, &docs);
             io.out.write_all(text.as_bytes()).map_err(Error::Stdout)
         }
         Command::Render(args) => {
             let inputs = args.input.check(true)?;
-            let (resolved, diags) = load_and_resolve(&inputs, io.err)?;
-            report::emit(&diags, Format::Text, io.err).map_err(Error::Stderr)?;
-            let Some(resolved) = resolved else {
-                return Err(Error::Invalid {
-                    count: diags.error_count(),
-                });
-            };
+            let (resolved, _) = load_reported(&inputs, io.err, None)?;
             if resolved
                 .secrets
                 .as_ref()
@@ -363,6 +351,23 @@ fn load_with_docs(
     let identities = load_identities(&inputs.identity)?;
     retrying_corrupt(inputs, err, |err| {
         load_once(inputs, identities.as_deref(), err)
+    })
+}
+
+/// Loads and merges, and reports every problem on `err` (under `heading`, when there
+/// are errors and one is given); the merged app and its inputs, or `Invalid`.
+fn load_reported(
+    inputs: &cli::Inputs,
+    err: &mut dyn Write,
+    heading: Option<&str>,
+) -> Result<(Resolved, crate::explain::SourceDocs), Error> {
+    let (loaded, diags) = load_with_docs(inputs, err)?;
+    if let (Some(heading), true) = (heading, diags.has_errors()) {
+        writeln!(err, "{heading}: the inputs have problems:").map_err(Error::Stderr)?;
+    }
+    report::emit(&diags, Format::Text, err).map_err(Error::Stderr)?;
+    loaded.ok_or(Error::Invalid {
+        count: diags.error_count(),
     })
 }
 
@@ -868,13 +873,7 @@ fn generate_app(env: ArgoEnv, cwd: &FsPath, io: Io<'_>) -> Result<(), Error> {
         identity,
         argocd: Some(env),
     };
-    let (resolved, diags) = load_and_resolve(&inputs, io.err)?;
-    report::emit(&diags, Format::Text, io.err).map_err(Error::Stderr)?;
-    let Some(resolved) = resolved else {
-        return Err(Error::Invalid {
-            count: diags.error_count(),
-        });
-    };
+    let (resolved, _) = load_reported(&inputs, io.err, None)?;
     if resolved
         .secrets
         .as_ref()
@@ -1047,16 +1046,7 @@ fn render_side(
     side: &str,
     err: &mut dyn Write,
 ) -> Result<crate::diff::Side, Error> {
-    let (resolved, diags) = load_and_resolve(inputs, err)?;
-    if diags.has_errors() {
-        writeln!(err, "{side}: the inputs have problems:").map_err(Error::Stderr)?;
-    }
-    report::emit(&diags, Format::Text, err).map_err(Error::Stderr)?;
-    let Some(resolved) = resolved else {
-        return Err(Error::Invalid {
-            count: diags.error_count(),
-        });
-    };
+    let (resolved, _) = load_reported(inputs, err, Some(side))?;
     let objects = render::render(&resolved);
     Ok(crate::diff::Side::new(&resolved, objects))
 }
