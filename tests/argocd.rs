@@ -156,27 +156,11 @@ fn cmp_server(repo: &Path, path: &str, env: &[(String, String)]) -> Run {
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .output()
         .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
-
-fn ok(r: &Run) -> &Run {
-    assert_eq!(r.code, 0, "stderr:\n{}", r.stderr);
-    assert!(!r.stdout.is_empty());
-    r
+    Run::from_output(out)
 }
 
 fn refused(r: &Run, expected: &str) {
-    assert_ne!(r.code, 0, "must fail; stderr:\n{}", r.stderr);
-    assert_eq!(r.stdout, "", "nothing may reach stdout when generate fails");
-    assert!(
-        r.stderr.contains(expected),
-        "stderr lacks\n  {expected}\ngot:\n{}",
-        r.stderr
-    );
+    r.fails(None, expected);
 }
 
 /// The app rendered by hand from directories, at the allocation `path: deploy`.
@@ -195,33 +179,65 @@ fn rendered_by_hand(platform: &Platform) -> String {
     r.stdout
 }
 
-/// Sidecar and ArgoCD environment for the customer app.
-fn app_env(platform: &Platform, repo: &Path, name: &str, url: &str) -> Vec<(String, String)> {
-    let mut env = platform.sidecar_env();
-    let head = git(repo, &["rev-parse", "HEAD"]);
-    env.extend(argocd_env(name, url, "deploy", &head));
-    env
+/// The operator repo with the allocation at `path: deploy`, and a customer repo for it.
+struct App {
+    platform: Platform,
+    _customer: tempfile::TempDir,
+    repo: PathBuf,
 }
 
-fn with_deploy_path(platform: &Platform) {
-    platform.edit_allocation("namespace: acme-shop", "path: deploy\nnamespace: acme-shop");
+impl App {
+    fn new() -> App {
+        let platform = Platform::new();
+        platform.edit_allocation("namespace: acme-shop", "path: deploy\nnamespace: acme-shop");
+        let customer = customer_repo();
+        let repo = customer.path().join("repo");
+        App {
+            platform,
+            _customer: customer,
+            repo,
+        }
+    }
+
+    /// Sidecar and ArgoCD environment for the Application `name` deploying `url`.
+    fn env(&self, name: &str, url: &str) -> Vec<(String, String)> {
+        let mut env = self.platform.sidecar_env();
+        let head = git(&self.repo, &["rev-parse", "HEAD"]);
+        env.extend(argocd_env(name, url, "deploy", &head));
+        env
+    }
+
+    /// plugin.yaml's command on the customer repo, run as cmp-server runs it.
+    fn run(&self, env: &[(String, String)]) -> Run {
+        cmp_server(&self.repo, "deploy", env)
+    }
+
+    /// The customer commits a secret `value` (to `recipient`) and names the file.
+    fn commit_secret(&self, value: &str, recipient: &str) {
+        let deploy = self.repo.join("deploy");
+        common::secrets_set(&deploy, "SECRET_KEY", value, recipient);
+        let dovetail_yaml = deploy.join("dovetail.yaml");
+        let text = fs::read_to_string(&dovetail_yaml).unwrap();
+        fs::write(&dovetail_yaml, format!("{text}secrets: secrets.yaml\n")).unwrap();
+        git(&self.repo, &["add", "-A"]);
+        git(&self.repo, &["commit", "-q", "-m", "secrets"]);
+    }
+}
+
+/// Sets `key` in `env`, replacing what it held.
+fn set(env: &mut Vec<(String, String)>, key: &str, value: &str) {
+    env.retain(|(k, _)| k != key);
+    env.push((key.to_owned(), value.to_owned()));
 }
 
 #[test]
 fn an_app_renders_as_cmp_server_runs_it() {
-    let platform = Platform::new();
-    with_deploy_path(&platform);
-    let customer = customer_repo();
-    let repo = customer.path().join("repo");
-    let r = cmp_server(
-        &repo,
-        "deploy",
-        &app_env(&platform, &repo, "acme-shop", REPO),
-    );
-    ok(&r);
-    assert_eq!(r.stdout, rendered_by_hand(&platform));
+    let app = App::new();
+    let r = app.run(&app.env("acme-shop", REPO));
+    r.ok();
+    assert_eq!(r.stdout, rendered_by_hand(&app.platform));
     assert!(
-        r.stderr.contains(&platform.daemon.url("operator")),
+        r.stderr.contains(&app.platform.daemon.url("operator")),
         "{}",
         r.stderr
     );
@@ -233,96 +249,60 @@ fn an_app_renders_as_cmp_server_runs_it() {
         ("acme-shop", "https://git.example.com/acme/shop/"),
         ("tenants_acme-shop", REPO),
     ] {
-        let r = cmp_server(&repo, "deploy", &app_env(&platform, &repo, name, url));
-        ok(&r);
+        app.run(&app.env(name, url)).ok();
     }
 }
 
 #[test]
 fn override_files_in_the_app_path_are_refused() {
-    let platform = Platform::new();
-    with_deploy_path(&platform);
     for file in [".argocd-source.yaml", ".argocd-source-acme-shop.yaml"] {
-        let customer = customer_repo();
-        let repo = customer.path().join("repo");
+        let app = App::new();
         fs::write(
-            repo.join("deploy").join(file),
+            app.repo.join("deploy").join(file),
             "plugin:\n  parameters:\n    - name: operator-revision\n      string: main\n",
         )
         .unwrap();
-        git(&repo, &["add", "-A"]);
-        git(&repo, &["commit", "-q", "-m", "override"]);
-        let r = cmp_server(
-            &repo,
-            "deploy",
-            &app_env(&platform, &repo, "acme-shop", REPO),
-        );
+        git(&app.repo, &["add", "-A"]);
+        git(&app.repo, &["commit", "-q", "-m", "override"]);
+        let r = app.run(&app.env("acme-shop", REPO));
         refused(&r, &format!("refusing to render: `{file}` in the app path"));
     }
 }
 
 #[test]
 fn an_application_for_another_repo_or_path_is_refused() {
-    let platform = Platform::new();
-    with_deploy_path(&platform);
-    let customer = customer_repo();
-    let repo = customer.path().join("repo");
-    let r = cmp_server(
-        &repo,
-        "deploy",
-        &app_env(
-            &platform,
-            &repo,
-            "acme-shop",
-            "https://git.example.com/mallory/shop.git",
-        ),
-    );
+    let app = App::new();
+    let r = app.run(&app.env("acme-shop", "https://git.example.com/mallory/shop.git"));
     refused(
         &r,
         "Application `acme-shop` deploys https://git.example.com/mallory/shop.git, but its allocation",
     );
 
-    let mut env = app_env(&platform, &repo, "acme-shop", REPO);
-    for (k, v) in &mut env {
-        if k == "ARGOCD_APP_SOURCE_PATH" {
-            *v = ".".into();
-        }
-    }
-    let r = cmp_server(&repo, "deploy", &env);
-    refused(&r, "deploys path `.` of its repo, but its allocation");
-    for (k, v) in &mut env {
-        if k == "ARGOCD_APP_SOURCE_PATH" {
-            *v = String::new();
-        }
-    }
-    let r = cmp_server(&repo, "deploy", &env);
-    refused(&r, "deploys path `` of its repo, but its allocation");
+    let mut env = app.env("acme-shop", REPO);
+    set(&mut env, "ARGOCD_APP_SOURCE_PATH", ".");
+    refused(
+        &app.run(&env),
+        "deploys path `.` of its repo, but its allocation",
+    );
+    set(&mut env, "ARGOCD_APP_SOURCE_PATH", "");
+    refused(
+        &app.run(&env),
+        "deploys path `` of its repo, but its allocation",
+    );
 
     // Aimed at another namespace than the allocation's: not this app's Application.
-    let mut env = app_env(&platform, &repo, "acme-shop", REPO);
-    for (k, v) in &mut env {
-        if k == "ARGOCD_APP_NAMESPACE" {
-            *v = "mallory".into();
-        }
-    }
-    let r = cmp_server(&repo, "deploy", &env);
+    let mut env = app.env("acme-shop", REPO);
+    set(&mut env, "ARGOCD_APP_NAMESPACE", "mallory");
     refused(
-        &r,
+        &app.run(&env),
         "Application `acme-shop` deploys to namespace `mallory`, but its allocation",
     );
 }
 
 #[test]
 fn an_unknown_application_is_refused() {
-    let platform = Platform::new();
-    with_deploy_path(&platform);
-    let customer = customer_repo();
-    let repo = customer.path().join("repo");
-    let r = cmp_server(
-        &repo,
-        "deploy",
-        &app_env(&platform, &repo, "acme-blog", REPO),
-    );
+    let app = App::new();
+    let r = app.run(&app.env("acme-blog", REPO));
     refused(&r, "no allocation in the operator repo");
     assert!(
         r.stderr.contains("for Application `acme-blog`"),
@@ -334,24 +314,19 @@ fn an_unknown_application_is_refused() {
 
 #[test]
 fn the_operator_revision_parameter_pins_the_operator_repo() {
-    let mut platform = Platform::new();
-    let pinned = {
-        with_deploy_path(&platform);
-        platform.operator_head()
-    };
-    let newer = platform.edit_allocation("replicas: 2", "replicas: 3");
-    let customer = customer_repo();
-    let repo = customer.path().join("repo");
-    let mut env = app_env(&platform, &repo, "acme-shop", REPO);
+    let mut app = App::new();
+    let pinned = app.platform.operator_head();
+    let newer = app.platform.edit_allocation("replicas: 2", "replicas: 3");
+    let mut env = app.env("acme-shop", REPO);
 
-    let latest = cmp_server(&repo, "deploy", &env);
-    ok(&latest);
+    let latest = app.run(&env);
+    latest.ok();
     assert!(latest.stderr.contains(&newer), "{}", latest.stderr);
     assert!(latest.stdout.contains("replicas: 3"));
 
-    env.push(("PARAM_OPERATOR_REVISION".into(), pinned.clone()));
-    let r = cmp_server(&repo, "deploy", &env);
-    ok(&r);
+    set(&mut env, "PARAM_OPERATOR_REVISION", &pinned);
+    let r = app.run(&env);
+    r.ok();
     assert!(
         r.stderr.contains(&format!("at commit {pinned}")),
         "{}",
@@ -361,44 +336,27 @@ fn the_operator_revision_parameter_pins_the_operator_repo() {
     assert!(!r.stdout.contains("replicas: 3"));
 
     // Pinned and cached: the operator's git server may be down.
-    platform.daemon.stop();
-    let again = cmp_server(&repo, "deploy", &env);
-    ok(&again);
+    app.platform.daemon.stop();
+    let again = app.run(&env);
+    again.ok();
     assert_eq!(again.stdout, r.stdout);
 
-    env.retain(|(k, _)| k != "PARAM_OPERATOR_REVISION");
-    env.push(("PARAM_OPERATOR_REVISION".into(), "main;rm -rf /".into()));
-    let r = cmp_server(&repo, "deploy", &env);
+    set(&mut env, "PARAM_OPERATOR_REVISION", "main;rm -rf /");
     refused(
-        &r,
+        &app.run(&env),
         "PARAM_OPERATOR_REVISION `main;rm -rf /` is not a branch, tag or full commit id",
     );
 }
 
 #[test]
 fn secrets_without_an_identity_are_never_deployed_redacted() {
-    let platform = Platform::new();
-    with_deploy_path(&platform);
-    let customer = customer_repo();
-    let repo = customer.path().join("repo");
+    let app = App::new();
     // An armored age value is enough: without an identity it would be rendered redacted.
-    common::secrets_set(
-        &repo.join("deploy"),
-        "SECRET_KEY",
-        "s3cret",
-        common::EXAMPLE_RECIPIENT,
+    app.commit_secret("s3cret", common::EXAMPLE_RECIPIENT);
+    refused(
+        &app.run(&app.env("acme-shop", REPO)),
+        "refusing to deploy redacted Secrets",
     );
-    let dovetail_yaml = repo.join("deploy/dovetail.yaml");
-    let text = fs::read_to_string(&dovetail_yaml).unwrap();
-    fs::write(&dovetail_yaml, format!("{text}secrets: secrets.yaml\n")).unwrap();
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-q", "-m", "secrets"]);
-    let r = cmp_server(
-        &repo,
-        "deploy",
-        &app_env(&platform, &repo, "acme-shop", REPO),
-    );
-    refused(&r, "refusing to deploy redacted Secrets");
 }
 
 /// ArgoCD's environment for the fleet Application rendering the operator repo.
@@ -423,17 +381,8 @@ fn the_fleet_renders_guardrails_for_every_allocation() {
     let platform = Platform::new();
     let head = platform.operator_head();
     let r = cmp_server(&platform.operator(), "", &fleet_env(&platform));
-    ok(&r);
-    let docs: Vec<serde_json::Value> = r
-        .stdout
-        .split("\n---\n")
-        .filter(|d| !d.trim().is_empty() && d.trim() != "---")
-        .map(|d| {
-            yaml::parse(d.trim_start_matches("---\n"))
-                .unwrap()
-                .to_json()
-        })
-        .collect();
+    r.ok();
+    let docs = common::documents(&r.stdout);
     let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
     assert_eq!(
         kinds,
@@ -546,7 +495,7 @@ fn the_fleet_renders_a_thousand_allocations() {
     git(&op, &["add", "-A"]);
     git(&op, &["commit", "-q", "-m", "fleet"]);
     let r = cmp_server(&op, "", &fleet_env(&platform));
-    ok(&r);
+    r.ok();
     assert_eq!(r.stdout.matches("\nkind: Application\n").count(), 1001);
     assert_eq!(r.stdout.matches("\nkind: Namespace\n").count(), 1001);
 }
@@ -582,10 +531,7 @@ fn the_deploy_overlay_adds_a_locked_down_sidecar() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    let docs: Vec<serde_json::Value> = text
-        .split("\n---\n")
-        .map(|d| yaml::parse(d).unwrap().to_json())
-        .collect();
+    let docs = common::documents(&text);
     let find = |kind: &str, name: &str| {
         docs.iter()
             .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
@@ -675,81 +621,35 @@ fn the_deploy_overlay_adds_a_locked_down_sidecar() {
 
 #[test]
 fn secrets_are_decrypted_in_the_sidecar_and_never_reach_stderr() {
-    let platform = Platform::new();
-    with_deploy_path(&platform);
+    let app = App::new();
     let keys = tempfile::tempdir().unwrap();
     let key = keys.path().join("key.txt");
-    let Ok(out) = Command::new("age-keygen").arg("-o").arg(&key).output() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "age-keygen is missing under CI"
-        );
+    let Some(recipient) = common::age_keygen(&key) else {
         return;
     };
-    assert!(out.status.success());
-    let recipient = Command::new("age-keygen")
-        .arg("-y")
-        .arg(&key)
-        .output()
-        .unwrap();
-    let recipient = String::from_utf8(recipient.stdout)
-        .unwrap()
-        .trim()
-        .to_owned();
-
-    let customer = customer_repo();
-    let repo = customer.path().join("repo");
     const VALUE: &str = "correct-horse-battery-staple";
-    common::secrets_set(&repo.join("deploy"), "SECRET_KEY", VALUE, &recipient);
-    let dovetail_yaml = repo.join("deploy/dovetail.yaml");
-    let text = fs::read_to_string(&dovetail_yaml).unwrap();
-    fs::write(&dovetail_yaml, format!("{text}secrets: secrets.yaml\n")).unwrap();
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-q", "-m", "secrets"]);
+    app.commit_secret(VALUE, &recipient);
 
-    let mut env = app_env(&platform, &repo, "acme-shop", REPO);
-    env.push(("DOVETAIL_IDENTITY".into(), key.to_str().unwrap().into()));
-    let r = cmp_server(&repo, "deploy", &env);
-    ok(&r);
+    let mut env = app.env("acme-shop", REPO);
+    set(&mut env, "DOVETAIL_IDENTITY", key.to_str().unwrap());
+    let r = app.run(&env);
+    r.ok();
     assert!(r.stdout.contains("kind: Secret"));
     assert!(!r.stderr.contains(VALUE));
 
     // A sidecar holding another key fails, naming the secret, never its value.
     let other = keys.path().join("other.txt");
-    assert!(
-        Command::new("age-keygen")
-            .arg("-o")
-            .arg(&other)
-            .status()
-            .unwrap()
-            .success()
-    );
-    env.retain(|(k, _)| k != "DOVETAIL_IDENTITY");
-    env.push(("DOVETAIL_IDENTITY".into(), other.to_str().unwrap().into()));
-    let r = cmp_server(&repo, "deploy", &env);
+    common::age_keygen(&other).unwrap();
+    set(&mut env, "DOVETAIL_IDENTITY", other.to_str().unwrap());
+    let r = app.run(&env);
     refused(&r, "SECRET_KEY");
     assert!(!r.stderr.contains(VALUE));
 }
 
 #[test]
 fn the_fleet_quota_admits_exactly_the_load_balancers_the_allocation_allows() {
-    let out = Command::new(env!("CARGO_BIN_EXE_dovetail"))
-        .arg("generate")
-        .current_dir(root().join("examples/helpdesk/operator"))
-        .env("ARGOCD_APP_NAME", "dovetail-fleet")
-        .env("ARGOCD_APP_NAMESPACE", "argocd")
-        .env(
-            "ARGOCD_APP_REVISION",
-            "0123456789abcdef0123456789abcdef01234567",
-        )
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let r = common::generate_fleet(&root().join("examples/helpdesk/operator"));
+    let text = &r.ok().stdout;
     assert!(text.contains("services.loadbalancers: \"1\""), "{text}");
     assert!(text.contains("services.nodeports: \"0\""), "{text}");
     // The revision the allocation names is what the child Application deploys.

@@ -198,12 +198,7 @@ fn benchmark_overlay_builds_the_same_objects_as_dovetail() {
         String::from_utf8_lossy(&out.stderr)
     );
     let docs = |text: &str| -> Vec<serde_json::Value> {
-        let mut v: Vec<serde_json::Value> = text
-            .split("\n---\n")
-            .map(|d| d.trim_start_matches("---\n"))
-            .filter(|d| !d.trim().is_empty())
-            .map(|d| dovetail::yaml::parse(d).unwrap().to_json())
-            .collect();
+        let mut v = common::documents(text);
         v.sort_by_key(|o| format!("{}/{}", o["kind"], o["metadata"]["name"]));
         v
     };
@@ -278,24 +273,9 @@ fn the_fleet_passes_kubernetes_validate_and_yamllint() {
     let Some(bin) = checkers() else { return };
     let tmp = tempfile::tempdir().unwrap();
     for example in examples() {
-        let out = Command::new(env!("CARGO_BIN_EXE_dovetail"))
-            .arg("generate")
-            .current_dir(example.join("operator"))
-            .env("ARGOCD_APP_NAME", "dovetail-fleet")
-            .env("ARGOCD_APP_NAMESPACE", "argocd")
-            .env(
-                "ARGOCD_APP_REVISION",
-                "0123456789abcdef0123456789abcdef01234567",
-            )
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let r = common::generate_fleet(&example.join("operator"));
         let file = tmp.path().join("fleet.yaml");
-        std::fs::write(&file, out.stdout).unwrap();
+        std::fs::write(&file, &r.ok().stdout).unwrap();
         let (ok, text) = kubernetes_validate(&bin, &file);
         assert!(ok, "{}: {text}", example.display());
         // Argo CD's own kinds have no schema in kubernetes-validate; everything else

@@ -95,27 +95,15 @@ fn from_directories() -> String {
     common::render_example("django").stdout
 }
 
-fn ok(r: &Run) -> &Run {
-    assert_eq!(r.code, 0, "stderr:\n{}", r.stderr);
-    assert!(!r.stdout.is_empty());
-    r
-}
-
 fn failed(r: &Run, expected: &str) {
-    assert_eq!(r.code, 2, "exit status; stderr:\n{}", r.stderr);
-    assert_eq!(r.stdout, "", "nothing may reach stdout on failure");
-    assert!(
-        r.stderr.contains(expected),
-        "stderr lacks\n  {expected}\ngot:\n{}",
-        r.stderr
-    );
+    r.fails(Some(2), expected);
 }
 
 #[test]
 fn first_clone_renders_what_the_directories_render_and_names_the_commits() {
     let server = Server::with_example();
     let r = server.render("", "#main", "60");
-    ok(&r);
+    r.ok();
     assert_eq!(r.stdout, from_directories());
     for repo in ["app", "operator"] {
         let head = server.head(repo);
@@ -144,7 +132,7 @@ fn first_clone_renders_what_the_directories_render_and_names_the_commits() {
 fn a_new_commit_is_picked_up_only_after_the_ttl() {
     let server = Server::with_example();
     let first = server.render("#main", "", "1");
-    ok(&first);
+    first.ok();
     let new = server.commit_edit(
         "operator",
         "tenants/acme/shop.yaml",
@@ -153,7 +141,7 @@ fn a_new_commit_is_picked_up_only_after_the_ttl() {
     );
 
     let cached = server.render("#main", "", "1h");
-    ok(&cached);
+    cached.ok();
     assert_eq!(
         cached.stdout, first.stdout,
         "within the TTL the cache is used"
@@ -166,7 +154,7 @@ fn a_new_commit_is_picked_up_only_after_the_ttl() {
 
     std::thread::sleep(Duration::from_millis(1100));
     let after = server.render("#main", "", "1");
-    ok(&after);
+    after.ok();
     assert!(
         after
             .stderr
@@ -184,11 +172,11 @@ fn a_pinned_commit_renders_from_the_cache_with_the_daemon_stopped() {
     let app = format!("#{}", server.head("app"));
     let operator = format!("#{}", server.head("operator"));
     let first = server.render(&app, &operator, "0");
-    ok(&first);
+    first.ok();
     server.stop();
 
     let again = server.render(&app, &operator, "0");
-    ok(&again);
+    again.ok();
     assert_eq!(again.stdout, first.stdout);
     assert_eq!(
         again.stderr.matches("(from cache, no fetch)").count(),
@@ -239,7 +227,7 @@ fn a_force_pushed_branch_is_followed_and_old_pins_still_render() {
     let server = Server::with_example();
     let old = server.commit_edit("app", "dovetail.yaml", "/healthz", "/old-health");
     let before = server.render("#main", "", "0");
-    ok(&before);
+    before.ok();
     assert!(before.stdout.contains("/old-health"));
 
     // Rewrite main: drop the last commit and put a different one in its place.
@@ -249,7 +237,7 @@ fn a_force_pushed_branch_is_followed_and_old_pins_still_render() {
     assert_ne!(old, new);
 
     let after = server.render("#main", "", "0");
-    ok(&after);
+    after.ok();
     assert!(after.stdout.contains("/new-health"));
     assert!(!after.stdout.contains("/old-health"));
     assert!(
@@ -260,14 +248,14 @@ fn a_force_pushed_branch_is_followed_and_old_pins_still_render() {
 
     // The commit that was force-pushed away is still in the cache.
     let pinned = server.render(&format!("#{old}"), "", "0");
-    ok(&pinned);
+    pinned.ok();
     assert!(pinned.stdout.contains("/old-health"));
 }
 
 #[test]
 fn a_corrupt_cache_is_rebuilt_and_never_rendered_from() {
     let mut server = Server::with_example();
-    let expected = ok(&server.render("", "", "1h")).stdout.clone();
+    let expected = server.render("", "", "1h").ok().stdout.clone();
 
     // Damage every object the operator repo's cache holds.
     let operator_cache = server
@@ -292,7 +280,7 @@ fn a_corrupt_cache_is_rebuilt_and_never_rendered_from() {
     assert!(damaged > 0);
 
     let r = server.render("", "", "1h");
-    ok(&r);
+    r.ok();
     assert_eq!(r.stdout, expected);
     assert!(r.stderr.contains("is corrupt"), "{}", r.stderr);
     assert!(r.stderr.contains("rebuilding it"), "{}", r.stderr);
@@ -300,7 +288,7 @@ fn a_corrupt_cache_is_rebuilt_and_never_rendered_from() {
     // A repository that libgit2 and gitoxide cannot even open.
     fs::remove_file(operator_cache.join("HEAD")).unwrap();
     let r = server.render("", "", "1h");
-    ok(&r);
+    r.ok();
     assert_eq!(r.stdout, expected);
     assert!(r.stderr.contains("is corrupt"), "{}", r.stderr);
 
@@ -323,7 +311,7 @@ fn concurrent_renders_share_one_cache() {
             .collect();
         for run in runs {
             let r = run.join().unwrap();
-            ok(&r);
+            r.ok();
             assert_eq!(r.stdout, expected);
         }
     });
@@ -352,7 +340,7 @@ fn the_customer_repo_is_read_at_the_allocations_path() {
         "path: deploy\nnamespace: acme-shop",
     );
     let r = server.render("", "", "0");
-    ok(&r);
+    r.ok();
     assert_eq!(r.stdout, from_directories());
 
     // Problems are named by their path inside the repo.
@@ -391,7 +379,7 @@ fn git_trees_keep_the_directory_rules() {
         "path: config/passwd",
         "path: config/inner",
     );
-    ok(&server.render("", "", "0"));
+    server.render("", "", "0").ok();
 
     // A submodule (its directory is there, unpopulated, as git leaves it).
     fs::create_dir(repo.join("config/sub")).unwrap();
@@ -602,7 +590,7 @@ fn ssh_fetches_with_a_key_and_a_checked_host_key() {
             ("DOVETAIL_SSH_KNOWN_HOSTS", &known),
         ],
     );
-    ok(&r);
+    r.ok();
     assert_eq!(r.stdout, from_directories());
     assert!(r.stderr.contains("(fetched now)"), "{}", r.stderr);
 }
@@ -699,7 +687,7 @@ fn one_repository_can_hold_both_the_operator_and_the_app() {
             ("DOVETAIL_FETCH_TTL", "0"),
         ],
     );
-    ok(&r);
+    r.ok();
     assert_eq!(r.stdout, from_directories());
     assert_eq!(server.cached_repos().len(), 1);
 }
@@ -812,7 +800,7 @@ fn https_fetches_with_a_token_over_verified_tls() {
             ("DOVETAIL_HTTPS_TOKEN_FILE", &token),
         ],
     );
-    ok(&r);
+    r.ok();
     assert_eq!(r.stdout, from_directories());
 }
 

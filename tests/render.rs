@@ -6,15 +6,6 @@ mod common;
 use common::{Scratch, dovetail, root};
 use serde_json::Value;
 
-/// The objects of a stream, parsed.
-fn parsed(stream: &str) -> Vec<Value> {
-    stream
-        .split("---\n")
-        .filter(|d| !d.trim().is_empty())
-        .map(|d| dovetail::yaml::parse(d).unwrap().to_json())
-        .collect()
-}
-
 fn find<'a>(all: &'a [Value], kind: &str, name: &str) -> &'a Value {
     all.iter()
         .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
@@ -172,7 +163,7 @@ fn every_container_meets_pod_security_restricted() {
             "    - {name: wait, image: registry.example.com/acme/wait:1}\n",
         ),
     );
-    let all = parsed(&render(&s));
+    let all = common::documents(&render(&s));
     let cs = containers(&all);
     // redis; web: init, wait, web, metrics; worker: wait, worker, metrics.
     assert_eq!(cs.len(), 8);
@@ -254,7 +245,7 @@ fn checksum_rolls_pods_when_env_or_files_change() {
 #[test]
 fn access_mode_and_strategy_follow_the_operator() {
     let s = Scratch::example("django");
-    let all = parsed(&render(&s));
+    let all = common::documents(&render(&s));
     let pvc = find(&all, "PersistentVolumeClaim", "shop-static");
     assert_eq!(
         pvc["spec"]["accessModes"],
@@ -278,7 +269,7 @@ fn access_mode_and_strategy_follow_the_operator() {
         "web: {replicas: 2",
         "web: {replicas: 1",
     );
-    let all = parsed(&render(&s));
+    let all = common::documents(&render(&s));
     let pvc = find(&all, "PersistentVolumeClaim", "shop-static");
     assert_eq!(
         pvc["spec"]["accessModes"],
@@ -338,7 +329,7 @@ fn singleton_is_recreated_and_autoscaling_gets_an_hpa() {
         "  web: {replicas: 2, plan: small}",
         "  web: {replicas: 2, plan: small, autoscaling: {maxReplicas: 6}}\n  \"*\": {plan: small}",
     );
-    let all = parsed(&render(&s));
+    let all = common::documents(&render(&s));
     let beat = find(&all, "Deployment", "shop-beat");
     assert_eq!(beat["spec"]["replicas"], 1);
     assert_eq!(beat["spec"]["strategy"]["type"], "Recreate");
@@ -412,7 +403,7 @@ fn sidecar_patch_and_volume_fragments_are_merged() {
             "    - {name: cache, emptyDir: {sizeLimit: 1Gi}}\n",
         ),
     );
-    let all = parsed(&render(&s));
+    let all = common::documents(&render(&s));
     let web = &find(&all, "Deployment", "shop-web")["spec"]["template"]["spec"];
     let main = &web["containers"][0];
     let env = main["env"].as_array().unwrap();
@@ -500,7 +491,7 @@ fn container<'a>(pod: &'a Value, name: &str) -> &'a Value {
 
 #[test]
 fn every_container_has_a_read_only_root_and_a_writable_tmp() {
-    let all = parsed(&common::render_example("pulp").stdout);
+    let all = common::documents(&common::render_example("pulp").stdout);
     let found = containers(&all);
     assert!(found.len() > 10);
     for (object, c) in &found {
@@ -535,7 +526,7 @@ fn wait_for_holds_pods_until_the_database_and_redis_answer() {
         "    command: [\"/async\"]",
         "    command: [\"/async\"]\n    waitFor: [postgres, redis]",
     );
-    let all = parsed(&render(&s));
+    let all = common::documents(&render(&s));
     let pod = &find(&all, "Deployment", "shop-worker")["spec"]["template"]["spec"];
     let inits: Vec<&str> = pod["initContainers"]
         .as_array()
@@ -559,7 +550,7 @@ fn wait_for_holds_pods_until_the_database_and_redis_answer() {
 
 #[test]
 fn a_health_command_becomes_exec_probes() {
-    let all = parsed(&common::render_example("django").stdout);
+    let all = common::documents(&common::render_example("django").stdout);
     let pod = &find(&all, "Deployment", "shop-worker")["spec"]["template"]["spec"];
     let worker = container(pod, "worker");
     for probe in ["readinessProbe", "livenessProbe", "startupProbe"] {
@@ -570,7 +561,7 @@ fn a_health_command_becomes_exec_probes() {
 
 #[test]
 fn a_sidecar_declaring_the_port_serves_the_process() {
-    let all = parsed(&common::render_example("pretalx").stdout);
+    let all = common::documents(&common::render_example("pretalx").stdout);
     let pod = &find(&all, "Deployment", "pretalx-web")["spec"]["template"]["spec"];
     let nginx = container(pod, "nginx");
     assert_eq!(
@@ -591,7 +582,7 @@ fn a_sidecar_declaring_the_port_serves_the_process() {
 
 #[test]
 fn a_load_balancer_is_rendered_only_where_the_allocation_allows_it() {
-    let all = parsed(&common::render_example("helpdesk").stdout);
+    let all = common::documents(&common::render_example("helpdesk").stdout);
     assert_eq!(
         find(&all, "Service", "helpdesk-web")["spec"]["type"],
         "LoadBalancer"
@@ -620,7 +611,7 @@ fn a_load_balancer_is_rendered_only_where_the_allocation_allows_it() {
 
 #[test]
 fn metrics_ports_are_scrapeable_from_the_monitoring_namespace() {
-    let all = parsed(&common::render_example("indico").stdout);
+    let all = common::documents(&common::render_example("indico").stdout);
     let np = find(&all, "NetworkPolicy", "indico-metrics");
     assert_eq!(
         np["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],

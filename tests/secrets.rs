@@ -18,19 +18,8 @@ struct Keys {
 }
 
 fn setup() -> Option<Keys> {
-    if Command::new("age-keygen")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the age CLI must be installed under CI"
-        );
-        return None;
-    }
     let s = Scratch::example("django");
-    let recipient = keygen(&s.path("key.txt"));
+    let recipient = common::age_keygen(&s.path("key.txt"))?;
     s.edit(
         "operator/platform.yaml",
         "recipients: [age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p]",
@@ -42,22 +31,6 @@ fn setup() -> Option<Keys> {
         "secrets: secrets.yaml\nenv:\n",
     );
     Some(Keys { s, recipient })
-}
-
-/// A new key from `age-keygen` at `path`; returns its recipient.
-fn keygen(path: &std::path::Path) -> String {
-    let out = Command::new("age-keygen")
-        .arg("-o")
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let public = Command::new("age-keygen")
-        .arg("-y")
-        .arg(path)
-        .output()
-        .unwrap();
-    String::from_utf8(public.stdout).unwrap().trim().to_owned()
 }
 
 /// The README's stock-CLI one-liner.
@@ -300,7 +273,7 @@ fn value_without_a_binding_line_is_refused_without_showing_it() {
 fn value_not_encrypted_to_the_platform_key_is_refused() {
     let Some(k) = setup() else { return };
     let other = k.s.path("other.txt");
-    let r = keygen(&other);
+    let r = common::age_keygen(&other).unwrap();
     let armored = stock_encrypt("dovetail/v1 acme/shop SECRET_KEY", PLAIN, &r);
     refused(&k, &armored, "not encrypted to the platform's key");
 }
@@ -440,7 +413,7 @@ fn missing_or_unreadable_identity_exits_2() {
 fn rotation_tries_every_identity() {
     let Some(k) = setup() else { return };
     let new_key = k.s.path("new.txt");
-    let new_r = keygen(&new_key);
+    let new_r = common::age_keygen(&new_key).unwrap();
     let old = stock_encrypt("dovetail/v1 acme/shop SECRET_KEY", PLAIN, &k.recipient);
     let new = stock_encrypt("dovetail/v1 acme/shop API_TOKEN", "tok", &new_r);
     k.s.write(
@@ -490,7 +463,7 @@ fn rekey_rotates_every_value_to_the_new_platform_key() {
 
     // The operator makes a new key and lists it as the platform's recipient.
     let new_key = k.s.path("new.txt");
-    let new_r = keygen(&new_key);
+    let new_r = common::age_keygen(&new_key).unwrap();
     k.s.edit("operator/platform.yaml", &k.recipient, &new_r);
 
     let old_key = k.s.path("key.txt");

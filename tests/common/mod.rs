@@ -108,9 +108,29 @@ pub struct Run {
 }
 
 impl Run {
-    /// Asserts an input error: exit 1, nothing on stdout, and `expected` on stderr.
-    pub fn invalid(&self, expected: &str) -> &Run {
-        assert_eq!(self.code, 1, "exit status; stderr:\n{}", self.stderr);
+    /// What a finished child printed.
+    pub fn from_output(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    }
+
+    /// Asserts success with something on stdout.
+    pub fn ok(&self) -> &Run {
+        assert_eq!(self.code, 0, "stderr:\n{}", self.stderr);
+        assert!(!self.stdout.is_empty());
+        self
+    }
+
+    /// Asserts a failure with exit status `code` (any non-zero one when `None`),
+    /// nothing on stdout, and `expected` on stderr.
+    pub fn fails(&self, code: Option<i32>, expected: &str) -> &Run {
+        match code {
+            Some(code) => assert_eq!(self.code, code, "exit status; stderr:\n{}", self.stderr),
+            None => assert_ne!(self.code, 0, "must fail; stderr:\n{}", self.stderr),
+        }
         assert_eq!(self.stdout, "", "stdout must stay empty on failure");
         assert!(
             self.stderr.contains(expected),
@@ -118,6 +138,11 @@ impl Run {
             self.stderr
         );
         self
+    }
+
+    /// Asserts an input error: exit 1, nothing on stdout, and `expected` on stderr.
+    pub fn invalid(&self, expected: &str) -> &Run {
+        self.fails(Some(1), expected)
     }
 }
 
@@ -136,11 +161,63 @@ pub fn dovetail_env(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Run {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
+    Run::from_output(out)
+}
+
+/// `dovetail generate` in the operator repo `dir`, as the fleet Application runs it.
+pub fn generate_fleet(dir: &Path) -> Run {
+    dovetail_env(
+        &["generate"],
+        dir,
+        &[
+            ("ARGOCD_APP_NAME", "dovetail-fleet"),
+            ("ARGOCD_APP_NAMESPACE", "argocd"),
+            (
+                "ARGOCD_APP_REVISION",
+                "0123456789abcdef0123456789abcdef01234567",
+            ),
+        ],
+    )
+}
+
+/// The documents of a YAML stream (separated by `---` lines), parsed.
+pub fn documents(stream: &str) -> Vec<serde_json::Value> {
+    let mut docs = vec![String::new()];
+    for line in stream.lines() {
+        if line == "---" {
+            docs.push(String::new());
+        } else if let Some(doc) = docs.last_mut() {
+            doc.push_str(line);
+            doc.push('\n');
+        }
     }
+    docs.iter()
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| dovetail::yaml::parse(d).unwrap().to_json())
+        .collect()
+}
+
+/// A new key from `age-keygen` at `path`, and its recipient; `None` (outside CI, where
+/// it must be installed) when the age CLI is missing.
+pub fn age_keygen(path: &Path) -> Option<String> {
+    let Ok(out) = Command::new("age-keygen").arg("-o").arg(path).output() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the age CLI must be installed under CI"
+        );
+        return None;
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let public = Command::new("age-keygen")
+        .arg("-y")
+        .arg(path)
+        .output()
+        .unwrap();
+    Some(String::from_utf8(public.stdout).unwrap().trim().to_owned())
 }
 
 /// `dovetail render` of `examples/<name>` from the repo root; asserts success.
