@@ -21,6 +21,22 @@ pub struct Objects {
     odb: gix_odb::Handle,
 }
 
+/// Why an object could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadFailure {
+    /// Larger than the caller's cap (its header said so).
+    #[error("the object is {size} bytes, over the {cap}-byte limit")]
+    TooLarge {
+        /// Its size.
+        size: u64,
+        /// The cap.
+        cap: u64,
+    },
+    /// The database could not give it as its id promises.
+    #[error("{0}")]
+    Corrupt(String),
+}
+
 /// One entry of a tree object.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -44,24 +60,26 @@ impl Objects {
     }
 
     /// The object `id` of kind `want`, its hash checked; `None` when it is absent. An
-    /// object over `cap` bytes is an error, found from its header before it is inflated.
-    pub fn read(&self, id: &oid, want: Kind, cap: u64) -> Result<Option<Vec<u8>>, String> {
-        match self.size(id)? {
+    /// object over `cap` bytes is refused from its header, before it is inflated.
+    pub fn read(&self, id: &oid, want: Kind, cap: u64) -> Result<Option<Vec<u8>>, ReadFailure> {
+        match self.size(id).map_err(ReadFailure::Corrupt)? {
             None => return Ok(None),
-            Some(size) if size > cap => {
-                return Err(format!(
-                    "{want} {id} is {size} bytes, over the {cap}-byte limit"
-                ));
-            }
+            Some(size) if size > cap => return Err(ReadFailure::TooLarge { size, cap }),
             Some(_) => {}
         }
+        let corrupt = |e: String| ReadFailure::Corrupt(e);
         let mut buf = Vec::new();
-        let Some(data) = self.odb.try_find(id, &mut buf).map_err(|e| e.to_string())? else {
+        let Some(data) = self
+            .odb
+            .try_find(id, &mut buf)
+            .map_err(|e| corrupt(e.to_string()))?
+        else {
             return Ok(None);
         };
-        data.verify_checksum(id).map_err(|e| e.to_string())?;
+        data.verify_checksum(id)
+            .map_err(|e| corrupt(e.to_string()))?;
         if data.kind != want {
-            return Err(format!("{id} is a {}, not a {want}", data.kind));
+            return Err(corrupt(format!("{id} is a {}, not a {want}", data.kind)));
         }
         let len = data.data.len();
         buf.truncate(len);
@@ -80,13 +98,19 @@ impl Objects {
     /// The root tree of commit `id`, with the tree itself read once so that a commit
     /// whose tree is missing or damaged counts as corrupt here.
     pub fn commit_tree(&self, id: &oid) -> Result<Option<ObjectId>, String> {
-        let Some(data) = self.read(id, Kind::Commit, MAX_META_BYTES)? else {
+        let Some(data) = self
+            .read(id, Kind::Commit, MAX_META_BYTES)
+            .map_err(|e| format!("commit {id}: {e}"))?
+        else {
             return Ok(None);
         };
         let tree = gix_object::CommitRefIter::from_bytes(&data, gix_hash::Kind::Sha1)
             .tree_id()
             .map_err(|e| e.to_string())?;
-        match self.read(&tree, Kind::Tree, MAX_META_BYTES)? {
+        match self
+            .read(&tree, Kind::Tree, MAX_META_BYTES)
+            .map_err(|e| format!("tree {tree}: {e}"))?
+        {
             Some(_) => Ok(Some(tree)),
             None => Err(format!("commit {id} has no tree {tree}")),
         }
@@ -96,7 +120,8 @@ impl Objects {
     /// trees that a commit or tree we hold names.
     pub fn tree(&self, id: &oid) -> Result<Vec<Entry>, String> {
         let data = self
-            .read(id, Kind::Tree, MAX_META_BYTES)?
+            .read(id, Kind::Tree, MAX_META_BYTES)
+            .map_err(|e| format!("tree {id}: {e}"))?
             .ok_or_else(|| format!("tree {id} is missing"))?;
         gix_object::TreeRefIter::from_bytes(&data, gix_hash::Kind::Sha1)
             .map(|e| {

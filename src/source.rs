@@ -17,6 +17,8 @@ use std::path::{Component, Path, PathBuf};
 
 use gix_object::tree::EntryKind;
 
+use crate::odb::ReadFailure;
+
 /// Largest YAML input file read.
 pub const MAX_YAML_BYTES: u64 = 256 * 1024;
 
@@ -403,23 +405,16 @@ impl GitTree {
 
     /// Blob `id`, refused from its header when it is over `cap`.
     fn blob(&self, rel: &str, id: &gix_hash::oid, cap: u64) -> Result<Vec<u8>, ReadError> {
-        let objects = &self.checkout.objects;
-        let missing = || format!("object {id} is missing");
-        let size = objects
-            .size(id)
-            .map_err(|e| self.git_error(rel, e))?
-            .ok_or_else(|| self.git_error(rel, missing()))?;
-        if size > cap {
-            return Err(ReadError::TooLarge {
+        match self.checkout.objects.read(id, gix_object::Kind::Blob, cap) {
+            Ok(Some(bytes)) => Ok(bytes),
+            Ok(None) => Err(self.git_error(rel, format!("object {id} is missing"))),
+            Err(ReadFailure::TooLarge { size, cap }) => Err(ReadError::TooLarge {
                 path: rel.to_owned(),
                 size,
                 cap,
-            });
+            }),
+            Err(ReadFailure::Corrupt(e)) => Err(self.git_error(rel, e)),
         }
-        objects
-            .read(id, gix_object::Kind::Blob, cap)
-            .map_err(|e| self.git_error(rel, e))?
-            .ok_or_else(|| self.git_error(rel, missing()))
     }
 
     fn read(&self, rel: &str, cap: u64) -> Result<Vec<u8>, ReadError> {
