@@ -137,10 +137,7 @@ fn open_tree(
             .map(Tree::Dir)
             .map_err(|e| Error::Environment(format!("cannot open `{}`: {e}", dir.display()))),
         Location::Git(spec) => {
-            let settings = match git {
-                Some(s) => s.clone(),
-                None => GitSettings::from_env().map_err(cli::UsageError::from)?,
-            };
+            let settings = settings(git)?;
             let mut progress = |line: &str| {
                 let _ = writeln!(err, "{role}: {line}");
             };
@@ -156,6 +153,14 @@ fn open_tree(
             writeln!(err, "{role}: {}", tree.checkout().describe()).map_err(Error::Stderr)?;
             Ok(Tree::Git(Box::new(tree)))
         }
+    }
+}
+
+/// The git settings the command line checked, or the environment's.
+fn settings(checked: Option<&GitSettings>) -> Result<GitSettings, Error> {
+    match checked {
+        Some(s) => Ok(s.clone()),
+        None => Ok(GitSettings::from_env().map_err(cli::UsageError::from)?),
     }
 }
 
@@ -185,11 +190,7 @@ fn retrying_corrupt<T>(
                 "warning: the cache of {url} is corrupt ({message}); rebuilding it"
             )
             .map_err(Error::Stderr)?;
-            let settings = match &inputs.git {
-                Some(s) => s.clone(),
-                None => GitSettings::from_env().map_err(cli::UsageError::from)?,
-            };
-            Cache::new(settings).purge(&url)?;
+            Cache::new(settings(inputs.git.as_ref())?).purge(&url)?;
             work(err)
         }
         other => other,

@@ -141,7 +141,7 @@ impl Rev {
     pub fn parse(r: &str) -> Result<Rev, LocationError> {
         if r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit()) {
             Ok(Rev::Commit(r.to_ascii_lowercase()))
-        } else if ref_name(r) {
+        } else if revision(r) {
             Ok(Rev::Named(r.to_owned()))
         } else {
             Err(LocationError::BadRev(r.to_owned()))
@@ -158,13 +158,9 @@ impl fmt::Display for GitSpec {
     }
 }
 
-/// Whether `r` can name a revision: a ref name or a full commit id.
+/// Whether `r` can name a revision: a ref name git would accept (`git check-ref-format
+/// --branch`, roughly), which a full commit id also is.
 pub fn revision(r: &str) -> bool {
-    ref_name(r)
-}
-
-/// Whether `r` is a ref name git would accept (`git check-ref-format --branch`, roughly).
-fn ref_name(r: &str) -> bool {
     !r.is_empty()
         && r.len() <= 255
         && !r.starts_with(['-', '/', '.'])
