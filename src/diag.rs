@@ -4,12 +4,13 @@
 //! Text form: `dovetail.yaml:14:7: error: processes.web.resources: set by the operator
 //! (tenants/acme/shop.yaml); remove it`.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use crate::yaml::{Node, Path, Pos};
 
 /// How bad a problem is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
     /// The input must change; nothing is rendered.
     Error,
@@ -17,8 +18,12 @@ pub enum Severity {
     Warning,
 }
 
+/// Most problems reported for one file: a hostile file with tens of thousands of bad
+/// fields gets the first ones and a count of the rest, in linear time.
+pub const MAX_PER_FILE: usize = 100;
+
 /// One problem in one input file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Diagnostic {
     /// How bad it is.
     pub severity: Severity,
@@ -75,58 +80,112 @@ impl Doc {
     }
 }
 
-/// The problems of one run, in the order found.
+/// The problems of one run, in the order found. Every question asked of it takes
+/// constant time, so that a file with thousands of problems costs linear time.
 #[derive(Debug, Default, Clone)]
 pub struct Diagnostics {
     items: Vec<Diagnostic>,
+    seen: HashSet<Diagnostic>,
+    /// `(file, field)` of every problem recorded.
+    fields: HashSet<(String, String)>,
+    /// Files with an error.
+    files_with_errors: HashSet<String>,
+    /// Problems kept, by file.
+    kept: HashMap<String, usize>,
+    /// Errors past [`MAX_PER_FILE`], counted but not kept, by file.
+    dropped: BTreeMap<String, usize>,
+    errors: usize,
 }
 
 impl Diagnostics {
-    /// Records a problem; one reported twice at the same place is kept once.
+    /// Records a problem; one reported twice at the same place is kept once, and past
+    /// [`MAX_PER_FILE`] problems of one file only counted.
     pub fn push(&mut self, d: Diagnostic) {
-        if !self.items.contains(&d) {
-            self.items.push(d);
+        if self.seen.contains(&d) {
+            return;
         }
+        if d.severity == Severity::Error {
+            self.errors += 1;
+            self.files_with_errors.insert(d.file.clone());
+        }
+        self.fields.insert((d.file.clone(), d.field.clone()));
+        if self.count_in(&d.file) >= MAX_PER_FILE {
+            if d.severity == Severity::Error {
+                *self.dropped.entry(d.file).or_default() += 1;
+            }
+            return;
+        }
+        *self.kept.entry(d.file.clone()).or_default() += 1;
+        self.seen.insert(d.clone());
+        self.items.push(d);
+    }
+
+    /// Records that `n` more errors of `file` were found but not described, because the
+    /// file already has [`MAX_PER_FILE`].
+    pub fn push_dropped(&mut self, file: &str, n: usize) {
+        if n > 0 {
+            self.errors += n;
+            self.files_with_errors.insert(file.to_owned());
+            *self.dropped.entry(file.to_owned()).or_default() += n;
+        }
+    }
+
+    /// How many problems of `file` are kept.
+    pub fn count_in(&self, file: &str) -> usize {
+        self.kept.get(file).copied().unwrap_or(0)
     }
 
     /// Whether any error (not just warnings) was recorded.
     pub fn has_errors(&self) -> bool {
-        self.items.iter().any(|d| d.severity == Severity::Error)
+        self.errors > 0
     }
 
     /// Whether an error was already recorded in `file`.
     pub fn has_errors_in(&self, file: &str) -> bool {
-        self.items
-            .iter()
-            .any(|d| d.severity == Severity::Error && d.file == file)
+        self.files_with_errors.contains(file)
     }
 
     /// Whether a problem was already recorded for `field` of `file`.
     pub fn has_field(&self, file: &str, field: &str) -> bool {
-        self.items
-            .iter()
-            .any(|d| d.file == file && d.field == field)
+        self.fields.contains(&(file.to_owned(), field.to_owned()))
     }
 
-    /// The problems, sorted by file and place so that output is stable.
-    pub fn sorted(&self) -> Vec<&Diagnostic> {
-        let mut v: Vec<&Diagnostic> = self.items.iter().collect();
+    /// The problems, sorted by file and place so that output is stable; a file with
+    /// more than [`MAX_PER_FILE`] ends with one that counts the rest.
+    pub fn sorted(&self) -> Vec<Diagnostic> {
+        let mut v: Vec<Diagnostic> = self.items.clone();
         v.sort_by(|a, b| (&a.file, a.pos, &a.field).cmp(&(&b.file, b.pos, &b.field)));
+        for (file, n) in &self.dropped {
+            let at = v
+                .iter()
+                .rposition(|d| &d.file == file)
+                .map_or(v.len(), |i| i + 1);
+            let pos = v.get(at.wrapping_sub(1)).map_or(Pos::START, |d| d.pos);
+            v.insert(
+                at,
+                Diagnostic::at(
+                    file,
+                    pos,
+                    format!("and {n} more error(s) in this file, not shown"),
+                )
+                .hint("fix the ones above first"),
+            );
+        }
         v
     }
 
     /// How many errors were recorded.
     pub fn error_count(&self) -> usize {
-        self.items
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .count()
+        self.errors
     }
 
     /// Adds everything from `other`.
     pub fn extend(&mut self, other: Diagnostics) {
         for d in other.items {
             self.push(d);
+        }
+        for (file, n) in other.dropped {
+            self.push_dropped(&file, n);
         }
     }
 }

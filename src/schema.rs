@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::diag::{Diagnostic, Diagnostics, Doc};
+use crate::diag::{Diagnostic, Diagnostics, Doc, MAX_PER_FILE};
 use crate::yaml::{NodeKind, Path, Seg};
 
 use jsonschema::error::ValidationErrorKind;
@@ -117,16 +117,33 @@ pub fn check(kind: SchemaKind, doc: &Doc, value: &Value, diags: &mut Diagnostics
     // Parsed only on the error path: the text is needed for hints, not for validation.
     let schema: Value = serde_json::from_str(kind.text()).unwrap_or(Value::Null);
     let mut found = Vec::new();
+    // Locating a field walks the document, so only the problems that will be shown
+    // are described; the rest are counted. A file with thousands of bad fields costs
+    // linear time, not quadratic.
+    let room = MAX_PER_FILE.saturating_sub(diags.count_in(&doc.file));
+    let mut undescribed = 0;
     for error in kind.errors(value) {
+        if found.len() >= room {
+            undescribed += match error.kind() {
+                ValidationErrorKind::AdditionalProperties { unexpected } => unexpected.len(),
+                _ => 1,
+            };
+            continue;
+        }
         let path = to_path(doc, &error.instance_path().to_string());
         let schema_path = error.schema_path().to_string();
-        describe(doc, &schema, &path, &schema_path, &error, &mut found);
+        undescribed += describe(doc, &schema, &path, &schema_path, &error, room, &mut found);
+    }
+    if found.len() > room {
+        undescribed += found.len() - room;
+        found.truncate(room);
     }
     for d in found {
         if !diags.has_field(&d.file, &d.field) {
             diags.push(d);
         }
     }
+    diags.push_dropped(&doc.file, undescribed);
 }
 
 fn describe(
@@ -135,8 +152,10 @@ fn describe(
     path: &Path,
     schema_path: &str,
     error: &jsonschema::ValidationError<'_>,
+    room: usize,
     out: &mut Vec<Diagnostic>,
-) {
+) -> usize {
+    let mut extra = 0;
     let instance = error.instance();
     let keyword_parent = schema_path.rsplit_once('/').map_or("", |(p, _)| p);
     let node = schema.pointer(keyword_parent).unwrap_or(&Value::Null);
@@ -153,7 +172,7 @@ fn describe(
             _ => format!("`{key}` is not {what}"),
         };
         out.push(doc.error(&path.key(key), message));
-        return;
+        return extra;
     }
     let d = |message: String| doc.error(path, message);
     match error.kind() {
@@ -163,7 +182,10 @@ fn describe(
                 .and_then(Value::as_object)
                 .map(|m| m.keys().map(String::as_str).collect())
                 .unwrap_or_default();
-            for key in unexpected {
+            // Past `room` the keys are only counted.
+            let room_left = room.saturating_sub(out.len());
+            extra += unexpected.len().saturating_sub(room_left);
+            for key in unexpected.iter().take(room_left) {
                 let field = path.key(key);
                 let mut diag = doc.error(&field, "unknown field");
                 diag.hint = Some(match closest(key, &known) {
@@ -261,6 +283,7 @@ fn describe(
         }
         _ => out.push(d(format!("{shown} is not valid here"))),
     }
+    extra
 }
 
 /// Turns a JSON pointer into a path, telling list indexes from keys by the document.

@@ -16,9 +16,13 @@ use serde_json::{Map, Number, Value};
 pub const MAX_DEPTH: usize = 64;
 /// Most nodes one file may expand to, aliases included.
 pub const MAX_NODES: usize = 50_000;
+/// Most bytes of scalar text (keys and values) one file may expand to, aliases included:
+/// a small file that aliases one large scalar thousands of times stays under
+/// [`MAX_NODES`] and would still expand to gigabytes.
+pub const MAX_EXPANDED_BYTES: usize = 1024 * 1024;
 
 /// A place in a file: 1-based line and column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
 pub struct Pos {
     /// 1-based line.
     pub line: u32,
@@ -212,6 +216,15 @@ pub enum YamlError {
         /// Where the limit was crossed.
         pos: Pos,
     },
+    /// The file's text expands to more than [`MAX_EXPANDED_BYTES`], aliases included.
+    #[error(
+        "expands to more than {} KiB of text through its aliases; write the values out or remove the aliases",
+        MAX_EXPANDED_BYTES / 1024
+    )]
+    TooLarge {
+        /// Where the limit was crossed.
+        pos: Pos,
+    },
     /// An alias names no anchor.
     #[error("alias to an unknown anchor")]
     UnknownAlias {
@@ -251,6 +264,7 @@ impl YamlError {
             | YamlError::DuplicateKey { pos, .. }
             | YamlError::TooDeep { pos }
             | YamlError::TooManyNodes { pos }
+            | YamlError::TooLarge { pos }
             | YamlError::UnknownAlias { pos }
             | YamlError::ComplexKey { pos }
             | YamlError::Tag { pos, .. }
@@ -271,15 +285,46 @@ enum Frame {
         anchor: usize,
         entries: Vec<Entry>,
         pending_key: Option<(String, Pos)>,
+        /// The line of each key so far: a duplicate is found in constant time, so a
+        /// mapping of tens of thousands of keys is refused as fast as it is read.
+        seen: HashMap<String, u32>,
     },
+}
+
+/// What a node costs once expanded: its nodes and the bytes of its scalars' text.
+#[derive(Clone, Copy, Default)]
+struct Weight {
+    nodes: usize,
+    bytes: usize,
+}
+
+/// The running totals of a parse, checked against the caps as they grow.
+#[derive(Default)]
+struct Budget {
+    spent: Weight,
+}
+
+impl Budget {
+    fn spend(&mut self, w: Weight, pos: Pos) -> Result<(), YamlError> {
+        self.spent.nodes = self.spent.nodes.saturating_add(w.nodes);
+        self.spent.bytes = self.spent.bytes.saturating_add(w.bytes);
+        if self.spent.nodes > MAX_NODES {
+            return Err(YamlError::TooManyNodes { pos });
+        }
+        if self.spent.bytes > MAX_EXPANDED_BYTES {
+            return Err(YamlError::TooLarge { pos });
+        }
+        Ok(())
+    }
 }
 
 /// Parses one YAML document into a [`Node`] tree, within [`MAX_DEPTH`] and [`MAX_NODES`].
 pub fn parse(text: &str) -> Result<Node, YamlError> {
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Node> = HashMap::new();
-    let mut nodes = 0usize;
+    // Each anchored node with what one alias to it costs, counted once when it closes.
+    let mut anchors: HashMap<usize, (Node, Weight)> = HashMap::new();
+    let mut budget = Budget::default();
     let mut root: Option<Node> = None;
     let mut documents = 0usize;
 
@@ -303,20 +348,21 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                 None
             }
             Event::Alias(id) => {
-                let target = anchors.get(&id).ok_or(YamlError::UnknownAlias { pos })?;
-                nodes += count(target);
-                if nodes > MAX_NODES {
-                    return Err(YamlError::TooManyNodes { pos });
-                }
+                let (target, weight) = anchors.get(&id).ok_or(YamlError::UnknownAlias { pos })?;
+                // Charged before the copy is made: the copy is what would eat memory.
+                budget.spend(*weight, pos)?;
                 let mut copy = target.clone();
                 copy.pos = pos;
                 Some((copy, 0))
             }
             Event::Scalar(text, style, anchor, tag) => {
-                nodes += 1;
-                if nodes > MAX_NODES {
-                    return Err(YamlError::TooManyNodes { pos });
-                }
+                budget.spend(
+                    Weight {
+                        nodes: 1,
+                        bytes: text.len(),
+                    },
+                    pos,
+                )?;
                 let value = match tag.as_deref() {
                     None => resolve(&text, style),
                     Some(t) if t.handle == "tag:yaml.org,2002:" || t.handle == "!!" => {
@@ -339,7 +385,7 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                 Some((node, anchor))
             }
             Event::SequenceStart(anchor, tag) => {
-                open_collection(pos, tag.as_deref(), "seq", &mut nodes, stack.len())?;
+                open_collection(pos, tag.as_deref(), "seq", &mut budget, stack.len())?;
                 stack.push(Frame::Seq {
                     pos,
                     anchor,
@@ -348,12 +394,13 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                 None
             }
             Event::MappingStart(anchor, tag) => {
-                open_collection(pos, tag.as_deref(), "map", &mut nodes, stack.len())?;
+                open_collection(pos, tag.as_deref(), "map", &mut budget, stack.len())?;
                 stack.push(Frame::Map {
                     pos,
                     anchor,
                     entries: Vec::new(),
                     pending_key: None,
+                    seen: HashMap::new(),
                 });
                 None
             }
@@ -387,7 +434,8 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
             continue;
         };
         if anchor != 0 {
-            anchors.insert(anchor, node.clone());
+            let weight = weigh(&node);
+            anchors.insert(anchor, (node.clone(), weight));
         }
         match stack.last_mut() {
             None => root = Some(node),
@@ -395,19 +443,21 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
             Some(Frame::Map {
                 entries,
                 pending_key,
+                seen,
                 ..
             }) => match pending_key.take() {
                 None => {
                     let NodeKind::Scalar(s) = node.kind else {
                         return Err(YamlError::ComplexKey { pos: node.pos });
                     };
-                    if let Some(first) = entries.iter().find(|e| e.key == s.text) {
+                    if let Some(first_line) = seen.get(&s.text) {
                         return Err(YamlError::DuplicateKey {
                             pos: node.pos,
                             key: s.text,
-                            first_line: first.key_pos.line,
+                            first_line: *first_line,
                         });
                     }
+                    seen.insert(s.text.clone(), node.pos.line);
                     *pending_key = Some((s.text, node.pos));
                 }
                 Some((key, key_pos)) => entries.push(Entry {
@@ -426,7 +476,7 @@ fn open_collection(
     pos: Pos,
     tag: Option<&saphyr_parser::Tag>,
     core: &str,
-    nodes: &mut usize,
+    budget: &mut Budget,
     depth: usize,
 ) -> Result<(), YamlError> {
     if let Some(t) = tag {
@@ -435,10 +485,7 @@ fn open_collection(
             return Err(tag_error(pos, &t.handle, &t.suffix));
         }
     }
-    *nodes += 1;
-    if *nodes > MAX_NODES {
-        return Err(YamlError::TooManyNodes { pos });
-    }
+    budget.spend(Weight { nodes: 1, bytes: 0 }, pos)?;
     if depth >= MAX_DEPTH {
         return Err(YamlError::TooDeep { pos });
     }
@@ -463,11 +510,29 @@ fn tag_error(pos: Pos, handle: &str, suffix: &str) -> YamlError {
     YamlError::Tag { pos, tag }
 }
 
-fn count(node: &Node) -> usize {
+/// What one more copy of `node` costs. Linear in the node, and run once per anchor.
+fn weigh(node: &Node) -> Weight {
     match &node.kind {
-        NodeKind::Scalar(_) => 1,
-        NodeKind::Seq(items) => 1 + items.iter().map(count).sum::<usize>(),
-        NodeKind::Map(entries) => 1 + entries.iter().map(|e| 1 + count(&e.value)).sum::<usize>(),
+        NodeKind::Scalar(s) => Weight {
+            nodes: 1,
+            bytes: s.text.len(),
+        },
+        NodeKind::Seq(items) => {
+            items
+                .iter()
+                .map(weigh)
+                .fold(Weight { nodes: 1, bytes: 0 }, |a, b| Weight {
+                    nodes: a.nodes.saturating_add(b.nodes),
+                    bytes: a.bytes.saturating_add(b.bytes),
+                })
+        }
+        NodeKind::Map(entries) => entries.iter().fold(Weight { nodes: 1, bytes: 0 }, |a, e| {
+            let v = weigh(&e.value);
+            Weight {
+                nodes: a.nodes.saturating_add(1).saturating_add(v.nodes),
+                bytes: a.bytes.saturating_add(e.key.len()).saturating_add(v.bytes),
+            }
+        }),
     }
 }
 
@@ -685,6 +750,40 @@ mod tests {
             ));
         }
         assert!(matches!(parse(&text), Err(YamlError::TooManyNodes { .. })));
+    }
+
+    #[test]
+    fn aliases_to_a_large_scalar_are_refused_by_bytes() {
+        // Under the node cap, but 2,000 copies of 1 KiB would be 2 MiB of text.
+        let mut text = format!("a: &big {}\nl: [", "x".repeat(1024));
+        text.push_str(&vec!["*big"; 2000].join(", "));
+        text.push_str("]\n");
+        assert!(matches!(parse(&text), Err(YamlError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn large_mappings_are_refused_at_the_node_cap_and_duplicates_anywhere() {
+        let mut text = String::new();
+        for i in 0..40_000 {
+            text.push_str(&format!("k{i}: 1\n"));
+        }
+        assert!(matches!(parse(&text), Err(YamlError::TooManyNodes { .. })));
+        let mut dup = String::new();
+        for i in 0..20_000 {
+            dup.push_str(&format!("k{i}: 1\n"));
+        }
+        dup.push_str("k0: 2\n");
+        assert_eq!(
+            parse(&dup),
+            Err(YamlError::DuplicateKey {
+                pos: Pos {
+                    line: 20_001,
+                    col: 1
+                },
+                key: "k0".into(),
+                first_line: 1
+            })
+        );
     }
 
     #[test]
