@@ -11,6 +11,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Value, json};
 
 use crate::model::{Allocation, Platform, ServiceType};
@@ -209,97 +211,275 @@ pub const RENDERED_KINDS: &[(&str, &str)] = &[
     ("monitoring.coreos.com", "PodMonitor"),
 ];
 
-/// The guardrail objects of every member, in member order: Namespace, ResourceQuota,
-/// LimitRange, AppProject, Application.
-pub fn fleet(platform: &Platform, members: &[Member], target: &FleetTarget) -> Vec<Value> {
-    let mut out = Vec::with_capacity(members.len() * 5);
-    for m in members {
-        let name = format!("{}-{}", m.identity.tenant, m.identity.app);
-        let ns = &m.allocation.namespace;
-        let labels = json!({
-            "app.kubernetes.io/managed-by": "dovetail",
-            "dovetail.dev/tenant": m.identity.tenant,
-            "dovetail.dev/app": m.identity.app,
-        });
-        let wave = |w: &str| json!({"argocd.argoproj.io/sync-wave": w});
-        let mut ns_labels = labels.clone();
-        for mode in ["enforce", "audit", "warn"] {
-            ns_labels[format!("pod-security.kubernetes.io/{mode}")] = json!("restricted");
-            ns_labels[format!("pod-security.kubernetes.io/{mode}-version")] = json!("latest");
+/// A mapping written in the order given: labels and annotations, whose order is part of
+/// the byte-identical output.
+struct Pairs<'a>(Vec<(&'a str, &'a str)>);
+
+impl Serialize for Pairs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
         }
-        // Removing an allocation must not delete the app's data with its namespace:
-        // the operator deletes a namespace by hand.
-        let mut ns_annotations = wave("-1");
-        ns_annotations["argocd.argoproj.io/sync-options"] = json!("Prune=false");
-        out.push(json!({
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {"name": ns, "labels": ns_labels, "annotations": ns_annotations},
-        }));
-        let sizes = Sizes::of(platform, &m.allocation);
-        out.push(json!({
-            "apiVersion": "v1",
-            "kind": "ResourceQuota",
-            "metadata": {"name": "dovetail", "namespace": ns, "labels": labels, "annotations": wave("-1")},
-            "spec": {"hard": sizes.quota(&m.allocation)},
-        }));
-        out.push(json!({
-            "apiVersion": "v1",
-            "kind": "LimitRange",
-            "metadata": {"name": "dovetail", "namespace": ns, "labels": labels, "annotations": wave("-1")},
-            "spec": {"limits": sizes.limits(platform)},
-        }));
-        let kinds: Vec<Value> = RENDERED_KINDS
-            .iter()
-            .map(|(group, kind)| json!({"group": group, "kind": kind}))
-            .collect();
-        out.push(json!({
-            "apiVersion": "argoproj.io/v1alpha1",
-            "kind": "AppProject",
-            "metadata": {
-                "name": name,
-                "namespace": target.argocd_namespace,
-                "labels": labels,
-                "annotations": wave("-1"),
+        map.end()
+    }
+}
+
+/// An object's metadata.
+#[derive(Serialize)]
+struct Meta<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<&'a str>,
+    labels: &'a Pairs<'a>,
+    annotations: Pairs<'a>,
+}
+
+/// A whole object. The fleet's objects are typed rather than built as JSON values:
+/// a fleet of ten thousand allocations renders fifty thousand of them, and building
+/// and dropping that many hash maps cost more than writing them.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Object<'a, S: Serialize> {
+    api_version: &'a str,
+    kind: &'a str,
+    metadata: Meta<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    spec: Option<S>,
+}
+
+#[derive(Serialize)]
+struct GroupKind<'a> {
+    group: &'a str,
+    kind: &'a str,
+}
+
+#[derive(Serialize)]
+struct Destination<'a> {
+    server: &'a str,
+    namespace: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AppProjectSpec<'a> {
+    description: String,
+    source_repos: [&'a str; 1],
+    destinations: [Destination<'a>; 1],
+    cluster_resource_whitelist: [GroupKind<'a>; 0],
+    namespace_resource_whitelist: Vec<GroupKind<'a>>,
+}
+
+#[derive(Serialize)]
+struct Parameter<'a> {
+    name: &'a str,
+    string: &'a str,
+}
+
+#[derive(Serialize)]
+struct Plugin<'a> {
+    name: &'a str,
+    parameters: [Parameter<'a>; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Source<'a> {
+    #[serde(rename = "repoURL")]
+    repo_url: &'a str,
+    target_revision: &'a str,
+    path: &'a str,
+    plugin: Plugin<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Automated {
+    prune: bool,
+    self_heal: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SyncPolicy<'a> {
+    automated: Automated,
+    sync_options: [&'a str; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ApplicationSpec<'a> {
+    project: &'a str,
+    source: Source<'a>,
+    destination: Destination<'a>,
+    sync_policy: SyncPolicy<'a>,
+}
+
+#[derive(Serialize)]
+struct Hard<'a> {
+    hard: &'a BTreeMap<&'static str, String>,
+}
+
+#[derive(Serialize)]
+struct Limits {
+    limits: Value,
+}
+
+/// Appends the guardrail objects of one member to `out`, each as a YAML document:
+/// Namespace, ResourceQuota, LimitRange, AppProject, Application.
+pub fn write_member(
+    platform: &Platform,
+    m: &Member,
+    target: &FleetTarget,
+    out: &mut String,
+) -> Result<(), crate::output::OutputError> {
+    let name = format!("{}-{}", m.identity.tenant, m.identity.app);
+    let ns = m.allocation.namespace.as_str();
+    let argocd_ns = Some(target.argocd_namespace.as_str());
+    let labels = Pairs(vec![
+        ("app.kubernetes.io/managed-by", "dovetail"),
+        ("dovetail.dev/tenant", &m.identity.tenant),
+        ("dovetail.dev/app", &m.identity.app),
+    ]);
+    let wave = |w: &'static str| Pairs(vec![("argocd.argoproj.io/sync-wave", w)]);
+    let mut ns_labels = Pairs(labels.0.clone());
+    for (mode, version) in [
+        (
+            "pod-security.kubernetes.io/enforce",
+            "pod-security.kubernetes.io/enforce-version",
+        ),
+        (
+            "pod-security.kubernetes.io/audit",
+            "pod-security.kubernetes.io/audit-version",
+        ),
+        (
+            "pod-security.kubernetes.io/warn",
+            "pod-security.kubernetes.io/warn-version",
+        ),
+    ] {
+        ns_labels.0.push((mode, "restricted"));
+        ns_labels.0.push((version, "latest"));
+    }
+    use crate::output::push_document as emit;
+    // Removing an allocation must not delete the app's data with its namespace: the
+    // operator deletes a namespace by hand.
+    emit(
+        out,
+        &Object::<()> {
+            api_version: "v1",
+            kind: "Namespace",
+            metadata: Meta {
+                name: ns,
+                namespace: None,
+                labels: &ns_labels,
+                annotations: Pairs(vec![
+                    ("argocd.argoproj.io/sync-wave", "-1"),
+                    ("argocd.argoproj.io/sync-options", "Prune=false"),
+                ]),
             },
-            "spec": {
-                "description": format!("dovetail app {}/{}", m.identity.tenant, m.identity.app),
-                "sourceRepos": [m.allocation.repo],
-                "destinations": [{"server": IN_CLUSTER, "namespace": ns}],
-                "clusterResourceWhitelist": [],
-                "namespaceResourceWhitelist": kinds,
+            spec: None,
+        },
+    )?;
+    let sizes = Sizes::of(platform, &m.allocation);
+    emit(
+        out,
+        &Object {
+            api_version: "v1",
+            kind: "ResourceQuota",
+            metadata: Meta {
+                name: "dovetail",
+                namespace: Some(ns),
+                labels: &labels,
+                annotations: wave("-1"),
             },
-        }));
-        let path = normalize_path(m.allocation.path.as_deref().unwrap_or(""));
-        out.push(json!({
-            "apiVersion": "argoproj.io/v1alpha1",
-            "kind": "Application",
-            "metadata": {
-                "name": name,
-                "namespace": target.argocd_namespace,
-                "labels": labels,
-                "annotations": wave("0"),
+            spec: Some(Hard {
+                hard: &sizes.quota(&m.allocation),
+            }),
+        },
+    )?;
+    emit(
+        out,
+        &Object {
+            api_version: "v1",
+            kind: "LimitRange",
+            metadata: Meta {
+                name: "dovetail",
+                namespace: Some(ns),
+                labels: &labels,
+                annotations: wave("-1"),
             },
-            "spec": {
-                "project": name,
-                "source": {
-                    "repoURL": m.allocation.repo,
-                    "targetRevision": m.allocation.revision.as_deref().unwrap_or("HEAD"),
-                    "path": if path.is_empty() { ".".to_owned() } else { path },
-                    "plugin": {
-                        "name": PLUGIN_NAME,
-                        "parameters": [{"name": OPERATOR_REVISION_PARAM, "string": target.operator_revision}],
+            spec: Some(Limits {
+                limits: sizes.limits(platform),
+            }),
+        },
+    )?;
+    emit(
+        out,
+        &Object {
+            api_version: "argoproj.io/v1alpha1",
+            kind: "AppProject",
+            metadata: Meta {
+                name: &name,
+                namespace: argocd_ns,
+                labels: &labels,
+                annotations: wave("-1"),
+            },
+            spec: Some(AppProjectSpec {
+                description: format!("dovetail app {}/{}", m.identity.tenant, m.identity.app),
+                source_repos: [&m.allocation.repo],
+                destinations: [Destination {
+                    server: IN_CLUSTER,
+                    namespace: ns,
+                }],
+                cluster_resource_whitelist: [],
+                namespace_resource_whitelist: RENDERED_KINDS
+                    .iter()
+                    .map(|(group, kind)| GroupKind { group, kind })
+                    .collect(),
+            }),
+        },
+    )?;
+    let path = normalize_path(m.allocation.path.as_deref().unwrap_or(""));
+    emit(
+        out,
+        &Object {
+            api_version: "argoproj.io/v1alpha1",
+            kind: "Application",
+            metadata: Meta {
+                name: &name,
+                namespace: argocd_ns,
+                labels: &labels,
+                annotations: wave("0"),
+            },
+            spec: Some(ApplicationSpec {
+                project: &name,
+                source: Source {
+                    repo_url: &m.allocation.repo,
+                    target_revision: m.allocation.revision.as_deref().unwrap_or("HEAD"),
+                    path: if path.is_empty() { "." } else { &path },
+                    plugin: Plugin {
+                        name: PLUGIN_NAME,
+                        parameters: [Parameter {
+                            name: OPERATOR_REVISION_PARAM,
+                            string: &target.operator_revision,
+                        }],
                     },
                 },
-                "destination": {"server": IN_CLUSTER, "namespace": ns},
-                "syncPolicy": {
-                    "automated": {"prune": true, "selfHeal": true},
-                    "syncOptions": ["CreateNamespace=false"],
+                destination: Destination {
+                    server: IN_CLUSTER,
+                    namespace: ns,
                 },
-            },
-        }));
-    }
-    out
+                sync_policy: SyncPolicy {
+                    automated: Automated {
+                        prune: true,
+                        self_heal: true,
+                    },
+                    sync_options: ["CreateNamespace=false"],
+                },
+            }),
+        },
+    )?;
+    Ok(())
 }
 
 /// Where an allocation's explicit `quota` is below what its own processes, storage,
@@ -461,7 +641,7 @@ impl Sizes {
         }
     }
 
-    fn quota(&self, a: &Allocation) -> Value {
+    fn quota(&self, a: &Allocation) -> BTreeMap<&'static str, String> {
         let explicit = a.quota.clone().unwrap_or_default();
         let mut hard = BTreeMap::new();
         let cpu = explicit
@@ -494,7 +674,7 @@ impl Sizes {
         };
         hard.insert("services.loadbalancers", allowed(ServiceType::LoadBalancer));
         hard.insert("services.nodeports", allowed(ServiceType::NodePort));
-        json!(hard)
+        hard
     }
 
     fn limits(&self, platform: &Platform) -> Value {

@@ -207,7 +207,7 @@ fn check_operator_only(inputs: &cli::Inputs, err: &mut dyn Write) -> Result<Diag
         .ok_or(cli::UsageError::NoOperator)?;
     retrying_corrupt(inputs, err, |err| {
         let tree = open_tree(operator, "", inputs.git.as_ref(), "operator", err)?;
-        let (_, _, diags) = load_fleet(&tree);
+        let (_, _, diags) = load_fleet(&tree, false);
         trusted(&tree)?;
         Ok(diags)
     })
@@ -262,16 +262,22 @@ fn allocations(tree: &Tree) -> Vec<(String, String)> {
     found
 }
 
-/// The allocation whose `<tenant>-<app>` is ArgoCD's Application name.
+/// The allocation whose `<tenant>-<app>` is ArgoCD's Application name. Only the few
+/// ways of splitting the name at a `-` are looked up, never the whole `tenants/` tree:
+/// Argo CD runs this for every app on every refresh, whatever the size of the fleet.
+/// Every split is tried, so two allocations claiming one name are still caught.
 fn allocation_for_application(tree: &Tree, name: &str) -> Result<(Identity, String), Error> {
-    let mut matches: Vec<(String, String)> = allocations(tree)
-        .into_iter()
-        .filter(|(t, a)| format!("{t}-{a}") == name)
+    let mut matches: Vec<(String, String)> = name
+        .match_indices('-')
+        .map(|(i, _)| (&name[..i], &name[i + 1..]))
+        .filter(|(t, a)| is_name(t, MAX_NAME) && is_name(a, MAX_NAME))
+        .filter(|(t, a)| tree.is_file(&allocation_path(t, a)))
+        .map(|(t, a)| (t.to_owned(), a.to_owned()))
         .collect();
     match matches.len() {
         1 => {
             let (tenant, app) = matches.remove(0);
-            let rel = format!("tenants/{tenant}/{app}.yaml");
+            let rel = allocation_path(&tenant, &app);
             Ok((Identity { tenant, app }, rel))
         }
         0 => Err(Error::Environment(format!(
@@ -283,11 +289,16 @@ fn allocation_for_application(tree: &Tree, name: &str) -> Result<(Identity, Stri
             matches.len(),
             matches
                 .iter()
-                .map(|(t, a)| format!("tenants/{t}/{a}.yaml"))
+                .map(|(t, a)| allocation_path(t, a))
                 .collect::<Vec<_>>()
                 .join(", ")
         ))),
     }
+}
+
+/// Where the allocation of `<tenant>/<app>` lives in the operator repo.
+fn allocation_path(tenant: &str, app: &str) -> String {
+    format!("tenants/{tenant}/{app}.yaml")
 }
 
 /// Finds the allocation: the one named, or the only one there is.
@@ -804,34 +815,15 @@ fn secrets_rekey(args: cli::SecretsRekeyArgs, io: Io<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-/// `dovetail generate`: ArgoCD plugin mode. An app path renders the app; the operator
-/// repo's root renders the fleet.
+/// `dovetail generate`: ArgoCD plugin mode. The mode comes from trusted input only:
+/// the fleet is rendered when the Application's source is the operator repo the sidecar
+/// itself names (`DOVETAIL_OPERATOR_REPO`), and read from there; every other Application
+/// is an app, whatever files its repo holds.
 fn generate(io: Io<'_>) -> Result<(), Error> {
     let env = ArgoEnv::from_vars(|k| std::env::var(k).ok())
         .map_err(|e| Error::Environment(e.to_string()))?;
     let cwd = std::env::current_dir()
         .map_err(|e| Error::Environment(format!("cannot tell the working directory: {e}")))?;
-    if cwd.join("dovetail.yaml").exists() {
-        generate_app(env, &cwd, io)
-    } else if cwd.join("platform.yaml").exists() {
-        generate_fleet(env, cwd, io)
-    } else {
-        Err(Error::Environment(format!(
-            "`{}` holds neither dovetail.yaml (an app) nor platform.yaml (the operator repo); check the Application's path",
-            cwd.display()
-        )))
-    }
-}
-
-/// Renders the customer app in `cwd` for the Application ArgoCD names.
-fn generate_app(env: ArgoEnv, cwd: &FsPath, io: Io<'_>) -> Result<(), Error> {
-    let overrides = crate::argocd::override_files(cwd);
-    if !overrides.is_empty() {
-        return Err(Error::Environment(format!(
-            "refusing to render: `{}` in the app path would let the repo change the Application's plugin parameters and env, which only the operator sets; remove it from the repo",
-            overrides.join("`, `")
-        )));
-    }
     let operator = std::env::var("DOVETAIL_OPERATOR_REPO")
         .ok()
         .filter(|o| !o.is_empty())
@@ -840,7 +832,51 @@ fn generate_app(env: ArgoEnv, cwd: &FsPath, io: Io<'_>) -> Result<(), Error> {
                 "DOVETAIL_OPERATOR_REPO is not set in the sidecar: it names the operator repo (a git URL)".to_owned(),
             )
         })?;
-    let mut operator = Location::parse(&operator).map_err(cli::UsageError::from)?;
+    let operator = Location::parse(&operator).map_err(cli::UsageError::from)?;
+    if is_operator_source(&env, &operator, &cwd) {
+        return generate_fleet(env, operator, io);
+    }
+    if !cwd.join("dovetail.yaml").is_file() {
+        return Err(Error::Environment(format!(
+            "`{}` holds no dovetail.yaml: an Application of this plugin deploys a customer app (or, from the operator repo that DOVETAIL_OPERATOR_REPO names, the fleet); check the Application's path",
+            cwd.display()
+        )));
+    }
+    generate_app(env, operator, &cwd, io)
+}
+
+/// Whether ArgoCD is rendering the operator repo itself: the Application's source repo is
+/// the one the sidecar's own `DOVETAIL_OPERATOR_REPO` names (a directory there, for local
+/// use, must be the working directory). Nothing a customer commits can make this true.
+fn is_operator_source(env: &ArgoEnv, operator: &Location, cwd: &FsPath) -> bool {
+    use crate::argocd::normalize_repo_url;
+    match operator {
+        Location::Git(spec) => env
+            .source_repo_url
+            .as_deref()
+            .is_some_and(|url| normalize_repo_url(url) == normalize_repo_url(&spec.url)),
+        Location::Dir(dir) => match (std::fs::canonicalize(dir), std::fs::canonicalize(cwd)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        },
+        Location::Revision { .. } => false,
+    }
+}
+
+/// Renders the customer app in `cwd` for the Application ArgoCD names.
+fn generate_app(
+    env: ArgoEnv,
+    mut operator: Location,
+    cwd: &FsPath,
+    io: Io<'_>,
+) -> Result<(), Error> {
+    let overrides = crate::argocd::override_files(cwd);
+    if !overrides.is_empty() {
+        return Err(Error::Environment(format!(
+            "refusing to render: `{}` in the app path would let the repo change the Application's plugin parameters and env, which only the operator sets; remove it from the repo",
+            overrides.join("`, `")
+        )));
+    }
     if let Some(rev) = &env.operator_revision {
         match &mut operator {
             Location::Git(spec) => {
@@ -892,20 +928,67 @@ fn generate_app(env: ArgoEnv, cwd: &FsPath, io: Io<'_>) -> Result<(), Error> {
     io.out.write_all(text.as_bytes()).map_err(Error::Stdout)
 }
 
-/// Renders the fleet's guardrails from the operator repo in `cwd`.
-fn generate_fleet(env: ArgoEnv, cwd: PathBuf, io: Io<'_>) -> Result<(), Error> {
+/// Renders the fleet's guardrails from the operator repo, read where the sidecar's
+/// `DOVETAIL_OPERATOR_REPO` says: a git repo at the commit ArgoCD resolved (so the fleet
+/// is exactly the operator's, never a copy handed over), or the working directory.
+fn generate_fleet(env: ArgoEnv, operator: Location, io: Io<'_>) -> Result<(), Error> {
     let revision = env.revision.clone().ok_or_else(|| {
         Error::Environment(
             "ARGOCD_APP_REVISION is not set; fleet mode pins every child Application to it"
                 .to_owned(),
         )
     })?;
-    // Files are named by their path in the operator repo, whose root this is.
-    let tree = Tree::Dir(
-        DirTree::open_as(&cwd, FsPath::new("."))
-            .map_err(|e| Error::Environment(format!("cannot open `{}`: {e}", cwd.display())))?,
-    );
-    let (platform, members, diags) = load_fleet(&tree);
+    if env
+        .source_path
+        .as_deref()
+        .is_some_and(|p| !crate::argocd::normalize_path(p).is_empty())
+    {
+        return Err(Error::Environment(
+            "the fleet Application must deploy the operator repo's root (path `.`)".to_owned(),
+        ));
+    }
+    let (operator, git) = match operator {
+        Location::Git(mut spec) => {
+            spec.rev = crate::git::Rev::parse(&revision).map_err(cli::UsageError::from)?;
+            let settings = GitSettings::from_env().map_err(cli::UsageError::from)?;
+            (Location::Git(spec), Some(settings))
+        }
+        // A local operator repo (for trying the fleet by hand): files are named by their
+        // path in the repo, whose root the working directory is.
+        other => (other, None),
+    };
+    let inputs = cli::Inputs {
+        app: Location::Dir(PathBuf::from(".")),
+        app_given: false,
+        operator: Some(operator),
+        git,
+        allocation: None,
+        identity: Vec::new(),
+        argocd: Some(env.clone()),
+    };
+    let target = crate::argocd::FleetTarget {
+        argocd_namespace: env
+            .app_object_namespace
+            .or(env.destination_namespace)
+            .unwrap_or_else(|| "argocd".to_owned()),
+        operator_revision: revision,
+    };
+    let (platform, members, diags) = retrying_corrupt(&inputs, io.err, |err| {
+        let Some(operator) = &inputs.operator else {
+            return Err(Error::Usage(cli::UsageError::NoOperator));
+        };
+        let tree = match operator {
+            Location::Dir(_) => Tree::Dir(
+                DirTree::open_as(FsPath::new("."), FsPath::new(".")).map_err(|e| {
+                    Error::Environment(format!("cannot open the working directory: {e}"))
+                })?,
+            ),
+            _ => open_tree(operator, "", inputs.git.as_ref(), "operator", err)?,
+        };
+        let loaded = load_fleet(&tree, true);
+        trusted(&tree)?;
+        Ok(loaded)
+    })?;
     report::emit(&diags, Format::Text, io.err).map_err(Error::Stderr)?;
     let Some(platform) = platform.filter(|_| !diags.has_errors()) else {
         return Err(Error::Invalid {
@@ -915,81 +998,153 @@ fn generate_fleet(env: ArgoEnv, cwd: PathBuf, io: Io<'_>) -> Result<(), Error> {
     if members.is_empty() {
         return Err(Error::Empty);
     }
-    let target = crate::argocd::FleetTarget {
-        argocd_namespace: env
-            .app_object_namespace
-            .or(env.destination_namespace)
-            .unwrap_or_else(|| "argocd".to_owned()),
-        operator_revision: revision,
-    };
-    let objects = crate::argocd::fleet(&platform, &members, &target);
-    let text = output::stream(&objects)?;
-    io.out.write_all(text.as_bytes()).map_err(Error::Stdout)
+    // Everything was checked above; what is left cannot fail on the inputs, so the
+    // objects are written as they are made instead of holding the fleet in memory.
+    for round in members.chunks(FLEET_ROUND) {
+        let texts = crate::parallel::map(round, |member| {
+            let mut text = String::new();
+            crate::argocd::write_member(&platform, member, &target, &mut text).map(|()| text)
+        });
+        for text in texts {
+            io.out.write_all(text?.as_bytes()).map_err(Error::Stdout)?;
+        }
+    }
+    Ok(())
+}
+
+/// How many allocations are read, checked and rendered per round: enough to keep every
+/// core busy, few enough that memory stays flat however large the fleet.
+const FLEET_ROUND: usize = 1024;
+
+/// One allocation of the fleet as read, before it is parsed and checked.
+struct Unread {
+    tenant: String,
+    app: String,
+    shown: String,
+    bytes: Option<Vec<u8>>,
+    diags: Diagnostics,
+}
+
+/// One allocation of the fleet, checked on its own.
+struct Checked {
+    tenant: String,
+    app: String,
+    shown: String,
+    /// The typed allocation, with its document to point at its fields.
+    allocation: Option<(Allocation, Doc)>,
+    diags: Diagnostics,
 }
 
 /// The platform and every allocation of an operator repo, checked one by one and against
-/// each other (one namespace or one Application name claimed twice).
-fn load_fleet(tree: &Tree) -> (Option<Platform>, Vec<crate::argocd::Member>, Diagnostics) {
+/// each other (one namespace or one Application name claimed twice). Allocations are
+/// read in rounds and checked in parallel; only their typed form is kept, and only when
+/// `keep` asks for it (the fleet renders from it, `validate` does not).
+fn load_fleet(
+    tree: &Tree,
+    keep: bool,
+) -> (Option<Platform>, Vec<crate::argocd::Member>, Diagnostics) {
     let mut diags = Diagnostics::default();
     let shown = tree.shown("platform.yaml");
     let platform = read_doc(tree, "platform.yaml", &shown, &mut diags)
         .and_then(|doc| typed::<Platform>(SchemaKind::Platform, &doc, &mut diags));
     let mut members = Vec::new();
-    let mut namespaces: std::collections::BTreeMap<String, String> = Default::default();
-    let mut names: std::collections::BTreeMap<String, String> = Default::default();
-    for (tenant, app) in allocations(tree) {
-        let rel = format!("tenants/{tenant}/{app}.yaml");
-        let shown = tree.shown(&rel);
-        if !is_name(&tenant, MAX_NAME) || !is_name(&app, MAX_NAME) {
-            diags.push(Diagnostic::at(
-                &shown,
-                Pos::START,
-                format!("tenant and app names must be lowercase letters, digits and '-', at most {MAX_NAME} characters"),
-            ));
-            continue;
-        }
-        let Some(doc) = read_doc(tree, &rel, &shown, &mut diags) else {
-            continue;
-        };
-        let Some(allocation) = typed::<Allocation>(SchemaKind::Allocation, &doc, &mut diags) else {
-            continue;
-        };
-        let name = format!("{tenant}-{app}");
-        if let Some(first) = names.insert(name.clone(), shown.clone()) {
-            diags.push(
-                Diagnostic::at(
-                    &shown,
-                    Pos::START,
-                    format!("its Application name `{name}` is also {first}'s"),
-                )
-                .hint("rename the tenant or the app"),
-            );
-        }
-        let ns_path = crate::yaml::Path::root().key("namespace");
-        if let Some(first) = namespaces.insert(allocation.namespace.clone(), shown.clone()) {
-            diags.push(
-                doc.error(
-                    &ns_path,
-                    format!("namespace `{}` is already {first}'s", allocation.namespace),
-                )
-                .hint("give each app its own namespace"),
-            );
-        }
-        if let Some(platform) = &platform {
-            for (field, given, needed) in crate::argocd::quota_shortfalls(platform, &allocation) {
+    let mut namespaces: std::collections::HashMap<String, String> = Default::default();
+    let mut names: std::collections::HashMap<String, String> = Default::default();
+    let all = allocations(tree);
+    for round in all.chunks(FLEET_ROUND) {
+        // Reading stays on this thread (a git tree caches what it reads); parsing and
+        // checking, the bulk of the work, run in parallel.
+        let read: Vec<Unread> = round
+            .iter()
+            .map(|(tenant, app)| {
+                let rel = allocation_path(tenant, app);
+                let shown = tree.shown(&rel);
+                let mut d = Diagnostics::default();
+                let bytes = if is_name(tenant, MAX_NAME) && is_name(app, MAX_NAME) {
+                    crate::load::read_yaml_bytes(tree, &rel, &shown, &mut d)
+                } else {
+                    d.push(Diagnostic::at(
+                        &shown,
+                        Pos::START,
+                        format!("tenant and app names must be lowercase letters, digits and '-', at most {MAX_NAME} characters"),
+                    ));
+                    None
+                };
+                Unread {
+                    tenant: tenant.clone(),
+                    app: app.clone(),
+                    shown,
+                    bytes,
+                    diags: d,
+                }
+            })
+            .collect();
+        let checked = crate::parallel::map(&read, |unread| {
+            let mut d = unread.diags.clone();
+            let allocation = unread.bytes.clone().and_then(|b| {
+                let doc = crate::load::parse_doc(b, &unread.shown, &mut d)?;
+                let allocation = typed::<Allocation>(SchemaKind::Allocation, &doc, &mut d)?;
+                if let Some(platform) = &platform {
+                    for (field, given, needed) in crate::argocd::quota_shortfalls(platform, &allocation) {
+                        d.push(
+                            doc.error(
+                                &crate::yaml::Path::root().key("quota").key(field),
+                                format!("`{given}` cannot fit the allocation's own pods and volumes, which need {needed} (most replicas, a rollout pod, sidecars, init, Redis and the database)"),
+                            )
+                            .hint("raise the quota, or leave it out to derive it"),
+                        );
+                    }
+                }
+                Some((allocation, doc))
+            });
+            Checked {
+                tenant: unread.tenant.clone(),
+                app: unread.app.clone(),
+                shown: unread.shown.clone(),
+                allocation,
+                diags: d,
+            }
+        });
+        drop(read);
+        for c in checked {
+            diags.extend(c.diags);
+            let Some((allocation, doc)) = c.allocation else {
+                continue;
+            };
+            let name = format!("{}-{}", c.tenant, c.app);
+            if let Some(first) = names.get(&name) {
+                diags.push(
+                    Diagnostic::at(
+                        &c.shown,
+                        Pos::START,
+                        format!("its Application name `{name}` is also {first}'s"),
+                    )
+                    .hint("rename the tenant or the app"),
+                );
+            } else {
+                names.insert(name, c.shown.clone());
+            }
+            if let Some(first) = namespaces.get(&allocation.namespace) {
                 diags.push(
                     doc.error(
-                        &crate::yaml::Path::root().key("quota").key(field),
-                        format!("`{given}` cannot fit the allocation's own pods and volumes, which need {needed} (most replicas, a rollout pod, sidecars, init, Redis and the database)"),
+                        &crate::yaml::Path::root().key("namespace"),
+                        format!("namespace `{}` is already {first}'s", allocation.namespace),
                     )
-                    .hint("raise the quota, or leave it out to derive it"),
+                    .hint("give each app its own namespace"),
                 );
+            } else {
+                namespaces.insert(allocation.namespace.clone(), c.shown.clone());
+            }
+            if keep {
+                members.push(crate::argocd::Member {
+                    identity: Identity {
+                        tenant: c.tenant,
+                        app: c.app,
+                    },
+                    allocation,
+                });
             }
         }
-        members.push(crate::argocd::Member {
-            identity: Identity { tenant, app },
-            allocation,
-        });
     }
     (platform, members, diags)
 }

@@ -23,6 +23,7 @@ pub mod model;
 pub mod odb;
 pub mod output;
 pub mod ownership;
+pub mod parallel;
 pub mod quantity;
 pub mod render;
 pub mod report;

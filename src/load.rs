@@ -11,8 +11,20 @@ use crate::yaml::{self, Pos};
 
 /// Reads and parses one YAML file; `None` (with diagnostics) when it is unusable.
 pub fn read_doc(tree: &Tree, rel: &str, shown: &str, diags: &mut Diagnostics) -> Option<Doc> {
-    let bytes = match tree.read(rel, MAX_YAML_BYTES) {
-        Ok(b) => b,
+    let bytes = read_yaml_bytes(tree, rel, shown, diags)?;
+    parse_doc(bytes, shown, diags)
+}
+
+/// The bytes of one YAML input file, within [`MAX_YAML_BYTES`]; `None` (with a
+/// diagnostic) when it cannot be read.
+pub fn read_yaml_bytes(
+    tree: &Tree,
+    rel: &str,
+    shown: &str,
+    diags: &mut Diagnostics,
+) -> Option<Vec<u8>> {
+    match tree.read(rel, MAX_YAML_BYTES) {
+        Ok(b) => Some(b),
         Err(e) => {
             let hint = match e {
                 ReadError::TooLarge { .. } => "inputs are small YAML files; split or trim it",
@@ -20,9 +32,14 @@ pub fn read_doc(tree: &Tree, rel: &str, shown: &str, diags: &mut Diagnostics) ->
                 _ => "replace it with a regular file inside the repo",
             };
             diags.push(Diagnostic::at(shown, Pos::START, e.to_string()).hint(hint));
-            return None;
+            None
         }
-    };
+    }
+}
+
+/// Parses the bytes of a YAML input file; `None` (with a diagnostic) when they are not
+/// UTF-8 or not YAML.
+pub fn parse_doc(bytes: Vec<u8>, shown: &str, diags: &mut Diagnostics) -> Option<Doc> {
     let Ok(text) = String::from_utf8(bytes) else {
         diags.push(Diagnostic::at(shown, Pos::START, "is not UTF-8 text").hint("save it as UTF-8"));
         return None;

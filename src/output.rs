@@ -6,6 +6,7 @@
 use std::fs;
 use std::path::Path;
 
+use serde::Serialize;
 use serde_json::Value;
 
 /// Why output could not be produced.
@@ -34,11 +35,25 @@ pub enum OutputError {
 
 /// One object as a YAML document, without the `---` separator.
 pub fn to_yaml(object: &Value) -> Result<String, OutputError> {
+    let mut out = String::new();
+    write_yaml(&mut out, object)?;
+    Ok(out)
+}
+
+/// Appends `object` as a YAML document, without the `---` separator, to `out`.
+fn write_yaml<T: Serialize>(out: &mut String, object: &T) -> Result<(), OutputError> {
     // Lists indented under their key: the layout yamllint's default config and most
     // hand-written manifests use.
     let options = serde_saphyr::ser_options! { compact_list_indent: false };
-    serde_saphyr::to_string_with_options(object, options)
+    serde_saphyr::to_fmt_writer_with_options(out, object, options)
         .map_err(|e| OutputError::Yaml(e.to_string()))
+}
+
+/// Appends `object` (anything that serializes as a Kubernetes object) to `out` as one
+/// document of a stream, `---` first.
+pub fn push_document<T: Serialize>(out: &mut String, object: &T) -> Result<(), OutputError> {
+    out.push_str("---\n");
+    write_yaml(out, object)
 }
 
 /// All objects as one multi-document stream.

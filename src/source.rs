@@ -11,9 +11,11 @@
 //! inside the tree, blobs over the cap are refused from their header before they are
 //! inflated, and a submodule is never followed.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
 
 use gix_object::tree::EntryKind;
 
@@ -89,6 +91,14 @@ impl Tree {
         match self {
             Tree::Dir(t) => t.exists(rel),
             Tree::Git(t) => t.resolve(rel).is_ok(),
+        }
+    }
+
+    /// Whether `rel` names a regular file inside the tree (links followed).
+    pub fn is_file(&self, rel: &str) -> bool {
+        match self {
+            Tree::Dir(t) => t.resolve(rel).is_ok_and(|p| p.is_file()),
+            Tree::Git(t) => matches!(t.resolve(rel), Ok(GitObject::Blob(_))),
         }
     }
 
@@ -267,6 +277,10 @@ pub struct GitTree {
     prefix: String,
     /// The first failure of the object database, which makes the whole cache suspect.
     broken: std::cell::RefCell<Option<String>>,
+    /// Tree objects already read and hashed, their entries sorted by name: a lookup
+    /// under `tenants/` must not inflate and hash a tree of ten thousand entries again
+    /// for every allocation.
+    trees: std::cell::RefCell<HashMap<gix_hash::ObjectId, Rc<[crate::odb::Entry]>>>,
 }
 
 impl std::fmt::Debug for GitTree {
@@ -324,6 +338,7 @@ impl GitTree {
             root,
             prefix,
             broken: std::cell::RefCell::new(None),
+            trees: std::cell::RefCell::default(),
         })
     }
 
@@ -342,10 +357,29 @@ impl GitTree {
         }
     }
 
+    /// The entries of tree `id`, sorted by name; each tree is read and hashed once.
+    fn tree(
+        &self,
+        rel: &str,
+        id: &gix_hash::ObjectId,
+    ) -> Result<Rc<[crate::odb::Entry]>, ReadError> {
+        if let Some(entries) = self.trees.borrow().get(id) {
+            return Ok(Rc::clone(entries));
+        }
+        let mut entries = self
+            .checkout
+            .objects
+            .tree(id)
+            .map_err(|e| self.git_error(rel, e))?;
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        let entries: Rc<[crate::odb::Entry]> = entries.into();
+        self.trees.borrow_mut().insert(*id, Rc::clone(&entries));
+        Ok(entries)
+    }
+
     /// Walks `rel` from the root, following links that stay inside the tree.
     fn resolve(&self, rel: &str) -> Result<GitObject, ReadError> {
         relative(rel)?;
-        let objects = &self.checkout.objects;
         let mut parts: Vec<String> = rel
             .split('/')
             .filter(|p| !p.is_empty() && *p != ".")
@@ -355,10 +389,13 @@ impl GitTree {
         'walk: loop {
             let mut here = self.root;
             for (i, part) in parts.iter().enumerate() {
-                let entries = objects.tree(&here).map_err(|e| self.git_error(rel, e))?;
-                let Some(entry) = entries.into_iter().find(|e| e.name == part.as_bytes()) else {
+                let entries = self.tree(rel, &here)?;
+                let Ok(found) =
+                    entries.binary_search_by(|e| e.name.as_slice().cmp(part.as_bytes()))
+                else {
                     return Err(ReadError::NotFound(rel.to_owned()));
                 };
+                let entry = entries[found].clone();
                 let last = i + 1 == parts.len();
                 match entry.kind {
                     EntryKind::Tree => here = entry.id,
@@ -433,17 +470,12 @@ impl GitTree {
                 GitObject::Blob(_) => return Err(ReadError::NotAFile(rel.to_owned())),
             }
         };
-        let entries = self
-            .checkout
-            .objects
-            .tree(&id)
-            .map_err(|e| self.git_error(rel, e))?;
-        let mut names: Vec<String> = entries
-            .into_iter()
-            .filter_map(|e| String::from_utf8(e.name).ok())
-            .collect();
-        names.sort();
-        Ok(names)
+        let entries = self.tree(rel, &id)?;
+        // Sorted by bytes, which for UTF-8 is the order of the strings.
+        Ok(entries
+            .iter()
+            .filter_map(|e| String::from_utf8(e.name.clone()).ok())
+            .collect())
     }
 }
 

@@ -313,6 +313,101 @@ fn an_unknown_application_is_refused() {
 }
 
 #[test]
+fn an_application_name_two_allocations_could_claim_is_refused() {
+    let app = App::new();
+    let op = app.platform.operator();
+    // `acme` + `shop-x` and `acme-shop` + `x` are both Application `acme-shop-x`; the
+    // lookup tries every split of the name, so it sees both.
+    fs::create_dir_all(op.join("tenants/acme-shop")).unwrap();
+    fs::copy(
+        op.join("tenants/acme/shop.yaml"),
+        op.join("tenants/acme/shop-x.yaml"),
+    )
+    .unwrap();
+    fs::copy(
+        op.join("tenants/acme/shop.yaml"),
+        op.join("tenants/acme-shop/x.yaml"),
+    )
+    .unwrap();
+    git(&op, &["add", "-A"]);
+    git(&op, &["commit", "-q", "-m", "clash"]);
+    let r = app.run(&app.env("acme-shop-x", REPO));
+    refused(
+        &r,
+        "Application `acme-shop-x` matches 2 allocations (tenants/acme/shop-x.yaml, tenants/acme-shop/x.yaml)",
+    );
+}
+
+#[test]
+fn a_customer_repo_cannot_select_fleet_mode() {
+    // The customer commits an operator repo of their own beside (or instead of) their
+    // app: a platform.yaml and an allocation granting themselves a namespace.
+    let app = App::new();
+    let deploy = app.repo.join("deploy");
+    fs::copy(
+        root().join("examples/django/operator/platform.yaml"),
+        deploy.join("platform.yaml"),
+    )
+    .unwrap();
+    fs::create_dir_all(deploy.join("tenants/mallory")).unwrap();
+    fs::copy(
+        root().join("examples/django/operator/tenants/acme/shop.yaml"),
+        deploy.join("tenants/mallory/kube-system.yaml"),
+    )
+    .unwrap();
+
+    // With dovetail.yaml still there it is an app like any other: no fleet objects.
+    git(&app.repo, &["add", "-A"]);
+    git(&app.repo, &["commit", "-q", "-m", "fleet of my own"]);
+    let r = app.run(&app.env("acme-shop", REPO));
+    r.ok();
+    assert!(!r.stdout.contains("kind: AppProject"), "{}", r.stdout);
+    assert!(!r.stdout.contains("kind: Namespace"), "{}", r.stdout);
+
+    // Deleted, or left dangling: refused, never the fleet.
+    fs::remove_file(deploy.join("dovetail.yaml")).unwrap();
+    for how in ["deleted", "dangling"] {
+        if how == "dangling" {
+            std::os::unix::fs::symlink("missing.yaml", deploy.join("dovetail.yaml")).unwrap();
+        }
+        git(&app.repo, &["add", "-A"]);
+        git(&app.repo, &["commit", "-q", "-m", how]);
+        let r = app.run(&app.env("acme-shop", REPO));
+        refused(&r, "holds no dovetail.yaml");
+    }
+
+    // Even named like the fleet Application, from the customer's repo.
+    let mut env = app.env("dovetail-fleet", REPO);
+    set(&mut env, "ARGOCD_APP_NAMESPACE", "argocd");
+    let r = app.run(&env);
+    assert_ne!(r.code, 0);
+    assert!(!r.stdout.contains("kind: AppProject"), "{}", r.stdout);
+}
+
+#[test]
+fn the_fleet_is_read_from_the_operator_repo_at_the_revision_argocd_resolved() {
+    let platform = Platform::new();
+    let op = platform.operator();
+    // A checkout that holds more than the commit: what is rendered is the commit, as
+    // the sidecar fetched it, not the files handed over.
+    fs::create_dir_all(op.join("tenants/extra")).unwrap();
+    fs::copy(
+        op.join("tenants/acme/shop.yaml"),
+        op.join("tenants/extra/app.yaml"),
+    )
+    .unwrap();
+    let r = cmp_server(&op, "", &fleet_env(&platform));
+    r.ok();
+    assert_eq!(
+        r.stdout.matches("\nkind: Namespace\n").count(),
+        1,
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("extra-app"), "{}", r.stdout);
+}
+
+#[test]
 fn the_operator_revision_parameter_pins_the_operator_repo() {
     let mut app = App::new();
     let pinned = app.platform.operator_head();
@@ -373,6 +468,7 @@ fn fleet_env(platform: &Platform) -> Vec<(String, String)> {
         "ARGOCD_APP_NAMESPACE" => (k, "argocd".to_owned()),
         _ => (k, v),
     })
+    .chain(platform.sidecar_env())
     .collect()
 }
 

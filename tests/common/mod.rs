@@ -164,12 +164,14 @@ pub fn dovetail_env(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Run {
     Run::from_output(out)
 }
 
-/// `dovetail generate` in the operator repo `dir`, as the fleet Application runs it.
+/// `dovetail generate` in the operator repo `dir`, as the fleet Application runs it
+/// where the sidecar names that directory as the operator repo.
 pub fn generate_fleet(dir: &Path) -> Run {
     dovetail_env(
         &["generate"],
         dir,
         &[
+            ("DOVETAIL_OPERATOR_REPO", dir.to_str().unwrap()),
             ("ARGOCD_APP_NAME", "dovetail-fleet"),
             ("ARGOCD_APP_NAMESPACE", "argocd"),
             (
