@@ -1,16 +1,22 @@
 #!/usr/bin/env python3
-"""Time `dovetail render` of examples/django against `kubectl kustomize` on the
-equivalent hand-written overlay in bench/kustomize, as whole processes, and the same
+"""Time `dovetail render` of examples/django against two anchors that print the same
+objects, as whole processes: `kubectl kustomize` on the hand-written overlay in
+bench/kustomize and `helm template` on the chart in bench/helm/shop; and the same
 render from git repos through a warm cache against the render from directories.
 
 ArgoCD runs a config-management plugin for every app on every refresh, so what counts
 is the cost of one complete process: start-up, reading both repos, validating and
-printing. Both commands run alternately in the same run (after warm-up), stdout
+printing. All commands run alternately in the same run (after warm-up), stdout
 discarded; wall time is taken with perf_counter_ns around each child. Peak RSS is
 measured in separate runs through GNU time (`/usr/bin/time -f %M`, Debian package
 `time`): a child forked from Python keeps the parent's resident high-water mark across
-exec, so os.wait4's ru_maxrss would report Python's ~14 MiB even for /bin/true. Prints p50, p90, min (ms) and peak RSS (MiB) per tool and the
-ratio kustomize p50 / dovetail p50.
+exec, so os.wait4's ru_maxrss would report Python's ~14 MiB even for /bin/true. Prints
+p50, p90, min (ms) and peak RSS (MiB) per tool and the ratios kustomize p50 / dovetail
+p50 and helm p50 / dovetail p50.
+
+helm is the CLI built from its published Go module (helm.sh/helm/v4) by
+bench/helm/build-helm, which caches it by version outside the repo (a cold build takes
+minutes and needs Go); --helm PATH uses another binary instead.
 
 The git variants read the example from two local git repos (file:// URLs) through a
 cache that a warm-up run filled: `git-branch` follows the default branch within its TTL,
@@ -21,9 +27,9 @@ warm-cache render costs over the directory render.
 example's), as the fleet Application runs it: one Namespace, ResourceQuota, LimitRange,
 AppProject and Application each.
 
-With --check, exits 1 unless the project's targets hold: dovetail p50 <= 5 ms, ratio >=
-15, dovetail peak RSS <= 16 MiB, each git variant's p50 at most 2 ms over the directory
-render's, and the fleet of 1,000 under a second.
+With --check, exits 1 unless the project's targets hold: dovetail p50 <= 5 ms, each of
+the kustomize and helm ratios >= 50, dovetail peak RSS <= 16 MiB, each git variant's p50
+at most 2 ms over the directory render's, and the fleet of 1,000 under a second.
 """
 import argparse
 import os
@@ -36,7 +42,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WARMUP = 5
-TARGET_P50_MS, TARGET_RATIO, TARGET_RSS_MIB = 5.0, 15.0, 16.0
+TARGET_P50_MS, TARGET_RATIO, TARGET_RSS_MIB = 5.0, 50.0, 16.0
 TARGET_GIT_EXTRA_MS = 2.0
 FLEET_SIZE, FLEET_RUNS, TARGET_FLEET_MS = 1000, 20, 1000.0
 
@@ -114,8 +120,10 @@ def fleet_repo(scratch):
 
 def fleet_ms(dovetail, op):
     """Median wall ms of `dovetail generate` in the fleet repo."""
+    # The sidecar names this directory as the operator repo, which is what selects
+    # fleet mode.
     env = {**ENV, "ARGOCD_APP_NAME": "dovetail-fleet", "ARGOCD_APP_NAMESPACE": "argocd",
-           "ARGOCD_APP_REVISION": "0" * 40}
+           "ARGOCD_APP_REVISION": "0" * 40, "DOVETAIL_OPERATOR_REPO": str(op)}
     times = []
     for _ in range(FLEET_RUNS):
         start = time.perf_counter_ns()
@@ -128,6 +136,15 @@ def fleet_ms(dovetail, op):
     return percentile(times, 50)
 
 
+def build_helm():
+    """The helm CLI that bench/helm/build-helm builds (once) and caches; its path."""
+    done = subprocess.run(["bash", str(ROOT / "bench/helm/build-helm")], cwd=ROOT,
+                          stdout=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        sys.exit("bench/helm/build-helm failed; or pass --helm PATH")
+    return done.stdout.strip()
+
+
 def percentile(sorted_values, p):
     return sorted_values[min(len(sorted_values) - 1, int(p / 100 * len(sorted_values)))]
 
@@ -137,11 +154,15 @@ def main():
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--dovetail", default="target/release/dovetail")
     ap.add_argument("--kubectl", default="kubectl")
+    ap.add_argument("--helm", help="helm binary (default: build or reuse the cached one "
+                    "with bench/helm/build-helm)")
     ap.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     args = ap.parse_args()
 
     # Paths are relative to the repo root; a bare name is looked up on PATH.
-    dovetail, kubectl = (str(ROOT / p) if os.sep in p else p for p in (args.dovetail, args.kubectl))
+    helm = args.helm or build_helm()
+    dovetail, kubectl, helm = (str(ROOT / p) if os.sep in p else p
+                               for p in (args.dovetail, args.kubectl, helm))
     scratch = tempfile.TemporaryDirectory(prefix="dovetail-bench-")
     repos = git_repos(scratch.name)
     ENV.update({"DOVETAIL_CACHE_DIR": f"{scratch.name}/cache", "DOVETAIL_FETCH_TTL": "1h"})
@@ -150,6 +171,7 @@ def main():
         "dovetail": [dovetail, "render", "--app", "examples/django/app",
                      "--operator", "examples/django/operator"],
         "kustomize": [kubectl, "kustomize", "bench/kustomize/overlay"],
+        "helm": [helm, "template", "shop", "bench/helm/shop", "--namespace", "acme-shop"],
         "git-branch": [dovetail, "render", "--app", app, "--operator", operator],
         "git-pinned": [dovetail, "render", "--app", f"{app}#{app_commit}",
                        "--operator", f"{operator}#{operator_commit}"],
@@ -170,8 +192,10 @@ def main():
         ts.sort()
         stats[name] = (percentile(ts, 50), percentile(ts, 90), ts[0], rss[name] / 1024)
         print(f"{name:10} " + " ".join(f"{v:8.2f}" for v in stats[name]))
-    ratio = stats["kustomize"][0] / stats["dovetail"][0]
-    print(f"\nratio kustomize p50 / dovetail p50: {ratio:.1f}x")
+    ratios = {name: stats[name][0] / stats["dovetail"][0] for name in ("kustomize", "helm")}
+    print()
+    for name, ratio in ratios.items():
+        print(f"ratio {name} p50 / dovetail p50: {ratio:.1f}x")
     extra = {name: stats[name][0] - stats["dovetail"][0] for name in ("git-branch", "git-pinned")}
     for name, ms in extra.items():
         print(f"{name} p50 over the directory render: {ms:+.2f} ms")
@@ -182,8 +206,10 @@ def main():
         p50, _, _, mib = stats["dovetail"]
         missed = [msg for bad, msg in [
             (p50 > TARGET_P50_MS, f"dovetail p50 {p50:.2f} ms > {TARGET_P50_MS} ms"),
-            (ratio < TARGET_RATIO, f"ratio {ratio:.1f} < {TARGET_RATIO}"),
             (mib > TARGET_RSS_MIB, f"dovetail peak RSS {mib:.1f} MiB > {TARGET_RSS_MIB} MiB"),
+        ] + [
+            (ratio < TARGET_RATIO, f"ratio {name} / dovetail {ratio:.1f} < {TARGET_RATIO}")
+            for name, ratio in ratios.items()
         ] + [
             (fleet > TARGET_FLEET_MS, f"fleet of {FLEET_SIZE} took {fleet:.0f} ms"),
         ] + [
