@@ -325,8 +325,20 @@ struct Limits {
     limits: Value,
 }
 
+/// Selects every pod.
+#[derive(Serialize)]
+struct EmptySelector {}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DenyAll {
+    pod_selector: EmptySelector,
+    policy_types: [&'static str; 2],
+}
+
 /// Appends the guardrail objects of one member to `out`, each as a YAML document:
-/// Namespace, ResourceQuota, LimitRange, AppProject, Application.
+/// Namespace, ResourceQuota, LimitRange, the default-deny NetworkPolicy, AppProject,
+/// Application.
 pub fn write_member(
     platform: &Platform,
     m: &Member,
@@ -410,6 +422,25 @@ pub fn write_member(
             },
             spec: Some(Limits {
                 limits: sizes.limits(platform),
+            }),
+        },
+    )?;
+    // Nothing reaches or leaves the namespace's pods unless a policy of the app's says
+    // so: what the app's render allows is all there is, even for pods it did not make.
+    emit(
+        out,
+        &Object {
+            api_version: "networking.k8s.io/v1",
+            kind: "NetworkPolicy",
+            metadata: Meta {
+                name: "dovetail-baseline",
+                namespace: Some(ns),
+                labels: &labels,
+                annotations: wave("-1"),
+            },
+            spec: Some(DenyAll {
+                pod_selector: EmptySelector {},
+                policy_types: ["Ingress", "Egress"],
             }),
         },
     )?;
@@ -524,13 +555,15 @@ pub fn quota_shortfalls(
 struct Size {
     cpu: Option<Quantity>,
     memory: Option<Quantity>,
+    ephemeral: Option<Quantity>,
 }
 
 impl Size {
-    fn new(cpu: &str, memory: &str) -> Size {
+    fn of(r: &crate::model::Resources) -> Size {
         Size {
-            cpu: Quantity::parse(cpu),
-            memory: Quantity::parse(memory),
+            cpu: Quantity::parse(&r.cpu),
+            memory: Quantity::parse(&r.memory),
+            ephemeral: r.ephemeral_storage.as_deref().and_then(Quantity::parse),
         }
     }
 
@@ -542,6 +575,7 @@ impl Size {
         Size {
             cpu: add(self.cpu, other.cpu),
             memory: add(self.memory, other.memory),
+            ephemeral: add(self.ephemeral, other.ephemeral),
         }
     }
 
@@ -549,6 +583,7 @@ impl Size {
         Size {
             cpu: self.cpu.map(|q| q.times(n)),
             memory: self.memory.map(|q| q.times(n)),
+            ephemeral: self.ephemeral.map(|q| q.times(n)),
         }
     }
 
@@ -556,6 +591,7 @@ impl Size {
         Size {
             cpu: self.cpu.max(other.cpu),
             memory: self.memory.max(other.memory),
+            ephemeral: self.ephemeral.max(other.ephemeral),
         }
     }
 }
@@ -579,20 +615,18 @@ impl Sizes {
     /// Redis, and each database instance plus its bootstrap pod. The `"*"` entry counts
     /// as one process; an app with more unnamed processes needs an explicit `quota`.
     fn of(platform: &Platform, a: &Allocation) -> Sizes {
-        let sidecar = Size::new(
-            &platform.policy.sidecar_resources.cpu,
-            &platform.policy.sidecar_resources.memory,
-        );
+        let sidecar_resources = platform.sidecar_resources();
+        let sidecar = Size::of(&sidecar_resources);
         let mut total = Size::default();
         let mut largest = sidecar;
         let mut largest_pod = Size::default();
         for p in a.processes.values() {
-            let plan = p.plan.as_ref().and_then(|n| platform.plans.get(n));
-            let cpu = p.cpu.as_deref().or(plan.map(|r| r.cpu.as_str()));
-            let memory = p.memory.as_deref().or(plan.map(|r| r.memory.as_str()));
+            // The same rule the merge sizes containers by.
+            let r = platform.process_resources(p);
             let pod = Size {
-                cpu: cpu.and_then(Quantity::parse),
-                memory: memory.and_then(Quantity::parse),
+                cpu: r.cpu.as_deref().and_then(Quantity::parse),
+                memory: r.memory.as_deref().and_then(Quantity::parse),
+                ephemeral: Quantity::parse(&r.ephemeral_storage),
             };
             let most = p
                 .autoscaling
@@ -605,7 +639,10 @@ impl Sizes {
         }
         total = total.plus(largest_pod.plus(sidecar));
         if let Some(redis) = &a.redis {
-            let pod = Size::new(&platform.policy.sidecar_resources.cpu, &redis.memory);
+            let pod = Size::of(&crate::model::Resources {
+                memory: redis.memory.clone(),
+                ..sidecar_resources.clone()
+            });
             total = total.plus(pod);
             largest = largest.max(pod);
         }
@@ -624,11 +661,8 @@ impl Sizes {
             && db.provider == crate::model::DatabaseProvider::Cnpg
         {
             let instances = db.instances.unwrap_or(1);
-            let r = db
-                .resources
-                .clone()
-                .unwrap_or_else(crate::resolve::default_database_resources);
-            let pod = Size::new(&r.cpu, &r.memory);
+            let r = platform.database_resources();
+            let pod = Size::of(&r);
             total = total.plus(pod.times(instances + 1));
             largest = largest.max(pod);
             claim(&d.size, instances);
@@ -658,6 +692,13 @@ impl Sizes {
             hard.insert("requests.memory", memory.clone());
             hard.insert("limits.memory", memory);
         }
+        let ephemeral = explicit
+            .ephemeral_storage
+            .or_else(|| self.total.ephemeral.map(Quantity::bytes_text));
+        if let Some(ephemeral) = ephemeral {
+            hard.insert("requests.ephemeral-storage", ephemeral.clone());
+            hard.insert("limits.ephemeral-storage", ephemeral);
+        }
         let storage = explicit
             .storage
             .or_else(|| self.storage.map(Quantity::bytes_text))
@@ -678,11 +719,18 @@ impl Sizes {
     }
 
     fn limits(&self, platform: &Platform) -> Value {
-        let sidecar = &platform.policy.sidecar_resources;
+        // Containers that say nothing (CloudNativePG's helpers, say) get the sidecar size,
+        // local storage included.
+        let sidecar = platform.sidecar_resources();
+        let amounts = json!({
+            "cpu": sidecar.cpu,
+            "memory": sidecar.memory,
+            "ephemeral-storage": sidecar.ephemeral_storage,
+        });
         let mut container = json!({
             "type": "Container",
-            "default": {"cpu": sidecar.cpu, "memory": sidecar.memory},
-            "defaultRequest": {"cpu": sidecar.cpu, "memory": sidecar.memory},
+            "default": amounts,
+            "defaultRequest": amounts,
         });
         let mut max = serde_json::Map::new();
         if let Some(cpu) = self.largest.cpu {
@@ -690,6 +738,12 @@ impl Sizes {
         }
         if let Some(memory) = self.largest.memory {
             max.insert("memory".to_owned(), json!(memory.bytes_text()));
+        }
+        if let Some(ephemeral) = self.largest.ephemeral {
+            max.insert(
+                "ephemeral-storage".to_owned(),
+                json!(ephemeral.bytes_text()),
+            );
         }
         if !max.is_empty() {
             container["max"] = Value::Object(max);

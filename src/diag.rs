@@ -40,21 +40,48 @@ pub struct Diagnostic {
 }
 
 impl fmt::Display for Diagnostic {
+    /// One line, whatever the inputs held: control characters, newlines and the
+    /// characters that reorder text are escaped, so that a key or value in a hostile
+    /// file cannot forge another line (a CI `::error` command) or drive the terminal.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let level = match self.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{}:{}: {level}: ", self.file, self.pos)?;
+        write!(f, "{}:{}: {level}: ", escaped(&self.file), self.pos)?;
         if !self.field.is_empty() {
-            write!(f, "{}: ", self.field)?;
+            write!(f, "{}: ", escaped(&self.field))?;
         }
-        f.write_str(&self.message)?;
+        f.write_str(&escaped(&self.message))?;
         if let Some(hint) = &self.hint {
-            write!(f, "; {hint}")?;
+            write!(f, "; {}", escaped(hint))?;
         }
         Ok(())
     }
+}
+
+/// `s` with every character that could break a line or steer a terminal written as an
+/// escape: C0 and C1 controls (newlines and ESC among them) and the bidirectional
+/// formatting characters that make text read differently than it is stored.
+pub fn escaped(s: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// A parsed input file: its name for messages and its tree for locating fields.
@@ -220,6 +247,22 @@ impl Diagnostic {
 mod tests {
     use super::*;
     use crate::yaml;
+
+    #[test]
+    fn control_characters_cannot_forge_lines_or_steer_the_terminal() {
+        let d = Diagnostic::at(
+            "dovetail.yaml",
+            Pos::START,
+            "key `a\n::error file=x::forged\u{1b}[31m\u{202e}`",
+        );
+        let text = d.to_string();
+        assert!(!text.contains('\n') && !text.contains('\u{1b}') && !text.contains('\u{202e}'));
+        assert!(
+            text.contains("a\\n::error file=x::forged\\u{1b}[31m\\u{202e}"),
+            "{text}"
+        );
+        assert_eq!(escaped("plain café"), "plain café");
+    }
 
     #[test]
     fn text_form_matches_the_documented_shape() {

@@ -33,9 +33,17 @@ pub fn dns_subdomain(s: &str) -> bool {
     !s.is_empty() && s.len() <= 253 && s.split('.').all(|l| label(l, 63))
 }
 
-/// `^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$`: a process name.
+/// `^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$`: a process name, not starting with `db-`: a
+/// process's objects are named `<app>-<process>`, and CloudNativePG names the database's
+/// `<app>-db-rw`, `<app>-db-ro`, `<app>-db-ca`, `<app>-db-primary`… (the exact reserved
+/// names are in the schema's `not`).
 pub fn process_name(s: &str) -> bool {
-    label(s, 20) && s.as_bytes()[0].is_ascii_lowercase()
+    label(s, 20) && s.as_bytes()[0].is_ascii_lowercase() && !s.starts_with("db-")
+}
+
+/// An IP block as Kubernetes' `ipBlock` takes it, host bits zero.
+pub fn cidr(s: &str) -> bool {
+    crate::cidr::Cidr::parse(s).is_some()
 }
 
 /// A process name or `*` (allocation keys).

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod argocd;
+pub mod cidr;
 pub mod cli;
 pub mod commands;
 pub mod diag;
@@ -24,6 +25,7 @@ pub mod odb;
 pub mod output;
 pub mod ownership;
 pub mod parallel;
+pub mod podcheck;
 pub mod quantity;
 pub mod render;
 pub mod report;

@@ -68,17 +68,35 @@ pub fn typed<T: DeserializeOwned>(
     if diags.error_count() > before {
         return None;
     }
-    match serde_json::from_value(value) {
+    match serde_path_to_error::deserialize(value) {
         Ok(t) => Some(t),
         // The schema admits operator-owned fields so that ownership can name their
         // owner; that error is already reported, and this one would only confuse.
         Err(_) if diags.has_errors_in(&doc.file) => None,
         Err(e) => {
-            diags.push(Diagnostic::at(
-                &doc.file,
-                Pos::START,
-                format!("internal error: the schema accepted what dovetail cannot read ({e}); please report it"),
-            ));
+            let path = yaml::Path::parse(&e.path().to_string());
+            let found = doc
+                .root
+                .at(&path)
+                .and_then(yaml::Node::scalar_text)
+                .map(|t| format!(", found `{}`", crate::diag::escaped(t)))
+                .unwrap_or_default();
+            let inner = e.inner().to_string();
+            // serde says "invalid type: floating point `8000.0`, expected u16"; what
+            // the user needs is the kind of value the field takes.
+            let expected = if inner.contains("expected u") || inner.contains("expected i") {
+                "a whole number".to_owned()
+            } else {
+                inner
+                    .rsplit_once("expected ")
+                    .map_or_else(|| "another kind of value".to_owned(), |(_, e)| e.to_owned())
+            };
+            diags.push(
+                doc.error(&path, format!("expected {expected}{found}"))
+                    .hint(
+                        "write it as the field's documentation shows (`dovetail schema` prints it)",
+                    ),
+            );
             None
         }
     }

@@ -220,6 +220,9 @@ pub struct QuotaAllocation {
     /// Storage of all volume claims together.
     #[serde(default)]
     pub storage: Option<String>,
+    /// Local storage of all containers together.
+    #[serde(default)]
+    pub ephemeral_storage: Option<String>,
 }
 
 /// What one process gets.
@@ -238,6 +241,9 @@ pub struct ProcessAllocation {
     /// Memory per pod, over the plan's.
     #[serde(default)]
     pub memory: Option<String>,
+    /// Local storage of the process's container, over the plan's and the platform's.
+    #[serde(default)]
+    pub ephemeral_storage: Option<String>,
     /// A HorizontalPodAutoscaler.
     #[serde(default)]
     pub autoscaling: Option<Autoscaling>,
@@ -325,6 +331,56 @@ pub struct Platform {
     pub policy: Policy,
     /// Named sizes.
     pub plans: BTreeMap<String, Resources>,
+    /// What apps may reach on the network, beyond their own pods, DNS and their
+    /// database.
+    #[serde(default)]
+    pub network: Option<Network>,
+}
+
+/// The network around every app (each app's egress NetworkPolicies).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Network {
+    /// Where app pods may connect, beyond their own pods, DNS and their database; the
+    /// public internet (every address but the private, shared and link-local ranges)
+    /// when absent, nothing when empty.
+    #[serde(default)]
+    pub egress: Option<Vec<EgressRule>>,
+    /// The cluster's pod and service ranges: excepted from every egress rule, so that
+    /// no rule an operator writes reaches other tenants' pods.
+    #[serde(default)]
+    pub cluster_cidrs: Vec<String>,
+    /// Where cluster DNS runs.
+    #[serde(default)]
+    pub dns: Option<Dns>,
+    /// The API server's addresses, which CloudNativePG's instances must reach; any
+    /// address on ports 443 and 6443 when absent.
+    #[serde(default)]
+    pub api_server: Vec<String>,
+}
+
+/// One block apps may connect to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EgressRule {
+    /// The block, like `0.0.0.0/0` or `203.0.113.0/24`.
+    pub cidr: String,
+    /// Blocks inside it that stay closed.
+    #[serde(default)]
+    pub except: Vec<String>,
+    /// TCP ports; every port when absent.
+    #[serde(default)]
+    pub ports: Vec<u16>,
+}
+
+/// Where cluster DNS runs: its namespace and its pods' labels.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Dns {
+    /// The namespace (default `kube-system`).
+    pub namespace: String,
+    /// The DNS pods' labels (default `k8s-app: kube-dns`).
+    pub pod_labels: BTreeMap<String, String>,
 }
 
 /// Where Prometheus scrapes from.
@@ -391,6 +447,10 @@ pub struct Database {
     /// CPU and memory of each CloudNativePG instance.
     #[serde(default)]
     pub resources: Option<Resources>,
+    /// The CloudNativePG operator's namespace, allowed to reach each database's pods
+    /// (default `cnpg-system`).
+    #[serde(default)]
+    pub operator_namespace: Option<String>,
 }
 
 /// Who provides the database.
@@ -411,9 +471,12 @@ pub struct Policy {
     pub registries: Vec<String>,
     /// Resources of every sidecar and helper container.
     pub sidecar_resources: Resources,
+    /// Local storage of each app container unless its plan or allocation says.
+    #[serde(default)]
+    pub ephemeral_storage: Option<String>,
 }
 
-/// CPU and memory.
+/// CPU, memory and local (ephemeral) storage.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Resources {
@@ -422,6 +485,83 @@ pub struct Resources {
     pub cpu: String,
     /// Memory.
     pub memory: String,
+    /// Local storage: the container's writable layer, its logs and the emptyDirs of its
+    /// pod. Always set once resolved ([`Platform::process_resources`] and friends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ephemeral_storage: Option<String>,
+}
+
+/// Local storage of an app container when neither its allocation, its plan nor the
+/// platform (`policy.ephemeralStorage`) says: every container gets a limit, so that none
+/// can fill its node's disk.
+pub const DEFAULT_EPHEMERAL_STORAGE: &str = "1Gi";
+/// Local storage of a sidecar or helper container when `policy.sidecarResources` does
+/// not say.
+pub const DEFAULT_SIDECAR_EPHEMERAL_STORAGE: &str = "256Mi";
+
+/// What one process's main container gets, by the one rule both the merge and the
+/// fleet's quota follow: the allocation's explicit values over its plan's, and for local
+/// storage the platform's default after both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessResources {
+    /// CPU, if the allocation or its plan gives it.
+    pub cpu: Option<String>,
+    /// Memory, if the allocation or its plan gives it.
+    pub memory: Option<String>,
+    /// Local storage.
+    pub ephemeral_storage: String,
+    /// The plan named, when `platform.yaml` has no such plan.
+    pub unknown_plan: Option<String>,
+}
+
+impl Platform {
+    /// What a process sized by `pa` gets (see [`ProcessResources`]).
+    pub fn process_resources(&self, pa: &ProcessAllocation) -> ProcessResources {
+        let plan = pa.plan.as_ref().and_then(|p| self.plans.get(p));
+        let unknown_plan = pa.plan.clone().filter(|_| plan.is_none());
+        ProcessResources {
+            cpu: pa.cpu.clone().or_else(|| plan.map(|p| p.cpu.clone())),
+            memory: pa.memory.clone().or_else(|| plan.map(|p| p.memory.clone())),
+            ephemeral_storage: pa
+                .ephemeral_storage
+                .clone()
+                .or_else(|| plan.and_then(|p| p.ephemeral_storage.clone()))
+                .or_else(|| self.policy.ephemeral_storage.clone())
+                .unwrap_or_else(|| DEFAULT_EPHEMERAL_STORAGE.to_owned()),
+            unknown_plan,
+        }
+    }
+
+    /// What every sidecar and helper container gets, local storage filled in.
+    pub fn sidecar_resources(&self) -> Resources {
+        let mut r = self.policy.sidecar_resources.clone();
+        r.ephemeral_storage
+            .get_or_insert_with(|| DEFAULT_SIDECAR_EPHEMERAL_STORAGE.to_owned());
+        r
+    }
+
+    /// What each CloudNativePG instance gets (default 500m, 1Gi, and the platform's
+    /// default local storage).
+    pub fn database_resources(&self) -> Resources {
+        let mut r = self
+            .database
+            .as_ref()
+            .and_then(|d| d.resources.clone())
+            .unwrap_or_else(|| Resources {
+                cpu: "500m".to_owned(),
+                memory: "1Gi".to_owned(),
+                ephemeral_storage: None,
+            });
+        if r.ephemeral_storage.is_none() {
+            r.ephemeral_storage = Some(
+                self.policy
+                    .ephemeral_storage
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_EPHEMERAL_STORAGE.to_owned()),
+            );
+        }
+        r
+    }
 }
 
 /// A quantity may be written as a YAML number (`cpu: 1`); it is kept as text.

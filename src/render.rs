@@ -53,13 +53,23 @@ pub fn render(r: &Resolved) -> Vec<Value> {
         if let Some(class) = &db.storage_class {
             storage["storageClass"] = json!(class);
         }
-        let spec = json!({
+        let mut spec = json!({
             "instances": db.instances,
             "resources": resources(&db.resources),
+        });
+        // CloudNativePG's scratch volumes (/controller, /run, /tmp) are emptyDirs: bound
+        // them like every other volume.
+        if let Some(e) = &db.resources.ephemeral_storage {
+            spec["ephemeralVolumesSizeLimit"] = json!({"temporaryData": e});
+        }
+        let rest = json!({
             "enableSuperuserAccess": false,
             "bootstrap": {"initdb": {"database": "app", "owner": "app"}},
             "storage": storage,
         });
+        if let (Value::Object(spec), Value::Object(rest)) = (&mut spec, rest) {
+            spec.extend(rest);
+        }
         out.push(object(
             r,
             "postgresql.cnpg.io/v1",
@@ -321,11 +331,13 @@ fn service(r: &Resolved, process: &str, port: u16, kind: ServiceType) -> Value {
 
 fn resources(res: &Resources) -> Value {
     // Requests equal limits: each pod gets exactly what the operator allocated
-    // (Guaranteed QoS), no more under contention and no less.
-    json!({
-        "requests": {"cpu": res.cpu, "memory": res.memory},
-        "limits": {"cpu": res.cpu, "memory": res.memory},
-    })
+    // (Guaranteed QoS), no more under contention and no less. Local storage has a limit
+    // too, so that no container can fill its node's disk.
+    let mut amounts = json!({"cpu": res.cpu, "memory": res.memory});
+    if let Some(e) = &res.ephemeral_storage {
+        amounts["ephemeral-storage"] = json!(e);
+    }
+    json!({"requests": amounts, "limits": amounts})
 }
 
 /// The restricted security context, with the fields a fragment may tighten applied.
@@ -621,10 +633,11 @@ fn volumes(r: &Resolved, files: bool, static_files: bool) -> Vec<Value> {
     v
 }
 
-/// Gives every container of a pod spec a writable `/tmp` (an `emptyDir`, capped), unless
-/// it mounts something there itself: with a read-only root, Python, gunicorn and most
-/// runtimes still need a scratch directory.
-fn with_tmp(spec: &mut Map<String, Value>) {
+/// Gives every container of a pod spec a writable `/tmp` (an `emptyDir` capped at
+/// `size`, the local storage of the pod's main container), unless it mounts something
+/// there itself: with a read-only root, Python, gunicorn and most runtimes still need a
+/// scratch directory.
+fn with_tmp(spec: &mut Map<String, Value>, size: Option<&str>) {
     let mut used = false;
     for list in ["initContainers", "containers"] {
         let Some(Value::Array(containers)) = spec.get_mut(list) else {
@@ -647,7 +660,8 @@ fn with_tmp(spec: &mut Map<String, Value>) {
         }
     }
     if used {
-        let volume = json!({"name": "dovetail-tmp", "emptyDir": {"sizeLimit": TMP_SIZE}});
+        let volume =
+            json!({"name": "dovetail-tmp", "emptyDir": {"sizeLimit": size.unwrap_or(TMP_SIZE)}});
         match spec.get_mut("volumes") {
             Some(Value::Array(v)) => v.push(volume),
             _ => {
@@ -657,8 +671,8 @@ fn with_tmp(spec: &mut Map<String, Value>) {
     }
 }
 
-/// How much a pod may write to `/tmp`.
-const TMP_SIZE: &str = "1Gi";
+/// How much a pod may write to `/tmp` when its main container's local storage is unknown.
+const TMP_SIZE: &str = crate::model::DEFAULT_EPHEMERAL_STORAGE;
 
 fn pull_secrets(r: &Resolved, spec: &mut Map<String, Value>) {
     if r.secrets.as_ref().is_some_and(|s| s.pull.is_some()) {
@@ -751,7 +765,7 @@ fn deployment(r: &Resolved, p: &ResolvedProcess) -> Value {
     if !vols.is_empty() {
         spec.insert("volumes".into(), Value::Array(vols));
     }
-    with_tmp(&mut spec);
+    with_tmp(&mut spec, p.resources.ephemeral_storage.as_deref());
 
     let template = json!({
         "metadata": {
@@ -815,7 +829,12 @@ fn init_job(r: &Resolved) -> Value {
     if !vols.is_empty() {
         spec.insert("volumes".into(), Value::Array(vols));
     }
-    with_tmp(&mut spec);
+    with_tmp(
+        &mut spec,
+        r.init
+            .as_ref()
+            .and_then(|i| i.resources.ephemeral_storage.as_deref()),
+    );
     let mut o = object(r, "batch/v1", "Job", &name(r, "init"), "init", None, false);
     // A Sync hook one wave after the objects it needs (ConfigMaps, the database) and
     // before the Deployments: migrations run once per sync, before new code starts.
@@ -859,6 +878,7 @@ fn redis_deployment(r: &Resolved) -> Value {
     let res = Resources {
         cpu: r.sidecar_resources.cpu.clone(),
         memory: redis.memory.clone(),
+        ephemeral_storage: r.sidecar_resources.ephemeral_storage.clone(),
     };
     let sc = container_security(None);
     let container = json!({
@@ -933,9 +953,53 @@ fn ingress(r: &Resolved, ing: &crate::resolve::ResolvedIngress) -> Value {
     o
 }
 
-/// Ingress to the app's pods only from its own pods; and, when it has an Ingress, to
-/// `web`'s port (and only `web`'s pods) from the ingress controller. Policies add up, so
-/// the second widens the first for `web` alone.
+/// The database's pods: reached by the app's pods, by each other (replication) and by
+/// the CloudNativePG operator; reaching each other, DNS and the API server (the
+/// instance manager watches its Cluster), which the platform may pin down.
+fn database_policy(r: &Resolved, app_pods: &Value, db_pods: &Value, dns: &Value) -> Value {
+    let both = json!([
+        {"protocol": "TCP", "port": POSTGRES_PORT},
+        {"protocol": "TCP", "port": CNPG_STATUS_PORT},
+    ]);
+    let api_ports = json!([{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]);
+    let mut api = json!({"ports": api_ports});
+    if !r.network.api_server.is_empty() {
+        api["to"] = Value::Array(
+            r.network
+                .api_server
+                .iter()
+                .map(|c| json!({"ipBlock": {"cidr": c}}))
+                .collect(),
+        );
+    }
+    let spec = json!({
+        "podSelector": db_pods,
+        "policyTypes": ["Ingress", "Egress"],
+        "ingress": [
+            {"from": [{"podSelector": app_pods}], "ports": [{"protocol": "TCP", "port": POSTGRES_PORT}]},
+            {"from": [{"podSelector": db_pods}], "ports": both},
+            {
+                "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": r.network.database_operator_namespace}}}],
+                "ports": both,
+            },
+        ],
+        "egress": [
+            {"to": [{"podSelector": db_pods}], "ports": both},
+            dns,
+            api,
+        ],
+    });
+    object(
+        r,
+        "networking.k8s.io/v1",
+        "NetworkPolicy",
+        &name(r, "db"),
+        "database",
+        Some(spec),
+        true,
+    )
+}
+
 /// The ports named `metrics` or `<something>-metrics` of a process's containers (sidecar
 /// exporters, or the app's own), as (name, number).
 fn metrics_ports(p: &ResolvedProcess) -> Vec<(String, u64)> {
@@ -991,12 +1055,31 @@ fn pod_monitors(r: &Resolved) -> Vec<Value> {
     out
 }
 
+/// The port CloudNativePG's instances serve PostgreSQL on.
+const POSTGRES_PORT: u16 = 5432;
+/// The port of CloudNativePG's instance manager (status, probes, backups), which the
+/// operator and the other instances call.
+const CNPG_STATUS_PORT: u16 = 8000;
+
+/// The app's pods talk to each other and to cluster DNS, and nothing else reaches them.
+/// The rules below add what else each may do: app pods (not Redis) reach their database
+/// and what `platform.yaml` allows; `web` is reached by the ingress controller; metrics
+/// ports by monitoring; the database's pods by the app, each other and their operator.
+/// No rule reaches other tenants' namespaces or the cloud metadata address.
 fn network_policies(r: &Resolved) -> Vec<Value> {
     let own = json!({"matchLabels": {"app.kubernetes.io/instance": instance(r)}});
+    let dns = json!({
+        "to": [{
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": r.network.dns_namespace}},
+            "podSelector": {"matchLabels": r.network.dns_labels},
+        }],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+    });
     let spec = json!({
         "podSelector": own,
-        "policyTypes": ["Ingress"],
+        "policyTypes": ["Ingress", "Egress"],
         "ingress": [{"from": [{"podSelector": own}]}],
+        "egress": [{"to": [{"podSelector": own}]}, dns],
     });
     let mut out = vec![object(
         r,
@@ -1007,6 +1090,57 @@ fn network_policies(r: &Resolved) -> Vec<Value> {
         Some(spec),
         true,
     )];
+    let cnpg = r
+        .database
+        .as_ref()
+        .is_some_and(|db| db.provider == DatabaseProvider::Cnpg);
+    let db_pods = json!({"matchLabels": {"cnpg.io/cluster": name(r, "db")}});
+    let mut egress = Vec::new();
+    if cnpg {
+        egress.push(json!({
+            "to": [{"podSelector": db_pods}],
+            "ports": [{"protocol": "TCP", "port": POSTGRES_PORT}],
+        }));
+    }
+    for rule in &r.network.egress {
+        let mut block = json!({"cidr": rule.cidr});
+        if !rule.except.is_empty() {
+            block["except"] = json!(rule.except);
+        }
+        let mut e = json!({"to": [{"ipBlock": block}]});
+        if !rule.ports.is_empty() {
+            e["ports"] = Value::Array(
+                rule.ports
+                    .iter()
+                    .map(|p| json!({"protocol": "TCP", "port": p}))
+                    .collect(),
+            );
+        }
+        egress.push(e);
+    }
+    if !egress.is_empty() {
+        // Redis serves the app and calls nobody.
+        let spec = json!({
+            "podSelector": {
+                "matchLabels": {"app.kubernetes.io/instance": instance(r)},
+                "matchExpressions": [{"key": "app.kubernetes.io/component", "operator": "NotIn", "values": ["redis"]}],
+            },
+            "policyTypes": ["Egress"],
+            "egress": egress,
+        });
+        out.push(object(
+            r,
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            &name(r, "egress"),
+            "app",
+            Some(spec),
+            true,
+        ));
+    }
+    if cnpg {
+        out.push(database_policy(r, &own, &db_pods, &dns));
+    }
     if r.ingress.is_some()
         && let Some(port) = r
             .processes

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use crate::cli::Format;
-use crate::diag::{Diagnostics, Severity};
+use crate::diag::{Diagnostics, Severity, escaped};
 
 /// Writes every diagnostic in `format`, then (for text) a summary line.
 pub fn emit(diags: &Diagnostics, format: Format, w: &mut dyn Write) -> io::Result<()> {
@@ -67,8 +67,10 @@ pub fn emit(diags: &Diagnostics, format: Format, w: &mut dyn Write) -> io::Resul
 }
 
 // GitHub's workflow command escaping: data escapes %, CR and LF; properties also : and ,.
+// Other control characters are escaped as in the text format first.
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
+    escaped(s)
+        .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }

@@ -27,6 +27,8 @@ use crate::yaml::Path;
 pub const MAX_FILE_BYTES: u64 = 256 * 1024;
 /// Largest total of config files; a ConfigMap holds at most 1 MiB.
 pub const MAX_FILES_TOTAL: u64 = 768 * 1024;
+/// Longest ConfigMap key, as Kubernetes validates it.
+const MAX_CONFIG_KEY: usize = 253;
 
 /// The app's identity, from the operator repo's file layout: `tenants/<tenant>/<app>.yaml`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -95,6 +97,8 @@ pub struct Resolved {
     pub wait_image: Option<String>,
     /// Prometheus scraping, when the platform has it.
     pub monitoring: Option<crate::model::Monitoring>,
+    /// What the app's pods may reach, and who reaches its database.
+    pub network: ResolvedNetwork,
     /// Decrypted secrets; kept out of the resolved document and of every message.
     #[serde(skip)]
     pub secrets: Option<ResolvedSecrets>,
@@ -251,12 +255,34 @@ pub struct ResolvedDatabase {
     pub storage_class: Option<String>,
 }
 
-/// What a CloudNativePG instance gets when `platform.yaml` does not say.
-pub fn default_database_resources() -> Resources {
-    Resources {
-        cpu: "500m".to_owned(),
-        memory: "1Gi".to_owned(),
-    }
+/// The network around the app: its egress rules, checked and with their exceptions.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedNetwork {
+    /// Blocks the app's pods may connect to.
+    pub egress: Vec<ResolvedEgress>,
+    /// Cluster DNS's namespace.
+    pub dns_namespace: String,
+    /// Cluster DNS's pod labels.
+    pub dns_labels: BTreeMap<String, String>,
+    /// The API server's blocks, for CloudNativePG's instances; empty: any address on
+    /// ports 443 and 6443.
+    pub api_server: Vec<String>,
+    /// The CloudNativePG operator's namespace.
+    pub database_operator_namespace: String,
+}
+
+/// One egress rule as rendered.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedEgress {
+    /// The block.
+    pub cidr: String,
+    /// Blocks inside it that stay closed: the operator's, the metadata service's, the
+    /// cluster's.
+    pub except: Vec<String>,
+    /// TCP ports; all when empty.
+    pub ports: Vec<u16>,
 }
 
 /// Redis.
@@ -342,6 +368,8 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
     let files = resolve_files(&mut cx, &names);
     let env = resolve_env(&mut cx);
     let static_files = resolve_static(&mut cx, &names);
+    check_mount_clash(&mut cx, &files, static_files.as_ref());
+    let network = resolve_network(&mut cx);
     let database = resolve_database(&mut cx);
     let redis = resolve_redis(&mut cx);
     let ingress = resolve_ingress(&mut cx);
@@ -447,8 +475,14 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
             files: !files_here.is_empty() || (runs_init && !files.is_empty()),
             static_files: mounts_static || (runs_init && static_files.is_some()),
         };
-        let (patches, sidecars, init_containers, volumes) =
-            split_fragments(&mut cx, name, process.pod.as_ref(), &names, pod_volumes);
+        let (patches, sidecars, init_containers, volumes) = split_fragments(
+            &mut cx,
+            name,
+            process.pod.as_ref(),
+            &names,
+            pod_volumes,
+            &resources,
+        );
         processes.push(ResolvedProcess {
             name: name.clone(),
             command: process.command.clone(),
@@ -516,7 +550,7 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
 
     check_single_attach(&mut cx, static_files.as_ref(), &processes, init.as_ref());
     check_wait_for(&mut cx);
-    let sidecar_resources = platform.policy.sidecar_resources.clone();
+    let sidecar_resources = platform.sidecar_resources();
     check_resources(
         &mut cx,
         &sidecar_resources,
@@ -548,8 +582,128 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
         secrets,
         wait_image: platform.images.wait.clone(),
         monitoring: platform.monitoring.clone(),
+        network,
     };
     (Some(resolved), cx.diags)
+}
+
+/// The platform's egress rules with the exceptions every rule gets: the cloud metadata
+/// service and the cluster's own ranges. A rule inside one of those is refused.
+fn resolve_network(cx: &mut Ctx<'_>) -> ResolvedNetwork {
+    use crate::cidr::{self, Cidr, RuleError};
+    let given = cx.inputs.platform.network.clone().unwrap_or_default();
+    let at = Path::root().key("network");
+    let mut forced: Vec<Cidr> = cidr::METADATA
+        .iter()
+        .filter_map(|s| Cidr::parse(s))
+        .collect();
+    forced.extend(given.cluster_cidrs.iter().filter_map(|s| Cidr::parse(s)));
+    let rules: Vec<(Path, String, Vec<String>, Vec<u16>)> = match &given.egress {
+        Some(rules) => rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                (
+                    at.key("egress").index(i),
+                    r.cidr.clone(),
+                    r.except.clone(),
+                    r.ports.clone(),
+                )
+            })
+            .collect(),
+        // The public internet: everything but the private, shared and link-local ranges.
+        None => ["0.0.0.0/0", "::/0"]
+            .into_iter()
+            .map(|block| {
+                let inside = Cidr::parse(block);
+                let except = cidr::PRIVATE
+                    .iter()
+                    .filter(|p| {
+                        inside
+                            .zip(Cidr::parse(p))
+                            .is_some_and(|(b, p)| b.contains(&p))
+                    })
+                    .map(|p| (*p).to_owned())
+                    .collect();
+                (at.clone(), block.to_owned(), except, Vec::new())
+            })
+            .collect(),
+    };
+    let mut egress = Vec::new();
+    for (rule_at, block, except, ports) in rules {
+        let Some(block_cidr) = Cidr::parse(&block) else {
+            continue;
+        };
+        let given_except: Vec<Cidr> = except.iter().filter_map(|e| Cidr::parse(e)).collect();
+        match cidr::exceptions(&block_cidr, &given_except, &forced) {
+            Ok(except) => egress.push(ResolvedEgress {
+                cidr: block,
+                except: except.iter().map(ToString::to_string).collect(),
+                ports,
+            }),
+            Err(RuleError::Forbidden { inside }) => cx.platform_err(
+                &rule_at.key("cidr"),
+                format!("`{block}` lies inside `{inside}`, which no app may reach (the cloud metadata service, or the cluster's own pods and services)"),
+                "allow addresses outside it",
+            ),
+            Err(RuleError::ExceptOutside(e)) => cx.platform_err(
+                &rule_at.key("except"),
+                format!("`{e}` is not inside `{block}`"),
+                "list only blocks inside the rule's cidr",
+            ),
+        }
+    }
+    let dns = given.dns.unwrap_or_else(|| crate::model::Dns {
+        namespace: "kube-system".to_owned(),
+        pod_labels: BTreeMap::from([("k8s-app".to_owned(), "kube-dns".to_owned())]),
+    });
+    ResolvedNetwork {
+        egress,
+        dns_namespace: dns.namespace,
+        dns_labels: dns.pod_labels,
+        api_server: given.api_server,
+        database_operator_namespace: cx
+            .inputs
+            .platform
+            .database
+            .as_ref()
+            .and_then(|d| d.operator_namespace.clone())
+            .unwrap_or_else(|| "cnpg-system".to_owned()),
+    }
+}
+
+/// A container may mount one thing at a path (the API server refuses two): a config file
+/// at the static volume's mount, in a process that has both, is refused here.
+fn check_mount_clash(
+    cx: &mut Ctx<'_>,
+    files: &[ResolvedFile],
+    static_files: Option<&ResolvedStatic>,
+) {
+    let Some(s) = static_files else { return };
+    let runs_init_in_web = cx
+        .inputs
+        .app
+        .init
+        .as_ref()
+        .is_some_and(|i| i.mode == InitMode::InitContainer);
+    for (i, f) in cx.inputs.app.files.iter().enumerate() {
+        let Some(resolved) = files.iter().find(|r| r.path == f.path) else {
+            continue;
+        };
+        // The init step mounts every file and the static volume.
+        let together = cx.inputs.app.init.is_some()
+            || resolved
+                .processes
+                .iter()
+                .any(|p| s.processes.contains(p) || (runs_init_in_web && p == "web"));
+        if f.mount == s.mount && together {
+            cx.app_err(
+                &Path::root().key("files").index(i).key("mount"),
+                format!("`{}` is also where the static volume is mounted", f.mount),
+                "mount the file elsewhere, or inside the static volume's directory",
+            );
+        }
+    }
 }
 
 /// `waitFor` names services the app uses, and the platform has the images to wait with.
@@ -662,36 +816,29 @@ fn alloc_path_for(alloc: &Allocation, name: &str) -> Path {
 
 /// CPU and memory for a process: explicit values over the named plan.
 fn resources_for(cx: &mut Ctx<'_>, pa: &ProcessAllocation, at: &Path) -> Resources {
-    let plan = pa.plan.as_ref().and_then(|p| {
-        let found = cx.inputs.platform.plans.get(p).cloned();
-        if found.is_none() {
-            let known: Vec<&str> = cx
-                .inputs
-                .platform
-                .plans
-                .keys()
-                .map(String::as_str)
-                .collect();
-            let platform_file = cx.inputs.platform_doc.file.clone();
-            cx.alloc_err(
-                &at.key("plan"),
-                format!("no plan `{p}` in {platform_file}"),
-                &format!("use one of: {}", known.join(", ")),
-            );
-        }
-        found
-    });
-    let cpu = pa
-        .cpu
-        .clone()
-        .or_else(|| plan.as_ref().map(|p| p.cpu.clone()));
-    let memory = pa
-        .memory
-        .clone()
-        .or_else(|| plan.as_ref().map(|p| p.memory.clone()));
-    match (cpu, memory) {
+    let sized = cx.inputs.platform.process_resources(pa);
+    if let Some(p) = &sized.unknown_plan {
+        let known: Vec<&str> = cx
+            .inputs
+            .platform
+            .plans
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let platform_file = cx.inputs.platform_doc.file.clone();
+        cx.alloc_err(
+            &at.key("plan"),
+            format!("no plan `{p}` in {platform_file}"),
+            &format!("use one of: {}", known.join(", ")),
+        );
+    }
+    match (sized.cpu, sized.memory) {
         (Some(cpu), Some(memory)) => {
-            let r = Resources { cpu, memory };
+            let r = Resources {
+                cpu,
+                memory,
+                ephemeral_storage: Some(sized.ephemeral_storage),
+            };
             check_resources(cx, &r, at, false);
             r
         }
@@ -706,13 +853,19 @@ fn resources_for(cx: &mut Ctx<'_>, pa: &ProcessAllocation, at: &Path) -> Resourc
             Resources {
                 cpu: "0".into(),
                 memory: "0".into(),
+                ephemeral_storage: Some("0".into()),
             }
         }
     }
 }
 
 fn check_resources(cx: &mut Ctx<'_>, r: &Resources, at: &Path, platform: bool) {
-    for (field, value) in [("cpu", &r.cpu), ("memory", &r.memory)] {
+    let ephemeral = r.ephemeral_storage.clone().unwrap_or_default();
+    for (field, value) in [
+        ("cpu", &r.cpu),
+        ("memory", &r.memory),
+        ("ephemeralStorage", &ephemeral),
+    ] {
         if Quantity::parse(value).is_some_and(Quantity::is_zero) {
             let message = format!("`{value}` is zero");
             if platform {
@@ -883,6 +1036,17 @@ fn resolve_files(cx: &mut Ctx<'_>, names: &BTreeSet<&str>) -> Vec<ResolvedFile> 
             }
         }
         let key = config_key(&f.path);
+        if key.len() > MAX_CONFIG_KEY {
+            cx.app_err(
+                &at.key("path"),
+                format!(
+                    "is {} characters as a ConfigMap key (`/` becomes `_`); Kubernetes allows {MAX_CONFIG_KEY}",
+                    key.len()
+                ),
+                "use a shorter path",
+            );
+            continue;
+        }
         if let Some(other) = out.iter().find(|o| o.key == key) {
             let other_path = other.path.clone();
             cx.app_err(
@@ -1002,10 +1166,7 @@ fn resolve_database(cx: &mut Ctx<'_>) -> Option<ResolvedDatabase> {
         provider: db.provider,
         size,
         instances: db.instances.unwrap_or(1),
-        resources: db
-            .resources
-            .clone()
-            .unwrap_or_else(default_database_resources),
+        resources: cx.inputs.platform.database_resources(),
         storage_class: cx.inputs.platform.storage.block.clone(),
     })
 }
@@ -1120,6 +1281,7 @@ fn split_fragments(
     own: Option<&Value>,
     names: &BTreeSet<&str>,
     pod_volumes: PodVolumes,
+    resources: &Resources,
 ) -> Fragments {
     let mut patches = Vec::new();
     let mut sidecars = Vec::new();
@@ -1142,6 +1304,7 @@ fn split_fragments(
             let cpath = at.key("containers").index(i);
             let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
             check_container_refs(cx, c, &cpath);
+            api_server_checks(cx, crate::podcheck::container(c, false), &cpath);
             if name == process {
                 patches.push(c.clone());
             } else if names.contains(name) {
@@ -1170,6 +1333,7 @@ fn split_fragments(
         for (i, c) in list(fragment, "initContainers").iter().enumerate() {
             let cpath = at.key("initContainers").index(i);
             check_container_refs(cx, c, &cpath);
+            api_server_checks(cx, crate::podcheck::container(c, true), &cpath);
             if c.get("image").is_none() {
                 cx.app_err(&cpath, "an init container needs an image", "add image:");
             }
@@ -1178,6 +1342,7 @@ fn split_fragments(
         for (i, v) in list(fragment, "volumes").iter().enumerate() {
             let vpath = at.key("volumes").index(i);
             check_volume_refs(cx, v, &vpath);
+            api_server_checks(cx, crate::podcheck::volume(v), &vpath);
             let name = v.get("name").and_then(Value::as_str).unwrap_or_default();
             if name.starts_with("dovetail-") {
                 cx.app_err(
@@ -1195,11 +1360,79 @@ fn split_fragments(
                     "rename one of them",
                 );
             }
-            volumes.push(v.clone());
+            let mut v = v.clone();
+            cap_empty_dir(cx, process, &mut v, &vpath, resources);
+            volumes.push(v);
         }
     }
     check_pod_names(cx, process, &sources, &volumes, pod_volumes);
     (patches, sidecars, inits, volumes)
+}
+
+/// Reports what kube-apiserver's own validation would refuse in a fragment's container
+/// or volume (see [`crate::podcheck`]), at its place under `at`.
+fn api_server_checks(cx: &mut Ctx<'_>, problems: Vec<crate::podcheck::Problem>, at: &Path) {
+    for p in problems {
+        let mut path = at.clone();
+        for seg in p.at {
+            path = match seg {
+                crate::podcheck::Seg::Key(k) => path.key(&k),
+                crate::podcheck::Seg::Index(i) => path.index(i),
+            };
+        }
+        cx.app_err(&path, p.message, &p.hint);
+    }
+}
+
+/// An `emptyDir` of a fragment gets a size limit, and may not ask for more than the
+/// operator gives the process: its local storage (its memory, for `medium: Memory`,
+/// which the kernel counts as memory). Without a limit one pod could fill its node.
+fn cap_empty_dir(cx: &mut Ctx<'_>, process: &str, v: &mut Value, at: &Path, resources: &Resources) {
+    let Some(Value::Object(dir)) = v.get_mut("emptyDir") else {
+        return;
+    };
+    let in_memory = dir.get("medium").and_then(Value::as_str) == Some("Memory");
+    let (cap, what) = if in_memory {
+        (resources.memory.clone(), "memory")
+    } else {
+        (
+            resources.ephemeral_storage.clone().unwrap_or_default(),
+            "local storage",
+        )
+    };
+    let at = at.key("emptyDir").key("sizeLimit");
+    match dir.get("sizeLimit") {
+        None => {
+            dir.insert("sizeLimit".into(), Value::String(cap));
+        }
+        Some(given) => {
+            let text = match given {
+                Value::String(t) => t.clone(),
+                other => other.to_string(),
+            };
+            match (Quantity::parse(&text), Quantity::parse(&cap)) {
+                (Some(g), Some(c)) if g > c => {
+                    let file = cx.alloc_file().to_owned();
+                    cx.app_err(
+                        &at,
+                        format!(
+                            "`{text}` is more than the {cap} of {what} `{process}` gets ({file})"
+                        ),
+                        &format!("ask for at most {cap}, or leave sizeLimit out to get that much"),
+                    );
+                }
+                (None, _) => cx.app_err(
+                    &at,
+                    format!(
+                        "`{}` is not a quantity of bytes",
+                        crate::diag::escaped(&text)
+                    ),
+                    "write it like 512Mi or 1Gi",
+                ),
+                _ => {}
+            }
+        }
+    }
 }
 
 /// What Kubernetes would refuse at apply time, refused here with a place to point at:
@@ -1211,17 +1444,13 @@ fn check_pod_names(
     volumes: &[Value],
     pod_volumes: PodVolumes,
 ) {
-    let mut seen: BTreeSet<String> = BTreeSet::from([process.to_owned()]);
-    if process == "web"
-        && cx
-            .inputs
-            .app
-            .init
-            .as_ref()
-            .is_some_and(|i| i.mode == InitMode::InitContainer)
-    {
-        seen.insert("init".to_owned());
-    }
+    // The names of the containers dovetail adds (the init step, the waits) are taken in
+    // every pod, whether this one has them or not: a fragment that works today must not
+    // break when the app starts waiting for its database.
+    let mut seen: BTreeSet<String> = [process, "init", "wait-for-postgres", "wait-for-redis"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     let names: BTreeSet<&str> = cx.inputs.app.processes.keys().map(String::as_str).collect();
     let mut known_volumes: BTreeSet<String> = volumes
         .iter()
@@ -1282,15 +1511,32 @@ fn list<'v>(v: &'v Value, key: &str) -> &'v [Value] {
         .map_or(&[], Vec::as_slice)
 }
 
-/// Secrets and ConfigMaps a fragment names must be this app's own: `<app>-…`.
-fn check_ref(cx: &mut Ctx<'_>, name: Option<&str>, at: &Path) {
+/// What a fragment's reference names.
+#[derive(Clone, Copy)]
+enum RefKind {
+    Secret,
+    ConfigMap,
+}
+
+/// A fragment may name only the Secrets and ConfigMaps dovetail renders for the app's
+/// pods: not another app's, not the platform's (backup credentials), and not those
+/// CloudNativePG keeps for itself (`<app>-db-superuser`, `-replication`, `-ca`, `-server`).
+fn check_ref(cx: &mut Ctx<'_>, kind: RefKind, name: Option<&str>, at: &Path) {
     let Some(name) = name else { return };
     let app = &cx.inputs.identity.app;
-    if !name.starts_with(&format!("{app}-")) {
+    let allowed: [String; 2] = match kind {
+        RefKind::Secret => [format!("{app}-secrets"), format!("{app}-db-app")],
+        RefKind::ConfigMap => [format!("{app}-env"), format!("{app}-files")],
+    };
+    if !allowed.iter().any(|a| a == name) {
+        let what = match kind {
+            RefKind::Secret => "Secret",
+            RefKind::ConfigMap => "ConfigMap",
+        };
         cx.app_err(
             at,
-            format!("`{name}` is not one of this app's objects"),
-            &format!("refer only to Secrets and ConfigMaps named `{app}-…`"),
+            format!("`{name}` is not a {what} of this app's pods"),
+            &format!("refer to `{}` or `{}`", allowed[0], allowed[1]),
         );
     }
 }
@@ -1301,7 +1547,10 @@ fn check_container_refs(cx: &mut Ctx<'_>, c: &Value, at: &Path) {
         check_image(cx, &image, &at.key("image"));
     }
     for (i, e) in list(c, "env").iter().enumerate() {
-        for kind in ["secretKeyRef", "configMapKeyRef"] {
+        for (kind, ref_kind) in [
+            ("secretKeyRef", RefKind::Secret),
+            ("configMapKeyRef", RefKind::ConfigMap),
+        ] {
             if let Some(r) = e.get("valueFrom").and_then(|v| v.get(kind)) {
                 let p = at
                     .key("env")
@@ -1309,15 +1558,18 @@ fn check_container_refs(cx: &mut Ctx<'_>, c: &Value, at: &Path) {
                     .key("valueFrom")
                     .key(kind)
                     .key("name");
-                check_ref(cx, r.get("name").and_then(Value::as_str), &p);
+                check_ref(cx, ref_kind, r.get("name").and_then(Value::as_str), &p);
             }
         }
     }
     for (i, e) in list(c, "envFrom").iter().enumerate() {
-        for kind in ["secretRef", "configMapRef"] {
+        for (kind, ref_kind) in [
+            ("secretRef", RefKind::Secret),
+            ("configMapRef", RefKind::ConfigMap),
+        ] {
             if let Some(r) = e.get(kind) {
                 let p = at.key("envFrom").index(i).key(kind).key("name");
-                check_ref(cx, r.get("name").and_then(Value::as_str), &p);
+                check_ref(cx, ref_kind, r.get("name").and_then(Value::as_str), &p);
             }
         }
     }
@@ -1327,6 +1579,7 @@ fn check_volume_refs(cx: &mut Ctx<'_>, v: &Value, at: &Path) {
     if let Some(cm) = v.get("configMap") {
         check_ref(
             cx,
+            RefKind::ConfigMap,
             cm.get("name").and_then(Value::as_str),
             &at.key("configMap").key("name"),
         );
@@ -1334,13 +1587,17 @@ fn check_volume_refs(cx: &mut Ctx<'_>, v: &Value, at: &Path) {
     if let Some(s) = v.get("secret") {
         check_ref(
             cx,
+            RefKind::Secret,
             s.get("secretName").and_then(Value::as_str),
             &at.key("secret").key("secretName"),
         );
     }
     if let Some(p) = v.get("projected") {
         for (i, src) in list(p, "sources").iter().enumerate() {
-            for kind in ["configMap", "secret"] {
+            for (kind, ref_kind) in [
+                ("configMap", RefKind::ConfigMap),
+                ("secret", RefKind::Secret),
+            ] {
                 if let Some(r) = src.get(kind) {
                     let path = at
                         .key("projected")
@@ -1348,7 +1605,7 @@ fn check_volume_refs(cx: &mut Ctx<'_>, v: &Value, at: &Path) {
                         .index(i)
                         .key(kind)
                         .key("name");
-                    check_ref(cx, r.get("name").and_then(Value::as_str), &path);
+                    check_ref(cx, ref_kind, r.get("name").and_then(Value::as_str), &path);
                 }
             }
         }
@@ -1416,6 +1673,30 @@ fn resolve_secrets(cx: &mut Ctx<'_>) -> Option<ResolvedSecrets> {
     let identity = cx.inputs.identity;
     let mut values = BTreeMap::new();
     let mut pull = None;
+    for key in file.data.keys() {
+        let at = Path::root().key("data").key(key);
+        // The platform's own variables are set in `env`, which wins over the Secret's
+        // `envFrom`: a value here would be silently ignored.
+        let platform_var = match key.as_str() {
+            "DATABASE_URL" if app.services.contains(&Service::Postgres) => Some("postgres"),
+            "REDIS_URL" if app.services.contains(&Service::Redis) => Some("redis"),
+            _ => None,
+        };
+        if let Some(service) = platform_var {
+            let d = doc
+                .error(
+                    &at,
+                    format!("set by the platform for `services: [{service}]`"),
+                )
+                .hint("remove it; the platform's value is the one the app gets");
+            cx.diags.push(d);
+        } else if app.env.contains_key(key) {
+            let d = doc
+                .error(&at, "also a plain value under `env:` in dovetail.yaml")
+                .hint("keep it in one place: secret values here, plain ones under `env:`");
+            cx.diags.push(d);
+        }
+    }
     for (key, armored) in &file.data {
         let value = match cx.inputs.identities {
             None => None,

@@ -28,6 +28,7 @@ macro_rules! validator {
                                     formats = {
                                         "dovetail-absolute-path" => crate::formats::absolute_path,
                                         "dovetail-age-recipient" => crate::formats::age_recipient,
+                                        "dovetail-cidr" => crate::formats::cidr,
                                         "dovetail-bytes" => crate::formats::bytes,
                                         "dovetail-config-key" => crate::formats::config_key,
                                         "dovetail-cpu" => crate::formats::cpu,
@@ -437,7 +438,7 @@ mod tests {
                 "f.yaml:1:1: error: image: missing required field `image`",
                 "f.yaml:5:5: error: processes.web.port: expected an integer, found a string `eighty`",
                 "f.yaml:6:5: error: processes.web.singleton: expected a boolean, found a string `yes`; write true or false",
-                "f.yaml:7:3: error: processes.Bad_Name: `Bad_Name` is not a process name: lowercase letters, digits and '-', starting with a letter, at most 20 characters; not init, db, redis or static",
+                "f.yaml:7:3: error: processes.Bad_Name: `Bad_Name` is not a process name: lowercase letters, digits and '-', starting with a letter, at most 20 characters; not one that names dovetail's or CloudNativePG's own objects (init, db or db-…, redis, static, env, files, secrets, pull, tls, metrics, egress)",
             ]
         );
     }

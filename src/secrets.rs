@@ -46,6 +46,40 @@ impl Binding<'_> {
     pub fn line(&self) -> String {
         format!("dovetail/v1 {}/{} {}\n", self.tenant, self.app, self.key)
     }
+
+    /// Why `plain` does not start with this binding. Only an app name is ever taken
+    /// from the plaintext, and only when its first line is a well-formed binding line:
+    /// a key could have the value run on into it, and anything else may be the value.
+    fn mismatch(&self, plain: &[u8]) -> SecretError {
+        let first = plain.split(|b| *b == b'\n').next().unwrap_or_default();
+        let wanted_app = format!("{}/{}", self.tenant, self.app);
+        let parts: Vec<&[u8]> = first.split(|b| *b == b' ').collect();
+        let found_app = match parts.as_slice() {
+            [b"dovetail/v1", app, key] if !key.is_empty() => {
+                std::str::from_utf8(app).ok().filter(|a| {
+                    a.split_once('/')
+                        .is_some_and(|(t, n)| name_like(t) && name_like(n))
+                })
+            }
+            _ => None,
+        };
+        match found_app {
+            Some(app) if app != wanted_app => SecretError::OtherApp {
+                found: app.to_owned(),
+                wanted: wanted_app,
+            },
+            Some(_) => SecretError::OtherKey(self.key.to_owned()),
+            None => SecretError::NoBinding(self.line().trim_end().to_owned()),
+        }
+    }
+}
+
+/// Whether `s` could be a tenant or app name: lowercase letters, digits and '-'.
+fn name_like(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// Why a value is unusable. No variant carries any plaintext.
@@ -72,16 +106,18 @@ pub enum SecretError {
     /// Authentication failed: tampered with or truncated.
     #[error("the ciphertext is damaged: tampered with or truncated")]
     Damaged,
-    /// The binding line is another app's or another key's.
-    #[error(
-        "bound to `{found}`, not to `{wanted}`: a value copied from another app or moved from another key"
-    )]
-    WrongBinding {
-        /// What the value says.
+    /// The binding line names another app.
+    #[error("bound to app `{found}`, not to `{wanted}`: a value copied from another app's repo")]
+    OtherApp {
+        /// The app the value is bound to, `<tenant>/<app>`.
         found: String,
-        /// What it must say.
+        /// This app.
         wanted: String,
     },
+    /// The binding line names another key (which is not shown: a value written
+    /// without its newline would run on into it).
+    #[error("bound to another key, not to `{0}`: a value moved from another key")]
+    OtherKey(String),
     /// No binding line at all.
     #[error("the plaintext does not start with the binding line `{0}`")]
     NoBinding(String),
@@ -94,7 +130,7 @@ impl SecretError {
             SecretError::TrailingSpace(_) => {
                 "remove the trailing spaces (an editor or a YAML `|+` block may have added them)"
             }
-            SecretError::WrongBinding { .. } | SecretError::NoBinding(_) => {
+            SecretError::OtherApp { .. } | SecretError::OtherKey(_) | SecretError::NoBinding(_) => {
                 "encrypt the value again for this app and key, e.g. with `dovetail secrets set KEY`"
             }
             SecretError::NoMatchingKey | SecretError::StanzaType(_) => {
@@ -193,22 +229,7 @@ pub fn decrypt(
     let wanted = binding.line();
     match plain.strip_prefix(wanted.as_bytes()) {
         Some(value) => Ok(value.to_vec()),
-        None => {
-            let first = plain.split(|b| *b == b'\n').next().unwrap_or_default();
-            // Only a line that looks like a binding is shown: anything else may be the
-            // secret itself.
-            let found = std::str::from_utf8(first)
-                .ok()
-                .filter(|l| l.starts_with("dovetail/v1 ") && l.len() < 200)
-                .map(str::to_owned);
-            Err(match found {
-                Some(found) => SecretError::WrongBinding {
-                    found,
-                    wanted: wanted.trim_end().to_owned(),
-                },
-                None => SecretError::NoBinding(wanted.trim_end().to_owned()),
-            })
-        }
+        None => Err(binding.mismatch(&plain)),
     }
 }
 
@@ -331,19 +352,59 @@ mod tests {
             ..binding()
         };
         let e = decrypt(&armored, std::slice::from_ref(&id), &other).unwrap_err();
+        assert_eq!(e, SecretError::OtherKey("OTHER".into()));
+        assert!(!e.to_string().contains("hunter2"));
+        let elsewhere = Binding {
+            tenant: "beta",
+            app: "blog",
+            ..binding()
+        };
         assert_eq!(
-            e,
-            SecretError::WrongBinding {
-                found: "dovetail/v1 acme/shop SECRET_KEY".into(),
-                wanted: "dovetail/v1 acme/shop OTHER".into()
+            decrypt(&armored, std::slice::from_ref(&id), &elsewhere).unwrap_err(),
+            SecretError::OtherApp {
+                found: "acme/shop".into(),
+                wanted: "beta/blog".into()
             }
         );
-        assert!(!e.to_string().contains("hunter2"));
         let stranger = x25519::Identity::generate();
         assert_eq!(
             decrypt(&armored, &[stranger], &binding()),
             Err(SecretError::NoMatchingKey)
         );
+    }
+
+    /// Regression: a binding line without its newline ran on into the value, and the
+    /// error echoed up to 199 bytes of it.
+    #[test]
+    fn no_byte_of_a_value_appears_in_a_binding_error() {
+        let id = x25519::Identity::generate();
+        for plain in [
+            "dovetail/v1 acme/shop SECRET_KEYhunter2-is-the-password",
+            "dovetail/v1 acme/shop OTHER hunter2-is-the-password\n",
+            "hunter2-is-the-password",
+            "dovetail/v1 hunter2-is-the-password",
+            "dovetail/v1 acme/shop\nhunter2-is-the-password",
+            "",
+        ] {
+            let mut w = Vec::new();
+            {
+                let armor =
+                    ArmoredWriter::wrap_output(&mut w, age::armor::Format::AsciiArmor).unwrap();
+                let e = age::Encryptor::with_recipients(std::iter::once(
+                    &id.to_public() as &dyn age::Recipient
+                ))
+                .unwrap();
+                let mut enc = e.wrap_output(armor).unwrap();
+                enc.write_all(plain.as_bytes()).unwrap();
+                enc.finish().and_then(|a| a.finish()).unwrap();
+            }
+            let armored = String::from_utf8(w).unwrap();
+            let e = decrypt(&armored, std::slice::from_ref(&id), &binding()).unwrap_err();
+            let text = format!("{e} {}", e.hint());
+            for fragment in ["hunter", "password", "OTHER"] {
+                assert!(!text.contains(fragment), "{plain:?}: {text}");
+            }
+        }
     }
 
     #[test]

@@ -49,9 +49,15 @@ pub enum ReadError {
     /// The path is absolute or has `..` in it.
     #[error("`{0}` must be a relative path without `..`")]
     BadPath(String),
-    /// A git submodule: its files are in another repo, which dovetail does not fetch.
-    #[error("`{0}` is a git submodule; dovetail does not follow submodules")]
+    /// A git submodule (or another repository checked out inside this one): its files
+    /// are another repo's, which dovetail does not read.
+    #[error(
+        "`{0}` is in a git submodule or another repository inside this one; dovetail does not follow submodules"
+    )]
     Submodule(String),
+    /// The path, links followed, leads into git's own data.
+    #[error("`{0}` leads into git's own data (`.git`)")]
+    GitData(String),
     /// Symlinks pointing at symlinks, too deep to be honest.
     #[error("`{0}` goes through more than {MAX_LINKS} symlinks")]
     LinkLoop(String),
@@ -208,6 +214,24 @@ impl DirTree {
         if !full.starts_with(&self.root) {
             return Err(ReadError::Outside(rel.to_owned()));
         }
+        // The rules hold for where a path really leads, links followed: not into git's
+        // own data (`.git/config` may hold a token), not into another repository checked
+        // out inside this one (a submodule, which may not even be the customer's).
+        let inside = full.strip_prefix(&self.root).unwrap_or(&full);
+        if inside
+            .components()
+            .any(|c| c.as_os_str().eq_ignore_ascii_case(".git"))
+        {
+            return Err(ReadError::GitData(rel.to_owned()));
+        }
+        let mut dir = self.root.clone();
+        let parts: Vec<_> = inside.components().collect();
+        for part in parts.iter().take(parts.len().saturating_sub(1)) {
+            dir.push(part);
+            if fs::symlink_metadata(dir.join(".git")).is_ok() {
+                return Err(ReadError::Submodule(rel.to_owned()));
+            }
+        }
         Ok(full)
     }
 
@@ -277,10 +301,43 @@ pub struct GitTree {
     prefix: String,
     /// The first failure of the object database, which makes the whole cache suspect.
     broken: std::cell::RefCell<Option<String>>,
-    /// Tree objects already read and hashed, their entries sorted by name: a lookup
-    /// under `tenants/` must not inflate and hash a tree of ten thousand entries again
-    /// for every allocation.
-    trees: std::cell::RefCell<HashMap<gix_hash::ObjectId, Rc<[crate::odb::Entry]>>>,
+    /// Tree objects already read and hashed: a lookup under `tenants/` must not inflate
+    /// and hash a tree of ten thousand entries again for every allocation.
+    trees: std::cell::RefCell<HashMap<gix_hash::ObjectId, Rc<CachedTree>>>,
+}
+
+/// A tree object read once. The first few lookups scan its bytes; more build a sorted
+/// index, so one app's render pays a few scans of a large directory and the fleet's ten
+/// thousand lookups pay one sort.
+struct CachedTree {
+    data: Vec<u8>,
+    lookups: std::cell::Cell<u32>,
+    index: std::cell::OnceCell<Vec<crate::odb::Entry>>,
+}
+
+/// Lookups in one tree answered by scanning before it is indexed: an app's render looks
+/// up its allocation's directory a handful of times.
+const SCANS_BEFORE_INDEX: u32 = 8;
+
+impl CachedTree {
+    fn find(&self, name: &[u8]) -> Result<Option<crate::odb::Entry>, String> {
+        if self.index.get().is_none() && self.lookups.get() < SCANS_BEFORE_INDEX {
+            self.lookups.set(self.lookups.get() + 1);
+            return crate::odb::find_entry(&self.data, name);
+        }
+        let index = match self.index.get() {
+            Some(index) => index,
+            None => {
+                let mut entries = crate::odb::entries(&self.data).collect::<Result<Vec<_>, _>>()?;
+                entries.sort_by(|a, b| a.name.cmp(&b.name));
+                self.index.get_or_init(|| entries)
+            }
+        };
+        Ok(index
+            .binary_search_by(|e| e.name.as_slice().cmp(name))
+            .ok()
+            .map(|i| index[i].clone()))
+    }
 }
 
 impl std::fmt::Debug for GitTree {
@@ -357,24 +414,23 @@ impl GitTree {
         }
     }
 
-    /// The entries of tree `id`, sorted by name; each tree is read and hashed once.
-    fn tree(
-        &self,
-        rel: &str,
-        id: &gix_hash::ObjectId,
-    ) -> Result<Rc<[crate::odb::Entry]>, ReadError> {
-        if let Some(entries) = self.trees.borrow().get(id) {
-            return Ok(Rc::clone(entries));
+    /// Tree `id`, read and hashed once.
+    fn tree(&self, rel: &str, id: &gix_hash::ObjectId) -> Result<Rc<CachedTree>, ReadError> {
+        if let Some(tree) = self.trees.borrow().get(id) {
+            return Ok(Rc::clone(tree));
         }
-        let mut entries = self
+        let data = self
             .checkout
             .objects
-            .tree(id)
+            .tree_data(id)
             .map_err(|e| self.git_error(rel, e))?;
-        entries.sort_by(|a, b| a.name.cmp(&b.name));
-        let entries: Rc<[crate::odb::Entry]> = entries.into();
-        self.trees.borrow_mut().insert(*id, Rc::clone(&entries));
-        Ok(entries)
+        let tree = Rc::new(CachedTree {
+            data,
+            lookups: std::cell::Cell::new(0),
+            index: std::cell::OnceCell::new(),
+        });
+        self.trees.borrow_mut().insert(*id, Rc::clone(&tree));
+        Ok(tree)
     }
 
     /// Walks `rel` from the root, following links that stay inside the tree.
@@ -388,14 +444,17 @@ impl GitTree {
         let mut links = 0;
         'walk: loop {
             let mut here = self.root;
+            if parts.iter().any(|p| p.eq_ignore_ascii_case(".git")) {
+                return Err(ReadError::GitData(rel.to_owned()));
+            }
             for (i, part) in parts.iter().enumerate() {
-                let entries = self.tree(rel, &here)?;
-                let Ok(found) =
-                    entries.binary_search_by(|e| e.name.as_slice().cmp(part.as_bytes()))
+                let Some(entry) = self
+                    .tree(rel, &here)?
+                    .find(part.as_bytes())
+                    .map_err(|e| self.git_error(rel, e))?
                 else {
                     return Err(ReadError::NotFound(rel.to_owned()));
                 };
-                let entry = entries[found].clone();
                 let last = i + 1 == parts.len();
                 match entry.kind {
                     EntryKind::Tree => here = entry.id,
@@ -470,12 +529,16 @@ impl GitTree {
                 GitObject::Blob(_) => return Err(ReadError::NotAFile(rel.to_owned())),
             }
         };
-        let entries = self.tree(rel, &id)?;
-        // Sorted by bytes, which for UTF-8 is the order of the strings.
-        Ok(entries
-            .iter()
-            .filter_map(|e| String::from_utf8(e.name.clone()).ok())
-            .collect())
+        let tree = self.tree(rel, &id)?;
+        let mut names = Vec::new();
+        for e in crate::odb::entries(&tree.data) {
+            let e = e.map_err(|e| self.git_error(rel, e))?;
+            if let Ok(name) = String::from_utf8(e.name) {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
     }
 }
 
@@ -537,6 +600,41 @@ mod tests {
             tree.read("missing", 100),
             Err(ReadError::NotFound(_))
         ));
+    }
+
+    /// Regression: `.git` was refused only as a literal path, so a link to
+    /// `.git/config` rendered the git config (and any token in a remote URL).
+    #[test]
+    fn links_into_git_data_and_nested_repositories_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join(".git")).unwrap();
+        fs::write(dir.path().join(".git/config"), "url = https://token@host/x").unwrap();
+        std::os::unix::fs::symlink(".git/config", dir.path().join("cfg")).unwrap();
+        std::os::unix::fs::symlink(".git", dir.path().join("g")).unwrap();
+        std::os::unix::fs::symlink(".GIT", dir.path().join("upper")).unwrap();
+        fs::create_dir_all(dir.path().join("vendor/lib")).unwrap();
+        fs::write(
+            dir.path().join("vendor/lib/.git"),
+            "gitdir: ../../.git/modules/lib",
+        )
+        .unwrap();
+        fs::write(dir.path().join("vendor/lib/app.ini"), "x").unwrap();
+        fs::write(dir.path().join("ok.ini"), "x").unwrap();
+        let tree = DirTree::open(dir.path()).unwrap();
+        assert!(matches!(tree.read("cfg", 100), Err(ReadError::GitData(_))));
+        assert!(matches!(
+            tree.read("g/config", 100),
+            Err(ReadError::GitData(_))
+        ));
+        assert!(matches!(
+            tree.read(".git/config", 100),
+            Err(ReadError::GitData(_))
+        ));
+        assert!(matches!(
+            tree.read("vendor/lib/app.ini", 100),
+            Err(ReadError::Submodule(_))
+        ));
+        assert_eq!(tree.read("ok.ini", 100).unwrap(), b"x");
     }
 
     #[test]

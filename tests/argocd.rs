@@ -486,9 +486,17 @@ fn the_fleet_renders_guardrails_for_every_allocation() {
             "Namespace",
             "ResourceQuota",
             "LimitRange",
+            "NetworkPolicy",
             "AppProject",
             "Application"
         ]
+    );
+    // A default-deny baseline: only what the app's own policies allow gets through.
+    assert_eq!(docs[3]["metadata"]["name"], "dovetail-baseline");
+    assert_eq!(docs[3]["spec"]["podSelector"], serde_json::json!({}));
+    assert_eq!(
+        docs[3]["spec"]["policyTypes"],
+        serde_json::json!(["Ingress", "Egress"])
     );
     let ns = &docs[0];
     assert_eq!(ns["metadata"]["name"], "acme-shop");
@@ -496,14 +504,14 @@ fn the_fleet_renders_guardrails_for_every_allocation() {
         ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
         "restricted"
     );
-    let project = &docs[3]["spec"];
+    let project = &docs[4]["spec"];
     assert_eq!(project["sourceRepos"], serde_json::json!([REPO]));
     assert_eq!(
         project["destinations"],
         serde_json::json!([{"server": "https://kubernetes.default.svc", "namespace": "acme-shop"}])
     );
     assert_eq!(project["clusterResourceWhitelist"], serde_json::json!([]));
-    let app = &docs[4];
+    let app = &docs[5];
     assert_eq!(app["metadata"]["namespace"], "argocd");
     assert_eq!(app["spec"]["project"], "acme-shop");
     assert_eq!(app["spec"]["source"]["repoURL"], REPO);

@@ -324,7 +324,7 @@ fn secret_of_another_app_cannot_be_referenced() {
         "pod: {containers: [{name: web, envFrom: [{secretRef: {name: billing-db-app}}]}]}\n",
     );
     s.run("render", &[]).invalid(
-        "app/dovetail.yaml:29:55: error: pod.containers[0].envFrom[0].secretRef.name: `billing-db-app` is not one of this app's objects",
+        "app/dovetail.yaml:29:55: error: pod.containers[0].envFrom[0].secretRef.name: `billing-db-app` is not a Secret of this app's pods",
     );
 }
 

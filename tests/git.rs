@@ -402,7 +402,7 @@ fn git_trees_keep_the_directory_rules() {
     let r = server.render("", "", "0");
     common_invalid(
         &r,
-        "`config/sub` is a git submodule; dovetail does not follow submodules",
+        "`config/sub` is in a git submodule or another repository inside this one; dovetail does not follow submodules",
     );
 
     // A blob over the size cap is refused from its header.

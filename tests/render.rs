@@ -98,6 +98,8 @@ fn every_object_of_the_design_is_there() {
             ("PodDisruptionBudget", "shop-web"),
             ("Ingress", "shop-web"),
             ("NetworkPolicy", "shop"),
+            ("NetworkPolicy", "shop-egress"),
+            ("NetworkPolicy", "shop-db"),
             ("NetworkPolicy", "shop-web"),
         ]
     );
@@ -373,9 +375,9 @@ fn output_dir_gets_one_file_per_object_and_nothing_foreign_is_touched() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     files.sort();
-    assert_eq!(files.len(), 14);
+    assert_eq!(files.len(), 16);
     assert_eq!(files[0], "01-serviceaccount-shop.yaml");
-    assert_eq!(files[13], "14-networkpolicy-shop-web.yaml");
+    assert_eq!(files[15], "16-networkpolicy-shop-web.yaml");
     // A second render replaces its own files ...
     assert_eq!(s.run("render", &["-o", out.to_str().unwrap()]).code, 0);
     // ... but refuses a directory holding anything else.
