@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
-use crate::yaml::{Node, Path, Pos};
+use crate::input::yaml::{Node, Path, Pos};
 
 /// How bad a problem is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -246,7 +246,7 @@ impl Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::yaml;
+    use crate::input::yaml;
 
     #[test]
     fn control_characters_cannot_forge_lines_or_steer_the_terminal() {

@@ -12,31 +12,17 @@
 pub mod argocd;
 pub mod cidr;
 pub mod cli;
-pub mod commands;
+pub mod crypto;
 pub mod diag;
-pub mod diff;
-pub mod explain;
-pub mod formats;
+pub mod emit;
 pub mod git;
-pub mod known_hosts;
-pub mod load;
-pub mod model;
-pub mod odb;
-pub mod output;
-pub mod ownership;
+pub mod input;
+pub mod merge;
 pub mod parallel;
-pub mod podcheck;
 pub mod quantity;
 pub mod render;
-pub mod report;
-pub mod resolve;
-pub mod schema;
-pub mod secrets;
-pub mod secrets_file;
-pub mod source;
-pub mod yaml;
 
-pub use commands::{Io, run};
+pub use cli::commands::{Io, run};
 
 /// Why a command failed. Each variant maps to an exit status in [`Error::exit_code`].
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +51,7 @@ pub enum Error {
     Empty,
     /// Writing the output failed.
     #[error(transparent)]
-    Output(#[from] output::OutputError),
+    Output(#[from] emit::output::OutputError),
     /// stdout is gone.
     #[error("cannot write to stdout: {0}")]
     Stdout(std::io::Error),

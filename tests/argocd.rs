@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{GitDaemon, Run, commit_copy, git, root};
-use dovetail::yaml;
+use dovetail::input::yaml;
 
 /// plugin.yaml's generate command, as cmp-server reads it.
 fn generate_command() -> Vec<String> {

@@ -161,7 +161,7 @@ fn a_yaml_1_1_reader_reads_every_value_back_unchanged() {
         .stdout
         .split("---\n")
         .filter(|d| !d.trim().is_empty())
-        .map(|d| dovetail::yaml::parse(d).unwrap().to_json())
+        .map(|d| dovetail::input::yaml::parse(d).unwrap().to_json())
         .collect();
     let json = tmp.path().join("expected.json");
     std::fs::write(&json, serde_json::to_string(&expected).unwrap()).unwrap();
@@ -242,13 +242,13 @@ fn secrets_pass_kubernetes_validate_and_yamllint() {
             r#"{"auths":{"r.example.com":{"auth":"dTpw"}}}"#,
         ),
     ] {
-        let binding = dovetail::secrets::Binding {
+        let binding = dovetail::crypto::Binding {
             tenant: "acme",
             app: "shop",
             key,
         };
         let armored =
-            dovetail::secrets::encrypt(value.as_bytes(), &binding, &[id.to_public()]).unwrap();
+            dovetail::crypto::encrypt(value.as_bytes(), &binding, &[id.to_public()]).unwrap();
         text.push_str(&format!("  {key}: |\n"));
         for line in armored.lines() {
             text.push_str(&format!("    {line}\n"));

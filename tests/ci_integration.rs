@@ -7,7 +7,7 @@ mod common;
 use std::fs;
 
 use common::{dovetail, root};
-use dovetail::yaml;
+use dovetail::input::yaml;
 
 #[test]
 fn each_pre_commit_hook_passes_on_the_example_it_is_for() {

@@ -91,7 +91,7 @@ fn value_from_the_stock_age_cli_renders_into_a_secret() {
         .stdout
         .split("---\n")
         .filter(|d| !d.trim().is_empty())
-        .map(|d| dovetail::yaml::parse(d).unwrap().to_json())
+        .map(|d| dovetail::input::yaml::parse(d).unwrap().to_json())
         .collect();
     let secret = all
         .iter()
@@ -116,7 +116,7 @@ fn value_from_the_stock_age_cli_renders_into_a_secret() {
             .any(|e| e["secretRef"]["name"] == "shop-secrets")
     );
     // The checksum annotation does not reveal the plaintext's digest.
-    let plain_digest = dovetail::resolve::sha256_hex(&[PLAIN.as_bytes()]);
+    let plain_digest = dovetail::merge::sha256_hex(&[PLAIN.as_bytes()]);
     assert!(!r.stdout.contains(&plain_digest));
 }
 
@@ -167,7 +167,7 @@ fn value_set_by_dovetail_decrypts_with_the_stock_age_cli() {
         "the first entry is kept byte for byte"
     );
 
-    let doc = dovetail::yaml::parse(&both).unwrap().to_json();
+    let doc = dovetail::input::yaml::parse(&both).unwrap().to_json();
     let armored = doc["data"]["DB_PASSWORD"].as_str().unwrap();
     let mut cmd = Command::new("age");
     cmd.arg("-d").arg("-i").arg(k.s.path("key.txt"));

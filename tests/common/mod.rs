@@ -195,7 +195,7 @@ pub fn documents(stream: &str) -> Vec<serde_json::Value> {
     }
     docs.iter()
         .filter(|d| !d.trim().is_empty())
-        .map(|d| dovetail::yaml::parse(d).unwrap().to_json())
+        .map(|d| dovetail::input::yaml::parse(d).unwrap().to_json())
         .collect()
 }
 

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::output::{OutputError, to_yaml};
-use crate::resolve::{Resolved, sha256_hex};
+use crate::emit::output::{OutputError, to_yaml};
+use crate::merge::{Resolved, sha256_hex};
 
 /// One side of a diff: its objects and the digests of its secret values.
 #[derive(Debug)]

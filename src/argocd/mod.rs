@@ -15,9 +15,9 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Value, json};
 
-use crate::model::{Allocation, Platform, ServiceType};
+use crate::input::model::{Allocation, Platform, ServiceType};
 use crate::quantity::Quantity;
-use crate::resolve::Identity;
+use crate::merge::Identity;
 
 /// The plugin's name as `plugin.yaml` declares it and child Applications select it.
 pub const PLUGIN_NAME: &str = "dovetail";
@@ -79,7 +79,7 @@ impl ArgoEnv {
             Some((ns, name)) => (Some(ns.to_owned()), name.to_owned()),
             None => (None, full.clone()),
         };
-        let label = |s: &str| crate::formats::dns_subdomain(s) && s.len() <= 253;
+        let label = |s: &str| crate::input::formats::dns_subdomain(s) && s.len() <= 253;
         if !label(&app_name) || app_object_namespace.as_deref().is_some_and(|n| !label(n)) {
             return Err(ArgoError::Bad {
                 var: "ARGOCD_APP_NAME",
@@ -344,7 +344,7 @@ pub fn write_member(
     m: &Member,
     target: &FleetTarget,
     out: &mut String,
-) -> Result<(), crate::output::OutputError> {
+) -> Result<(), crate::emit::output::OutputError> {
     let name = format!("{}-{}", m.identity.tenant, m.identity.app);
     let ns = m.allocation.namespace.as_str();
     let argocd_ns = Some(target.argocd_namespace.as_str());
@@ -372,7 +372,7 @@ pub fn write_member(
         ns_labels.0.push((mode, "restricted"));
         ns_labels.0.push((version, "latest"));
     }
-    use crate::output::push_document as emit;
+    use crate::emit::output::push_document as emit;
     // Removing an allocation must not delete the app's data with its namespace: the
     // operator deletes a namespace by hand.
     emit(
@@ -559,7 +559,7 @@ struct Size {
 }
 
 impl Size {
-    fn of(r: &crate::model::Resources) -> Size {
+    fn of(r: &crate::input::model::Resources) -> Size {
         Size {
             cpu: Quantity::parse(&r.cpu),
             memory: Quantity::parse(&r.memory),
@@ -639,7 +639,7 @@ impl Sizes {
         }
         total = total.plus(largest_pod.plus(sidecar));
         if let Some(redis) = &a.redis {
-            let pod = Size::of(&crate::model::Resources {
+            let pod = Size::of(&crate::input::model::Resources {
                 memory: redis.memory.clone(),
                 ..sidecar_resources.clone()
             });
@@ -658,7 +658,7 @@ impl Sizes {
             claim(&s.size, 1);
         }
         if let (Some(db), Some(d)) = (&platform.database, &a.storage.database)
-            && db.provider == crate::model::DatabaseProvider::Cnpg
+            && db.provider == crate::input::model::DatabaseProvider::Cnpg
         {
             let instances = db.instances.unwrap_or(1);
             let r = platform.database_resources();

@@ -5,9 +5,9 @@
 use serde::de::DeserializeOwned;
 
 use crate::diag::{Diagnostic, Diagnostics, Doc};
-use crate::schema::{self, SchemaKind};
-use crate::source::{MAX_YAML_BYTES, ReadError, Tree};
-use crate::yaml::{self, Pos};
+use crate::input::schema::{self, SchemaKind};
+use crate::input::tree::{MAX_YAML_BYTES, ReadError, Tree};
+use crate::input::yaml::{self, Pos};
 
 /// Reads and parses one YAML file; `None` (with diagnostics) when it is unusable.
 pub fn read_doc(tree: &Tree, rel: &str, shown: &str, diags: &mut Diagnostics) -> Option<Doc> {

@@ -19,7 +19,7 @@ use std::rc::Rc;
 
 use gix_object::tree::EntryKind;
 
-use crate::odb::ReadFailure;
+use crate::git::odb::ReadFailure;
 
 /// Largest YAML input file read.
 pub const MAX_YAML_BYTES: u64 = 256 * 1024;
@@ -312,7 +312,7 @@ pub struct GitTree {
 struct CachedTree {
     data: Vec<u8>,
     lookups: std::cell::Cell<u32>,
-    index: std::cell::OnceCell<Vec<crate::odb::Entry>>,
+    index: std::cell::OnceCell<Vec<crate::git::odb::Entry>>,
 }
 
 /// Lookups in one tree answered by scanning before it is indexed: an app's render looks
@@ -320,15 +320,15 @@ struct CachedTree {
 const SCANS_BEFORE_INDEX: u32 = 8;
 
 impl CachedTree {
-    fn find(&self, name: &[u8]) -> Result<Option<crate::odb::Entry>, String> {
+    fn find(&self, name: &[u8]) -> Result<Option<crate::git::odb::Entry>, String> {
         if self.index.get().is_none() && self.lookups.get() < SCANS_BEFORE_INDEX {
             self.lookups.set(self.lookups.get() + 1);
-            return crate::odb::find_entry(&self.data, name);
+            return crate::git::odb::find_entry(&self.data, name);
         }
         let index = match self.index.get() {
             Some(index) => index,
             None => {
-                let mut entries = crate::odb::entries(&self.data).collect::<Result<Vec<_>, _>>()?;
+                let mut entries = crate::git::odb::entries(&self.data).collect::<Result<Vec<_>, _>>()?;
                 entries.sort_by(|a, b| a.name.cmp(&b.name));
                 self.index.get_or_init(|| entries)
             }
@@ -531,7 +531,7 @@ impl GitTree {
         };
         let tree = self.tree(rel, &id)?;
         let mut names = Vec::new();
-        for e in crate::odb::entries(&tree.data) {
+        for e in crate::git::odb::entries(&tree.data) {
             let e = e.map_err(|e| self.git_error(rel, e))?;
             if let Ok(name) = String::from_utf8(e.name) {
                 names.push(name);

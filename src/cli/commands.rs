@@ -7,14 +7,15 @@ use crate::argocd::ArgoEnv;
 use crate::cli::{self, Command, Format, MAX_NAME, is_name};
 use crate::diag::{Diagnostic, Diagnostics, Doc};
 use crate::git::{Cache, GitError, GitSettings, Location};
-use crate::load::{read_doc, typed};
-use crate::model::{Allocation, App, Platform};
-use crate::ownership::{self, Owners};
-use crate::resolve::{self, Identity, Resolved, ResolvedSecrets};
-use crate::schema::SchemaKind;
-use crate::source::{DirTree, GitTree, Tree};
-use crate::yaml::Pos;
-use crate::{Error, output, render, report};
+use crate::input::doc::{read_doc, typed};
+use crate::input::model::{Allocation, App, Platform};
+use crate::input::ownership::{self, Owners};
+use crate::merge::{self, Identity, Resolved, ResolvedSecrets};
+use crate::input::schema::SchemaKind;
+use crate::input::tree::{DirTree, GitTree, Tree};
+use crate::input::yaml::Pos;
+use crate::emit::{output, report};
+use crate::{Error, render};
 
 /// Where a command reads and writes: values from `input`, manifests to `out`,
 /// everything else to `err`.
@@ -42,7 +43,7 @@ pub fn run(cli: cli::Cli, io: Io<'_>) -> Result<(), Error> {
             let inputs = args.input.check(true)?;
             let (resolved, docs) = load_reported(&inputs, io.err, None)?;
             let objects = render::render(&resolved);
-            let text = crate::explain::explain(&objects, &resolved, &docs);
+            let text = crate::emit::explain::explain(&objects, &resolved, &docs);
             io.out.write_all(text.as_bytes()).map_err(Error::Stdout)
         }
         Command::Render(args) => {
@@ -117,7 +118,7 @@ fn load_identities(files: &[PathBuf]) -> Result<Option<Vec<age::x25519::Identity
     let mut all = Vec::new();
     for f in files {
         all.extend(
-            crate::secrets::read_identities(f).map_err(|e| Error::Environment(e.to_string()))?,
+            crate::crypto::read_identities(f).map_err(|e| Error::Environment(e.to_string()))?,
         );
     }
     Ok(Some(all))
@@ -233,10 +234,10 @@ fn check_app_tree(tree: &Tree) -> Diagnostics {
     if let Some(doc) = read_doc(tree, "dovetail.yaml", &shown, &mut diags) {
         ownership::check_app(&doc, &owners, &mut diags);
         if let Some(app) = typed::<App>(SchemaKind::App, &doc, &mut diags) {
-            resolve::load_secrets(tree, &doc, &app, &mut diags);
+            merge::load_secrets(tree, &doc, &app, &mut diags);
             for (i, f) in app.files.iter().enumerate() {
-                if let Err(e) = tree.read(&f.path, resolve::MAX_FILE_BYTES) {
-                    let path = crate::yaml::Path::root().key("files").index(i).key("path");
+                if let Err(e) = tree.read(&f.path, merge::MAX_FILE_BYTES) {
+                    let path = crate::input::yaml::Path::root().key("files").index(i).key("path");
                     diags.push(
                         doc.error(&path, e.to_string())
                             .hint("point it at a file inside the app directory"),
@@ -359,7 +360,7 @@ pub fn load_and_resolve(
 fn load_with_docs(
     inputs: &cli::Inputs,
     err: &mut dyn Write,
-) -> Result<(Option<(Resolved, crate::explain::SourceDocs)>, Diagnostics), Error> {
+) -> Result<(Option<(Resolved, crate::emit::explain::SourceDocs)>, Diagnostics), Error> {
     let identities = load_identities(&inputs.identity)?;
     retrying_corrupt(inputs, err, |err| {
         load_once(inputs, identities.as_deref(), err)
@@ -372,7 +373,7 @@ fn load_reported(
     inputs: &cli::Inputs,
     err: &mut dyn Write,
     heading: Option<&str>,
-) -> Result<(Resolved, crate::explain::SourceDocs), Error> {
+) -> Result<(Resolved, crate::emit::explain::SourceDocs), Error> {
     let (loaded, diags) = load_with_docs(inputs, err)?;
     if let (Some(heading), true) = (heading, diags.has_errors()) {
         writeln!(err, "{heading}: the inputs have problems:").map_err(Error::Stderr)?;
@@ -387,7 +388,7 @@ fn load_once(
     inputs: &cli::Inputs,
     identities: Option<&[age::x25519::Identity]>,
     err: &mut dyn Write,
-) -> Result<(Option<(Resolved, crate::explain::SourceDocs)>, Diagnostics), Error> {
+) -> Result<(Option<(Resolved, crate::emit::explain::SourceDocs)>, Diagnostics), Error> {
     let operator = inputs
         .operator
         .as_ref()
@@ -449,7 +450,7 @@ fn load_once(
     if diags.has_errors() {
         return Ok((None, diags));
     }
-    let (resolved, more) = resolve::resolve(&resolve::Inputs {
+    let (resolved, more) = merge::resolve(&merge::Inputs {
         identity: &identity,
         app_doc: &app_doc,
         app: &app,
@@ -469,7 +470,7 @@ fn load_once(
     if diags.has_errors() {
         return Ok((None, diags));
     }
-    let docs = crate::explain::SourceDocs {
+    let docs = crate::emit::explain::SourceDocs {
         app: app_doc,
         allocation: alloc_doc,
         platform: platform_doc,
@@ -530,10 +531,10 @@ fn check_resolved(resolved: &Resolved, app_doc: &Doc, diags: &mut Diagnostics) {
     let mut inner = Diagnostics::default();
     let doc = Doc {
         file: "(merged app)".to_owned(),
-        root: crate::yaml::parse(&serde_json::to_string(&value).unwrap_or_default())
+        root: crate::input::yaml::parse(&serde_json::to_string(&value).unwrap_or_default())
             .unwrap_or_else(|_| app_doc.root.clone()),
     };
-    crate::schema::check(SchemaKind::Resolved, &doc, &value, &mut inner);
+    crate::input::schema::check(SchemaKind::Resolved, &doc, &value, &mut inner);
     for d in inner.sorted() {
         diags.push(Diagnostic::at(
             &app_doc.file,
@@ -640,7 +641,7 @@ fn secrets_target(args: &cli::SecretsArgs, err: &mut dyn Write) -> Result<Secret
             .map(str::to_owned)
     });
     let rel = named.clone().unwrap_or_else(|| "secrets.yaml".to_owned());
-    if !crate::formats::relative_path(&rel) {
+    if !crate::input::formats::relative_path(&rel) {
         return Err(Error::Environment(format!(
             "`{rel}` is not a path inside the app directory"
         )));
@@ -658,8 +659,8 @@ fn secrets_target(args: &cli::SecretsArgs, err: &mut dyn Write) -> Result<Secret
 }
 
 impl SecretsTarget {
-    fn binding<'a>(&'a self, key: &'a str) -> crate::secrets::Binding<'a> {
-        crate::secrets::Binding {
+    fn binding<'a>(&'a self, key: &'a str) -> crate::crypto::Binding<'a> {
+        crate::crypto::Binding {
             tenant: &self.identity.tenant,
             app: &self.identity.app,
             key,
@@ -668,11 +669,11 @@ impl SecretsTarget {
 
     /// The file's text, or `None` when there is no file yet.
     fn read(&self) -> Result<Option<String>, Error> {
-        match self.tree.read(&self.rel, crate::source::MAX_YAML_BYTES) {
+        match self.tree.read(&self.rel, crate::input::tree::MAX_YAML_BYTES) {
             Ok(bytes) => String::from_utf8(bytes)
                 .map(Some)
                 .map_err(|_| Error::Environment(format!("`{}` is not UTF-8 text", self.shown))),
-            Err(crate::source::ReadError::NotFound(_)) => Ok(None),
+            Err(crate::input::tree::ReadError::NotFound(_)) => Ok(None),
             Err(e) => Err(Error::Environment(e.to_string())),
         }
     }
@@ -688,8 +689,8 @@ impl SecretsTarget {
 
     fn set(&self, text: Option<&str>, key: &str, armored: &str) -> Result<String, Error> {
         match text {
-            None => Ok(crate::secrets_file::new_file(key, armored)),
-            Some(text) => crate::secrets_file::set(text, key, armored).ok_or_else(|| {
+            None => Ok(crate::input::secrets_file::new_file(key, armored)),
+            Some(text) => crate::input::secrets_file::set(text, key, armored).ok_or_else(|| {
                 Error::Environment(format!(
                     "`{}` is not a secrets file with a `data:` mapping; fix it with `dovetail validate`",
                     self.shown
@@ -699,7 +700,7 @@ impl SecretsTarget {
     }
 
     fn encrypt(&self, key: &str, value: &[u8]) -> Result<String, Error> {
-        crate::secrets::encrypt(value, &self.binding(key), &self.recipients)
+        crate::crypto::encrypt(value, &self.binding(key), &self.recipients)
             .map_err(|e| Error::Environment(format!("cannot encrypt: {e}")))
     }
 }
@@ -708,7 +709,7 @@ impl SecretsTarget {
 /// secrets file without touching any other entry.
 fn secrets_set(args: cli::SecretsSetArgs, io: Io<'_>) -> Result<(), Error> {
     use std::io::Read;
-    if !crate::formats::env_name(&args.key) {
+    if !crate::input::formats::env_name(&args.key) {
         return Err(Error::Environment(format!(
             "`{}` is not a secret name: letters, digits and '_', not starting with a digit",
             args.key
@@ -717,16 +718,16 @@ fn secrets_set(args: cli::SecretsSetArgs, io: Io<'_>) -> Result<(), Error> {
     let target = secrets_target(&args.target, io.err)?;
     let mut value = Vec::new();
     io.input
-        .take(crate::secrets::MAX_VALUE_BYTES as u64 + 2)
+        .take(crate::crypto::MAX_VALUE_BYTES as u64 + 2)
         .read_to_end(&mut value)
         .map_err(|e| Error::Environment(format!("cannot read the value from stdin: {e}")))?;
     if value.ends_with(b"\n") {
         value.pop();
     }
-    if value.len() > crate::secrets::MAX_VALUE_BYTES {
+    if value.len() > crate::crypto::MAX_VALUE_BYTES {
         return Err(Error::Environment(format!(
             "the value is larger than {} bytes",
-            crate::secrets::MAX_VALUE_BYTES
+            crate::crypto::MAX_VALUE_BYTES
         )));
     }
     let armored = target.encrypt(&args.key, &value)?;
@@ -771,10 +772,10 @@ fn secrets_rekey(args: cli::SecretsRekeyArgs, io: Io<'_>) -> Result<(), Error> {
     let mut diags = Diagnostics::default();
     let doc = Doc {
         file: target.shown.clone(),
-        root: crate::yaml::parse(&text)
+        root: crate::input::yaml::parse(&text)
             .map_err(|e| Error::Environment(format!("{}: {e}", target.shown)))?,
     };
-    let Some(file) = typed::<crate::model::SecretsFile>(SchemaKind::Secrets, &doc, &mut diags)
+    let Some(file) = typed::<crate::input::model::SecretsFile>(SchemaKind::Secrets, &doc, &mut diags)
     else {
         report::emit(&diags, Format::Text, io.err).map_err(Error::Stderr)?;
         return Err(Error::Invalid {
@@ -783,11 +784,11 @@ fn secrets_rekey(args: cli::SecretsRekeyArgs, io: Io<'_>) -> Result<(), Error> {
     };
     let mut fresh = Vec::new();
     for (key, armored) in &file.data {
-        match crate::secrets::decrypt(armored, &identities, &target.binding(key)) {
+        match crate::crypto::decrypt(armored, &identities, &target.binding(key)) {
             Ok(value) => fresh.push((key.clone(), target.encrypt(key, &value)?)),
             Err(e) => diags.push(
                 doc.error(
-                    &crate::yaml::Path::root().key("data").key(key),
+                    &crate::input::yaml::Path::root().key("data").key(key),
                     e.to_string(),
                 )
                 .hint(e.hint()),
@@ -1061,7 +1062,7 @@ fn load_fleet(
                 let shown = tree.shown(&rel);
                 let mut d = Diagnostics::default();
                 let bytes = if is_name(tenant, MAX_NAME) && is_name(app, MAX_NAME) {
-                    crate::load::read_yaml_bytes(tree, &rel, &shown, &mut d)
+                    crate::input::doc::read_yaml_bytes(tree, &rel, &shown, &mut d)
                 } else {
                     d.push(Diagnostic::at(
                         &shown,
@@ -1082,13 +1083,13 @@ fn load_fleet(
         let checked = crate::parallel::map(&read, |unread| {
             let mut d = unread.diags.clone();
             let allocation = unread.bytes.clone().and_then(|b| {
-                let doc = crate::load::parse_doc(b, &unread.shown, &mut d)?;
+                let doc = crate::input::doc::parse_doc(b, &unread.shown, &mut d)?;
                 let allocation = typed::<Allocation>(SchemaKind::Allocation, &doc, &mut d)?;
                 if let Some(platform) = &platform {
                     for (field, given, needed) in crate::argocd::quota_shortfalls(platform, &allocation) {
                         d.push(
                             doc.error(
-                                &crate::yaml::Path::root().key("quota").key(field),
+                                &crate::input::yaml::Path::root().key("quota").key(field),
                                 format!("`{given}` cannot fit the allocation's own pods and volumes, which need {needed} (most replicas, a rollout pod, sidecars, init, Redis and the database)"),
                             )
                             .hint("raise the quota, or leave it out to derive it"),
@@ -1127,7 +1128,7 @@ fn load_fleet(
             if let Some(first) = namespaces.get(&allocation.namespace) {
                 diags.push(
                     doc.error(
-                        &crate::yaml::Path::root().key("namespace"),
+                        &crate::input::yaml::Path::root().key("namespace"),
                         format!("namespace `{}` is already {first}'s", allocation.namespace),
                     )
                     .hint("give each app its own namespace"),
@@ -1159,7 +1160,7 @@ fn diff(args: cli::DiffArgs, io: Io<'_>) -> Result<(), Error> {
     };
     let base = render_side(&base, "base", io.err)?;
     let head = render_side(&head, "head", io.err)?;
-    let (text, summary) = crate::diff::diff(&base, &head)?;
+    let (text, summary) = crate::emit::diff::diff(&base, &head)?;
     io.out.write_all(text.as_bytes()).map_err(Error::Stdout)?;
     writeln!(
         io.err,
@@ -1201,8 +1202,8 @@ fn render_side(
     inputs: &cli::Inputs,
     side: &str,
     err: &mut dyn Write,
-) -> Result<crate::diff::Side, Error> {
+) -> Result<crate::emit::diff::Side, Error> {
     let (resolved, _) = load_reported(inputs, err, Some(side))?;
     let objects = render::render(&resolved);
-    Ok(crate::diff::Side::new(&resolved, objects))
+    Ok(crate::emit::diff::Side::new(&resolved, objects))
 }

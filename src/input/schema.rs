@@ -5,17 +5,17 @@
 use serde_json::Value;
 
 use crate::diag::{Diagnostic, Diagnostics, Doc, MAX_PER_FILE};
-use crate::yaml::{NodeKind, Path, Seg};
+use crate::input::yaml::{NodeKind, Path, Seg};
 
 use jsonschema::error::ValidationErrorKind;
 
 // The schemas are compiled by a proc macro; `include_str!` of the same files both embeds
 // them for `dovetail schema` and makes cargo rebuild when one changes.
-const APP_TEXT: &str = include_str!("../schemas/app.schema.json");
-const ALLOCATION_TEXT: &str = include_str!("../schemas/allocation.schema.json");
-const PLATFORM_TEXT: &str = include_str!("../schemas/platform.schema.json");
-const RESOLVED_TEXT: &str = include_str!("../schemas/resolved.schema.json");
-const SECRETS_TEXT: &str = include_str!("../schemas/secrets.schema.json");
+const APP_TEXT: &str = include_str!("../../schemas/app.schema.json");
+const ALLOCATION_TEXT: &str = include_str!("../../schemas/allocation.schema.json");
+const PLATFORM_TEXT: &str = include_str!("../../schemas/platform.schema.json");
+const RESOLVED_TEXT: &str = include_str!("../../schemas/resolved.schema.json");
+const SECRETS_TEXT: &str = include_str!("../../schemas/secrets.schema.json");
 
 /// A validator compiled from a schema file, with dovetail's formats checked in Rust.
 macro_rules! validator {
@@ -26,27 +26,27 @@ macro_rules! validator {
                                     validate_formats = true,
                                     ignore_unknown_formats = false,
                                     formats = {
-                                        "dovetail-absolute-path" => crate::formats::absolute_path,
-                                        "dovetail-age-recipient" => crate::formats::age_recipient,
-                                        "dovetail-cidr" => crate::formats::cidr,
-                                        "dovetail-bytes" => crate::formats::bytes,
-                                        "dovetail-config-key" => crate::formats::config_key,
-                                        "dovetail-cpu" => crate::formats::cpu,
-                                        "dovetail-divisor" => crate::formats::divisor,
-                                        "dovetail-dns-label" => crate::formats::dns_label,
-                                        "dovetail-dns-subdomain" => crate::formats::dns_subdomain,
-                                        "dovetail-domain" => crate::formats::domain,
-                                        "dovetail-env-name" => crate::formats::env_name,
-                                        "dovetail-git-revision" => crate::formats::git_revision,
-                                        "dovetail-hostname" => crate::formats::hostname,
-                                        "dovetail-http-path" => crate::formats::http_path,
-                                        "dovetail-image" => crate::formats::image,
-                                        "dovetail-plan-name" => crate::formats::plan_name,
-                                        "dovetail-port-name" => crate::formats::port_name,
-                                        "dovetail-printable" => crate::formats::printable,
-                                        "dovetail-process-key" => crate::formats::process_key,
-                                        "dovetail-process-name" => crate::formats::process_name,
-                                        "dovetail-relative-path" => crate::formats::relative_path,
+                                        "dovetail-absolute-path" => crate::input::formats::absolute_path,
+                                        "dovetail-age-recipient" => crate::input::formats::age_recipient,
+                                        "dovetail-cidr" => crate::input::formats::cidr,
+                                        "dovetail-bytes" => crate::input::formats::bytes,
+                                        "dovetail-config-key" => crate::input::formats::config_key,
+                                        "dovetail-cpu" => crate::input::formats::cpu,
+                                        "dovetail-divisor" => crate::input::formats::divisor,
+                                        "dovetail-dns-label" => crate::input::formats::dns_label,
+                                        "dovetail-dns-subdomain" => crate::input::formats::dns_subdomain,
+                                        "dovetail-domain" => crate::input::formats::domain,
+                                        "dovetail-env-name" => crate::input::formats::env_name,
+                                        "dovetail-git-revision" => crate::input::formats::git_revision,
+                                        "dovetail-hostname" => crate::input::formats::hostname,
+                                        "dovetail-http-path" => crate::input::formats::http_path,
+                                        "dovetail-image" => crate::input::formats::image,
+                                        "dovetail-plan-name" => crate::input::formats::plan_name,
+                                        "dovetail-port-name" => crate::input::formats::port_name,
+                                        "dovetail-printable" => crate::input::formats::printable,
+                                        "dovetail-process-key" => crate::input::formats::process_key,
+                                        "dovetail-process-name" => crate::input::formats::process_name,
+                                        "dovetail-relative-path" => crate::input::formats::relative_path,
                                     }
                                 )]
         struct $name;
@@ -388,7 +388,7 @@ fn distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::yaml;
+    use crate::input::yaml;
 
     fn run(kind: SchemaKind, text: &str) -> Vec<String> {
         let doc = Doc {

@@ -7,7 +7,7 @@
 //! container reads "set by the operator", not "unknown field".
 
 use crate::diag::{Diagnostics, Doc};
-use crate::yaml::{Node, NodeKind, Path};
+use crate::input::yaml::{Node, NodeKind, Path};
 
 /// Where the operator's files are, for naming the owner of a field in messages.
 #[derive(Debug, Clone)]
@@ -364,7 +364,7 @@ fn items(node: Option<&Node>) -> impl Iterator<Item = (usize, &Node)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::yaml;
+    use crate::input::yaml;
 
     fn run(text: &str) -> Vec<String> {
         let doc = Doc {

@@ -1,7 +1,7 @@
 //! Editing a secrets file in place: one entry added or replaced, every other byte kept,
 //! so that a review of the change shows exactly one key.
 
-use crate::yaml::{self, NodeKind};
+use crate::input::yaml::{self, NodeKind};
 
 /// The file as `secrets set` creates it.
 pub fn new_file(key: &str, armored: &str) -> String {

@@ -10,8 +10,8 @@
 use serde_json::Value;
 
 use crate::diag::Doc;
-use crate::resolve::Resolved;
-use crate::yaml::Path;
+use crate::merge::Resolved;
+use crate::input::yaml::Path;
 
 /// The documents a render was made of.
 #[derive(Debug)]

@@ -822,7 +822,7 @@ mod tests {
     /// error.
     #[test]
     fn truncated_and_mutated_inputs_never_panic() {
-        let source = include_str!("../examples/django/app/dovetail.yaml");
+        let source = include_str!("../../examples/django/app/dovetail.yaml");
         let bytes = source.as_bytes();
         let check = |text: &str| {
             if let Ok(node) = parse(text) {

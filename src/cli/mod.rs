@@ -1,12 +1,14 @@
 //! The command line: arguments as clap parses them, then checked into a [`Config`] before
 //! any work starts, so that a usage mistake never costs a render.
 
+pub mod commands;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::git::{GitSettings, Location, LocationError, SettingsError};
-use crate::schema::SchemaKind;
+use crate::input::schema::SchemaKind;
 
 /// Merge a customer's app repo with its operator allocation into Kubernetes manifests.
 #[derive(Debug, Parser)]

@@ -8,8 +8,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::model::{DatabaseProvider, InitMode, Resources, Service, ServiceType};
-use crate::resolve::{Resolved, ResolvedProcess, sha256_hex};
+use crate::input::model::{DatabaseProvider, InitMode, Resources, Service, ServiceType};
+use crate::merge::{Resolved, ResolvedProcess, sha256_hex};
 
 /// The user and group containers run as unless the app tightens it to another non-root id.
 pub const DEFAULT_UID: u64 = 10001;
@@ -672,7 +672,7 @@ fn with_tmp(spec: &mut Map<String, Value>, size: Option<&str>) {
 }
 
 /// How much a pod may write to `/tmp` when its main container's local storage is unknown.
-const TMP_SIZE: &str = crate::model::DEFAULT_EPHEMERAL_STORAGE;
+const TMP_SIZE: &str = crate::input::model::DEFAULT_EPHEMERAL_STORAGE;
 
 fn pull_secrets(r: &Resolved, spec: &mut Map<String, Value>) {
     if r.secrets.as_ref().is_some_and(|s| s.pull.is_some()) {
@@ -921,7 +921,7 @@ fn redis_deployment(r: &Resolved) -> Value {
     )
 }
 
-fn ingress(r: &Resolved, ing: &crate::resolve::ResolvedIngress) -> Value {
+fn ingress(r: &Resolved, ing: &crate::merge::ResolvedIngress) -> Value {
     let mut o = object(
         r,
         "networking.k8s.io/v1",

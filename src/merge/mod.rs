@@ -8,6 +8,8 @@
 //! classes, helper images and what images may run at all. Nothing a customer writes can
 //! widen what the operator gave.
 
+pub mod podcheck;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
@@ -15,13 +17,13 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::diag::{Diagnostic, Diagnostics, Doc};
-use crate::model::{
+use crate::input::model::{
     Allocation, App, DatabaseProvider, InitMode, Platform, ProcessAllocation, Resources, Service,
     ServiceType,
 };
 use crate::quantity::Quantity;
-use crate::source::Tree;
-use crate::yaml::Path;
+use crate::input::tree::Tree;
+use crate::input::yaml::Path;
 
 /// Largest config file mounted from the repo.
 pub const MAX_FILE_BYTES: u64 = 256 * 1024;
@@ -96,7 +98,7 @@ pub struct Resolved {
     /// The image that waits for the database (`images.wait`).
     pub wait_image: Option<String>,
     /// Prometheus scraping, when the platform has it.
-    pub monitoring: Option<crate::model::Monitoring>,
+    pub monitoring: Option<crate::input::model::Monitoring>,
     /// What the app's pods may reach, and who reaches its database.
     pub network: ResolvedNetwork,
     /// Decrypted secrets; kept out of the resolved document and of every message.
@@ -653,7 +655,7 @@ fn resolve_network(cx: &mut Ctx<'_>) -> ResolvedNetwork {
             ),
         }
     }
-    let dns = given.dns.unwrap_or_else(|| crate::model::Dns {
+    let dns = given.dns.unwrap_or_else(|| crate::input::model::Dns {
         namespace: "kube-system".to_owned(),
         pod_labels: BTreeMap::from([("k8s-app".to_owned(), "kube-dns".to_owned())]),
     });
@@ -1304,7 +1306,7 @@ fn split_fragments(
             let cpath = at.key("containers").index(i);
             let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
             check_container_refs(cx, c, &cpath);
-            api_server_checks(cx, crate::podcheck::container(c, false), &cpath);
+            api_server_checks(cx, crate::merge::podcheck::container(c, false), &cpath);
             if name == process {
                 patches.push(c.clone());
             } else if names.contains(name) {
@@ -1333,7 +1335,7 @@ fn split_fragments(
         for (i, c) in list(fragment, "initContainers").iter().enumerate() {
             let cpath = at.key("initContainers").index(i);
             check_container_refs(cx, c, &cpath);
-            api_server_checks(cx, crate::podcheck::container(c, true), &cpath);
+            api_server_checks(cx, crate::merge::podcheck::container(c, true), &cpath);
             if c.get("image").is_none() {
                 cx.app_err(&cpath, "an init container needs an image", "add image:");
             }
@@ -1342,7 +1344,7 @@ fn split_fragments(
         for (i, v) in list(fragment, "volumes").iter().enumerate() {
             let vpath = at.key("volumes").index(i);
             check_volume_refs(cx, v, &vpath);
-            api_server_checks(cx, crate::podcheck::volume(v), &vpath);
+            api_server_checks(cx, crate::merge::podcheck::volume(v), &vpath);
             let name = v.get("name").and_then(Value::as_str).unwrap_or_default();
             if name.starts_with("dovetail-") {
                 cx.app_err(
@@ -1370,14 +1372,14 @@ fn split_fragments(
 }
 
 /// Reports what kube-apiserver's own validation would refuse in a fragment's container
-/// or volume (see [`crate::podcheck`]), at its place under `at`.
-fn api_server_checks(cx: &mut Ctx<'_>, problems: Vec<crate::podcheck::Problem>, at: &Path) {
+/// or volume (see [`crate::merge::podcheck`]), at its place under `at`.
+fn api_server_checks(cx: &mut Ctx<'_>, problems: Vec<crate::merge::podcheck::Problem>, at: &Path) {
     for p in problems {
         let mut path = at.clone();
         for seg in p.at {
             path = match seg {
-                crate::podcheck::Seg::Key(k) => path.key(&k),
-                crate::podcheck::Seg::Index(i) => path.index(i),
+                crate::merge::podcheck::Seg::Key(k) => path.key(&k),
+                crate::merge::podcheck::Seg::Index(i) => path.index(i),
             };
         }
         cx.app_err(&path, p.message, &p.hint);
@@ -1619,19 +1621,19 @@ pub fn load_secrets(
     app_doc: &Doc,
     app: &App,
     diags: &mut Diagnostics,
-) -> Option<(Doc, crate::model::SecretsFile)> {
+) -> Option<(Doc, crate::input::model::SecretsFile)> {
     let rel = app.secrets.as_deref()?;
     let dir = app_doc
         .file
         .strip_suffix("dovetail.yaml")
         .unwrap_or_default();
     let shown = format!("{dir}{rel}");
-    let doc = crate::load::read_doc(tree, rel, &shown, diags)?;
-    let file: crate::model::SecretsFile =
-        crate::load::typed(crate::schema::SchemaKind::Secrets, &doc, diags)?;
+    let doc = crate::input::doc::read_doc(tree, rel, &shown, diags)?;
+    let file: crate::input::model::SecretsFile =
+        crate::input::doc::typed(crate::input::schema::SchemaKind::Secrets, &doc, diags)?;
     let before = diags.error_count();
     for (key, armored) in &file.data {
-        if let Err(e) = crate::secrets::check_form(armored) {
+        if let Err(e) = crate::crypto::check_form(armored) {
             let path = Path::root().key("data").key(key);
             diags.push(doc.error(&path, e.to_string()).hint(e.hint()));
         }
@@ -1701,12 +1703,12 @@ fn resolve_secrets(cx: &mut Ctx<'_>) -> Option<ResolvedSecrets> {
         let value = match cx.inputs.identities {
             None => None,
             Some(ids) => {
-                let binding = crate::secrets::Binding {
+                let binding = crate::crypto::Binding {
                     tenant: &identity.tenant,
                     app: &identity.app,
                     key,
                 };
-                match crate::secrets::decrypt(armored, ids, &binding) {
+                match crate::crypto::decrypt(armored, ids, &binding) {
                     Ok(v) => Some(v),
                     Err(e) => {
                         let d = doc

@@ -1,8 +1,8 @@
 //! Git sources: a repo named by URL and revision, fetched into a local cache of bare
-//! repositories and read straight from the object database (see [`crate::source::GitTree`]).
+//! repositories and read straight from the object database (see [`crate::input::tree::GitTree`]).
 //!
 //! Fetches use git2 (libgit2); reads, including the checks of what the cache holds, use
-//! [`crate::odb`], which does not start libgit2 and its TLS stack.
+//! [`crate::git::odb`], which does not start libgit2 and its TLS stack.
 //!
 //! The cache holds one bare repository per URL under `DOVETAIL_CACHE_DIR`. A full commit
 //! id already there is used without any network; a branch or tag is fetched at most once
@@ -11,6 +11,9 @@
 //! Anything the cache cannot vouch for (a repository libgit2 cannot open, a commit the
 //! state file names but the object database lacks, an object that fails its hash) is
 //! treated as corrupt: the repository is deleted and fetched again, never rendered from.
+
+pub mod known_hosts;
+pub mod odb;
 
 use std::cell::{Cell, RefCell};
 use std::ffi::OsString;
@@ -27,8 +30,8 @@ use git2::{
 };
 use gix_hash::ObjectId;
 
-use crate::known_hosts::{self, Verdict};
-use crate::odb::{self, Objects};
+use known_hosts::Verdict;
+use odb::Objects;
 
 /// How long a fetched branch or tag is trusted before it is fetched again, unless
 /// `DOVETAIL_FETCH_TTL` says otherwise.
@@ -561,7 +564,7 @@ impl Cache {
     /// The directory of the bare repository for `url`: a hash of the URL, for uniqueness,
     /// and its last path segment, for people looking at the cache.
     fn repo_dir(&self, url: &str) -> PathBuf {
-        let hash = crate::resolve::sha256_hex(&[url.as_bytes()]);
+        let hash = crate::merge::sha256_hex(&[url.as_bytes()]);
         let tail: String = url
             .trim_end_matches('/')
             .rsplit(['/', ':'])
@@ -1095,7 +1098,7 @@ fn lock_within(lock: &fs::File, exclusive: bool, url: &str) -> Result<(), GitErr
     }
 }
 
-/// The fetched commit, read back through [`crate::odb`] as every render will read it.
+/// The fetched commit, read back through [`crate::git::odb`] as every render will read it.
 fn verified(dir: &Path, url: &str, commit: ObjectId) -> Result<Found, GitError> {
     let corrupt = |message: String| GitError::Corrupt {
         url: url.to_owned(),
