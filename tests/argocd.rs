@@ -755,7 +755,8 @@ fn the_fleet_quota_admits_exactly_the_load_balancers_the_allocation_allows() {
     let r = common::generate_fleet(&root().join("examples/helpdesk/operator"));
     let text = &r.ok().stdout;
     assert!(text.contains("services.loadbalancers: \"1\""), "{text}");
-    assert!(text.contains("services.nodeports: \"0\""), "{text}");
+    // The LoadBalancer Service's own node port (`allocateLoadBalancerNodePorts`).
+    assert!(text.contains("services.nodeports: \"1\""), "{text}");
     // The revision the allocation names is what the child Application deploys.
     assert!(text.contains("targetRevision: production"), "{text}");
 }

@@ -711,10 +711,14 @@ impl Sizes {
                 .values()
                 .filter(|p| p.service_types.contains(&kind))
                 .count()
-                .to_string()
         };
-        hard.insert("services.loadbalancers", allowed(ServiceType::LoadBalancer));
-        hard.insert("services.nodeports", allowed(ServiceType::NodePort));
+        // A LoadBalancer Service takes a node port too (`allocateLoadBalancerNodePorts`
+        // defaults to true, and many load balancers route through it), which the quota
+        // counts: each allowed Service has one port.
+        let lb = allowed(ServiceType::LoadBalancer);
+        let np = allowed(ServiceType::NodePort);
+        hard.insert("services.loadbalancers", lb.to_string());
+        hard.insert("services.nodeports", (lb + np).to_string());
         hard
     }
 

@@ -51,9 +51,10 @@ pub fn process_key(s: &str) -> bool {
     s == "*" || process_name(s)
 }
 
-/// `^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$`: a port name.
+/// A port name as the API server takes it (`IsValidPortName`, IANA_SVC_NAME): at most 15
+/// lowercase letters, digits and '-', at least one letter, no `--`, no '-' at either end.
 pub fn port_name(s: &str) -> bool {
-    label(s, 15)
+    label(s, 15) && s.bytes().any(|b| b.is_ascii_lowercase()) && !s.contains("--")
 }
 
 /// `^[A-Za-z_][A-Za-z0-9_]*$`: an environment variable name.

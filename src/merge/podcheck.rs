@@ -84,15 +84,7 @@ pub fn volume(v: &Value) -> Vec<Problem> {
 
 /// Whether `name` is a valid port name (IANA_SVC_NAME).
 pub fn is_port_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 15
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && name.bytes().any(|b| b.is_ascii_lowercase())
-        && !name.contains("--")
-        && !name.starts_with('-')
-        && !name.ends_with('-')
+    crate::formats::port_name(name)
 }
 
 /// Checks a whole fragment (`{containers, initContainers, volumes}`): every container

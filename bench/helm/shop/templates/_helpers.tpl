@@ -40,9 +40,10 @@ metadata:
   {{- end }}
 {{- end }}
 
-{{/* requests and limits alike, from {cpu, memory}; either may be missing. */}}
+{{/* requests and limits alike, from {cpu, memory, ephemeralStorage}; any may be missing. */}}
 {{- define "shop.resources" -}}
 {{- $r := pick . "cpu" "memory" -}}
+{{- with .ephemeralStorage }}{{ $_ := set $r "ephemeral-storage" . }}{{ end -}}
 requests:
   {{- toYaml $r | nindent 2 }}
 limits:
@@ -139,7 +140,18 @@ volumeMounts:
     mountPath: /tmp
 {{- end }}
 
-{{/* The volumes behind those mounts, for the pods of (dict "root" $ "process" NAME "init" BOOL). */}}
+{{/*
+Resources with the chart's default ephemeral storage; the argument is (dict "root" $
+"resources" R).
+*/}}
+{{- define "shop.withEphemeralStorage" -}}
+{{- toYaml (merge (dict) .resources (dict "ephemeralStorage" .root.Values.ephemeralStorage)) -}}
+{{- end }}
+
+{{/*
+The volumes behind those mounts, for the pods of (dict "root" $ "process" NAME "init"
+BOOL "tmp" SIZE); /tmp's SIZE is the main container's ephemeral storage.
+*/}}
 {{- define "shop.volumes" -}}
 {{- $root := .root -}}
 {{- $process := .process -}}
@@ -160,7 +172,7 @@ volumes:
   {{- end }}
   - name: dovetail-tmp
     emptyDir:
-      sizeLimit: {{ .root.Values.tmp.sizeLimit }}
+      sizeLimit: {{ .tmp }}
 {{- end }}
 
 {{/*
@@ -239,4 +251,33 @@ and content of each file the process mounts.
 {{- $hi := div . 4 | int -}}
 {{- $lo := mul (mod . 4) 16 | int -}}
 {{- printf "%s%s==" (substr $hi (add1 $hi | int) $b64) (substr $lo (add1 $lo | int) $b64) | b64dec -}}
+{{- end }}
+
+{{/* The ports CloudNativePG's instances serve PostgreSQL and their instance manager on. */}}
+{{- define "shop.postgresPort" -}}5432{{- end }}
+{{- define "shop.cnpgStatusPort" -}}8000{{- end }}
+
+{{/* A list of TCP ports of a NetworkPolicy rule, from a list of numbers. */}}
+{{- define "shop.tcpPorts" -}}
+{{- $ports := list -}}
+{{- range . }}{{ $ports = append $ports (dict "protocol" "TCP" "port" (int .)) }}{{ end -}}
+{{- toYaml $ports -}}
+{{- end }}
+
+{{/* The egress rule to cluster DNS (network.dns), on UDP and TCP port 53. */}}
+{{- define "shop.dnsEgress" -}}
+{{- with .Values.network.dns -}}
+- to:
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: {{ .namespace }}
+      podSelector:
+        matchLabels:
+          {{- toYaml .podLabels | nindent 10 }}
+  ports:
+    {{- range list "UDP" "TCP" }}
+    - protocol: {{ . }}
+      port: 53
+    {{- end }}
+{{- end }}
 {{- end }}
