@@ -84,7 +84,7 @@ pub fn volume(v: &Value) -> Vec<Problem> {
 
 /// Whether `name` is a valid port name (IANA_SVC_NAME).
 pub fn is_port_name(name: &str) -> bool {
-    crate::formats::port_name(name)
+    crate::input::formats::port_name(name)
 }
 
 /// Checks a whole fragment (`{containers, initContainers, volumes}`): every container
