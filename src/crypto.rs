@@ -124,6 +124,18 @@ pub enum SecretError {
 }
 
 impl SecretError {
+    /// The diagnostic code of this kind of problem.
+    pub fn code(&self) -> crate::diag::Code {
+        use crate::diag::Code;
+        match self {
+            SecretError::NoMatchingKey | SecretError::Damaged => Code::SecretUnreadable,
+            SecretError::OtherApp { .. } | SecretError::OtherKey(_) | SecretError::NoBinding(_) => {
+                Code::SecretBinding
+            }
+            _ => Code::SecretForm,
+        }
+    }
+
     /// What to do about it.
     pub fn hint(&self) -> &'static str {
         match self {

@@ -2,7 +2,8 @@
 //! to do, gathered so that one run reports all of them.
 //!
 //! Text form: `dovetail.yaml:14:7: error: processes.web.resources: set by the operator
-//! (tenants/acme/shop.yaml); remove it`.
+//! (tenants/acme/shop.yaml); remove it [DT301]`. Every diagnostic carries a stable
+//! [`Code`]: CI can match on it, and the README lists them all.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -18,6 +19,91 @@ pub enum Severity {
     Warning,
 }
 
+/// Declares the diagnostic codes: each a variant, its stable code and what it means.
+macro_rules! codes {
+    ($($variant:ident = $code:literal, $summary:literal;)*) => {
+        /// What kind of problem a diagnostic is, with a code that never changes meaning.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code {
+            $(
+                #[doc = $summary]
+                $variant,
+            )*
+        }
+
+        impl Code {
+            /// Every code, in order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+
+            /// The code as printed, like `DT301`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $code,)*
+                }
+            }
+
+            /// What the code means, for the README's table.
+            pub fn summary(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $summary,)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    Unreadable = "DT101", "a file cannot be read: missing, outside the repo, through `.git` or a submodule, not a regular file, or over its size cap";
+    NotUtf8 = "DT102", "a YAML file is not UTF-8 text";
+    YamlSyntax = "DT103", "a YAML file does not parse, or holds something dovetail does not read (tags, several documents, complex keys, unknown anchors)";
+    DuplicateKey = "DT104", "a mapping has the same key twice";
+    YamlTooBig = "DT105", "a YAML file is nested too deep, or expands (aliases included) to too many nodes or bytes";
+    MoreProblems = "DT109", "more problems in the same file than are shown";
+    UnknownField = "DT201", "a field the schema does not know";
+    MissingField = "DT202", "a required field is missing";
+    WrongType = "DT203", "a value of the wrong type (a string for a number, a float for a whole number, …)";
+    BadValue = "DT204", "a value the field does not take (not one of its values, not of its format)";
+    OutOfRange = "DT205", "a value, list or text too small or too large";
+    ReservedName = "DT206", "a name dovetail, CloudNativePG or the platform uses for its own objects";
+    OperatorOwned = "DT301", "the customer sets a field the operator owns";
+    Forbidden = "DT302", "a field nobody may set: host namespaces, privilege, placement, …";
+    UnknownProcess = "DT401", "a list names a process the app does not have";
+    NeedsPort = "DT402", "a Service type or an HTTP health check on a process without `port`";
+    InitWithoutWeb = "DT403", "`init.mode: initContainer` in an app without a `web` process";
+    ImageUnpinned = "DT404", "an image without a tag or digest";
+    RegistryNotAllowed = "DT405", "an image from a registry `platform.yaml` does not allow";
+    PlatformVariable = "DT406", "the app sets a variable the platform sets (`DATABASE_URL`, `REDIS_URL`), or a secret also set as plain env";
+    FileUnusable = "DT407", "a config file that cannot be mounted: inside `.git`, unreadable, too large in total, or its ConfigMap key too long or taken";
+    MountClash = "DT408", "two things mounted at one path in one container";
+    FragmentContainer = "DT409", "a fragment's container that cannot be placed: without an image, or another process's";
+    NameTaken = "DT410", "a container or volume name taken in the pod, or reserved by dovetail";
+    NoSuchVolume = "DT411", "a volume mount names a volume the pod does not have";
+    ForeignReference = "DT412", "a fragment refers to a Secret or ConfigMap that is not one of the app's pods' own";
+    ApiServerRefuses = "DT413", "a fragment's container or volume the Kubernetes API server would refuse";
+    EmptyDirTooLarge = "DT414", "an `emptyDir` larger than the local storage (or memory) the process gets";
+    ServiceNotUsed = "DT415", "`waitFor` names a service the app does not use";
+    SecretsFileMismatch = "DT416", "`imagePullSecret` or `secrets:` do not match the secrets file";
+    PullSecretFormat = "DT417", "the image pull secret is not a dockerconfigjson";
+    NotAllocated = "DT501", "the app asks for something its allocation does not give (a process, storage, a database, Redis, an Ingress)";
+    NotAllowed = "DT502", "a Service type or a hostname the allocation does not allow";
+    SingletonScaled = "DT503", "a singleton given more than one replica or autoscaling";
+    AutoscalingBelowReplicas = "DT504", "`maxReplicas` below `replicas`";
+    UnknownPlan = "DT505", "an allocation names a plan `platform.yaml` does not have";
+    BadSize = "DT506", "a size that cannot be used: missing, zero, or too small for Redis";
+    ReadWriteOnceShared = "DT507", "a ReadWriteOnce volume that more than one pod would mount";
+    PlatformSettingMissing = "DT508", "`platform.yaml` lacks a setting an app needs (an image, a storage class, a database provider, an ingress class)";
+    EgressRule = "DT509", "a `network.egress` rule that reaches what no app may, or whose `except` is outside it";
+    UnusedAllocation = "DT510", "the allocation sizes a process the app does not have";
+    AllocationName = "DT601", "a tenant or app name that cannot name objects";
+    NameClaimedTwice = "DT602", "two allocations make the same Application name";
+    NamespaceClaimedTwice = "DT603", "two allocations claim one namespace";
+    QuotaTooSmall = "DT604", "an explicit quota the allocation's own pods and volumes cannot fit in";
+    SecretForm = "DT701", "a secret value is not a well-formed age file for the platform (armor, size, recipient stanzas)";
+    SecretUnreadable = "DT702", "a secret value the platform's key cannot open, or that was tampered with";
+    SecretBinding = "DT703", "a secret value bound to another app or key";
+    Internal = "DT901", "dovetail's own merge broke an invariant: a bug, please report it";
+}
+
 /// Most problems reported for one file: a hostile file with tens of thousands of bad
 /// fields gets the first ones and a count of the rest, in linear time.
 pub const MAX_PER_FILE: usize = 100;
@@ -27,12 +113,16 @@ pub const MAX_PER_FILE: usize = 100;
 pub struct Diagnostic {
     /// How bad it is.
     pub severity: Severity,
+    /// What kind of problem it is.
+    pub code: Code,
     /// The file as the user names it (relative to the repo it belongs to).
     pub file: String,
     /// Where in the file.
     pub pos: Pos,
     /// The field, dotted (`processes.web.port`); empty for the file as a whole.
     pub field: String,
+    /// The field as a path into the document (the root for the file as a whole).
+    pub path: Path,
     /// What is wrong.
     pub message: String,
     /// What to do about it, if there is more to say than the message does.
@@ -56,23 +146,22 @@ impl fmt::Display for Diagnostic {
         if let Some(hint) = &self.hint {
             write!(f, "; {}", escaped(hint))?;
         }
-        Ok(())
+        write!(f, " [{}]", self.code.as_str())
     }
 }
 
-/// `s` with every character that could break a line or steer a terminal written as an
-/// escape: C0 and C1 controls (newlines and ESC among them) and the bidirectional
-/// formatting characters that make text read differently than it is stored.
+/// `s` with every character that could break a line, steer a terminal or hide in text
+/// written as an escape (see [`unsafe_char`]), and elided past [`MAX_SHOWN`] bytes.
 pub fn escaped(s: &str) -> std::borrow::Cow<'_, str> {
-    let unsafe_char = |c: char| {
-        c.is_control()
-            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    };
-    if !s.chars().any(unsafe_char) {
+    if s.len() <= MAX_SHOWN && !s.chars().any(unsafe_char) {
         return std::borrow::Cow::Borrowed(s);
     }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
+    let mut out = String::with_capacity(s.len().min(MAX_SHOWN) + 8);
+    for (i, c) in s.char_indices() {
+        if out.len() >= MAX_SHOWN {
+            out.push_str(&format!("… ({} more bytes)", s.len() - i));
+            break;
+        }
         match c {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
@@ -82,6 +171,29 @@ pub fn escaped(s: &str) -> std::borrow::Cow<'_, str> {
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// Most bytes of one piece of input shown in a message: a key of a quarter megabyte is
+/// shown by its start.
+const MAX_SHOWN: usize = 2048;
+
+/// Characters a message never shows as they are: controls (C0, C1), line and paragraph
+/// separators, and the format characters that reorder text or hide in it (bidirectional
+/// controls, zero-width characters, the byte order mark, tag characters).
+fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00ad}'
+                | '\u{061c}'
+                | '\u{180e}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{feff}'
+                | '\u{fff9}'..='\u{fffb}'
+                | '\u{e0000}'..='\u{e007f}'
+        )
 }
 
 /// A parsed input file: its name for messages and its tree for locating fields.
@@ -95,12 +207,14 @@ pub struct Doc {
 
 impl Doc {
     /// A problem at `path` in this file, pointing at the field's key.
-    pub fn error(&self, path: &Path, message: impl Into<String>) -> Diagnostic {
+    pub fn error(&self, code: Code, path: &Path, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             severity: Severity::Error,
+            code,
             file: self.file.clone(),
             pos: self.root.locate(path),
             field: path.to_string(),
+            path: path.clone(),
             message: message.into(),
             hint: None,
         }
@@ -172,6 +286,14 @@ impl Diagnostics {
         self.files_with_errors.contains(file)
     }
 
+    /// The fields of `file` with an error, as paths into its document.
+    pub fn error_paths_in<'a>(&'a self, file: &'a str) -> impl Iterator<Item = &'a Path> + 'a {
+        self.items
+            .iter()
+            .filter(move |d| d.severity == Severity::Error && d.file == file)
+            .map(|d| &d.path)
+    }
+
     /// Whether a problem was already recorded for `field` of `file`.
     pub fn has_field(&self, file: &str, field: &str) -> bool {
         self.fields.contains(&(file.to_owned(), field.to_owned()))
@@ -191,6 +313,7 @@ impl Diagnostics {
             v.insert(
                 at,
                 Diagnostic::at(
+                    Code::MoreProblems,
                     file,
                     pos,
                     format!("and {n} more error(s) in this file, not shown"),
@@ -219,12 +342,14 @@ impl Diagnostics {
 
 impl Diagnostic {
     /// An error about a file as a whole, or at a known place in it.
-    pub fn at(file: &str, pos: Pos, message: impl Into<String>) -> Diagnostic {
+    pub fn at(code: Code, file: &str, pos: Pos, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             severity: Severity::Error,
+            code,
             file: file.to_owned(),
             pos,
             field: String::new(),
+            path: Path::root(),
             message: message.into(),
             hint: None,
         }
@@ -251,6 +376,7 @@ mod tests {
     #[test]
     fn control_characters_cannot_forge_lines_or_steer_the_terminal() {
         let d = Diagnostic::at(
+            Code::UnknownField,
             "dovetail.yaml",
             Pos::START,
             "key `a\n::error file=x::forged\u{1b}[31m\u{202e}`",
@@ -272,13 +398,45 @@ mod tests {
         };
         let d = doc
             .error(
+                Code::OperatorOwned,
                 &Path::parse("processes.web.resources"),
                 "set by the operator (tenants/acme/shop.yaml)",
             )
             .hint("remove it");
         assert_eq!(
             d.to_string(),
-            "dovetail.yaml:3:5: error: processes.web.resources: set by the operator (tenants/acme/shop.yaml); remove it"
+            "dovetail.yaml:3:5: error: processes.web.resources: set by the operator (tenants/acme/shop.yaml); remove it [DT301]"
         );
+    }
+
+    #[test]
+    fn codes_are_unique_and_well_formed() {
+        let mut seen = std::collections::BTreeSet::new();
+        for code in Code::ALL {
+            let s = code.as_str();
+            assert!(seen.insert(s), "{s} is used twice");
+            assert!(
+                s.len() == 5 && s.starts_with("DT") && s[2..].bytes().all(|b| b.is_ascii_digit()),
+                "{s}"
+            );
+            assert!(!code.summary().is_empty());
+        }
+    }
+
+    #[test]
+    fn invisible_and_line_breaking_characters_are_escaped_and_long_text_elided() {
+        for c in [
+            '\u{2028}',
+            '\u{2029}',
+            '\u{feff}',
+            '\u{200b}',
+            '\u{e0041}',
+            '\u{85}',
+        ] {
+            let s = format!("a{c}b");
+            assert!(!escaped(&s).contains(c), "{c:?}");
+        }
+        let long = "x".repeat(100_000);
+        assert!(escaped(&long).len() < 5_000);
     }
 }

@@ -1,11 +1,29 @@
 //! dovetail joins a customer's app repo and the operator's allocation into one set of
 //! Kubernetes manifests, enforcing who owns which field.
 //!
-//! The pipeline, one module per step: [`source`] reads files without leaving the repo,
-//! [`yaml`] parses them into trees that remember file:line:column, [`ownership`] and
-//! [`schema`] check them, [`model`] types them, [`resolve`] merges them, [`render`]
-//! builds the objects and [`output`] writes them. Problems travel as [`diag`]
-//! diagnostics through [`report`], the one path to stderr.
+//! The flow, one folder per stage:
+//!
+//! 1. [`cli`] parses the command line and the environment (read there and nowhere else)
+//!    into a checked configuration, then runs one subcommand.
+//! 2. [`pipeline`] opens both repos where they are — a directory, a commit of the git
+//!    cache ([`git`]), a revision of a work tree — and runs the stages below, collecting
+//!    every problem of every stage.
+//! 3. [`input`] reads them: the operator's side ([`input::operator`]: the layout,
+//!    `platform.yaml`, the allocation, the fleet) and the customer's
+//!    ([`input::app`]: `dovetail.yaml`, its files, its secrets file). Each file is parsed
+//!    into a tree that remembers file:line:column ([`input::yaml`]), checked for who owns
+//!    which field and against its schema, and typed — without the fields in error, so
+//!    that the stages after still check the rest.
+//! 4. [`merge`] combines both sides under the platform's policy into a
+//!    [`merge::Resolved`] app, or every reason it cannot; it reads nothing.
+//! 5. [`render`] builds the Kubernetes objects of an app, or of the fleet.
+//! 6. [`emit`] prints: manifests, the one reporter every diagnostic and note goes
+//!    through, diffs, and where each rendered field came from.
+//!
+//! Problems are [`diag`] diagnostics with a stable code each; a command that cannot go
+//! on returns an [`Error`], which `main` prints (through the reporter) and turns into
+//! the exit status. Argo CD's environment is read in [`argocd`]; age encryption is
+//! [`crypto`].
 
 #![forbid(unsafe_code)]
 
@@ -14,20 +32,23 @@ pub mod cidr;
 pub mod cli;
 pub mod crypto;
 pub mod diag;
+pub mod digest;
 pub mod emit;
 pub mod git;
 pub mod input;
 pub mod merge;
 pub mod parallel;
+pub mod pipeline;
 pub mod quantity;
 pub mod render;
 
-pub use cli::commands::{Io, run};
+pub use cli::{Io, run};
 
-/// Why a command failed. Each variant maps to an exit status in [`Error::exit_code`].
+/// Why a command failed. Each variant maps to an exit status in [`Error::exit_code`],
+/// and says what to do in [`Error::hint`].
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A usage mistake.
+    /// A usage mistake: a flag, an argument or a setting of the environment.
     #[error(transparent)]
     Usage(#[from] cli::UsageError),
     /// The inputs have problems; they were printed already.
@@ -36,17 +57,35 @@ pub enum Error {
         /// How many errors.
         count: usize,
     },
-    /// Something about the environment: a repo that cannot be opened, an allocation that
-    /// cannot be found.
-    #[error("{0}")]
-    Environment(String),
+    /// No single allocation could be chosen.
+    #[error(transparent)]
+    Allocation(#[from] input::operator::AllocationError),
+    /// Argo CD's environment, or what the Application asks for, cannot be rendered.
+    #[error(transparent)]
+    Argo(#[from] argocd::ArgoError),
+    /// A directory, file or key that cannot be opened.
+    #[error("cannot {action} `{path}`: {source}")]
+    Open {
+        /// What was being done (`open`, `read`, `write`).
+        action: &'static str,
+        /// The path.
+        path: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// An age identity file that cannot be used.
+    #[error(transparent)]
+    Identity(#[from] crypto::IdentityError),
     /// A git source could not be fetched or read.
     #[error(transparent)]
     Git(#[from] git::GitError),
+    /// `secrets set` or `rekey` cannot do what was asked.
+    #[error(transparent)]
+    Secrets(#[from] cli::secrets::SecretsError),
     /// `diff` found differences (not a failure: exit status 3 says so).
     #[error("the rendered objects differ")]
     Changed,
-    /// The render came out empty; ArgoCD would prune everything.
+    /// The render came out empty; Argo CD would prune everything.
     #[error("the render produced no objects; refusing to print an empty set")]
     Empty,
     /// Writing the output failed.
@@ -66,6 +105,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Invalid { .. } | Error::Empty => 1,
+            Error::Argo(e) if e.is_input() => 1,
             Error::Changed => 3,
             _ => 2,
         }
@@ -74,5 +114,23 @@ impl Error {
     /// Whether `main` should stay silent: the command has said what there was to say.
     pub fn is_quiet(&self) -> bool {
         matches!(self, Error::Changed)
+    }
+
+    /// What to do about it, when there is more to say than the message does.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Usage(e) => e.hint().map(str::to_owned),
+            Error::Invalid { .. } => Some("fix the problems above".to_owned()),
+            Error::Allocation(e) => Some(e.hint().to_owned()),
+            Error::Argo(e) => Some(e.hint().to_owned()),
+            Error::Open { .. } => Some("check the path and its permissions".to_owned()),
+            Error::Identity(_) => Some(
+                "give an age-keygen identity file (AGE-SECRET-KEY-1…) with --identity or DOVETAIL_IDENTITY".to_owned(),
+            ),
+            Error::Git(e) => e.hint().map(str::to_owned),
+            Error::Secrets(e) => Some(e.hint().to_owned()),
+            Error::Empty => Some("the app must have at least one process".to_owned()),
+            Error::Changed | Error::Output(_) | Error::Stdout(_) | Error::Stderr(_) => None,
+        }
     }
 }

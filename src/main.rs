@@ -1,4 +1,5 @@
-//! The `dovetail` binary: parse the command line, run, turn the outcome into an exit status.
+//! The `dovetail` binary: parse the command line, run, print the outcome through the
+//! reporter, turn it into an exit status. The only place that exits.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -7,6 +8,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = dovetail::cli::Cli::parse();
+    let env = dovetail::cli::Environment::capture();
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let stdout = std::io::stdout();
@@ -19,6 +21,7 @@ fn main() -> ExitCode {
             input: &mut input,
             out: &mut out,
             err: &mut err,
+            env: &env,
         },
     );
     let _ = out.flush();
@@ -26,7 +29,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if !e.is_quiet() {
-                let _ = writeln!(err, "error: {e:#}");
+                let format = dovetail::emit::report::Format::Text;
+                let _ = dovetail::emit::report::Reporter::new(&mut err, format).failure(&e);
             }
             ExitCode::from(e.exit_code())
         }

@@ -385,7 +385,7 @@ fn missing_operator_repo_is_a_usage_error() {
     assert_eq!(r.code, 2);
     assert!(
         r.stderr
-            .contains("no operator repo: pass --operator DIR or set DOVETAIL_OPERATOR_REPO")
+            .contains("no operator repo; pass --operator DIR|URL or set DOVETAIL_OPERATOR_REPO")
     );
 }
 
@@ -421,7 +421,7 @@ fn files_cannot_reach_into_git_internals() {
     s.edit(APP, "path: config/logging.ini", "path: .git/config");
     let r = s.run("render", &[]);
     r.invalid(
-        "app/dovetail.yaml:24:6: error: files[0].path: `.git/config` is inside git's own data",
+        "app/dovetail.yaml:24:6: error: files[0].path: `.git/config` leads into git's own data (`.git`)",
     );
     assert!(!r.stderr.contains("token@"));
 }
@@ -528,8 +528,8 @@ fn validate_with_the_operator_alone_checks_every_allocation() {
         stderr: s.rel(&r.stderr),
         ..r
     };
-    r.invalid("::error file=operator/tenants/acme/shop.yaml,line=6,col=1,title=namespace::namespace `acme-shop` is already operator/tenants/acme/blog.yaml's")
-        .invalid("title=quota.cpu::`1` cannot fit the allocation's own pods and volumes, which need 3600m");
+    r.invalid("::error file=operator/tenants/acme/shop.yaml,line=6,col=1,title=DT603 namespace::namespace `acme-shop` is already operator/tenants/acme/blog.yaml's")
+        .invalid("title=DT604 quota.cpu::`1` cannot fit the allocation's own pods and volumes, which need 3600m");
 
     let clean = django();
     let operator = clean.operator();

@@ -143,23 +143,25 @@ fn validate_reports_every_problem_in_each_format() {
         s.dir.path(),
     );
     assert_eq!(json.code, 1);
-    assert_eq!(
-        json.stdout, "",
-        "problems go to stderr, stdout carries manifests only"
+    // The report is validate's product: exactly one JSON document on stdout.
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert!(
+        !json.stderr.contains('{'),
+        "nothing of the report on stderr: {}",
+        json.stderr
     );
-    let last = json.stderr.lines().find(|l| l.starts_with('{')).unwrap();
-    let doc: serde_json::Value = serde_json::from_str(last).unwrap();
     assert_eq!(doc["errors"], 2);
     assert_eq!(doc["warnings"], 0);
     let first = &doc["problems"][0];
     for key in [
-        "severity", "file", "line", "column", "field", "message", "hint",
+        "severity", "code", "file", "line", "column", "field", "message", "hint",
     ] {
         assert!(first.get(key).is_some(), "{key} in {first}");
     }
     assert_eq!(first["severity"], "error");
     assert_eq!(first["line"], 14);
     assert_eq!(first["field"], "processes.web.replicas");
+    assert_eq!(first["code"], "DT301");
 
     let github = dovetail(
         &["validate", "--app", app, "--format", "github"],
@@ -173,7 +175,7 @@ fn validate_reports_every_problem_in_each_format() {
         .collect();
     assert_eq!(annotations.len(), 2, "{}", github.stderr);
     assert!(
-        annotations[0].contains(",line=14,col=5,title=processes.web.replicas::"),
+        annotations[0].contains(",line=14,col=5,title=DT301 processes.web.replicas::"),
         "{}",
         annotations[0]
     );

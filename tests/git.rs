@@ -440,7 +440,7 @@ fn secrets_commands_refuse_a_url_for_the_app() {
         &root(),
         &[("DOVETAIL_CACHE_DIR", "/nonexistent")],
     );
-    failed(&r, "pass --app DIR, not a URL");
+    failed(&r, "--app is a URL; pass --app DIR");
 }
 
 #[test]

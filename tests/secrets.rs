@@ -116,7 +116,7 @@ fn value_from_the_stock_age_cli_renders_into_a_secret() {
             .any(|e| e["secretRef"]["name"] == "shop-secrets")
     );
     // The checksum annotation does not reveal the plaintext's digest.
-    let plain_digest = dovetail::merge::sha256_hex(&[PLAIN.as_bytes()]);
+    let plain_digest = dovetail::digest::sha256_hex(&[PLAIN.as_bytes()]);
     assert!(!r.stdout.contains(&plain_digest));
 }
 

@@ -1,14 +1,24 @@
-//! The command line: arguments as clap parses them, then checked into a [`Config`] before
-//! any work starts, so that a usage mistake never costs a render.
+//! The command line: arguments as clap parses them, then checked — with the environment,
+//! which is read here and nowhere else ([`Environment`]) — into [`Sources`] before any
+//! work starts, so that a usage mistake never costs a render. Each subcommand is a file
+//! of its own.
 
-pub mod commands;
+mod diff;
+mod explain;
+mod generate;
+mod render;
+pub mod secrets;
+mod validate;
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
+use crate::emit::report::Format;
 use crate::git::{GitSettings, Location, LocationError, SettingsError};
+use crate::input::operator::{MAX_NAME, is_name};
 use crate::input::schema::SchemaKind;
+use crate::pipeline::Sources;
 
 /// Merge a customer's app repo with its operator allocation into Kubernetes manifests.
 #[derive(Debug, Parser)]
@@ -213,37 +223,6 @@ pub struct SecretsArgs {
     pub recipient: Vec<String>,
 }
 
-/// How problems are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// `file:line:col: error: field: message; hint`.
-    Text,
-    /// One JSON document with every problem.
-    Json,
-    /// GitHub Actions workflow annotations.
-    Github,
-}
-
-/// Checked inputs.
-#[derive(Debug, Clone)]
-pub struct Inputs {
-    /// The app directory or repo.
-    pub app: Location,
-    /// Whether `--app` was given (and not just defaulted to `.`).
-    pub app_given: bool,
-    /// The operator repo, if any.
-    pub operator: Option<Location>,
-    /// Cache and credentials, read from the environment when a git source is named.
-    pub git: Option<GitSettings>,
-    /// The allocation, checked to be `TENANT/APP`.
-    pub allocation: Option<(String, String)>,
-    /// Identity files, in the order given.
-    pub identity: Vec<PathBuf>,
-    /// In ArgoCD plugin mode: the Application that picks the allocation, and the repo
-    /// and path the allocation must name.
-    pub argocd: Option<crate::argocd::ArgoEnv>,
-}
-
 /// A usage mistake, found before any work.
 #[derive(Debug, thiserror::Error)]
 pub enum UsageError {
@@ -259,35 +238,149 @@ pub enum UsageError {
     /// A git setting in the environment that cannot be used.
     #[error(transparent)]
     Settings(#[from] SettingsError),
-    /// render without an operator repo.
-    #[error("no operator repo: pass --operator DIR or set DOVETAIL_OPERATOR_REPO")]
+    /// A command that needs the operator repo, without it.
+    #[error("no operator repo")]
     NoOperator,
+    /// A git source, and no git settings were read for it (a bug in the caller).
+    #[error("a git source without git settings")]
+    NoGitSettings,
+    /// `diff --base REV` and no input is in a repository that knows REV.
+    #[error("neither --app nor --operator is a directory in a git repository that knows `{0}`")]
+    UnknownRevision(String),
+    /// The working directory cannot be told.
+    #[error("cannot tell the working directory")]
+    NoWorkingDirectory,
 }
 
-/// Whether `s` is a DNS label short enough to name objects after.
-pub fn is_name(s: &str, max: usize) -> bool {
-    !s.is_empty()
-        && s.len() <= max
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
+impl UsageError {
+    /// What to do about it.
+    pub fn hint(&self) -> Option<&'static str> {
+        Some(match self {
+            UsageError::NotADirectory(_) => "check the path",
+            UsageError::BadAllocation(_) => "write it as TENANT/APP, like acme/shop",
+            UsageError::Location(_) => {
+                "write a directory, or a git URL with an optional #BRANCH, #TAG or #COMMIT"
+            }
+            UsageError::Settings(_) => "fix the variable, or unset it for the default",
+            UsageError::NoOperator => "pass --operator DIR|URL or set DOVETAIL_OPERATOR_REPO",
+            UsageError::NoGitSettings | UsageError::NoWorkingDirectory => return None,
+            UsageError::UnknownRevision(_) => {
+                "run it in a work tree of the app's or the operator's repo, with a revision it has (fetch it first)"
+            }
+        })
+    }
 }
 
-/// Longest tenant or app name: `<tenant>-<app>` must stay a valid object name with room
-/// for suffixes.
-pub const MAX_NAME: usize = 30;
+/// The process's environment, read once, here: nothing else in dovetail reads it (clippy's
+/// `disallowed-methods` says so), so that what a command sees is what its configuration
+/// says, and tests can hand it any environment.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    vars: std::collections::HashMap<String, std::ffi::OsString>,
+    cwd: Option<PathBuf>,
+}
+
+impl Environment {
+    /// This process's environment and working directory.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the one place that reads the process environment"
+    )]
+    pub fn capture() -> Environment {
+        Environment {
+            vars: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v)))
+                .collect(),
+            cwd: std::env::current_dir().ok(),
+        }
+    }
+
+    /// An environment of exactly `vars`, in `cwd` (for tests and in-process runs).
+    pub fn of(vars: &[(&str, &str)], cwd: Option<PathBuf>) -> Environment {
+        Environment {
+            vars: vars
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).into()))
+                .collect(),
+            cwd,
+        }
+    }
+
+    /// Variable `name`, when set and not empty.
+    pub fn var_os(&self, name: &str) -> Option<std::ffi::OsString> {
+        self.vars.get(name).filter(|v| !v.is_empty()).cloned()
+    }
+
+    /// Variable `name` as text, when set, not empty and UTF-8.
+    pub fn var(&self, name: &str) -> Option<String> {
+        self.var_os(name).and_then(|v| v.into_string().ok())
+    }
+
+    /// Variable `name` as text, set or not, even when empty (Argo CD sends an empty
+    /// `ARGOCD_APP_SOURCE_PATH` for a repo's root).
+    pub fn var_raw(&self, name: &str) -> Option<String> {
+        self.vars
+            .get(name)
+            .and_then(|v| v.clone().into_string().ok())
+    }
+
+    /// The working directory.
+    pub fn cwd(&self) -> Result<PathBuf, UsageError> {
+        self.cwd.clone().ok_or(UsageError::NoWorkingDirectory)
+    }
+
+    /// The git cache and credentials these variables set.
+    pub fn git_settings(&self) -> Result<GitSettings, UsageError> {
+        Ok(GitSettings::from_vars(|k| self.var_os(k))?)
+    }
+}
+
+/// Where a command reads and writes: values from `input`, its product to `out`,
+/// everything else through the reporter to `err`; and the environment it runs in.
+pub struct Io<'a> {
+    /// Standard input (secret values for `secrets set`).
+    pub input: &'a mut dyn std::io::Read,
+    /// The command's product only: manifests, or the report of validate/diff/explain.
+    pub out: &'a mut dyn std::io::Write,
+    /// Diagnostics, notes and progress.
+    pub err: &'a mut dyn std::io::Write,
+    /// The environment.
+    pub env: &'a Environment,
+}
+
+/// Runs one parsed command line. Diagnostics, notes and progress go to `io.err` as they
+/// happen; the final error, if any, is the caller's to print ([`crate::emit::report::Reporter::failure`]).
+pub fn run(cli: Cli, io: Io<'_>) -> Result<(), crate::Error> {
+    match cli.command {
+        Command::Schema { name } => io
+            .out
+            .write_all(name.text().as_bytes())
+            .map_err(crate::Error::Stdout),
+        Command::Generate => generate::run(io),
+        Command::Diff(args) => diff::run(args, io),
+        Command::Explain(args) => explain::run(args, io),
+        Command::Render(args) => render::run(args, io),
+        Command::Secrets(SecretsCommand::Set(args)) => secrets::set(args, io),
+        Command::Secrets(SecretsCommand::Rekey(args)) => secrets::rekey(args, io),
+        Command::Validate(args) => validate::run(args, io),
+    }
+}
 
 impl InputArgs {
     /// Checks the arguments; `need_operator` for commands that cannot work without it.
-    pub fn check(&self, need_operator: bool) -> Result<Inputs, UsageError> {
-        self.repo.check(need_operator, &self.identity.files)
+    pub fn check(&self, need_operator: bool, env: &Environment) -> Result<Sources, UsageError> {
+        self.repo.check(need_operator, &self.identity.files, env)
     }
 }
 
 impl RepoArgs {
     /// Checks the arguments, with the identity files given alongside (if any).
-    pub fn check(&self, need_operator: bool, identity: &[PathBuf]) -> Result<Inputs, UsageError> {
+    pub fn check(
+        &self,
+        need_operator: bool,
+        identity: &[PathBuf],
+        env: &Environment,
+    ) -> Result<Sources, UsageError> {
         let app = checked_location(self.app.as_deref().unwrap_or("."))?;
         let operator = match self.operator.as_deref().filter(|o| !o.is_empty()) {
             Some(o) => Some(checked_location(o)?),
@@ -298,7 +391,7 @@ impl RepoArgs {
             .iter()
             .any(|l| matches!(l, Some(Location::Git(_))))
         {
-            Some(GitSettings::from_env()?)
+            Some(env.git_settings()?)
         } else {
             None
         };
@@ -311,14 +404,14 @@ impl RepoArgs {
                 _ => return Err(UsageError::BadAllocation(a.clone())),
             },
         };
-        Ok(Inputs {
+        Ok(Sources {
             app,
             app_given: self.app.is_some(),
             operator,
             git,
             argocd: None,
             allocation,
-            identity: identity
+            identities: identity
                 .iter()
                 .filter(|p| !p.as_os_str().is_empty())
                 .cloned()
@@ -336,4 +429,25 @@ fn checked_location(s: &str) -> Result<Location, UsageError> {
         return Err(UsageError::NotADirectory(dir.clone()));
     }
     Ok(loc)
+}
+
+/// Merges `sources`, reports every problem (under `heading`, for the sides of `diff`),
+/// and gives the merged app with the documents it was made of, or `Invalid`.
+fn merged_app(
+    sources: &Sources,
+    reporter: &mut crate::emit::report::Reporter<'_>,
+    heading: Option<&str>,
+) -> Result<(crate::merge::Resolved, crate::emit::explain::SourceDocs), crate::Error> {
+    let merged = crate::pipeline::merge(sources, reporter)?;
+    match heading {
+        Some(h) => reporter.diagnostics_under(h, &merged.diags),
+        None => reporter.diagnostics(&merged.diags),
+    }
+    .map_err(crate::Error::Stderr)?;
+    match (merged.resolved, merged.docs) {
+        (Some(r), Some(d)) => Ok((r, d)),
+        _ => Err(crate::Error::Invalid {
+            count: merged.diags.error_count().max(1),
+        }),
+    }
 }

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use crate::digest::sha256_hex;
 use crate::emit::output::{OutputError, to_yaml};
-use crate::merge::{Resolved, sha256_hex};
+use crate::merge::Resolved;
 
 /// One side of a diff: its objects and the digests of its secret values.
 #[derive(Debug)]

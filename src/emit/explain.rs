@@ -10,8 +10,8 @@
 use serde_json::Value;
 
 use crate::diag::Doc;
-use crate::merge::Resolved;
 use crate::input::yaml::Path;
+use crate::merge::Resolved;
 
 /// The documents a render was made of.
 #[derive(Debug)]

@@ -1,69 +1,152 @@
-//! The one path diagnostics take to stderr, in the three formats of `--format`.
+//! The one reporter: everything dovetail says besides its product goes through it to
+//! stderr — diagnostics (in the three formats of `--format`), notes, progress of git
+//! fetches, the final `ok:` or `error:` line. `validate --format json` is the one
+//! exception the contract makes: its report is the product, one JSON document on
+//! stdout, built here too ([`json`]).
 
 use std::io::{self, Write};
 
-use crate::cli::Format;
+use serde_json::json;
+
 use crate::diag::{Diagnostics, Severity, escaped};
 
-/// Writes every diagnostic in `format`, then (for text) a summary line.
-pub fn emit(diags: &Diagnostics, format: Format, w: &mut dyn Write) -> io::Result<()> {
-    let sorted = diags.sorted();
-    match format {
-        Format::Text => {
-            for d in &sorted {
-                writeln!(w, "{d}")?;
-            }
-        }
-        Format::Github => {
-            for d in &sorted {
-                let level = match d.severity {
-                    Severity::Error => "error",
-                    Severity::Warning => "warning",
-                };
-                let mut message = d.message.clone();
-                if let Some(h) = &d.hint {
-                    message.push_str("; ");
-                    message.push_str(h);
+/// How problems are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// `file:line:col: error: field: message; hint [code]`.
+    Text,
+    /// One JSON document with every problem, on stdout.
+    Json,
+    /// GitHub Actions workflow annotations.
+    Github,
+}
+
+/// Writes to stderr for one run.
+pub struct Reporter<'w> {
+    err: &'w mut dyn Write,
+    format: Format,
+}
+
+impl<'w> Reporter<'w> {
+    /// A reporter writing to `err`, diagnostics in `format`.
+    pub fn new(err: &'w mut dyn Write, format: Format) -> Self {
+        Reporter { err, format }
+    }
+
+    /// Every diagnostic, sorted by file and place. With [`Format::Json`] nothing is
+    /// written here: the command prints [`json`] on stdout.
+    pub fn diagnostics(&mut self, diags: &Diagnostics) -> io::Result<()> {
+        match self.format {
+            Format::Text => {
+                for d in diags.sorted() {
+                    writeln!(self.err, "{d}")?;
                 }
-                writeln!(
-                    w,
-                    "::{level} file={},line={},col={},title={}::{}",
-                    escape_property(&d.file),
-                    d.pos.line,
-                    d.pos.col,
-                    escape_property(if d.field.is_empty() {
-                        "dovetail"
-                    } else {
-                        &d.field
-                    }),
-                    escape_data(&message)
-                )?;
             }
+            Format::Github => {
+                for d in diags.sorted() {
+                    let level = match d.severity {
+                        Severity::Error => "error",
+                        Severity::Warning => "warning",
+                    };
+                    let mut message = d.message.clone();
+                    if let Some(h) = &d.hint {
+                        message.push_str("; ");
+                        message.push_str(h);
+                    }
+                    let title = if d.field.is_empty() {
+                        d.code.as_str().to_owned()
+                    } else {
+                        format!("{} {}", d.code.as_str(), d.field)
+                    };
+                    writeln!(
+                        self.err,
+                        "::{level} file={},line={},col={},title={}::{}",
+                        escape_property(&d.file),
+                        d.pos.line,
+                        d.pos.col,
+                        escape_property(&title),
+                        escape_data(&message)
+                    )?;
+                }
+            }
+            Format::Json => {}
         }
-        Format::Json => {
-            let problems: Vec<serde_json::Value> = sorted
-                .iter()
-                .map(|d| {
-                    serde_json::json!({
-                        "severity": match d.severity { Severity::Error => "error", Severity::Warning => "warning" },
-                        "file": d.file,
-                        "line": d.pos.line,
-                        "column": d.pos.col,
-                        "field": d.field,
-                        "message": d.message,
-                        "hint": d.hint,
-                    })
-                })
-                .collect();
-            let doc = serde_json::json!({
-                "errors": diags.error_count(),
-                "warnings": sorted.len() - diags.error_count(),
-                "problems": problems,
-            });
-            writeln!(w, "{doc}")?;
+        Ok(())
+    }
+
+    /// A diagnostics block under a heading (`base:` and `head:` of `diff`).
+    pub fn diagnostics_under(&mut self, heading: &str, diags: &Diagnostics) -> io::Result<()> {
+        if diags.has_errors() && self.format == Format::Text {
+            writeln!(self.err, "{heading}: the inputs have problems:")?;
+        }
+        self.diagnostics(diags)
+    }
+
+    /// A note worth reading, that is not a problem.
+    pub fn note(&mut self, message: &str) -> io::Result<()> {
+        if self.format == Format::Json {
+            return Ok(());
+        }
+        writeln!(self.err, "note: {}", escaped(message))
+    }
+
+    /// A progress line of a long step, as `role: line` (`operator: fetching …`).
+    pub fn progress(&mut self, role: &str, line: &str) -> io::Result<()> {
+        writeln!(self.err, "{role}: {}", escaped(line))
+    }
+
+    /// What a command did, when it said nothing else (`ok: …`, `wrote 16 objects …`).
+    pub fn done(&mut self, message: &str) -> io::Result<()> {
+        if self.format == Format::Json {
+            return Ok(());
+        }
+        writeln!(self.err, "{message}")
+    }
+
+    /// The last line of a failed run: what went wrong and what to do.
+    pub fn failure(&mut self, e: &crate::Error) -> io::Result<()> {
+        match e.hint() {
+            Some(hint) => writeln!(
+                self.err,
+                "error: {}; {}",
+                escaped(&e.to_string()),
+                escaped(&hint)
+            ),
+            None => writeln!(self.err, "error: {}", escaped(&e.to_string())),
         }
     }
-    Ok(())
+}
+
+/// Every diagnostic as one JSON document: `{errors, warnings, problems: [{severity,
+/// code, file, line, column, field, message, hint}]}`.
+pub fn json(diags: &Diagnostics) -> String {
+    let sorted = diags.sorted();
+    let problems: Vec<serde_json::Value> = sorted
+        .iter()
+        .map(|d| {
+            json!({
+                "severity": match d.severity { Severity::Error => "error", Severity::Warning => "warning" },
+                "code": d.code.as_str(),
+                "file": d.file,
+                "line": d.pos.line,
+                "column": d.pos.col,
+                "field": d.field,
+                "message": d.message,
+                "hint": d.hint,
+            })
+        })
+        .collect();
+    let errors = diags.error_count();
+    let shown_errors = sorted
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let doc = json!({
+        "errors": errors,
+        "warnings": sorted.len() - shown_errors,
+        "problems": problems,
+    });
+    format!("{doc}\n")
 }
 
 // GitHub's workflow command escaping: data escapes %, CR and LF; properties also : and ,.

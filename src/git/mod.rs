@@ -273,6 +273,9 @@ pub struct GitSettings {
     pub https_token: Option<PathBuf>,
     /// `DOVETAIL_HTTPS_USER`: the user name sent with the token.
     pub https_user: String,
+    /// Whether an HTTP(S) proxy is set (`HTTPS_PROXY` and friends): then the proxy, not
+    /// the git server, is what a connection reaches first.
+    pub proxied: bool,
 }
 
 /// A setting in the environment that cannot be used.
@@ -286,11 +289,6 @@ pub struct SettingsError {
 }
 
 impl GitSettings {
-    /// Reads the settings from this process's environment.
-    pub fn from_env() -> Result<GitSettings, SettingsError> {
-        GitSettings::from_vars(|k| std::env::var_os(k))
-    }
-
     /// Reads the settings through `get`, which looks a variable up.
     pub fn from_vars(get: impl Fn(&str) -> Option<OsString>) -> Result<GitSettings, SettingsError> {
         let nonempty = |k: &str| get(k).filter(|v| !v.is_empty());
@@ -326,6 +324,16 @@ impl GitSettings {
             https_user: nonempty("DOVETAIL_HTTPS_USER")
                 .map(|u| u.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "x-access-token".to_owned()),
+            proxied: [
+                "HTTPS_PROXY",
+                "https_proxy",
+                "HTTP_PROXY",
+                "http_proxy",
+                "ALL_PROXY",
+                "all_proxy",
+            ]
+            .iter()
+            .any(|k| nonempty(k).is_some()),
         })
     }
 }
@@ -350,7 +358,7 @@ fn parse_duration(s: &str) -> Option<Duration> {
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
     /// No connection to the server.
-    #[error("cannot reach {url}: {message}; check the URL, the network and that the server is up")]
+    #[error("cannot reach {url}: {message}")]
     Unreachable {
         /// The repo.
         url: String,
@@ -374,9 +382,7 @@ pub enum GitError {
         message: String,
     },
     /// The https server's certificate did not verify.
-    #[error(
-        "{url}: TLS with the server failed ({message}); if its certificate comes from a private CA, point SSL_CERT_FILE at that CA's certificate"
-    )]
+    #[error("{url}: TLS with the server failed ({message})")]
     Certificate {
         /// The repo.
         url: String,
@@ -394,9 +400,7 @@ pub enum GitError {
         known: String,
     },
     /// A commit id that no branch or tag of the repo contains.
-    #[error(
-        "{url}: commit {rev} is not in the repo (not on any branch or tag); check the id, or whether it was force-pushed away"
-    )]
+    #[error("{url}: commit {rev} is not in the repo (not on any branch or tag)")]
     UnknownCommit {
         /// The repo.
         url: String,
@@ -404,7 +408,7 @@ pub enum GitError {
         rev: String,
     },
     /// The cache could not be trusted, even after rebuilding it.
-    #[error("the cache of {url} is corrupt: {message}; it will be rebuilt on the next run")]
+    #[error("the cache of {url} is corrupt: {message}")]
     Corrupt {
         /// The repo.
         url: String,
@@ -412,9 +416,7 @@ pub enum GitError {
         message: String,
     },
     /// Another process held the repository's cache too long.
-    #[error(
-        "the cache of {url} stayed locked for {waited}s by another dovetail process; is a fetch stuck? try again"
-    )]
+    #[error("the cache of {url} stayed locked for {waited}s by another dovetail process")]
     Locked {
         /// The repo.
         url: String,
@@ -422,7 +424,7 @@ pub enum GitError {
         waited: u64,
     },
     /// The cache directory itself is unusable.
-    #[error("cache directory {path}: {message}; set DOVETAIL_CACHE_DIR to a writable directory")]
+    #[error("cache directory {path}: {message}")]
     CacheDir {
         /// The directory.
         path: String,
@@ -447,6 +449,30 @@ pub enum GitError {
         /// What libgit2 said.
         message: String,
     },
+}
+
+impl GitError {
+    /// What to do about it.
+    pub fn hint(&self) -> Option<&'static str> {
+        Some(match self {
+            GitError::Unreachable { .. } => "check the URL, the network and that the server is up",
+            GitError::Auth { .. } => {
+                "check DOVETAIL_SSH_KEY, or DOVETAIL_HTTPS_TOKEN_FILE and DOVETAIL_HTTPS_USER"
+            }
+            GitError::HostKey { .. } => {
+                "add the server's key to the file DOVETAIL_SSH_KNOWN_HOSTS names (ssh-keyscan prints it)"
+            }
+            GitError::Certificate { .. } => {
+                "if the server's certificate comes from a private CA, point SSL_CERT_FILE at that CA's certificate"
+            }
+            GitError::UnknownRef { .. } => "check the branch or tag name",
+            GitError::UnknownCommit { .. } => "check the id, or whether it was force-pushed away",
+            GitError::Corrupt { .. } => "it is rebuilt on the next run",
+            GitError::Locked { .. } => "is a fetch stuck? try again",
+            GitError::CacheDir { .. } => "set DOVETAIL_CACHE_DIR to a writable directory",
+            _ => return None,
+        })
+    }
 }
 
 /// How the commit of a checkout was found.
@@ -564,7 +590,7 @@ impl Cache {
     /// The directory of the bare repository for `url`: a hash of the URL, for uniqueness,
     /// and its last path segment, for people looking at the cache.
     fn repo_dir(&self, url: &str) -> PathBuf {
-        let hash = crate::merge::sha256_hex(&[url.as_bytes()]);
+        let hash = crate::digest::sha256_hex(&[url.as_bytes()]);
         let tail: String = url
             .trim_end_matches('/')
             .rsplit(['/', ':'])
@@ -754,7 +780,7 @@ impl Cache {
             url: url.to_owned(),
             message: "not a URL dovetail can fetch".to_owned(),
         })?;
-        reachable(&endpoint).map_err(|message| GitError::Unreachable {
+        reachable(&endpoint, self.settings.proxied).map_err(|message| GitError::Unreachable {
             url: url.to_owned(),
             message,
         })?;
@@ -1153,21 +1179,11 @@ fn classify(url: &str, e: &git2::Error) -> GitError {
 /// Tries a TCP connection first, with a timeout: libgit2 would otherwise wait for the
 /// operating system's (minutes) on a host that drops packets. Skipped where a proxy is
 /// configured, since the proxy is what we would connect to.
-fn reachable(endpoint: &Endpoint) -> Result<(), String> {
+fn reachable(endpoint: &Endpoint, proxy: bool) -> Result<(), String> {
     if endpoint.scheme == Scheme::File {
         return Ok(());
     }
-    let proxied = matches!(endpoint.scheme, Scheme::Https | Scheme::Http)
-        && [
-            "HTTPS_PROXY",
-            "https_proxy",
-            "HTTP_PROXY",
-            "http_proxy",
-            "ALL_PROXY",
-            "all_proxy",
-        ]
-        .iter()
-        .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()));
+    let proxied = matches!(endpoint.scheme, Scheme::Https | Scheme::Http) && proxy;
     if proxied {
         return Ok(());
     }

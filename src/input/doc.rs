@@ -4,7 +4,7 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::diag::{Diagnostic, Diagnostics, Doc};
+use crate::diag::{Code, Diagnostic, Diagnostics, Doc};
 use crate::input::schema::{self, SchemaKind};
 use crate::input::tree::{MAX_YAML_BYTES, ReadError, Tree};
 use crate::input::yaml::{self, Pos};
@@ -31,7 +31,9 @@ pub fn read_yaml_bytes(
                 ReadError::NotFound(_) => "create it, or point dovetail at the right directory",
                 _ => "replace it with a regular file inside the repo",
             };
-            diags.push(Diagnostic::at(shown, Pos::START, e.to_string()).hint(hint));
+            diags.push(
+                Diagnostic::at(Code::Unreadable, shown, Pos::START, e.to_string()).hint(hint),
+            );
             None
         }
     }
@@ -41,7 +43,10 @@ pub fn read_yaml_bytes(
 /// UTF-8 or not YAML.
 pub fn parse_doc(bytes: Vec<u8>, shown: &str, diags: &mut Diagnostics) -> Option<Doc> {
     let Ok(text) = String::from_utf8(bytes) else {
-        diags.push(Diagnostic::at(shown, Pos::START, "is not UTF-8 text").hint("save it as UTF-8"));
+        diags.push(
+            Diagnostic::at(Code::NotUtf8, shown, Pos::START, "is not UTF-8 text")
+                .hint("save it as UTF-8"),
+        );
         return None;
     };
     match yaml::parse(&text) {
@@ -50,29 +55,39 @@ pub fn parse_doc(bytes: Vec<u8>, shown: &str, diags: &mut Diagnostics) -> Option
             root,
         }),
         Err(e) => {
-            diags.push(Diagnostic::at(shown, e.pos(), e.to_string()));
+            let code = match e {
+                yaml::YamlError::DuplicateKey { .. } => Code::DuplicateKey,
+                yaml::YamlError::TooDeep { .. }
+                | yaml::YamlError::TooManyNodes { .. }
+                | yaml::YamlError::TooLarge { .. } => Code::YamlTooBig,
+                _ => Code::YamlSyntax,
+            };
+            diags.push(Diagnostic::at(code, shown, e.pos(), e.to_string()));
             None
         }
     }
 }
 
-/// Checks `doc` against its schema and, when it passes, returns its typed form.
+/// Checks `doc` against its schema and returns its typed form. A document with errors
+/// (its own, or ownership's before it) is typed without the fields in error, so that
+/// every later check still runs on the rest of it; what comes back then is for finding
+/// more problems, never for rendering (the errors are in `diags`). `None` when even
+/// that cannot be typed (a required field missing, say).
 pub fn typed<T: DeserializeOwned>(
     kind: SchemaKind,
     doc: &Doc,
     diags: &mut Diagnostics,
 ) -> Option<T> {
-    let value = doc.root.to_json();
-    let before = diags.error_count();
+    let mut value = doc.root.to_json();
     schema::check(kind, doc, &value, diags);
-    if diags.error_count() > before {
-        return None;
+    if diags.has_errors_in(&doc.file) {
+        for path in diags.error_paths_in(&doc.file) {
+            prune(&mut value, path);
+        }
+        return serde_json::from_value(value).ok();
     }
     match serde_path_to_error::deserialize(value) {
         Ok(t) => Some(t),
-        // The schema admits operator-owned fields so that ownership can name their
-        // owner; that error is already reported, and this one would only confuse.
-        Err(_) if diags.has_errors_in(&doc.file) => None,
         Err(e) => {
             let path = yaml::Path::parse(&e.path().to_string());
             let found = doc
@@ -92,12 +107,35 @@ pub fn typed<T: DeserializeOwned>(
                     .map_or_else(|| "another kind of value".to_owned(), |(_, e)| e.to_owned())
             };
             diags.push(
-                doc.error(&path, format!("expected {expected}{found}"))
-                    .hint(
-                        "write it as the field's documentation shows (`dovetail schema` prints it)",
-                    ),
+                doc.error(
+                    Code::WrongType,
+                    &path,
+                    format!("expected {expected}{found}"),
+                )
+                .hint("write it as the field's documentation shows (`dovetail schema` prints it)"),
             );
             None
         }
+    }
+}
+
+/// Removes the field at `path` from `value`: the mapping key nearest the end of the
+/// path, so that no list shifts and every other field keeps its place (and its
+/// file:line:column in later messages). A path ending in a list item drops the list.
+fn prune(value: &mut serde_json::Value, path: &yaml::Path) {
+    let Some(last_key) = path.0.iter().rposition(|s| matches!(s, yaml::Seg::Key(_))) else {
+        return;
+    };
+    let mut node = value;
+    for seg in &path.0[..last_key] {
+        let next = match seg {
+            yaml::Seg::Key(k) => node.get_mut(k.as_str()),
+            yaml::Seg::Index(i) => node.get_mut(*i),
+        };
+        let Some(next) = next else { return };
+        node = next;
+    }
+    if let (serde_json::Value::Object(map), yaml::Seg::Key(k)) = (node, &path.0[last_key]) {
+        map.shift_remove(k.as_str());
     }
 }

@@ -3,9 +3,11 @@
 //! else; [`yaml`] parses them into trees that remember file:line:column; [`schema`] and
 //! [`ownership`] check them; [`model`] types them; [`doc`] runs those steps for one file.
 
+pub mod app;
 pub mod doc;
 pub mod formats;
 pub mod model;
+pub mod operator;
 pub mod ownership;
 pub mod schema;
 pub mod secrets_file;

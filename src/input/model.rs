@@ -4,8 +4,17 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+
+/// The app's identity, from the operator repo's file layout: `tenants/<tenant>/<app>.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Identity {
+    /// The tenant.
+    pub tenant: String,
+    /// The app.
+    pub app: String,
+}
 
 /// `dovetail.yaml`: what the customer's app is.
 #[derive(Debug, Clone, Deserialize)]

@@ -6,7 +6,7 @@
 //! This pass runs on the customer's tree before the schema, so that `resources:` in a
 //! container reads "set by the operator", not "unknown field".
 
-use crate::diag::{Diagnostics, Doc};
+use crate::diag::{Code, Diagnostics, Doc};
 use crate::input::yaml::{Node, NodeKind, Path};
 
 /// Where the operator's files are, for naming the owner of a field in messages.
@@ -112,9 +112,9 @@ pub fn check_app(doc: &Doc, owners: &Owners, diags: &mut Diagnostics) {
     let here = Path::root();
     for (key, path) in keys(root, &here) {
         if ALLOCATION_TOP.contains(&key) {
-            report(doc, &path, owners.allocation(), "remove it", diags);
+            owned(doc, &path, owners.allocation(), diags);
         } else if PLATFORM_TOP.contains(&key) {
-            report(doc, &path, owners.platform(), "remove it", diags);
+            owned(doc, &path, owners.platform(), diags);
         }
     }
     if let Some(processes) = root.get("processes") {
@@ -124,7 +124,7 @@ pub fn check_app(doc: &Doc, owners: &Owners, diags: &mut Diagnostics) {
             };
             for (key, path) in keys(process, &ppath) {
                 if ALLOCATION_PROCESS.contains(&key) {
-                    report(doc, &path, owners.allocation(), "remove it", diags);
+                    owned(doc, &path, owners.allocation(), diags);
                 }
             }
             if let Some(pod) = process.get("pod") {
@@ -136,10 +136,10 @@ pub fn check_app(doc: &Doc, owners: &Owners, diags: &mut Diagnostics) {
         for (key, path) in keys(static_files, &here.key("static")) {
             match key {
                 "size" | "shared" | "accessMode" | "accessModes" => {
-                    report(doc, &path, owners.allocation(), "remove it", diags);
+                    owned(doc, &path, owners.allocation(), diags);
                 }
                 "storageClass" | "storageClassName" => {
-                    report(doc, &path, owners.platform(), "remove it", diags);
+                    owned(doc, &path, owners.platform(), diags);
                 }
                 _ => {}
             }
@@ -151,7 +151,7 @@ pub fn check_app(doc: &Doc, owners: &Owners, diags: &mut Diagnostics) {
                 key,
                 "className" | "clusterIssuer" | "annotations" | "tls" | "ingressClassName"
             ) {
-                report(doc, &path, owners.platform(), "remove it", diags);
+                owned(doc, &path, owners.platform(), diags);
             }
         }
     }
@@ -198,7 +198,7 @@ fn check_pod(doc: &Doc, pod: &Node, at: &Path, owners: &Owners, diags: &mut Diag
                 diags,
             );
         } else if key == "resources" || key == "overhead" {
-            report(doc, &path, owners.allocation(), "remove it", diags);
+            owned(doc, &path, owners.allocation(), diags);
         }
     }
     for list in ["containers", "initContainers"] {
@@ -258,15 +258,8 @@ fn check_pod(doc: &Doc, pod: &Node, at: &Path, owners: &Owners, diags: &mut Diag
 }
 
 fn check_container(doc: &Doc, c: &Node, at: &Path, owners: &Owners, diags: &mut Diagnostics) {
-    if let Some(e) = c.entry("resources") {
-        let _ = e;
-        report(
-            doc,
-            &at.key("resources"),
-            owners.allocation(),
-            "remove it",
-            diags,
-        );
+    if c.entry("resources").is_some() {
+        owned(doc, &at.key("resources"), owners.allocation(), diags);
     }
     for (j, port) in items(c.get("ports")) {
         for key in ["hostPort", "hostIP"] {
@@ -339,8 +332,17 @@ fn check_handler_host(doc: &Doc, handler: &Node, at: &Path, diags: &mut Diagnost
     }
 }
 
+/// A field nobody may set.
 fn report(doc: &Doc, path: &Path, message: impl Into<String>, hint: &str, diags: &mut Diagnostics) {
-    diags.push(doc.error(path, message).hint(hint));
+    diags.push(doc.error(Code::Forbidden, path, message).hint(hint));
+}
+
+/// A field the operator sets, named with its owner.
+fn owned(doc: &Doc, path: &Path, owner: String, diags: &mut Diagnostics) {
+    diags.push(
+        doc.error(Code::OperatorOwned, path, owner)
+            .hint("remove it"),
+    );
 }
 
 fn keys<'a>(node: &'a Node, at: &Path) -> Vec<(&'a str, Path)> {
@@ -387,8 +389,8 @@ mod tests {
         assert_eq!(
             out,
             [
-                "dovetail.yaml:4:5: error: processes.web.resources: set by the operator (tenants/acme/shop.yaml); remove it",
-                "dovetail.yaml:5:1: error: replicas: set by the operator (tenants/acme/shop.yaml); remove it",
+                "dovetail.yaml:4:5: error: processes.web.resources: set by the operator (tenants/acme/shop.yaml); remove it [DT301]",
+                "dovetail.yaml:5:1: error: replicas: set by the operator (tenants/acme/shop.yaml); remove it [DT301]",
             ]
         );
     }

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::diag::{Diagnostic, Diagnostics, Doc, MAX_PER_FILE};
+use crate::diag::{Code, Diagnostic, Diagnostics, Doc, MAX_PER_FILE};
 use crate::input::yaml::{NodeKind, Path, Seg};
 
 use jsonschema::error::ValidationErrorKind;
@@ -168,14 +168,16 @@ fn describe(
         && doc.root.at(path).and_then(|n| n.entry(key)).is_some()
     {
         let what = description.unwrap_or("a valid name");
-        let message = match error.kind() {
-            ValidationErrorKind::Not { .. } => format!("`{key}` is a reserved name"),
-            _ => format!("`{key}` is not {what}"),
+        let (code, message) = match error.kind() {
+            ValidationErrorKind::Not { .. } => {
+                (Code::ReservedName, format!("`{key}` is a reserved name"))
+            }
+            _ => (Code::BadValue, format!("`{key}` is not {what}")),
         };
-        out.push(doc.error(&path.key(key), message));
+        out.push(doc.error(code, &path.key(key), message));
         return extra;
     }
-    let d = |message: String| doc.error(path, message);
+    let d = |code: Code, message: String| doc.error(code, path, message);
     match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             let known: Vec<&str> = node
@@ -188,7 +190,7 @@ fn describe(
             extra += unexpected.len().saturating_sub(room_left);
             for key in unexpected.iter().take(room_left) {
                 let field = path.key(key);
-                let mut diag = doc.error(&field, "unknown field");
+                let mut diag = doc.error(Code::UnknownField, &field, "unknown field");
                 diag.hint = Some(match closest(key, &known) {
                     Some(near) => format!("did you mean `{near}`?"),
                     None if known.is_empty() => "remove it".to_owned(),
@@ -199,7 +201,11 @@ fn describe(
         }
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
-            let mut diag = doc.error(path, format!("missing required field `{name}`"));
+            let mut diag = doc.error(
+                Code::MissingField,
+                path,
+                format!("missing required field `{name}`"),
+            );
             diag.field = path.key(name).to_string();
             out.push(diag);
         }
@@ -214,10 +220,10 @@ fn describe(
                     .join(" or "),
                 _ => "another type".to_owned(),
             };
-            let mut diag = d(format!(
-                "expected {expected}, found {}",
-                found_type(instance)
-            ));
+            let mut diag = d(
+                Code::WrongType,
+                format!("expected {expected}, found {}", found_type(instance)),
+            );
             if expected.contains("boolean") && instance.is_string() {
                 diag.hint = Some("write true or false".to_owned());
             } else if expected.contains("string") && !instance.is_string() {
@@ -226,63 +232,101 @@ fn describe(
             out.push(diag);
         }
         ValidationErrorKind::Constant { expected_value } => {
-            out.push(d(format!("must be `{}`", plain(expected_value))));
+            out.push(d(
+                Code::BadValue,
+                format!("must be `{}`", plain(expected_value)),
+            ));
         }
         ValidationErrorKind::Enum { options } => {
             let list = options
                 .as_array()
                 .map(|a| a.iter().map(plain).collect::<Vec<_>>().join("`, `"))
                 .unwrap_or_default();
-            out.push(d(format!("{shown} is not one of `{list}`")));
+            out.push(d(Code::BadValue, format!("{shown} is not one of `{list}`")));
         }
         ValidationErrorKind::Pattern { .. } | ValidationErrorKind::Format { .. } => {
-            out.push(d(match description {
-                Some(what) => format!("{shown} is not {what}"),
-                None => format!("{shown} is not valid here"),
-            }));
+            out.push(d(
+                Code::BadValue,
+                match description {
+                    Some(what) => format!("{shown} is not {what}"),
+                    None => format!("{shown} is not valid here"),
+                },
+            ));
         }
         ValidationErrorKind::Not { .. } => {
-            out.push(d(format!("{shown} is not allowed here")));
+            out.push(d(
+                Code::ReservedName,
+                format!("{shown} is not allowed here"),
+            ));
         }
         ValidationErrorKind::Minimum { limit } => {
-            out.push(d(format!("{shown} is below the minimum of {limit}")));
+            out.push(d(
+                Code::OutOfRange,
+                format!("{shown} is below the minimum of {limit}"),
+            ));
         }
         ValidationErrorKind::Maximum { limit } => {
-            out.push(d(format!("{shown} is above the maximum of {limit}")));
+            out.push(d(
+                Code::OutOfRange,
+                format!("{shown} is above the maximum of {limit}"),
+            ));
         }
         ValidationErrorKind::ExclusiveMinimum { limit } => {
-            out.push(d(format!("{shown} must be more than {limit}")));
+            out.push(d(
+                Code::OutOfRange,
+                format!("{shown} must be more than {limit}"),
+            ));
         }
         ValidationErrorKind::ExclusiveMaximum { limit } => {
-            out.push(d(format!("{shown} must be less than {limit}")));
+            out.push(d(
+                Code::OutOfRange,
+                format!("{shown} must be less than {limit}"),
+            ));
         }
         ValidationErrorKind::MinItems { limit } => {
-            out.push(d(format!("needs at least {limit} item(s)")));
+            out.push(d(
+                Code::OutOfRange,
+                format!("needs at least {limit} item(s)"),
+            ));
         }
         ValidationErrorKind::MaxItems { limit } => {
-            out.push(d(format!("has more than {limit} items")));
+            out.push(d(Code::OutOfRange, format!("has more than {limit} items")));
         }
         ValidationErrorKind::MinProperties { limit } => {
-            out.push(d(format!("needs at least {limit} entr(y/ies)")));
+            out.push(d(
+                Code::OutOfRange,
+                format!("needs at least {limit} entr(y/ies)"),
+            ));
         }
         ValidationErrorKind::MaxProperties { limit } => {
-            out.push(d(match (limit, description) {
-                (1, Some(what)) => format!("give one of its fields, not several ({what})"),
-                _ => format!("has more than {limit} entries"),
-            }));
+            out.push(d(
+                Code::OutOfRange,
+                match (limit, description) {
+                    (1, Some(what)) => format!("give one of its fields, not several ({what})"),
+                    _ => format!("has more than {limit} entries"),
+                },
+            ));
         }
         ValidationErrorKind::MinLength { limit } => {
-            out.push(d(format!("must be at least {limit} characters long")));
+            out.push(d(
+                Code::OutOfRange,
+                format!("must be at least {limit} characters long"),
+            ));
         }
         ValidationErrorKind::MaxLength { limit } => {
-            out.push(d(format!("is longer than {limit} characters")));
+            out.push(d(
+                Code::OutOfRange,
+                format!("is longer than {limit} characters"),
+            ));
         }
-        ValidationErrorKind::UniqueItems => out.push(d("has duplicate items".to_owned())),
+        ValidationErrorKind::UniqueItems => {
+            out.push(d(Code::OutOfRange, "has duplicate items".to_owned()))
+        }
         ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. } => {
             let what = description.unwrap_or("any of the allowed forms");
-            out.push(d(format!("{shown} matches none of {what}")));
+            out.push(d(Code::BadValue, format!("{shown} matches none of {what}")));
         }
-        _ => out.push(d(format!("{shown} is not valid here"))),
+        _ => out.push(d(Code::BadValue, format!("{shown} is not valid here"))),
     }
     extra
 }
@@ -422,7 +466,9 @@ mod tests {
         );
         assert_eq!(
             out,
-            ["f.yaml:6:5: error: processes.web.comand: unknown field; did you mean `command`?"]
+            [
+                "f.yaml:6:5: error: processes.web.comand: unknown field; did you mean `command`? [DT201]"
+            ]
         );
     }
 
@@ -435,10 +481,10 @@ mod tests {
         assert_eq!(
             out,
             [
-                "f.yaml:1:1: error: image: missing required field `image`",
-                "f.yaml:5:5: error: processes.web.port: expected an integer, found a string `eighty`",
-                "f.yaml:6:5: error: processes.web.singleton: expected a boolean, found a string `yes`; write true or false",
-                "f.yaml:7:3: error: processes.Bad_Name: `Bad_Name` is not a process name: lowercase letters, digits and '-', starting with a letter, at most 20 characters; not one that names dovetail's or CloudNativePG's own objects (init, db or db-…, redis, static, env, files, secrets, pull, tls, metrics, egress)",
+                "f.yaml:1:1: error: image: missing required field `image` [DT202]",
+                "f.yaml:5:5: error: processes.web.port: expected an integer, found a string `eighty` [DT203]",
+                "f.yaml:6:5: error: processes.web.singleton: expected a boolean, found a string `yes`; write true or false [DT203]",
+                "f.yaml:7:3: error: processes.Bad_Name: `Bad_Name` is not a process name: lowercase letters, digits and '-', starting with a letter, at most 20 characters; not one that names dovetail's or CloudNativePG's own objects (init, db or db-…, redis, static, env, files, secrets, pull, tls, metrics, egress) [DT204]",
             ]
         );
     }

@@ -328,7 +328,8 @@ impl CachedTree {
         let index = match self.index.get() {
             Some(index) => index,
             None => {
-                let mut entries = crate::git::odb::entries(&self.data).collect::<Result<Vec<_>, _>>()?;
+                let mut entries =
+                    crate::git::odb::entries(&self.data).collect::<Result<Vec<_>, _>>()?;
                 entries.sort_by(|a, b| a.name.cmp(&b.name));
                 self.index.get_or_init(|| entries)
             }

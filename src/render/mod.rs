@@ -6,16 +6,36 @@
 //! a fragment says, its `securityContext` is rebuilt from the platform's defaults plus the
 //! few fields that only tighten them, and its resources are the operator's.
 
+pub mod fleet;
+
 use serde_json::{Map, Value, json};
 
+use crate::digest::sha256_hex;
 use crate::input::model::{DatabaseProvider, InitMode, Resources, Service, ServiceType};
-use crate::merge::{Resolved, ResolvedProcess, sha256_hex};
+use crate::merge::{Resolved, ResolvedProcess};
 
 /// The user and group containers run as unless the app tightens it to another non-root id.
 pub const DEFAULT_UID: u64 = 10001;
 /// Annotation on pod templates whose value changes whenever env or files change.
 pub const CHECKSUM_ANNOTATION: &str = "dovetail/config-checksum";
 const SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
+
+/// The kinds `dovetail render` produces, which is all an app's AppProject admits.
+pub const RENDERED_KINDS: &[(&str, &str)] = &[
+    ("", "ServiceAccount"),
+    ("", "ConfigMap"),
+    ("", "Secret"),
+    ("", "PersistentVolumeClaim"),
+    ("", "Service"),
+    ("apps", "Deployment"),
+    ("batch", "Job"),
+    ("autoscaling", "HorizontalPodAutoscaler"),
+    ("policy", "PodDisruptionBudget"),
+    ("networking.k8s.io", "Ingress"),
+    ("networking.k8s.io", "NetworkPolicy"),
+    ("postgresql.cnpg.io", "Cluster"),
+    ("monitoring.coreos.com", "PodMonitor"),
+];
 
 /// Renders every object of the app, in output order.
 pub fn render(r: &Resolved) -> Vec<Value> {

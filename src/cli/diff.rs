@@ -1,0 +1,44 @@
+//! `dovetail diff`: what a change to either repo changes in the rendered objects.
+
+use super::{DiffArgs, Io, UsageError, merged_app};
+use crate::Error;
+use crate::emit::report::{Format, Reporter};
+use crate::pipeline::{Sources, at_revision};
+
+pub(super) fn run(args: DiffArgs, io: Io<'_>) -> Result<(), Error> {
+    let sources = args.input.check(true, io.env)?;
+    let at = |rev: &str| -> Result<Sources, Error> {
+        at_revision(&sources, rev).ok_or_else(|| UsageError::UnknownRevision(rev.to_owned()).into())
+    };
+    let base = at(&args.base)?;
+    let head = match &args.head {
+        Some(rev) => at(rev)?,
+        None => sources.clone(),
+    };
+    let mut reporter = Reporter::new(io.err, Format::Text);
+    let base = side(&base, "base", &mut reporter)?;
+    let head = side(&head, "head", &mut reporter)?;
+    let (text, summary) = crate::emit::diff::diff(&base, &head)?;
+    io.out.write_all(text.as_bytes()).map_err(Error::Stdout)?;
+    reporter
+        .done(&format!(
+            "{} changed, {} added, {} removed",
+            summary.changed, summary.added, summary.removed
+        ))
+        .map_err(Error::Stderr)?;
+    if summary.any() {
+        return Err(Error::Changed);
+    }
+    Ok(())
+}
+
+/// One side of a diff, rendered; its problems are reported under its name.
+fn side(
+    sources: &Sources,
+    name: &str,
+    reporter: &mut Reporter<'_>,
+) -> Result<crate::emit::diff::Side, Error> {
+    let (resolved, _) = merged_app(sources, reporter, Some(name))?;
+    let objects = crate::render::render(&resolved);
+    Ok(crate::emit::diff::Side::new(&resolved, objects))
+}

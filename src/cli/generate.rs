@@ -1,0 +1,177 @@
+//! `dovetail generate`: Argo CD plugin mode. The mode comes from trusted input only: the
+//! fleet is rendered when the Application's source is the operator repo the sidecar
+//! itself names (`DOVETAIL_OPERATOR_REPO`), and read from there; every other
+//! Application is an app, whatever files its repo holds.
+
+use std::path::{Path, PathBuf};
+
+use super::{Environment, Io, UsageError, merged_app};
+use crate::Error;
+use crate::argocd::{ArgoEnv, ArgoError, normalize_path, normalize_repo_url};
+use crate::emit::output;
+use crate::emit::report::{Format, Reporter};
+use crate::git::{Location, Rev};
+use crate::input::operator::FLEET_ROUND;
+use crate::merge::ResolvedSecrets;
+use crate::pipeline::{self, Sources};
+use crate::render::fleet::{FleetTarget, write_member};
+
+pub(super) fn run(io: Io<'_>) -> Result<(), Error> {
+    let env = ArgoEnv::from_vars(|k| {
+        if k == "ARGOCD_APP_SOURCE_PATH" {
+            io.env.var_raw(k)
+        } else {
+            io.env.var(k)
+        }
+    })?;
+    let cwd = io.env.cwd()?;
+    let operator = io
+        .env
+        .var("DOVETAIL_OPERATOR_REPO")
+        .ok_or(ArgoError::NoOperatorRepo)?;
+    let operator = Location::parse(&operator).map_err(UsageError::from)?;
+    if is_operator_source(&env, &operator, &cwd) {
+        return fleet(env, operator, io);
+    }
+    if !cwd.join(crate::input::app::APP_FILE).is_file() {
+        return Err(ArgoError::NoApp(cwd.display().to_string()).into());
+    }
+    app(env, operator, &cwd, io)
+}
+
+/// Whether Argo CD is rendering the operator repo itself: the Application's source repo is
+/// the one the sidecar's own `DOVETAIL_OPERATOR_REPO` names (a directory there, for local
+/// use, must be the working directory). Nothing a customer commits can make this true.
+fn is_operator_source(env: &ArgoEnv, operator: &Location, cwd: &Path) -> bool {
+    match operator {
+        Location::Git(spec) => env
+            .source_repo_url
+            .as_deref()
+            .is_some_and(|url| normalize_repo_url(url) == normalize_repo_url(&spec.url)),
+        Location::Dir(dir) => match (std::fs::canonicalize(dir), std::fs::canonicalize(cwd)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        },
+        Location::Revision { .. } => false,
+    }
+}
+
+/// Identity files from the sidecar's `DOVETAIL_IDENTITY` (paths separated by `:`).
+fn identity_files(env: &Environment) -> Vec<PathBuf> {
+    env.var_os("DOVETAIL_IDENTITY")
+        .map(|v| {
+            std::env::split_paths(&v)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Renders the customer app in `cwd` for the Application Argo CD names.
+fn app(env: ArgoEnv, mut operator: Location, cwd: &Path, io: Io<'_>) -> Result<(), Error> {
+    let overrides = crate::argocd::override_files(cwd);
+    if !overrides.is_empty() {
+        return Err(ArgoError::OverrideFiles(overrides).into());
+    }
+    if let Some(rev) = &env.operator_revision {
+        match &mut operator {
+            Location::Git(spec) => spec.rev = Rev::parse(rev).map_err(UsageError::from)?,
+            Location::Dir(_) | Location::Revision { .. } => {
+                return Err(ArgoError::PinnedDirectory.into());
+            }
+        }
+    }
+    let git = match &operator {
+        Location::Git(_) => Some(io.env.git_settings()?),
+        Location::Dir(_) | Location::Revision { .. } => None,
+    };
+    let sources = Sources {
+        // `.`, so that messages name files as the app path's own (`dovetail.yaml:3:1`).
+        app: Location::Dir(PathBuf::from(".")),
+        app_given: true,
+        operator: Some(operator),
+        git,
+        allocation: None,
+        identities: identity_files(io.env),
+        argocd: Some(env),
+    };
+    let mut reporter = Reporter::new(io.err, Format::Text);
+    let (resolved, _) = merged_app(&sources, &mut reporter, None)?;
+    if resolved
+        .secrets
+        .as_ref()
+        .is_some_and(ResolvedSecrets::is_redacted)
+    {
+        return Err(ArgoError::Redacted.into());
+    }
+    let objects = crate::render::render(&resolved);
+    if objects.is_empty() {
+        return Err(Error::Empty);
+    }
+    let text = output::stream(&objects)?;
+    io.out.write_all(text.as_bytes()).map_err(Error::Stdout)
+}
+
+/// Renders the fleet's guardrails from the operator repo, read where the sidecar's
+/// `DOVETAIL_OPERATOR_REPO` says: a git repo at the commit Argo CD resolved (so the fleet
+/// is exactly the operator's, never a copy handed over), or the working directory.
+fn fleet(env: ArgoEnv, operator: Location, io: Io<'_>) -> Result<(), Error> {
+    let revision = env
+        .revision
+        .clone()
+        .ok_or(ArgoError::Missing("ARGOCD_APP_REVISION"))?;
+    if let Some(path) = env.source_path.as_deref()
+        && !normalize_path(path).is_empty()
+    {
+        return Err(ArgoError::FleetPath(path.to_owned()).into());
+    }
+    let (operator, git) = match operator {
+        Location::Git(mut spec) => {
+            spec.rev = Rev::parse(&revision).map_err(UsageError::from)?;
+            (Location::Git(spec), Some(io.env.git_settings()?))
+        }
+        // A local operator repo (for trying the fleet by hand): files are named by their
+        // path in the repo, whose root the working directory is.
+        _ => (Location::Dir(PathBuf::from(".")), None),
+    };
+    let target = FleetTarget {
+        argocd_namespace: env
+            .app_object_namespace
+            .clone()
+            .or_else(|| env.destination_namespace.clone())
+            .unwrap_or_else(|| "argocd".to_owned()),
+        operator_revision: revision,
+    };
+    let sources = Sources {
+        app: Location::Dir(PathBuf::from(".")),
+        app_given: false,
+        operator: Some(operator),
+        git,
+        allocation: None,
+        identities: Vec::new(),
+        argocd: Some(env),
+    };
+    let mut reporter = Reporter::new(io.err, Format::Text);
+    let (platform, members, diags) = pipeline::fleet(&sources, true, &mut reporter)?;
+    reporter.diagnostics(&diags).map_err(Error::Stderr)?;
+    let Some(platform) = platform.filter(|_| !diags.has_errors()) else {
+        return Err(Error::Invalid {
+            count: diags.error_count().max(1),
+        });
+    };
+    if members.is_empty() {
+        return Err(Error::Empty);
+    }
+    // Everything was checked above; what is left cannot fail on the inputs, so the
+    // objects are written as they are made instead of holding the fleet in memory.
+    for round in members.chunks(FLEET_ROUND) {
+        let texts = crate::parallel::map(round, |member| {
+            let mut text = String::new();
+            write_member(&platform, member, &target, &mut text).map(|()| text)
+        });
+        for text in texts {
+            io.out.write_all(text?.as_bytes()).map_err(Error::Stdout)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! `dovetail render`: the manifests of one app, as a stream on stdout or one file per
+//! object.
+
+use super::{Io, RenderArgs, merged_app};
+use crate::Error;
+use crate::emit::output;
+use crate::emit::report::{Format, Reporter};
+use crate::merge::ResolvedSecrets;
+
+pub(super) fn run(args: RenderArgs, io: Io<'_>) -> Result<(), Error> {
+    let sources = args.input.check(true, io.env)?;
+    let mut reporter = Reporter::new(io.err, Format::Text);
+    let (resolved, _) = merged_app(&sources, &mut reporter, None)?;
+    if resolved
+        .secrets
+        .as_ref()
+        .is_some_and(ResolvedSecrets::is_redacted)
+    {
+        reporter
+            .note("no identity (--identity or DOVETAIL_IDENTITY): secret values are redacted and only their form was checked")
+            .map_err(Error::Stderr)?;
+    }
+    let objects = crate::render::render(&resolved);
+    if objects.is_empty() {
+        return Err(Error::Empty);
+    }
+    match args.output_dir {
+        Some(dir) => {
+            let n = output::write_dir(&dir, &objects)?;
+            reporter
+                .done(&format!("wrote {n} objects to {}", dir.display()))
+                .map_err(Error::Stderr)
+        }
+        None => {
+            let text = output::stream(&objects)?;
+            io.out.write_all(text.as_bytes()).map_err(Error::Stdout)
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! `dovetail secrets set` and `rekey`: edit the app's secrets file in a checkout,
+//! encrypting each value for this app and key, and leaving every other byte as it was.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use super::{Io, SecretsArgs, SecretsRekeyArgs, SecretsSetArgs};
+use crate::Error;
+use crate::crypto::{self, Binding};
+use crate::diag::{Diagnostics, Doc};
+use crate::emit::report::{Format, Reporter};
+use crate::git::Location;
+use crate::input::app::APP_FILE;
+use crate::input::doc::{read_doc, typed};
+use crate::input::model::{Identity, SecretsFile};
+use crate::input::operator::OperatorRepo;
+use crate::input::schema::SchemaKind;
+use crate::input::tree::{DirTree, MAX_YAML_BYTES, ReadError, Tree};
+use crate::input::yaml::Path;
+use crate::pipeline::{load_identities, open_tree};
+
+/// What a secrets command cannot do.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    /// The key cannot name an environment variable.
+    #[error("`{0}` is not a secret name: letters, digits and '_', not starting with a digit")]
+    BadKey(String),
+    /// `--app` is a URL.
+    #[error("secrets commands edit the secrets file of a checkout, and --app is a URL")]
+    NotACheckout,
+    /// Neither `--allocation` nor an operator repo says which app.
+    #[error("which app is this for?")]
+    WhichApp,
+    /// No recipients given, and no platform.yaml to take them from.
+    #[error("no recipients")]
+    NoRecipients,
+    /// `platform.yaml` lists none.
+    #[error("{0} lists no `recipients:`")]
+    PlatformHasNoRecipients(String),
+    /// `--recipient` is not an X25519 recipient.
+    #[error("`{0}` is not an age X25519 recipient (age1…)")]
+    BadRecipient(String),
+    /// `secrets:` names a path outside the app directory.
+    #[error("`{0}` is not a path inside the app directory")]
+    BadPath(String),
+    /// The secrets file cannot be read.
+    #[error("cannot read `{0}`: {1}")]
+    Unreadable(String, String),
+    /// The secrets file is not a secrets file.
+    #[error("`{0}` is not a secrets file with a `data:` mapping")]
+    NotASecretsFile(String),
+    /// The value on stdin cannot be read.
+    #[error("cannot read the value from stdin: {0}")]
+    Stdin(std::io::Error),
+    /// The value on stdin is over the cap.
+    #[error("the value is larger than {} bytes", crypto::MAX_VALUE_BYTES)]
+    TooLarge,
+    /// Encryption failed.
+    #[error("cannot encrypt: {0}")]
+    Encrypt(String),
+    /// `rekey` without an identity.
+    #[error("rekey needs an identity that can read the values")]
+    NoIdentity,
+    /// `rekey` without a secrets file.
+    #[error("there is no `{0}` to rekey")]
+    NothingToRekey(String),
+}
+
+impl SecretsError {
+    /// What to do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            SecretsError::BadKey(_) => "name it like an environment variable, e.g. SECRET_KEY",
+            SecretsError::NotACheckout => "pass --app DIR, a checkout of the customer repo",
+            SecretsError::WhichApp => "pass --allocation TENANT/APP or --operator DIR|URL",
+            SecretsError::NoRecipients => {
+                "pass --recipient age1… or --operator DIR|URL (its platform.yaml lists them)"
+            }
+            SecretsError::PlatformHasNoRecipients(_) => {
+                "the operator lists the platform's keys under `recipients:`; or pass --recipient"
+            }
+            SecretsError::BadRecipient(_) => "give an age1… public key, as age-keygen -y prints it",
+            SecretsError::BadPath(_) => "fix `secrets:` in dovetail.yaml",
+            SecretsError::Unreadable(..) | SecretsError::NotASecretsFile(_) => {
+                "check it with `dovetail validate --app DIR`"
+            }
+            SecretsError::Stdin(_) => {
+                "pipe the value in: printf %s \"$VALUE\" | dovetail secrets set KEY"
+            }
+            SecretsError::TooLarge => "keep secret values small; ship files in the image",
+            SecretsError::Encrypt(_) => "check the recipients",
+            SecretsError::NoIdentity => "pass --identity FILE with a key that can read the values",
+            SecretsError::NothingToRekey(_) => "set a value first with `dovetail secrets set KEY`",
+        }
+    }
+}
+
+/// Which app a secrets command is for, where its file is, and whom to encrypt to.
+struct Target {
+    app_dir: PathBuf,
+    tree: Tree,
+    identity: Identity,
+    recipients: Vec<age::x25519::Recipient>,
+    /// The file, relative to the app directory.
+    rel: String,
+    /// The file as messages name it.
+    shown: String,
+    /// Whether dovetail.yaml names the file (else `secrets.yaml` is assumed).
+    named: bool,
+    app_shown: String,
+}
+
+fn target(
+    args: &SecretsArgs,
+    io_env: &super::Environment,
+    reporter: &mut Reporter<'_>,
+) -> Result<Target, Error> {
+    let sources = args.repo.check(false, &[], io_env)?;
+    let Location::Dir(app_dir) = &sources.app else {
+        return Err(SecretsError::NotACheckout.into());
+    };
+    let tree = Tree::Dir(DirTree::open(app_dir).map_err(|source| Error::Open {
+        action: "open",
+        path: app_dir.display().to_string(),
+        source,
+    })?);
+    let op_tree = match &sources.operator {
+        Some(op) => Some(open_tree(
+            op,
+            "",
+            sources.git.as_ref(),
+            "operator",
+            reporter,
+        )?),
+        None => None,
+    };
+    // The app's identity: named, or the operator repo's only allocation.
+    let identity = match (&sources.allocation, &op_tree) {
+        (Some((tenant, app)), _) => Identity {
+            tenant: tenant.clone(),
+            app: app.clone(),
+        },
+        (None, Some(op)) => OperatorRepo::new(op).only()?,
+        (None, None) => return Err(SecretsError::WhichApp.into()),
+    };
+    let recipients: Vec<age::x25519::Recipient> = if args.recipient.is_empty() {
+        let Some(op) = &op_tree else {
+            return Err(SecretsError::NoRecipients.into());
+        };
+        let mut diags = Diagnostics::default();
+        let platform = OperatorRepo::new(op).platform(&mut diags);
+        reporter.diagnostics(&diags).map_err(Error::Stderr)?;
+        let Some((doc, platform)) = platform.filter(|_| !diags.has_errors()) else {
+            return Err(Error::Invalid {
+                count: diags.error_count().max(1),
+            });
+        };
+        if platform.recipients.is_empty() {
+            return Err(SecretsError::PlatformHasNoRecipients(doc.file).into());
+        }
+        platform
+            .recipients
+            .iter()
+            .filter_map(|r| r.parse().ok())
+            .collect()
+    } else {
+        let mut v = Vec::new();
+        for r in &args.recipient {
+            v.push(
+                r.parse()
+                    .map_err(|_| SecretsError::BadRecipient(r.clone()))?,
+            );
+        }
+        v
+    };
+    // The file dovetail.yaml names, or secrets.yaml.
+    let app_shown = tree.shown(APP_FILE);
+    let named =
+        read_doc(&tree, APP_FILE, &app_shown, &mut Diagnostics::default()).and_then(|doc| {
+            doc.root
+                .get("secrets")
+                .and_then(|n| n.scalar_text())
+                .map(str::to_owned)
+        });
+    let rel = named.clone().unwrap_or_else(|| "secrets.yaml".to_owned());
+    if !crate::input::formats::relative_path(&rel) {
+        return Err(SecretsError::BadPath(rel).into());
+    }
+    Ok(Target {
+        shown: tree.shown(&rel),
+        app_dir: app_dir.clone(),
+        tree,
+        identity,
+        recipients,
+        rel,
+        named: named.is_some(),
+        app_shown,
+    })
+}
+
+impl Target {
+    fn binding<'a>(&'a self, key: &'a str) -> Binding<'a> {
+        Binding {
+            tenant: &self.identity.tenant,
+            app: &self.identity.app,
+            key,
+        }
+    }
+
+    /// The file's text, or `None` when there is no file yet.
+    fn read(&self) -> Result<Option<String>, SecretsError> {
+        match self.tree.read(&self.rel, MAX_YAML_BYTES) {
+            Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| {
+                SecretsError::Unreadable(self.shown.clone(), "it is not UTF-8 text".to_owned())
+            }),
+            Err(ReadError::NotFound(_)) => Ok(None),
+            Err(e) => Err(SecretsError::Unreadable(self.shown.clone(), e.to_string())),
+        }
+    }
+
+    /// Written next to the file and renamed over it: never a half-written secrets file.
+    fn write(&self, text: &str) -> Result<(), Error> {
+        let path = self.app_dir.join(&self.rel);
+        let tmp = path.with_extension("yaml.tmp");
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|source| Error::Open {
+                action: "write",
+                path: self.shown.clone(),
+                source,
+            })
+    }
+
+    fn set(&self, text: Option<&str>, key: &str, armored: &str) -> Result<String, SecretsError> {
+        match text {
+            None => Ok(crate::input::secrets_file::new_file(key, armored)),
+            Some(text) => crate::input::secrets_file::set(text, key, armored)
+                .ok_or_else(|| SecretsError::NotASecretsFile(self.shown.clone())),
+        }
+    }
+
+    fn encrypt(&self, key: &str, value: &[u8]) -> Result<String, SecretsError> {
+        crypto::encrypt(value, &self.binding(key), &self.recipients)
+            .map_err(|e| SecretsError::Encrypt(e.to_string()))
+    }
+}
+
+/// `dovetail secrets set KEY`: encrypts stdin for this app and KEY, and writes it into the
+/// secrets file without touching any other entry.
+pub(super) fn set(args: SecretsSetArgs, io: Io<'_>) -> Result<(), Error> {
+    if !crate::input::formats::env_name(&args.key) {
+        return Err(SecretsError::BadKey(args.key).into());
+    }
+    let mut reporter = Reporter::new(io.err, Format::Text);
+    let target = target(&args.target, io.env, &mut reporter)?;
+    let mut value = Vec::new();
+    io.input
+        .take(crypto::MAX_VALUE_BYTES as u64 + 2)
+        .read_to_end(&mut value)
+        .map_err(SecretsError::Stdin)?;
+    if value.ends_with(b"\n") {
+        value.pop();
+    }
+    if value.len() > crypto::MAX_VALUE_BYTES {
+        return Err(SecretsError::TooLarge.into());
+    }
+    let armored = target.encrypt(&args.key, &value)?;
+    let text = target.set(target.read()?.as_deref(), &args.key, &armored)?;
+    target.write(&text)?;
+    reporter
+        .done(&format!(
+            "set {} in {} for {}/{} ({} recipient(s))",
+            args.key,
+            target.shown,
+            target.identity.tenant,
+            target.identity.app,
+            target.recipients.len()
+        ))
+        .map_err(Error::Stderr)?;
+    if !target.named {
+        reporter
+            .note(&format!(
+                "add `secrets: {}` to {}",
+                target.rel, target.app_shown
+            ))
+            .map_err(Error::Stderr)?;
+    }
+    Ok(())
+}
+
+/// `dovetail secrets rekey`: every value decrypted with the identities given and encrypted
+/// again to the new recipients. Nothing is written unless every value could be read.
+pub(super) fn rekey(args: SecretsRekeyArgs, io: Io<'_>) -> Result<(), Error> {
+    let identities = load_identities(&args.identity.files)?.ok_or(SecretsError::NoIdentity)?;
+    let mut reporter = Reporter::new(io.err, Format::Text);
+    let target = target(&args.target, io.env, &mut reporter)?;
+    let Some(mut text) = target.read()? else {
+        return Err(SecretsError::NothingToRekey(target.shown).into());
+    };
+    let mut diags = Diagnostics::default();
+    let Some(doc) =
+        crate::input::doc::parse_doc(text.clone().into_bytes(), &target.shown, &mut diags)
+    else {
+        reporter.diagnostics(&diags).map_err(Error::Stderr)?;
+        return Err(Error::Invalid {
+            count: diags.error_count().max(1),
+        });
+    };
+    let file: Option<SecretsFile> = typed(SchemaKind::Secrets, &doc, &mut diags);
+    let Some(file) = file.filter(|_| !diags.has_errors()) else {
+        reporter.diagnostics(&diags).map_err(Error::Stderr)?;
+        return Err(Error::Invalid {
+            count: diags.error_count().max(1),
+        });
+    };
+    let mut fresh = Vec::new();
+    for (key, armored) in &file.data {
+        match crypto::decrypt(armored, &identities, &target.binding(key)) {
+            Ok(value) => fresh.push((key.clone(), target.encrypt(key, &value)?)),
+            Err(e) => diags.push(secret_problem(&doc, key, &e)),
+        }
+    }
+    reporter.diagnostics(&diags).map_err(Error::Stderr)?;
+    if diags.has_errors() {
+        return Err(Error::Invalid {
+            count: diags.error_count(),
+        });
+    }
+    for (key, armored) in &fresh {
+        text = target.set(Some(&text), key, armored)?;
+    }
+    target.write(&text)?;
+    reporter
+        .done(&format!(
+            "rekeyed {} value(s) in {} to {} recipient(s)",
+            fresh.len(),
+            target.shown,
+            target.recipients.len()
+        ))
+        .map_err(Error::Stderr)
+}
+
+fn secret_problem(doc: &Doc, key: &str, e: &crypto::SecretError) -> crate::diag::Diagnostic {
+    doc.error(e.code(), &Path::root().key("data").key(key), e.to_string())
+        .hint(e.hint())
+}

@@ -1,0 +1,47 @@
+//! `dovetail validate`: every problem at once, in the format CI wants, rendering
+//! nothing. Three scopes: the app and its allocation (both repos), the customer's side
+//! alone (`--app` without an operator repo), the whole operator repo (`--operator`
+//! without `--app`).
+
+use super::{Io, ValidateArgs};
+use crate::Error;
+use crate::emit::report::{self, Format, Reporter};
+use crate::pipeline;
+
+pub(super) fn run(args: ValidateArgs, io: Io<'_>) -> Result<(), Error> {
+    let sources = args.input.check(false, io.env)?;
+    let operator_only = sources.operator.is_some() && !sources.app_given;
+    let mut reporter = Reporter::new(io.err, args.format);
+    let diags = if operator_only {
+        pipeline::check_operator_only(&sources, &mut reporter)?
+    } else if sources.operator.is_some() {
+        pipeline::merge(&sources, &mut reporter)?.diags
+    } else {
+        pipeline::check_app_only(&sources, &mut reporter)?
+    };
+    if args.format == Format::Json {
+        io.out
+            .write_all(report::json(&diags).as_bytes())
+            .map_err(Error::Stdout)?;
+    } else {
+        reporter.diagnostics(&diags).map_err(Error::Stderr)?;
+    }
+    if diags.has_errors() {
+        return Err(Error::Invalid {
+            count: diags.error_count(),
+        });
+    }
+    if args.format != Format::Text {
+        return Ok(());
+    }
+    let scope = if operator_only {
+        "operator repo (platform and every allocation)"
+    } else if sources.operator.is_some() {
+        "app, allocation and platform"
+    } else {
+        "app (customer side only; pass --operator for the rest)"
+    };
+    reporter
+        .done(&format!("ok: {scope} valid"))
+        .map_err(Error::Stderr)
+}

@@ -1,0 +1,14 @@
+//! SHA-256 digests as hex, for checksum annotations and cache names: lengths are
+//! hashed with the parts, so that no two different lists of parts collide.
+
+use sha2::{Digest, Sha256};
+
+/// A digest of bytes as lowercase hex, for checksum annotations.
+pub fn sha256_hex(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}

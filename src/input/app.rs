@@ -1,0 +1,110 @@
+//! The customer's side: the app directory's `dovetail.yaml`, the config files it names and
+//! its secrets file, read and checked on their own. This is all the merge gets from the
+//! customer repo: after this, nothing reads the repo again.
+
+use crate::diag::{Code, Diagnostics, Doc};
+use crate::input::doc::{read_doc, typed};
+use crate::input::model::{App, SecretsFile};
+use crate::input::ownership::{self, Owners};
+use crate::input::schema::SchemaKind;
+use crate::input::tree::Tree;
+use crate::input::yaml::Path;
+
+/// The app's own file, at the root of the app directory.
+pub const APP_FILE: &str = "dovetail.yaml";
+
+/// Largest config file mounted from the repo.
+pub const MAX_FILE_BYTES: u64 = 256 * 1024;
+
+/// The customer's side of the merge.
+#[derive(Debug)]
+pub struct AppInputs {
+    /// `dovetail.yaml`.
+    pub doc: Doc,
+    /// Its typed form (without the fields in error, when there were errors).
+    pub app: App,
+    /// The content of each `files:` entry, in order; `None` where it could not be read
+    /// (which was reported).
+    pub files: Vec<Option<Vec<u8>>>,
+    /// The secrets file, when `secrets:` names one that could be read and typed.
+    pub secrets: Option<SecretsInput>,
+}
+
+/// The secrets file, each value's form checked (nothing decrypted).
+#[derive(Debug)]
+pub struct SecretsInput {
+    /// The file.
+    pub doc: Doc,
+    /// Its typed form.
+    pub file: SecretsFile,
+}
+
+/// Reads and checks the app in `tree`: `dovetail.yaml` (ownership, schema, types), each
+/// config file, and the secrets file with each value's form. Every problem goes to
+/// `diags`; `None` only when `dovetail.yaml` cannot be read or typed at all.
+pub fn load(tree: &Tree, owners: &Owners, diags: &mut Diagnostics) -> Option<AppInputs> {
+    let shown = tree.shown(APP_FILE);
+    let doc = read_doc(tree, APP_FILE, &shown, diags)?;
+    ownership::check_app(&doc, owners, diags);
+    let app: App = typed(SchemaKind::App, &doc, diags)?;
+    let files = app
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let at = Path::root().key("files").index(i).key("path");
+            match tree.read(&f.path, MAX_FILE_BYTES) {
+                Ok(content) => Some(content),
+                Err(e) => {
+                    diags.push(
+                        doc.error(Code::FileUnusable, &at, e.to_string())
+                            .hint("point it at a file of the app's own, inside the app directory"),
+                    );
+                    None
+                }
+            }
+        })
+        .collect();
+    let secrets = load_secrets(tree, &doc, &app, diags);
+    Some(AppInputs {
+        doc,
+        app,
+        files,
+        secrets,
+    })
+}
+
+/// Reads the secrets file `app` names, checks it against its schema and every value's
+/// form (without decrypting).
+fn load_secrets(
+    tree: &Tree,
+    app_doc: &Doc,
+    app: &App,
+    diags: &mut Diagnostics,
+) -> Option<SecretsInput> {
+    let rel = app.secrets.as_deref()?;
+    let dir = app_doc.file.strip_suffix(APP_FILE).unwrap_or_default();
+    let shown = format!("{dir}{rel}");
+    let doc = read_doc(tree, rel, &shown, diags)?;
+    let file: SecretsFile = typed(SchemaKind::Secrets, &doc, diags)?;
+    for (key, armored) in &file.data {
+        if let Err(e) = crate::crypto::check_form(armored) {
+            let path = Path::root().key("data").key(key);
+            diags.push(doc.error(e.code(), &path, e.to_string()).hint(e.hint()));
+        }
+    }
+    if let Some(pull) = &app.image_pull_secret
+        && !file.data.contains_key(pull)
+    {
+        diags.push(
+            app_doc
+                .error(
+                    Code::SecretsFileMismatch,
+                    &Path::root().key("imagePullSecret"),
+                    format!("`{pull}` is not a key of {shown}"),
+                )
+                .hint("add it with `dovetail secrets set`"),
+        );
+    }
+    Some(SecretsInput { doc, file })
+}

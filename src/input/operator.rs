@@ -1,0 +1,365 @@
+//! The operator's side: `platform.yaml` and `tenants/<tenant>/<app>.yaml`. The layout is
+//! spelled out here and nowhere else: which file an app's allocation is, how an Argo CD
+//! Application name or `--allocation` finds it, and how the fleet walks every one.
+
+use std::collections::HashMap;
+
+use crate::diag::{Code, Diagnostic, Diagnostics, Doc};
+use crate::input::doc::{parse_doc, read_doc, read_yaml_bytes, typed};
+use crate::input::model::{Allocation, Identity, Platform};
+use crate::input::ownership::Owners;
+use crate::input::schema::SchemaKind;
+use crate::input::tree::Tree;
+use crate::input::yaml::{Path, Pos};
+
+/// The platform's file, at the operator repo's root.
+pub const PLATFORM_FILE: &str = "platform.yaml";
+
+/// Longest tenant or app name: `<tenant>-<app>` must stay a valid object name with room
+/// for suffixes.
+pub const MAX_NAME: usize = 30;
+
+/// How many allocations the fleet reads, checks and renders per round: enough to keep
+/// every core busy, few enough that memory stays flat however large the fleet.
+pub const FLEET_ROUND: usize = 1024;
+
+/// Where the allocation of `<tenant>/<app>` lives in the operator repo.
+pub fn allocation_path(tenant: &str, app: &str) -> String {
+    format!("tenants/{tenant}/{app}.yaml")
+}
+
+/// Whether `s` is a DNS label short enough to name objects after.
+pub fn is_name(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// Why no single allocation could be chosen.
+#[derive(Debug, thiserror::Error)]
+pub enum AllocationError {
+    /// `--allocation TENANT/APP` names a file that is not there.
+    #[error("no allocation `{0}` in the operator repo")]
+    NotFound(String),
+    /// No allocation makes the Application's name.
+    #[error(
+        "no allocation in the operator repo `{repo}` for Application `{name}` (tenants/<tenant>/<app>.yaml with <tenant>-<app> = {name})"
+    )]
+    NoneForApplication {
+        /// The operator repo.
+        repo: String,
+        /// The Application.
+        name: String,
+    },
+    /// Several allocations make the Application's name.
+    #[error("Application `{name}` matches {} allocations ({})", files.len(), files.join(", "))]
+    Ambiguous {
+        /// The Application.
+        name: String,
+        /// The allocations.
+        files: Vec<String>,
+    },
+    /// The operator repo holds no allocation at all.
+    #[error("the operator repo `{0}` holds no allocation (tenants/<tenant>/<app>.yaml)")]
+    Empty(String),
+    /// Several allocations, and none named.
+    #[error("the operator repo holds {0} allocations")]
+    Several(usize),
+    /// The only allocation has a name that cannot name objects.
+    #[error(
+        "`{0}`: tenant and app names must be lowercase letters, digits and '-', at most {MAX_NAME} characters"
+    )]
+    BadName(String),
+}
+
+impl AllocationError {
+    /// What to do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            AllocationError::NotFound(_) => "check TENANT/APP against the operator repo's tenants/",
+            AllocationError::NoneForApplication { .. } => {
+                "the operator must allocate the app first (and the Application's name must be <tenant>-<app>)"
+            }
+            AllocationError::Ambiguous { .. } => "the operator must rename one of them",
+            AllocationError::Empty(_) => {
+                "add tenants/<tenant>/<app>.yaml, or point --operator at the right repo"
+            }
+            AllocationError::Several(_) => "pick one with --allocation TENANT/APP",
+            AllocationError::BadName(_) => "rename the tenant directory or the file",
+        }
+    }
+
+    /// Whether the user can fix it on the command line (exit status 2 as usage).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            AllocationError::Several(_) | AllocationError::NotFound(_)
+        )
+    }
+}
+
+/// One allocation of the fleet.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// `<tenant>/<app>`.
+    pub identity: Identity,
+    /// Its allocation.
+    pub allocation: Allocation,
+}
+
+/// The operator repo, read from a tree.
+pub struct OperatorRepo<'t> {
+    tree: &'t Tree,
+}
+
+impl<'t> OperatorRepo<'t> {
+    /// The operator repo whose root is `tree`.
+    pub fn new(tree: &'t Tree) -> Self {
+        OperatorRepo { tree }
+    }
+
+    /// The tree it is read from.
+    pub fn tree(&self) -> &'t Tree {
+        self.tree
+    }
+
+    /// Every allocation as `(tenant, app)`, sorted; names not yet checked.
+    pub fn allocations(&self) -> Vec<(String, String)> {
+        let mut found = Vec::new();
+        for tenant in self.tree.list("tenants").unwrap_or_default() {
+            let dir = format!("tenants/{tenant}");
+            for file in self.tree.list(&dir).unwrap_or_default() {
+                if let Some(app) = file.strip_suffix(".yaml") {
+                    found.push((tenant.clone(), app.to_owned()));
+                }
+            }
+        }
+        found
+    }
+
+    /// The allocation whose `<tenant>-<app>` is Argo CD's Application name. Only the few
+    /// ways of splitting the name at a `-` are looked up, never the whole `tenants/`
+    /// tree: Argo CD runs this for every app on every refresh, whatever the size of the
+    /// fleet. Every split is tried, so two allocations claiming one name are caught.
+    pub fn for_application(&self, name: &str) -> Result<Identity, AllocationError> {
+        let mut matches: Vec<Identity> = name
+            .match_indices('-')
+            .map(|(i, _)| (&name[..i], &name[i + 1..]))
+            .filter(|(t, a)| is_name(t, MAX_NAME) && is_name(a, MAX_NAME))
+            .filter(|(t, a)| self.tree.is_file(&allocation_path(t, a)))
+            .map(|(t, a)| Identity {
+                tenant: t.to_owned(),
+                app: a.to_owned(),
+            })
+            .collect();
+        match matches.len() {
+            1 => Ok(matches.remove(0)),
+            0 => Err(AllocationError::NoneForApplication {
+                repo: self.tree.describe(),
+                name: name.to_owned(),
+            }),
+            _ => Err(AllocationError::Ambiguous {
+                name: name.to_owned(),
+                files: matches
+                    .iter()
+                    .map(|i| allocation_path(&i.tenant, &i.app))
+                    .collect(),
+            }),
+        }
+    }
+
+    /// The allocation `--allocation TENANT/APP` names.
+    pub fn named(&self, tenant: &str, app: &str) -> Result<Identity, AllocationError> {
+        let rel = allocation_path(tenant, app);
+        if !self.tree.is_file(&rel) {
+            return Err(AllocationError::NotFound(self.tree.shown(&rel)));
+        }
+        Ok(Identity {
+            tenant: tenant.to_owned(),
+            app: app.to_owned(),
+        })
+    }
+
+    /// The only allocation there is.
+    pub fn only(&self) -> Result<Identity, AllocationError> {
+        let mut found = self.allocations();
+        match found.len() {
+            1 => {
+                let (tenant, app) = found.remove(0);
+                if !is_name(&tenant, MAX_NAME) || !is_name(&app, MAX_NAME) {
+                    return Err(AllocationError::BadName(
+                        self.tree.shown(&allocation_path(&tenant, &app)),
+                    ));
+                }
+                Ok(Identity { tenant, app })
+            }
+            0 => Err(AllocationError::Empty(self.tree.describe())),
+            n => Err(AllocationError::Several(n)),
+        }
+    }
+
+    /// How messages name the operator's files, to say who owns a field.
+    pub fn owners(&self, id: Option<&Identity>) -> Owners {
+        Owners {
+            allocation: id.map(|i| self.tree.shown(&allocation_path(&i.tenant, &i.app))),
+            platform: self.tree.shown(PLATFORM_FILE),
+        }
+    }
+
+    /// `platform.yaml`, read and typed (see [`typed`] for documents with errors).
+    pub fn platform(&self, diags: &mut Diagnostics) -> Option<(Doc, Platform)> {
+        let shown = self.tree.shown(PLATFORM_FILE);
+        let doc = read_doc(self.tree, PLATFORM_FILE, &shown, diags)?;
+        let platform = typed(SchemaKind::Platform, &doc, diags)?;
+        Some((doc, platform))
+    }
+
+    /// The allocation of `id`, read and typed.
+    pub fn allocation(&self, id: &Identity, diags: &mut Diagnostics) -> Option<(Doc, Allocation)> {
+        let rel = allocation_path(&id.tenant, &id.app);
+        let shown = self.tree.shown(&rel);
+        let doc = read_doc(self.tree, &rel, &shown, diags)?;
+        let allocation = typed(SchemaKind::Allocation, &doc, diags)?;
+        Some((doc, allocation))
+    }
+
+    /// The platform and every allocation, checked one by one (by `check` too, with the
+    /// platform: the merge's checks of an allocation on its own) and against each other
+    /// (one namespace or one Application name claimed twice). Allocations are read in
+    /// rounds of [`FLEET_ROUND`] and checked in parallel; only their typed form is kept,
+    /// and only when `keep` asks for it (the fleet renders from it, `validate` does not).
+    pub fn fleet(
+        &self,
+        keep: bool,
+        check: &(dyn Fn(&Platform, &Allocation, &Doc, &mut Diagnostics) + Sync),
+        diags: &mut Diagnostics,
+    ) -> (Option<Platform>, Vec<Member>) {
+        let platform = self.platform(diags).map(|(_, p)| p);
+        let mut members = Vec::new();
+        let mut namespaces: HashMap<String, String> = HashMap::new();
+        let mut names: HashMap<String, String> = HashMap::new();
+        let all = self.allocations();
+        for round in all.chunks(FLEET_ROUND) {
+            // Reading stays on this thread (a git tree caches what it reads); parsing and
+            // checking, the bulk of the work, run in parallel.
+            let read: Vec<Unread> = round.iter().map(|(t, a)| self.read_one(t, a)).collect();
+            let checked = crate::parallel::map(&read, |u| check_one(u, platform.as_ref(), check));
+            drop(read);
+            for c in checked {
+                diags.extend(c.diags);
+                let Some((allocation, doc)) = c.allocation else {
+                    continue;
+                };
+                let name = format!("{}-{}", c.tenant, c.app);
+                if let Some(first) = names.get(&name) {
+                    diags.push(
+                        Diagnostic::at(
+                            Code::NameClaimedTwice,
+                            &c.shown,
+                            Pos::START,
+                            format!("its Application name `{name}` is also {first}'s"),
+                        )
+                        .hint("rename the tenant or the app"),
+                    );
+                } else {
+                    names.insert(name, c.shown.clone());
+                }
+                if let Some(first) = namespaces.get(&allocation.namespace) {
+                    diags.push(
+                        doc.error(
+                            Code::NamespaceClaimedTwice,
+                            &Path::root().key("namespace"),
+                            format!("namespace `{}` is already {first}'s", allocation.namespace),
+                        )
+                        .hint("give each app its own namespace"),
+                    );
+                } else {
+                    namespaces.insert(allocation.namespace.clone(), c.shown.clone());
+                }
+                if keep {
+                    members.push(Member {
+                        identity: Identity {
+                            tenant: c.tenant,
+                            app: c.app,
+                        },
+                        allocation,
+                    });
+                }
+            }
+        }
+        (platform, members)
+    }
+
+    fn read_one(&self, tenant: &str, app: &str) -> Unread {
+        let rel = allocation_path(tenant, app);
+        let shown = self.tree.shown(&rel);
+        let mut diags = Diagnostics::default();
+        let bytes = if is_name(tenant, MAX_NAME) && is_name(app, MAX_NAME) {
+            read_yaml_bytes(self.tree, &rel, &shown, &mut diags)
+        } else {
+            diags.push(Diagnostic::at(
+                Code::AllocationName,
+                &shown,
+                Pos::START,
+                format!("tenant and app names must be lowercase letters, digits and '-', at most {MAX_NAME} characters"),
+            ));
+            None
+        };
+        Unread {
+            tenant: tenant.to_owned(),
+            app: app.to_owned(),
+            shown,
+            bytes,
+            diags,
+        }
+    }
+}
+
+/// One allocation of the fleet as read, before it is parsed and checked.
+struct Unread {
+    tenant: String,
+    app: String,
+    shown: String,
+    bytes: Option<Vec<u8>>,
+    diags: Diagnostics,
+}
+
+/// One allocation of the fleet, checked on its own.
+struct Checked {
+    tenant: String,
+    app: String,
+    shown: String,
+    /// The typed allocation, with its document to point at its fields; only when it
+    /// has no error.
+    allocation: Option<(Allocation, Doc)>,
+    diags: Diagnostics,
+}
+
+fn check_one(
+    unread: &Unread,
+    platform: Option<&Platform>,
+    check: &(dyn Fn(&Platform, &Allocation, &Doc, &mut Diagnostics) + Sync),
+) -> Checked {
+    let mut d = unread.diags.clone();
+    let allocation = unread.bytes.clone().and_then(|b| {
+        let doc = parse_doc(b, &unread.shown, &mut d)?;
+        let allocation: Allocation = typed(SchemaKind::Allocation, &doc, &mut d)?;
+        if d.has_errors_in(&doc.file) {
+            return None;
+        }
+        if let Some(platform) = platform {
+            check(platform, &allocation, &doc, &mut d);
+        }
+        Some((allocation, doc))
+    });
+    Checked {
+        tenant: unread.tenant.clone(),
+        app: unread.app.clone(),
+        shown: unread.shown.clone(),
+        allocation,
+        diags: d,
+    }
+}

@@ -1,0 +1,397 @@
+//! Pod fragments: what the customer adds to a process's pods (patches to its container,
+//! sidecars, init containers, volumes), split, and checked for what ownership and the
+//! schema cannot see: names taken in the pod, mounts of volumes it lacks, references to
+//! Secrets and ConfigMaps that are not the app's pods' own, what the API server's own
+//! validation refuses, and `emptyDir`s larger than the process's share.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::{Ctx, check_image};
+use crate::diag::Code;
+use crate::input::model::Resources;
+use crate::input::yaml::Path;
+use crate::quantity::Quantity;
+
+pub(super) type Fragments = (Vec<Value>, Vec<Value>, Vec<Value>, Vec<Value>);
+
+/// Splits the global and the process's pod fragments into patches of the main container,
+/// sidecars, init containers and volumes, and checks what they refer to.
+/// Which of dovetail's own volumes a process's pods have, for fragments to mount.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PodVolumes {
+    pub(super) files: bool,
+    pub(super) static_files: bool,
+}
+
+pub(super) fn split_fragments(
+    cx: &mut Ctx<'_>,
+    process: &str,
+    own: Option<&Value>,
+    names: &BTreeSet<&str>,
+    pod_volumes: PodVolumes,
+    resources: &Resources,
+) -> Fragments {
+    let mut patches = Vec::new();
+    let mut sidecars = Vec::new();
+    let mut inits = Vec::new();
+    let mut volumes = Vec::new();
+    let global = cx.inputs.app.app.pod.clone();
+    let sources = [
+        (global.as_ref(), Path::root().key("pod"), true),
+        (
+            own,
+            Path::root().key("processes").key(process).key("pod"),
+            false,
+        ),
+    ];
+    for (fragment, at, is_global) in &sources {
+        let (Some(fragment), is_global) = (fragment, *is_global) else {
+            continue;
+        };
+        for (i, c) in list(fragment, "containers").iter().enumerate() {
+            let cpath = at.key("containers").index(i);
+            let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
+            check_container_refs(cx, c, &cpath);
+            api_server_checks(cx, crate::merge::podcheck::container(c, false), &cpath);
+            if name == process {
+                patches.push(c.clone());
+            } else if names.contains(name) {
+                // A patch for another process: in the global fragment it is meant for
+                // that process; in this process's own fragment it is a mistake.
+                if !is_global {
+                    cx.app_err(
+                        Code::FragmentContainer,
+                        &cpath.key("name"),
+                        format!("`{name}` is another process's container"),
+                        "patch it under that process, or rename the sidecar",
+                    );
+                }
+            } else {
+                if c.get("image").is_none() {
+                    cx.app_err(
+                        Code::FragmentContainer,
+                        &cpath,
+                        format!("sidecar `{name}` has no image"),
+                        &format!(
+                            "add image:, or name it `{process}` to patch the process's container"
+                        ),
+                    );
+                }
+                sidecars.push(c.clone());
+            }
+        }
+        for (i, c) in list(fragment, "initContainers").iter().enumerate() {
+            let cpath = at.key("initContainers").index(i);
+            check_container_refs(cx, c, &cpath);
+            api_server_checks(cx, crate::merge::podcheck::container(c, true), &cpath);
+            if c.get("image").is_none() {
+                cx.app_err(
+                    Code::FragmentContainer,
+                    &cpath,
+                    "an init container needs an image",
+                    "add image:",
+                );
+            }
+            inits.push(c.clone());
+        }
+        for (i, v) in list(fragment, "volumes").iter().enumerate() {
+            let vpath = at.key("volumes").index(i);
+            check_volume_refs(cx, v, &vpath);
+            api_server_checks(cx, crate::merge::podcheck::volume(v), &vpath);
+            let name = v.get("name").and_then(Value::as_str).unwrap_or_default();
+            if name.starts_with("dovetail-") {
+                cx.app_err(
+                    Code::NameTaken,
+                    &vpath.key("name"),
+                    format!("`{name}` is a name dovetail reserves"),
+                    "rename the volume",
+                );
+            } else if volumes
+                .iter()
+                .any(|o: &Value| o.get("name") == v.get("name"))
+            {
+                cx.app_err(
+                    Code::NameTaken,
+                    &vpath.key("name"),
+                    format!("volume `{name}` is defined twice for `{process}`"),
+                    "rename one of them",
+                );
+            }
+            let mut v = v.clone();
+            cap_empty_dir(cx, process, &mut v, &vpath, resources);
+            volumes.push(v);
+        }
+    }
+    check_pod_names(cx, process, &sources, &volumes, pod_volumes);
+    (patches, sidecars, inits, volumes)
+}
+
+/// Reports what kube-apiserver's own validation would refuse in a fragment's container
+/// or volume (see [`crate::merge::podcheck`]), at its place under `at`.
+fn api_server_checks(cx: &mut Ctx<'_>, problems: Vec<crate::merge::podcheck::Problem>, at: &Path) {
+    for p in problems {
+        let mut path = at.clone();
+        for seg in p.at {
+            path = match seg {
+                crate::merge::podcheck::Seg::Key(k) => path.key(&k),
+                crate::merge::podcheck::Seg::Index(i) => path.index(i),
+            };
+        }
+        cx.app_err(Code::ApiServerRefuses, &path, p.message, &p.hint);
+    }
+}
+
+/// An `emptyDir` of a fragment gets a size limit, and may not ask for more than the
+/// operator gives the process: its local storage (its memory, for `medium: Memory`,
+/// which the kernel counts as memory). Without a limit one pod could fill its node.
+fn cap_empty_dir(cx: &mut Ctx<'_>, process: &str, v: &mut Value, at: &Path, resources: &Resources) {
+    let Some(Value::Object(dir)) = v.get_mut("emptyDir") else {
+        return;
+    };
+    let in_memory = dir.get("medium").and_then(Value::as_str) == Some("Memory");
+    let (cap, what) = if in_memory {
+        (resources.memory.clone(), "memory")
+    } else {
+        (
+            resources.ephemeral_storage.clone().unwrap_or_default(),
+            "local storage",
+        )
+    };
+    let at = at.key("emptyDir").key("sizeLimit");
+    match dir.get("sizeLimit") {
+        None => {
+            dir.insert("sizeLimit".into(), Value::String(cap));
+        }
+        Some(given) => {
+            let text = match given {
+                Value::String(t) => t.clone(),
+                other => other.to_string(),
+            };
+            match (Quantity::parse(&text), Quantity::parse(&cap)) {
+                (Some(g), Some(c)) if g > c => {
+                    let file = cx.alloc_file().to_owned();
+                    cx.app_err(
+                        Code::EmptyDirTooLarge,
+                        &at,
+                        format!(
+                            "`{text}` is more than the {cap} of {what} `{process}` gets ({file})"
+                        ),
+                        &format!("ask for at most {cap}, or leave sizeLimit out to get that much"),
+                    );
+                }
+                (None, _) => cx.app_err(
+                    Code::BadValue,
+                    &at,
+                    format!(
+                        "`{}` is not a quantity of bytes",
+                        crate::diag::escaped(&text)
+                    ),
+                    "write it like 512Mi or 1Gi",
+                ),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// What Kubernetes would refuse at apply time, refused here with a place to point at:
+/// two containers of one pod with the same name, and mounts of volumes the pod lacks.
+fn check_pod_names(
+    cx: &mut Ctx<'_>,
+    process: &str,
+    sources: &[(Option<&Value>, Path, bool); 2],
+    volumes: &[Value],
+    pod_volumes: PodVolumes,
+) {
+    // The names of the containers dovetail adds (the init step, the waits) are taken in
+    // every pod, whether this one has them or not: a fragment that works today must not
+    // break when the app starts waiting for its database.
+    let mut seen: BTreeSet<String> = [process, "init", "wait-for-postgres", "wait-for-redis"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let names: BTreeSet<&str> = cx
+        .inputs
+        .app
+        .app
+        .processes
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut known_volumes: BTreeSet<String> = volumes
+        .iter()
+        .filter_map(|v| v.get("name").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    if pod_volumes.files {
+        known_volumes.insert("dovetail-files".to_owned());
+    }
+    if pod_volumes.static_files {
+        known_volumes.insert("dovetail-static".to_owned());
+    }
+    for (fragment, at, _) in sources {
+        let Some(fragment) = fragment else { continue };
+        for list_name in ["initContainers", "containers"] {
+            for (i, c) in list(fragment, list_name).iter().enumerate() {
+                let cpath = at.key(list_name).index(i);
+                let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
+                let patch = list_name == "containers" && names.contains(name);
+                if !patch && !seen.insert(name.to_owned()) {
+                    cx.app_err(
+                        Code::NameTaken,
+                        &cpath.key("name"),
+                        format!(
+                            "a container named `{name}` already runs in the pods of `{process}`"
+                        ),
+                        "give it another name",
+                    );
+                }
+                for (j, m) in list(c, "volumeMounts").iter().enumerate() {
+                    let vname = m.get("name").and_then(Value::as_str).unwrap_or_default();
+                    if !known_volumes.contains(vname) {
+                        let hint = match vname {
+                            "dovetail-static" => format!(
+                                "list `{process}` under `static.processes` so its pods get the static volume"
+                            ),
+                            "dovetail-files" => format!(
+                                "list `{process}` under a file's `processes` so its pods get the files"
+                            ),
+                            _ => {
+                                "add it under `volumes:` of the same fragment or the global `pod:`"
+                                    .to_owned()
+                            }
+                        };
+                        cx.app_err(
+                            Code::NoSuchVolume,
+                            &cpath.key("volumeMounts").index(j).key("name"),
+                            format!("no volume `{vname}` in the pods of `{process}`"),
+                            &hint,
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn list<'v>(v: &'v Value, key: &str) -> &'v [Value] {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// What a fragment's reference names.
+#[derive(Clone, Copy)]
+enum RefKind {
+    Secret,
+    ConfigMap,
+}
+
+/// A fragment may name only the Secrets and ConfigMaps dovetail renders for the app's
+/// pods: not another app's, not the platform's (backup credentials), and not those
+/// CloudNativePG keeps for itself (`<app>-db-superuser`, `-replication`, `-ca`, `-server`).
+fn check_ref(cx: &mut Ctx<'_>, kind: RefKind, name: Option<&str>, at: &Path) {
+    let Some(name) = name else { return };
+    let app = &cx.inputs.identity.app;
+    let suffixes = match kind {
+        RefKind::Secret => ["secrets", "db-app"],
+        RefKind::ConfigMap => ["env", "files"],
+    };
+    let allowed = suffixes.map(|s| format!("{app}-{s}"));
+    // Without the operator repo the app's name is not known: any name it could have.
+    let fits = if cx.inputs.stand_in {
+        suffixes.iter().any(|s| {
+            name.strip_suffix(s)
+                .and_then(|n| n.strip_suffix('-'))
+                .is_some_and(|n| {
+                    crate::input::operator::is_name(n, crate::input::operator::MAX_NAME)
+                })
+        })
+    } else {
+        allowed.iter().any(|a| a == name)
+    };
+    if !fits {
+        let what = match kind {
+            RefKind::Secret => "Secret",
+            RefKind::ConfigMap => "ConfigMap",
+        };
+        cx.app_err(
+            Code::ForeignReference,
+            at,
+            format!("`{name}` is not a {what} of this app's pods"),
+            &format!("refer to `{}` or `{}`", allowed[0], allowed[1]),
+        );
+    }
+}
+
+fn check_container_refs(cx: &mut Ctx<'_>, c: &Value, at: &Path) {
+    if let Some(image) = c.get("image").and_then(Value::as_str) {
+        let image = image.to_owned();
+        check_image(cx, &image, &at.key("image"));
+    }
+    for (i, e) in list(c, "env").iter().enumerate() {
+        for (kind, ref_kind) in [
+            ("secretKeyRef", RefKind::Secret),
+            ("configMapKeyRef", RefKind::ConfigMap),
+        ] {
+            if let Some(r) = e.get("valueFrom").and_then(|v| v.get(kind)) {
+                let p = at
+                    .key("env")
+                    .index(i)
+                    .key("valueFrom")
+                    .key(kind)
+                    .key("name");
+                check_ref(cx, ref_kind, r.get("name").and_then(Value::as_str), &p);
+            }
+        }
+    }
+    for (i, e) in list(c, "envFrom").iter().enumerate() {
+        for (kind, ref_kind) in [
+            ("secretRef", RefKind::Secret),
+            ("configMapRef", RefKind::ConfigMap),
+        ] {
+            if let Some(r) = e.get(kind) {
+                let p = at.key("envFrom").index(i).key(kind).key("name");
+                check_ref(cx, ref_kind, r.get("name").and_then(Value::as_str), &p);
+            }
+        }
+    }
+}
+
+fn check_volume_refs(cx: &mut Ctx<'_>, v: &Value, at: &Path) {
+    if let Some(cm) = v.get("configMap") {
+        check_ref(
+            cx,
+            RefKind::ConfigMap,
+            cm.get("name").and_then(Value::as_str),
+            &at.key("configMap").key("name"),
+        );
+    }
+    if let Some(s) = v.get("secret") {
+        check_ref(
+            cx,
+            RefKind::Secret,
+            s.get("secretName").and_then(Value::as_str),
+            &at.key("secret").key("secretName"),
+        );
+    }
+    if let Some(p) = v.get("projected") {
+        for (i, src) in list(p, "sources").iter().enumerate() {
+            for (kind, ref_kind) in [
+                ("configMap", RefKind::ConfigMap),
+                ("secret", RefKind::Secret),
+            ] {
+                if let Some(r) = src.get(kind) {
+                    let path = at
+                        .key("projected")
+                        .key("sources")
+                        .index(i)
+                        .key(kind)
+                        .key("name");
+                    check_ref(cx, ref_kind, r.get("name").and_then(Value::as_str), &path);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! The network around the app: the platform's egress rules, checked, with the
+//! exceptions every rule gets.
+
+use std::collections::BTreeMap;
+
+use super::Ctx;
+use super::resolved::{ResolvedEgress, ResolvedNetwork};
+use crate::diag::Code;
+use crate::input::yaml::Path;
+
+/// The platform's egress rules with the exceptions every rule gets: the cloud metadata
+/// service and the cluster's own ranges. A rule inside one of those is refused.
+pub(super) fn resolve_network(cx: &mut Ctx<'_>) -> ResolvedNetwork {
+    use crate::cidr::{self, Cidr, RuleError};
+    let given = cx.inputs.platform.network.clone().unwrap_or_default();
+    let at = Path::root().key("network");
+    let mut forced: Vec<Cidr> = cidr::METADATA
+        .iter()
+        .filter_map(|s| Cidr::parse(s))
+        .collect();
+    forced.extend(given.cluster_cidrs.iter().filter_map(|s| Cidr::parse(s)));
+    let rules: Vec<(Path, String, Vec<String>, Vec<u16>)> = match &given.egress {
+        Some(rules) => rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                (
+                    at.key("egress").index(i),
+                    r.cidr.clone(),
+                    r.except.clone(),
+                    r.ports.clone(),
+                )
+            })
+            .collect(),
+        // The public internet: everything but the private, shared and link-local ranges.
+        None => ["0.0.0.0/0", "::/0"]
+            .into_iter()
+            .map(|block| {
+                let inside = Cidr::parse(block);
+                let except = cidr::PRIVATE
+                    .iter()
+                    .filter(|p| {
+                        inside
+                            .zip(Cidr::parse(p))
+                            .is_some_and(|(b, p)| b.contains(&p))
+                    })
+                    .map(|p| (*p).to_owned())
+                    .collect();
+                (at.clone(), block.to_owned(), except, Vec::new())
+            })
+            .collect(),
+    };
+    let mut egress = Vec::new();
+    for (rule_at, block, except, ports) in rules {
+        let Some(block_cidr) = Cidr::parse(&block) else {
+            continue;
+        };
+        let given_except: Vec<Cidr> = except.iter().filter_map(|e| Cidr::parse(e)).collect();
+        match cidr::exceptions(&block_cidr, &given_except, &forced) {
+            Ok(except) => egress.push(ResolvedEgress {
+                cidr: block,
+                except: except.iter().map(ToString::to_string).collect(),
+                ports,
+            }),
+            Err(RuleError::Forbidden { inside }) => cx.platform_err(Code::EgressRule,
+                &rule_at.key("cidr"),
+                format!("`{block}` lies inside `{inside}`, which no app may reach (the cloud metadata service, or the cluster's own pods and services)"),
+                "allow addresses outside it",
+            ),
+            Err(RuleError::ExceptOutside(e)) => cx.platform_err(Code::EgressRule,
+                &rule_at.key("except"),
+                format!("`{e}` is not inside `{block}`"),
+                "list only blocks inside the rule's cidr",
+            ),
+        }
+    }
+    let dns = given.dns.unwrap_or_else(|| crate::input::model::Dns {
+        namespace: "kube-system".to_owned(),
+        pod_labels: BTreeMap::from([("k8s-app".to_owned(), "kube-dns".to_owned())]),
+    });
+    ResolvedNetwork {
+        egress,
+        dns_namespace: dns.namespace,
+        dns_labels: dns.pod_labels,
+        api_server: given.api_server,
+        database_operator_namespace: cx
+            .inputs
+            .platform
+            .database
+            .as_ref()
+            .and_then(|d| d.operator_namespace.clone())
+            .unwrap_or_else(|| "cnpg-system".to_owned()),
+    }
+}

@@ -1,0 +1,282 @@
+//! What an allocation's pods and volumes add up to: the fleet's ResourceQuota and
+//! LimitRange are derived from it, and an explicit quota is checked against it. Each
+//! process is sized by the same rule the merge sizes containers by
+//! ([`Platform::process_resources`]).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::diag::{Code, Diagnostics, Doc};
+use crate::input::model::{Allocation, Platform, ServiceType};
+use crate::input::yaml::Path;
+use crate::quantity::Quantity;
+
+/// The merge's checks of an allocation on its own, for the fleet: an explicit `quota`
+/// must fit the allocation's own pods and volumes.
+pub fn check_allocation(platform: &Platform, a: &Allocation, doc: &Doc, diags: &mut Diagnostics) {
+    for (field, given, needed) in quota_shortfalls(platform, a) {
+        diags.push(
+            doc.error(
+                Code::QuotaTooSmall,
+                &Path::root().key("quota").key(field),
+                format!("`{given}` cannot fit the allocation's own pods and volumes, which need {needed} (most replicas, a rollout pod, sidecars, init, Redis and the database)"),
+            )
+            .hint("raise the quota, or leave it out to derive it"),
+        );
+    }
+}
+
+/// Where an allocation's explicit `quota` is below what its own processes, storage,
+/// database and Redis need (as the fleet derives it): `(field, given, needed)`.
+pub fn quota_shortfalls(
+    platform: &Platform,
+    a: &Allocation,
+) -> Vec<(&'static str, String, String)> {
+    let Some(quota) = &a.quota else {
+        return Vec::new();
+    };
+    let sizes = Sizes::of(platform, a);
+    let mut out = Vec::new();
+    let mut check = |field: &'static str,
+                     given: &Option<String>,
+                     need: Option<Quantity>,
+                     text: fn(Quantity) -> String| {
+        if let (Some(given), Some(need)) = (given, need)
+            && Quantity::parse(given).is_some_and(|g| g < need)
+        {
+            out.push((field, given.clone(), text(need)));
+        }
+    };
+    check("cpu", &quota.cpu, sizes.total.cpu, Quantity::cpu_text);
+    check(
+        "memory",
+        &quota.memory,
+        sizes.total.memory,
+        Quantity::bytes_text,
+    );
+    check(
+        "storage",
+        &quota.storage,
+        sizes.storage,
+        Quantity::bytes_text,
+    );
+    out
+}
+
+/// CPU and memory of one pod, or of all pods together.
+#[derive(Debug, Clone, Copy, Default)]
+struct Size {
+    cpu: Option<Quantity>,
+    memory: Option<Quantity>,
+    ephemeral: Option<Quantity>,
+}
+
+impl Size {
+    fn of(r: &crate::input::model::Resources) -> Size {
+        Size {
+            cpu: Quantity::parse(&r.cpu),
+            memory: Quantity::parse(&r.memory),
+            ephemeral: r.ephemeral_storage.as_deref().and_then(Quantity::parse),
+        }
+    }
+
+    fn plus(self, other: Size) -> Size {
+        let add = |a: Option<Quantity>, b: Option<Quantity>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.plus(b)),
+            (a, b) => a.or(b),
+        };
+        Size {
+            cpu: add(self.cpu, other.cpu),
+            memory: add(self.memory, other.memory),
+            ephemeral: add(self.ephemeral, other.ephemeral),
+        }
+    }
+
+    fn times(self, n: u32) -> Size {
+        Size {
+            cpu: self.cpu.map(|q| q.times(n)),
+            memory: self.memory.map(|q| q.times(n)),
+            ephemeral: self.ephemeral.map(|q| q.times(n)),
+        }
+    }
+
+    fn max(self, other: Size) -> Size {
+        Size {
+            cpu: self.cpu.max(other.cpu),
+            memory: self.memory.max(other.memory),
+            ephemeral: self.ephemeral.max(other.ephemeral),
+        }
+    }
+}
+
+/// What one allocation's pods and volumes add up to.
+pub struct Sizes {
+    /// Every pod at once, with room for a rollout.
+    total: Size,
+    /// The largest single container.
+    largest: Size,
+    /// All volume claims.
+    storage: Option<Quantity>,
+    /// The largest single volume claim.
+    largest_claim: Option<Quantity>,
+}
+
+impl Sizes {
+    /// Sums what `dovetail render` can create for this allocation: each sized process at
+    /// its most replicas plus one pod of rollout surge, each pod with room for one
+    /// sidecar of the platform's sidecar size, one init pod of the largest process,
+    /// Redis, and each database instance plus its bootstrap pod. The `"*"` entry counts
+    /// as one process; an app with more unnamed processes needs an explicit `quota`.
+    pub fn of(platform: &Platform, a: &Allocation) -> Sizes {
+        let sidecar_resources = platform.sidecar_resources();
+        let sidecar = Size::of(&sidecar_resources);
+        let mut total = Size::default();
+        let mut largest = sidecar;
+        let mut largest_pod = Size::default();
+        for p in a.processes.values() {
+            // The same rule the merge sizes containers by.
+            let r = platform.process_resources(p);
+            let pod = Size {
+                cpu: r.cpu.as_deref().and_then(Quantity::parse),
+                memory: r.memory.as_deref().and_then(Quantity::parse),
+                ephemeral: Quantity::parse(&r.ephemeral_storage),
+            };
+            let most = p
+                .autoscaling
+                .as_ref()
+                .map_or(0, |s| s.max_replicas)
+                .max(p.replicas.unwrap_or(1));
+            total = total.plus(pod.plus(sidecar).times(most.saturating_add(1)));
+            largest = largest.max(pod);
+            largest_pod = largest_pod.max(pod);
+        }
+        total = total.plus(largest_pod.plus(sidecar));
+        if let Some(redis) = &a.redis {
+            let pod = Size::of(&crate::input::model::Resources {
+                memory: redis.memory.clone(),
+                ..sidecar_resources.clone()
+            });
+            total = total.plus(pod);
+            largest = largest.max(pod);
+        }
+        let mut storage: Option<Quantity> = None;
+        let mut largest_claim: Option<Quantity> = None;
+        let mut claim = |size: &str, n: u32| {
+            if let Some(q) = Quantity::parse(size) {
+                storage = Some(storage.map_or(q.times(n), |s| s.plus(q.times(n))));
+                largest_claim = largest_claim.max(Some(q));
+            }
+        };
+        if let Some(s) = &a.storage.static_files {
+            claim(&s.size, 1);
+        }
+        if let (Some(db), Some(d)) = (&platform.database, &a.storage.database)
+            && db.provider == crate::input::model::DatabaseProvider::Cnpg
+        {
+            let instances = db.instances.unwrap_or(1);
+            let r = platform.database_resources();
+            let pod = Size::of(&r);
+            total = total.plus(pod.times(instances + 1));
+            largest = largest.max(pod);
+            claim(&d.size, instances);
+        }
+        Sizes {
+            total,
+            largest,
+            storage,
+            largest_claim,
+        }
+    }
+
+    /// The namespace's ResourceQuota `hard` amounts: the allocation's explicit `quota`
+    /// where it says, what its pods and volumes add up to elsewhere.
+    pub fn quota(&self, a: &Allocation) -> BTreeMap<&'static str, String> {
+        let explicit = a.quota.clone().unwrap_or_default();
+        let mut hard = BTreeMap::new();
+        let cpu = explicit
+            .cpu
+            .or_else(|| self.total.cpu.map(Quantity::cpu_text));
+        let memory = explicit
+            .memory
+            .or_else(|| self.total.memory.map(Quantity::bytes_text));
+        if let Some(cpu) = cpu {
+            hard.insert("requests.cpu", cpu.clone());
+            hard.insert("limits.cpu", cpu);
+        }
+        if let Some(memory) = memory {
+            hard.insert("requests.memory", memory.clone());
+            hard.insert("limits.memory", memory);
+        }
+        let ephemeral = explicit
+            .ephemeral_storage
+            .or_else(|| self.total.ephemeral.map(Quantity::bytes_text));
+        if let Some(ephemeral) = ephemeral {
+            hard.insert("requests.ephemeral-storage", ephemeral.clone());
+            hard.insert("limits.ephemeral-storage", ephemeral);
+        }
+        let storage = explicit
+            .storage
+            .or_else(|| self.storage.map(Quantity::bytes_text))
+            .unwrap_or_else(|| "0".to_owned());
+        hard.insert("requests.storage", storage);
+        // Only the LoadBalancer and NodePort Services the allocation allows: any other
+        // would bypass the Ingress.
+        let allowed = |kind: ServiceType| {
+            a.processes
+                .values()
+                .filter(|p| p.service_types.contains(&kind))
+                .count()
+        };
+        // A LoadBalancer Service takes a node port too (`allocateLoadBalancerNodePorts`
+        // defaults to true, and many load balancers route through it), which the quota
+        // counts: each allowed Service has one port.
+        let lb = allowed(ServiceType::LoadBalancer);
+        let np = allowed(ServiceType::NodePort);
+        hard.insert("services.loadbalancers", lb.to_string());
+        hard.insert("services.nodeports", (lb + np).to_string());
+        hard
+    }
+
+    /// The namespace's LimitRange: sidecar-sized defaults, the largest container and
+    /// claim as maxima.
+    pub fn limits(&self, platform: &Platform) -> Value {
+        // Containers that say nothing (CloudNativePG's helpers, say) get the sidecar size,
+        // local storage included.
+        let sidecar = platform.sidecar_resources();
+        let amounts = json!({
+            "cpu": sidecar.cpu,
+            "memory": sidecar.memory,
+            "ephemeral-storage": sidecar.ephemeral_storage,
+        });
+        let mut container = json!({
+            "type": "Container",
+            "default": amounts,
+            "defaultRequest": amounts,
+        });
+        let mut max = serde_json::Map::new();
+        if let Some(cpu) = self.largest.cpu {
+            max.insert("cpu".to_owned(), json!(cpu.cpu_text()));
+        }
+        if let Some(memory) = self.largest.memory {
+            max.insert("memory".to_owned(), json!(memory.bytes_text()));
+        }
+        if let Some(ephemeral) = self.largest.ephemeral {
+            max.insert(
+                "ephemeral-storage".to_owned(),
+                json!(ephemeral.bytes_text()),
+            );
+        }
+        if !max.is_empty() {
+            container["max"] = Value::Object(max);
+        }
+        let mut limits = vec![container];
+        if let Some(claim) = self.largest_claim {
+            limits.push(json!({
+                "type": "PersistentVolumeClaim",
+                "max": {"storage": claim.bytes_text()},
+            }));
+        }
+        json!(limits)
+    }
+}

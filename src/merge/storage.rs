@@ -1,0 +1,291 @@
+//! Config files, the static files volume and the database: what the app asks for,
+//! against what the allocation gives and the platform's classes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::Ctx;
+use super::resolved::{
+    ResolvedDatabase, ResolvedFile, ResolvedInit, ResolvedProcess, ResolvedStatic,
+};
+use crate::diag::Code;
+use crate::input::model::{DatabaseProvider, InitMode, Service};
+use crate::input::yaml::Path;
+use crate::quantity::Quantity;
+
+/// Largest total of config files; a ConfigMap holds at most 1 MiB.
+pub const MAX_FILES_TOTAL: u64 = 768 * 1024;
+
+/// Longest ConfigMap key, as Kubernetes validates it.
+const MAX_CONFIG_KEY: usize = 253;
+
+pub(super) fn resolve_files(cx: &mut Ctx<'_>, names: &BTreeSet<&str>) -> Vec<ResolvedFile> {
+    let mut out: Vec<ResolvedFile> = Vec::new();
+    let mut total = 0u64;
+    let mut mounts: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for (i, f) in cx.inputs.app.app.files.iter().enumerate() {
+        let at = Path::root().key("files").index(i);
+        // A file the app side could not read was reported there.
+        let Some(content) = cx.inputs.app.files.get(i).cloned().flatten() else {
+            continue;
+        };
+        total += content.len() as u64;
+        if total > MAX_FILES_TOTAL {
+            cx.app_err(
+                Code::FileUnusable,
+                &at.key("path"),
+                format!("config files add up to more than {MAX_FILES_TOTAL} bytes"),
+                "ship large files in the image instead",
+            );
+        }
+        let processes: Vec<String> = match &f.processes {
+            Some(p) => p.clone(),
+            None => names.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        for p in &processes {
+            if let Some(first) = mounts.insert((p.clone(), f.mount.clone()), i) {
+                cx.app_err(
+                    Code::MountClash,
+                    &at.key("mount"),
+                    format!(
+                        "`{}` is already mounted by files[{first}] in `{p}`",
+                        f.mount
+                    ),
+                    "mount each file at its own path",
+                );
+            }
+        }
+        let key = config_key(&f.path);
+        if key.len() > MAX_CONFIG_KEY {
+            cx.app_err(Code::FileUnusable,
+                &at.key("path"),
+                format!(
+                    "is {} characters as a ConfigMap key (`/` becomes `_`); Kubernetes allows {MAX_CONFIG_KEY}",
+                    key.len()
+                ),
+                "use a shorter path",
+            );
+            continue;
+        }
+        if let Some(other) = out.iter().find(|o| o.key == key) {
+            let other_path = other.path.clone();
+            cx.app_err(
+                Code::FileUnusable,
+                &at.key("path"),
+                format!(
+                    "`{}` and `{other_path}` map to the same ConfigMap key `{key}`",
+                    f.path
+                ),
+                "rename one of them",
+            );
+        }
+        out.push(ResolvedFile {
+            key,
+            path: f.path.clone(),
+            mount: f.mount.clone(),
+            processes,
+            content,
+        });
+    }
+    out
+}
+
+/// A ConfigMap key for a repo path: `config/nginx.conf` becomes `config_nginx.conf`.
+pub(super) fn config_key(path: &str) -> String {
+    path.trim_start_matches("./")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+pub(super) fn resolve_static(cx: &mut Ctx<'_>, names: &BTreeSet<&str>) -> Option<ResolvedStatic> {
+    let wanted = cx.inputs.app.app.static_files.as_ref()?;
+    let Some(given) = cx.inputs.allocation.storage.static_files.as_ref() else {
+        let file = cx.alloc_file().to_owned();
+        cx.app_err(
+            Code::NotAllocated,
+            &Path::root().key("static"),
+            format!("the app asks for a static files volume, and {file} gives none"),
+            &format!("ask the operator to add storage.static to {file}"),
+        );
+        return None;
+    };
+    let size_path = Path::parse("storage.static.size");
+    if Quantity::parse(&given.size).is_some_and(Quantity::is_zero) {
+        cx.alloc_err(
+            Code::BadSize,
+            &size_path,
+            format!("`{}` is zero", given.size),
+            "give more than zero",
+        );
+    }
+    let classes = &cx.inputs.platform.storage;
+    let (access_mode, storage_class) = if given.shared {
+        ("ReadWriteMany", classes.shared.clone())
+    } else {
+        ("ReadWriteOnce", classes.block.clone())
+    };
+    if given.shared && storage_class.is_none() {
+        cx.platform_err(Code::PlatformSettingMissing,
+            &Path::root().key("storage"),
+            "an allocation asks for a shared (ReadWriteMany) volume, and no `storage.shared` class is set",
+            "add storage.shared",
+        );
+    }
+    Some(ResolvedStatic {
+        mount: wanted.mount.clone(),
+        size: given.size.clone(),
+        access_mode: access_mode.to_owned(),
+        storage_class,
+        processes: wanted
+            .processes
+            .clone()
+            .unwrap_or_else(|| names.iter().map(|s| (*s).to_owned()).collect()),
+    })
+}
+
+/// A container may mount one thing at a path (the API server refuses two): a config file
+/// at the static volume's mount, in a process that has both, is refused here.
+pub(super) fn check_mount_clash(
+    cx: &mut Ctx<'_>,
+    files: &[ResolvedFile],
+    static_files: Option<&ResolvedStatic>,
+) {
+    let Some(s) = static_files else { return };
+    let runs_init_in_web = cx
+        .inputs
+        .app
+        .app
+        .init
+        .as_ref()
+        .is_some_and(|i| i.mode == InitMode::InitContainer);
+    for (i, f) in cx.inputs.app.app.files.iter().enumerate() {
+        let Some(resolved) = files.iter().find(|r| r.path == f.path) else {
+            continue;
+        };
+        // The init step mounts every file and the static volume.
+        let together = cx.inputs.app.app.init.is_some()
+            || resolved
+                .processes
+                .iter()
+                .any(|p| s.processes.contains(p) || (runs_init_in_web && p == "web"));
+        if f.mount == s.mount && together {
+            cx.app_err(
+                Code::MountClash,
+                &Path::root().key("files").index(i).key("mount"),
+                format!("`{}` is also where the static volume is mounted", f.mount),
+                "mount the file elsewhere, or inside the static volume's directory",
+            );
+        }
+    }
+}
+
+/// A ReadWriteOnce volume attaches to one node. Pods sharing it would have to be pinned
+/// together, and then a node drain hangs: the evicted pod can only return to the cordoned
+/// node, and the disruption budget holds the other. So it may have one pod at most.
+pub(super) fn check_single_attach(
+    cx: &mut Ctx<'_>,
+    static_files: Option<&ResolvedStatic>,
+    processes: &[ResolvedProcess],
+    init: Option<&ResolvedInit>,
+) {
+    let Some(s) = static_files else { return };
+    if s.access_mode != "ReadWriteOnce" {
+        return;
+    }
+    // Each process that mounts it, at its most pods (the autoscaling maximum, if any).
+    let mounting: Vec<(&str, u32)> = processes
+        .iter()
+        .filter(|p| s.processes.contains(&p.name))
+        .map(|p| {
+            let most = p
+                .autoscaling
+                .as_ref()
+                .map_or(p.replicas, |a| a.max_replicas);
+            (p.name.as_str(), most)
+        })
+        .collect();
+    let mut total: u32 = mounting.iter().map(|(_, most)| most).sum();
+    let mut pods: Vec<String> = mounting
+        .iter()
+        .map(|(name, most)| format!("{name} {most}"))
+        .collect();
+    if init.is_some_and(|i| i.mode == InitMode::Job) {
+        total += 1;
+        pods.push("init job 1".to_owned());
+    }
+    if total > 1 {
+        let at = if cx
+            .inputs
+            .allocation_doc
+            .root
+            .at(&Path::parse("storage.static.shared"))
+            .is_some()
+        {
+            Path::parse("storage.static.shared")
+        } else {
+            Path::parse("storage.static")
+        };
+        cx.alloc_err(
+            Code::ReadWriteOnceShared,
+            &at,
+            format!(
+                "a ReadWriteOnce volume attaches to one node, and {total} pods mount it ({})",
+                pods.join(", ")
+            ),
+            "set `shared: true`, or run one pod of what mounts it",
+        );
+    }
+}
+
+pub(super) fn resolve_database(cx: &mut Ctx<'_>) -> Option<ResolvedDatabase> {
+    if !cx.inputs.app.app.services.contains(&Service::Postgres) {
+        return None;
+    }
+    let services = Path::root().key("services");
+    let Some(db) = cx.inputs.platform.database.clone() else {
+        let file = cx.inputs.platform_doc.file.clone();
+        cx.app_err(
+            Code::PlatformSettingMissing,
+            &services,
+            format!("the app needs postgres, and {file} sets no `database:` provider"),
+            "ask the operator to configure databases",
+        );
+        return None;
+    };
+    let size = match (db.provider, &cx.inputs.allocation.storage.database) {
+        (DatabaseProvider::Cnpg, None) => {
+            let file = cx.alloc_file().to_owned();
+            cx.app_err(
+                Code::NotAllocated,
+                &services,
+                format!("the app needs postgres, and {file} gives no `storage.database`"),
+                &format!("ask the operator to add storage.database.size to {file}"),
+            );
+            return None;
+        }
+        (_, d) => d.as_ref().map(|d| d.size.clone()),
+    };
+    if let Some(s) = &size
+        && Quantity::parse(s).is_some_and(Quantity::is_zero)
+    {
+        cx.alloc_err(
+            Code::BadSize,
+            &Path::parse("storage.database.size"),
+            format!("`{s}` is zero"),
+            "give more than zero",
+        );
+    }
+    Some(ResolvedDatabase {
+        provider: db.provider,
+        size,
+        instances: db.instances.unwrap_or(1),
+        resources: cx.inputs.platform.database_resources(),
+        storage_class: cx.inputs.platform.storage.block.clone(),
+    })
+}

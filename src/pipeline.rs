@@ -1,0 +1,383 @@
+//! The pipeline every command runs over the two repos: open each where it is (a
+//! directory, a commit of the git cache, a revision of a local work tree), read the
+//! operator's side, pick the allocation, read the app's side, merge. Every problem of
+//! every stage comes back together, in one [`Diagnostics`].
+
+use std::path::PathBuf;
+
+use crate::Error;
+use crate::argocd::{ArgoEnv, ArgoError, normalize_path, normalize_repo_url};
+use crate::diag::{Code, Diagnostic, Diagnostics, Doc};
+use crate::emit::explain::SourceDocs;
+use crate::emit::report::Reporter;
+use crate::git::{Cache, GitError, GitSettings, Location};
+use crate::input::app;
+use crate::input::model::{Allocation, Platform};
+use crate::input::operator::{Member, OperatorRepo};
+use crate::input::ownership::Owners;
+use crate::input::schema::SchemaKind;
+use crate::input::tree::{DirTree, GitTree, Tree};
+use crate::input::yaml::Pos;
+use crate::merge::{self, Resolved};
+
+/// Where the inputs are, and the keys to read their secrets: what a command line (or
+/// Argo CD's environment) comes down to, checked.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    /// The app directory or repo.
+    pub app: Location,
+    /// Whether the app was named (and not just defaulted to `.`).
+    pub app_given: bool,
+    /// The operator repo, if any.
+    pub operator: Option<Location>,
+    /// Cache and credentials, when a git source is named.
+    pub git: Option<GitSettings>,
+    /// The allocation, as `(tenant, app)`.
+    pub allocation: Option<(String, String)>,
+    /// Identity files, in the order given.
+    pub identities: Vec<PathBuf>,
+    /// In Argo CD plugin mode: the Application that picks the allocation, and the repo,
+    /// path and namespace the allocation must name.
+    pub argocd: Option<ArgoEnv>,
+}
+
+/// The merged app, with what it was made of, and every problem found on the way.
+#[derive(Debug)]
+pub struct Merged {
+    /// The merged app, when there were no errors.
+    pub resolved: Option<Resolved>,
+    /// The documents it was made of (for `explain`), when there were no errors.
+    pub docs: Option<SourceDocs>,
+    /// Every problem of every stage.
+    pub diags: Diagnostics,
+}
+
+/// Reads both repos and merges them.
+pub fn merge(sources: &Sources, reporter: &mut Reporter<'_>) -> Result<Merged, Error> {
+    let identities = load_identities(&sources.identities)?;
+    retrying_corrupt(sources, reporter, |reporter| {
+        merge_once(sources, identities.as_deref(), reporter)
+    })
+}
+
+fn merge_once(
+    sources: &Sources,
+    identities: Option<&[age::x25519::Identity]>,
+    reporter: &mut Reporter<'_>,
+) -> Result<Merged, Error> {
+    let operator = sources
+        .operator
+        .as_ref()
+        .ok_or(crate::cli::UsageError::NoOperator)?;
+    let op_tree = open_tree(operator, "", sources.git.as_ref(), "operator", reporter)?;
+    let repo = OperatorRepo::new(&op_tree);
+    let identity = match (&sources.argocd, &sources.allocation) {
+        (Some(env), _) => repo.for_application(&env.app_name)?,
+        (None, Some((tenant, app))) => repo.named(tenant, app)?,
+        (None, None) => repo.only()?,
+    };
+    let mut diags = Diagnostics::default();
+    let owners = repo.owners(Some(&identity));
+    let alloc = repo.allocation(&identity, &mut diags);
+    let platform = repo.platform(&mut diags);
+    trusted(&op_tree)?;
+    if let (Some(env), Some((doc, allocation))) = (&sources.argocd, &alloc) {
+        check_application(env, allocation, &doc.file)?;
+    }
+    // Release the operator repo's cache before opening the customer's: when both are
+    // one repository, a fetch for the second would wait on our own lock.
+    drop(op_tree);
+
+    // A customer repo from git is read at the allocation's app path.
+    let app_path = alloc
+        .as_ref()
+        .and_then(|(_, a)| a.path.clone())
+        .unwrap_or_default();
+    let app_tree = open_tree(
+        &sources.app,
+        &app_path,
+        sources.git.as_ref(),
+        "app",
+        reporter,
+    )?;
+    let app = app::load(&app_tree, &owners, &mut diags);
+    trusted(&app_tree)?;
+    drop(app_tree);
+
+    let (Some(app), Some((alloc_doc, allocation)), Some((platform_doc, platform))) =
+        (app, alloc, platform)
+    else {
+        return Ok(Merged {
+            resolved: None,
+            docs: None,
+            diags,
+        });
+    };
+    let (resolved, more) = merge::resolve(&merge::Inputs {
+        identity: &identity,
+        app: &app,
+        allocation_doc: &alloc_doc,
+        allocation: &allocation,
+        platform_doc: &platform_doc,
+        platform: &platform,
+        identities,
+        stand_in: false,
+    });
+    diags.extend(more);
+    let resolved = resolved.filter(|_| !diags.has_errors());
+    if let Some(r) = &resolved {
+        check_resolved(r, &app.doc, &mut diags);
+    }
+    if diags.has_errors() {
+        return Ok(Merged {
+            resolved: None,
+            docs: None,
+            diags,
+        });
+    }
+    Ok(Merged {
+        resolved,
+        docs: Some(SourceDocs {
+            app: app.doc,
+            allocation: alloc_doc,
+            platform: platform_doc,
+        }),
+        diags,
+    })
+}
+
+/// The customer-side checks a customer can run without the operator repo: every check
+/// `render` makes of the app on its own (see [`merge::check_app_alone`]).
+pub fn check_app_only(
+    sources: &Sources,
+    reporter: &mut Reporter<'_>,
+) -> Result<Diagnostics, Error> {
+    retrying_corrupt(sources, reporter, |reporter| {
+        let tree = open_tree(&sources.app, "", sources.git.as_ref(), "app", reporter)?;
+        let mut diags = Diagnostics::default();
+        let owners = Owners {
+            allocation: None,
+            platform: "platform.yaml".to_owned(),
+        };
+        if let Some(app) = app::load(&tree, &owners, &mut diags)
+            && !diags.has_errors()
+        {
+            diags.extend(merge::check_app_alone(&app));
+        }
+        trusted(&tree)?;
+        Ok(diags)
+    })
+}
+
+/// The operator-side checks of the operator repo alone: the platform, every allocation,
+/// and what only shows across them.
+pub fn check_operator_only(
+    sources: &Sources,
+    reporter: &mut Reporter<'_>,
+) -> Result<Diagnostics, Error> {
+    let (_, _, diags) = fleet(sources, false, reporter)?;
+    Ok(diags)
+}
+
+/// The platform and every allocation of the operator repo (their typed forms only when
+/// `keep`), checked one by one and against each other.
+pub fn fleet(
+    sources: &Sources,
+    keep: bool,
+    reporter: &mut Reporter<'_>,
+) -> Result<(Option<Platform>, Vec<Member>, Diagnostics), Error> {
+    let operator = sources
+        .operator
+        .as_ref()
+        .ok_or(crate::cli::UsageError::NoOperator)?;
+    retrying_corrupt(sources, reporter, |reporter| {
+        let tree = open_tree(operator, "", sources.git.as_ref(), "operator", reporter)?;
+        let mut diags = Diagnostics::default();
+        let (platform, members) =
+            OperatorRepo::new(&tree).fleet(keep, &merge::sizes::check_allocation, &mut diags);
+        trusted(&tree)?;
+        Ok((platform, members, diags))
+    })
+}
+
+/// Opens an input as a tree: a directory as it is, a git source through the cache at
+/// `subdir` of its commit. Network work and the commit used are reported as progress.
+pub fn open_tree(
+    loc: &Location,
+    subdir: &str,
+    git: Option<&GitSettings>,
+    role: &str,
+    reporter: &mut Reporter<'_>,
+) -> Result<Tree, Error> {
+    match loc {
+        Location::Dir(dir) => DirTree::open(dir)
+            .map(Tree::Dir)
+            .map_err(|source| Error::Open {
+                action: "open",
+                path: dir.display().to_string(),
+                source,
+            }),
+        Location::Git(spec) => {
+            let settings = git.ok_or(crate::cli::UsageError::NoGitSettings)?.clone();
+            let checkout = Cache::new(settings).open(spec, &mut |line: &str| {
+                // Progress is best effort: a closed stderr must not fail a fetch.
+                let _ = reporter.progress(role, line);
+            })?;
+            let tree = GitTree::open(checkout, subdir)?;
+            reporter
+                .progress(role, &tree.checkout().describe())
+                .map_err(Error::Stderr)?;
+            Ok(Tree::Git(Box::new(tree)))
+        }
+        Location::Revision { dir, rev } => {
+            // The directory as it was at `rev`, wherever it sits in its repository.
+            let (checkout, inside) = crate::git::open_local(dir, rev)?;
+            let tree = GitTree::open(checkout, &inside)?;
+            reporter
+                .progress(role, &tree.checkout().describe())
+                .map_err(Error::Stderr)?;
+            Ok(Tree::Git(Box::new(tree)))
+        }
+    }
+}
+
+/// Every identity of every file, or `None` when no file was given.
+pub fn load_identities(files: &[PathBuf]) -> Result<Option<Vec<age::x25519::Identity>>, Error> {
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let mut all = Vec::new();
+    for f in files {
+        all.extend(crate::crypto::read_identities(f)?);
+    }
+    Ok(Some(all))
+}
+
+/// Fails when a git tree met a corrupt object while it was read: what came out of it
+/// cannot be trusted, even as error messages.
+fn trusted(tree: &Tree) -> Result<(), Error> {
+    match (tree, tree.broken()) {
+        (Tree::Git(t), Some(message)) => Err(Error::Git(GitError::Corrupt {
+            url: t.checkout().spec.url.clone(),
+            message,
+        })),
+        _ => Ok(()),
+    }
+}
+
+/// Runs `work` once, and once more after rebuilding the cache of a repo it found
+/// corrupt: a corrupt cache is rebuilt, never rendered from.
+fn retrying_corrupt<T>(
+    sources: &Sources,
+    reporter: &mut Reporter<'_>,
+    mut work: impl FnMut(&mut Reporter<'_>) -> Result<T, Error>,
+) -> Result<T, Error> {
+    match work(reporter) {
+        Err(Error::Git(GitError::Corrupt { url, message })) if sources.git.is_some() => {
+            reporter
+                .note(&format!(
+                    "the cache of {url} is corrupt ({message}); rebuilding it"
+                ))
+                .map_err(Error::Stderr)?;
+            if let Some(settings) = &sources.git {
+                Cache::new(settings.clone()).purge(&url)?;
+            }
+            work(reporter)
+        }
+        other => other,
+    }
+}
+
+/// In Argo CD: the Application must deploy the repo, path and namespace its allocation
+/// names, or a customer could point their Application at another repo and still get
+/// this app's identity, secrets and resources.
+fn check_application(env: &ArgoEnv, allocation: &Allocation, shown: &str) -> Result<(), ArgoError> {
+    let Some(url) = &env.source_repo_url else {
+        return Err(ArgoError::Missing("ARGOCD_APP_SOURCE_REPO_URL"));
+    };
+    if normalize_repo_url(url) != normalize_repo_url(&allocation.repo) {
+        return Err(ArgoError::OtherRepo {
+            app: env.app_name.clone(),
+            url: url.clone(),
+            allocation: shown.to_owned(),
+            wanted: allocation.repo.clone(),
+        });
+    }
+    // The objects carry the allocation's namespace; an Application aimed elsewhere is
+    // someone else's, and must not get this app's Secrets rendered for it.
+    if let Some(ns) = &env.destination_namespace
+        && *ns != allocation.namespace
+    {
+        return Err(ArgoError::OtherNamespace {
+            app: env.app_name.clone(),
+            namespace: ns.clone(),
+            allocation: shown.to_owned(),
+            wanted: allocation.namespace.clone(),
+        });
+    }
+    let wanted = normalize_path(allocation.path.as_deref().unwrap_or(""));
+    if let Some(path) = &env.source_path
+        && normalize_path(path) != wanted
+    {
+        return Err(ArgoError::OtherPath {
+            app: env.app_name.clone(),
+            path: path.clone(),
+            allocation: shown.to_owned(),
+            wanted: if wanted.is_empty() {
+                ".".to_owned()
+            } else {
+                wanted
+            },
+        });
+    }
+    Ok(())
+}
+
+/// The merged app against its own schema: a failure here is dovetail's bug, reported as
+/// such instead of rendered.
+fn check_resolved(resolved: &Resolved, app_doc: &Doc, diags: &mut Diagnostics) {
+    let value = serde_json::to_value(resolved).unwrap_or_default();
+    if SchemaKind::Resolved.is_valid(&value) {
+        return;
+    }
+    let mut inner = Diagnostics::default();
+    let doc = Doc {
+        file: "(merged app)".to_owned(),
+        root: crate::input::yaml::parse(&serde_json::to_string(&value).unwrap_or_default())
+            .unwrap_or_else(|_| app_doc.root.clone()),
+    };
+    crate::input::schema::check(SchemaKind::Resolved, &doc, &value, &mut inner);
+    for d in inner.sorted() {
+        diags.push(
+            Diagnostic::at(
+                Code::Internal,
+                &app_doc.file,
+                Pos::START,
+                format!(
+                    "the merged app breaks its schema at {}: {}",
+                    d.field, d.message
+                ),
+            )
+            .hint("this is a bug in dovetail; please report it"),
+        );
+    }
+}
+
+/// The inputs of `sources` with every local directory whose git repository knows `rev`
+/// read at `rev` instead (`dovetail diff`); `None` when none does.
+pub fn at_revision(sources: &Sources, rev: &str) -> Option<Sources> {
+    let mut out = sources.clone();
+    let mut found = false;
+    for loc in std::iter::once(&mut out.app).chain(out.operator.as_mut()) {
+        if let Location::Dir(dir) = loc
+            && crate::git::knows_revision(dir, rev)
+        {
+            *loc = Location::Revision {
+                dir: dir.clone(),
+                rev: rev.to_owned(),
+            };
+            found = true;
+        }
+    }
+    found.then_some(out)
+}
