@@ -92,9 +92,17 @@ impl fmt::Display for Cidr {
 }
 
 /// Where cloud providers serve instance metadata (and the credentials of the node):
-/// AWS, GCP, Azure, OpenStack and most others on 169.254.169.254, AWS's IPv6 endpoint on
-/// fd00:ec2::254. The whole link-local block goes with it.
-pub const METADATA: &[&str] = &["169.254.0.0/16", "fd00:ec2::254/128"];
+/// AWS, GCP, Azure, OpenStack and most others on 169.254.169.254 (the whole link-local
+/// block goes with it), AWS's IPv6 endpoint on fd00:ec2::254, Alibaba Cloud on
+/// 100.100.100.200; and each of those IPv4 blocks again as IPv4-mapped IPv6
+/// (`::ffff:169.254.169.254`), which dual-stack nodes route the same.
+pub const METADATA: &[&str] = &[
+    "100.100.100.200/32",
+    "169.254.0.0/16",
+    "::ffff:100.100.100.200/128",
+    "::ffff:169.254.0.0/112",
+    "fd00:ec2::254/128",
+];
 
 /// Private, shared and link-local ranges: where other tenants' pods, the nodes and the
 /// cloud's internal services live. The default egress rule, "the internet", leaves them
@@ -105,6 +113,7 @@ pub const PRIVATE: &[&str] = &[
     "169.254.0.0/16",
     "172.16.0.0/12",
     "192.168.0.0/16",
+    "::ffff:0.0.0.0/96",
     "fc00::/7",
     "fe80::/10",
 ];
@@ -192,7 +201,21 @@ mod tests {
     fn forced_blocks_are_excepted_or_the_rule_refused() {
         let forced: Vec<Cidr> = METADATA.iter().map(|s| c(s)).collect();
         let e = exceptions(&c("0.0.0.0/0"), &[c("10.0.0.0/8")], &forced).unwrap();
-        assert_eq!(e, vec![c("10.0.0.0/8"), c("169.254.0.0/16")]);
+        assert_eq!(
+            e,
+            vec![
+                c("10.0.0.0/8"),
+                c("100.100.100.200/32"),
+                c("169.254.0.0/16")
+            ]
+        );
+        // The IPv4-mapped spelling of the metadata address is the metadata address.
+        assert_eq!(
+            exceptions(&c("::ffff:169.254.169.254/128"), &[], &forced),
+            Err(RuleError::Forbidden {
+                inside: "::ffff:169.254.0.0/112".into()
+            })
+        );
         assert_eq!(
             exceptions(&c("169.254.169.254/32"), &[], &forced),
             Err(RuleError::Forbidden {

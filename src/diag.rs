@@ -156,21 +156,40 @@ pub fn escaped(s: &str) -> std::borrow::Cow<'_, str> {
     if s.len() <= MAX_SHOWN && !s.chars().any(unsafe_char) {
         return std::borrow::Cow::Borrowed(s);
     }
-    let mut out = String::with_capacity(s.len().min(MAX_SHOWN) + 8);
-    for (i, c) in s.char_indices() {
-        if out.len() >= MAX_SHOWN {
-            out.push_str(&format!("… ({} more bytes)", s.len() - i));
-            break;
-        }
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
-            c => out.push(c),
-        }
+    let push = |out: &mut String, c: char| match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+        c => out.push(c),
+    };
+    let mut out = String::with_capacity(s.len().min(MAX_SHOWN) + 32);
+    if s.len() <= MAX_SHOWN {
+        s.chars().for_each(|c| push(&mut out, c));
+    } else {
+        // The start and the end: a message embedding a huge key still says what is
+        // wrong with it.
+        let head = floor_char_boundary(s, MAX_SHOWN / 2);
+        let tail = ceil_char_boundary(s, s.len() - MAX_SHOWN / 2);
+        s[..head].chars().for_each(|c| push(&mut out, c));
+        out.push_str(&format!("…({} bytes)…", tail - head));
+        s[tail..].chars().for_each(|c| push(&mut out, c));
     }
     std::borrow::Cow::Owned(out)
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_char_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
 }
 
 /// Most bytes of one piece of input shown in a message: a key of a quarter megabyte is
@@ -436,7 +455,9 @@ mod tests {
             let s = format!("a{c}b");
             assert!(!escaped(&s).contains(c), "{c:?}");
         }
-        let long = "x".repeat(100_000);
-        assert!(escaped(&long).len() < 5_000);
+        let long = format!("`{}` is not a name", "x".repeat(100_000));
+        let shown = escaped(&long);
+        assert!(shown.len() < 5_000);
+        assert!(shown.ends_with("` is not a name"), "{shown}");
     }
 }

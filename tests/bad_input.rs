@@ -61,7 +61,7 @@ fn alias_bomb_is_refused_quickly() {
     s.write(APP, &bomb);
     let started = std::time::Instant::now();
     s.run("render", &[])
-        .invalid("an alias bomb?); remove the aliases");
+        .invalid("more than 50000 nodes; input files are small, so trim it");
     assert!(started.elapsed().as_secs() < 5);
 }
 

@@ -9,7 +9,7 @@
 
 use serde_json::Value;
 
-use crate::diag::Doc;
+use crate::diag::{Doc, escaped};
 use crate::input::yaml::Path;
 use crate::merge::Resolved;
 
@@ -108,7 +108,14 @@ pub fn explain(objects: &[Value], resolved: &Resolved, docs: &SourceDocs) -> Str
                 Origin::Input(at) => at,
                 Origin::Default(why) => format!("dovetail: {why}"),
             };
-            out.push_str(&format!("  {} = {shown}  <- {from}\n", path.join(".")));
+            // Values and keys are the inputs' own: escaped like every message, so that
+            // one line stays one line and shows what it holds.
+            out.push_str(&format!(
+                "  {} = {}  <- {}\n",
+                escaped(&path.join(".")),
+                escaped(&shown),
+                escaped(&from)
+            ));
         }
     }
     out

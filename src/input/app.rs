@@ -3,7 +3,7 @@
 //! customer repo: after this, nothing reads the repo again.
 
 use crate::diag::{Code, Diagnostics, Doc};
-use crate::input::doc::{read_doc, typed};
+use crate::input::doc::{parse_doc, read_doc, read_yaml_bytes, typed};
 use crate::input::model::{App, SecretsFile};
 use crate::input::ownership::{self, Owners};
 use crate::input::schema::SchemaKind;
@@ -85,7 +85,27 @@ fn load_secrets(
     let rel = app.secrets.as_deref()?;
     let dir = app_doc.file.strip_suffix(APP_FILE).unwrap_or_default();
     let shown = format!("{dir}{rel}");
-    let doc = read_doc(tree, rel, &shown, diags)?;
+    let bytes = match tree.read(rel, crate::input::tree::MAX_YAML_BYTES) {
+        Ok(bytes) => bytes,
+        // Missing, it is `secrets:` that is wrong; anything else is the file's problem.
+        Err(crate::input::tree::ReadError::NotFound(_)) => {
+            diags.push(
+                app_doc
+                    .error(
+                        Code::SecretsFileMismatch,
+                        &Path::root().key("secrets"),
+                        format!("`{shown}` does not exist"),
+                    )
+                    .hint("create it with `dovetail secrets set KEY`, or remove `secrets:`"),
+            );
+            return None;
+        }
+        Err(_) => {
+            read_yaml_bytes(tree, rel, &shown, diags);
+            return None;
+        }
+    };
+    let doc = parse_doc(bytes, &shown, diags)?;
     let file: SecretsFile = typed(SchemaKind::Secrets, &doc, diags)?;
     for (key, armored) in &file.data {
         if let Err(e) = crate::crypto::check_form(armored) {

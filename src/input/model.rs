@@ -357,7 +357,7 @@ pub struct Network {
     pub egress: Option<Vec<EgressRule>>,
     /// The cluster's pod and service ranges: excepted from every egress rule, so that
     /// no rule an operator writes reaches other tenants' pods.
-    #[serde(default)]
+    #[serde(default, rename = "clusterCIDRs")]
     pub cluster_cidrs: Vec<String>,
     /// Where cluster DNS runs.
     #[serde(default)]

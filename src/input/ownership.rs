@@ -242,11 +242,19 @@ fn check_pod(doc: &Doc, pod: &Node, at: &Path, owners: &Owners, diags: &mut Diag
             let spath = vpath.key("projected").key("sources");
             for (j, source) in items(projected.get("sources")) {
                 for (key, path) in keys(source, &spath.index(j)) {
-                    if key == "serviceAccountToken" || key == "clusterTrustBundle" {
+                    if key == "serviceAccountToken"
+                        || key == "clusterTrustBundle"
+                        || key == "podCertificate"
+                    {
+                        let what = match key {
+                            "serviceAccountToken" => "service account tokens",
+                            "clusterTrustBundle" => "the cluster's trust bundles",
+                            _ => "pod certificates",
+                        };
                         report(
                             doc,
                             &path,
-                            "service account tokens are the platform's, never an app's",
+                            format!("{what} are the platform's to give, never an app's"),
                             "remove it",
                             diags,
                         );

@@ -214,6 +214,20 @@ impl DirTree {
         if !full.starts_with(&self.root) {
             return Err(ReadError::Outside(rel.to_owned()));
         }
+        // A link with an absolute target means nothing in another checkout of the repo
+        // (and a git tree refuses it): refused here too, so that both read alike. Only
+        // paths that went through a link at all are walked.
+        if full != normalize(&self.root.join(p)) {
+            let mut prefix = self.root.clone();
+            for part in p.components() {
+                prefix.push(part);
+                if let Ok(target) = fs::read_link(&prefix)
+                    && target.is_absolute()
+                {
+                    return Err(ReadError::Outside(rel.to_owned()));
+                }
+            }
+        }
         // The rules hold for where a path really leads, links followed: not into git's
         // own data (`.git/config` may hold a token), not into another repository checked
         // out inside this one (a submodule, which may not even be the customer's).

@@ -211,10 +211,14 @@ pub enum YamlError {
         pos: Pos,
     },
     /// The file expands to more than [`MAX_NODES`] nodes.
-    #[error("expands to more than {MAX_NODES} nodes (an alias bomb?); remove the aliases")]
+    #[error("{} more than {MAX_NODES} nodes; input files are small, so trim it{}",
+        if *.aliased { "expands (through its aliases) to" } else { "holds" },
+        if *.aliased { " or remove the aliases" } else { "" })]
     TooManyNodes {
         /// Where the limit was crossed.
         pos: Pos,
+        /// Whether aliases were expanded on the way.
+        aliased: bool,
     },
     /// The file's text expands to more than [`MAX_EXPANDED_BYTES`], aliases included.
     #[error(
@@ -263,7 +267,7 @@ impl YamlError {
             YamlError::Syntax { pos, .. }
             | YamlError::DuplicateKey { pos, .. }
             | YamlError::TooDeep { pos }
-            | YamlError::TooManyNodes { pos }
+            | YamlError::TooManyNodes { pos, .. }
             | YamlError::TooLarge { pos }
             | YamlError::UnknownAlias { pos }
             | YamlError::ComplexKey { pos }
@@ -302,6 +306,8 @@ struct Weight {
 #[derive(Default)]
 struct Budget {
     spent: Weight,
+    /// Whether an alias was expanded.
+    aliased: bool,
 }
 
 impl Budget {
@@ -309,7 +315,10 @@ impl Budget {
         self.spent.nodes = self.spent.nodes.saturating_add(w.nodes);
         self.spent.bytes = self.spent.bytes.saturating_add(w.bytes);
         if self.spent.nodes > MAX_NODES {
-            return Err(YamlError::TooManyNodes { pos });
+            return Err(YamlError::TooManyNodes {
+                pos,
+                aliased: self.aliased,
+            });
         }
         if self.spent.bytes > MAX_EXPANDED_BYTES {
             return Err(YamlError::TooLarge { pos });
@@ -350,6 +359,7 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
             Event::Alias(id) => {
                 let (target, weight) = anchors.get(&id).ok_or(YamlError::UnknownAlias { pos })?;
                 // Charged before the copy is made: the copy is what would eat memory.
+                budget.aliased = true;
                 budget.spend(*weight, pos)?;
                 let mut copy = target.clone();
                 copy.pos = pos;

@@ -56,6 +56,7 @@ pub(super) fn split_fragments(
             check_container_refs(cx, c, &cpath);
             api_server_checks(cx, crate::merge::podcheck::container(c, false), &cpath);
             if name == process {
+                check_platform_env(cx, c, &cpath);
                 patches.push(c.clone());
             } else if names.contains(name) {
                 // A patch for another process: in the global fragment it is meant for
@@ -321,6 +322,27 @@ fn check_ref(cx: &mut Ctx<'_>, kind: RefKind, name: Option<&str>, at: &Path) {
             at,
             format!("`{name}` is not a {what} of this app's pods"),
             &format!("refer to `{}` or `{}`", allowed[0], allowed[1]),
+        );
+    }
+}
+
+/// A patch to a process's container may not set what the platform sets in it: env
+/// entries replace by name, and `DATABASE_URL` or `REDIS_URL` would silently point the
+/// app elsewhere.
+fn check_platform_env(cx: &mut Ctx<'_>, c: &Value, at: &Path) {
+    use crate::input::model::Service;
+    let services = &cx.inputs.app.app.services;
+    for (i, e) in list(c, "env").iter().enumerate() {
+        let (name, service) = match e.get("name").and_then(Value::as_str) {
+            Some(n @ "DATABASE_URL") if services.contains(&Service::Postgres) => (n, "postgres"),
+            Some(n @ "REDIS_URL") if services.contains(&Service::Redis) => (n, "redis"),
+            _ => continue,
+        };
+        cx.app_err(
+            Code::PlatformVariable,
+            &at.key("env").index(i).key("name"),
+            format!("`{name}` is set by the platform for `services: [{service}]`"),
+            "remove it; the platform's value is the one the app gets",
         );
     }
 }

@@ -456,6 +456,19 @@ fn check_image(cx: &mut Ctx<'_>, image: &str, at: &Path) {
 /// `*` matches any run of characters; everything else matches itself. A dozen lines do
 /// not justify a glob crate.
 fn glob(pattern: &str, text: &str) -> bool {
+    // The registry host is matched on its own, where `*` stays within the host: a
+    // pattern `*.example.com/*` must not let `evil.com/x.example.com/y:1` through.
+    match (pattern.split_once('/'), text.split_once('/')) {
+        (Some((pattern_host, pattern_rest)), Some((host, rest))) => {
+            !host.contains('/') && glob_any(pattern_host, host) && glob_any(pattern_rest, rest)
+        }
+        (None, _) => glob_any(pattern, text),
+        (Some(_), None) => false,
+    }
+}
+
+/// `*` matching any text.
+fn glob_any(pattern: &str, text: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
     if parts.len() == 1 {
         return pattern == text;
@@ -541,4 +554,37 @@ fn resolve_env(cx: &mut Ctx<'_>) -> BTreeMap<String, String> {
         env.insert(key.clone(), text);
     }
     env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_matches_prefixes_and_everything() {
+        assert!(glob("*", "anything/at:all"));
+        assert!(glob(
+            "registry.example.com/*",
+            "registry.example.com/acme/shop:1"
+        ));
+        assert!(!glob(
+            "registry.example.com/*",
+            "evil.com/registry.example.com/x:1"
+        ));
+        assert!(glob(
+            "docker.io/library/*:*",
+            "docker.io/library/nginx:1.27"
+        ));
+        assert!(!glob("a*b*c", "acb"));
+        assert!(glob("exact:1", "exact:1"));
+    }
+
+    /// Regression: `*` in the registry host crossed `/`, so `*.example.com/*` allowed
+    /// `evil.com/x.example.com/y:1`.
+    #[test]
+    fn a_wildcard_host_stays_within_the_host() {
+        assert!(glob("*.example.com/*", "registry.example.com/acme/shop:1"));
+        assert!(!glob("*.example.com/*", "evil.com/x.example.com/y:1"));
+        assert!(!glob("*.example.com/*", "example.com/x:1"));
+    }
 }

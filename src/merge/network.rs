@@ -74,6 +74,46 @@ pub(super) fn resolve_network(cx: &mut Ctx<'_>) -> ResolvedNetwork {
             ),
         }
     }
+    // The API server, for CloudNativePG's instances: where the platform says, else any
+    // address but the metadata service and the cluster's own ranges (its endpoints are
+    // the control plane's, outside the pod and service ranges).
+    let api_server: Vec<ResolvedEgress> = if given.api_server.is_empty() {
+        ["0.0.0.0/0", "::/0"]
+            .iter()
+            .filter_map(|b| Cidr::parse(b))
+            .filter_map(|b| {
+                let except = cidr::exceptions(&b, &[], &forced).ok()?;
+                Some(ResolvedEgress {
+                    cidr: b.to_string(),
+                    except: except.iter().map(ToString::to_string).collect(),
+                    ports: Vec::new(),
+                })
+            })
+            .collect()
+    } else {
+        let mut out = Vec::new();
+        for (i, block) in given.api_server.iter().enumerate() {
+            let Some(b) = Cidr::parse(block) else {
+                continue;
+            };
+            match cidr::exceptions(&b, &[], &forced) {
+                Ok(except) => out.push(ResolvedEgress {
+                    cidr: block.clone(),
+                    except: except.iter().map(ToString::to_string).collect(),
+                    ports: Vec::new(),
+                }),
+                Err(_) => cx.platform_err(
+                    Code::EgressRule,
+                    &at.key("apiServer").index(i),
+                    format!(
+                        "`{block}` lies inside the metadata service's or the cluster's own ranges"
+                    ),
+                    "name the API server's own addresses",
+                ),
+            }
+        }
+        out
+    };
     let dns = given.dns.unwrap_or_else(|| crate::input::model::Dns {
         namespace: "kube-system".to_owned(),
         pod_labels: BTreeMap::from([("k8s-app".to_owned(), "kube-dns".to_owned())]),
@@ -82,7 +122,7 @@ pub(super) fn resolve_network(cx: &mut Ctx<'_>) -> ResolvedNetwork {
         egress,
         dns_namespace: dns.namespace,
         dns_labels: dns.pod_labels,
-        api_server: given.api_server,
+        api_server,
         database_operator_namespace: cx
             .inputs
             .platform

@@ -212,9 +212,8 @@ pub struct ResolvedNetwork {
     pub dns_namespace: String,
     /// Cluster DNS's pod labels.
     pub dns_labels: BTreeMap<String, String>,
-    /// The API server's blocks, for CloudNativePG's instances; empty: any address on
-    /// ports 443 and 6443.
-    pub api_server: Vec<String>,
+    /// The API server's blocks, for CloudNativePG's instances (ports 443 and 6443).
+    pub api_server: Vec<ResolvedEgress>,
     /// The CloudNativePG operator's namespace.
     pub database_operator_namespace: String,
 }

@@ -151,3 +151,18 @@ pub(super) fn check_wait_for(cx: &mut Ctx<'_>) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::host_allowed;
+
+    #[test]
+    fn wildcard_domains_allow_one_label() {
+        assert!(host_allowed("*.apps.example.net", "shop.apps.example.net"));
+        assert!(!host_allowed("*.apps.example.net", "a.b.apps.example.net"));
+        assert!(!host_allowed("*.apps.example.net", "apps.example.net"));
+        assert!(!host_allowed("*.apps.example.net", "evilapps.example.net"));
+        assert!(host_allowed("shop.acme.example", "shop.acme.example"));
+        assert!(!host_allowed("shop.acme.example", "x.shop.acme.example"));
+    }
+}

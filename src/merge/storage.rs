@@ -289,3 +289,14 @@ pub(super) fn resolve_database(cx: &mut Ctx<'_>) -> Option<ResolvedDatabase> {
         storage_class: cx.inputs.platform.storage.block.clone(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::config_key;
+
+    #[test]
+    fn config_keys_are_valid_configmap_keys() {
+        assert_eq!(config_key("config/nginx.conf"), "config_nginx.conf");
+        assert_eq!(config_key("./a b/c"), "a_b_c");
+    }
+}

@@ -982,16 +982,21 @@ fn database_policy(r: &Resolved, app_pods: &Value, db_pods: &Value, dns: &Value)
         {"protocol": "TCP", "port": CNPG_STATUS_PORT},
     ]);
     let api_ports = json!([{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]);
-    let mut api = json!({"ports": api_ports});
-    if !r.network.api_server.is_empty() {
-        api["to"] = Value::Array(
-            r.network
-                .api_server
-                .iter()
-                .map(|c| json!({"ipBlock": {"cidr": c}}))
-                .collect(),
-        );
-    }
+    let api = json!({
+        "to": r
+            .network
+            .api_server
+            .iter()
+            .map(|rule| {
+                let mut block = json!({"cidr": rule.cidr});
+                if !rule.except.is_empty() {
+                    block["except"] = json!(rule.except);
+                }
+                json!({"ipBlock": block})
+            })
+            .collect::<Vec<_>>(),
+        "ports": api_ports,
+    });
     let spec = json!({
         "podSelector": db_pods,
         "policyTypes": ["Ingress", "Egress"],
