@@ -21,13 +21,19 @@ pub struct Cidr {
 impl Cidr {
     /// Parses `a.b.c.d/n` or `x:y::z/n` as Kubernetes' `ipBlock` takes it: the address
     /// must be the block's first (no host bits set), as `netip.ParsePrefix` and the
-    /// API server's validation require.
+    /// API server's validation require, and not IPv4-mapped IPv6 (`::ffff:a.b.c.d`),
+    /// which the API server refuses.
     pub fn parse(s: &str) -> Option<Cidr> {
         let (addr, prefix) = s.split_once('/')?;
         if prefix.is_empty() || prefix.len() > 3 || !prefix.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         let addr: IpAddr = addr.parse().ok()?;
+        if let IpAddr::V6(v6) = addr
+            && v6.to_ipv4_mapped().is_some()
+        {
+            return None;
+        }
         let prefix: u8 = prefix.parse().ok()?;
         let bits = match addr {
             IpAddr::V4(_) => 32,
@@ -94,15 +100,9 @@ impl fmt::Display for Cidr {
 /// Where cloud providers serve instance metadata (and the credentials of the node):
 /// AWS, GCP, Azure, OpenStack and most others on 169.254.169.254 (the whole link-local
 /// block goes with it), AWS's IPv6 endpoint on fd00:ec2::254, Alibaba Cloud on
-/// 100.100.100.200; and each of those IPv4 blocks again as IPv4-mapped IPv6
-/// (`::ffff:169.254.169.254`), which dual-stack nodes route the same.
-pub const METADATA: &[&str] = &[
-    "100.100.100.200/32",
-    "169.254.0.0/16",
-    "::ffff:100.100.100.200/128",
-    "::ffff:169.254.0.0/112",
-    "fd00:ec2::254/128",
-];
+/// 100.100.100.200. (Their IPv4-mapped IPv6 spellings need no exception: the API
+/// server refuses every IPv4-mapped block, and so does [`Cidr::parse`].)
+pub const METADATA: &[&str] = &["100.100.100.200/32", "169.254.0.0/16", "fd00:ec2::254/128"];
 
 /// Private, shared and link-local ranges: where other tenants' pods, the nodes and the
 /// cloud's internal services live. The default egress rule, "the internet", leaves them
@@ -113,7 +113,6 @@ pub const PRIVATE: &[&str] = &[
     "169.254.0.0/16",
     "172.16.0.0/12",
     "192.168.0.0/16",
-    "::ffff:0.0.0.0/96",
     "fc00::/7",
     "fe80::/10",
 ];
@@ -209,13 +208,11 @@ mod tests {
                 c("169.254.0.0/16")
             ]
         );
-        // The IPv4-mapped spelling of the metadata address is the metadata address.
-        assert_eq!(
-            exceptions(&c("::ffff:169.254.169.254/128"), &[], &forced),
-            Err(RuleError::Forbidden {
-                inside: "::ffff:169.254.0.0/112".into()
-            })
-        );
+        // The IPv4-mapped spelling of the metadata address is no block at all: the API
+        // server refuses it (regression: it was accepted, and the server refused the
+        // render).
+        assert!(Cidr::parse("::ffff:169.254.169.254/128").is_none());
+        assert!(Cidr::parse("::ffff:0.0.0.0/96").is_none());
         assert_eq!(
             exceptions(&c("169.254.169.254/32"), &[], &forced),
             Err(RuleError::Forbidden {

@@ -416,7 +416,9 @@ fn sidecar_patch_and_volume_fragments_are_merged() {
     assert_eq!(env.iter().filter(|e| e["name"] == "EXTRA").count(), 1);
     // The platform's own entries stay (a patch may not set them: see tests/attacks.rs).
     assert!(
-        env.contains(&serde_json::json!({"name": "REDIS_URL", "value": "redis://shop-redis:6379/0"}))
+        env.contains(
+            &serde_json::json!({"name": "REDIS_URL", "value": "redis://shop-redis:6379/0"})
+        )
     );
     assert!(
         main["volumeMounts"]
