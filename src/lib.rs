@@ -30,6 +30,8 @@
 pub mod argocd;
 pub mod cidr;
 pub mod cli;
+#[cfg(feature = "controller")]
+pub mod controller;
 pub mod crypto;
 pub mod diag;
 pub mod digest;

@@ -62,6 +62,15 @@ impl Platform {
         git(&self.operator(), &["rev-parse", "HEAD"])
     }
 
+    /// Switches the platform to decrypting at render time, and commits.
+    fn decrypt_at_render(&self) {
+        common::decrypt_at_render(&self.operator());
+        git(
+            &self.operator(),
+            &["commit", "-q", "-am", "render-time decryption"],
+        );
+    }
+
     /// Replaces `from` by `to` in the allocation and commits; returns the commit.
     fn edit_allocation(&self, from: &str, to: &str) -> String {
         let path = self.operator().join("tenants/acme/shop.yaml");
@@ -446,6 +455,7 @@ fn the_operator_revision_parameter_pins_the_operator_repo() {
 #[test]
 fn secrets_without_an_identity_are_never_deployed_redacted() {
     let app = App::new();
+    app.platform.decrypt_at_render();
     // An armored age value is enough: without an identity it would be rendered redacted.
     app.commit_secret("s3cret", common::EXAMPLE_RECIPIENT);
     refused(
@@ -684,7 +694,6 @@ fn the_deploy_overlay_adds_a_locked_down_sidecar() {
             "/home/argocd/cmp-server/config/plugin.yaml",
         ),
         ("dovetail-tmp", "/tmp"),
-        ("dovetail-identity", "/etc/dovetail/identity"),
         ("dovetail-git", "/etc/dovetail/git"),
     ] {
         assert!(
@@ -699,12 +708,16 @@ fn the_deploy_overlay_adds_a_locked_down_sidecar() {
         .find(|v| v["name"] == "dovetail-tmp")
         .unwrap();
     assert!(tmp["emptyDir"].is_object());
-    let identity = volumes
-        .iter()
-        .find(|v| v["name"] == "dovetail-identity")
-        .unwrap();
-    assert_eq!(identity["secret"]["secretName"], "dovetail-identity");
-    // Identity, credentials and the operator repo come from the operator's objects.
+    // Cluster decryption: the sidecar holds no age identity at all.
+    assert!(!volumes.iter().any(|v| v["name"] == "dovetail-identity"));
+    assert!(!text.contains("DOVETAIL_IDENTITY"));
+    // Argo CD shows an AgeSecret whose values could not be delivered as Degraded.
+    let cm = find("ConfigMap", "argocd-cm");
+    let lua = cm["data"]["resource.customizations.health.dovetail.dev_AgeSecret"]
+        .as_str()
+        .expect("the AgeSecret health check");
+    assert!(lua.contains("Degraded") && lua.contains("Healthy"), "{lua}");
+    // Credentials and the operator repo come from the operator's objects.
     let env: Vec<&str> = sidecar["env"]
         .as_array()
         .unwrap()
@@ -713,7 +726,6 @@ fn the_deploy_overlay_adds_a_locked_down_sidecar() {
         .collect();
     for var in [
         "DOVETAIL_OPERATOR_REPO",
-        "DOVETAIL_IDENTITY",
         "DOVETAIL_CACHE_DIR",
         "DOVETAIL_SSH_KEY",
         "DOVETAIL_SSH_KNOWN_HOSTS",
@@ -726,6 +738,7 @@ fn the_deploy_overlay_adds_a_locked_down_sidecar() {
 #[test]
 fn secrets_are_decrypted_in_the_sidecar_and_never_reach_stderr() {
     let app = App::new();
+    app.platform.decrypt_at_render();
     let keys = tempfile::tempdir().unwrap();
     let key = keys.path().join("key.txt");
     let Some(recipient) = common::age_keygen(&key) else {
@@ -748,6 +761,38 @@ fn secrets_are_decrypted_in_the_sidecar_and_never_reach_stderr() {
     let r = app.run(&env);
     refused(&r, "SECRET_KEY");
     assert!(!r.stderr.contains(VALUE));
+}
+
+/// Cluster decryption (the default): the sidecar needs no key, and Argo CD gets the
+/// ciphertexts exactly as committed, never a plaintext or a Secret.
+#[test]
+fn with_cluster_decryption_the_render_carries_ciphertexts_only() {
+    let app = App::new();
+    let keys = tempfile::tempdir().unwrap();
+    let Some(recipient) = common::age_keygen(&keys.path().join("key.txt")) else {
+        return;
+    };
+    const VALUE: &str = "correct-horse-battery-staple";
+    app.commit_secret(VALUE, &recipient);
+    let r = app.run(&app.env("acme-shop", REPO));
+    r.ok();
+    let docs = common::documents(&r.stdout);
+    assert!(!docs.iter().any(|d| d["kind"] == "Secret"), "{}", r.stdout);
+    let age = docs
+        .iter()
+        .find(|d| d["kind"] == "AgeSecret")
+        .expect("an AgeSecret");
+    assert_eq!(age["apiVersion"], "dovetail.dev/v1alpha1");
+    assert_eq!(age["metadata"]["name"], "shop");
+    let committed = fs::read_to_string(app.repo.join("deploy/secrets.yaml")).unwrap();
+    let committed = yaml::parse(&committed).unwrap().to_json();
+    assert_eq!(
+        age["spec"]["data"], committed["data"],
+        "ciphertexts unchanged"
+    );
+    assert!(!r.stdout.contains(VALUE) && !r.stderr.contains(VALUE));
+    // Deterministic: the same commit renders the same bytes.
+    assert_eq!(app.run(&app.env("acme-shop", REPO)).stdout, r.stdout);
 }
 
 #[test]

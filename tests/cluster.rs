@@ -29,7 +29,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -74,6 +74,22 @@ fn start_cluster() -> Result<Kube, String> {
         "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: argocd\n",
         "namespace argocd",
     );
+    // dovetail's own CRD, as deploy/controller installs it: renders with secrets carry
+    // an AgeSecret.
+    let crd = std::fs::read_to_string(root().join("deploy/controller/crd.yaml")).unwrap();
+    kube.apply_ok(&crd, "the AgeSecret CRD");
+    let established = kube.kubectl(
+        &[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/agesecrets.dovetail.dev",
+        ],
+        None,
+    );
+    if established.code != 0 {
+        return Err(format!("the AgeSecret CRD: {}", established.stderr));
+    }
     Ok(kube)
 }
 
@@ -1293,4 +1309,383 @@ fn dovetail_refuses_what_the_api_server_refuses() {
         accepted(&r.stdout, &format!("{} (valid variant)", case.what));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+// ------------------------------------------------------------------- 7. controller --
+
+/// `dovetail-controller` running against the test control plane, stopped when dropped;
+/// its stderr goes to a file, which the test reads for leaks.
+struct Controller {
+    child: std::process::Child,
+    log: PathBuf,
+}
+
+impl Controller {
+    fn start(kube: &Kube, identities: &[&Path], log: PathBuf) -> Controller {
+        let bin = Path::new(env!("CARGO_BIN_EXE_dovetail")).with_file_name("dovetail-controller");
+        let mut cmd = Command::new(&bin);
+        cmd.arg("--kubeconfig").arg(&kube.kubeconfig);
+        for id in identities {
+            cmd.arg("--identity").arg(id);
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let child = cmd
+            .env_remove("DOVETAIL_IDENTITY")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        Controller { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `check` every 100 ms until it gives something, for at most `timeout`.
+fn poll<T>(
+    timeout: Duration,
+    what: &str,
+    mut check: impl FnMut() -> Option<T>,
+) -> Result<T, String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return Ok(v);
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("timed out after {timeout:?} waiting for {what}"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// An age key pair in `dir`, made with the library (the stock CLI is tested elsewhere).
+fn age_key(dir: &Path, name: &str) -> (PathBuf, String) {
+    let id = age::x25519::Identity::generate();
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!(
+            "{}\n",
+            age::secrecy::ExposeSecret::expose_secret(&id.to_string())
+        ),
+    )
+    .unwrap();
+    (path, id.to_public().to_string())
+}
+
+/// A value sealed for `<tenant>/<app>` and `key`.
+fn sealed(value: &str, tenant: &str, app: &str, key: &str, recipient: &str) -> String {
+    dovetail::crypto::encrypt(
+        value.as_bytes(),
+        &dovetail::crypto::Binding { tenant, app, key },
+        &[recipient.parse().unwrap()],
+    )
+    .unwrap()
+}
+
+/// An AgeSecret of app `app` in `ns` with `data`, as YAML.
+fn age_secret(ns: &str, app: &str, data: &[(&str, &str)], pull: Option<&str>) -> String {
+    let mut spec = serde_json::json!({"data": data.iter().map(|(k, v)| ((*k).to_owned(), Value::from(*v))).collect::<serde_json::Map<_, _>>()});
+    if let Some(p) = pull {
+        spec["imagePullSecret"] = Value::from(p);
+    }
+    serde_json::to_string(&serde_json::json!({
+        "apiVersion": "dovetail.dev/v1alpha1",
+        "kind": "AgeSecret",
+        "metadata": {"name": app, "namespace": ns},
+        "spec": spec,
+    }))
+    .unwrap()
+}
+
+/// The decoded data of Secret `name` in `ns`, when it exists.
+fn secret_data(kube: &Kube, ns: &str, name: &str) -> Option<BTreeMap<String, String>> {
+    use base64::Engine;
+    let r = kube.kubectl(&["get", "secret", name, "-n", ns, "-o", "json"], None);
+    if r.code != 0 {
+        return None;
+    }
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    Some(
+        v["data"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        let bytes = base64::engine::general_purpose::STANDARD
+                            .decode(v.as_str().unwrap())
+                            .unwrap();
+                        (k.clone(), String::from_utf8(bytes).unwrap())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    )
+}
+
+fn age_status(kube: &Kube, ns: &str, name: &str) -> Value {
+    let r = kube.kubectl(&["get", "agesecret", name, "-n", ns, "-o", "json"], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    v["status"].clone()
+}
+
+fn resource_version(kube: &Kube, kind: &str, ns: &str, name: &str) -> String {
+    let r = kube.kubectl(
+        &[
+            "get",
+            kind,
+            name,
+            "-n",
+            ns,
+            "-o",
+            "jsonpath={.metadata.resourceVersion}",
+        ],
+        None,
+    );
+    r.stdout
+}
+
+/// Everything `dovetail controller` promises, on the real API server, in order: the
+/// Secret appears with the right values; a value copied from another app's repo or moved
+/// to another key is refused and named; a changed value is delivered within 2 s; a
+/// removed key leaves; a Secret it does not own is left alone and reported; a restart
+/// changes nothing; old and new identities both open values during a rotation; an
+/// AgeSecret in a namespace without the fleet's labels is refused; and no plaintext in
+/// the controller's log, the status or the events.
+#[test]
+#[ignore = "needs a Kubernetes control plane built from Go modules (tests/cluster/control-plane); CI runs ignored tests"]
+fn the_controller_delivers_values_and_refuses_the_rest() {
+    let kube = kube();
+    let keys = tempfile::tempdir().unwrap();
+    let (old_key, old) = age_key(keys.path(), "old.txt");
+    let (new_key, new) = age_key(keys.path(), "new.txt");
+
+    // The fleet makes the namespace, with the app's identity as labels.
+    let ex = Example::new("django", "ctl");
+    kube.delete_namespace(&ex.ns);
+    kube.apply_ok(&ex.fleet(), "the fleet");
+    let tenant = ex.ns.strip_suffix("-shop").unwrap().to_owned();
+    let ns = ex.ns.clone();
+    let plain = [
+        ("SECRET_KEY", "v1-secret-key-value"),
+        ("API_TOKEN", "v1-api-token-value"),
+    ];
+    let auth = r#"{"auths": {"registry.example.com": {"auth": "eDp5"}}}"#;
+    let data = vec![
+        (
+            "SECRET_KEY",
+            sealed(plain[0].1, &tenant, "shop", "SECRET_KEY", &old),
+        ),
+        (
+            "API_TOKEN",
+            sealed(plain[1].1, &tenant, "shop", "API_TOKEN", &new),
+        ),
+        (
+            "COPIED",
+            sealed("value-of-another-app", "beta", "blog", "COPIED", &new),
+        ),
+        (
+            "MOVED",
+            sealed("value-of-another-key", &tenant, "shop", "ELSEWHERE", &new),
+        ),
+    ];
+    let as_refs = |d: &[(&'static str, String)]| -> Vec<(&'static str, String)> { d.to_vec() };
+    let yaml = |d: &[(&str, String)], pull: Option<&str>| {
+        let refs: Vec<(&str, &str)> = d.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        age_secret(&ns, "shop", &refs, pull)
+    };
+    kube.apply_ok(&yaml(&as_refs(&data), None), "the AgeSecret");
+
+    let log = keys.path().join("controller.log");
+    let controller = Controller::start(kube, &[&old_key, &new_key], log.clone());
+
+    // 1. The Secret appears with the right values, from either identity (rotation).
+    let got = poll(Duration::from_secs(30), "the Secret shop-secrets", || {
+        secret_data(kube, &ns, "shop-secrets").filter(|d| d.len() == 2)
+    })
+    .unwrap_or_else(|e| panic!("{e}\ncontroller log:\n{}", controller.log()));
+    assert_eq!(got.get("SECRET_KEY").map(String::as_str), Some(plain[0].1));
+    assert_eq!(got.get("API_TOKEN").map(String::as_str), Some(plain[1].1));
+
+    // 2. The copied and the moved value are left out and named, without their content.
+    let status = poll(Duration::from_secs(30), "the AgeSecret's status", || {
+        let s = age_status(kube, &ns, "shop");
+        (s["refused"].as_array().map(Vec::len) == Some(2)).then_some(s)
+    })
+    .unwrap();
+    let refused: Vec<&str> = status["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(refused, ["COPIED", "MOVED"]);
+    let ready = &status["conditions"][0];
+    assert_eq!(ready["type"], "Ready");
+    assert_eq!(ready["status"], "False");
+    assert_eq!(ready["reason"], "ValuesRefused");
+    let events = kube
+        .kubectl(&["get", "events", "-n", &ns, "-o", "json"], None)
+        .stdout;
+    assert!(events.contains("ValuesRefused"), "{events}");
+
+    // 3. A changed value is delivered within 2 s; a removed key leaves the Secret.
+    let mut data2: Vec<(&str, String)> = data[..2].to_vec();
+    data2[0].1 = sealed("v2-secret-key-value", &tenant, "shop", "SECRET_KEY", &new);
+    let applied = Instant::now();
+    kube.apply_ok(&yaml(&data2[..1], None), "the changed AgeSecret");
+    poll(Duration::from_secs(10), "the changed value", || {
+        secret_data(kube, &ns, "shop-secrets").filter(|d| {
+            d.get("SECRET_KEY").map(String::as_str) == Some("v2-secret-key-value")
+                && !d.contains_key("API_TOKEN")
+        })
+    })
+    .unwrap();
+    let took = applied.elapsed();
+    eprintln!(
+        "a changed value reached its Secret in {} ms",
+        took.as_millis()
+    );
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    poll(Duration::from_secs(10), "Ready", || {
+        (age_status(kube, &ns, "shop")["conditions"][0]["status"] == "True").then_some(())
+    })
+    .unwrap();
+
+    // 4. A Secret of the pull secret's name the controller does not own stays as it is.
+    kube.apply_ok(
+        &format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: shop-pull\n  namespace: {ns}\nstringData:\n  mine: \"keep\"\n"),
+        "a Secret the operator made",
+    );
+    let mut data3 = data2[..1].to_vec();
+    data3.push(("AUTH", sealed(auth, &tenant, "shop", "AUTH", &new)));
+    kube.apply_ok(
+        &yaml(&data3, Some("AUTH")),
+        "the AgeSecret with a pull secret",
+    );
+    let status = poll(Duration::from_secs(15), "SecretNotOwned", || {
+        let s = age_status(kube, &ns, "shop");
+        (s["conditions"][0]["reason"] == "SecretNotOwned").then_some(s)
+    })
+    .unwrap();
+    assert!(
+        status["conditions"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("shop-pull")
+    );
+    assert_eq!(
+        secret_data(kube, &ns, "shop-pull")
+            .unwrap()
+            .get("mine")
+            .map(String::as_str),
+        Some("keep")
+    );
+
+    // 5. Once the foreign Secret is gone, the pull secret is delivered as a dockerconfigjson.
+    assert_eq!(
+        kube.kubectl(&["delete", "secret", "shop-pull", "-n", &ns], None)
+            .code,
+        0
+    );
+    let pull = poll(Duration::from_secs(15), "the pull secret", || {
+        secret_data(kube, &ns, "shop-pull").filter(|d| d.contains_key(".dockerconfigjson"))
+    })
+    .unwrap();
+    assert_eq!(pull[".dockerconfigjson"], auth);
+    let kind = kube.kubectl(
+        &[
+            "get",
+            "secret",
+            "shop-pull",
+            "-n",
+            &ns,
+            "-o",
+            "jsonpath={.type}",
+        ],
+        None,
+    );
+    assert_eq!(kind.stdout, "kubernetes.io/dockerconfigjson");
+
+    // 6. A restart changes nothing.
+    poll(Duration::from_secs(10), "Ready", || {
+        (age_status(kube, &ns, "shop")["conditions"][0]["status"] == "True").then_some(())
+    })
+    .unwrap();
+    let before = [
+        resource_version(kube, "secret", &ns, "shop-secrets"),
+        resource_version(kube, "secret", &ns, "shop-pull"),
+        resource_version(kube, "agesecret", &ns, "shop"),
+    ];
+    drop(controller);
+    let controller = Controller::start(kube, &[&old_key, &new_key], log.clone());
+    std::thread::sleep(Duration::from_secs(5));
+    let after = [
+        resource_version(kube, "secret", &ns, "shop-secrets"),
+        resource_version(kube, "secret", &ns, "shop-pull"),
+        resource_version(kube, "agesecret", &ns, "shop"),
+    ];
+    assert_eq!(before, after, "a restart rewrote something");
+
+    // 7. An AgeSecret in a namespace the fleet did not make is refused.
+    let stray = format!("{ns}-stray");
+    kube.apply_ok(
+        &format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {stray}\n"),
+        "a namespace without the fleet's labels",
+    );
+    let stray_data = [(
+        "SECRET_KEY",
+        sealed("stray-value", &tenant, "shop", "SECRET_KEY", &new),
+    )];
+    let refs: Vec<(&str, &str)> = stray_data.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    kube.apply_ok(
+        &age_secret(&stray, "shop", &refs, None),
+        "a stray AgeSecret",
+    );
+    poll(Duration::from_secs(15), "NoAppIdentity", || {
+        (age_status(kube, &stray, "shop")["conditions"][0]["reason"] == "NoAppIdentity")
+            .then_some(())
+    })
+    .unwrap();
+    assert!(secret_data(kube, &stray, "shop-secrets").is_none());
+
+    // 8. No plaintext anywhere but in the Secrets.
+    let everything = format!(
+        "{}\n{}\n{}",
+        controller.log(),
+        kube.kubectl(&["get", "agesecrets", "-A", "-o", "json"], None)
+            .stdout,
+        kube.kubectl(&["get", "events", "-A", "-o", "json"], None)
+            .stdout,
+    );
+    for value in [
+        plain[0].1,
+        plain[1].1,
+        "v2-secret-key-value",
+        "value-of-another-app",
+        "value-of-another-key",
+        "stray-value",
+        "eDp5",
+    ] {
+        assert!(!everything.contains(value), "{value} leaked");
+    }
+    drop(controller);
+    kube.delete_namespace(&stray);
+    kube.delete_namespace(&ns);
 }

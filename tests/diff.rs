@@ -113,6 +113,12 @@ fn nothing_changed_is_exit_0_and_no_output() {
 #[test]
 fn a_changed_secret_is_reported_without_its_value() {
     let s = repos();
+    common::decrypt_at_render(&s.path("operator"));
+    // Folded into the operator repo's one commit: both sides decrypt at render time.
+    git(
+        &s.path("operator"),
+        &["commit", "-q", "--amend", "-a", "--no-edit"],
+    );
     s.edit(
         "app/dovetail.yaml",
         "env:\n",
@@ -148,6 +154,12 @@ fn with_the_identity_the_plaintexts_decide_and_never_show() {
     let Some(recipient) = common::age_keygen(&key) else {
         return;
     };
+    common::decrypt_at_render(&s.path("operator"));
+    // Folded into the operator repo's one commit: both sides decrypt at render time.
+    git(
+        &s.path("operator"),
+        &["commit", "-q", "--amend", "-a", "--no-edit"],
+    );
     s.edit(
         "app/dovetail.yaml",
         "env:\n",

@@ -122,6 +122,14 @@ fn secret_values_are_never_explained() {
         "secrets: secrets.yaml\nenv:\n",
     );
     common::secrets_set(&s.app(), "SECRET_KEY", "hunter2", common::EXAMPLE_RECIPIENT);
+    // Cluster decryption (the default): the AgeSecret's ciphertext is named, not shown.
+    let r = s.run("explain", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let l = line(&r.stdout, "AgeSecret/shop", "spec.data.SECRET_KEY");
+    assert!(l.contains("= <age ciphertext>"), "{l}");
+    assert!(!r.stdout.contains("BEGIN AGE"));
+    // Decrypted at render time: the value is redacted.
+    common::decrypt_at_render(&s.path("operator"));
     let r = s.run("explain", &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let l = line(&r.stdout, "Secret/shop-secrets", "stringData.SECRET_KEY");

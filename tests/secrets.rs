@@ -30,6 +30,9 @@ fn setup() -> Option<Keys> {
         "env:\n",
         "secrets: secrets.yaml\nenv:\n",
     );
+    // These tests are about values decrypted at render time; cluster decryption has
+    // its own (tests/cluster.rs, and the AgeSecret tests below).
+    common::decrypt_at_render(&s.path("operator"));
     Some(Keys { s, recipient })
 }
 

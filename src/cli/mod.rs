@@ -3,6 +3,7 @@
 //! work starts, so that a usage mistake never costs a render. Each subcommand is a file
 //! of its own.
 
+mod controller;
 mod diff;
 mod explain;
 mod generate;
@@ -89,6 +90,32 @@ pub enum Command {
         #[arg(value_enum)]
         name: SchemaKind,
     },
+    /// Run in the cluster: turn every AgeSecret into the app's Secrets (cluster
+    /// decryption; runs `dovetail-controller`, installed beside `dovetail`).
+    #[command(after_help = CONTROLLER_HELP)]
+    Controller(ControllerArgs),
+}
+
+/// What `controller` does, shown under `--help`.
+const CONTROLLER_HELP: &str = "\
+Watches AgeSecrets (dovetail.dev/v1alpha1) in every namespace. For each, it takes the
+app's identity <tenant>/<app> from the Namespace's labels dovetail.dev/tenant and
+dovetail.dev/app (which the fleet sets), decrypts each value with the identities given,
+checks its binding line, and applies the Secrets <app>-secrets and <app>-pull, owned by
+the AgeSecret. A value that fails is left out and named in the AgeSecret's status and an
+Event, without any byte of its content. A Secret it does not own is never touched.
+Without --kubeconfig it uses the in-cluster service account.";
+
+/// `dovetail controller`.
+#[derive(Debug, Parser, Clone)]
+#[command(name = "dovetail-controller", version, about = "Turn AgeSecrets into the app's Secrets, in the cluster", after_help = CONTROLLER_HELP)]
+pub struct ControllerArgs {
+    /// The platform's identities.
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    /// A kubeconfig file; the in-cluster service account when absent.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
 }
 
 /// Where the inputs come from, and the keys to read their secrets.
@@ -363,6 +390,7 @@ pub fn run(cli: Cli, io: Io<'_>) -> Result<(), crate::Error> {
         Command::Secrets(SecretsCommand::Set(args)) => secrets::set(args, io),
         Command::Secrets(SecretsCommand::Rekey(args)) => secrets::rekey(args, io),
         Command::Validate(args) => validate::run(args, io),
+        Command::Controller(_) => controller::exec(),
     }
 }
 

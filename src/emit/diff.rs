@@ -35,6 +35,11 @@ impl Side {
                     (format!("{app}-secrets"), key.clone()),
                     digest(value, sec.ciphertexts.get(key)),
                 );
+                // The AgeSecret (cluster decryption) is named after the app.
+                secret_digests.insert(
+                    (app.clone(), key.clone()),
+                    digest(value, sec.ciphertexts.get(key)),
+                );
             }
             if let Some(pull) = &sec.pull {
                 let cipher = sec.pull_key.as_ref().and_then(|k| sec.ciphertexts.get(k));
@@ -42,6 +47,9 @@ impl Side {
                     (format!("{app}-pull"), ".dockerconfigjson".to_owned()),
                     digest(pull, cipher),
                 );
+                if let Some(key) = &sec.pull_key {
+                    secret_digests.insert((app.clone(), key.clone()), digest(pull, cipher));
+                }
             }
         }
         Side {
@@ -72,14 +80,25 @@ impl Summary {
 const REDACTED: &str = "<redacted>";
 const REDACTED_CHANGED: &str = "<redacted, changed>";
 
-/// Replaces every value of `object`'s `data` and `stringData` when it is a Secret: by
+/// Replaces every value of `object`'s `data` and `stringData` when it is a Secret (and of
+/// `spec.data` when it is an AgeSecret, whose ciphertexts are noise in a diff): by
 /// [`REDACTED_CHANGED`] when `changed` says so for its key, else by [`REDACTED`].
 fn redact(object: &mut Value, changed: impl Fn(&str) -> bool) {
-    if object["kind"] != "Secret" {
-        return;
-    }
-    for field in ["data", "stringData"] {
-        if let Some(Value::Object(map)) = object.get_mut(field) {
+    let maps: Vec<&mut Value> = match object["kind"].as_str() {
+        Some("Secret") => {
+            let Value::Object(o) = object else { return };
+            o.iter_mut()
+                .filter(|(k, _)| *k == "data" || *k == "stringData")
+                .map(|(_, v)| v)
+                .collect()
+        }
+        Some(kind) if kind == crate::render::AGE_SECRET.2 => {
+            object.pointer_mut("/spec/data").into_iter().collect()
+        }
+        _ => return,
+    };
+    for field in maps {
+        if let Value::Object(map) = field {
             for (key, value) in map.iter_mut() {
                 *value = json!(if changed(key) {
                     REDACTED_CHANGED

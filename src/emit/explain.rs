@@ -98,6 +98,12 @@ pub fn explain(objects: &[Value], resolved: &Resolved, docs: &SourceDocs) -> Str
                     Some("data" | "stringData")
                 ) {
                 "<redacted>".to_owned()
+            } else if kind == crate::render::AGE_SECRET.2
+                && path.first().map(String::as_str) == Some("spec")
+                && path.get(1).map(String::as_str) == Some("data")
+            {
+                // Only ciphertext, but pages of it: shown for what it is.
+                "<age ciphertext>".to_owned()
             } else if value.chars().count() > MAX_SHOWN {
                 let head: String = value.chars().take(MAX_SHOWN).collect();
                 format!("{head}… ({} characters)", value.chars().count())

@@ -344,6 +344,31 @@ pub struct Platform {
     /// database.
     #[serde(default)]
     pub network: Option<Network>,
+    /// How the customers' secret values reach their pods.
+    #[serde(default)]
+    pub secrets: SecretsPolicy,
+}
+
+/// How the customers' secret values reach their pods.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretsPolicy {
+    /// Where values are decrypted.
+    #[serde(default)]
+    pub decryption: Decryption,
+}
+
+/// Where the customers' secret values are decrypted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Decryption {
+    /// In the cluster, by `dovetail controller`: the render carries the ciphertexts in an
+    /// `AgeSecret`, and neither Argo CD nor its sidecar ever holds a plaintext or the key.
+    #[default]
+    Cluster,
+    /// At render time, by the plugin, with the identity of its own environment: the
+    /// render holds the Secret (and Argo CD's cache with it).
+    Render,
 }
 
 /// The network around every app (each app's egress NetworkPolicies).

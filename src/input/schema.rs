@@ -16,6 +16,7 @@ const ALLOCATION_TEXT: &str = include_str!("../../schemas/allocation.schema.json
 const PLATFORM_TEXT: &str = include_str!("../../schemas/platform.schema.json");
 const RESOLVED_TEXT: &str = include_str!("../../schemas/resolved.schema.json");
 const SECRETS_TEXT: &str = include_str!("../../schemas/secrets.schema.json");
+const AGE_SECRET_TEXT: &str = include_str!("../../schemas/agesecret.schema.json");
 
 /// A validator compiled from a schema file, with dovetail's formats checked in Rust.
 macro_rules! validator {
@@ -58,6 +59,7 @@ validator!(AllocationSchema, "schemas/allocation.schema.json");
 validator!(PlatformSchema, "schemas/platform.schema.json");
 validator!(ResolvedSchema, "schemas/resolved.schema.json");
 validator!(SecretsSchema, "schemas/secrets.schema.json");
+validator!(AgeSecretSchema, "schemas/agesecret.schema.json");
 
 /// The documents dovetail has a schema for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -72,6 +74,9 @@ pub enum SchemaKind {
     Resolved,
     /// The customer's age-encrypted secrets file.
     Secrets,
+    /// The AgeSecret resource `dovetail controller` decrypts (its CRD's schema).
+    #[value(name = "agesecret")]
+    AgeSecret,
 }
 
 impl SchemaKind {
@@ -83,6 +88,7 @@ impl SchemaKind {
             SchemaKind::Platform => PLATFORM_TEXT,
             SchemaKind::Resolved => RESOLVED_TEXT,
             SchemaKind::Secrets => SECRETS_TEXT,
+            SchemaKind::AgeSecret => AGE_SECRET_TEXT,
         }
     }
 
@@ -93,6 +99,7 @@ impl SchemaKind {
             SchemaKind::Platform => PlatformSchema::iter_errors(value),
             SchemaKind::Resolved => ResolvedSchema::iter_errors(value),
             SchemaKind::Secrets => SecretsSchema::iter_errors(value),
+            SchemaKind::AgeSecret => AgeSecretSchema::iter_errors(value),
         }
     }
 
@@ -104,6 +111,7 @@ impl SchemaKind {
             SchemaKind::Platform => PlatformSchema::is_valid(value),
             SchemaKind::Resolved => ResolvedSchema::is_valid(value),
             SchemaKind::Secrets => SecretsSchema::is_valid(value),
+            SchemaKind::AgeSecret => AgeSecretSchema::is_valid(value),
         }
     }
 }

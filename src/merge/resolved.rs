@@ -66,11 +66,21 @@ pub struct ResolvedSecrets {
     pub ciphertexts: BTreeMap<String, String>,
     /// The key of the pull secret in the secrets file, if any.
     pub pull_key: Option<String>,
+    /// Where the values are decrypted: in the cluster (the render carries `armored`) or
+    /// at render time (the render carries `values`).
+    pub decryption: crate::input::model::Decryption,
+    /// Every armored ciphertext by key, pull secret included, as the customer committed
+    /// it: what an `AgeSecret` carries.
+    pub armored: BTreeMap<String, String>,
 }
 
 impl ResolvedSecrets {
-    /// Whether any value stands redacted, for want of an identity.
+    /// Whether a rendered Secret would hold a value redacted, for want of an identity:
+    /// never when values are decrypted in the cluster, where the render holds none.
     pub fn is_redacted(&self) -> bool {
+        if self.decryption == crate::input::model::Decryption::Cluster {
+            return false;
+        }
         self.values.values().any(Option::is_none) || matches!(self.pull, Some(None))
     }
 }

@@ -120,6 +120,8 @@ pub(super) fn resolve_secrets(cx: &mut Ctx<'_>) -> Option<ResolvedSecrets> {
         checksum,
         ciphertexts,
         pull_key: app.image_pull_secret.clone(),
+        decryption: cx.inputs.platform.secrets.decryption,
+        armored: file.data.clone(),
     })
 }
 

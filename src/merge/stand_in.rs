@@ -59,6 +59,7 @@ pub fn check_app_alone(app: &AppInputs) -> Diagnostics {
         },
         plans: BTreeMap::from([("stand-in".to_owned(), huge)]),
         network: None,
+        secrets: crate::input::model::SecretsPolicy::default(),
     };
     let all = ProcessAllocation {
         replicas: Some(1),

@@ -25,6 +25,7 @@ pub const RENDERED_KINDS: &[(&str, &str)] = &[
     ("", "ServiceAccount"),
     ("", "ConfigMap"),
     ("", "Secret"),
+    ("dovetail.dev", "AgeSecret"),
     ("", "PersistentVolumeClaim"),
     ("", "Service"),
     ("apps", "Deployment"),
@@ -291,10 +292,17 @@ fn base64(bytes: &[u8]) -> String {
 
 /// The app's Secret (values as env for every process) and its image pull Secret. Without
 /// an identity the values are replaced by a marker, in `stringData` so it stays readable.
+/// The API group, version and kind of the object that carries an app's ciphertexts to
+/// `dovetail controller`.
+pub const AGE_SECRET: (&str, &str, &str) = ("dovetail.dev", "v1alpha1", "AgeSecret");
+
 fn secrets(r: &Resolved) -> Vec<Value> {
     let Some(sec) = &r.secrets else {
         return Vec::new();
     };
+    if sec.decryption == crate::input::model::Decryption::Cluster {
+        return vec![age_secret(r, sec)];
+    }
     let mut out = Vec::new();
     let fill = |o: &mut Value, entries: Vec<(String, &Option<Vec<u8>>)>| {
         let redacted = entries.iter().any(|(_, v)| v.is_none());
@@ -326,6 +334,26 @@ fn secrets(r: &Resolved) -> Vec<Value> {
         out.push(o);
     }
     out
+}
+
+/// The app's ciphertexts, unchanged, for `dovetail controller` to decrypt in the app's
+/// namespace into the Secrets `<app>-secrets` and `<app>-pull`: the render holds nothing
+/// that is not already in git.
+fn age_secret(r: &Resolved, sec: &crate::merge::ResolvedSecrets) -> Value {
+    let (group, version, kind) = AGE_SECRET;
+    let mut spec = json!({"data": sec.armored});
+    if let Some(pull) = &sec.pull_key {
+        spec["imagePullSecret"] = json!(pull);
+    }
+    object(
+        r,
+        &format!("{group}/{version}"),
+        kind,
+        &r.identity.app,
+        "config",
+        Some(spec),
+        true,
+    )
 }
 
 fn has_secret_env(r: &Resolved) -> bool {

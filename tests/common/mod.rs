@@ -371,3 +371,11 @@ pub fn secrets_set(app_dir: &Path, key: &str, value: &str, recipient: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Makes the operator repo at `operator` decrypt at render time
+/// (`secrets.decryption: render`): the mode the tests of rendered Secrets need.
+pub fn decrypt_at_render(operator: &Path) {
+    let path = operator.join("platform.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{text}secrets: {{decryption: render}}\n")).unwrap();
+}
