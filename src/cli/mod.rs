@@ -150,6 +150,11 @@ pub struct ExplainArgs {
     /// Inputs.
     #[command(flatten)]
     pub input: InputArgs,
+    /// Narrow it: an object as KIND/NAME (`Deployment/shop-web`), and/or a field path or
+    /// a prefix of one (`spec.template.spec.containers[0].resources.limits.memory`; list
+    /// items by index or by name, `containers[web]`).
+    #[arg(value_name = "KIND/NAME|FIELD", num_args = 0..=2)]
+    pub only: Vec<String>,
 }
 
 /// `dovetail diff`.
@@ -250,6 +255,12 @@ pub enum UsageError {
     /// The working directory cannot be told.
     #[error("cannot tell the working directory")]
     NoWorkingDirectory,
+    /// `explain KIND/NAME FIELD` where nothing rendered matches.
+    #[error("no rendered {0}")]
+    NothingToExplain(String),
+    /// `explain` given two objects or two field paths.
+    #[error("`{0}` and `{1}` are both {2}; give at most one object and one field path")]
+    TwoSelectors(String, String, &'static str),
 }
 
 impl UsageError {
@@ -264,6 +275,12 @@ impl UsageError {
             UsageError::Settings(_) => "fix the variable, or unset it for the default",
             UsageError::NoOperator => "pass --operator DIR|URL or set DOVETAIL_OPERATOR_REPO",
             UsageError::NoGitSettings | UsageError::NoWorkingDirectory => return None,
+            UsageError::NothingToExplain(_) => {
+                "run `dovetail explain` without it to see every object and field"
+            }
+            UsageError::TwoSelectors(..) => {
+                "write it as `dovetail explain Deployment/shop-web spec.replicas`"
+            }
             UsageError::UnknownRevision(_) => {
                 "run it in a work tree of the app's or the operator's repo, with a revision it has (fetch it first)"
             }
