@@ -3,6 +3,7 @@
 //! work starts, so that a usage mistake never costs a render. Each subcommand is a file
 //! of its own.
 
+mod completions;
 mod diff;
 mod explain;
 mod generate;
@@ -51,6 +52,12 @@ The diff goes to stdout, one unified diff per object; secret values are never sh
 whether they changed. Exit status: 0 nothing changed, 3 something changed, 1 invalid input
 on either side, 2 usage or environment.";
 
+/// How to install completions, shown under `--help`.
+const COMPLETIONS_HELP: &str = "\
+bash: dovetail completions bash > ~/.local/share/bash-completion/completions/dovetail
+zsh:  dovetail completions zsh > \"${fpath[1]}/_dovetail\"
+fish: dovetail completions fish > ~/.config/fish/completions/dovetail.fish";
+
 /// What `generate` reads, shown under `--help`.
 const GENERATE_HELP: &str = "\
 From ArgoCD (per Application): ARGOCD_APP_NAME selects the allocation <tenant>-<app>;
@@ -80,6 +87,22 @@ pub enum Command {
     /// Show what a change to either repo changes in the rendered objects.
     #[command(after_help = DIFF_HELP)]
     Diff(DiffArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), of dovetail or of one subcommand.
+    #[command(
+        after_help = "Read it with `dovetail man | man -l -`, or install it: `dovetail man > /usr/local/share/man/man1/dovetail.1`."
+    )]
+    Man {
+        /// A subcommand, for its own page (dovetail-render(1), …).
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
+    },
     /// Render as an ArgoCD plugin, from ArgoCD's environment (see plugin.yaml).
     #[command(after_help = GENERATE_HELP)]
     Generate,
@@ -255,6 +278,9 @@ pub enum UsageError {
     /// The working directory cannot be told.
     #[error("cannot tell the working directory")]
     NoWorkingDirectory,
+    /// `man COMMAND` for a command dovetail does not have.
+    #[error("dovetail has no command `{0}`")]
+    NoSuchCommand(String),
     /// `explain KIND/NAME FIELD` where nothing rendered matches.
     #[error("no rendered {0}")]
     NothingToExplain(String),
@@ -275,6 +301,7 @@ impl UsageError {
             UsageError::Settings(_) => "fix the variable, or unset it for the default",
             UsageError::NoOperator => "pass --operator DIR|URL or set DOVETAIL_OPERATOR_REPO",
             UsageError::NoGitSettings | UsageError::NoWorkingDirectory => return None,
+            UsageError::NoSuchCommand(_) => "see `dovetail --help` for the commands",
             UsageError::NothingToExplain(_) => {
                 "run `dovetail explain` without it to see every object and field"
             }
@@ -375,6 +402,8 @@ pub fn run(cli: Cli, io: Io<'_>) -> Result<(), crate::Error> {
             .map_err(crate::Error::Stdout),
         Command::Generate => generate::run(io),
         Command::Diff(args) => diff::run(args, io),
+        Command::Completions { shell } => completions::completions(shell, io),
+        Command::Man { command } => completions::man(command.as_deref(), io),
         Command::Explain(args) => explain::run(args, io),
         Command::Render(args) => render::run(args, io),
         Command::Secrets(SecretsCommand::Set(args)) => secrets::set(args, io),
