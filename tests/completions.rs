@@ -46,6 +46,7 @@ fn the_bash_script_parses_and_completes_every_command() {
         "validate",
         "diff",
         "explain",
+        "graph",
         "--allocation",
         "--format",
     ] {

@@ -7,13 +7,14 @@ mod completions;
 mod diff;
 mod explain;
 mod generate;
+mod graph;
 mod render;
 pub mod secrets;
 mod validate;
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::emit::report::Format;
 use crate::git::{GitSettings, Location, LocationError, SettingsError};
@@ -87,6 +88,8 @@ pub enum Command {
     /// Show what a change to either repo changes in the rendered objects.
     #[command(after_help = DIFF_HELP)]
     Diff(DiffArgs),
+    /// Draw the app's topology: ingress, services, processes, database, Redis, volumes.
+    Graph(GraphArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(after_help = COMPLETIONS_HELP)]
     Completions {
@@ -193,6 +196,26 @@ pub struct DiffArgs {
     /// The revision to compare; the files on disk when absent.
     #[arg(long, value_name = "REV")]
     pub head: Option<String>,
+}
+
+/// `dovetail graph`.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Inputs.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// `mermaid`: a flowchart for Markdown (GitHub, GitLab); `dot`: Graphviz.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+    pub format: GraphFormat,
+}
+
+/// How `graph` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// A mermaid flowchart.
+    Mermaid,
+    /// A Graphviz digraph (`dot -Tsvg`).
+    Dot,
 }
 
 /// `dovetail validate`.
@@ -402,6 +425,7 @@ pub fn run(cli: Cli, io: Io<'_>) -> Result<(), crate::Error> {
             .map_err(crate::Error::Stdout),
         Command::Generate => generate::run(io),
         Command::Diff(args) => diff::run(args, io),
+        Command::Graph(args) => graph::run(args, io),
         Command::Completions { shell } => completions::completions(shell, io),
         Command::Man { command } => completions::man(command.as_deref(), io),
         Command::Explain(args) => explain::run(args, io),
