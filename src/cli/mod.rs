@@ -196,6 +196,19 @@ pub struct DiffArgs {
     /// The revision to compare; the files on disk when absent.
     #[arg(long, value_name = "REV")]
     pub head: Option<String>,
+    /// `text`: unified diffs; `markdown`: a report for a pull-request comment (summary
+    /// table, topology diagram, who set each changed field, diffs folded).
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    pub format: DiffFormat,
+}
+
+/// How `diff` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    /// One unified diff per object.
+    Text,
+    /// A report for a pull-request or merge-request comment.
+    Markdown,
 }
 
 /// `dovetail graph`.
