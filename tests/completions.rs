@@ -47,6 +47,7 @@ fn the_bash_script_parses_and_completes_every_command() {
         "diff",
         "explain",
         "graph",
+        "init",
         "--allocation",
         "--format",
     ] {

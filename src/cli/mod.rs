@@ -8,13 +8,14 @@ mod diff;
 mod explain;
 mod generate;
 mod graph;
+pub mod init;
 mod render;
 pub mod secrets;
 mod validate;
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use crate::emit::report::Format;
 use crate::git::{GitSettings, Location, LocationError, SettingsError};
@@ -53,6 +54,15 @@ The diff goes to stdout, one unified diff per object; secret values are never sh
 whether they changed. Exit status: 0 nothing changed, 3 something changed, 1 invalid input
 on either side, 2 usage or environment.";
 
+/// What `init` writes, shown under `--help`.
+const INIT_HELP: &str = "\
+--app DIR writes DIR/dovetail.yaml (a Django web process, a Celery worker and beat,
+migrations, PostgreSQL, Redis, static files, a hostname) and its JSON Schema in
+DIR/.dovetail/, for editors. --operator DIR writes DIR/platform.yaml, the first
+allocation DIR/tenants/<tenant>/<app>.yaml and their schemas in DIR/.dovetail/.
+Every file is commented; `dovetail validate` accepts them as written. An existing
+file is never overwritten: init then writes nothing and exits 2.";
+
 /// How to install completions, shown under `--help`.
 const COMPLETIONS_HELP: &str = "\
 bash: dovetail completions bash > ~/.local/share/bash-completion/completions/dovetail
@@ -90,6 +100,9 @@ pub enum Command {
     Diff(DiffArgs),
     /// Draw the app's topology: ingress, services, processes, database, Redis, volumes.
     Graph(GraphArgs),
+    /// Start a customer app or an operator repo from commented files that validate.
+    #[command(after_help = INIT_HELP)]
+    Init(InitArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(after_help = COMPLETIONS_HELP)]
     Completions {
@@ -231,6 +244,29 @@ pub enum GraphFormat {
     Dot,
 }
 
+/// `dovetail init`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("what").required(true).multiple(true).args(["app", "operator"])))]
+pub struct InitArgs {
+    /// Write a commented dovetail.yaml for a Django/Celery app into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub app: Option<PathBuf>,
+    /// Write platform.yaml and a first allocation into DIR, an operator repo.
+    #[arg(long, value_name = "DIR")]
+    pub operator: Option<PathBuf>,
+    /// The first allocation, as TENANT/APP (with --operator).
+    #[arg(long, value_name = "TENANT/APP", default_value = "acme/shop")]
+    pub allocation: String,
+    /// The customer repo the first allocation deploys (with --operator)
+    /// [default: https://git.example.com/TENANT/APP.git].
+    #[arg(long, value_name = "URL")]
+    pub repo: Option<String>,
+    /// The platform's age recipient (age1…) customers encrypt secrets to (with
+    /// --operator); repeat it for several. Without it, platform.yaml says how to make one.
+    #[arg(long, value_name = "AGE1…")]
+    pub recipient: Vec<String>,
+}
+
 /// `dovetail validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -314,6 +350,12 @@ pub enum UsageError {
     /// The working directory cannot be told.
     #[error("cannot tell the working directory")]
     NoWorkingDirectory,
+    /// `init` would overwrite a file.
+    #[error("`{0}` exists; init never overwrites a file, and wrote nothing")]
+    WouldOverwrite(PathBuf),
+    /// `--recipient` that is not an age X25519 recipient.
+    #[error("`{0}` is not an age X25519 recipient (age1…)")]
+    BadRecipient(String),
     /// `man COMMAND` for a command dovetail does not have.
     #[error("dovetail has no command `{0}`")]
     NoSuchCommand(String),
@@ -337,6 +379,8 @@ impl UsageError {
             UsageError::Settings(_) => "fix the variable, or unset it for the default",
             UsageError::NoOperator => "pass --operator DIR|URL or set DOVETAIL_OPERATOR_REPO",
             UsageError::NoGitSettings | UsageError::NoWorkingDirectory => return None,
+            UsageError::WouldOverwrite(_) => "move it away, or init another directory",
+            UsageError::BadRecipient(_) => "give the public key age-keygen printed (age1…)",
             UsageError::NoSuchCommand(_) => "see `dovetail --help` for the commands",
             UsageError::NothingToExplain(_) => {
                 "run `dovetail explain` without it to see every object and field"
@@ -439,6 +483,7 @@ pub fn run(cli: Cli, io: Io<'_>) -> Result<(), crate::Error> {
         Command::Generate => generate::run(io),
         Command::Diff(args) => diff::run(args, io),
         Command::Graph(args) => graph::run(args, io),
+        Command::Init(args) => init::run(args, io),
         Command::Completions { shell } => completions::completions(shell, io),
         Command::Man { command } => completions::man(command.as_deref(), io),
         Command::Explain(args) => explain::run(args, io),
