@@ -10,10 +10,12 @@ use crate::argocd::{ArgoEnv, ArgoError, normalize_path, normalize_repo_url};
 use crate::diag::{Code, Diagnostic, Diagnostics, Doc};
 use crate::emit::explain::SourceDocs;
 use crate::emit::report::Reporter;
+use crate::git::worktree::WorkTree;
 use crate::git::{Cache, GitError, GitSettings, Location};
 use crate::input::app;
+use crate::input::model::Identity;
 use crate::input::model::{Allocation, Platform};
-use crate::input::operator::{Member, OperatorRepo};
+use crate::input::operator::{AllocationError, Member, OperatorRepo};
 use crate::input::ownership::Owners;
 use crate::input::schema::SchemaKind;
 use crate::input::tree::{DirTree, GitTree, Tree};
@@ -74,7 +76,7 @@ fn merge_once(
     let identity = match (&sources.argocd, &sources.allocation) {
         (Some(env), _) => repo.for_application(&env.app_name)?,
         (None, Some((tenant, app))) => repo.named(tenant, app)?,
-        (None, None) => repo.only()?,
+        (None, None) => unnamed_allocation(&repo, &sources.app)?,
     };
     let mut diags = Diagnostics::default();
     let owners = repo.owners(Some(&identity));
@@ -144,6 +146,28 @@ fn merge_once(
         }),
         diags,
     })
+}
+
+/// The allocation of an app when `--allocation` is left out: where the app is a
+/// directory in a git work tree with an `origin`, the allocation naming that repo and
+/// the app's path in it (see [`OperatorRepo::for_checkout`]); elsewhere the operator
+/// repo's only allocation.
+pub fn unnamed_allocation(
+    repo: &OperatorRepo<'_>,
+    app: &Location,
+) -> Result<Identity, AllocationError> {
+    let dir = match app {
+        Location::Dir(dir) | Location::Revision { dir, .. } => dir,
+        Location::Git(_) => return repo.only(),
+    };
+    match crate::git::worktree::discover(dir) {
+        Some(WorkTree {
+            origin: Some(remote),
+            inside,
+            ..
+        }) => repo.for_checkout(&remote, &inside),
+        _ => repo.only(),
+    }
 }
 
 /// The customer-side checks a customer can run without the operator repo: every check

@@ -805,3 +805,107 @@ fn the_fleet_quota_admits_exactly_the_load_balancers_the_allocation_allows() {
     // The revision the allocation names is what the child Application deploys.
     assert!(text.contains("targetRevision: production"), "{text}");
 }
+
+/// `kubectl kustomize` of a kustomization written to a temporary directory, where `{deploy}`
+/// stands for the checkout's `deploy/`; `None` where kubectl is missing (never under CI).
+fn kustomize(kustomization: &str) -> Option<Vec<serde_json::Value>> {
+    let dir = tempfile::tempdir().unwrap();
+    // kustomize takes only relative paths to other kustomizations: up to `/`, then down.
+    let up = "../".repeat(dir.path().components().count() - 1);
+    let deploy = root().join("deploy");
+    let deploy = format!("{up}{}", deploy.strip_prefix("/").unwrap().display());
+    fs::write(
+        dir.path().join("kustomization.yaml"),
+        kustomization.replace("{deploy}", &deploy),
+    )
+    .unwrap();
+    let Ok(out) = Command::new("kubectl")
+        .args(["kustomize", "--load-restrictor", "LoadRestrictionsNone"])
+        .arg(dir.path())
+        .output()
+    else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "kubectl is missing under CI"
+        );
+        return None;
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(common::documents(&String::from_utf8(out.stdout).unwrap()))
+}
+
+#[test]
+fn the_render_mode_component_gives_the_sidecar_the_identity() {
+    let Some(docs) = kustomize("resources: [{deploy}]\ncomponents: [{deploy}/render-mode]\n")
+    else {
+        return;
+    };
+    let repo_server = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == "argocd-repo-server")
+        .expect("argocd-repo-server");
+    let containers = repo_server["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap();
+    for c in containers {
+        let env = c["env"].to_string();
+        // Only the dovetail sidecar reads the key; Argo CD's own container never sees it.
+        assert_eq!(
+            env.contains("DOVETAIL_IDENTITY"),
+            c["name"] == "dovetail",
+            "{}",
+            c["name"]
+        );
+    }
+}
+
+#[test]
+fn the_controller_runs_the_sidecar_image_with_the_identity_and_least_privilege() {
+    let Some(docs) = kustomize("resources: [{deploy}/controller]\n") else {
+        return;
+    };
+    let find = |kind: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind}"))
+    };
+    let crd = find("CustomResourceDefinition");
+    assert_eq!(crd["metadata"]["name"], "agesecrets.dovetail.dev");
+    let pod = &find("Deployment")["spec"]["template"]["spec"];
+    let c = &pod["containers"][0];
+    assert_eq!(c["command"], serde_json::json!(["dovetail-controller"]));
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+    assert!(
+        pod["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["secret"]["secretName"] == "dovetail-identity"),
+        "the identity comes from the Secret dovetail-identity"
+    );
+    // The ClusterRole reads AgeSecrets and writes Secrets, status and Events: no verb
+    // on anything else, and never `*`.
+    let role = find("ClusterRole");
+    for rule in role["rules"].as_array().unwrap() {
+        let text = rule.to_string();
+        assert!(!text.contains("\"*\""), "{text}");
+        for resource in rule["resources"].as_array().unwrap() {
+            assert!(
+                [
+                    "agesecrets",
+                    "agesecrets/status",
+                    "secrets",
+                    "events",
+                    "namespaces"
+                ]
+                .contains(&resource.as_str().unwrap()),
+                "{resource}"
+            );
+        }
+    }
+}

@@ -180,3 +180,45 @@ fn validate_reports_every_problem_in_each_format() {
         annotations[0]
     );
 }
+
+#[test]
+fn the_ci_templates_use_the_released_binary_and_post_the_report() {
+    for file in [
+        "examples/ci/customer/github-workflow.yml",
+        "examples/ci/customer/gitlab-ci.yml",
+        "examples/ci/operator/github-workflow.yml",
+        "examples/ci/operator/gitlab-ci.yml",
+    ] {
+        let text = fs::read_to_string(root().join(file)).unwrap();
+        assert!(
+            !text.contains("cargo install"),
+            "{file} builds dovetail on every run"
+        );
+        assert!(
+            text.contains("registry.example.com/platform/dovetail:"),
+            "{file}"
+        );
+    }
+    for file in [
+        "examples/ci/customer/github-workflow.yml",
+        "examples/ci/customer/gitlab-ci.yml",
+    ] {
+        let found = commands(file);
+        let diff = found
+            .iter()
+            .find(|l| l.starts_with("dovetail diff "))
+            .unwrap_or_else(|| panic!("{file} runs no diff"));
+        assert!(diff.contains("--format markdown"), "{file}: {diff}");
+        assert!(
+            !diff.contains("--allocation"),
+            "{file}: found by the checkout"
+        );
+        let text = fs::read_to_string(root().join(file)).unwrap();
+        // The previous comment is found by the report's first line, and replaced.
+        assert!(text.contains("startswith(marker)") || text.contains("startsWith(marker)"));
+        assert!(
+            text.contains("updateComment") || text.contains("\"PUT\""),
+            "{file}"
+        );
+    }
+}

@@ -213,3 +213,132 @@ fn an_unknown_revision_is_a_usage_error() {
     let r = diff(&s, &["--base", "HEAD"]);
     assert_eq!(r.code, 2);
 }
+
+/// The one mermaid block of a Markdown report.
+pub fn mermaid_block(report: &str) -> &str {
+    let start = report.find("```mermaid\n").expect("a mermaid block") + "```mermaid\n".len();
+    let end = start + report[start..].find("```\n").expect("its end");
+    &report[start..end]
+}
+
+#[test]
+fn markdown_report_of_a_change_to_both_repos() {
+    let s = repos();
+    s.edit(
+        "app/dovetail.yaml",
+        "GUNICORN_WORKERS: 3",
+        "GUNICORN_WORKERS: 4",
+    );
+    s.edit(
+        "operator/tenants/acme/shop.yaml",
+        "web: {replicas: 2, plan: small}",
+        "web: {replicas: 2, plan: small, autoscaling: {maxReplicas: 5}}",
+    );
+    let r = diff(&s, &["--base", "HEAD", "--format", "markdown"]);
+    assert_eq!(r.code, 3, "exit 3 as with text; stderr:\n{}", r.stderr);
+    assert!(r.stdout.starts_with("<!-- dovetail diff acme/shop -->\n"));
+    // Who set what changed: the customer's line and the operator's.
+    assert!(
+        r.stdout.contains(
+            "| customer | `app/dovetail.yaml:21:3 (env.GUNICORN_WORKERS)` | `data.GUNICORN_WORKERS` |"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("| operator | `operator/tenants/acme/shop.yaml:9:49 (processes.web.autoscaling.maxReplicas)` | `spec.maxReplicas` |"),
+        "{}",
+        r.stdout
+    );
+    insta::assert_snapshot!("markdown_changed_and_added", r.stdout);
+}
+
+#[test]
+fn markdown_report_of_a_removed_process() {
+    let s = repos();
+    s.edit(
+        "app/dovetail.yaml",
+        "  worker:\n    command: [\"/async\"]         # celery worker\n",
+        "",
+    );
+    let text = fs::read_to_string(s.path("app/dovetail.yaml")).unwrap();
+    let text: String = text
+        .lines()
+        .filter(|l| !l.contains("celery -A shop inspect ping"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    fs::write(s.path("app/dovetail.yaml"), text).unwrap();
+    let r = diff(&s, &["--base", "HEAD", "--format", "markdown"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("| Deployment | 0 | 0 | 1 |"),
+        "{}",
+        r.stdout
+    );
+    let block = mermaid_block(&r.stdout);
+    assert!(block.contains("class proc_shop_worker removed"), "{block}");
+    assert!(
+        r.stdout
+            .contains("<summary>removed <code>Deployment/acme-shop/shop-worker</code></summary>")
+    );
+    insta::assert_snapshot!("markdown_removed", r.stdout);
+}
+
+#[test]
+fn markdown_report_of_no_change_says_so() {
+    let s = repos();
+    let r = diff(&s, &["--base", "HEAD", "--format", "markdown"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("Nothing changes in the rendered objects.\n")
+    );
+    assert!(!r.stdout.contains("#### Changes"));
+    assert!(
+        !mermaid_block(&r.stdout).contains("classDef"),
+        "nothing highlighted"
+    );
+}
+
+#[test]
+fn markdown_redacts_secrets_exactly_as_the_text_diff() {
+    let s = repos();
+    common::decrypt_at_render(&s.path("operator"));
+    git(
+        &s.path("operator"),
+        &["commit", "-q", "--amend", "-a", "--no-edit"],
+    );
+    s.edit(
+        "app/dovetail.yaml",
+        "env:\n",
+        "secrets: secrets.yaml\nenv:\n",
+    );
+    set_secret(&s, "SECRET_KEY", "first-value", EXAMPLE_RECIPIENT);
+    set_secret(&s, "API_TOKEN", "same-value", EXAMPLE_RECIPIENT);
+    commit(&s.app());
+    set_secret(&s, "SECRET_KEY", "second-value", EXAMPLE_RECIPIENT);
+    let text = diff(&s, &["--base", "HEAD"]);
+    let markdown = diff(&s, &["--base", "HEAD", "--format", "markdown"]);
+    assert_eq!((text.code, markdown.code), (3, 3), "{}", markdown.stderr);
+    // Every unified diff of the text output is in the report, byte for byte.
+    for object in text.stdout.split("--- ").filter(|d| !d.is_empty()) {
+        let unified = format!("--- {object}");
+        assert!(markdown.stdout.contains(&unified), "missing:\n{unified}");
+    }
+    assert!(
+        markdown
+            .stdout
+            .contains("+  SECRET_KEY: <redacted, changed>")
+    );
+    assert!(
+        markdown.stdout.contains("`stringData.SECRET_KEY`"),
+        "the changed key is named with its owner: {}",
+        markdown.stdout
+    );
+    for v in ["first-value", "second-value", "same-value", "BEGIN AGE"] {
+        assert!(
+            !markdown.stdout.contains(v) && !markdown.stderr.contains(v),
+            "{v}"
+        );
+    }
+}

@@ -137,3 +137,95 @@ fn secret_values_are_never_explained() {
     assert!(!r.stdout.contains("hunter2"));
     assert!(!r.stdout.contains("BEGIN AGE"));
 }
+
+/// `dovetail explain` of the Django example, narrowed by `only`.
+fn explain_only(only: &[&str]) -> common::Run {
+    let mut args = vec![
+        "explain",
+        "--app",
+        "examples/django/app",
+        "--operator",
+        "examples/django/operator",
+    ];
+    args.extend_from_slice(only);
+    dovetail(&args, &root())
+}
+
+#[test]
+fn one_object_and_one_field_answer_why_a_pod_has_512mi() {
+    let r = explain_only(&[
+        "Deployment/shop-web",
+        "spec.template.spec.containers[0].resources.limits.memory",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "Deployment/shop-web\n  spec.template.spec.containers[web].resources.limits.memory = \"512Mi\"  \
+         <- examples/django/operator/platform.yaml:17:22 (plans.small.memory)\n"
+    );
+    // Either order; the kind in any case, like kubectl's; the item by its name.
+    let same = explain_only(&[
+        "spec.template.spec.containers[web].resources.limits.memory",
+        "deployment/shop-web",
+    ]);
+    assert_eq!(same.stdout, r.stdout);
+}
+
+#[test]
+fn a_prefix_covers_every_field_under_it() {
+    let r = explain_only(&[
+        "Deployment/shop-web",
+        "spec.template.spec.containers[web].resources",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let fields: Vec<&str> = r.stdout.lines().skip(1).collect();
+    assert_eq!(fields.len(), 6, "{}", r.stdout);
+    assert!(
+        fields.iter().all(|l| l.contains(".resources.")),
+        "{}",
+        r.stdout
+    );
+    // A prefix ends at a key: `spec.rep` is no prefix of `spec.replicas`.
+    explain_only(&["spec.rep"]).fails(Some(2), "no rendered field `spec.rep`");
+    // Dotted keys are matched whole.
+    let issuer = explain_only(&["metadata.annotations.cert-manager.io/cluster-issuer"]);
+    assert!(
+        issuer.stdout.starts_with("Ingress/shop-web\n")
+            && issuer.stdout.contains("(ingress.clusterIssuer)"),
+        "{}",
+        issuer.stdout
+    );
+}
+
+#[test]
+fn a_field_alone_spans_every_object_and_an_unnamed_item_every_item() {
+    let r = explain_only(&["spec.template.spec.containers.resources.limits.memory"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let objects: Vec<&str> = r.stdout.lines().filter(|l| !l.starts_with(' ')).collect();
+    assert_eq!(
+        objects,
+        [
+            "Deployment/shop-redis",
+            "Deployment/shop-web",
+            "Deployment/shop-worker"
+        ]
+    );
+    assert!(
+        r.stdout.contains("(processes.worker.memory)"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("(redis.memory)"), "{}", r.stdout);
+}
+
+#[test]
+fn nothing_to_explain_is_a_usage_error() {
+    explain_only(&["Deployment/shop-nope"])
+        .fails(Some(2), "no rendered object Deployment/shop-nope");
+    explain_only(&["Deployment/shop-web", "spec.nope"]).fails(
+        Some(2),
+        "no rendered field `spec.nope` in Deployment/shop-web",
+    );
+    explain_only(&["spec.replicas", "spec.selector"]).fails(Some(2), "are both field paths");
+    explain_only(&["Deployment/shop-web", "Service/shop-web"]).fails(Some(2), "are both objects");
+}

@@ -1,6 +1,6 @@
 //! `dovetail diff`: what a change to either repo changes in the rendered objects.
 
-use super::{DiffArgs, Io, UsageError, merged_app};
+use super::{DiffArgs, DiffFormat, Io, UsageError, merged_app};
 use crate::Error;
 use crate::emit::report::{Format, Reporter};
 use crate::pipeline::{Sources, at_revision};
@@ -18,7 +18,10 @@ pub(super) fn run(args: DiffArgs, io: Io<'_>) -> Result<(), Error> {
     let mut reporter = Reporter::new(io.err, Format::Text);
     let base = side(&base, "base", &mut reporter)?;
     let head = side(&head, "head", &mut reporter)?;
-    let (text, summary) = crate::emit::diff::diff(&base, &head)?;
+    let (text, summary) = match args.format {
+        DiffFormat::Text => crate::emit::diff::diff(&base, &head)?,
+        DiffFormat::Markdown => crate::emit::markdown::report(&base, &head)?,
+    };
     io.out.write_all(text.as_bytes()).map_err(Error::Stdout)?;
     reporter
         .done(&format!(
@@ -38,7 +41,9 @@ fn side(
     name: &str,
     reporter: &mut Reporter<'_>,
 ) -> Result<crate::emit::diff::Side, Error> {
-    let (resolved, _) = merged_app(sources, reporter, Some(name))?;
+    let (resolved, docs) = merged_app(sources, reporter, Some(name))?;
     let objects = crate::render::render(&resolved);
-    Ok(crate::emit::diff::Side::new(&resolved, objects))
+    let mut side = crate::emit::diff::Side::new(&resolved, objects);
+    side.provenance = Some(crate::emit::diff::Provenance { resolved, docs });
+    Ok(side)
 }

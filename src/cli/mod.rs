@@ -3,17 +3,20 @@
 //! work starts, so that a usage mistake never costs a render. Each subcommand is a file
 //! of its own.
 
+mod completions;
 mod controller;
 mod diff;
 mod explain;
 mod generate;
+mod graph;
+pub mod init;
 mod render;
 pub mod secrets;
 mod validate;
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use crate::emit::report::Format;
 use crate::git::{GitSettings, Location, LocationError, SettingsError};
@@ -52,6 +55,21 @@ The diff goes to stdout, one unified diff per object; secret values are never sh
 whether they changed. Exit status: 0 nothing changed, 3 something changed, 1 invalid input
 on either side, 2 usage or environment.";
 
+/// What `init` writes, shown under `--help`.
+const INIT_HELP: &str = "\
+--app DIR writes DIR/dovetail.yaml (a Django web process, a Celery worker and beat,
+migrations, PostgreSQL, Redis, static files, a hostname) and its JSON Schema in
+DIR/.dovetail/, for editors. --operator DIR writes DIR/platform.yaml, the first
+allocation DIR/tenants/<tenant>/<app>.yaml and their schemas in DIR/.dovetail/.
+Every file is commented; `dovetail validate` accepts them as written. An existing
+file is never overwritten: init then writes nothing and exits 2.";
+
+/// How to install completions, shown under `--help`.
+const COMPLETIONS_HELP: &str = "\
+bash: dovetail completions bash > ~/.local/share/bash-completion/completions/dovetail
+zsh:  dovetail completions zsh > \"${fpath[1]}/_dovetail\"
+fish: dovetail completions fish > ~/.config/fish/completions/dovetail.fish";
+
 /// What `generate` reads, shown under `--help`.
 const GENERATE_HELP: &str = "\
 From ArgoCD (per Application): ARGOCD_APP_NAME selects the allocation <tenant>-<app>;
@@ -81,6 +99,27 @@ pub enum Command {
     /// Show what a change to either repo changes in the rendered objects.
     #[command(after_help = DIFF_HELP)]
     Diff(DiffArgs),
+    /// Draw the app's topology: ingress, services, processes, database, Redis, volumes.
+    Graph(GraphArgs),
+    /// Start a customer app or an operator repo from commented files that validate.
+    #[command(after_help = INIT_HELP)]
+    Init(InitArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), of dovetail or of one subcommand.
+    #[command(
+        after_help = "Read it with `dovetail man | man -l -`, or install it: `dovetail man > /usr/local/share/man/man1/dovetail.1`."
+    )]
+    Man {
+        /// A subcommand, for its own page (dovetail-render(1), …).
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
+    },
     /// Render as an ArgoCD plugin, from ArgoCD's environment (see plugin.yaml).
     #[command(after_help = GENERATE_HELP)]
     Generate,
@@ -177,6 +216,11 @@ pub struct ExplainArgs {
     /// Inputs.
     #[command(flatten)]
     pub input: InputArgs,
+    /// Narrow it: an object as KIND/NAME (`Deployment/shop-web`), and/or a field path or
+    /// a prefix of one (`spec.template.spec.containers[0].resources.limits.memory`; list
+    /// items by index or by name, `containers[web]`).
+    #[arg(value_name = "KIND/NAME|FIELD", num_args = 0..=2)]
+    pub only: Vec<String>,
 }
 
 /// `dovetail diff`.
@@ -192,6 +236,62 @@ pub struct DiffArgs {
     /// The revision to compare; the files on disk when absent.
     #[arg(long, value_name = "REV")]
     pub head: Option<String>,
+    /// `text`: unified diffs; `markdown`: a report for a pull-request comment (summary
+    /// table, topology diagram, who set each changed field, diffs folded).
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    pub format: DiffFormat,
+}
+
+/// How `diff` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    /// One unified diff per object.
+    Text,
+    /// A report for a pull-request or merge-request comment.
+    Markdown,
+}
+
+/// `dovetail graph`.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Inputs.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// `mermaid`: a flowchart for Markdown (GitHub, GitLab); `dot`: Graphviz.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+    pub format: GraphFormat,
+}
+
+/// How `graph` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// A mermaid flowchart.
+    Mermaid,
+    /// A Graphviz digraph (`dot -Tsvg`).
+    Dot,
+}
+
+/// `dovetail init`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("what").required(true).multiple(true).args(["app", "operator"])))]
+pub struct InitArgs {
+    /// Write a commented dovetail.yaml for a Django/Celery app into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub app: Option<PathBuf>,
+    /// Write platform.yaml and a first allocation into DIR, an operator repo.
+    #[arg(long, value_name = "DIR")]
+    pub operator: Option<PathBuf>,
+    /// The first allocation, as TENANT/APP (with --operator).
+    #[arg(long, value_name = "TENANT/APP", default_value = "acme/shop")]
+    pub allocation: String,
+    /// The customer repo the first allocation deploys (with --operator)
+    /// [default: https://git.example.com/TENANT/APP.git].
+    #[arg(long, value_name = "URL")]
+    pub repo: Option<String>,
+    /// The platform's age recipient (age1…) customers encrypt secrets to (with
+    /// --operator); repeat it for several. Without it, platform.yaml says how to make one.
+    #[arg(long, value_name = "AGE1…")]
+    pub recipient: Vec<String>,
 }
 
 /// `dovetail validate`.
@@ -277,6 +377,21 @@ pub enum UsageError {
     /// The working directory cannot be told.
     #[error("cannot tell the working directory")]
     NoWorkingDirectory,
+    /// `init` would overwrite a file.
+    #[error("`{0}` exists; init never overwrites a file, and wrote nothing")]
+    WouldOverwrite(PathBuf),
+    /// `--recipient` that is not an age X25519 recipient.
+    #[error("`{0}` is not an age X25519 recipient (age1…)")]
+    BadRecipient(String),
+    /// `man COMMAND` for a command dovetail does not have.
+    #[error("dovetail has no command `{0}`")]
+    NoSuchCommand(String),
+    /// `explain KIND/NAME FIELD` where nothing rendered matches.
+    #[error("no rendered {0}")]
+    NothingToExplain(String),
+    /// `explain` given two objects or two field paths.
+    #[error("`{0}` and `{1}` are both {2}; give at most one object and one field path")]
+    TwoSelectors(String, String, &'static str),
 }
 
 impl UsageError {
@@ -291,6 +406,15 @@ impl UsageError {
             UsageError::Settings(_) => "fix the variable, or unset it for the default",
             UsageError::NoOperator => "pass --operator DIR|URL or set DOVETAIL_OPERATOR_REPO",
             UsageError::NoGitSettings | UsageError::NoWorkingDirectory => return None,
+            UsageError::WouldOverwrite(_) => "move it away, or init another directory",
+            UsageError::BadRecipient(_) => "give the public key age-keygen printed (age1…)",
+            UsageError::NoSuchCommand(_) => "see `dovetail --help` for the commands",
+            UsageError::NothingToExplain(_) => {
+                "run `dovetail explain` without it to see every object and field"
+            }
+            UsageError::TwoSelectors(..) => {
+                "write it as `dovetail explain Deployment/shop-web spec.replicas`"
+            }
             UsageError::UnknownRevision(_) => {
                 "run it in a work tree of the app's or the operator's repo, with a revision it has (fetch it first)"
             }
@@ -385,6 +509,10 @@ pub fn run(cli: Cli, io: Io<'_>) -> Result<(), crate::Error> {
             .map_err(crate::Error::Stdout),
         Command::Generate => generate::run(io),
         Command::Diff(args) => diff::run(args, io),
+        Command::Graph(args) => graph::run(args, io),
+        Command::Init(args) => init::run(args, io),
+        Command::Completions { shell } => completions::completions(shell, io),
+        Command::Man { command } => completions::man(command.as_deref(), io),
         Command::Explain(args) => explain::run(args, io),
         Command::Render(args) => render::run(args, io),
         Command::Secrets(SecretsCommand::Set(args)) => secrets::set(args, io),

@@ -140,7 +140,9 @@ fn target(
             tenant: tenant.clone(),
             app: app.clone(),
         },
-        (None, Some(op)) => OperatorRepo::new(op).only()?,
+        (None, Some(op)) => {
+            crate::pipeline::unnamed_allocation(&OperatorRepo::new(op), &sources.app)?
+        }
         (None, None) => return Err(SecretsError::WhichApp.into()),
     };
     let recipients: Vec<age::x25519::Recipient> = if args.recipient.is_empty() {

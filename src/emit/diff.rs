@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::digest::sha256_hex;
+use crate::emit::explain::SourceDocs;
 use crate::emit::output::{OutputError, to_yaml};
+use crate::emit::topology::object_id as id;
 use crate::merge::Resolved;
 
 /// One side of a diff: its objects and the digests of its secret values.
@@ -18,6 +20,18 @@ pub struct Side {
     pub objects: Vec<Value>,
     /// `(Secret name, key)` → digest of the value.
     pub secret_digests: BTreeMap<(String, String), String>,
+    /// What the objects were made of, to tell who set a changed field (the Markdown
+    /// report); `None` where nobody asks.
+    pub provenance: Option<Provenance>,
+}
+
+/// The merged app and its documents: what `explain`'s origin table reads.
+#[derive(Debug)]
+pub struct Provenance {
+    /// The merged app.
+    pub resolved: Resolved,
+    /// The documents it was made of.
+    pub docs: SourceDocs,
 }
 
 impl Side {
@@ -55,8 +69,48 @@ impl Side {
         Side {
             objects,
             secret_digests,
+            provenance: None,
         }
     }
+}
+
+/// How one object differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Change {
+    /// Only in the head.
+    Added,
+    /// In both, different.
+    Changed,
+    /// Only in the base.
+    Removed,
+}
+
+impl Change {
+    /// `added`, `changed` or `removed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Added => "added",
+            Change::Changed => "changed",
+            Change::Removed => "removed",
+        }
+    }
+}
+
+/// One object that differs, with its secret values already redacted.
+#[derive(Debug, Clone)]
+pub struct ObjectDiff {
+    /// `Kind/namespace/name`.
+    pub id: String,
+    /// Its kind.
+    pub kind: String,
+    /// How it differs.
+    pub change: Change,
+    /// The unified diff, with `base/…` and `head/…` headers.
+    pub unified: String,
+    /// The base's copy (redacted), unless added.
+    pub base: Option<Value>,
+    /// The head's copy (redacted), unless removed.
+    pub head: Option<Value>,
 }
 
 /// What changed between two renders.
@@ -110,19 +164,30 @@ fn redact(object: &mut Value, changed: impl Fn(&str) -> bool) {
     }
 }
 
-/// `kind/name` (with the namespace when there is one), which identifies an object.
-fn id(object: &Value) -> String {
-    let kind = object["kind"].as_str().unwrap_or("?");
-    let name = object["metadata"]["name"].as_str().unwrap_or("?");
-    match object["metadata"]["namespace"].as_str() {
-        Some(ns) => format!("{kind}/{ns}/{name}"),
-        None => format!("{kind}/{name}"),
-    }
-}
-
 /// The unified diff of `base` and `head`, object by object in the head's order (objects
 /// only in the base last), and what changed.
 pub fn diff(base: &Side, head: &Side) -> Result<(String, Summary), OutputError> {
+    let changes = changes(base, head)?;
+    let text = changes.iter().map(|c| c.unified.as_str()).collect();
+    Ok((text, summary(&changes)))
+}
+
+/// How many objects were added, changed and removed.
+pub fn summary(changes: &[ObjectDiff]) -> Summary {
+    let mut summary = Summary::default();
+    for c in changes {
+        *match c.change {
+            Change::Added => &mut summary.added,
+            Change::Changed => &mut summary.changed,
+            Change::Removed => &mut summary.removed,
+        } += 1;
+    }
+    summary
+}
+
+/// Every object that differs between `base` and `head`, in the head's order (objects
+/// only in the base last), secret values redacted.
+pub fn changes(base: &Side, head: &Side) -> Result<Vec<ObjectDiff>, OutputError> {
     let secret_changed = |object: &Value, key: &str| {
         let name = object["metadata"]["name"]
             .as_str()
@@ -136,42 +201,57 @@ pub fn diff(base: &Side, head: &Side) -> Result<(String, Summary), OutputError> 
     };
     // Only the head's copy says "changed", so that the diff shows one line turning into
     // the other.
-    let text = |object: &Value, is_head: bool| -> Result<String, OutputError> {
+    let redacted = |object: &Value, is_head: bool| -> Result<(Value, String), OutputError> {
         let mut o = object.clone();
         redact(&mut o, |key| is_head && secret_changed(object, key));
-        to_yaml(&o)
+        let text = to_yaml(&o)?;
+        Ok((o, text))
     };
     let base_by_id: BTreeMap<String, &Value> = base.objects.iter().map(|o| (id(o), o)).collect();
     let head_ids: Vec<String> = head.objects.iter().map(id).collect();
-    let mut out = String::new();
-    let mut summary = Summary::default();
+    let mut out = Vec::new();
     for (object, oid) in head.objects.iter().zip(&head_ids) {
-        let new = text(object, true)?;
-        let old = match base_by_id.get(oid) {
-            Some(b) => text(b, false)?,
-            None => String::new(),
+        let (new, new_text) = redacted(object, true)?;
+        let (old, old_text) = match base_by_id.get(oid) {
+            Some(b) => {
+                let (o, t) = redacted(b, false)?;
+                (Some(o), t)
+            }
+            None => (None, String::new()),
         };
-        if old == new {
+        if old_text == new_text {
             continue;
         }
-        let (from, counter) = if base_by_id.contains_key(oid) {
-            (format!("base/{oid}"), &mut summary.changed)
+        let (from, change) = if old.is_some() {
+            (format!("base/{oid}"), Change::Changed)
         } else {
-            ("/dev/null".to_owned(), &mut summary.added)
+            ("/dev/null".to_owned(), Change::Added)
         };
-        *counter += 1;
-        out.push_str(&unified(&old, &new, &from, &format!("head/{oid}")));
+        out.push(ObjectDiff {
+            id: oid.clone(),
+            kind: object["kind"].as_str().unwrap_or("?").to_owned(),
+            change,
+            unified: unified(&old_text, &new_text, &from, &format!("head/{oid}")),
+            base: old,
+            head: Some(new),
+        });
     }
     for object in &base.objects {
         let oid = id(object);
         if head_ids.contains(&oid) {
             continue;
         }
-        summary.removed += 1;
-        let old = text(object, false)?;
-        out.push_str(&unified(&old, "", &format!("base/{oid}"), "/dev/null"));
+        let (old, old_text) = redacted(object, false)?;
+        out.push(ObjectDiff {
+            kind: object["kind"].as_str().unwrap_or("?").to_owned(),
+            change: Change::Removed,
+            unified: unified(&old_text, "", &format!("base/{oid}"), "/dev/null"),
+            id: oid,
+            base: Some(old),
+            head: None,
+        });
     }
-    Ok((out, summary))
+    Ok(out)
 }
 
 fn unified(old: &str, new: &str, from: &str, to: &str) -> String {
@@ -189,6 +269,7 @@ mod tests {
     fn side(objects: Vec<Value>, digests: &[(&str, &str, &str)]) -> Side {
         Side {
             objects,
+            provenance: None,
             secret_digests: digests
                 .iter()
                 .map(|(n, k, d)| ((n.to_string(), k.to_string()), d.to_string()))

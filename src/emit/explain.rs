@@ -24,37 +24,82 @@ pub struct SourceDocs {
     pub platform: Doc,
 }
 
+/// Who set a rendered field: the side of the ownership split its input file is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Owner {
+    /// The customer repo (`dovetail.yaml`).
+    Customer,
+    /// The operator repo (the allocation or `platform.yaml`).
+    Operator,
+    /// No input: dovetail's own default.
+    Dovetail,
+}
+
+impl Owner {
+    /// `customer`, `operator` or `dovetail`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Owner::Customer => "customer",
+            Owner::Operator => "operator",
+            Owner::Dovetail => "dovetail",
+        }
+    }
+}
+
 /// Where a rendered field came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Origin {
-    /// A field of an input file: `file:line:col (field)`.
-    Input(String),
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Origin {
+    /// A field of an input file.
+    Input {
+        /// The customer's file or the operator's.
+        owner: Owner,
+        /// `file:line:col (field)`.
+        at: String,
+    },
     /// Set by dovetail itself, for the reason given.
     Default(&'static str),
 }
 
+impl Origin {
+    /// Whose input set it.
+    pub fn owner(&self) -> Owner {
+        match self {
+            Origin::Input { owner, .. } => *owner,
+            Origin::Default(_) => Owner::Dovetail,
+        }
+    }
+
+    /// `file:line:col (field)`, or `dovetail: <why>`.
+    pub fn place(&self) -> String {
+        match self {
+            Origin::Input { at, .. } => at.clone(),
+            Origin::Default(why) => format!("dovetail: {why}"),
+        }
+    }
+}
+
 impl SourceDocs {
     /// `field` of `doc`, when the document has it.
-    fn field(doc: &Doc, field: &str) -> Option<Origin> {
+    fn field(doc: &Doc, owner: Owner, field: &str) -> Option<Origin> {
         let path = Path::parse(field);
         doc.root.at(&path)?;
         let pos = doc.root.locate(&path);
-        Some(Origin::Input(format!(
-            "{}:{}:{} ({field})",
-            doc.file, pos.line, pos.col
-        )))
+        Some(Origin::Input {
+            owner,
+            at: format!("{}:{}:{} ({field})", doc.file, pos.line, pos.col),
+        })
     }
 
     fn app(&self, field: &str) -> Option<Origin> {
-        Self::field(&self.app, field)
+        Self::field(&self.app, Owner::Customer, field)
     }
 
     fn alloc(&self, field: &str) -> Option<Origin> {
-        Self::field(&self.allocation, field)
+        Self::field(&self.allocation, Owner::Operator, field)
     }
 
     fn platform(&self, field: &str) -> Option<Origin> {
-        Self::field(&self.platform, field)
+        Self::field(&self.platform, Owner::Operator, field)
     }
 
     /// The allocation entry that sizes process `p`: its own, or `*`.
@@ -81,61 +126,270 @@ impl SourceDocs {
 /// Longest value shown whole; longer ones (config files) are cut.
 const MAX_SHOWN: usize = 60;
 
-/// One line per rendered field: `Kind/name  path = value  <- origin`.
-pub fn explain(objects: &[Value], resolved: &Resolved, docs: &SourceDocs) -> String {
+/// One scalar of a rendered object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leaf {
+    /// Its path; a list item is named by its `name` where it has one
+    /// (`containers[web]`), else by its index (`command[0]`).
+    pub path: Vec<String>,
+    /// The index of each list item in `path`, segment by segment (`containers[web]` is
+    /// item 0), so that a path may name it either way.
+    pub indices: Vec<Vec<usize>>,
+    /// The value, as JSON.
+    pub value: String,
+}
+
+impl Leaf {
+    /// The path as `explain` prints it: `spec.template.spec.containers[web].image`.
+    pub fn shown(&self) -> String {
+        self.path.join(".")
+    }
+}
+
+/// What `explain` prints: every object and field, or those a selection names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// `(kind, name)`; the kind compares without case, like kubectl's.
+    pub object: Option<(String, String)>,
+    /// A field path or a prefix of it.
+    pub field: Option<FieldPath>,
+}
+
+impl Selection {
+    /// The selection of `explain`'s arguments: at most one `KIND/NAME` and one field
+    /// path, in either order.
+    pub fn parse(args: &[String]) -> Result<Selection, crate::cli::UsageError> {
+        let mut sel = Selection::default();
+        let mut seen: [Option<&String>; 2] = [None, None];
+        for arg in args {
+            if let Some((kind, name)) = object_selector(arg) {
+                if let Some(first) = seen[0] {
+                    return Err(crate::cli::UsageError::TwoSelectors(
+                        first.clone(),
+                        arg.clone(),
+                        "objects",
+                    ));
+                }
+                seen[0] = Some(arg);
+                sel.object = Some((kind.to_owned(), name.to_owned()));
+            } else {
+                if let Some(first) = seen[1] {
+                    return Err(crate::cli::UsageError::TwoSelectors(
+                        first.clone(),
+                        arg.clone(),
+                        "field paths",
+                    ));
+                }
+                seen[1] = Some(arg);
+                sel.field = Some(FieldPath::parse(arg));
+            }
+        }
+        Ok(sel)
+    }
+
+    /// Whether it selects everything.
+    pub fn is_all(&self) -> bool {
+        self.object.is_none() && self.field.is_none()
+    }
+
+    fn object(&self, kind: &str, name: &str) -> bool {
+        self.object
+            .as_ref()
+            .is_none_or(|(k, n)| k.eq_ignore_ascii_case(kind) && n == name)
+    }
+
+    fn field(&self, leaf: &Leaf) -> bool {
+        self.field.as_ref().is_none_or(|f| f.covers(leaf))
+    }
+
+    /// What it names, for the message that nothing matched.
+    pub fn describe(&self) -> String {
+        let object = self.object.as_ref().map(|(k, n)| format!("{k}/{n}"));
+        match (object, &self.field) {
+            (Some(o), Some(f)) => format!("field `{}` in {o}", f.text),
+            (Some(o), None) => format!("object {o}"),
+            (None, Some(f)) => format!("field `{}`", f.text),
+            (None, None) => "object".to_owned(),
+        }
+    }
+}
+
+/// `Kind/name`, when `arg` reads as one: letters, a `/`, and an object name. A field
+/// path never does: its first segment is lowercase and its keys with a `/` hold dots
+/// before it (`metadata.annotations.cert-manager.io/cluster-issuer`).
+fn object_selector(arg: &str) -> Option<(&str, &str)> {
+    let (kind, name) = arg.split_once('/')?;
+    let kind_ok = !kind.is_empty() && kind.bytes().all(|b| b.is_ascii_alphabetic());
+    let name_ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    (kind_ok && name_ok).then_some((kind, name))
+}
+
+/// A field path as a person types it: keys separated by `.`, list items as `[0]`, by
+/// name as `[web]`, or `[*]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldPath {
+    text: String,
+    atoms: Vec<Atom>,
+}
+
+/// One step of a path: a key (dotted keys are split the same way on both sides, so
+/// `cert-manager.io/cluster-issuer` matches itself), or a list item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Atom {
+    Key(String),
+    Item(String),
+}
+
+impl FieldPath {
+    /// Reads `text`; anything is a path, and one that names nothing matches nothing.
+    pub fn parse(text: &str) -> FieldPath {
+        FieldPath {
+            text: text.to_owned(),
+            atoms: atoms(text),
+        }
+    }
+
+    /// Whether `leaf` is this path or lies under it. A list item the path does not
+    /// name (`containers.resources`) stands for every item.
+    fn covers(&self, leaf: &Leaf) -> bool {
+        let mut want = self.atoms.iter().peekable();
+        for (seg, indices) in leaf.path.iter().zip(&leaf.indices) {
+            let have = atoms(seg);
+            let mut items = indices.iter();
+            for atom in have {
+                let Some(next) = want.peek() else {
+                    return true;
+                };
+                match (&atom, next) {
+                    (Atom::Key(a), Atom::Key(b)) if a == b => {
+                        want.next();
+                    }
+                    (Atom::Item(name), Atom::Item(sel)) => {
+                        let index = items.next().map(usize::to_string).unwrap_or_default();
+                        if sel != "*" && *sel != index && sel != name {
+                            return false;
+                        }
+                        want.next();
+                    }
+                    (Atom::Item(_), Atom::Key(_)) => {
+                        items.next();
+                    }
+                    _ => return false,
+                }
+            }
+        }
+        want.peek().is_none()
+    }
+}
+
+/// The atoms of a path or of one segment of it.
+fn atoms(text: &str) -> Vec<Atom> {
+    let mut out = Vec::new();
+    let mut key = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '.' => {
+                if !key.is_empty() {
+                    out.push(Atom::Key(std::mem::take(&mut key)));
+                }
+            }
+            '[' => {
+                if !key.is_empty() {
+                    out.push(Atom::Key(std::mem::take(&mut key)));
+                }
+                out.push(Atom::Item(
+                    chars.by_ref().take_while(|&c| c != ']').collect(),
+                ));
+            }
+            c => key.push(c),
+        }
+    }
+    if !key.is_empty() {
+        out.push(Atom::Key(key));
+    }
+    out
+}
+
+/// One line per rendered field: `Kind/name  path = value  <- origin`; with a selection,
+/// only the objects and fields it names (`None` when that is nothing).
+pub fn explain(
+    objects: &[Value],
+    resolved: &Resolved,
+    docs: &SourceDocs,
+    selection: &Selection,
+) -> Option<String> {
     let mut out = String::new();
+    let mut any = false;
     for o in objects {
         let kind = o["kind"].as_str().unwrap_or("?");
         let name = o["metadata"]["name"].as_str().unwrap_or("?");
+        if !selection.object(kind, name) {
+            continue;
+        }
+        let leaves: Vec<Leaf> = leaves(o)
+            .into_iter()
+            .filter(|l| selection.field(l))
+            .collect();
+        if leaves.is_empty() {
+            continue;
+        }
+        any = true;
         out.push_str(&format!("{kind}/{name}\n"));
-        let mut leaves = Vec::new();
-        walk(o, &mut Vec::new(), &mut leaves);
-        for (path, value) in leaves {
-            let origin = origin(o, &path, resolved, docs);
+        for leaf in leaves {
+            let origin = origin(o, &leaf.path, resolved, docs);
             let shown = if kind == "Secret"
                 && matches!(
-                    path.first().map(String::as_str),
+                    leaf.path.first().map(String::as_str),
                     Some("data" | "stringData")
                 ) {
                 "<redacted>".to_owned()
             } else if kind == crate::render::AGE_SECRET.2
-                && path.first().map(String::as_str) == Some("spec")
-                && path.get(1).map(String::as_str) == Some("data")
+                && leaf.path.first().map(String::as_str) == Some("spec")
+                && leaf.path.get(1).map(String::as_str) == Some("data")
             {
                 // Only ciphertext, but pages of it: shown for what it is.
                 "<age ciphertext>".to_owned()
-            } else if value.chars().count() > MAX_SHOWN {
-                let head: String = value.chars().take(MAX_SHOWN).collect();
-                format!("{head}… ({} characters)", value.chars().count())
+            } else if leaf.value.chars().count() > MAX_SHOWN {
+                let head: String = leaf.value.chars().take(MAX_SHOWN).collect();
+                format!("{head}… ({} characters)", leaf.value.chars().count())
             } else {
-                value
-            };
-            let from = match origin {
-                Origin::Input(at) => at,
-                Origin::Default(why) => format!("dovetail: {why}"),
+                leaf.value.clone()
             };
             // Values and keys are the inputs' own: escaped like every message, so that
             // one line stays one line and shows what it holds.
             out.push_str(&format!(
                 "  {} = {}  <- {}\n",
-                escaped(&path.join(".")),
+                escaped(&leaf.shown()),
                 escaped(&shown),
-                escaped(&from)
+                escaped(&origin.place())
             ));
         }
     }
+    any.then_some(out)
+}
+
+/// Every scalar of `object`, in order.
+pub fn leaves(object: &Value) -> Vec<Leaf> {
+    let mut out = Vec::new();
+    walk(object, &mut Vec::new(), &mut Vec::new(), &mut out);
     out
 }
 
 /// Every scalar of `v` with its path; list items of containers, volumes and ports are
 /// named by their `name` where they have one.
-fn walk(v: &Value, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, String)>) {
+fn walk(v: &Value, path: &mut Vec<String>, indices: &mut Vec<Vec<usize>>, out: &mut Vec<Leaf>) {
     match v {
         Value::Object(m) if !m.is_empty() => {
             for (k, v) in m {
                 path.push(k.clone());
-                walk(v, path, out);
+                indices.push(Vec::new());
+                walk(v, path, indices, out);
                 path.pop();
+                indices.pop();
             }
         }
         Value::Array(items) if !items.is_empty() => {
@@ -146,12 +400,22 @@ fn walk(v: &Value, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, String)>)
                     None => format!("{last}[{i}]"),
                 };
                 path.push(label);
-                walk(item, path, out);
+                if let Some(ix) = indices.last_mut() {
+                    ix.push(i);
+                }
+                walk(item, path, indices, out);
+                if let Some(ix) = indices.last_mut() {
+                    ix.pop();
+                }
                 path.pop();
                 path.push(last);
             }
         }
-        other => out.push((path.clone(), other.to_string())),
+        other => out.push(Leaf {
+            path: path.clone(),
+            indices: indices.clone(),
+            value: other.to_string(),
+        }),
     }
 }
 
@@ -160,7 +424,9 @@ fn item<'a>(seg: &'a str, list: &str) -> Option<&'a str> {
     seg.strip_prefix(list)?.strip_prefix('[')?.strip_suffix(']')
 }
 
-fn origin(o: &Value, path: &[String], r: &Resolved, d: &SourceDocs) -> Origin {
+/// Where the field at `path` of the rendered object `o` came from: the one table
+/// `explain` and `diff --format markdown` both read.
+pub fn origin(o: &Value, path: &[String], r: &Resolved, d: &SourceDocs) -> Origin {
     let kind = o["kind"].as_str().unwrap_or_default();
     let name = o["metadata"]["name"].as_str().unwrap_or_default();
     let component = o["metadata"]["labels"]["app.kubernetes.io/component"]
@@ -188,6 +454,8 @@ fn origin(o: &Value, path: &[String], r: &Resolved, d: &SourceDocs) -> Origin {
         ("Secret", ["data" | "stringData", _]) => {
             d.app("secrets").or_else(|| d.app("imagePullSecret"))
         }
+        ("AgeSecret", ["spec", "data", ..]) => d.app("secrets"),
+        ("AgeSecret", ["spec", "imagePullSecret", ..]) => d.app("imagePullSecret"),
         ("PersistentVolumeClaim", ["spec", "resources", ..]) => d.alloc("storage.static.size"),
         ("PersistentVolumeClaim", ["spec", "accessModes", ..]) => d.alloc("storage.static.shared"),
         ("PersistentVolumeClaim", ["spec", "storageClassName"]) => d

@@ -14,6 +14,7 @@
 
 pub mod known_hosts;
 pub mod odb;
+pub mod worktree;
 
 use std::cell::{Cell, RefCell};
 use std::ffi::OsString;

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use crate::argocd::{normalize_path, normalize_repo_url};
 use crate::diag::{Code, Diagnostic, Diagnostics, Doc};
 use crate::input::doc::{parse_doc, read_doc, read_yaml_bytes, typed};
 use crate::input::model::{Allocation, Identity, Platform};
@@ -68,6 +69,39 @@ pub enum AllocationError {
     /// Several allocations, and none named.
     #[error("the operator repo holds {0} allocations")]
     Several(usize),
+    /// No allocation names the repo the app is checked out from, and there are several.
+    #[error(
+        "none of the operator repo's {count} allocations names the repo `{repo}` (the app's work tree's origin)"
+    )]
+    NoneForRepo {
+        /// The app's repo, without credentials.
+        repo: String,
+        /// How many allocations there are.
+        count: usize,
+    },
+    /// Allocations name the app's repo, but none at the app's path.
+    #[error(
+        "no allocation names `{repo}` at path `{path}`; {}",
+        candidates.join(", ")
+    )]
+    OtherPaths {
+        /// The app's repo, without credentials.
+        repo: String,
+        /// The app's path in it.
+        path: String,
+        /// The allocations of that repo, with their paths.
+        candidates: Vec<String>,
+    },
+    /// Several allocations name the app's repo and path.
+    #[error("{} allocations name `{repo}` at path `{path}`: {}", files.len(), files.join(", "))]
+    SeveralForRepo {
+        /// The app's repo, without credentials.
+        repo: String,
+        /// The app's path in it.
+        path: String,
+        /// The allocations.
+        files: Vec<String>,
+    },
     /// The only allocation has a name that cannot name objects.
     #[error(
         "`{0}`: tenant and app names must be lowercase letters, digits and '-', at most {MAX_NAME} characters"
@@ -88,6 +122,15 @@ impl AllocationError {
                 "add tenants/<tenant>/<app>.yaml, or point --operator at the right repo"
             }
             AllocationError::Several(_) => "pick one with --allocation TENANT/APP",
+            AllocationError::NoneForRepo { .. } => {
+                "pick one with --allocation TENANT/APP, or ask the operator to allocate this repo"
+            }
+            AllocationError::OtherPaths { .. } => {
+                "run it on the directory the allocation names (--app), or pick one with --allocation TENANT/APP"
+            }
+            AllocationError::SeveralForRepo { .. } => {
+                "pick one with --allocation TENANT/APP; the operator may give each its own path"
+            }
             AllocationError::BadName(_) => "rename the tenant directory or the file",
         }
     }
@@ -96,7 +139,11 @@ impl AllocationError {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            AllocationError::Several(_) | AllocationError::NotFound(_)
+            AllocationError::Several(_)
+                | AllocationError::NotFound(_)
+                | AllocationError::NoneForRepo { .. }
+                | AllocationError::OtherPaths { .. }
+                | AllocationError::SeveralForRepo { .. }
         )
     }
 }
@@ -198,6 +245,81 @@ impl<'t> OperatorRepo<'t> {
             }
             0 => Err(AllocationError::Empty(self.tree.describe())),
             n => Err(AllocationError::Several(n)),
+        }
+    }
+
+    /// The allocation of the app checked out from `remote` at `path` inside it (CI's
+    /// checkout of a customer repo, `--allocation` left out): the one whose `repo` and
+    /// `path` are these, compared as Argo CD mode compares them. When no allocation
+    /// names the repo at all, the repo's only allocation, as without a checkout. Every
+    /// allocation is read: linear in the fleet, which CI can afford.
+    pub fn for_checkout(&self, remote: &str, path: &str) -> Result<Identity, AllocationError> {
+        let want_repo = normalize_repo_url(remote);
+        let want_path = normalize_path(path);
+        let mut same_repo: Vec<(Identity, String)> = Vec::new();
+        for (tenant, app) in self.allocations() {
+            if !is_name(&tenant, MAX_NAME) || !is_name(&app, MAX_NAME) {
+                continue;
+            }
+            let rel = allocation_path(&tenant, &app);
+            // Another allocation's problems are not this app's: read what can be read.
+            let mut ignored = Diagnostics::default();
+            let Some(doc) = read_doc(self.tree, &rel, &self.tree.shown(&rel), &mut ignored) else {
+                continue;
+            };
+            let field = |k: &str| {
+                doc.root
+                    .at(&Path::root().key(k))
+                    .and_then(|n| n.scalar_text())
+                    .map(str::to_owned)
+            };
+            if field("repo").is_some_and(|r| normalize_repo_url(&r) == want_repo) {
+                let path = normalize_path(&field("path").unwrap_or_default());
+                same_repo.push((Identity { tenant, app }, path));
+            }
+        }
+        let shown_repo = crate::git::worktree::shown_url(remote);
+        let shown_path = if want_path.is_empty() {
+            ".".to_owned()
+        } else {
+            want_path.clone()
+        };
+        let mut exact: Vec<Identity> = same_repo
+            .iter()
+            .filter(|(_, p)| *p == want_path)
+            .map(|(i, _)| i.clone())
+            .collect();
+        match (exact.len(), same_repo.is_empty()) {
+            (1, _) => Ok(exact.remove(0)),
+            (0, true) => self.only().map_err(|e| match e {
+                AllocationError::Several(count) => AllocationError::NoneForRepo {
+                    repo: shown_repo,
+                    count,
+                },
+                other => other,
+            }),
+            (0, false) => Err(AllocationError::OtherPaths {
+                repo: shown_repo,
+                path: shown_path,
+                candidates: same_repo
+                    .iter()
+                    .map(|(i, p)| {
+                        format!(
+                            "{} names path `{}`",
+                            self.tree.shown(&allocation_path(&i.tenant, &i.app)),
+                            if p.is_empty() { "." } else { p }
+                        )
+                    })
+                    .collect(),
+            }),
+            _ => Err(AllocationError::SeveralForRepo {
+                repo: shown_repo,
+                path: shown_path,
+                files: exact
+                    .iter()
+                    .map(|i| self.tree.shown(&allocation_path(&i.tenant, &i.app)))
+                    .collect(),
+            }),
         }
     }
 

@@ -1,0 +1,128 @@
+//! `dovetail completions` and `dovetail man`: generated from the parser's own
+//! definition, checked by the shells and by man-db.
+
+// A skipped check must say so where the developer sees it.
+#![allow(clippy::print_stderr)]
+
+mod common;
+
+use std::process::Command;
+
+use common::{dovetail, piped, root};
+
+/// Whether `tool` runs; outside CI a missing tool skips the check (with a note), under
+/// CI it fails it: .ci/run installs it.
+fn have(tool: &str, package: &str) -> bool {
+    if Command::new(tool).arg("--version").output().is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{tool} is missing: CI must install Debian's {package} (.ci/run)"
+    );
+    eprintln!("skipped: {tool} is missing (Debian package {package})");
+    false
+}
+
+#[test]
+fn the_bash_script_parses_and_completes_every_command() {
+    let r = dovetail(&["completions", "bash"], &root());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = piped(
+        {
+            let mut c = Command::new("bash");
+            c.arg("-n");
+            c
+        },
+        r.stdout.as_bytes(),
+    );
+    assert!(
+        out.status.success(),
+        "bash -n: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for word in [
+        "render",
+        "validate",
+        "diff",
+        "explain",
+        "graph",
+        "init",
+        "--allocation",
+        "--format",
+    ] {
+        assert!(r.stdout.contains(word), "{word}");
+    }
+}
+
+#[test]
+fn zsh_and_fish_scripts_are_generated_and_parse_where_the_shell_is() {
+    for (shell, check) in [("zsh", vec!["-n"]), ("fish", vec!["--no-execute"])] {
+        let r = dovetail(&["completions", shell], &root());
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stdout.contains("render"), "{shell}");
+        if let Ok(mut c) = Command::new(shell)
+            .arg("--version")
+            .output()
+            .map(|_| Command::new(shell))
+        {
+            c.args(&check);
+            let out = piped(c, r.stdout.as_bytes());
+            assert!(
+                out.status.success(),
+                "{shell}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    dovetail(&["completions", "tcsh"], &root()).fails(Some(2), "invalid value 'tcsh'");
+}
+
+/// Text without the overstrikes (`N\x08N`) man uses for bold when it writes to a pipe.
+fn plain(text: &str) -> String {
+    let mut out: Vec<char> = Vec::new();
+    for c in text.chars() {
+        if c == '\u{8}' {
+            out.pop();
+        } else {
+            out.push(c);
+        }
+    }
+    out.into_iter().collect()
+}
+
+#[test]
+fn the_man_pages_render_with_man() {
+    for page in [vec!["man"], vec!["man", "render"], vec!["man", "diff"]] {
+        let r = dovetail(&page, &root());
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stdout.starts_with(".ie"), "roff: {}", &r.stdout[..40]);
+        if !have("man", "man-db") {
+            continue;
+        }
+        let mut cmd = Command::new("man");
+        // Plain text, no pager, a fixed width; warnings of groff count as failures.
+        cmd.args(["-l", "-"])
+            .env("MANPAGER", "cat")
+            .env("MANWIDTH", "80")
+            .env("MANROFFOPT", "-ww");
+        let out = piped(cmd, r.stdout.as_bytes());
+        let text = plain(&String::from_utf8_lossy(&out.stdout));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && !stderr.contains("warning"),
+            "man -l: {stderr}"
+        );
+        assert!(text.contains("NAME") && text.contains("SYNOPSIS"), "{text}");
+        assert!(
+            text.contains("OPTIONS") || text.contains("SUBCOMMANDS"),
+            "{text}"
+        );
+    }
+    let r = dovetail(&["man", "render"], &root());
+    assert!(
+        r.stdout.contains("dovetail\\-render"),
+        "the subcommand's own page"
+    );
+    dovetail(&["man", "nope"], &root()).fails(Some(2), "dovetail has no command `nope`");
+}
