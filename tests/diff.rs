@@ -20,6 +20,18 @@ fn repos() -> Scratch {
     s
 }
 
+/// `repos()` whose platform decrypts at render time (`secrets.decryption: render`), in
+/// the operator repo's one commit so that both sides of a diff do.
+fn repos_decrypting_at_render() -> Scratch {
+    let s = repos();
+    common::decrypt_at_render(&s.path("operator"));
+    git(
+        &s.path("operator"),
+        &["commit", "-q", "--amend", "-a", "--no-edit"],
+    );
+    s
+}
+
 fn commit(dir: &Path) {
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-q", "-m", "change"]);
@@ -112,13 +124,7 @@ fn nothing_changed_is_exit_0_and_no_output() {
 
 #[test]
 fn a_changed_secret_is_reported_without_its_value() {
-    let s = repos();
-    common::decrypt_at_render(&s.path("operator"));
-    // Folded into the operator repo's one commit: both sides decrypt at render time.
-    git(
-        &s.path("operator"),
-        &["commit", "-q", "--amend", "-a", "--no-edit"],
-    );
+    let s = repos_decrypting_at_render();
     s.edit(
         "app/dovetail.yaml",
         "env:\n",
@@ -149,17 +155,11 @@ fn a_changed_secret_is_reported_without_its_value() {
 
 #[test]
 fn with_the_identity_the_plaintexts_decide_and_never_show() {
-    let s = repos();
+    let s = repos_decrypting_at_render();
     let key = s.path("key.txt");
     let Some(recipient) = common::age_keygen(&key) else {
         return;
     };
-    common::decrypt_at_render(&s.path("operator"));
-    // Folded into the operator repo's one commit: both sides decrypt at render time.
-    git(
-        &s.path("operator"),
-        &["commit", "-q", "--amend", "-a", "--no-edit"],
-    );
     s.edit(
         "app/dovetail.yaml",
         "env:\n",
@@ -302,12 +302,7 @@ fn markdown_report_of_no_change_says_so() {
 
 #[test]
 fn markdown_redacts_secrets_exactly_as_the_text_diff() {
-    let s = repos();
-    common::decrypt_at_render(&s.path("operator"));
-    git(
-        &s.path("operator"),
-        &["commit", "-q", "--amend", "-a", "--no-edit"],
-    );
+    let s = repos_decrypting_at_render();
     s.edit(
         "app/dovetail.yaml",
         "env:\n",
