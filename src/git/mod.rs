@@ -54,31 +54,16 @@ const MAX_KNOWN_HOSTS_BYTES: u64 = 1024 * 1024;
 /// Largest token file read.
 const MAX_TOKEN_BYTES: u64 = 16 * 1024;
 
-/// Where an input comes from: a local directory or a git repository.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Location {
-    /// A directory on this machine.
-    Dir(PathBuf),
-    /// A git URL and revision.
-    Git(GitSpec),
-    /// A directory of a local git work tree as it was at a revision (`dovetail diff`).
-    Revision {
-        /// The directory, inside a git work tree.
-        dir: PathBuf,
-        /// Anything `git rev-parse` takes: a branch, tag, `origin/main`, `HEAD~1`, a sha.
-        rev: String,
-    },
-}
-
-impl Location {
-    /// Reads `DIR`, `URL` or `URL#REF`. A URL is anything with a scheme (`https://`,
+impl GitSpec {
+    /// Reads `URL` or `URL#REF`, where `s` is a URL: anything with a scheme (`https://`,
     /// `ssh://`, `git://`, `http://`, `file://`) or the scp-like `user@host:path`.
-    pub fn parse(s: &str) -> Result<Location, LocationError> {
+    /// `Ok(None)` for anything else, which names a directory.
+    pub fn parse(s: &str) -> Result<Option<GitSpec>, LocationError> {
         let scp_like = s.split_once(':').is_some_and(|(before, _)| {
             before.contains('@') && !before.contains('/') && !before.starts_with('.')
         });
         if !s.contains("://") && !scp_like {
-            return Ok(Location::Dir(PathBuf::from(s)));
+            return Ok(None);
         }
         let (url, rev) = match s.rsplit_once('#') {
             Some((url, rev)) => (url, Some(rev)),
@@ -92,7 +77,7 @@ impl Location {
             None => Rev::Default,
             Some(r) => Rev::parse(r)?,
         };
-        Ok(Location::Git(GitSpec {
+        Ok(Some(GitSpec {
             url: url.to_owned(),
             rev,
         }))
@@ -1293,40 +1278,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn locations_tell_directories_from_urls() {
-        assert_eq!(
-            Location::parse("examples/django/app").unwrap(),
-            Location::Dir("examples/django/app".into())
-        );
-        assert_eq!(
-            Location::parse("./a:b").unwrap(),
-            Location::Dir("./a:b".into())
-        );
-        let Location::Git(spec) =
-            Location::parse("https://git.example.com/acme/shop.git#main").unwrap()
-        else {
-            panic!("not git")
-        };
+    fn urls_are_told_from_directories() {
+        assert_eq!(GitSpec::parse("examples/django/app").unwrap(), None);
+        assert_eq!(GitSpec::parse("./a:b").unwrap(), None);
+        let spec = GitSpec::parse("https://git.example.com/acme/shop.git#main")
+            .unwrap()
+            .unwrap();
         assert_eq!(spec.url, "https://git.example.com/acme/shop.git");
         assert_eq!(spec.rev, Rev::Named("main".into()));
-        let Location::Git(spec) = Location::parse(&format!(
+        let spec = GitSpec::parse(&format!(
             "git@git.example.com:acme/shop.git#{}",
             "A".repeat(40)
         ))
-        .unwrap() else {
-            panic!("not git")
-        };
+        .unwrap()
+        .unwrap();
         assert_eq!(spec.rev, Rev::Commit("a".repeat(40)));
         assert!(matches!(
-            Location::parse("https://user:hunter2@git.example.com/x.git"),
+            GitSpec::parse("https://user:hunter2@git.example.com/x.git"),
             Err(LocationError::PasswordInUrl)
         ));
         assert!(matches!(
-            Location::parse("https://git.example.com/x.git#a..b"),
+            GitSpec::parse("https://git.example.com/x.git#a..b"),
             Err(LocationError::BadRev(_))
         ));
         assert!(matches!(
-            Location::parse("gopher://git.example.com/x.git"),
+            GitSpec::parse("gopher://git.example.com/x.git"),
             Err(LocationError::BadUrl(_))
         ));
     }
