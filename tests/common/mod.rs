@@ -1,7 +1,11 @@
-//! Shared harness for CLI tests: a scratch copy of an example to break, and a runner that
-//! captures exit status, stdout and stderr.
+//! Shared harness for the tests: [`scenario`] runs the pipeline in-process over in-memory
+//! repos (most cases); the rest of this module spawns the binary, on a scratch copy of an
+//! example to break, and captures exit status, stdout and stderr (the cases that need a
+//! real process: usage mistakes, git servers, Argo CD's environment, the external tools).
 
 #![allow(dead_code)]
+
+pub mod scenario;
 
 use std::fs;
 use std::net::{TcpListener, TcpStream};
