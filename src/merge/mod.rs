@@ -14,6 +14,8 @@
 mod fragments;
 mod network;
 pub mod podcheck;
+#[cfg(test)]
+mod precedence;
 pub mod resolved;
 mod secrets;
 mod services;
