@@ -52,7 +52,7 @@ fn kube() -> &'static Kube {
 }
 
 fn start_cluster() -> Result<Kube, String> {
-    let kube = match std::env::var_os("DOVETAIL_TEST_KUBECONFIG") {
+    let kube = match common::test_var("DOVETAIL_TEST_KUBECONFIG") {
         Some(path) => Kube {
             kubeconfig: PathBuf::from(path),
         },
