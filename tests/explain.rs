@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::scenario::Scenario;
 use common::{Scratch, dovetail, root};
 
 fn explain(example: &str) -> String {
@@ -136,4 +137,24 @@ fn secret_values_are_never_explained() {
     assert!(l.contains("= <redacted>  <- app/dovetail.yaml"), "{l}");
     assert!(!r.stdout.contains("hunter2"));
     assert!(!r.stdout.contains("BEGIN AGE"));
+}
+
+/// Every field of every example's render, and of an app with as much as dovetail
+/// renders, comes from a line of an input or a named default: none falls through
+/// explain's table to its fallback, which would say nothing about why it is there.
+#[test]
+fn every_rendered_field_has_an_origin_or_a_named_default() {
+    let fallback = format!("  <- dovetail: {}", dovetail::emit::explain::FALLBACK);
+    let mut cases = Scenario::examples();
+    cases.push(("the maximal app".to_owned(), Scenario::maximal()));
+    for (what, s) in cases {
+        let text = s.explain();
+        assert!(text.lines().count() > 100, "{what}: {text}");
+        let gaps: Vec<&str> = text.lines().filter(|l| l.ends_with(&fallback)).collect();
+        assert!(
+            gaps.is_empty(),
+            "{what}: explain has no rule for these fields (add one to src/emit/explain.rs):\n{}",
+            gaps.join("\n")
+        );
+    }
 }

@@ -596,3 +596,35 @@ fn metrics_ports_are_scrapeable_from_the_monitoring_namespace() {
     assert!(!out.contains("indico-metrics"));
     assert!(!out.contains("kind: PodMonitor"));
 }
+
+/// The AppProject of every app admits the kinds `render::RENDERED_KINDS` lists: that
+/// list must be exactly what render emits, over every example and an app with as much as
+/// dovetail renders. A kind emitted and not listed would be refused at sync; one listed
+/// and never emitted is a permission no app needs.
+#[test]
+fn the_app_project_admits_exactly_the_kinds_render_emits() {
+    use std::collections::BTreeSet;
+    let mut cases = Scenario::examples();
+    cases.push(("the maximal app".to_owned(), Scenario::maximal()));
+    let mut emitted = BTreeSet::new();
+    for (what, s) in cases {
+        for o in s.objects() {
+            let api = o["apiVersion"].as_str().unwrap();
+            let group = api.rsplit_once('/').map_or("", |(g, _)| g).to_owned();
+            let kind = o["kind"].as_str().unwrap().to_owned();
+            assert!(
+                dovetail::render::RENDERED_KINDS
+                    .iter()
+                    .any(|(g, k)| *g == group && *k == kind),
+                "{what} renders {group}/{kind}, which RENDERED_KINDS (and so the AppProject) lacks"
+            );
+            emitted.insert((group, kind));
+        }
+    }
+    for (group, kind) in dovetail::render::RENDERED_KINDS {
+        assert!(
+            emitted.contains(&((*group).to_owned(), (*kind).to_owned())),
+            "RENDERED_KINDS lists {group}/{kind}, which no scenario renders: drop it, or add it to Scenario::maximal"
+        );
+    }
+}

@@ -40,6 +40,116 @@ impl Scenario {
         s
     }
 
+    /// Every example under `examples/` (a directory with `app/` and `operator/`), by
+    /// name.
+    pub fn examples() -> Vec<(String, Scenario)> {
+        let mut names: Vec<String> = fs::read_dir(root().join("examples"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.join("app").is_dir() && p.join("operator").is_dir())
+            .map(|p| p.file_name().unwrap().to_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        assert!(!names.is_empty());
+        names
+            .into_iter()
+            .map(|n| {
+                let s = Scenario::example(&n);
+                (n, s)
+            })
+            .collect()
+    }
+
+    /// As much of what dovetail renders as one app can have: the Indico example (init
+    /// Job, autoscaling, a singleton, sidecars, metrics and PodMonitors, a shared
+    /// volume, CloudNativePG, Redis, an Ingress) with secrets and an image pull secret
+    /// (rendered redacted: the scenario has no identity), a binary config file, a
+    /// LoadBalancer Service, an `emptyDir` of a fragment, local storage from a plan and
+    /// the platform, and the platform's egress rules. The drift guards render it.
+    pub fn maximal() -> Scenario {
+        const APP: &str = "app/dovetail.yaml";
+        const ALLOC: &str = "operator/tenants/events/indico.yaml";
+        const PLATFORM: &str = "operator/platform.yaml";
+        let mut s = Scenario::example("indico");
+        let recipient = super::EXAMPLE_RECIPIENT;
+        let mut secrets = String::from("apiVersion: dovetail/v1\nkind: Secrets\ndata:\n");
+        for (key, value) in [
+            ("SECRET_KEY", "s3cret"),
+            (
+                "REGISTRY_AUTH",
+                r#"{"auths":{"registry.example.com":{"auth":"dTpw"}}}"#,
+            ),
+        ] {
+            let binding = dovetail::crypto::Binding {
+                tenant: "events",
+                app: "indico",
+                key,
+            };
+            let armored = dovetail::crypto::encrypt(
+                value.as_bytes(),
+                &binding,
+                &[recipient.parse().unwrap()],
+            )
+            .unwrap();
+            secrets.push_str(&format!("  {key}: |\n"));
+            for line in armored.lines() {
+                secrets.push_str(&format!("    {line}\n"));
+            }
+        }
+        s.write("app/secrets.yaml", secrets)
+            .write("app/config/logo.png", vec![0x89, b'P', b'N', b'G', 0, 0xff, 0xfe])
+            .edit(
+                APP,
+                "env:\n",
+                "secrets: secrets.yaml\nimagePullSecret: REGISTRY_AUTH\nenv:\n",
+            )
+            .edit(
+                APP,
+                "files:\n",
+                "files:\n  - {path: config/logo.png, mount: /etc/indico/logo.png, processes: [web]}\n",
+            )
+            .edit(
+                APP,
+                "    port: 8080\n",
+                "    port: 8080\n    serviceType: LoadBalancer\n",
+            )
+            .edit(
+                APP,
+                "        - name: web\n",
+                "        - name: web\n          volumeMounts: [{name: scratch, mountPath: /scratch}]\n",
+            )
+            .edit(
+                APP,
+                "  celery:\n",
+                "      volumes: [{name: scratch, emptyDir: {sizeLimit: 1Gi}}]\n  celery:\n",
+            )
+            .edit(
+                ALLOC,
+                "web: {replicas: 2, plan: medium, autoscaling: {maxReplicas: 4}}",
+                "web: {replicas: 2, plan: medium, autoscaling: {maxReplicas: 4}, serviceTypes: [LoadBalancer]}",
+            )
+            .edit(
+                ALLOC,
+                "celery: {replicas: 2, plan: small}",
+                "celery: {replicas: 2, plan: small, ephemeralStorage: 2Gi}",
+            )
+            .edit(
+                PLATFORM,
+                "  medium: {cpu: \"1\", memory: 2Gi}",
+                "  medium: {cpu: \"1\", memory: 2Gi, ephemeralStorage: 4Gi}",
+            )
+            .edit(
+                PLATFORM,
+                "  sidecarResources: {cpu: 50m, memory: 64Mi}",
+                "  sidecarResources: {cpu: 50m, memory: 64Mi, ephemeralStorage: 128Mi}\n  ephemeralStorage: 3Gi",
+            )
+            .append(
+                PLATFORM,
+                "network:\n  egress:\n    - {cidr: 0.0.0.0/0, except: [10.0.0.0/8]}\n    - {cidr: 203.0.113.0/24, ports: [5432]}\n  clusterCIDRs: [10.244.0.0/16]\n  dns: {namespace: kube-system, podLabels: {k8s-app: kube-dns}}\n  apiServer: [192.0.2.10/32]\n",
+            );
+        s
+    }
+
     /// No files at all.
     pub fn empty() -> Scenario {
         Scenario {
