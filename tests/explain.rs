@@ -1,20 +1,14 @@
 //! `dovetail explain`: each rendered field with the file:line it came from, or the
-//! built-in default; secret values never.
+//! built-in default; secret values never. In-process over in-memory repos, but for the
+//! secret, set through the binary.
 
 mod common;
 
+use common::Scratch;
 use common::scenario::Scenario;
-use common::{Scratch, dovetail, root};
 
 fn explain(example: &str) -> String {
-    let app = format!("examples/{example}/app");
-    let operator = format!("examples/{example}/operator");
-    let r = dovetail(
-        &["explain", "--app", &app, "--operator", &operator],
-        &root(),
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    r.stdout
+    Scenario::example(example).explain()
 }
 
 /// The line explaining `field` of `object`.
@@ -33,8 +27,8 @@ fn line<'a>(text: &'a str, object: &str, field: &str) -> &'a str {
 #[test]
 fn fields_point_at_the_customer_allocation_and_platform_lines() {
     let text = explain("django");
-    let op = "examples/django/operator";
-    let app = "examples/django/app/dovetail.yaml";
+    let op = "operator";
+    let app = "app/dovetail.yaml";
     for (object, field, origin) in [
         (
             "Deployment/shop-web",
@@ -92,6 +86,28 @@ fn fields_point_at_the_customer_allocation_and_platform_lines() {
         "spec.template.spec.containers[web].securityContext.readOnlyRootFilesystem",
     );
     assert!(sc.ends_with("<- dovetail: Pod Security restricted"), "{sc}");
+    // Local storage no input sizes is the built-in default, and says so.
+    let local = line(
+        &text,
+        "Deployment/shop-web",
+        "spec.template.spec.containers[web].resources.limits.ephemeral-storage",
+    );
+    assert!(
+        local.contains(
+            "= \"1Gi\"  <- dovetail: 1Gi: every app container's local storage is bounded"
+        ),
+        "{local}"
+    );
+    // The default egress rule says it is the default.
+    let egress = line(
+        &text,
+        "NetworkPolicy/shop-egress",
+        "spec.egress[1].to[0].ipBlock.cidr",
+    );
+    assert!(
+        egress.contains("(platform.yaml sets no network.egress)"),
+        "{egress}"
+    );
 }
 
 #[test]
