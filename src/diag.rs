@@ -375,12 +375,14 @@ impl Diagnostic {
     }
 
     /// The same problem with advice on what to do.
+    #[must_use]
     pub fn hint(mut self, hint: impl Into<String>) -> Diagnostic {
         self.hint = Some(hint.into());
         self
     }
 
     /// The same problem downgraded to a warning.
+    #[must_use]
     pub fn warning(mut self) -> Diagnostic {
         self.severity = Severity::Warning;
         self

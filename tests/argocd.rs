@@ -736,12 +736,12 @@ fn the_deploy_overlay_adds_a_locked_down_sidecar() {
 
 #[test]
 fn secrets_are_decrypted_in_the_sidecar_and_never_reach_stderr() {
+    const VALUE: &str = "correct-horse-battery-staple";
     let app = App::new();
     app.platform.decrypt_at_render();
     let keys = tempfile::tempdir().unwrap();
     let key = keys.path().join("key.txt");
     let recipient = common::age_keygen(&key);
-    const VALUE: &str = "correct-horse-battery-staple";
     app.commit_secret(VALUE, &recipient);
 
     let mut env = app.env("acme-shop", REPO);

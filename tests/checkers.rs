@@ -28,8 +28,7 @@ const VENV: &str = "python3 -m venv .venv && .venv/bin/pip install -r .ci/requir
 /// with how to install them when they are missing.
 fn checkers() -> PathBuf {
     let dir = common::test_var("DOVETAIL_CHECKERS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(".venv/bin"));
+        .map_or_else(|| root().join(".venv/bin"), PathBuf::from);
     for tool in ["kubernetes-validate", "yamllint", "python"] {
         common::require(tool, dir.join(tool), VENV);
     }
@@ -294,8 +293,7 @@ fn the_fleet_passes_kubernetes_validate_and_yamllint() {
 /// install it when it is missing.
 fn checkov() -> PathBuf {
     let bin = common::test_var("DOVETAIL_CHECKOV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(".venv-checkov/bin/checkov"));
+        .map_or_else(|| root().join(".venv-checkov/bin/checkov"), PathBuf::from);
     common::require(
         "checkov",
         bin,

@@ -1,4 +1,4 @@
-//! `dovetail explain`: each rendered field with the file:line it came from, or the
+//! `dovetail explain`: each rendered field with the `file:line` it came from, or the
 //! built-in default; secret values never. In-process over in-memory repos, but for the
 //! secret, set through the binary.
 

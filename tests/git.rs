@@ -1,7 +1,7 @@
 //! Git sources against a real `git daemon` on 127.0.0.1: fetching, the cache and its TTL,
 //! pinned commits without a network, unknown refs, unreachable hosts, force-pushes, a
 //! corrupt cache, and the same file rules as directories. Over ssh, against a real `sshd`
-//! on 127.0.0.1: host keys checked against known_hosts, and a refused key tried a
+//! on 127.0.0.1: host keys checked against `known_hosts`, and a refused key tried a
 //! bounded number of times.
 
 mod common;
@@ -519,7 +519,7 @@ impl Sshd {
         self.dir.path().join(name).to_str().unwrap().to_owned()
     }
 
-    /// A known_hosts file listing `key` (a `.pub` file) for this server.
+    /// A `known_hosts` file listing `key` (a `.pub` file) for this server.
     fn known_hosts(&self, key: &str) -> String {
         let public = fs::read_to_string(self.path(key)).unwrap();
         let mut fields = public.split_whitespace();
@@ -689,7 +689,7 @@ fn one_repository_can_hold_both_the_operator_and_the_app() {
     assert_eq!(server.cached_repos().len(), 1);
 }
 
-/// A TLS git server on 127.0.0.1 (tests/fixtures/git_https_server.py) that wants a token,
+/// A TLS git server on 127.0.0.1 (`tests/fixtures/git_https_server.py`) that wants a token,
 /// with a self-signed certificate for 127.0.0.1 that only the tests trust.
 struct Https {
     dir: tempfile::TempDir,

@@ -10,6 +10,8 @@ mod common;
 
 use std::process::Command;
 
+use base64::Engine as _;
+
 use common::{Scratch, dovetail, piped};
 
 const PLAIN: &str = "correct-horse-battery-staple";
@@ -240,7 +242,7 @@ fn without_an_identity_values_are_redacted_and_only_checked_for_form() {
     r.invalid("secrets.yaml:4:3: error: data.SECRET_KEY: line 1 of the armor ends in whitespace; remove the trailing spaces");
 }
 
-/// Writes `armored` as SECRET_KEY, renders with the key, and checks the refusal.
+/// Writes `armored` as `SECRET_KEY`, renders with the key, and checks the refusal.
 fn refused(k: &Keys, armored: &str, expected: &str) {
     k.s.write(
         "app/secrets.yaml",
@@ -327,7 +329,6 @@ fn ten_thousand_recipient_stanzas_are_refused_fast() {
         header.push_str("-> X25519 A\nA\n");
     }
     header.push_str("--- AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n");
-    use base64::Engine;
     let body = base64::engine::general_purpose::STANDARD.encode(header.as_bytes());
     let mut armored = String::from("-----BEGIN AGE ENCRYPTED FILE-----\n");
     for chunk in body.as_bytes().chunks(64) {
@@ -358,7 +359,6 @@ fn ten_thousand_recipient_stanzas_are_refused_fast() {
 fn passphrase_encrypted_value_is_refused() {
     let k = setup();
     // An scrypt stanza, as `age -p` writes it.
-    use base64::Engine;
     let header = "age-encryption.org/v1\n-> scrypt AAAAAAAAAAAAAAAAAAAAAA 18\nAAAA\n--- AAAA\n";
     let body = base64::engine::general_purpose::STANDARD.encode(header);
     let armored =

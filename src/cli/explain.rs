@@ -1,4 +1,4 @@
-//! `dovetail explain`: each rendered field with the file:line it came from, or
+//! `dovetail explain`: each rendered field with the `file:line` it came from, or
 //! dovetail's default and why.
 
 use super::{ExplainArgs, Io, merged_app};

@@ -65,6 +65,10 @@ repo) it renders the fleet: per allocation a Namespace, ResourceQuota, LimitRang
 AppProject and Application.";
 
 /// The subcommands.
+#[allow(
+    clippy::doc_markdown,
+    reason = "clap prints these doc comments as the help text, where backticks would show"
+)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Render the final manifests (a dry run of what ArgoCD would apply).
@@ -147,6 +151,10 @@ pub struct RepoArgs {
 }
 
 /// `--identity`, shared by every command that decrypts.
+#[allow(
+    clippy::doc_markdown,
+    reason = "clap prints these doc comments as the help text, where backticks would show"
+)]
 #[derive(Debug, Args, Clone)]
 pub struct IdentityArgs {
     /// An age identity file (age-keygen output) to decrypt secrets; repeat it, or list
@@ -217,6 +225,10 @@ pub enum SecretsCommand {
 }
 
 /// `dovetail secrets set`.
+#[allow(
+    clippy::doc_markdown,
+    reason = "clap prints these doc comments as the help text, where backticks would show"
+)]
 #[derive(Debug, Args)]
 pub struct SecretsSetArgs {
     /// The key, like SECRET_KEY.

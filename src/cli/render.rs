@@ -36,16 +36,13 @@ pub(super) fn render(
     if objects.is_empty() {
         return Err(Error::Empty);
     }
-    match output_dir {
-        Some(dir) => {
-            let n = output::write_dir(dir, &objects)?;
-            reporter
-                .done(&format!("wrote {n} objects to {}", dir.display()))
-                .map_err(Error::Stderr)
-        }
-        None => {
-            let text = output::stream(&objects)?;
-            io.out.write_all(text.as_bytes()).map_err(Error::Stdout)
-        }
+    if let Some(dir) = output_dir {
+        let n = output::write_dir(dir, &objects)?;
+        reporter
+            .done(&format!("wrote {n} objects to {}", dir.display()))
+            .map_err(Error::Stderr)
+    } else {
+        let text = output::stream(&objects)?;
+        io.out.write_all(text.as_bytes()).map_err(Error::Stdout)
     }
 }

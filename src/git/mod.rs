@@ -48,7 +48,7 @@ pub const LOCK_WAIT: Duration = Duration::from_secs(45);
 /// asks again after each refusal and would loop forever.
 pub const MAX_AUTH_ATTEMPTS: u32 = 2;
 
-/// Largest known_hosts file read.
+/// Largest `known_hosts` file read.
 const MAX_KNOWN_HOSTS_BYTES: u64 = 1024 * 1024;
 
 /// Largest token file read.
@@ -148,6 +148,10 @@ impl fmt::Display for GitSpec {
 
 /// Whether `r` can name a revision: a ref name git would accept (`git check-ref-format
 /// --branch`, roughly), which a full commit id also is.
+#[allow(
+    clippy::case_sensitive_file_extension_comparisons,
+    reason = "git's own rule: a ref may not end in `.lock`, spelled so"
+)]
 pub fn revision(r: &str) -> bool {
     !r.is_empty()
         && r.len() <= 255
@@ -306,9 +310,10 @@ impl GitSettings {
             ssh_key: nonempty("DOVETAIL_SSH_KEY").map(PathBuf::from),
             known_hosts: nonempty("DOVETAIL_SSH_KNOWN_HOSTS").map(PathBuf::from),
             https_token: nonempty("DOVETAIL_HTTPS_TOKEN_FILE").map(PathBuf::from),
-            https_user: nonempty("DOVETAIL_HTTPS_USER")
-                .map(|u| u.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "x-access-token".to_owned()),
+            https_user: nonempty("DOVETAIL_HTTPS_USER").map_or_else(
+                || "x-access-token".to_owned(),
+                |u| u.to_string_lossy().into_owned(),
+            ),
             proxied: [
                 "HTTPS_PROXY",
                 "https_proxy",
@@ -358,7 +363,7 @@ pub enum GitError {
         /// What was tried and what to do.
         message: String,
     },
-    /// The ssh server's host key is not the one known_hosts lists.
+    /// The ssh server's host key is not the one `known_hosts` lists.
     #[error("{url}: host key check failed: {message}")]
     HostKey {
         /// The repo.
@@ -486,8 +491,9 @@ pub struct Checkout {
     pub freshness: Freshness,
     /// Why the cache entry was rebuilt on the way, if it was.
     pub rebuilt: Option<String>,
-    /// The cache entry's lock; `None` for a local work tree's repository.
-    _lock: Option<fs::File>,
+    /// The cache entry's lock, held while the checkout is read; `None` for a local work
+    /// tree's repository.
+    lock: Option<fs::File>,
 }
 
 impl fmt::Debug for Checkout {
@@ -508,7 +514,7 @@ impl Checkout {
             Rev::Named(n) => n.clone(),
             Rev::Commit(_) => "pinned".to_owned(),
         };
-        if self._lock.is_none() {
+        if self.lock.is_none() {
             return format!(
                 "{} at {} = commit {} (local repository)",
                 self.spec.url, rev, self.commit
@@ -549,7 +555,7 @@ impl Found {
             spec: spec.clone(),
             freshness: self.freshness,
             rebuilt,
-            _lock: Some(lock),
+            lock: Some(lock),
         }
     }
 }
@@ -643,14 +649,14 @@ impl Cache {
                 url: spec.url.clone(),
                 message: e.message().to_owned(),
             })?,
-            Local::Missing => self.create(&dir, &spec.url)?,
+            Local::Missing => Self::create(&dir, &spec.url)?,
             Local::Corrupt(why) => {
                 progress(&format!(
                     "the cache of {} is corrupt ({why}); rebuilding it",
                     spec.url
                 ));
                 rebuilt = Some(why);
-                self.recreate(&dir, &spec.url)?
+                Self::recreate(&dir, &spec.url)?
             }
         };
         progress(&format!("fetching {spec}"));
@@ -666,7 +672,7 @@ impl Cache {
                 ));
                 rebuilt = Some(message);
                 drop(repo);
-                let repo = self.recreate(&dir, &spec.url)?;
+                let repo = Self::recreate(&dir, &spec.url)?;
                 let commit = self.fetch(&repo, spec)?;
                 verified(&dir, &spec.url, commit)?
             }
@@ -735,7 +741,7 @@ impl Cache {
 
     /// A new empty bare repository at `dir`, made beside it and renamed into place so a
     /// crash never leaves half of one.
-    fn create(&self, dir: &Path, url: &str) -> Result<Repository, GitError> {
+    fn create(dir: &Path, url: &str) -> Result<Repository, GitError> {
         let tmp = dir.with_extension(format!("tmp-{}", std::process::id()));
         let err = |e: String| GitError::CacheDir {
             path: dir.display().to_string(),
@@ -750,12 +756,12 @@ impl Cache {
         })
     }
 
-    fn recreate(&self, dir: &Path, url: &str) -> Result<Repository, GitError> {
+    fn recreate(dir: &Path, url: &str) -> Result<Repository, GitError> {
         remove(dir).map_err(|e| GitError::CacheDir {
             path: dir.display().to_string(),
             message: format!("cannot remove the corrupt cache: {e}"),
         })?;
-        self.create(dir, url)
+        Self::create(dir, url)
     }
 
     /// Fetches what `spec` needs into `repo` and returns its commit.
@@ -800,7 +806,12 @@ impl Cache {
             url: url.to_owned(),
             message: e.message().to_owned(),
         })?;
-        let advertised = |name: &str| heads.iter().find(|h| h.name() == name).map(|h| h.oid());
+        let advertised = |name: &str| {
+            heads
+                .iter()
+                .find(|h| h.name() == name)
+                .map(git2::RemoteHead::oid)
+        };
         let target = match &spec.rev {
             Rev::Default => advertised("HEAD"),
             Rev::Named(n) => advertised(&format!("refs/heads/{n}"))
@@ -1061,7 +1072,7 @@ pub fn open_local(dir: &Path, rev: &str) -> Result<(Checkout, String), GitError>
             },
             freshness: Freshness::Pinned,
             rebuilt: None,
-            _lock: None,
+            lock: None,
         },
         subdir,
     ))

@@ -184,7 +184,7 @@ impl DirTree {
     /// Opens `dir` as a tree, named in messages as `shown` (the path inside its repo).
     pub fn open_as(dir: &Path, shown: &Path) -> std::io::Result<DirTree> {
         let mut tree = DirTree::open(dir)?;
-        tree.given = shown.to_owned();
+        shown.clone_into(&mut tree.given);
         Ok(tree)
     }
 
@@ -356,14 +356,13 @@ impl CachedTree {
             self.lookups.set(self.lookups.get() + 1);
             return crate::git::odb::find_entry(&self.data, name);
         }
-        let index = match self.index.get() {
-            Some(index) => index,
-            None => {
-                let mut entries =
-                    crate::git::odb::entries(&self.data).collect::<Result<Vec<_>, _>>()?;
-                entries.sort_by(|a, b| a.name.cmp(&b.name));
-                self.index.get_or_init(|| entries)
-            }
+        let index = if let Some(index) = self.index.get() {
+            index
+        } else {
+            let mut entries =
+                crate::git::odb::entries(&self.data).collect::<Result<Vec<_>, _>>()?;
+            entries.sort_by(|a, b| a.name.cmp(&b.name));
+            self.index.get_or_init(|| entries)
         };
         Ok(index
             .binary_search_by(|e| e.name.as_slice().cmp(name))
@@ -421,7 +420,7 @@ impl GitTree {
                 })?
                 .id;
         }
-        let prefix = parts.iter().map(|p| format!("{p}/")).collect();
+        let prefix = parts.iter().flat_map(|p| [*p, "/"]).collect();
         Ok(GitTree {
             checkout,
             root,
@@ -746,7 +745,6 @@ impl MemTree {
                 };
                 let last = i + 1 == parts.len();
                 match self.entries.get(&path) {
-                    None => return Err(ReadError::NotFound(rel.to_owned())),
                     Some(MemEntry::Dir) => {
                         if !last && self.holds_git(&path) {
                             return Err(ReadError::Submodule(rel.to_owned()));
@@ -754,7 +752,9 @@ impl MemTree {
                         here = path;
                     }
                     Some(MemEntry::File(bytes)) if last => return Ok(MemObject::File(bytes)),
-                    Some(MemEntry::File(_)) => return Err(ReadError::NotFound(rel.to_owned())),
+                    None | Some(MemEntry::File(_)) => {
+                        return Err(ReadError::NotFound(rel.to_owned()));
+                    }
                     Some(MemEntry::Link(target)) => {
                         links += 1;
                         if links > MAX_LINKS {
