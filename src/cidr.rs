@@ -99,7 +99,7 @@ impl fmt::Display for Cidr {
 
 /// Where cloud providers serve instance metadata (and the credentials of the node):
 /// AWS, GCP, Azure, OpenStack and most others on 169.254.169.254 (the whole link-local
-/// block goes with it), AWS's IPv6 endpoint on fd00:ec2::254, Alibaba Cloud on
+/// block goes with it), AWS's IPv6 endpoint on `fd00:ec2::254`, Alibaba Cloud on
 /// 100.100.100.200. (Their IPv4-mapped IPv6 spellings need no exception: the API
 /// server refuses every IPv4-mapped block, and so does [`Cidr::parse`].)
 pub const METADATA: &[&str] = &["100.100.100.200/32", "169.254.0.0/16", "fd00:ec2::254/128"];

@@ -408,7 +408,9 @@ mod tests {
                 .unwrap();
                 let mut enc = e.wrap_output(armor).unwrap();
                 enc.write_all(plain.as_bytes()).unwrap();
-                enc.finish().and_then(|a| a.finish()).unwrap();
+                enc.finish()
+                    .and_then(age::armor::ArmoredWriter::finish)
+                    .unwrap();
             }
             let armored = String::from_utf8(w).unwrap();
             let e = decrypt(&armored, std::slice::from_ref(&id), &binding()).unwrap_err();

@@ -375,12 +375,14 @@ impl Diagnostic {
     }
 
     /// The same problem with advice on what to do.
+    #[must_use]
     pub fn hint(mut self, hint: impl Into<String>) -> Diagnostic {
         self.hint = Some(hint.into());
         self
     }
 
     /// The same problem downgraded to a warning.
+    #[must_use]
     pub fn warning(mut self) -> Diagnostic {
         self.severity = Severity::Warning;
         self
@@ -440,6 +442,25 @@ mod tests {
             );
             assert!(!code.summary().is_empty());
         }
+    }
+
+    /// The README's table of codes must be exactly [`Code::ALL`], in order, each with its
+    /// summary: a code added, renumbered or reworded without the README fails here, and
+    /// the message holds the table to paste.
+    #[test]
+    fn the_readme_lists_exactly_the_codes_dovetail_has() {
+        let want: Vec<String> = Code::ALL
+            .iter()
+            .map(|c| format!("| `{}` | {} |", c.as_str(), c.summary()))
+            .collect();
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let listed: Vec<&str> = readme.lines().filter(|l| l.starts_with("| `DT")).collect();
+        assert!(
+            listed == want,
+            "README.md's table of diagnostic codes differs from diag::Code; it should read:\n\n| code | what it means |\n|---|---|\n{}",
+            want.join("\n")
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! 3. [`input`] reads them: the operator's side ([`input::operator`]: the layout,
 //!    `platform.yaml`, the allocation, the fleet) and the customer's
 //!    ([`input::app`]: `dovetail.yaml`, its files, its secrets file). Each file is parsed
-//!    into a tree that remembers file:line:column ([`input::yaml`]), checked for who owns
+//!    into a tree that remembers `file:line:column` ([`input::yaml`]), checked for who owns
 //!    which field and against its schema, and typed — without the fields in error, so
 //!    that the stages after still check the rest.
 //! 4. [`merge`] combines both sides under the platform's policy into a

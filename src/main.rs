@@ -25,14 +25,5 @@ fn main() -> ExitCode {
         },
     );
     let _ = out.flush();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            if !e.is_quiet() {
-                let format = dovetail::emit::report::Format::Text;
-                let _ = dovetail::emit::report::Reporter::new(&mut err, format).failure(&e);
-            }
-            ExitCode::from(e.exit_code())
-        }
-    }
+    ExitCode::from(dovetail::cli::finish(result, &mut err))
 }

@@ -1,7 +1,7 @@
 //! The pipeline every command runs over the two repos: open each where it is (a
-//! directory, a commit of the git cache, a revision of a local work tree), read the
-//! operator's side, pick the allocation, read the app's side, merge. Every problem of
-//! every stage comes back together, in one [`Diagnostics`].
+//! directory, a commit of the git cache, a revision of a local work tree, or memory),
+//! read the operator's side, pick the allocation, read the app's side, merge. Every
+//! problem of every stage comes back together, in one [`Diagnostics`].
 
 use std::path::PathBuf;
 
@@ -11,16 +11,46 @@ use crate::diag::{Code, Diagnostic, Diagnostics, Doc};
 use crate::emit::explain::SourceDocs;
 use crate::emit::report::Reporter;
 use crate::git::worktree::WorkTree;
-use crate::git::{Cache, GitError, GitSettings, Location};
+use crate::git::{Cache, GitError, GitSettings, GitSpec, LocationError};
 use crate::input::app;
 use crate::input::model::Identity;
 use crate::input::model::{Allocation, Platform};
 use crate::input::operator::{AllocationError, Member, OperatorRepo};
 use crate::input::ownership::Owners;
 use crate::input::schema::SchemaKind;
-use crate::input::tree::{DirTree, GitTree, Tree};
+use crate::input::tree::{DirTree, GitTree, MemTree, Tree};
 use crate::input::yaml::Pos;
 use crate::merge::{self, Resolved};
+
+/// Where an input comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A directory on this machine.
+    Dir(PathBuf),
+    /// A git URL and revision.
+    Git(GitSpec),
+    /// A directory of a local git work tree as it was at a revision (`dovetail diff`).
+    Revision {
+        /// The directory, inside a git work tree.
+        dir: PathBuf,
+        /// Anything `git rev-parse` takes: a branch, tag, `origin/main`, `HEAD~1`, a sha.
+        rev: String,
+    },
+    /// Files held in memory: never named on a command line, but what the scenario
+    /// tests hand the pipeline to run it in-process. Read like a directory: the app's
+    /// tree is the app directory itself, whatever the allocation's `path`.
+    Memory(MemTree),
+}
+
+impl Location {
+    /// Reads `DIR`, `URL` or `URL#REF` (see [`GitSpec::parse`] for what is a URL).
+    pub fn parse(s: &str) -> Result<Location, LocationError> {
+        Ok(match GitSpec::parse(s)? {
+            Some(spec) => Location::Git(spec),
+            None => Location::Dir(PathBuf::from(s)),
+        })
+    }
+}
 
 /// Where the inputs are, and the keys to read their secrets: what a command line (or
 /// Argo CD's environment) comes down to, checked.
@@ -158,7 +188,7 @@ pub fn unnamed_allocation(
 ) -> Result<Identity, AllocationError> {
     let dir = match app {
         Location::Dir(dir) | Location::Revision { dir, .. } => dir,
-        Location::Git(_) => return repo.only(),
+        Location::Git(_) | Location::Memory(_) => return repo.only(),
     };
     match crate::git::worktree::discover(dir) {
         Some(WorkTree {
@@ -262,6 +292,7 @@ pub fn open_tree(
                 .map_err(Error::Stderr)?;
             Ok(Tree::Git(Box::new(tree)))
         }
+        Location::Memory(tree) => Ok(Tree::Memory(tree.clone())),
     }
 }
 
@@ -404,4 +435,33 @@ pub fn at_revision(sources: &Sources, rev: &str) -> Option<Sources> {
         }
     }
     found.then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::git::Rev;
+
+    #[test]
+    fn locations_tell_directories_from_urls() {
+        assert_eq!(
+            Location::parse("examples/django/app").unwrap(),
+            Location::Dir("examples/django/app".into())
+        );
+        assert_eq!(
+            Location::parse("./a:b").unwrap(),
+            Location::Dir("./a:b".into())
+        );
+        let Location::Git(spec) =
+            Location::parse("https://git.example.com/acme/shop.git#main").unwrap()
+        else {
+            panic!("not git")
+        };
+        assert_eq!(spec.url, "https://git.example.com/acme/shop.git");
+        assert_eq!(spec.rev, Rev::Named("main".into()));
+        assert!(matches!(
+            Location::parse("https://user:hunter2@git.example.com/x.git"),
+            Err(LocationError::PasswordInUrl)
+        ));
+    }
 }

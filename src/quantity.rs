@@ -64,11 +64,13 @@ impl Quantity {
     }
 
     /// The sum; saturates instead of wrapping.
+    #[must_use]
     pub fn plus(self, other: Quantity) -> Quantity {
         Quantity(self.0.saturating_add(other.0))
     }
 
     /// `n` times the quantity; saturates instead of wrapping.
+    #[must_use]
     pub fn times(self, n: u32) -> Quantity {
         Quantity(self.0.saturating_mul(u128::from(n)))
     }

@@ -1,56 +1,60 @@
-//! Bad input through the CLI: every case exits 1 (or 2 for the environment), prints
-//! nothing on stdout, and names the file, line, column and field with what to do.
+//! Bad input, run in-process over in-memory repos ([`common::scenario`]): every case
+//! exits 1 (or 2 for the environment), prints nothing on stdout, and names the file,
+//! line, column and field with what to do. The usage mistakes of the command line itself
+//! (a missing directory, no operator repo, a malformed `--allocation`) are in
+//! tests/cli.rs, through the binary.
 
 mod common;
 
-use common::{Run, Scratch, dovetail};
+use common::scenario::Scenario;
+use dovetail::emit::report::Format;
 
 const APP: &str = "app/dovetail.yaml";
 const ALLOC: &str = "operator/tenants/acme/shop.yaml";
 const PLATFORM: &str = "operator/platform.yaml";
 
-fn django() -> Scratch {
-    Scratch::example("django")
+fn django() -> Scenario {
+    Scenario::example("django")
 }
 
 #[test]
 fn malformed_yaml_names_the_place() {
-    let s = django();
+    let mut s = django();
     s.edit(APP, "  web:\n", "  web: [\n");
-    s.run("render", &[])
+    s.render()
         .invalid("app/dovetail.yaml:")
         .invalid("error: invalid YAML:");
 }
 
 #[test]
 fn duplicate_keys_name_both_lines() {
-    let s = django();
+    let mut s = django();
     s.edit(APP, "kind: App\n", "kind: App\nimage: other/image:1\n");
-    s.run("render", &[])
+    s.render()
         .invalid("app/dovetail.yaml:7:1: error: duplicate key `image` (first at line 6); keep one");
 }
 
 #[test]
 fn unknown_fields_suggest_the_near_name() {
-    let s = django();
+    let mut s = django();
     s.edit(APP, "    port: 8000\n", "    prot: 8000\n");
-    s.run("render", &[]).invalid(
+    s.render().invalid(
         "app/dovetail.yaml:13:5: error: processes.web.prot: unknown field; did you mean `port`?",
     );
 }
 
 #[test]
 fn wrong_types_say_what_was_expected() {
-    let s = django();
+    let mut s = django();
     s.edit(APP, "    port: 8000\n", "    port: \"8000\"\n");
-    s.run("render", &[]).invalid(
+    s.render().invalid(
         "app/dovetail.yaml:13:5: error: processes.web.port: expected an integer, found a string `8000`",
     );
 }
 
 #[test]
 fn alias_bomb_is_refused_quickly() {
-    let s = django();
+    let mut s = django();
     let mut bomb = String::from("x0: &x0 [a, a, a, a, a, a, a, a, a, a]\n");
     for i in 1..12 {
         let p = i - 1;
@@ -58,55 +62,51 @@ fn alias_bomb_is_refused_quickly() {
             "x{i}: &x{i} [*x{p}, *x{p}, *x{p}, *x{p}, *x{p}, *x{p}, *x{p}, *x{p}, *x{p}, *x{p}]\n"
         ));
     }
-    s.write(APP, &bomb);
+    s.write(APP, bomb);
     let started = std::time::Instant::now();
-    s.run("render", &[])
+    s.render()
         .invalid("more than 50000 nodes; input files are small, so trim it");
     assert!(started.elapsed().as_secs() < 5);
 }
 
 #[test]
 fn oversized_file_is_refused_before_parsing() {
-    let s = django();
+    let mut s = django();
     s.append(APP, &format!("# {}\n", "x".repeat(300 * 1024)));
-    s.run("render", &[]).invalid(
+    s.render().invalid(
         "app/dovetail.yaml:1:1: error: `dovetail.yaml` is 308167 bytes, over the 262144-byte limit",
     );
 }
 
 #[test]
 fn files_path_with_dotdot_is_refused_by_the_schema() {
-    let s = django();
+    let mut s = django();
     s.edit(
         APP,
         "path: config/logging.ini",
         "path: ../operator/platform.yaml",
     );
-    s.run("render", &[]).invalid(
+    s.render().invalid(
         "app/dovetail.yaml:24:6: error: files[0].path: `../operator/platform.yaml` is not a path relative to the app directory, without '..'",
     );
 }
 
 #[test]
 fn files_symlink_out_of_the_repo_is_refused() {
-    let s = django();
-    let target = s.path("outside-secret");
-    std::fs::write(&target, "operator-only").unwrap();
-    std::fs::remove_file(s.path("app/config/logging.ini")).unwrap();
-    std::os::unix::fs::symlink(&target, s.path("app/config/logging.ini")).unwrap();
-    let r = s.run("render", &[]);
+    // On disk too: tests/cli.rs.
+    let mut s = django();
+    s.symlink("app/config/logging.ini", "../../outside-secret");
+    let r = s.render();
     r.invalid(
         "app/dovetail.yaml:24:6: error: files[0].path: `config/logging.ini` leads outside the repo",
     );
-    assert!(!r.stderr.contains("operator-only"));
 }
 
 #[test]
 fn dovetail_yaml_symlink_out_of_the_repo_is_refused() {
-    let s = django();
-    std::fs::remove_file(s.path(APP)).unwrap();
-    std::os::unix::fs::symlink("/etc/passwd", s.path(APP)).unwrap();
-    s.run("render", &[])
+    let mut s = django();
+    s.symlink(APP, "/etc/passwd");
+    s.render()
         .invalid("app/dovetail.yaml:1:1: error: `dovetail.yaml` leads outside the repo");
 }
 
@@ -193,9 +193,9 @@ const FORBIDDEN: &[(&str, &str, &str)] = &[
 #[test]
 fn each_forbidden_pod_field_is_refused_with_its_owner() {
     for (fragment, field, owner) in FORBIDDEN {
-        let s = django();
+        let mut s = django();
         s.append(APP, &format!("pod: {{{fragment}}}\n"));
-        let r = s.run("render", &[]);
+        let r = s.render();
         r.invalid("app/dovetail.yaml:29:")
             .invalid(&format!("error: {field}: {owner}"));
         assert_eq!(
@@ -209,23 +209,21 @@ fn each_forbidden_pod_field_is_refused_with_its_owner() {
 
 #[test]
 fn forbidden_fields_are_refused_by_validate_without_the_operator_repo() {
-    let s = django();
+    let mut s = django();
     s.append(APP, "pod: {hostNetwork: true}\n");
-    let app = s.app();
-    let r = dovetail(&["validate", "--app", app.to_str().unwrap()], s.dir.path());
-    r.invalid("app/dovetail.yaml:29:7: error: pod.hostNetwork: host namespaces are never given to an app (Pod Security restricted); remove it");
+    s.validate_app().invalid("app/dovetail.yaml:29:7: error: pod.hostNetwork: host namespaces are never given to an app (Pod Security restricted); remove it");
 }
 
 #[test]
 fn negative_and_malformed_quantities_in_operator_files() {
-    let s = django();
+    let mut s = django();
     s.edit(ALLOC, "cpu: 500m, memory: 1Gi", "cpu: -1, memory: 12XB");
     s.edit(
         PLATFORM,
         "medium: {cpu: \"1\", memory: 2Gi}",
         "medium: {cpu: \"1\", memory: lots}",
     );
-    s.run("render", &[])
+    s.render()
         .invalid("operator/tenants/acme/shop.yaml:10:25: error: processes.worker.cpu: `-1` must be more than 0")
         .invalid("operator/tenants/acme/shop.yaml:10:34: error: processes.worker.memory: `12XB` is not a memory quantity, like 512Mi or 2Gi")
         .invalid("operator/platform.yaml:18:22: error: plans.medium.memory: `lots` is not a memory quantity, like 512Mi or 2Gi");
@@ -233,58 +231,58 @@ fn negative_and_malformed_quantities_in_operator_files() {
 
 #[test]
 fn zero_quantity_is_refused() {
-    let s = django();
+    let mut s = django();
     s.edit(ALLOC, "cpu: 500m", "cpu: 0m");
-    s.run("render", &[])
+    s.render()
         .invalid("operator/tenants/acme/shop.yaml:10:25: error: processes.worker.cpu: `0m` is zero; give more than zero");
 }
 
 #[test]
 fn operator_field_in_the_customer_file_names_the_allocation() {
-    let s = django();
+    let mut s = django();
     s.edit(
         APP,
         "    command: [\"/async\"]",
         "    command: [\"/async\"]\n    resources: {limits: {cpu: \"8\"}}",
     );
-    s.run("render", &[]).invalid(
+    s.render().invalid(
         "app/dovetail.yaml:17:5: error: processes.worker.resources: set by the operator (operator/tenants/acme/shop.yaml); remove it",
     );
     // The schema admits the field so that ownership can name its owner; no second,
     // confusing "internal error" about it.
-    let r = s.run("render", &[]);
+    let r = s.render();
     assert!(!r.stderr.contains("internal error"), "{}", r.stderr);
 }
 
 #[test]
 fn process_without_allocation_is_an_error() {
-    let s = django();
+    let mut s = django();
     s.edit(
         APP,
         "env:\n",
         "  beat:\n    command: [celery, beat]\n    singleton: true\nenv:\n",
     );
-    s.run("render", &[]).invalid(
+    s.render().invalid(
         "app/dovetail.yaml:18:3: error: processes.beat: no allocation: operator/tenants/acme/shop.yaml sizes no process `beat` and has no `*` default; ask the operator to add processes.beat to operator/tenants/acme/shop.yaml",
     );
 }
 
 #[test]
 fn hostname_outside_the_allowed_domains_is_an_error() {
-    let s = django();
+    let mut s = django();
     s.edit(
         APP,
         "hosts: [shop.acme.example]",
         "hosts: [shop.acme.example, evil.example.com, a.b.acme.apps.example.net]",
     );
-    s.run("render", &[])
+    s.render()
         .invalid("app/dovetail.yaml:28:30: error: ingress.hosts[1]: `evil.example.com` is outside the domains the operator allows")
         .invalid("app/dovetail.yaml:28:48: error: ingress.hosts[2]: `a.b.acme.apps.example.net` is outside");
 }
 
 #[test]
 fn all_problems_of_a_run_are_reported_together() {
-    let s = django();
+    let mut s = django();
     s.edit(
         APP,
         "    port: 8000\n",
@@ -293,7 +291,7 @@ fn all_problems_of_a_run_are_reported_together() {
     s.edit(APP, "  STATIC_ROOT", "  STATIC-ROOT");
     s.edit(ALLOC, "namespace: acme-shop", "namespace: Acme_Shop");
     s.edit(PLATFORM, "className: nginx", "classname: nginx");
-    let r = s.run("validate", &[]);
+    let r = s.validate();
     r.invalid("app/dovetail.yaml:13:5: error: processes.web.port: expected an integer")
         .invalid("app/dovetail.yaml:14:5: error: processes.web.replicas: set by the operator")
         .invalid("app/dovetail.yaml:23:3: error: env.STATIC-ROOT: `STATIC-ROOT` is not an environment variable name")
@@ -305,121 +303,67 @@ fn all_problems_of_a_run_are_reported_together() {
 
 #[test]
 fn image_from_a_registry_the_platform_does_not_allow() {
-    let s = django();
+    let mut s = django();
     s.edit(
         APP,
         "image: registry.example.com/acme/shop:1.4.2",
         "image: docker.io/evil/miner:latest",
     );
-    s.run("render", &[]).invalid(
+    s.render().invalid(
         "app/dovetail.yaml:6:1: error: image: `docker.io/evil/miner:latest` is not from a registry the platform allows (operator/platform.yaml: policy.registries)",
     );
 }
 
 #[test]
 fn secret_of_another_app_cannot_be_referenced() {
-    let s = django();
+    let mut s = django();
     s.append(
         APP,
         "pod: {containers: [{name: web, envFrom: [{secretRef: {name: billing-db-app}}]}]}\n",
     );
-    s.run("render", &[]).invalid(
+    s.render().invalid(
         "app/dovetail.yaml:29:55: error: pod.containers[0].envFrom[0].secretRef.name: `billing-db-app` is not a Secret of this app's pods",
     );
 }
 
 #[test]
 fn probe_host_cannot_point_the_kubelet_elsewhere() {
-    let s = django();
+    let mut s = django();
     s.append(APP, "pod: {containers: [{name: web, livenessProbe: {httpGet: {host: 169.254.169.254, port: 80}}}]}\n");
-    s.run("render", &[]).invalid(
+    s.render().invalid(
         "pod.containers[0].livenessProbe.httpGet.host: a probe or hook may only reach its own pod",
     );
 }
 
 #[test]
-fn missing_input_directory_exits_2() {
-    let s = django();
-    let r = dovetail(
-        &[
-            "render",
-            "--app",
-            "/nonexistent/app",
-            "--operator",
-            s.operator().to_str().unwrap(),
-        ],
-        s.dir.path(),
-    );
-    assert_eq!(r.code, 2);
-    assert_eq!(r.stdout, "");
-    assert!(
-        r.stderr
-            .contains("error: `/nonexistent/app` is not a directory"),
-        "{}",
-        r.stderr
-    );
-    let app = s.app();
-    let r = dovetail(
-        &[
-            "render",
-            "--app",
-            app.to_str().unwrap(),
-            "--operator",
-            "/nonexistent/op",
-        ],
-        s.dir.path(),
-    );
-    assert_eq!(r.code, 2);
-    assert!(
-        r.stderr.contains("`/nonexistent/op` is not a directory"),
-        "{}",
-        r.stderr
-    );
-}
-
-#[test]
-fn missing_operator_repo_is_a_usage_error() {
-    let s = django();
-    let app = s.app();
-    let r = dovetail(&["render", "--app", app.to_str().unwrap()], s.dir.path());
-    assert_eq!(r.code, 2);
-    assert!(
-        r.stderr
-            .contains("no operator repo; pass --operator DIR|URL or set DOVETAIL_OPERATOR_REPO")
-    );
-}
-
-#[test]
 fn several_allocations_need_a_choice() {
-    let s = django();
+    // A malformed `--allocation` is the command line's: tests/cli.rs.
+    let mut s = django();
     let alloc = s.read(ALLOC);
     s.write(
         "operator/tenants/beta/blog.yaml",
-        &alloc.replace("acme-shop", "beta-blog"),
+        alloc.replace("acme-shop", "beta-blog"),
     );
-    let r = s.run("render", &[]);
+    let r = s.render();
     assert_eq!(r.code, 2);
     assert!(
         r.stderr
             .contains("holds 2 allocations; pick one with --allocation TENANT/APP")
     );
-    let r = s.run("render", &["--allocation", "beta/blog"]);
+    let r = s.allocation("beta", "blog").render();
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("namespace: beta-blog"));
-    let r = s.run("render", &["--allocation", "beta/../acme"]);
-    assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("is not TENANT/APP"));
 }
 
 #[test]
 fn files_cannot_reach_into_git_internals() {
-    let s = django();
+    let mut s = django();
     s.write(
         "app/.git/config",
         "[remote \"origin\"]\n\turl = https://token@git.example.com/x\n",
     );
     s.edit(APP, "path: config/logging.ini", "path: .git/config");
-    let r = s.run("render", &[]);
+    let r = s.render();
     r.invalid(
         "app/dovetail.yaml:24:6: error: files[0].path: `.git/config` leads into git's own data (`.git`)",
     );
@@ -428,7 +372,7 @@ fn files_cannot_reach_into_git_internals() {
 
 #[test]
 fn container_name_collisions_and_unknown_volumes_are_caught_before_apply() {
-    let s = django();
+    let mut s = django();
     s.append(
         APP,
         concat!(
@@ -438,7 +382,7 @@ fn container_name_collisions_and_unknown_volumes_are_caught_before_apply() {
             "  volumes: [{name: dovetail-files, emptyDir: {}}]\n",
         ),
     );
-    s.run("render", &[])
+    s.render()
         .invalid("app/dovetail.yaml:30:21: error: pod.initContainers[0].name: a container named `init` already runs in the pods of `web`")
         .invalid("pod.containers[0].volumeMounts[0].name: no volume `nowhere` in the pods of `web`")
         .invalid("pod.volumes[0].name: `dovetail-files` is a name dovetail reserves");
@@ -448,29 +392,29 @@ fn container_name_collisions_and_unknown_volumes_are_caught_before_apply() {
 fn a_sidecar_cannot_mount_the_static_volume_of_a_process_without_it() {
     // Regression: the volume name was accepted for every process, and a worker pod with
     // a sidecar mounting it would have been refused by Kubernetes at apply time.
-    let s = django();
+    let mut s = django();
     s.edit(
         APP,
         "  worker:\n",
         "  worker:\n    pod:\n      containers: [{name: uploader, image: registry.example.com/acme/up:1, volumeMounts: [{name: dovetail-static, mountPath: /data}]}]\n",
     );
-    s.run("render", &[])
+    s.render()
         .invalid("processes.worker.pod.containers[0].volumeMounts[0].name: no volume `dovetail-static` in the pods of `worker`; list `worker` under `static.processes`");
 }
 
 #[test]
 fn wait_for_needs_the_service_and_the_platforms_wait_image() {
-    let s = django();
+    let mut s = django();
     s.edit(APP, "services: [postgres, redis]", "services: [redis]");
     s.edit(
         APP,
         "    command: [\"/async\"]",
         "    command: [\"/async\"]\n    waitFor: [postgres]",
     );
-    s.run("render", &[])
+    s.render()
         .invalid("processes.worker.waitFor[0]: the app does not use `postgres`; add `postgres` to `services:`");
 
-    let s = django();
+    let mut s = django();
     s.edit(
         APP,
         "    command: [\"/async\"]",
@@ -481,62 +425,42 @@ fn wait_for_needs_the_service_and_the_platforms_wait_image() {
         "  wait: docker.io/library/postgres:17.2-alpine\n",
         "",
     );
-    s.run("render", &[])
+    s.render()
         .invalid("images: an app waits for its database, and no `images.wait` is set");
 }
 
 #[test]
 fn an_http_health_check_needs_a_port_and_health_takes_one_kind() {
     let worker_health = "    health: {command: [\"sh\", \"-c\", \"celery -A shop inspect ping -d celery@$HOSTNAME --timeout 10\"]}";
-    let s = django();
+    let mut s = django();
     s.edit(APP, worker_health, "    health: {path: /up}");
-    s.run("render", &[]).invalid(
+    s.render().invalid(
         "app/dovetail.yaml:17:14: error: processes.worker.health.path: an HTTP health check needs the process's `port`; add port:, or check with `health: {command: [...]}`",
     );
 
-    let s = django();
+    let mut s = django();
     s.edit(
         APP,
         worker_health,
         "    health: {path: /up, command: [true]}",
     );
-    s.run("render", &[])
+    s.render()
         .invalid("processes.worker.health: give one of its fields, not several (how to tell the process is healthy: an HTTP path on its port, or a command that exits 0");
 }
 
 #[test]
 fn validate_with_the_operator_alone_checks_every_allocation() {
-    let s = django();
+    let mut s = django();
     // A second allocation claiming the first one's namespace, and a quota its own pods
     // cannot fit in.
     let alloc = s.read(ALLOC);
-    s.write("operator/tenants/acme/blog.yaml", &alloc);
+    s.write("operator/tenants/acme/blog.yaml", alloc);
     s.append(ALLOC, "quota: {cpu: \"1\"}\n");
-    let operator = s.operator();
-    let r = common::dovetail(
-        &[
-            "validate",
-            "--operator",
-            operator.to_str().unwrap(),
-            "--format",
-            "github",
-        ],
-        s.dir.path(),
-    );
-    let r = Run {
-        stdout: s.rel(&r.stdout),
-        stderr: s.rel(&r.stderr),
-        ..r
-    };
+    let r = s.validate_operator(Format::Github);
     r.invalid("::error file=operator/tenants/acme/shop.yaml,line=6,col=1,title=DT603 namespace::namespace `acme-shop` is already operator/tenants/acme/blog.yaml's")
         .invalid("title=DT604 quota.cpu::`1` cannot fit the allocation's own pods and volumes, which need 3600m");
 
-    let clean = django();
-    let operator = clean.operator();
-    let r = common::dovetail(
-        &["validate", "--operator", operator.to_str().unwrap()],
-        clean.dir.path(),
-    );
+    let r = django().validate_operator(Format::Text);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stderr

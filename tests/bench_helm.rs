@@ -17,7 +17,7 @@ use common::root;
 /// `${DOVETAIL_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dovetail-test}/helm/<version>/helm`,
 /// with the version the script builds; `$DOVETAIL_HELM` overrides it.
 fn helm() -> PathBuf {
-    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    let var = common::test_var;
     if let Some(path) = var("DOVETAIL_HELM") {
         return PathBuf::from(path);
     }

@@ -52,7 +52,7 @@ fn kube() -> &'static Kube {
 }
 
 fn start_cluster() -> Result<Kube, String> {
-    let kube = match std::env::var_os("DOVETAIL_TEST_KUBECONFIG") {
+    let kube = match common::test_var("DOVETAIL_TEST_KUBECONFIG") {
         Some(path) => Kube {
             kubeconfig: PathBuf::from(path),
         },
@@ -188,7 +188,7 @@ impl Kube {
             .stderr
             .lines()
             .filter(|l| !l.starts_with("WARNING: version difference between client"))
-            .map(|l| format!("{l}\n"))
+            .flat_map(|l| [l, "\n"])
             .collect();
         run
     }
@@ -311,6 +311,10 @@ impl Kube {
 
     /// Polls `check` until it returns Ok or `timeout` passes (then panics with its last
     /// complaint).
+    #[allow(
+        clippy::unused_self,
+        reason = "a wait reads as kube.wait_until(..), beside the control plane's other calls"
+    )]
     fn wait_until<T>(
         &self,
         what: &str,
@@ -391,11 +395,11 @@ impl Kube {
 fn quantity(s: &str) -> f64 {
     const SUFFIXES: [(&str, f64); 15] = [
         ("Ki", 1024.0),
-        ("Mi", 1048576.0),
-        ("Gi", 1073741824.0),
-        ("Ti", 1099511627776.0),
-        ("Pi", 1125899906842624.0),
-        ("Ei", 1152921504606846976.0),
+        ("Mi", 1_048_576.0),
+        ("Gi", 1_073_741_824.0),
+        ("Ti", 1_099_511_627_776.0),
+        ("Pi", 1_125_899_906_842_624.0),
+        ("Ei", 1_152_921_504_606_846_976.0),
         ("n", 1e-9),
         ("u", 1e-6),
         ("m", 1e-3),
@@ -509,7 +513,7 @@ fn fleet_of_every_example_is_accepted() {
         "NetworkPolicy",
         "ResourceQuota",
     ];
-    assert_eq!(kinds, expected.iter().map(|k| k.to_string()).collect());
+    assert_eq!(kinds, expected.iter().map(ToString::to_string).collect());
     // The Namespaces carry Pod Security restricted as the server stored them.
     for ns in kube.get_json("namespaces", "default") {
         let labels = &ns["metadata"]["labels"];

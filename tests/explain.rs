@@ -1,19 +1,14 @@
-//! `dovetail explain`: each rendered field with the file:line it came from, or the
-//! built-in default; secret values never.
+//! `dovetail explain`: each rendered field with the `file:line` it came from, or the
+//! built-in default; secret values never. In-process over in-memory repos, but for the
+//! secret, set through the binary.
 
 mod common;
 
+use common::scenario::Scenario;
 use common::{Scratch, dovetail, root};
 
 fn explain(example: &str) -> String {
-    let app = format!("examples/{example}/app");
-    let operator = format!("examples/{example}/operator");
-    let r = dovetail(
-        &["explain", "--app", &app, "--operator", &operator],
-        &root(),
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    r.stdout
+    Scenario::example(example).explain()
 }
 
 /// The line explaining `field` of `object`.
@@ -32,8 +27,8 @@ fn line<'a>(text: &'a str, object: &str, field: &str) -> &'a str {
 #[test]
 fn fields_point_at_the_customer_allocation_and_platform_lines() {
     let text = explain("django");
-    let op = "examples/django/operator";
-    let app = "examples/django/app/dovetail.yaml";
+    let op = "operator";
+    let app = "app/dovetail.yaml";
     for (object, field, origin) in [
         (
             "Deployment/shop-web",
@@ -91,6 +86,28 @@ fn fields_point_at_the_customer_allocation_and_platform_lines() {
         "spec.template.spec.containers[web].securityContext.readOnlyRootFilesystem",
     );
     assert!(sc.ends_with("<- dovetail: Pod Security restricted"), "{sc}");
+    // Local storage no input sizes is the built-in default, and says so.
+    let local = line(
+        &text,
+        "Deployment/shop-web",
+        "spec.template.spec.containers[web].resources.limits.ephemeral-storage",
+    );
+    assert!(
+        local.contains(
+            "= \"1Gi\"  <- dovetail: 1Gi: every app container's local storage is bounded"
+        ),
+        "{local}"
+    );
+    // The default egress rule says it is the default.
+    let egress = line(
+        &text,
+        "NetworkPolicy/shop-egress",
+        "spec.egress[1].to[0].ipBlock.cidr",
+    );
+    assert!(
+        egress.contains("(platform.yaml sets no network.egress)"),
+        "{egress}"
+    );
 }
 
 #[test]
@@ -228,4 +245,28 @@ fn nothing_to_explain_is_a_usage_error() {
     );
     explain_only(&["spec.replicas", "spec.selector"]).fails(Some(2), "are both field paths");
     explain_only(&["Deployment/shop-web", "Service/shop-web"]).fails(Some(2), "are both objects");
+}
+
+/// Every field of every example's render, and of an app with as much as dovetail
+/// renders, comes from a line of an input or a named default: none falls through
+/// explain's table to its fallback, which would say nothing about why it is there.
+#[test]
+fn every_rendered_field_has_an_origin_or_a_named_default() {
+    let fallback = format!("  <- dovetail: {}", dovetail::emit::explain::FALLBACK);
+    let mut cases = Scenario::examples();
+    cases.push(("the maximal app".to_owned(), Scenario::maximal()));
+    cases.push((
+        "the maximal app decrypting at render".to_owned(),
+        Scenario::maximal_decrypting_at_render(),
+    ));
+    for (what, s) in cases {
+        let text = s.explain();
+        assert!(text.lines().count() > 100, "{what}: {text}");
+        let gaps: Vec<&str> = text.lines().filter(|l| l.ends_with(&fallback)).collect();
+        assert!(
+            gaps.is_empty(),
+            "{what}: explain has no rule for these fields (add one to src/emit/explain.rs):\n{}",
+            gaps.join("\n")
+        );
+    }
 }

@@ -3,7 +3,7 @@
 //! nodes highlighted), and the blocks of the committed snapshots.
 //!
 //! The parser is the npm package `mermaid`, run headless by Node with jsdom giving its
-//! label sanitizer (DOMPurify) a window: `tests/tools/mermaid-parse.mjs`, installed by
+//! label sanitizer (`DOMPurify`) a window: `tests/tools/mermaid-parse.mjs`, installed by
 //! `tests/tools/install-mermaid` into `.tools/` (CI's .ci/run calls it).
 
 mod common;
@@ -70,9 +70,8 @@ fn report_of_every_kind_of_change() -> String {
 #[test]
 #[ignore = "needs Node and the mermaid package (bash tests/tools/install-mermaid); CI runs ignored tests"]
 fn every_mermaid_block_parses_with_mermaid() {
-    let tools = std::env::var_os("DOVETAIL_TEST_TOOLS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(".tools"));
+    let tools = common::test_var("DOVETAIL_TEST_TOOLS")
+        .map_or_else(|| root().join(".tools"), PathBuf::from);
     assert!(
         tools.join("node_modules/mermaid").is_dir(),
         "no mermaid in {}: run `bash tests/tools/install-mermaid`",

@@ -1,9 +1,11 @@
 //! What `dovetail render` promises about its output: the objects, their determinism,
-//! their quoting, and how the operator's choices shape them.
+//! their quoting, and how the operator's choices shape them. The examples' snapshots and
+//! determinism go through the binary (the bytes a user gets); every other case runs
+//! in-process over in-memory repos ([`common::scenario`]).
 
 mod common;
 
-use common::{Scratch, dovetail, root};
+use common::scenario::Scenario;
 use serde_json::Value;
 
 fn find<'a>(all: &'a [Value], kind: &str, name: &str) -> &'a Value {
@@ -27,12 +29,6 @@ fn containers(all: &[Value]) -> Vec<(String, Value)> {
         }
     }
     out
-}
-
-fn render(s: &Scratch) -> String {
-    let r = s.run("render", &[]);
-    assert_eq!(r.code, 0, "render failed:\n{}", r.stderr);
-    r.stdout
 }
 
 /// The documents of a stream, each as (kind, name, text).
@@ -69,14 +65,16 @@ fn django_example_snapshot() {
 
 #[test]
 fn same_input_gives_byte_identical_output() {
-    let a = render(&Scratch::example("django"));
-    let b = render(&Scratch::example("django"));
-    assert_eq!(a, b);
+    let a = common::render_example("django");
+    let b = common::render_example("django");
+    assert_eq!(a.stdout, b.stdout);
+    // In-process over memory, the same bytes as the binary over directories.
+    assert_eq!(Scenario::example("django").rendered(), a.stdout);
 }
 
 #[test]
 fn every_object_of_the_design_is_there() {
-    let out = render(&Scratch::example("django"));
+    let out = Scenario::example("django").rendered();
     let all = objects(&out);
     let kinds: Vec<(&str, &str)> = all
         .iter()
@@ -116,13 +114,13 @@ fn every_object_of_the_design_is_there() {
 
 #[test]
 fn yaml_1_1_lookalikes_are_quoted() {
-    let s = Scratch::example("django");
+    let mut s = Scenario::example("django");
     s.edit(
         "app/dovetail.yaml",
         "  STATIC_ROOT: /app/static\n",
         "  STATIC_ROOT: /app/static\n  A_ON: on\n  B_NO: no\n  C_OCTAL: 0777\n  D_UNDERSCORE: 1_000\n  E_Y: y\n  F_NULL: \"null\"\n  G_TILDE: \"~\"\n  H_TIME: 12:30\n",
     );
-    let out = render(&s);
+    let out = s.rendered();
     for line in [
         "  A_ON: \"on\"\n",
         "  B_NO: \"no\"\n",
@@ -140,7 +138,7 @@ fn yaml_1_1_lookalikes_are_quoted() {
 
 #[test]
 fn operator_resources_and_replicas_reach_the_deployments() {
-    let out = render(&Scratch::example("django"));
+    let out = Scenario::example("django").rendered();
     let all = objects(&out);
     let web = object(&all, "Deployment", "shop-web");
     assert!(web.contains("  replicas: 2\n"));
@@ -152,7 +150,7 @@ fn operator_resources_and_replicas_reach_the_deployments() {
 
 #[test]
 fn every_container_meets_pod_security_restricted() {
-    let s = Scratch::example("django");
+    let mut s = Scenario::example("django");
     s.append(
         "app/dovetail.yaml",
         concat!(
@@ -165,7 +163,7 @@ fn every_container_meets_pod_security_restricted() {
             "    - {name: wait, image: registry.example.com/acme/wait:1}\n",
         ),
     );
-    let all = common::documents(&render(&s));
+    let all = s.objects();
     let cs = containers(&all);
     // redis; web: init, wait, web, metrics; worker: wait, worker, metrics.
     assert_eq!(cs.len(), 8);
@@ -209,8 +207,8 @@ fn every_container_meets_pod_security_restricted() {
 
 #[test]
 fn checksum_rolls_pods_when_env_or_files_change() {
-    let checksum = |s: &Scratch, deployment: &str| {
-        let out = render(s);
+    let checksum = |s: &Scenario, deployment: &str| {
+        let out = s.rendered();
         let all = objects(&out);
         object(&all, "Deployment", deployment)
             .lines()
@@ -218,7 +216,7 @@ fn checksum_rolls_pods_when_env_or_files_change() {
             .unwrap()
             .to_owned()
     };
-    let s = Scratch::example("django");
+    let mut s = Scenario::example("django");
     let before = (checksum(&s, "shop-web"), checksum(&s, "shop-worker"));
     s.edit(
         "app/dovetail.yaml",
@@ -246,8 +244,8 @@ fn checksum_rolls_pods_when_env_or_files_change() {
 
 #[test]
 fn access_mode_and_strategy_follow_the_operator() {
-    let s = Scratch::example("django");
-    let all = common::documents(&render(&s));
+    let mut s = Scenario::example("django");
+    let all = s.objects();
     let pvc = find(&all, "PersistentVolumeClaim", "shop-static");
     assert_eq!(
         pvc["spec"]["accessModes"],
@@ -271,7 +269,7 @@ fn access_mode_and_strategy_follow_the_operator() {
         "web: {replicas: 2",
         "web: {replicas: 1",
     );
-    let all = common::documents(&render(&s));
+    let all = s.objects();
     let pvc = find(&all, "PersistentVolumeClaim", "shop-static");
     assert_eq!(
         pvc["spec"]["accessModes"],
@@ -291,22 +289,22 @@ fn access_mode_and_strategy_follow_the_operator() {
 
 #[test]
 fn read_write_once_volume_for_several_pods_is_refused() {
-    let s = Scratch::example("django");
+    let mut s = Scenario::example("django");
     s.edit(
         "operator/tenants/acme/shop.yaml",
         "shared: true",
         "shared: false",
     );
-    s.run("render", &[]).invalid(
+    s.render().invalid(
         "operator/tenants/acme/shop.yaml:12:23: error: storage.static.shared: a ReadWriteOnce volume attaches to one node, and 2 pods mount it (web 2); set `shared: true`, or run one pod of what mounts it",
     );
 }
 
 #[test]
 fn init_as_a_job_runs_before_the_deployments() {
-    let s = Scratch::example("django");
+    let mut s = Scenario::example("django");
     s.edit("app/dovetail.yaml", "mode: initContainer", "mode: job");
-    let out = render(&s);
+    let out = s.rendered();
     let all = objects(&out);
     let job = object(&all, "Job", "shop-init");
     assert!(job.contains("argocd.argoproj.io/hook: Sync\n"));
@@ -320,7 +318,7 @@ fn init_as_a_job_runs_before_the_deployments() {
 
 #[test]
 fn singleton_is_recreated_and_autoscaling_gets_an_hpa() {
-    let s = Scratch::example("django");
+    let mut s = Scenario::example("django");
     s.edit(
         "app/dovetail.yaml",
         "env:\n",
@@ -331,7 +329,7 @@ fn singleton_is_recreated_and_autoscaling_gets_an_hpa() {
         "  web: {replicas: 2, plan: small}",
         "  web: {replicas: 2, plan: small, autoscaling: {maxReplicas: 6}}\n  \"*\": {plan: small}",
     );
-    let all = common::documents(&render(&s));
+    let all = s.objects();
     let beat = find(&all, "Deployment", "shop-beat");
     assert_eq!(beat["spec"]["replicas"], 1);
     assert_eq!(beat["spec"]["strategy"]["type"], "Recreate");
@@ -358,41 +356,14 @@ fn singleton_is_recreated_and_autoscaling_gets_an_hpa() {
         "  \"*\": {plan: small}",
         "  \"*\": {plan: small}\n  beat: {replicas: 2, plan: small}",
     );
-    s.run("render", &[]).invalid(
+    s.render().invalid(
         "operator/tenants/acme/shop.yaml:11:10: error: processes.beat.replicas: `beat` is a singleton and runs at most one pod, not 2; set replicas to 1 (or 0 to pause it)",
     );
 }
 
 #[test]
-fn output_dir_gets_one_file_per_object_and_nothing_foreign_is_touched() {
-    let s = Scratch::example("django");
-    let out = s.path("out");
-    let r = s.run("render", &["-o", out.to_str().unwrap()]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.stdout, "");
-    let mut files: Vec<String> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    files.sort();
-    assert_eq!(files.len(), 16);
-    assert_eq!(files[0], "01-serviceaccount-shop.yaml");
-    assert_eq!(files[15], "16-networkpolicy-shop-web.yaml");
-    // A second render replaces its own files ...
-    assert_eq!(s.run("render", &["-o", out.to_str().unwrap()]).code, 0);
-    // ... but refuses a directory holding anything else.
-    std::fs::write(out.join("kustomization.yaml"), "x").unwrap();
-    let r = s.run("render", &["-o", out.to_str().unwrap()]);
-    assert_eq!(r.code, 2);
-    assert!(
-        r.stderr
-            .contains("holds `kustomization.yaml`, which dovetail did not write")
-    );
-}
-
-#[test]
 fn sidecar_patch_and_volume_fragments_are_merged() {
-    let s = Scratch::example("django");
+    let mut s = Scenario::example("django");
     s.append(
         "app/dovetail.yaml",
         concat!(
@@ -405,7 +376,7 @@ fn sidecar_patch_and_volume_fragments_are_merged() {
             "    - {name: cache, emptyDir: {sizeLimit: 1Gi}}\n",
         ),
     );
-    let all = common::documents(&render(&s));
+    let all = s.objects();
     let web = &find(&all, "Deployment", "shop-web")["spec"]["template"]["spec"];
     let main = &web["containers"][0];
     let env = main["env"].as_array().unwrap();
@@ -447,37 +418,6 @@ fn sidecar_patch_and_volume_fragments_are_merged() {
 }
 
 #[test]
-fn validate_passes_on_the_example_and_with_app_alone() {
-    let s = Scratch::example("django");
-    let r = s.run("validate", &[]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.stdout, "");
-    assert!(r.stderr.contains("ok: app, allocation and platform valid"));
-    let app = s.app();
-    let r = dovetail(&["validate", "--app", app.to_str().unwrap()], s.dir.path());
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stderr.contains("customer side only"));
-}
-
-#[test]
-fn schema_command_prints_each_schema() {
-    for name in ["app", "allocation", "platform", "resolved"] {
-        let r = dovetail(&["schema", name], &root());
-        assert_eq!(r.code, 0);
-        let file =
-            std::fs::read_to_string(root().join(format!("schemas/{name}.schema.json"))).unwrap();
-        assert_eq!(r.stdout, file);
-    }
-}
-
-#[test]
-fn help_snapshot() {
-    let r = dovetail(&["render", "--help"], &root());
-    assert_eq!(r.code, 0);
-    insta::assert_snapshot!("render_help", r.stdout);
-}
-
-#[test]
 fn reference_workload_snapshots() {
     for name in ["pretalx", "indico", "helpdesk", "pulp"] {
         let r = common::render_example(name);
@@ -498,7 +438,7 @@ fn container<'a>(pod: &'a Value, name: &str) -> &'a Value {
 
 #[test]
 fn every_container_has_a_read_only_root_and_a_writable_tmp() {
-    let all = common::documents(&common::render_example("pulp").stdout);
+    let all = Scenario::example("pulp").objects();
     let found = containers(&all);
     assert!(found.len() > 10);
     for (object, c) in &found {
@@ -527,13 +467,13 @@ fn every_container_has_a_read_only_root_and_a_writable_tmp() {
 
 #[test]
 fn wait_for_holds_pods_until_the_database_and_redis_answer() {
-    let s = Scratch::example("django");
+    let mut s = Scenario::example("django");
     s.edit(
         APP,
         "    command: [\"/async\"]",
         "    command: [\"/async\"]\n    waitFor: [postgres, redis]",
     );
-    let all = common::documents(&render(&s));
+    let all = s.objects();
     let pod = &find(&all, "Deployment", "shop-worker")["spec"]["template"]["spec"];
     let inits: Vec<&str> = pod["initContainers"]
         .as_array()
@@ -557,7 +497,7 @@ fn wait_for_holds_pods_until_the_database_and_redis_answer() {
 
 #[test]
 fn a_health_command_becomes_exec_probes() {
-    let all = common::documents(&common::render_example("django").stdout);
+    let all = Scenario::example("django").objects();
     let pod = &find(&all, "Deployment", "shop-worker")["spec"]["template"]["spec"];
     let worker = container(pod, "worker");
     for probe in ["readinessProbe", "livenessProbe", "startupProbe"] {
@@ -568,7 +508,7 @@ fn a_health_command_becomes_exec_probes() {
 
 #[test]
 fn a_sidecar_declaring_the_port_serves_the_process() {
-    let all = common::documents(&common::render_example("pretalx").stdout);
+    let all = Scenario::example("pretalx").objects();
     let pod = &find(&all, "Deployment", "pretalx-web")["spec"]["template"]["spec"];
     let nginx = container(pod, "nginx");
     assert_eq!(
@@ -589,7 +529,7 @@ fn a_sidecar_declaring_the_port_serves_the_process() {
 
 #[test]
 fn a_load_balancer_is_rendered_only_where_the_allocation_allows_it() {
-    let all = common::documents(&common::render_example("helpdesk").stdout);
+    let all = Scenario::example("helpdesk").objects();
     assert_eq!(
         find(&all, "Service", "helpdesk-web")["spec"]["type"],
         "LoadBalancer"
@@ -605,20 +545,20 @@ fn a_load_balancer_is_rendered_only_where_the_allocation_allows_it() {
         "ClusterIP"
     );
 
-    let s = Scratch::example("helpdesk");
+    let mut s = Scenario::example("helpdesk");
     s.edit(
         "operator/tenants/support/helpdesk.yaml",
         ", serviceTypes: [LoadBalancer]",
         "",
     );
-    s.run("render", &[]).invalid(
+    s.render().invalid(
         "processes.web.serviceType: operator/tenants/support/helpdesk.yaml does not allow a LoadBalancer Service for `web`",
     );
 }
 
 #[test]
 fn metrics_ports_are_scrapeable_from_the_monitoring_namespace() {
-    let all = common::documents(&common::render_example("indico").stdout);
+    let all = Scenario::example("indico").objects();
     let np = find(&all, "NetworkPolicy", "indico-metrics");
     assert_eq!(
         np["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
@@ -646,13 +586,49 @@ fn metrics_ports_are_scrapeable_from_the_monitoring_namespace() {
     find(&all, "PodMonitor", "indico-celery");
 
     // Without the platform's monitoring, no policy opens the ports.
-    let s = Scratch::example("indico");
+    let mut s = Scenario::example("indico");
     s.edit(
         PLATFORM,
         "monitoring: {namespace: monitoring, podMonitor: true}\n",
         "",
     );
-    let out = render(&s);
+    let out = s.rendered();
     assert!(!out.contains("indico-metrics"));
     assert!(!out.contains("kind: PodMonitor"));
+}
+
+/// The AppProject of every app admits the kinds `render::RENDERED_KINDS` lists: that
+/// list must be exactly what render emits, over every example and an app with as much as
+/// dovetail renders. A kind emitted and not listed would be refused at sync; one listed
+/// and never emitted is a permission no app needs.
+#[test]
+fn the_app_project_admits_exactly_the_kinds_render_emits() {
+    use std::collections::BTreeSet;
+    let mut cases = Scenario::examples();
+    cases.push(("the maximal app".to_owned(), Scenario::maximal()));
+    cases.push((
+        "the maximal app decrypting at render".to_owned(),
+        Scenario::maximal_decrypting_at_render(),
+    ));
+    let mut emitted = BTreeSet::new();
+    for (what, s) in cases {
+        for o in s.objects() {
+            let api = o["apiVersion"].as_str().unwrap();
+            let group = api.rsplit_once('/').map_or("", |(g, _)| g).to_owned();
+            let kind = o["kind"].as_str().unwrap().to_owned();
+            assert!(
+                dovetail::render::RENDERED_KINDS
+                    .iter()
+                    .any(|(g, k)| *g == group && *k == kind),
+                "{what} renders {group}/{kind}, which RENDERED_KINDS (and so the AppProject) lacks"
+            );
+            emitted.insert((group, kind));
+        }
+    }
+    for (group, kind) in dovetail::render::RENDERED_KINDS {
+        assert!(
+            emitted.contains(&((*group).to_owned(), (*kind).to_owned())),
+            "RENDERED_KINDS lists {group}/{kind}, which no scenario renders: drop it, or add it to Scenario::maximal"
+        );
+    }
 }

@@ -247,6 +247,10 @@ pub fn normalize_path(path: &str) -> String {
 
 /// The `.argocd-source*.yaml` files in `dir`: a customer who commits one changes the
 /// Application's plugin env and parameters behind the operator's back.
+#[allow(
+    clippy::case_sensitive_file_extension_comparisons,
+    reason = "Argo CD reads exactly `.argocd-source-<app>.yaml`, spelled so"
+)]
 pub fn override_files(dir: &Path) -> Vec<String> {
     let mut found: Vec<String> = std::fs::read_dir(dir)
         .map(|entries| {

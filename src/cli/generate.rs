@@ -10,10 +10,10 @@ use crate::Error;
 use crate::argocd::{ArgoEnv, ArgoError, normalize_path, normalize_repo_url};
 use crate::emit::output;
 use crate::emit::report::{Format, Reporter};
-use crate::git::{Location, Rev};
+use crate::git::Rev;
 use crate::input::operator::FLEET_ROUND;
 use crate::merge::ResolvedSecrets;
-use crate::pipeline::{self, Sources};
+use crate::pipeline::{self, Location, Sources};
 use crate::render::fleet::{FleetTarget, write_member};
 
 pub(super) fn run(io: Io<'_>) -> Result<(), Error> {
@@ -52,7 +52,7 @@ fn is_operator_source(env: &ArgoEnv, operator: &Location, cwd: &Path) -> bool {
             (Ok(a), Ok(b)) => a == b,
             _ => false,
         },
-        Location::Revision { .. } => false,
+        Location::Revision { .. } | Location::Memory(_) => false,
     }
 }
 
@@ -76,14 +76,14 @@ fn app(env: ArgoEnv, mut operator: Location, cwd: &Path, io: Io<'_>) -> Result<(
     if let Some(rev) = &env.operator_revision {
         match &mut operator {
             Location::Git(spec) => spec.rev = Rev::parse(rev).map_err(UsageError::from)?,
-            Location::Dir(_) | Location::Revision { .. } => {
+            Location::Dir(_) | Location::Revision { .. } | Location::Memory(_) => {
                 return Err(ArgoError::PinnedDirectory.into());
             }
         }
     }
     let git = match &operator {
         Location::Git(_) => Some(io.env.git_settings()?),
-        Location::Dir(_) | Location::Revision { .. } => None,
+        Location::Dir(_) | Location::Revision { .. } | Location::Memory(_) => None,
     };
     let sources = Sources {
         // `.`, so that messages name files as the app path's own (`dovetail.yaml:3:1`).

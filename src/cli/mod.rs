@@ -18,11 +18,12 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
+use crate::emit::explain::Selection;
 use crate::emit::report::Format;
-use crate::git::{GitSettings, Location, LocationError, SettingsError};
+use crate::git::{GitSettings, LocationError, SettingsError};
 use crate::input::operator::{MAX_NAME, is_name};
 use crate::input::schema::SchemaKind;
-use crate::pipeline::Sources;
+use crate::pipeline::{Location, Sources};
 
 /// Merge a customer's app repo with its operator allocation into Kubernetes manifests.
 #[derive(Debug, Parser)]
@@ -83,6 +84,10 @@ repo) it renders the fleet: per allocation a Namespace, ResourceQuota, LimitRang
 AppProject and Application.";
 
 /// The subcommands.
+#[allow(
+    clippy::doc_markdown,
+    reason = "clap prints these doc comments as the help text, where backticks would show"
+)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Render the final manifests (a dry run of what ArgoCD would apply).
@@ -186,6 +191,10 @@ pub struct RepoArgs {
 }
 
 /// `--identity`, shared by every command that decrypts.
+#[allow(
+    clippy::doc_markdown,
+    reason = "clap prints these doc comments as the help text, where backticks would show"
+)]
 #[derive(Debug, Args, Clone)]
 pub struct IdentityArgs {
     /// An age identity file (age-keygen output) to decrypt secrets; repeat it, or list
@@ -286,6 +295,10 @@ pub struct InitArgs {
     pub allocation: String,
     /// The customer repo the first allocation deploys (with --operator)
     /// [default: https://git.example.com/TENANT/APP.git].
+    #[allow(
+        clippy::doc_markdown,
+        reason = "clap's --help shows the URL as written, without Markdown's brackets"
+    )]
     #[arg(long, value_name = "URL")]
     pub repo: Option<String>,
     /// The platform's age recipient (age1…) customers encrypt secrets to (with
@@ -317,6 +330,10 @@ pub enum SecretsCommand {
 }
 
 /// `dovetail secrets set`.
+#[allow(
+    clippy::doc_markdown,
+    reason = "clap prints these doc comments as the help text, where backticks would show"
+)]
 #[derive(Debug, Args)]
 pub struct SecretsSetArgs {
     /// The key, like SECRET_KEY.
@@ -519,6 +536,53 @@ pub fn run(cli: Cli, io: Io<'_>) -> Result<(), crate::Error> {
         Command::Secrets(SecretsCommand::Rekey(args)) => secrets::rekey(args, io),
         Command::Validate(args) => validate::run(args, io),
         Command::Controller(_) => controller::exec(),
+    }
+}
+
+/// What `render`, `validate` and `explain` do once their inputs are checked into
+/// [`Sources`], for callers that build the sources themselves: the scenario tests run
+/// the pipeline in-process over in-memory trees ([`Location::Memory`]) through here, so
+/// that they exercise everything the binary does after parsing its command line.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// `dovetail render`: to stdout, or one file per object into `output_dir`.
+    Render {
+        /// `-o DIR`.
+        output_dir: Option<PathBuf>,
+    },
+    /// `dovetail validate` in `format`, in the scope the sources name (both repos, the
+    /// app alone without an operator repo, the operator repo alone when the app is not
+    /// `app_given`).
+    Validate {
+        /// `--format`.
+        format: Format,
+    },
+    /// `dovetail explain`.
+    Explain,
+}
+
+/// Runs `action` over `sources`, as [`run`] does after checking the command line.
+pub fn run_on(action: &Action, sources: &Sources, io: Io<'_>) -> Result<(), crate::Error> {
+    match action {
+        Action::Render { output_dir } => render::render(sources, output_dir.as_deref(), io),
+        Action::Validate { format } => validate::validate(sources, *format, io),
+        Action::Explain => explain::explain(sources, &Selection::default(), io),
+    }
+}
+
+/// Ends a run as the binary does: prints the error of a failed command on `err` (as
+/// text, through the reporter) unless it is one that has said what it had to, and gives
+/// the exit status.
+pub fn finish(result: Result<(), crate::Error>, err: &mut dyn std::io::Write) -> u8 {
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            if !e.is_quiet() {
+                // stderr gone too: the exit status is all that is left to say it.
+                let _ = crate::emit::report::Reporter::new(err, Format::Text).failure(&e);
+            }
+            e.exit_code()
+        }
     }
 }
 

@@ -9,7 +9,6 @@ use crate::Error;
 use crate::crypto::{self, Binding};
 use crate::diag::{Diagnostics, Doc};
 use crate::emit::report::{Format, Reporter};
-use crate::git::Location;
 use crate::input::app::APP_FILE;
 use crate::input::doc::{read_doc, typed};
 use crate::input::model::{Identity, SecretsFile};
@@ -17,6 +16,7 @@ use crate::input::operator::OperatorRepo;
 use crate::input::schema::SchemaKind;
 use crate::input::tree::{DirTree, MAX_YAML_BYTES, ReadError, Tree};
 use crate::input::yaml::Path;
+use crate::pipeline::Location;
 use crate::pipeline::{load_identities, open_tree};
 
 /// What a secrets command cannot do.

@@ -6,20 +6,25 @@
 use super::{Io, ValidateArgs};
 use crate::Error;
 use crate::emit::report::{self, Format, Reporter};
-use crate::pipeline;
+use crate::pipeline::{self, Sources};
 
 pub(super) fn run(args: ValidateArgs, io: Io<'_>) -> Result<(), Error> {
     let sources = args.input.check(false, io.env)?;
+    validate(&sources, args.format, io)
+}
+
+/// Checks the inputs of `sources` in the scope they name, and reports in `format`.
+pub(super) fn validate(sources: &Sources, format: Format, io: Io<'_>) -> Result<(), Error> {
     let operator_only = sources.operator.is_some() && !sources.app_given;
-    let mut reporter = Reporter::new(io.err, args.format);
+    let mut reporter = Reporter::new(io.err, format);
     let diags = if operator_only {
-        pipeline::check_operator_only(&sources, &mut reporter)?
+        pipeline::check_operator_only(sources, &mut reporter)?
     } else if sources.operator.is_some() {
-        pipeline::merge(&sources, &mut reporter)?.diags
+        pipeline::merge(sources, &mut reporter)?.diags
     } else {
-        pipeline::check_app_only(&sources, &mut reporter)?
+        pipeline::check_app_only(sources, &mut reporter)?
     };
-    if args.format == Format::Json {
+    if format == Format::Json {
         io.out
             .write_all(report::json(&diags).as_bytes())
             .map_err(Error::Stdout)?;
@@ -31,7 +36,7 @@ pub(super) fn run(args: ValidateArgs, io: Io<'_>) -> Result<(), Error> {
             count: diags.error_count(),
         });
     }
-    if args.format != Format::Text {
+    if format != Format::Text {
         return Ok(());
     }
     let scope = if operator_only {

@@ -81,9 +81,12 @@ async fn serve(options: Options) -> Result<(), ControllerError> {
         Some(path) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
                 .map_err(|e| ControllerError::Client(e.to_string()))?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-                .await
-                .map_err(|e| ControllerError::Client(e.to_string()))?
+            kube::Config::from_custom_kubeconfig(
+                kubeconfig,
+                &kube::config::KubeConfigOptions::default(),
+            )
+            .await
+            .map_err(|e| ControllerError::Client(e.to_string()))?
         }
         None => kube::Config::incluster().map_err(|e| ControllerError::Client(e.to_string()))?,
     };

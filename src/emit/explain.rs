@@ -4,8 +4,10 @@
 //!
 //! Provenance is worked out after rendering, from a table of which input field each
 //! rendered field is made of, rather than threaded through the merge: the merge stays
-//! simple, and a field this table does not know shows as dovetail's own default, never
-//! as a wrong place. Secret values are never printed.
+//! simple. A field no input sets has a named default saying why it is what it is; one the
+//! table does not know at all shows as [`FALLBACK`], never as a wrong place, and a test
+//! renders every example and a maximal app to keep that from happening. Secret values
+//! are never printed.
 
 use serde_json::Value;
 
@@ -102,24 +104,42 @@ impl SourceDocs {
         Self::field(&self.platform, Owner::Operator, field)
     }
 
-    /// The allocation entry that sizes process `p`: its own, or `*`.
-    fn alloc_process(&self, p: &str, field: &str) -> Option<Origin> {
-        self.alloc(&format!("processes.{p}.{field}"))
-            .or_else(|| self.alloc(&format!("processes.*.{field}")))
+    /// The allocation entry that sizes process `p`, as the merge picks it: its own when
+    /// the allocation names it, else `*`.
+    fn entry(&self, p: &str) -> String {
+        let own = format!("processes.{p}");
+        if self.allocation.root.at(&Path::parse(&own)).is_some() {
+            own
+        } else {
+            "processes.*".to_owned()
+        }
     }
 
-    /// CPU or memory of process `p`: the allocation's own figure, or its plan's.
+    /// `field` of the allocation entry that sizes process `p`.
+    fn alloc_process(&self, p: &str, field: &str) -> Option<Origin> {
+        self.alloc(&format!("{}.{field}", self.entry(p)))
+    }
+
+    /// CPU, memory or local storage (`what`, as the allocation spells it) of process
+    /// `p`, by the merge's rule: the allocation's own figure, else its plan's, and for
+    /// local storage the platform's after both
+    /// ([`crate::input::model::Platform::process_resources`]).
     fn sizing(&self, p: &str, what: &str) -> Option<Origin> {
-        self.alloc_process(p, what).or_else(|| {
-            let plan = [p, "*"].iter().find_map(|k| {
-                self.allocation
+        self.alloc_process(p, what)
+            .or_else(|| {
+                let plan = self
+                    .allocation
                     .root
-                    .at(&Path::parse(&format!("processes.{k}.plan")))
-                    .and_then(|n| n.scalar_text())
-                    .map(str::to_owned)
-            })?;
-            self.platform(&format!("plans.{plan}.{what}"))
-        })
+                    .at(&Path::parse(&format!("{}.plan", self.entry(p))))
+                    .and_then(|n| n.scalar_text())?
+                    .to_owned();
+                self.platform(&format!("plans.{plan}.{what}"))
+            })
+            .or_else(|| {
+                (what == "ephemeralStorage")
+                    .then(|| self.platform("policy.ephemeralStorage"))
+                    .flatten()
+            })
     }
 }
 
@@ -156,35 +176,19 @@ pub struct Selection {
 }
 
 impl Selection {
-    /// The selection of `explain`'s arguments: at most one `KIND/NAME` and one field
-    /// path, in either order.
-    pub fn parse(args: &[String]) -> Result<Selection, crate::cli::UsageError> {
-        let mut sel = Selection::default();
-        let mut seen: [Option<&String>; 2] = [None, None];
-        for arg in args {
-            if let Some((kind, name)) = object_selector(arg) {
-                if let Some(first) = seen[0] {
-                    return Err(crate::cli::UsageError::TwoSelectors(
-                        first.clone(),
-                        arg.clone(),
-                        "objects",
-                    ));
-                }
-                seen[0] = Some(arg);
-                sel.object = Some((kind.to_owned(), name.to_owned()));
-            } else {
-                if let Some(first) = seen[1] {
-                    return Err(crate::cli::UsageError::TwoSelectors(
-                        first.clone(),
-                        arg.clone(),
-                        "field paths",
-                    ));
-                }
-                seen[1] = Some(arg);
-                sel.field = Some(FieldPath::parse(arg));
-            }
+    /// Whether `arg` names an object (`KIND/NAME`) rather than a field path.
+    pub fn names_object(arg: &str) -> bool {
+        object_selector(arg).is_some()
+    }
+
+    /// Narrows to `arg`, an object as `KIND/NAME` or else a field path (replacing the
+    /// one of that sort given before).
+    pub fn add(&mut self, arg: &str) {
+        if let Some((kind, name)) = object_selector(arg) {
+            self.object = Some((kind.to_owned(), name.to_owned()));
+        } else {
+            self.field = Some(FieldPath::parse(arg));
         }
-        Ok(sel)
     }
 
     /// Whether it selects everything.
@@ -340,7 +344,7 @@ pub fn explain(
         any = true;
         out.push_str(&format!("{kind}/{name}\n"));
         for leaf in leaves {
-            let origin = origin(o, &leaf.path, resolved, docs);
+            let origin = origin(o, &leaf.path, &leaf.value, resolved, docs);
             let shown = if kind == "Secret"
                 && matches!(
                     leaf.path.first().map(String::as_str),
@@ -424,9 +428,36 @@ fn item<'a>(seg: &'a str, list: &str) -> Option<&'a str> {
     seg.strip_prefix(list)?.strip_prefix('[')?.strip_suffix(']')
 }
 
-/// Where the field at `path` of the rendered object `o` came from: the one table
-/// `explain` and `diff --format markdown` both read.
-pub fn origin(o: &Value, path: &[String], r: &Resolved, d: &SourceDocs) -> Origin {
+/// What a field shows when no rule of this table knows it: a gap in the table (a test
+/// renders every example and a maximal app and fails on it).
+pub const FALLBACK: &str = "built-in";
+
+impl SourceDocs {
+    /// The item of the platform's list `field` that is `value`, when there is one.
+    fn platform_item(&self, field: &str, value: &str) -> Option<Origin> {
+        let items = self.platform.root.at(&Path::parse(field))?.items();
+        let i = items.iter().position(|n| n.scalar_text() == Some(value))?;
+        self.platform(&format!("{field}[{i}]"))
+    }
+
+    /// The item named `name` of a pod fragment's `list` (`containers`, `volumes`, …) for
+    /// process `process`: the process's own fragment, or the global one.
+    fn fragment_item(&self, process: &str, lists: &[&str], name: &str) -> Option<String> {
+        [format!("processes.{process}.pod"), "pod".to_owned()]
+            .into_iter()
+            .flat_map(|pod| lists.iter().map(move |l| format!("{pod}.{l}")))
+            .find_map(|list| {
+                let items = self.app.root.at(&Path::parse(&list))?.items();
+                items.iter().enumerate().find_map(|(i, node)| {
+                    (node.get("name")?.scalar_text()? == name).then(|| format!("{list}[{i}]"))
+                })
+            })
+    }
+}
+
+/// Where the field at `path` (whose value is `value`, as JSON) of the rendered object `o`
+/// came from: the one table `explain` and `diff --format markdown` both read.
+pub fn origin(o: &Value, path: &[String], value: &str, r: &Resolved, d: &SourceDocs) -> Origin {
     let kind = o["kind"].as_str().unwrap_or_default();
     let name = o["metadata"]["name"].as_str().unwrap_or_default();
     let component = o["metadata"]["labels"]["app.kubernetes.io/component"]
@@ -440,7 +471,12 @@ pub fn origin(o: &Value, path: &[String], r: &Resolved, d: &SourceDocs) -> Origi
         .collect();
     let found = match (kind, p.as_slice()) {
         (_, ["metadata", "namespace"]) => d.alloc("namespace"),
-        (_, ["metadata", "labels", ..]) | (_, ["spec", "selector", ..]) => {
+        (
+            _,
+            ["metadata", "labels", ..]
+            | ["spec", "selector", ..]
+            | ["spec", "template", "metadata", "labels", ..],
+        ) => {
             return Origin::Default("recommended labels, from the app's identity");
         }
         ("ConfigMap", ["data", key]) if name == format!("{app}-env") => {
@@ -466,11 +502,20 @@ pub fn origin(o: &Value, path: &[String], r: &Resolved, d: &SourceDocs) -> Origi
                     .is_some_and(|s| s.access_mode == "ReadWriteMany")
             })
             .or_else(|| d.platform("storage.block")),
-        ("Cluster", ["spec", "instances"]) => d.platform("database.instances"),
+        ("Cluster", ["spec", "instances"]) => d.platform("database.instances").or(Some(
+            Origin::Default("one instance unless database.instances says"),
+        )),
         ("Cluster", ["spec", "storage", "size"]) => d.alloc("storage.database.size"),
         ("Cluster", ["spec", "storage", "storageClass"]) => d.platform("storage.block"),
-        ("Cluster", ["spec", "resources", ..]) => d.platform("database.resources"),
-        ("Service", ["spec", "type"]) => d.app(&format!("processes.{component}.serviceType")),
+        ("Cluster", ["spec", "resources", _, what]) => Some(database_size(d, what)),
+        ("Cluster", ["spec", "ephemeralVolumesSizeLimit", _]) => {
+            Some(database_size(d, "ephemeral-storage"))
+        }
+        ("Service", ["spec", "type"]) if component != "redis" => d
+            .app(&format!("processes.{component}.serviceType"))
+            .or(Some(Origin::Default(
+                "ClusterIP unless the process asks for a type its allocation allows",
+            ))),
         ("Service", ["spec", "ports", ..]) if component != "redis" => {
             d.app(&format!("processes.{component}.port"))
         }
@@ -480,30 +525,48 @@ pub fn origin(o: &Value, path: &[String], r: &Resolved, d: &SourceDocs) -> Origi
         ("HorizontalPodAutoscaler", ["spec", "maxReplicas"]) => {
             d.alloc_process(component, "autoscaling.maxReplicas")
         }
-        ("HorizontalPodAutoscaler", ["spec", "metrics", ..]) => {
-            d.alloc_process(component, "autoscaling.cpuUtilization")
-        }
+        (
+            "HorizontalPodAutoscaler",
+            [
+                "spec",
+                "metrics",
+                "resource",
+                "target",
+                "averageUtilization",
+            ],
+        ) => d
+            .alloc_process(component, "autoscaling.cpuUtilization")
+            .or(Some(Origin::Default(
+                "80% CPU unless the allocation's autoscaling.cpuUtilization says",
+            ))),
         ("Ingress", ["spec", "ingressClassName"]) => d.platform("ingress.className"),
         ("Ingress", ["metadata", "annotations", "cert-manager.io/cluster-issuer"]) => {
             d.platform("ingress.clusterIssuer")
         }
         ("Ingress", ["spec", "rules" | "tls", ..]) => d.app("ingress.hosts"),
-        ("NetworkPolicy", [.., "ports", "port"])
-            if component != "metrics" && component != "app" =>
-        {
-            d.app(&format!("processes.{component}.port"))
+        ("NetworkPolicy", ["spec", ..]) => policy_origin(name, component, path, value, r, d),
+        ("Deployment", ["spec", "replicas"]) if component == "redis" => {
+            Some(Origin::Default("Redis runs one pod"))
         }
-        ("NetworkPolicy", [.., "ipBlock", "cidr"]) => {
-            d.app(&format!("processes.{component}.serviceType"))
+        ("Deployment", ["spec", "replicas"]) => d
+            .alloc_process(component, "replicas")
+            .or(Some(Origin::Default("one pod unless the allocation says"))),
+        ("Deployment" | "Job", ["spec", "template", "spec", "imagePullSecrets", ..]) => {
+            d.app("imagePullSecret")
         }
-        ("NetworkPolicy", [.., "kubernetes.io/metadata.name"]) if component == "metrics" => {
-            d.platform("monitoring.namespace")
+        ("Deployment" | "Job", ["spec", "template", "spec", "volumes", ..]) => {
+            let volume = item(&path[3], "volumes").unwrap_or_default();
+            match volume {
+                "dovetail-files" => d.app("files"),
+                "dovetail-static" => d.app("static"),
+                _ => d
+                    .fragment_item(component, &["volumes"], volume)
+                    .and_then(|f| {
+                        d.app(&format!("{f}.{}", p[4..].join(".")))
+                            .or_else(|| d.app(&f))
+                    }),
+            }
         }
-        ("NetworkPolicy", [.., "kubernetes.io/metadata.name"]) => {
-            d.platform("ingress.controllerNamespace")
-        }
-        ("Deployment" | "Job", ["spec", "replicas"]) if component == "redis" => None,
-        ("Deployment", ["spec", "replicas"]) => d.alloc_process(component, "replicas"),
         (
             "Deployment" | "Job",
             [
@@ -523,7 +586,175 @@ pub fn origin(o: &Value, path: &[String], r: &Resolved, d: &SourceDocs) -> Origi
         }
         _ => None,
     };
-    found.unwrap_or(Origin::Default(default_reason(kind, &p)))
+    found
+        .or_else(|| named_default(kind, component, &p).map(Origin::Default))
+        .unwrap_or(Origin::Default(FALLBACK))
+}
+
+/// `ephemeralStorage` for the `ephemeral-storage` of a container's resources; `cpu` and
+/// `memory` as they are.
+fn input_quantity(what: &str) -> &str {
+    if what == "ephemeral-storage" {
+        "ephemeralStorage"
+    } else {
+        what
+    }
+}
+
+/// A CloudNativePG instance's CPU, memory or local storage (`what`, as Kubernetes spells
+/// it), by [`crate::input::model::Platform::database_resources`]'s rule.
+fn database_size(d: &SourceDocs, what: &str) -> Origin {
+    let field = input_quantity(what);
+    d.platform(&format!("database.resources.{field}"))
+        .or_else(|| {
+            (field == "ephemeralStorage")
+                .then(|| d.platform("policy.ephemeralStorage"))
+                .flatten()
+        })
+        .unwrap_or(Origin::Default(if field == "ephemeralStorage" {
+            "1Gi: every container's local storage is bounded, unless database.resources or policy.ephemeralStorage says"
+        } else {
+            "500m CPU and 1Gi memory per instance unless database.resources says"
+        }))
+}
+
+/// A sidecar's or helper's CPU, memory or local storage: the platform's sidecar size.
+fn sidecar_size(d: &SourceDocs, what: &str) -> Origin {
+    let field = input_quantity(what);
+    d.platform(&format!("policy.sidecarResources.{field}"))
+        .unwrap_or(Origin::Default(
+            "256Mi: every sidecar's local storage is bounded, unless policy.sidecarResources says",
+        ))
+}
+
+/// Where a field of one of the app's NetworkPolicies comes from: each policy by its name,
+/// each rule by its place (see `render::network_policies`).
+fn policy_origin(
+    name: &str,
+    component: &str,
+    path: &[String],
+    value: &str,
+    r: &Resolved,
+    d: &SourceDocs,
+) -> Option<Origin> {
+    let app = &r.identity.app;
+    let text = value.trim_matches('"');
+    let last = path.last().map(String::as_str).unwrap_or_default();
+    // `ingress[i]` or `egress[i]`, and the rest of the path after it.
+    let rule = path.get(1).map(String::as_str).unwrap_or_default();
+    let at = |list: &str| item(rule, list).and_then(|i| i.parse::<usize>().ok());
+    let inside = |seg: &str| path.iter().any(|s| s.split('[').next() == Some(seg));
+    let dns = || {
+        if inside("namespaceSelector") {
+            d.platform("network.dns.namespace")
+                .unwrap_or(Origin::Default(
+                    "cluster DNS: the kube-system namespace unless network.dns says",
+                ))
+        } else if inside("podSelector") {
+            d.platform("network.dns.podLabels")
+                .unwrap_or(Origin::Default(
+                    "cluster DNS: pods labelled k8s-app: kube-dns unless network.dns says",
+                ))
+        } else {
+            Origin::Default("DNS, on port 53")
+        }
+    };
+    // An `except` no platform rule lists is one every rule gets.
+    let forced_except = || {
+        d.platform_item("network.clusterCIDRs", text)
+            .unwrap_or(Origin::Default(
+                "the cloud metadata address (and the private ranges, by default) is excepted from every rule",
+            ))
+    };
+    let cnpg = r
+        .database
+        .as_ref()
+        .is_some_and(|db| db.provider == crate::input::model::DatabaseProvider::Cnpg);
+    Some(if name == app.as_str() {
+        match at("egress") {
+            Some(1) => dns(),
+            _ => Origin::Default(
+                "the app's pods (Redis included) reach each other and cluster DNS, and only they reach each other",
+            ),
+        }
+    } else if name == format!("{app}-egress") {
+        let offset = usize::from(cnpg);
+        match at("egress") {
+            Some(k) if k < offset => d.app("services")?,
+            Some(k) => {
+                let j = k - offset;
+                let given = format!("network.egress[{j}]");
+                let platform_rule = d.platform(&given).is_some();
+                if inside("except") {
+                    d.platform_item(&format!("{given}.except"), text)
+                        .unwrap_or_else(forced_except)
+                } else if !platform_rule {
+                    Origin::Default(
+                        "the public internet, without the private, shared and link-local ranges (platform.yaml sets no network.egress)",
+                    )
+                } else if inside("ports") {
+                    d.platform(&format!("{given}.ports"))?
+                } else {
+                    d.platform(&format!("{given}.cidr"))?
+                }
+            }
+            None => {
+                Origin::Default("every app pod but Redis, which serves the app and calls nobody")
+            }
+        }
+    } else if name == format!("{app}-db") {
+        let peers = "the database's instances reach each other (replication, status)";
+        match (at("ingress"), at("egress")) {
+            (Some(0), _) => d.app("services")?,
+            (Some(1), _) | (_, Some(0)) => Origin::Default(peers),
+            (Some(2), _) if inside("namespaceSelector") => d
+                .platform("database.operatorNamespace")
+                .unwrap_or(Origin::Default(
+                    "CloudNativePG's operator, in cnpg-system unless database.operatorNamespace says",
+                )),
+            (Some(_), _) => Origin::Default("PostgreSQL and the instance manager's ports"),
+            (_, Some(1)) => dns(),
+            (_, Some(_)) if inside("except") => forced_except(),
+            (_, Some(_)) if last == "cidr" => d
+                .platform_item("network.apiServer", text)
+                .unwrap_or(Origin::Default(
+                    "the API server, for CloudNativePG's instance manager: anywhere outside the metadata service and the cluster's ranges, unless network.apiServer says",
+                )),
+            (_, Some(_)) => Origin::Default("the API server's ports, 443 and 6443"),
+            (None, None) => Origin::Default(
+                "the database's pods: reached by the app, each other and their operator",
+            ),
+        }
+    } else if name == format!("{app}-web") {
+        if inside("namespaceSelector") {
+            d.platform("ingress.controllerNamespace")
+                .unwrap_or(Origin::Default(
+                    "the ingress controller, in ingress-nginx unless ingress.controllerNamespace says",
+                ))
+        } else if last == "port" {
+            d.app("processes.web.port")?
+        } else {
+            Origin::Default("only the ingress controller reaches web's port")
+        }
+    } else if name == format!("{app}-metrics") {
+        if inside("namespaceSelector") {
+            d.platform("monitoring.namespace")?
+        } else {
+            Origin::Default(
+                "the ports named metrics or *-metrics of the app's containers, from the monitoring namespace",
+            )
+        }
+    } else if name == format!("{app}-{component}-external") {
+        match last {
+            "cidr" => d.app(&format!("processes.{component}.serviceType"))?,
+            "port" => d.app(&format!("processes.{component}.port"))?,
+            _ => Origin::Default(
+                "a LoadBalancer or NodePort Service the allocation allows takes traffic from anywhere",
+            ),
+        }
+    } else {
+        return None;
+    })
 }
 
 fn container_origin(
@@ -540,19 +771,25 @@ fn container_origin(
         _ => {}
     }
     let field = rest.first().copied().unwrap_or_default();
+    let what = rest.last().copied().unwrap_or_default();
     if process == "redis" {
-        return match field {
-            "image" => d.platform("images.redis"),
-            "resources" if rest.last() == Some(&"memory") => d.alloc("redis.memory"),
-            "resources" => d.platform("policy.sidecarResources.cpu"),
-            _ => None,
-        };
+        return Some(match field {
+            "image" => d.platform("images.redis")?,
+            "resources" if what == "memory" => d.alloc("redis.memory")?,
+            "resources" => sidecar_size(d, what),
+            "volumeMounts" | "securityContext" | "imagePullPolicy" => return None,
+            "args" => Origin::Default(
+                "Redis as a cache: maxmemory 80% of its memory, least recently used keys evicted, nothing persisted",
+            ),
+            _ => Origin::Default("Redis, on its port 6379, probed there"),
+        });
     }
     if let Some(service) = container.strip_prefix("wait-for-") {
         return match field {
             "image" if service == "postgres" => d.platform("images.wait"),
             "image" => d.platform("images.redis"),
-            "resources" => d.platform("policy.sidecarResources"),
+            "resources" => Some(sidecar_size(d, what)),
+            "securityContext" | "imagePullPolicy" => None,
             _ => d
                 .app(&format!("processes.{process}.waitFor"))
                 .or_else(|| d.app("init.waitFor")),
@@ -570,18 +807,10 @@ fn container_origin(
         (format!("processes.{process}"), process)
     } else {
         // A container of a pod fragment: the process's own, or the global one.
-        let fragment = [format!("processes.{process}.pod"), "pod".to_owned()]
-            .into_iter()
-            .flat_map(|pod| ["containers", "initContainers"].map(|l| format!("{pod}.{l}")))
-            .find_map(|list| {
-                let items = d.app.root.at(&Path::parse(&list))?.items();
-                items.iter().enumerate().find_map(|(i, node)| {
-                    (node.get("name")?.scalar_text()? == container).then(|| format!("{list}[{i}]"))
-                })
-            });
+        let fragment = d.fragment_item(process, &["containers", "initContainers"], container);
         return match field {
-            "resources" => d.platform("policy.sidecarResources"),
-            "securityContext" => None,
+            "resources" => Some(sidecar_size(d, what)),
+            "securityContext" | "imagePullPolicy" => None,
             _ => fragment.and_then(|f| d.app(&format!("{f}.{field}")).or_else(|| d.app(&f))),
         };
     };
@@ -590,37 +819,78 @@ fn container_origin(
         "command" | "args" => d.app(&format!("{base}.{field}")),
         "ports" => d.app(&format!("{base}.port")),
         "readinessProbe" | "livenessProbe" | "startupProbe" => d.app(&format!("{base}.health")),
-        "resources" => {
-            let what = if rest.last() == Some(&"memory") {
-                "memory"
-            } else {
-                "cpu"
-            };
-            d.sizing(sizing_for, what)
-        }
+        "resources" => d.sizing(sizing_for, input_quantity(what)).or_else(|| {
+            (what == "ephemeral-storage").then_some(Origin::Default(
+                "1Gi: every app container's local storage is bounded, unless the allocation, its plan or policy.ephemeralStorage says",
+            ))
+        }),
         "env" => d.app("services"),
         "envFrom" => d.app("env").or_else(|| d.app("secrets")),
-        "volumeMounts" => None,
+        "name" => Some(Origin::Default(
+            "named after its process, or `init` for the init step",
+        )),
         _ => None,
     }
 }
 
-fn default_reason(kind: &str, path: &[&str]) -> &'static str {
-    if path.contains(&"volumeMounts") || path.contains(&"volumes") {
-        "a writable /tmp, and the volumes the process's files and storage need"
-    } else if path.contains(&"securityContext") {
-        "Pod Security restricted"
-    } else if path.last() == Some(&"imagePullPolicy") {
-        "pull Always, so a private image needs the app's credentials"
-    } else if path.contains(&"resources") {
-        "the platform's sizes"
-    } else if path.contains(&"annotations") {
-        "ArgoCD sync order and pod roll checksums"
-    } else if path.first() == Some(&"spec") && path.get(1) == Some(&"strategy") {
-        "singletons and ReadWriteOnce volumes are replaced, everything else rolls one pod at a time"
-    } else if kind == "NetworkPolicy" {
-        "only the app's own pods and the ingress controller reach it"
-    } else {
-        "built-in"
-    }
+/// Why a field no input sets is what it is, for the fields dovetail always sets the
+/// same way; `None` for a field this table does not know ([`FALLBACK`]).
+fn named_default(kind: &str, component: &str, path: &[&str]) -> Option<&'static str> {
+    Some(match (kind, path) {
+        (_, ["apiVersion" | "kind"]) => "the kind and API version of this part of the app",
+        (_, ["metadata", "name"]) => "named after the app and the part it is",
+        (_, p) if p.contains(&"volumeMounts") || p.contains(&"volumes") => {
+            "a writable /tmp, and the volumes the process's files and storage need"
+        }
+        (_, p) if p.contains(&"securityContext") => "Pod Security restricted",
+        (_, p) if p.last() == Some(&"imagePullPolicy") => {
+            "pull Always, so a private image needs the app's credentials"
+        }
+        (_, p) if p.contains(&"annotations") => "ArgoCD sync order and pod roll checksums",
+        (_, ["spec", "strategy", ..]) => {
+            "singletons and ReadWriteOnce volumes are replaced, everything else rolls one pod at a time"
+        }
+        ("ServiceAccount", ["automountServiceAccountToken"])
+        | (
+            "Deployment" | "Job",
+            [
+                "spec",
+                "template",
+                "spec",
+                "automountServiceAccountToken" | "serviceAccountName",
+            ],
+        ) => "the app's own ServiceAccount, without an API token",
+        ("Deployment" | "Job", ["spec", "template", "spec", "enableServiceLinks"]) => {
+            "no Service variables in the environment: the app gets DATABASE_URL and REDIS_URL"
+        }
+        ("Deployment", ["spec", "revisionHistoryLimit"]) => {
+            "five old ReplicaSets kept to roll back to"
+        }
+        (
+            "Job",
+            ["spec", "backoffLimit" | "activeDeadlineSeconds"]
+            | ["spec", "template", "spec", "restartPolicy"],
+        ) => {
+            "the init step runs once per sync: 2 retries, 30 minutes at most, never restarted in place"
+        }
+        ("Secret", ["type"]) => {
+            "Opaque for the app's values, kubernetes.io/dockerconfigjson for the image pull secret"
+        }
+        ("Cluster", ["spec", "bootstrap", ..]) => {
+            "CloudNativePG creates the database `app`, owned by the role `app` whose URI the app gets"
+        }
+        ("Cluster", ["spec", "enableSuperuserAccess"]) => {
+            "no superuser: the app has its own role only"
+        }
+        ("PodDisruptionBudget", ["spec", "maxUnavailable"]) => {
+            "one pod of the process down at a time during voluntary disruptions"
+        }
+        ("HorizontalPodAutoscaler", ["spec", "scaleTargetRef", ..]) => "the process's Deployment",
+        ("HorizontalPodAutoscaler", ["spec", "metrics", ..]) => "scaled on CPU utilization",
+        ("PodMonitor", ["spec", "podMetricsEndpoints", ..]) => {
+            "each port named metrics or *-metrics of the process's containers, scraped at /metrics"
+        }
+        ("Service", ["spec", ..]) if component == "redis" => "Redis' port, inside the cluster only",
+        _ => return None,
+    })
 }

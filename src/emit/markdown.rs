@@ -2,7 +2,7 @@
 //! merge-request comment. A summary table per kind; the app's topology as a mermaid
 //! flowchart with what changed highlighted; then each object that differs, folded in
 //! `<details>`, with who set each of its changed fields (the customer's or the
-//! operator's file:line, from `explain`'s origin table) and its unified diff — the
+//! operator's `file:line`, from `explain`'s origin table) and its unified diff — the
 //! same text `diff` prints, so secret values are redacted exactly as there.
 //!
 //! The first line is an HTML comment naming the app, which CI templates look for to
@@ -46,14 +46,14 @@ pub fn report(base: &Side, head: &Side) -> Result<(String, Summary), OutputError
     out.push_str(&marker(&app));
     out.push('\n');
     out.push_str(&format!("### dovetail diff: `{app}`\n\n"));
-    if !summary.any() {
-        out.push_str("Nothing changes in the rendered objects.\n");
-    } else {
+    if summary.any() {
         out.push_str(&format!(
             "{} changed, {} added, {} removed.\n\n",
             summary.changed, summary.added, summary.removed
         ));
         out.push_str(&table(&changes));
+    } else {
+        out.push_str("Nothing changes in the rendered objects.\n");
     }
 
     // The picture: the head's objects and what only the base had.
@@ -118,12 +118,11 @@ pub fn report(base: &Side, head: &Side) -> Result<(String, Summary), OutputError
 fn table(changes: &[ObjectDiff]) -> String {
     let mut kinds: Vec<(&str, [usize; 3])> = Vec::new();
     for c in changes {
-        let at = match kinds.iter().position(|(k, _)| *k == c.kind) {
-            Some(i) => i,
-            None => {
-                kinds.push((&c.kind, [0; 3]));
-                kinds.len() - 1
-            }
+        let at = if let Some(i) = kinds.iter().position(|(k, _)| *k == c.kind) {
+            i
+        } else {
+            kinds.push((&c.kind, [0; 3]));
+            kinds.len() - 1
         };
         kinds[at].1[match c.change {
             Change::Added => 0,
@@ -151,7 +150,7 @@ fn ownership(c: &ObjectDiff, base: Option<&Provenance>, head: Option<&Provenance
     let mut seen = 0;
     let mut note = |object: &serde_json::Value, leaf: &Leaf, p: Option<&Provenance>| {
         let Some(p) = p else { return };
-        let o = origin(object, &leaf.path, &p.resolved, &p.docs);
+        let o = origin(object, &leaf.path, &leaf.value, &p.resolved, &p.docs);
         seen += 1;
         by_origin
             .entry((o.owner(), o))

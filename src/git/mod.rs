@@ -49,37 +49,22 @@ pub const LOCK_WAIT: Duration = Duration::from_secs(45);
 /// asks again after each refusal and would loop forever.
 pub const MAX_AUTH_ATTEMPTS: u32 = 2;
 
-/// Largest known_hosts file read.
+/// Largest `known_hosts` file read.
 const MAX_KNOWN_HOSTS_BYTES: u64 = 1024 * 1024;
 
 /// Largest token file read.
 const MAX_TOKEN_BYTES: u64 = 16 * 1024;
 
-/// Where an input comes from: a local directory or a git repository.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Location {
-    /// A directory on this machine.
-    Dir(PathBuf),
-    /// A git URL and revision.
-    Git(GitSpec),
-    /// A directory of a local git work tree as it was at a revision (`dovetail diff`).
-    Revision {
-        /// The directory, inside a git work tree.
-        dir: PathBuf,
-        /// Anything `git rev-parse` takes: a branch, tag, `origin/main`, `HEAD~1`, a sha.
-        rev: String,
-    },
-}
-
-impl Location {
-    /// Reads `DIR`, `URL` or `URL#REF`. A URL is anything with a scheme (`https://`,
+impl GitSpec {
+    /// Reads `URL` or `URL#REF`, where `s` is a URL: anything with a scheme (`https://`,
     /// `ssh://`, `git://`, `http://`, `file://`) or the scp-like `user@host:path`.
-    pub fn parse(s: &str) -> Result<Location, LocationError> {
+    /// `Ok(None)` for anything else, which names a directory.
+    pub fn parse(s: &str) -> Result<Option<GitSpec>, LocationError> {
         let scp_like = s.split_once(':').is_some_and(|(before, _)| {
             before.contains('@') && !before.contains('/') && !before.starts_with('.')
         });
         if !s.contains("://") && !scp_like {
-            return Ok(Location::Dir(PathBuf::from(s)));
+            return Ok(None);
         }
         let (url, rev) = match s.rsplit_once('#') {
             Some((url, rev)) => (url, Some(rev)),
@@ -93,7 +78,7 @@ impl Location {
             None => Rev::Default,
             Some(r) => Rev::parse(r)?,
         };
-        Ok(Location::Git(GitSpec {
+        Ok(Some(GitSpec {
             url: url.to_owned(),
             rev,
         }))
@@ -164,6 +149,10 @@ impl fmt::Display for GitSpec {
 
 /// Whether `r` can name a revision: a ref name git would accept (`git check-ref-format
 /// --branch`, roughly), which a full commit id also is.
+#[allow(
+    clippy::case_sensitive_file_extension_comparisons,
+    reason = "git's own rule: a ref may not end in `.lock`, spelled so"
+)]
 pub fn revision(r: &str) -> bool {
     !r.is_empty()
         && r.len() <= 255
@@ -322,9 +311,10 @@ impl GitSettings {
             ssh_key: nonempty("DOVETAIL_SSH_KEY").map(PathBuf::from),
             known_hosts: nonempty("DOVETAIL_SSH_KNOWN_HOSTS").map(PathBuf::from),
             https_token: nonempty("DOVETAIL_HTTPS_TOKEN_FILE").map(PathBuf::from),
-            https_user: nonempty("DOVETAIL_HTTPS_USER")
-                .map(|u| u.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "x-access-token".to_owned()),
+            https_user: nonempty("DOVETAIL_HTTPS_USER").map_or_else(
+                || "x-access-token".to_owned(),
+                |u| u.to_string_lossy().into_owned(),
+            ),
             proxied: [
                 "HTTPS_PROXY",
                 "https_proxy",
@@ -374,7 +364,7 @@ pub enum GitError {
         /// What was tried and what to do.
         message: String,
     },
-    /// The ssh server's host key is not the one known_hosts lists.
+    /// The ssh server's host key is not the one `known_hosts` lists.
     #[error("{url}: host key check failed: {message}")]
     HostKey {
         /// The repo.
@@ -502,8 +492,9 @@ pub struct Checkout {
     pub freshness: Freshness,
     /// Why the cache entry was rebuilt on the way, if it was.
     pub rebuilt: Option<String>,
-    /// The cache entry's lock; `None` for a local work tree's repository.
-    _lock: Option<fs::File>,
+    /// The cache entry's lock, held while the checkout is read; `None` for a local work
+    /// tree's repository.
+    lock: Option<fs::File>,
 }
 
 impl fmt::Debug for Checkout {
@@ -524,7 +515,7 @@ impl Checkout {
             Rev::Named(n) => n.clone(),
             Rev::Commit(_) => "pinned".to_owned(),
         };
-        if self._lock.is_none() {
+        if self.lock.is_none() {
             return format!(
                 "{} at {} = commit {} (local repository)",
                 self.spec.url, rev, self.commit
@@ -565,7 +556,7 @@ impl Found {
             spec: spec.clone(),
             freshness: self.freshness,
             rebuilt,
-            _lock: Some(lock),
+            lock: Some(lock),
         }
     }
 }
@@ -659,14 +650,14 @@ impl Cache {
                 url: spec.url.clone(),
                 message: e.message().to_owned(),
             })?,
-            Local::Missing => self.create(&dir, &spec.url)?,
+            Local::Missing => Self::create(&dir, &spec.url)?,
             Local::Corrupt(why) => {
                 progress(&format!(
                     "the cache of {} is corrupt ({why}); rebuilding it",
                     spec.url
                 ));
                 rebuilt = Some(why);
-                self.recreate(&dir, &spec.url)?
+                Self::recreate(&dir, &spec.url)?
             }
         };
         progress(&format!("fetching {spec}"));
@@ -682,7 +673,7 @@ impl Cache {
                 ));
                 rebuilt = Some(message);
                 drop(repo);
-                let repo = self.recreate(&dir, &spec.url)?;
+                let repo = Self::recreate(&dir, &spec.url)?;
                 let commit = self.fetch(&repo, spec)?;
                 verified(&dir, &spec.url, commit)?
             }
@@ -751,7 +742,7 @@ impl Cache {
 
     /// A new empty bare repository at `dir`, made beside it and renamed into place so a
     /// crash never leaves half of one.
-    fn create(&self, dir: &Path, url: &str) -> Result<Repository, GitError> {
+    fn create(dir: &Path, url: &str) -> Result<Repository, GitError> {
         let tmp = dir.with_extension(format!("tmp-{}", std::process::id()));
         let err = |e: String| GitError::CacheDir {
             path: dir.display().to_string(),
@@ -766,12 +757,12 @@ impl Cache {
         })
     }
 
-    fn recreate(&self, dir: &Path, url: &str) -> Result<Repository, GitError> {
+    fn recreate(dir: &Path, url: &str) -> Result<Repository, GitError> {
         remove(dir).map_err(|e| GitError::CacheDir {
             path: dir.display().to_string(),
             message: format!("cannot remove the corrupt cache: {e}"),
         })?;
-        self.create(dir, url)
+        Self::create(dir, url)
     }
 
     /// Fetches what `spec` needs into `repo` and returns its commit.
@@ -816,7 +807,12 @@ impl Cache {
             url: url.to_owned(),
             message: e.message().to_owned(),
         })?;
-        let advertised = |name: &str| heads.iter().find(|h| h.name() == name).map(|h| h.oid());
+        let advertised = |name: &str| {
+            heads
+                .iter()
+                .find(|h| h.name() == name)
+                .map(git2::RemoteHead::oid)
+        };
         let target = match &spec.rev {
             Rev::Default => advertised("HEAD"),
             Rev::Named(n) => advertised(&format!("refs/heads/{n}"))
@@ -1077,7 +1073,7 @@ pub fn open_local(dir: &Path, rev: &str) -> Result<(Checkout, String), GitError>
             },
             freshness: Freshness::Pinned,
             rebuilt: None,
-            _lock: None,
+            lock: None,
         },
         subdir,
     ))
@@ -1294,40 +1290,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn locations_tell_directories_from_urls() {
-        assert_eq!(
-            Location::parse("examples/django/app").unwrap(),
-            Location::Dir("examples/django/app".into())
-        );
-        assert_eq!(
-            Location::parse("./a:b").unwrap(),
-            Location::Dir("./a:b".into())
-        );
-        let Location::Git(spec) =
-            Location::parse("https://git.example.com/acme/shop.git#main").unwrap()
-        else {
-            panic!("not git")
-        };
+    fn urls_are_told_from_directories() {
+        assert_eq!(GitSpec::parse("examples/django/app").unwrap(), None);
+        assert_eq!(GitSpec::parse("./a:b").unwrap(), None);
+        let spec = GitSpec::parse("https://git.example.com/acme/shop.git#main")
+            .unwrap()
+            .unwrap();
         assert_eq!(spec.url, "https://git.example.com/acme/shop.git");
         assert_eq!(spec.rev, Rev::Named("main".into()));
-        let Location::Git(spec) = Location::parse(&format!(
+        let spec = GitSpec::parse(&format!(
             "git@git.example.com:acme/shop.git#{}",
             "A".repeat(40)
         ))
-        .unwrap() else {
-            panic!("not git")
-        };
+        .unwrap()
+        .unwrap();
         assert_eq!(spec.rev, Rev::Commit("a".repeat(40)));
         assert!(matches!(
-            Location::parse("https://user:hunter2@git.example.com/x.git"),
+            GitSpec::parse("https://user:hunter2@git.example.com/x.git"),
             Err(LocationError::PasswordInUrl)
         ));
         assert!(matches!(
-            Location::parse("https://git.example.com/x.git#a..b"),
+            GitSpec::parse("https://git.example.com/x.git#a..b"),
             Err(LocationError::BadRev(_))
         ));
         assert!(matches!(
-            Location::parse("gopher://git.example.com/x.git"),
+            GitSpec::parse("gopher://git.example.com/x.git"),
             Err(LocationError::BadUrl(_))
         ));
     }

@@ -121,7 +121,7 @@ pub fn typed<T: DeserializeOwned>(
 
 /// Removes the field at `path` from `value`: the mapping key nearest the end of the
 /// path, so that no list shifts and every other field keeps its place (and its
-/// file:line:column in later messages). A path ending in a list item drops the list.
+/// `file:line:column` in later messages). A path ending in a list item drops the list.
 fn prune(value: &mut serde_json::Value, path: &yaml::Path) {
     let Some(last_key) = path.0.iter().rposition(|s| matches!(s, yaml::Seg::Key(_))) else {
         return;

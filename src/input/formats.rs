@@ -51,7 +51,7 @@ pub fn process_key(s: &str) -> bool {
     s == "*" || process_name(s)
 }
 
-/// A port name as the API server takes it (`IsValidPortName`, IANA_SVC_NAME): at most 15
+/// A port name as the API server takes it (`IsValidPortName`, `IANA_SVC_NAME`): at most 15
 /// lowercase letters, digits and '-', at least one letter, no `--`, no '-' at either end.
 pub fn port_name(s: &str) -> bool {
     label(s, 15) && s.bytes().any(|b| b.is_ascii_lowercase()) && !s.contains("--")

@@ -1,6 +1,6 @@
-//! Input: both repos read, parsed and typed. Files come from a [`tree`] (a directory or
-//! a commit of the git cache) under the rules that keep a repo from reading anything
-//! else; [`yaml`] parses them into trees that remember file:line:column; [`schema`] and
+//! Input: both repos read, parsed and typed. Files come from a [`tree`] (a directory, a
+//! commit of the git cache, or memory) under the rules that keep a repo from reading anything
+//! else; [`yaml`] parses them into trees that remember `file:line:column`; [`schema`] and
 //! [`ownership`] check them; [`model`] types them; [`doc`] runs those steps for one file.
 
 pub mod app;

@@ -387,7 +387,7 @@ mod tests {
         };
         let mut diags = Diagnostics::default();
         check_app(&doc, &owners, &mut diags);
-        diags.sorted().iter().map(|d| d.to_string()).collect()
+        diags.sorted().iter().map(ToString::to_string).collect()
     }
 
     #[test]

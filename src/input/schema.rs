@@ -92,7 +92,7 @@ impl SchemaKind {
         }
     }
 
-    fn errors<'i>(self, value: &'i Value) -> jsonschema::ErrorIterator<'i> {
+    fn errors(self, value: &Value) -> jsonschema::ErrorIterator<'_> {
         match self {
             SchemaKind::App => AppSchema::iter_errors(value),
             SchemaKind::Allocation => AllocationSchema::iter_errors(value),
@@ -328,7 +328,7 @@ fn describe(
             ));
         }
         ValidationErrorKind::UniqueItems => {
-            out.push(d(Code::OutOfRange, "has duplicate items".to_owned()))
+            out.push(d(Code::OutOfRange, "has duplicate items".to_owned()));
         }
         ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. } => {
             let what = description.unwrap_or("any of the allowed forms");
@@ -449,7 +449,7 @@ mod tests {
         };
         let mut diags = Diagnostics::default();
         check(kind, &doc, &doc.root.to_json(), &mut diags);
-        diags.sorted().iter().map(|d| d.to_string()).collect()
+        diags.sorted().iter().map(ToString::to_string).collect()
     }
 
     #[test]

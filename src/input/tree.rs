@@ -10,8 +10,12 @@
 //! repository under the same rules: a committed symlink is followed only while it stays
 //! inside the tree, blobs over the cap are refused from their header before they are
 //! inflated, and a submodule is never followed.
+//!
+//! A [`MemTree`] holds its files in memory, under the same rules again, so that the whole
+//! pipeline can run in-process over inputs a test writes (the scenario tests), without a
+//! directory per case.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
@@ -82,13 +86,16 @@ pub enum ReadError {
 /// How many symlinks one path may go through.
 pub const MAX_LINKS: usize = 40;
 
-/// Where an input's files come from: a directory, or a commit of a cached git repo.
+/// Where an input's files come from: a directory, a commit of a cached git repo, or
+/// memory.
 #[derive(Debug)]
 pub enum Tree {
     /// A directory on this machine.
     Dir(DirTree),
     /// A directory inside a commit.
     Git(Box<GitTree>),
+    /// Files held in memory.
+    Memory(MemTree),
 }
 
 impl Tree {
@@ -97,6 +104,7 @@ impl Tree {
         match self {
             Tree::Dir(t) => t.exists(rel),
             Tree::Git(t) => t.resolve(rel).is_ok(),
+            Tree::Memory(t) => t.resolve(rel).is_ok(),
         }
     }
 
@@ -105,6 +113,7 @@ impl Tree {
         match self {
             Tree::Dir(t) => t.resolve(rel).is_ok_and(|p| p.is_file()),
             Tree::Git(t) => matches!(t.resolve(rel), Ok(GitObject::Blob(_))),
+            Tree::Memory(t) => matches!(t.resolve(rel), Ok(MemObject::File(_))),
         }
     }
 
@@ -113,6 +122,7 @@ impl Tree {
         match self {
             Tree::Dir(t) => t.read(rel, cap),
             Tree::Git(t) => t.read(rel, cap),
+            Tree::Memory(t) => t.read(rel, cap),
         }
     }
 
@@ -121,6 +131,7 @@ impl Tree {
         match self {
             Tree::Dir(t) => t.list(rel),
             Tree::Git(t) => t.list(rel),
+            Tree::Memory(t) => t.list(rel),
         }
     }
 
@@ -134,6 +145,11 @@ impl Tree {
                 s.strip_prefix("./").unwrap_or(&s).to_owned()
             }
             Tree::Git(t) => format!("{}{rel}", t.prefix),
+            Tree::Memory(t) => {
+                let joined = Path::new(&t.name).join(rel);
+                let s = joined.to_string_lossy();
+                s.strip_prefix("./").unwrap_or(&s).to_owned()
+            }
         }
     }
 
@@ -142,6 +158,7 @@ impl Tree {
         match self {
             Tree::Dir(t) => t.given.display().to_string(),
             Tree::Git(t) => t.checkout.spec.to_string(),
+            Tree::Memory(t) => t.name.clone(),
         }
     }
 
@@ -149,7 +166,7 @@ impl Tree {
     /// nothing read from it may be rendered.
     pub fn broken(&self) -> Option<String> {
         match self {
-            Tree::Dir(_) => None,
+            Tree::Dir(_) | Tree::Memory(_) => None,
             Tree::Git(t) => t.broken.borrow().clone(),
         }
     }
@@ -167,7 +184,7 @@ impl DirTree {
     /// Opens `dir` as a tree, named in messages as `shown` (the path inside its repo).
     pub fn open_as(dir: &Path, shown: &Path) -> std::io::Result<DirTree> {
         let mut tree = DirTree::open(dir)?;
-        tree.given = shown.to_owned();
+        shown.clone_into(&mut tree.given);
         Ok(tree)
     }
 
@@ -339,14 +356,13 @@ impl CachedTree {
             self.lookups.set(self.lookups.get() + 1);
             return crate::git::odb::find_entry(&self.data, name);
         }
-        let index = match self.index.get() {
-            Some(index) => index,
-            None => {
-                let mut entries =
-                    crate::git::odb::entries(&self.data).collect::<Result<Vec<_>, _>>()?;
-                entries.sort_by(|a, b| a.name.cmp(&b.name));
-                self.index.get_or_init(|| entries)
-            }
+        let index = if let Some(index) = self.index.get() {
+            index
+        } else {
+            let mut entries =
+                crate::git::odb::entries(&self.data).collect::<Result<Vec<_>, _>>()?;
+            entries.sort_by(|a, b| a.name.cmp(&b.name));
+            self.index.get_or_init(|| entries)
         };
         Ok(index
             .binary_search_by(|e| e.name.as_slice().cmp(name))
@@ -404,7 +420,7 @@ impl GitTree {
                 })?
                 .id;
         }
-        let prefix = parts.iter().map(|p| format!("{p}/")).collect();
+        let prefix = parts.iter().flat_map(|p| [*p, "/"]).collect();
         Ok(GitTree {
             checkout,
             root,
@@ -488,24 +504,7 @@ impl GitTree {
                         let target = self.blob(rel, &entry.id, MAX_LINK_TARGET)?;
                         let target = String::from_utf8(target)
                             .map_err(|_| ReadError::Outside(rel.to_owned()))?;
-                        if target.starts_with('/') {
-                            return Err(ReadError::Outside(rel.to_owned()));
-                        }
-                        // Splice the target in place of the link and walk again.
-                        let mut next: Vec<String> = parts[..i].to_vec();
-                        for seg in target.split('/') {
-                            match seg {
-                                "" | "." => {}
-                                ".." => {
-                                    if next.pop().is_none() {
-                                        return Err(ReadError::Outside(rel.to_owned()));
-                                    }
-                                }
-                                s => next.push(s.to_owned()),
-                            }
-                        }
-                        next.extend(parts[i + 1..].iter().cloned());
-                        parts = next;
+                        parts = splice_link(rel, &parts, i, &target)?;
                         continue 'walk;
                     }
                 }
@@ -554,6 +553,230 @@ impl GitTree {
         }
         names.sort();
         Ok(names)
+    }
+}
+
+/// A tree held in memory: files, directories and symlinks, read under the rules of a
+/// directory and a git tree (relative paths only, links followed only while they stay
+/// inside, nothing in `.git` or in a directory holding one, size caps). It stands for a
+/// repo in the scenario tests, which run the pipeline in-process over files they write.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemTree {
+    /// How messages name the tree, as a directory's path names it.
+    name: String,
+    /// Every entry by its path (`/`-separated, without `.`, `..` or empty parts); the
+    /// directories above a file are entries too.
+    entries: BTreeMap<String, MemEntry>,
+}
+
+/// One entry of a [`MemTree`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemEntry {
+    /// A regular file and its bytes.
+    File(Vec<u8>),
+    /// A directory.
+    Dir,
+    /// A symlink and its target, as written (relative or absolute).
+    Link(String),
+}
+
+/// What a path inside a [`MemTree`] names, links followed.
+enum MemObject<'a> {
+    Dir(String),
+    File(&'a [u8]),
+}
+
+impl MemTree {
+    /// An empty tree, named in messages as `name` (`app` gives `app/dovetail.yaml`).
+    pub fn new(name: &str) -> MemTree {
+        MemTree {
+            name: name.to_owned(),
+            entries: BTreeMap::new(),
+        }
+    }
+
+    /// `rel` as an entry key.
+    ///
+    /// # Panics
+    ///
+    /// When `rel` is absolute or has `..`: the tree is written by a test, and such a
+    /// path is a mistake in the test, not an input to refuse.
+    fn key(rel: &str) -> String {
+        assert!(
+            !rel.starts_with('/') && !rel.split('/').any(|p| p == ".."),
+            "`{rel}`: a MemTree entry is named by a path inside it"
+        );
+        rel.split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    /// Adds `entry` at `rel`, with the directories above it, replacing what was there.
+    fn put(&mut self, rel: &str, entry: MemEntry) -> &mut MemTree {
+        let key = MemTree::key(rel);
+        let mut at = 0;
+        while let Some(i) = key[at..].find('/') {
+            self.entries
+                .entry(key[..at + i].to_owned())
+                .or_insert(MemEntry::Dir);
+            at += i + 1;
+        }
+        self.remove(&key);
+        self.entries.insert(key, entry);
+        self
+    }
+
+    /// Writes the file `rel` (creating the directories above it).
+    ///
+    /// # Panics
+    ///
+    /// When `rel` is absolute or has `..`.
+    pub fn file(&mut self, rel: &str, content: impl Into<Vec<u8>>) -> &mut MemTree {
+        self.put(rel, MemEntry::File(content.into()))
+    }
+
+    /// Makes the directory `rel` (and the ones above it).
+    ///
+    /// # Panics
+    ///
+    /// When `rel` is absolute or has `..`.
+    pub fn dir(&mut self, rel: &str) -> &mut MemTree {
+        self.put(rel, MemEntry::Dir)
+    }
+
+    /// Makes `rel` a symlink to `target`, which may lead anywhere: reading through it
+    /// is what the rules judge.
+    ///
+    /// # Panics
+    ///
+    /// When `rel` is absolute or has `..`.
+    pub fn symlink(&mut self, rel: &str, target: &str) -> &mut MemTree {
+        self.put(rel, MemEntry::Link(target.to_owned()))
+    }
+
+    /// Removes `rel` and everything under it.
+    ///
+    /// # Panics
+    ///
+    /// When `rel` is absolute or has `..`.
+    pub fn remove(&mut self, rel: &str) -> &mut MemTree {
+        let key = MemTree::key(rel);
+        let under = format!("{key}/");
+        self.entries
+            .retain(|k, _| *k != key && !k.starts_with(&under));
+        self
+    }
+
+    /// The entry at `rel` itself, links not followed: for a test to look at what it
+    /// wrote.
+    ///
+    /// # Panics
+    ///
+    /// When `rel` is absolute or has `..`.
+    pub fn entry(&self, rel: &str) -> Option<&MemEntry> {
+        self.entries.get(&MemTree::key(rel))
+    }
+
+    /// Whether directory `dir` (a key; `""` for the root) holds a `.git` of any case.
+    fn holds_git(&self, dir: &str) -> bool {
+        self.list_key(dir)
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(".git"))
+    }
+
+    /// The names directly under the directory `dir` (a key; `""` for the root), sorted.
+    fn list_key(&self, dir: &str) -> Vec<String> {
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        let mut names: Vec<String> = self
+            .entries
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, _)| &k[prefix.len()..])
+            .filter(|rest| !rest.is_empty() && !rest.contains('/'))
+            .map(str::to_owned)
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Walks `rel` from the root as [`GitTree`] does, following links that stay inside
+    /// the tree; a directory on the way that holds `.git` is another repository, as
+    /// [`DirTree`] judges it.
+    fn resolve(&self, rel: &str) -> Result<MemObject<'_>, ReadError> {
+        relative(rel)?;
+        let mut parts: Vec<String> = rel
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .map(str::to_owned)
+            .collect();
+        let mut links = 0;
+        'walk: loop {
+            if parts.iter().any(|p| p.eq_ignore_ascii_case(".git")) {
+                return Err(ReadError::GitData(rel.to_owned()));
+            }
+            let mut here = String::new();
+            for (i, part) in parts.iter().enumerate() {
+                let path = if here.is_empty() {
+                    part.clone()
+                } else {
+                    format!("{here}/{part}")
+                };
+                let last = i + 1 == parts.len();
+                match self.entries.get(&path) {
+                    Some(MemEntry::Dir) => {
+                        if !last && self.holds_git(&path) {
+                            return Err(ReadError::Submodule(rel.to_owned()));
+                        }
+                        here = path;
+                    }
+                    Some(MemEntry::File(bytes)) if last => return Ok(MemObject::File(bytes)),
+                    None | Some(MemEntry::File(_)) => {
+                        return Err(ReadError::NotFound(rel.to_owned()));
+                    }
+                    Some(MemEntry::Link(target)) => {
+                        links += 1;
+                        if links > MAX_LINKS {
+                            return Err(ReadError::LinkLoop(rel.to_owned()));
+                        }
+                        parts = splice_link(rel, &parts, i, &target)?;
+                        continue 'walk;
+                    }
+                }
+            }
+            return Ok(MemObject::Dir(here));
+        }
+    }
+
+    fn read(&self, rel: &str, cap: u64) -> Result<Vec<u8>, ReadError> {
+        match self.resolve(rel)? {
+            MemObject::File(bytes) => {
+                let size = bytes.len() as u64;
+                if size > cap {
+                    return Err(ReadError::TooLarge {
+                        path: rel.to_owned(),
+                        size,
+                        cap,
+                    });
+                }
+                Ok(bytes.to_vec())
+            }
+            MemObject::Dir(_) => Err(ReadError::NotAFile(rel.to_owned())),
+        }
+    }
+
+    fn list(&self, rel: &str) -> Result<Vec<String>, ReadError> {
+        if rel.is_empty() {
+            return Ok(self.list_key(""));
+        }
+        match self.resolve(rel)? {
+            MemObject::Dir(key) => Ok(self.list_key(&key)),
+            MemObject::File(_) => Err(ReadError::NotAFile(rel.to_owned())),
+        }
     }
 }
 
@@ -664,4 +887,117 @@ mod tests {
         ));
         assert!(matches!(tree.read("sub", 100), Err(ReadError::NotAFile(_))));
     }
+    /// The rules of [`links_out_of_the_tree_are_refused`], in memory.
+    #[test]
+    fn memory_links_out_of_the_tree_are_refused() {
+        let mut mem = MemTree::new("app");
+        mem.file("ok.txt", "fine")
+            .symlink("link", "/etc/passwd")
+            .symlink("up", "../outside/secret")
+            .symlink("inner", "ok.txt")
+            .symlink("sub/back", "../ok.txt")
+            .symlink("dangling", "/nonexistent/x")
+            .symlink("loop", "loop");
+        let tree = Tree::Memory(mem);
+        assert_eq!(tree.read("ok.txt", 100).unwrap(), b"fine");
+        assert_eq!(tree.read("inner", 100).unwrap(), b"fine");
+        assert_eq!(tree.read("sub/back", 100).unwrap(), b"fine");
+        assert!(tree.is_file("inner"));
+        for outside in ["link", "up", "dangling"] {
+            assert!(
+                matches!(tree.read(outside, 100), Err(ReadError::Outside(_))),
+                "{outside}"
+            );
+        }
+        assert!(matches!(
+            tree.read("loop", 100),
+            Err(ReadError::LinkLoop(_))
+        ));
+        assert!(matches!(tree.read("../x", 100), Err(ReadError::BadPath(_))));
+        assert!(matches!(
+            tree.read("/etc/passwd", 100),
+            Err(ReadError::BadPath(_))
+        ));
+        assert!(matches!(
+            tree.read("missing", 100),
+            Err(ReadError::NotFound(_))
+        ));
+        assert_eq!(tree.shown("ok.txt"), "app/ok.txt");
+    }
+
+    /// The rules of [`links_into_git_data_and_nested_repositories_are_refused`], in
+    /// memory.
+    #[test]
+    fn memory_links_into_git_data_and_nested_repositories_are_refused() {
+        let mut mem = MemTree::new("app");
+        mem.file(".git/config", "url = https://token@host/x")
+            .symlink("cfg", ".git/config")
+            .symlink("g", ".git")
+            .symlink("upper", ".GIT")
+            .file("vendor/lib/.git", "gitdir: ../../.git/modules/lib")
+            .file("vendor/lib/app.ini", "x")
+            .file("ok.ini", "x");
+        let tree = Tree::Memory(mem);
+        for git in ["cfg", "g/config", "upper/config", ".git/config"] {
+            assert!(
+                matches!(tree.read(git, 100), Err(ReadError::GitData(_))),
+                "{git}"
+            );
+        }
+        assert!(matches!(
+            tree.read("vendor/lib/app.ini", 100),
+            Err(ReadError::Submodule(_))
+        ));
+        assert_eq!(tree.read("ok.ini", 100).unwrap(), b"x");
+    }
+
+    #[test]
+    fn memory_size_cap_non_files_and_listing() {
+        let mut mem = MemTree::new("operator");
+        mem.file("big", vec![b'a'; 101])
+            .dir("sub")
+            .file("tenants/acme/shop.yaml", "x")
+            .file("tenants/acme/blog.yaml", "x")
+            .file("tenants/acme-two/x.yaml", "x");
+        let tree = Tree::Memory(mem);
+        assert!(matches!(
+            tree.read("big", 100),
+            Err(ReadError::TooLarge { size: 101, .. })
+        ));
+        assert!(matches!(tree.read("sub", 100), Err(ReadError::NotAFile(_))));
+        assert_eq!(tree.list("").unwrap(), ["big", "sub", "tenants"]);
+        assert_eq!(tree.list("tenants").unwrap(), ["acme", "acme-two"]);
+        assert_eq!(
+            tree.list("tenants/acme").unwrap(),
+            ["blog.yaml", "shop.yaml"]
+        );
+        assert!(tree.exists("tenants/acme") && !tree.is_file("tenants/acme"));
+    }
+}
+
+/// The path `parts` with its link at `i` replaced by the link's `target`, `..` resolved:
+/// refused where the target is absolute or climbs out of the tree's root.
+fn splice_link(
+    rel: &str,
+    parts: &[String],
+    i: usize,
+    target: &str,
+) -> Result<Vec<String>, ReadError> {
+    if target.starts_with('/') {
+        return Err(ReadError::Outside(rel.to_owned()));
+    }
+    let mut next: Vec<String> = parts[..i].to_vec();
+    for seg in target.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if next.pop().is_none() {
+                    return Err(ReadError::Outside(rel.to_owned()));
+                }
+            }
+            s => next.push(s.to_owned()),
+        }
+    }
+    next.extend(parts[i + 1..].iter().cloned());
+    Ok(next)
 }

@@ -123,6 +123,7 @@ impl Path {
     }
 
     /// This path extended by a key.
+    #[must_use]
     pub fn key(&self, key: &str) -> Path {
         let mut p = self.clone();
         p.0.push(Seg::Key(key.to_owned()));
@@ -130,6 +131,7 @@ impl Path {
     }
 
     /// This path extended by an index.
+    #[must_use]
     pub fn index(&self, i: usize) -> Path {
         let mut p = self.clone();
         p.0.push(Seg::Index(i));

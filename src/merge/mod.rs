@@ -14,6 +14,8 @@
 mod fragments;
 mod network;
 pub mod podcheck;
+#[cfg(test)]
+mod precedence;
 pub mod resolved;
 mod secrets;
 mod services;
@@ -126,24 +128,21 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
     let mut processes = Vec::new();
     for (name, process) in &app.processes {
         let ppath = Path::root().key("processes").key(name);
-        let sized = match alloc
+        let sized = if let Some(a) = alloc
             .processes
             .get(name)
             .or_else(|| alloc.processes.get("*"))
         {
-            Some(a) => Some((a, alloc_path_for(alloc, name))),
-            None => {
-                let file = cx.alloc_file().to_owned();
-                cx.app_err(
-                    Code::NotAllocated,
-                    &ppath,
-                    format!(
-                        "no allocation: {file} sizes no process `{name}` and has no `*` default"
-                    ),
-                    &format!("ask the operator to add processes.{name} to {file}"),
-                );
-                None
-            }
+            Some((a, alloc_path_for(alloc, name)))
+        } else {
+            let file = cx.alloc_file().to_owned();
+            cx.app_err(
+                Code::NotAllocated,
+                &ppath,
+                format!("no allocation: {file} sizes no process `{name}` and has no `*` default"),
+                &format!("ask the operator to add processes.{name} to {file}"),
+            );
+            None
         };
         let Some((pa, apath)) = sized else { continue };
         let resources = resources_for(&mut cx, pa, &apath);
@@ -163,8 +162,7 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
                     &ppath.key("serviceType"),
                     format!("{file} does not allow a {kind} Service for `{name}`"),
                     &format!(
-                        "ask the operator to add serviceTypes: [{kind}] to {}, or use the Ingress",
-                        apath
+                        "ask the operator to add serviceTypes: [{kind}] to {apath}, or use the Ingress"
                     ),
                 );
             }
@@ -273,19 +271,18 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
                 "use mode: job",
             );
         }
-        let (pa, apath) = match alloc.processes.get("init") {
-            Some(pa) => (pa, Path::root().key("processes").key("init")),
-            None => {
-                let fallback = if alloc.processes.contains_key("web") {
-                    "web"
-                } else {
-                    "*"
-                };
-                (
-                    alloc.processes.get(fallback)?,
-                    Path::root().key("processes").key(fallback),
-                )
-            }
+        let (pa, apath) = if let Some(pa) = alloc.processes.get("init") {
+            (pa, Path::root().key("processes").key("init"))
+        } else {
+            let fallback = if alloc.processes.contains_key("web") {
+                "web"
+            } else {
+                "*"
+            };
+            (
+                alloc.processes.get(fallback)?,
+                Path::root().key("processes").key(fallback),
+            )
         };
         Some(ResolvedInit {
             command: init.command.clone(),
@@ -372,30 +369,27 @@ fn resources_for(cx: &mut Ctx<'_>, pa: &ProcessAllocation, at: &Path) -> Resourc
             &format!("use one of: {}", known.join(", ")),
         );
     }
-    match (sized.cpu, sized.memory) {
-        (Some(cpu), Some(memory)) => {
-            let r = Resources {
-                cpu,
-                memory,
-                ephemeral_storage: Some(sized.ephemeral_storage),
-            };
-            check_resources(cx, &r, at, false);
-            r
+    if let (Some(cpu), Some(memory)) = (sized.cpu, sized.memory) {
+        let r = Resources {
+            cpu,
+            memory,
+            ephemeral_storage: Some(sized.ephemeral_storage),
+        };
+        check_resources(cx, &r, at, false);
+        r
+    } else {
+        if pa.plan.is_none() {
+            cx.alloc_err(
+                Code::BadSize,
+                at,
+                "neither a plan nor both cpu and memory",
+                "add `plan:` or `cpu:` and `memory:`",
+            );
         }
-        _ => {
-            if pa.plan.is_none() {
-                cx.alloc_err(
-                    Code::BadSize,
-                    at,
-                    "neither a plan nor both cpu and memory",
-                    "add `plan:` or `cpu:` and `memory:`",
-                );
-            }
-            Resources {
-                cpu: "0".into(),
-                memory: "0".into(),
-                ephemeral_storage: Some("0".into()),
-            }
+        Resources {
+            cpu: "0".into(),
+            memory: "0".into(),
+            ephemeral_storage: Some("0".into()),
         }
     }
 }

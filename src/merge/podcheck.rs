@@ -1,5 +1,5 @@
 //! Checks the containers and volumes of a pod fragment the way kube-apiserver
-//! (v1.37) validates them, so dovetail refuses at render time, with file:line:column,
+//! (v1.37) validates them, so dovetail refuses at render time, with `file:line:column`,
 //! what the API server would refuse at sync time.
 //!
 //! The JSON Schema (`schemas/app.schema.json`) checks shapes; it cannot say that a
@@ -82,7 +82,7 @@ pub fn volume(v: &Value) -> Vec<Problem> {
     out
 }
 
-/// Whether `name` is a valid port name (IANA_SVC_NAME).
+/// Whether `name` is a valid port name (`IANA_SVC_NAME`).
 pub fn is_port_name(name: &str) -> bool {
     crate::input::formats::port_name(name)
 }
@@ -184,17 +184,16 @@ fn as_obj<'a>(
     what: &str,
     out: &mut Vec<Problem>,
 ) -> Option<&'a Map<String, Value>> {
-    match v {
-        Value::Object(o) => Some(o),
-        _ => {
-            push(
-                out,
-                at.to_vec(),
-                format!("{what} must be a mapping"),
-                "write it as `key: value` lines",
-            );
-            None
-        }
+    if let Value::Object(o) = v {
+        Some(o)
+    } else {
+        push(
+            out,
+            at.to_vec(),
+            format!("{what} must be a mapping"),
+            "write it as `key: value` lines",
+        );
+        None
     }
 }
 
@@ -213,32 +212,30 @@ fn str_field<'a>(
     p: &[Seg],
     out: &mut Vec<Problem>,
 ) -> Option<&'a str> {
-    match get(o, k)? {
-        Value::String(s) => Some(s),
-        _ => {
-            push(
-                out,
-                key(p, k),
-                format!("{k} must be a string"),
-                format!("quote the value of {k}"),
-            );
-            None
-        }
+    if let Value::String(s) = get(o, k)? {
+        Some(s)
+    } else {
+        push(
+            out,
+            key(p, k),
+            format!("{k} must be a string"),
+            format!("quote the value of {k}"),
+        );
+        None
     }
 }
 
 fn bool_field(o: &Map<String, Value>, k: &str, p: &[Seg], out: &mut Vec<Problem>) -> Option<bool> {
-    match get(o, k)? {
-        Value::Bool(b) => Some(*b),
-        _ => {
-            push(
-                out,
-                key(p, k),
-                format!("{k} must be true or false"),
-                format!("write {k}: true or {k}: false, without quotes"),
-            );
-            None
-        }
+    if let Value::Bool(b) = get(o, k)? {
+        Some(*b)
+    } else {
+        push(
+            out,
+            key(p, k),
+            format!("{k} must be true or false"),
+            format!("write {k}: true or {k}: false, without quotes"),
+        );
+        None
     }
 }
 
@@ -248,17 +245,16 @@ fn list_field<'a>(
     p: &[Seg],
     out: &mut Vec<Problem>,
 ) -> Option<&'a [Value]> {
-    match get(o, k)? {
-        Value::Array(a) => Some(a),
-        _ => {
-            push(
-                out,
-                key(p, k),
-                format!("{k} must be a list"),
-                format!("write {k} as a list, one `- item` per line"),
-            );
-            None
-        }
+    if let Value::Array(a) = get(o, k)? {
+        Some(a)
+    } else {
+        push(
+            out,
+            key(p, k),
+            format!("{k} must be a list"),
+            format!("write {k} as a list, one `- item` per line"),
+        );
+        None
     }
 }
 
@@ -350,7 +346,14 @@ fn int_value(v: &Value, at: Path, name: &str, bits: Bits, out: &mut Vec<Problem>
     let whole = n
         .as_f64()
         .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
-        .map(|f| format!(", like `{}`", f as i64))
+        .map(|f| {
+            #[allow(
+                clippy::cast_possible_truncation,
+                reason = "a whole number below 10^15 is exact as an i64"
+            )]
+            let whole = f as i64;
+            format!(", like `{whole}`")
+        })
         .unwrap_or_default();
     push(
         out,
@@ -374,17 +377,17 @@ fn label_chars(s: &str) -> bool {
         && b.iter().all(|&c| alnum(c) || c == b'-')
 }
 
-/// IsDNS1123Label.
+/// `IsDNS1123Label`.
 fn is_dns_label(s: &str) -> bool {
     s.len() <= 63 && label_chars(s)
 }
 
-/// IsDNS1123Subdomain: at most 253 characters, labels of any length joined by dots.
+/// `IsDNS1123Subdomain`: at most 253 characters, labels of any length joined by dots.
 fn is_dns_subdomain(s: &str) -> bool {
     s.len() <= 253 && s.split('.').all(label_chars)
 }
 
-/// NameIsDNSSubdomain with `prefix` true: a generated-name prefix may end in '-'. The
+/// `NameIsDNSSubdomain` with `prefix` true: a generated-name prefix may end in '-'. The
 /// API server masks the last two characters with one letter before checking, so
 /// this does the same.
 fn is_dns_subdomain_prefix(s: &str) -> bool {
@@ -398,12 +401,12 @@ fn is_dns_subdomain_prefix(s: &str) -> bool {
     is_dns_subdomain(s)
 }
 
-/// IsRelaxedEnvVarName: printable ASCII (space included) except '='.
+/// `IsRelaxedEnvVarName`: printable ASCII (space included) except '='.
 fn is_env_name(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'=')
 }
 
-/// IsConfigMapKey.
+/// `IsConfigMapKey`.
 fn is_config_key(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253
@@ -413,12 +416,12 @@ fn is_config_key(s: &str) -> bool {
         && !s.starts_with("..")
 }
 
-/// IsHTTPHeaderName.
+/// `IsHTTPHeaderName`.
 fn is_header_name(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
-/// IsQualifiedName: `[prefix/]name`, prefix a DNS subdomain, name at most 63 of
+/// `IsQualifiedName`: `[prefix/]name`, prefix a DNS subdomain, name at most 63 of
 /// `[A-Za-z0-9][-A-Za-z0-9_.]*` ending alphanumeric.
 fn is_qualified_name(s: &str) -> bool {
     let name = match s.split('/').collect::<Vec<_>>()[..] {
@@ -451,7 +454,7 @@ fn descending_path_problem(s: &str) -> Option<&'static str> {
     }
 }
 
-/// ValidateLocalNonReservedPath: a descending path that also does not start with `..`
+/// `ValidateLocalNonReservedPath`: a descending path that also does not start with `..`
 /// (kubelet keeps its own `..data` links there).
 fn local_path_problem(s: &str) -> Option<&'static str> {
     descending_path_problem(s).or_else(|| s.starts_with("..").then_some("must not start with '..'"))
@@ -1140,6 +1143,10 @@ fn check_key_selector(o: &Map<String, Value>, what: &str, p: &[Seg], out: &mut V
     }
 }
 
+#[allow(
+    clippy::many_single_char_names,
+    reason = "this file's names: c a container, p a path, o a mapping, e an entry, i its place"
+)]
 fn check_env_from(c: &Map<String, Value>, p: &[Seg], out: &mut Vec<Problem>) {
     let Some(list) = list_field(c, "envFrom", p, out) else {
         return;
@@ -1413,7 +1420,7 @@ fn check_security_context(sc: &Map<String, Value>, p: &[Seg], out: &mut Vec<Prob
     }
 }
 
-/// validateSeccompProfileField and ValidateAppArmorProfileField share a shape.
+/// validateSeccompProfileField and `ValidateAppArmorProfileField` share a shape.
 fn check_profile(o: &Map<String, Value>, what: &str, p: &[Seg], out: &mut Vec<Problem>) {
     let kind = str_field(o, "type", p, out);
     let local = str_field(o, "localhostProfile", p, out);
@@ -1684,7 +1691,7 @@ fn check_handler(o: &Map<String, Value>, actions: &[&str], p: &[Seg], out: &mut 
     }
 }
 
-/// ValidatePortNumOrName for an IntOrString `port`: a number from 1 to 65535, or a
+/// `ValidatePortNumOrName` for an `IntOrString` `port`: a number from 1 to 65535, or a
 /// port name. A quoted number is a name to the API server, and names need a letter.
 fn int_or_port_name(a: &Map<String, Value>, p: &[Seg], out: &mut Vec<Problem>) {
     let at = key(p, "port");
@@ -1721,7 +1728,7 @@ fn int_or_port_name(a: &Map<String, Value>, p: &[Seg], out: &mut Vec<Problem>) {
 // ---------------------------------------------------------------------------------
 // Volumes (ValidateVolumes, validateVolumeSource and the sources a fragment may use).
 
-/// Every volume source of core/v1 VolumeSource, in the API server's order.
+/// Every volume source of core/v1 `VolumeSource`, in the API server's order.
 const VOLUME_TYPES: &[&str] = &[
     "emptyDir",
     "hostPath",
@@ -1755,6 +1762,10 @@ const VOLUME_TYPES: &[&str] = &[
     "image",
 ];
 
+#[allow(
+    clippy::many_single_char_names,
+    reason = "this file's names: v a volume, p a path, o a mapping, n a name, e an entry"
+)]
 fn check_volume(v: &Value, p: &[Seg], out: &mut Vec<Problem>) {
     let Some(o) = as_obj(v, p, "a volume", out) else {
         return;
@@ -2112,12 +2123,22 @@ struct Quantity {
     exp10: i64,
     exp2: u32,
     format: Format,
-    /// The text `String()` returns unchanged, when ParseQuantity keeps it.
+    /// The text `String()` returns unchanged, when `ParseQuantity` keeps it.
     kept: Option<String>,
 }
 
+// A port of apimachinery's `ParseQuantity` and `String()`: the casts are Go's. Lengths are
+// of a quantity's text (a few dozen bytes at most), exponents the parser's own checked
+// ones, and the one f32 expression reproduces Go's float32 rounding exactly.
+#[allow(
+    clippy::cast_possible_wrap,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss,
+    reason = "a faithful port of Go's integer and float32 arithmetic, on bounded values"
+)]
 impl Quantity {
-    /// ParseQuantity after Quantity.UnmarshalJSON's TrimSpace.
+    /// `ParseQuantity` after Quantity.UnmarshalJSON's `TrimSpace`.
     fn parse(raw: &str) -> Option<Quantity> {
         let s = raw.trim();
         let zero = |format| Quantity {
@@ -2223,8 +2244,8 @@ impl Quantity {
         })
     }
 
-    /// ParseQuantity's fast path keeps the input as the quantity's text when it looks
-    /// canonical; String() then returns it as written, `+1` and `01` included.
+    /// `ParseQuantity`'s fast path keeps the input as the quantity's text when it looks
+    /// canonical; `String()` then returns it as written, `+1` and `01` included.
     fn kept_text(
         s: &str,
         num: &str,
@@ -2259,7 +2280,7 @@ impl Quantity {
         self.negative && !self.is_zero()
     }
 
-    /// Whether String() of this quantity is one of `allowed` (all of the form "1<suffix>").
+    /// Whether `String()` of this quantity is one of `allowed` (all of the form "1<suffix>").
     fn shows_as_one_of(&self, raw: &str, allowed: &[&str]) -> bool {
         if let Some(kept) = &self.kept {
             debug_assert_eq!(kept, raw.trim());
@@ -2271,12 +2292,12 @@ impl Quantity {
 
     /// The canonical text when it is "1" with a suffix; None for every other value.
     fn canonical_one(&self) -> Option<String> {
+        const GIGA: u128 = 1_000_000_000;
         if self.negative || self.is_zero() {
             return None;
         }
         // The value in units of 10^-9, rounded up as ParseQuantity rounds.
         let nano = self.nano()?;
-        const GIGA: u128 = 1_000_000_000;
         let binary = self.format == Format::BinarySi && nano >= 1024 * GIGA && nano % GIGA == 0;
         if binary {
             let units = nano / GIGA;
@@ -2361,7 +2382,7 @@ mod tests {
             c[k] = v.clone();
         }
         let p = container(&c, init);
-        assert_eq!(p.len(), 1, "{:#?}", p);
+        assert_eq!(p.len(), 1, "{p:#?}");
         assert!(
             p[0].message.contains(needle),
             "{:?} lacks {needle:?}",
@@ -2377,12 +2398,12 @@ mod tests {
             c[k] = v.clone();
         }
         let p = container(&c, init);
-        assert!(p.is_empty(), "{:#?}", p);
+        assert!(p.is_empty(), "{p:#?}");
     }
 
     fn vol_refused(v: Value, needle: &str) -> Problem {
         let p = volume(&v);
-        assert_eq!(p.len(), 1, "{:#?}", p);
+        assert_eq!(p.len(), 1, "{p:#?}");
         assert!(
             p[0].message.contains(needle),
             "{:?} lacks {needle:?}",
@@ -2393,7 +2414,7 @@ mod tests {
 
     fn vol_accepted(v: Value) {
         let p = volume(&v);
-        assert!(p.is_empty(), "{:#?}", p);
+        assert!(p.is_empty(), "{p:#?}");
     }
 
     fn k(s: &str) -> Seg {
@@ -2489,7 +2510,7 @@ mod tests {
             "out of range",
         );
         refused(
-            json!({"ports": [{"containerPort": 4294967297u64}]}),
+            json!({"ports": [{"containerPort": 4_294_967_297_u64}]}),
             false,
             "32-bit",
         );
@@ -2923,12 +2944,12 @@ mod tests {
     #[test]
     fn security_context() {
         accepted(
-            json!({"securityContext": {"runAsUser": 1000, "runAsGroup": 2147483647, "runAsNonRoot": true,
+            json!({"securityContext": {"runAsUser": 1000, "runAsGroup": 2_147_483_647, "runAsNonRoot": true,
             "readOnlyRootFilesystem": true, "allowPrivilegeEscalation": false}}),
             false,
         );
         refused(
-            json!({"securityContext": {"runAsUser": 2147483648u64}}),
+            json!({"securityContext": {"runAsUser": 2_147_483_648_u64}}),
             false,
             "out of range",
         );
@@ -3069,7 +3090,7 @@ mod tests {
             "must be an integer, not `10.5`",
         );
         refused(
-            json!({"livenessProbe": {"exec": {"command": ["x"]}, "failureThreshold": 3000000000u64}}),
+            json!({"livenessProbe": {"exec": {"command": ["x"]}, "failureThreshold": 3_000_000_000_u64}}),
             false,
             "32-bit",
         );
@@ -3485,6 +3506,33 @@ mod tests {
 
     #[test]
     fn any_json_anywhere_does_not_panic() {
+        fn walk(v: &Value, at: &mut Vec<Seg>, paths: &mut Vec<Vec<Seg>>) {
+            paths.push(at.clone());
+            match v {
+                Value::Object(o) => {
+                    for (k, x) in o {
+                        at.push(Seg::Key(k.clone()));
+                        walk(x, at, paths);
+                        at.pop();
+                    }
+                }
+                Value::Array(a) => {
+                    for (i, x) in a.iter().enumerate() {
+                        at.push(Seg::Index(i));
+                        walk(x, at, paths);
+                        at.pop();
+                    }
+                }
+                _ => {}
+            }
+        }
+        fn replace(v: &mut Value, at: &[Seg], with: &Value) {
+            match at.split_first() {
+                None => *v = with.clone(),
+                Some((Seg::Key(k), rest)) => replace(&mut v[k.as_str()], rest, with),
+                Some((Seg::Index(i), rest)) => replace(&mut v[*i], rest, with),
+            }
+        }
         let odd = [
             json!(null),
             json!(true),
@@ -3513,33 +3561,6 @@ mod tests {
             "securityContext": {"runAsUser": 1, "seccompProfile": {"type": "Localhost", "localhostProfile": "p"}, "capabilities": {"add": []}}});
         let v = json!({"name": "v", "projected": {"defaultMode": 1, "sources": [{"secret": {"name": "s", "items": [{"key": "k", "path": "p", "mode": 1}]}},
             {"downwardAPI": {"items": [{"path": "q", "resourceFieldRef": {"containerName": "a", "resource": "limits.cpu", "divisor": "1"}}]}}]}});
-        fn walk(v: &Value, at: &mut Vec<Seg>, paths: &mut Vec<Vec<Seg>>) {
-            paths.push(at.clone());
-            match v {
-                Value::Object(o) => {
-                    for (k, x) in o {
-                        at.push(Seg::Key(k.clone()));
-                        walk(x, at, paths);
-                        at.pop();
-                    }
-                }
-                Value::Array(a) => {
-                    for (i, x) in a.iter().enumerate() {
-                        at.push(Seg::Index(i));
-                        walk(x, at, paths);
-                        at.pop();
-                    }
-                }
-                _ => {}
-            }
-        }
-        fn replace(v: &mut Value, at: &[Seg], with: &Value) {
-            match at.split_first() {
-                None => *v = with.clone(),
-                Some((Seg::Key(k), rest)) => replace(&mut v[k.as_str()], rest, with),
-                Some((Seg::Index(i), rest)) => replace(&mut v[*i], rest, with),
-            }
-        }
         for base in [&c, &v] {
             let mut paths = Vec::new();
             walk(base, &mut Vec::new(), &mut paths);

@@ -14,6 +14,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde_json::Value;
 
 use crate::argocd::{IN_CLUSTER, OPERATOR_REVISION_PARAM, PLUGIN_NAME, normalize_path};
+use crate::emit::output::push_document as emit;
 use crate::input::model::Platform;
 use crate::input::operator::Member;
 use crate::merge::sizes::Sizes;
@@ -190,7 +191,6 @@ pub fn write_member(
         ns_labels.0.push((mode, "restricted"));
         ns_labels.0.push((version, "latest"));
     }
-    use crate::emit::output::push_document as emit;
     // Removing an allocation must not delete the app's data with its namespace: the
     // operator deletes a namespace by hand.
     emit(

@@ -267,27 +267,10 @@ fn files_config_map(r: &Resolved) -> Value {
     o
 }
 
-/// Standard base64 with padding, for ConfigMap `binaryData`; a few lines here rather
-/// than a dependency for the one rare case of a binary config file.
+/// Standard base64 with padding, as ConfigMap `binaryData` and Secret `data` take it.
 fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// The app's Secret (values as env for every process) and its image pull Secret. Without
@@ -339,10 +322,10 @@ fn secrets(r: &Resolved) -> Vec<Value> {
 /// The app's ciphertexts, unchanged, for `dovetail controller` to decrypt in the app's
 /// namespace into the Secrets `<app>-secrets` and `<app>-pull`: the render holds nothing
 /// that is not already in git.
-fn age_secret(r: &Resolved, sec: &crate::merge::ResolvedSecrets) -> Value {
+fn age_secret(r: &Resolved, secrets: &crate::merge::ResolvedSecrets) -> Value {
     let (group, version, kind) = AGE_SECRET;
-    let mut spec = json!({"data": sec.armored});
-    if let Some(pull) = &sec.pull_key {
+    let mut spec = json!({"data": secrets.armored});
+    if let Some(pull) = &secrets.pull_key {
         spec["imagePullSecret"] = json!(pull);
     }
     object(
@@ -1281,6 +1264,8 @@ mod tests {
     use super::*;
 
     #[test]
+    /// The engine is the standard alphabet with padding (RFC 4648 §4), which the API
+    /// server decodes; URL-safe or unpadded output would be refused.
     fn base64_matches_rfc_4648_vectors() {
         for (plain, encoded) in [
             ("", ""),

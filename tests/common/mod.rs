@@ -1,7 +1,11 @@
-//! Shared harness for CLI tests: a scratch copy of an example to break, and a runner that
-//! captures exit status, stdout and stderr.
+//! Shared harness for the tests: [`scenario`] runs the pipeline in-process over in-memory
+//! repos (most cases); the rest of this module spawns the binary, on a scratch copy of an
+//! example to break, and captures exit status, stdout and stderr (the cases that need a
+//! real process: usage mistakes, git servers, Argo CD's environment, the external tools).
 
 #![allow(dead_code)]
+
+pub mod scenario;
 
 use std::fs;
 use std::net::{TcpListener, TcpStream};
@@ -199,27 +203,76 @@ pub fn documents(stream: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// A new key from `age-keygen` at `path`, and its recipient; `None` (outside CI, where
-/// it must be installed) when the age CLI is missing.
-pub fn age_keygen(path: &Path) -> Option<String> {
-    let Ok(out) = Command::new("age-keygen").arg("-o").arg(path).output() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the age CLI must be installed under CI"
-        );
-        return None;
-    };
+/// A new age identity written at `path` as `age-keygen` writes it (a comment with the
+/// public key, then the key line), and its recipient. Made with the `age` crate, so that
+/// no test needs the age CLI for a key; tests/secrets.rs checks that the stock CLI reads
+/// and writes what dovetail does.
+pub fn age_keygen(path: &Path) -> String {
+    use age::secrecy::ExposeSecret;
+    let id = age::x25519::Identity::generate();
+    let public = id.to_public().to_string();
+    fs::write(
+        path,
+        format!(
+            "# public key: {public}\n{}\n",
+            id.to_string().expose_secret()
+        ),
+    )
+    .unwrap();
+    public
+}
+
+/// `plaintext` encrypted to `recipient` and armored, as `age -a -r RECIPIENT` writes it,
+/// with the `age` crate (tests/secrets.rs checks that the stock CLI reads the same).
+pub fn age_encrypt(plaintext: &[u8], recipient: &str) -> String {
+    use std::io::Write;
+    let recipient: age::x25519::Recipient = recipient.parse().unwrap();
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+            .unwrap();
+    let armor =
+        age::armor::ArmoredWriter::wrap_output(Vec::new(), age::armor::Format::AsciiArmor).unwrap();
+    let mut w = encryptor.wrap_output(armor).unwrap();
+    w.write_all(plaintext).unwrap();
+    String::from_utf8(w.finish().unwrap().finish().unwrap()).unwrap()
+}
+
+/// The tool at `path`, when it is there; otherwise the test fails with `how` to get it.
+/// A test that calls this is `#[ignore = "needs <tool>: <how>; CI runs ignored tests"]`,
+/// so that it never passes without its tool: plain `cargo test` lists it as ignored, and
+/// `cargo test -- --include-ignored` (what CI runs) runs it and fails here, saying what to
+/// install.
+pub fn require(tool: &str, path: PathBuf, how: &str) -> PathBuf {
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        path.is_file(),
+        "{tool} is not at {}: {how} (or run `bash .ci/run`, which installs every tool)",
+        path.display()
     );
-    let public = Command::new("age-keygen")
-        .arg("-y")
-        .arg(path)
-        .output()
-        .unwrap();
-    Some(String::from_utf8(public.stdout).unwrap().trim().to_owned())
+    path
+}
+
+/// A program `name` on PATH, or the test fails with `how` to get it (see [`require`]).
+pub fn require_on_path(name: &str, how: &str) -> PathBuf {
+    let found = test_var("PATH")
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(name))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .find(|p| p.is_file());
+    require(name, found.unwrap_or_else(|| PathBuf::from(name)), how)
+}
+
+/// A variable of the test's own environment: where CI (`.ci/run`) says its tools are.
+/// dovetail itself reads the environment only through `cli::Environment`.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests find their tools through the variables .ci/run sets"
+)]
+pub fn test_var(name: &str) -> Option<std::ffi::OsString> {
+    std::env::var_os(name).filter(|v| !v.is_empty())
 }
 
 /// `dovetail render` of `examples/<name>` from the repo root; asserts success.
