@@ -743,7 +743,7 @@ impl MemTree {
                         if links > MAX_LINKS {
                             return Err(ReadError::LinkLoop(rel.to_owned()));
                         }
-                        parts = splice_link(rel, &parts, i, &target)?;
+                        parts = splice_link(rel, &parts, i, target)?;
                         continue 'walk;
                     }
                 }
