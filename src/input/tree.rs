@@ -808,6 +808,33 @@ fn normalize(p: &Path) -> PathBuf {
     out
 }
 
+/// The path `parts` with its link at `i` replaced by the link's `target`, `..` resolved:
+/// refused where the target is absolute or climbs out of the tree's root.
+fn splice_link(
+    rel: &str,
+    parts: &[String],
+    i: usize,
+    target: &str,
+) -> Result<Vec<String>, ReadError> {
+    if target.starts_with('/') {
+        return Err(ReadError::Outside(rel.to_owned()));
+    }
+    let mut next: Vec<String> = parts[..i].to_vec();
+    for seg in target.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if next.pop().is_none() {
+                    return Err(ReadError::Outside(rel.to_owned()));
+                }
+            }
+            s => next.push(s.to_owned()),
+        }
+    }
+    next.extend(parts[i + 1..].iter().cloned());
+    Ok(next)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -973,31 +1000,4 @@ mod tests {
         );
         assert!(tree.exists("tenants/acme") && !tree.is_file("tenants/acme"));
     }
-}
-
-/// The path `parts` with its link at `i` replaced by the link's `target`, `..` resolved:
-/// refused where the target is absolute or climbs out of the tree's root.
-fn splice_link(
-    rel: &str,
-    parts: &[String],
-    i: usize,
-    target: &str,
-) -> Result<Vec<String>, ReadError> {
-    if target.starts_with('/') {
-        return Err(ReadError::Outside(rel.to_owned()));
-    }
-    let mut next: Vec<String> = parts[..i].to_vec();
-    for seg in target.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                if next.pop().is_none() {
-                    return Err(ReadError::Outside(rel.to_owned()));
-                }
-            }
-            s => next.push(s.to_owned()),
-        }
-    }
-    next.extend(parts[i + 1..].iter().cloned());
-    Ok(next)
 }
