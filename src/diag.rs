@@ -98,6 +98,7 @@ codes! {
     NameClaimedTwice = "DT602", "two allocations make the same Application name";
     NamespaceClaimedTwice = "DT603", "two allocations claim one namespace";
     QuotaTooSmall = "DT604", "an explicit quota the allocation's own pods and volumes cannot fit in";
+    RestoreImpossible = "DT606", "an allocation's `restore` that cannot run: no backups for the app, or no new generation for the restored database to archive to";
     SecretForm = "DT701", "a secret value is not a well-formed age file for the platform (armor, size, recipient stanzas)";
     SecretUnreadable = "DT702", "a secret value the platform's key cannot open, or that was tampered with";
     SecretBinding = "DT703", "a secret value bound to another app or key";

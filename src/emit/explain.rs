@@ -492,6 +492,15 @@ pub fn origin(o: &Value, path: &[String], value: &str, r: &Resolved, d: &SourceD
         }
         ("AgeSecret", ["spec", "data", ..]) => d.app("secrets"),
         ("AgeSecret", ["spec", "imagePullSecret", ..]) => d.app("imagePullSecret"),
+        ("PersistentVolumeClaim", ["spec", "resources", ..]) if component == "redis" => {
+            d.alloc("redis.persistence.size")
+        }
+        ("PersistentVolumeClaim", ["spec", "accessModes", ..]) if component == "redis" => {
+            d.alloc("redis.persistence")
+        }
+        ("PersistentVolumeClaim", ["spec", "storageClassName"]) if component == "redis" => {
+            d.platform("storage.block")
+        }
         ("PersistentVolumeClaim", ["spec", "resources", ..]) => d.alloc("storage.static.size"),
         ("PersistentVolumeClaim", ["spec", "accessModes", ..]) => d.alloc("storage.static.shared"),
         ("PersistentVolumeClaim", ["spec", "storageClassName"]) => d
@@ -506,6 +515,32 @@ pub fn origin(o: &Value, path: &[String], value: &str, r: &Resolved, d: &SourceD
             Origin::Default("one instance unless database.instances says"),
         )),
         ("Cluster", ["spec", "storage", "size"]) => d.alloc("storage.database.size"),
+        ("Cluster", ["spec", "plugins" | "externalClusters", .., "serverName"]) => d
+            .alloc("storage.database.generation")
+            .or(Some(Origin::Default(
+                "backup generation 1 unless storage.database.generation says",
+            ))),
+        ("Cluster", ["spec", "plugins", ..]) => d.platform("database.backup"),
+        ("Cluster", ["spec", "bootstrap", "recovery", "recoveryTarget", ..]) => {
+            d.alloc("restore.database.pointInTime")
+        }
+        ("Cluster", ["spec", "bootstrap", "recovery", ..] | ["spec", "externalClusters", ..]) => {
+            d.alloc("restore.database.from")
+        }
+        ("ObjectStore", ["spec", "configuration", "destinationPath"]) => {
+            d.platform("database.backup.destinationPath")
+        }
+        ("ObjectStore", ["spec", "configuration", "endpointURL"]) => {
+            d.platform("database.backup.endpointURL")
+        }
+        ("ObjectStore", ["spec", "configuration", "s3Credentials", _, "name"]) => {
+            d.platform("database.backup.credentialsSecret")
+        }
+        ("ObjectStore", ["spec", "retentionPolicy"]) => d.platform("database.backup.retention"),
+        ("ObjectStore", ["spec", "instanceSidecarConfiguration", "resources", _, what]) => {
+            Some(sidecar_size(d, what))
+        }
+        ("ScheduledBackup", ["spec", "schedule"]) => d.platform("database.backup.schedule"),
         ("Cluster", ["spec", "storage", "storageClass"]) => d.platform("storage.block"),
         ("Cluster", ["spec", "resources", _, what]) => Some(database_size(d, what)),
         ("Cluster", ["spec", "ephemeralVolumesSizeLimit", _]) => {
@@ -554,6 +589,9 @@ pub fn origin(o: &Value, path: &[String], value: &str, r: &Resolved, d: &SourceD
         ("Deployment" | "Job", ["spec", "template", "spec", "imagePullSecrets", ..]) => {
             d.app("imagePullSecret")
         }
+        ("Deployment", ["spec", "template", "spec", "volumes", ..]) if component == "redis" => d
+            .alloc("redis.persistence.size")
+            .or_else(|| d.alloc("redis.memory")),
         ("Deployment" | "Job", ["spec", "template", "spec", "volumes", ..]) => {
             let volume = item(&path[3], "volumes").unwrap_or_default();
             match volume {
@@ -715,6 +753,14 @@ fn policy_origin(
             (Some(_), _) => Origin::Default("PostgreSQL and the instance manager's ports"),
             (_, Some(1)) => dns(),
             (_, Some(_)) if inside("except") => forced_except(),
+            (_, Some(k)) if k >= 3 && last == "cidr" => d
+                .platform_item("database.backup.egress", text)
+                .unwrap_or(Origin::Default(
+                    "the object store, for the Barman Cloud sidecar: anywhere outside the metadata service and the cluster's ranges, unless database.backup.egress says",
+                )),
+            (_, Some(k)) if k >= 3 => d.platform("database.backup.endpointURL").unwrap_or(
+                Origin::Default("the object store's port: HTTPS, 443 (no database.backup.endpointURL)"),
+            ),
             (_, Some(_)) if last == "cidr" => d
                 .platform_item("network.apiServer", text)
                 .unwrap_or(Origin::Default(
@@ -778,9 +824,9 @@ fn container_origin(
             "resources" if what == "memory" => d.alloc("redis.memory")?,
             "resources" => sidecar_size(d, what),
             "volumeMounts" | "securityContext" | "imagePullPolicy" => return None,
-            "args" => Origin::Default(
+            "args" => d.alloc("redis.persistence").unwrap_or(Origin::Default(
                 "Redis as a cache: maxmemory 80% of its memory, least recently used keys evicted, nothing persisted",
-            ),
+            )),
             _ => Origin::Default("Redis, on its port 6379, probed there"),
         });
     }
@@ -878,6 +924,24 @@ fn named_default(kind: &str, component: &str, path: &[&str]) -> Option<&'static 
         }
         ("Cluster", ["spec", "bootstrap", ..]) => {
             "CloudNativePG creates the database `app`, owned by the role `app` whose URI the app gets"
+        }
+        ("Cluster", ["spec", "plugins", ..]) => {
+            "backups through CloudNativePG's Barman Cloud plugin: WAL archived continuously to the app's ObjectStore"
+        }
+        ("ObjectStore", ["spec", "configuration", "wal" | "data", ..]) => {
+            "WAL and base backups compressed with gzip"
+        }
+        ("ObjectStore", ["spec", "configuration", "s3Credentials", ..]) => {
+            "the keys ACCESS_KEY_ID and ACCESS_SECRET_KEY of the operator's credentials Secret"
+        }
+        ("ScheduledBackup", ["spec", "immediate"]) => {
+            "the first base backup at once: archived WAL alone restores nothing"
+        }
+        ("ScheduledBackup", ["spec", "backupOwnerReference"]) => {
+            "each Backup object owned by the ScheduledBackup (the files in the store follow the retention policy)"
+        }
+        ("ScheduledBackup", ["spec", ..]) => {
+            "base backups of the app's Cluster through the Barman Cloud plugin"
         }
         ("Cluster", ["spec", "enableSuperuserAccess"]) => {
             "no superuser: the app has its own role only"

@@ -213,9 +213,152 @@ fn path_component(p: &str) -> bool {
         && all(p, |c| lower_alnum(c) || matches!(c, b'.' | b'_' | b'-'))
 }
 
+/// `^s3://[a-z0-9][-.a-z0-9]{1,62}(/[!-~]*)?$` without `..` segments: an S3 bucket and
+/// prefix, as Barman Cloud's `destinationPath` takes it.
+pub fn object_store_path(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix("s3://") else {
+        return false;
+    };
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    (3..=63).contains(&bucket.len())
+        && all(bucket, |b| lower_alnum(b) || matches!(b, b'-' | b'.'))
+        && bucket.as_bytes()[0].is_ascii_alphanumeric()
+        && all(prefix, |b| b.is_ascii_graphic())
+        && !prefix.split('/').any(|seg| seg == "..")
+}
+
+/// `^https?://[!-~]+$` with a host and no user: an HTTP(S) endpoint.
+pub fn http_url(s: &str) -> bool {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        let authority = r.split(['/', '?', '#']).next().unwrap_or_default();
+        !authority.is_empty() && !authority.contains('@') && printable(r)
+    })
+}
+
+/// A schedule as CloudNativePG's ScheduledBackup takes it: six cron fields, seconds
+/// first (`0 0 3 * * *`), or a descriptor (`@daily`, `@every 6h`).
+pub fn cron(s: &str) -> bool {
+    if let Some(every) = s.strip_prefix("@every ") {
+        return !every.is_empty() && all(every, |b| b.is_ascii_alphanumeric() || b == b'.');
+    }
+    if s.starts_with('@') {
+        return matches!(
+            s,
+            "@yearly" | "@annually" | "@monthly" | "@weekly" | "@daily" | "@midnight" | "@hourly"
+        );
+    }
+    let fields: Vec<&str> = s.split(' ').collect();
+    fields.len() == 6
+        && fields.iter().all(|f| {
+            !f.is_empty()
+                && all(f, |b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'*' | b'/' | b',' | b'-' | b'?')
+                })
+        })
+}
+
+/// `^[1-9][0-9]*[dwm]$`: how long backups are kept (days, weeks, months).
+pub fn retention(s: &str) -> bool {
+    let Some(n) = s.strip_suffix(['d', 'w', 'm']) else {
+        return false;
+    };
+    !n.is_empty() && !n.starts_with('0') && all(n, |b| b.is_ascii_digit())
+}
+
+/// An RFC 3339 date and time with its offset: `2026-11-30T06:00:00Z`,
+/// `2026-11-30T07:00:00.5+01:00`.
+pub fn timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |from: usize, to: usize, max: u32| {
+        s.get(from..to)
+            .filter(|d| all(d, |c| c.is_ascii_digit()))
+            .and_then(|d| d.parse::<u32>().ok())
+            .is_some_and(|v| v <= max)
+    };
+    let date_time = b.len() >= 20
+        && digits(0, 4, 9999)
+        && b[4] == b'-'
+        && digits(5, 7, 12)
+        && s[5..7] != *"00"
+        && b[7] == b'-'
+        && digits(8, 10, 31)
+        && s[8..10] != *"00"
+        && b[10] == b'T'
+        && digits(11, 13, 23)
+        && b[13] == b':'
+        && digits(14, 16, 59)
+        && b[16] == b':'
+        && digits(17, 19, 60);
+    if !date_time {
+        return false;
+    }
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return false;
+        }
+        rest = &frac[n..];
+    }
+    rest == "Z"
+        || (rest.len() == 6
+            && matches!(rest.as_bytes()[0], b'+' | b'-')
+            && digits(s.len() - 5, s.len() - 3, 23)
+            && rest.as_bytes()[3] == b':'
+            && digits(s.len() - 2, s.len(), 59))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backup_formats() {
+        assert!(object_store_path("s3://backups"));
+        assert!(object_store_path("s3://acme-backups.eu/postgres/"));
+        assert!(!object_store_path("s3://"));
+        assert!(!object_store_path("gs://bucket/x"));
+        assert!(!object_store_path("s3://bucket/../other"));
+        assert!(!object_store_path("s3://Bucket/x"));
+        assert!(http_url("https://s3.example.com"));
+        assert!(http_url("http://minio.storage.svc:9000"));
+        assert!(!http_url("https://user@s3.example.com"));
+        assert!(!http_url("ftp://s3.example.com"));
+        assert!(!http_url("https://"));
+        for ok in ["0 0 3 * * *", "0 */15 * * * *", "@daily", "@every 6h"] {
+            assert!(cron(ok), "{ok}");
+        }
+        for bad in ["0 3 * * *", "", "@often", "0 0 3 * * * *", "0 0  3 * * *"] {
+            assert!(!cron(bad), "{bad}");
+        }
+        for ok in ["30d", "4w", "6m", "365d"] {
+            assert!(retention(ok), "{ok}");
+        }
+        for bad in ["0d", "30", "d", "30y", "030d", "-1d"] {
+            assert!(!retention(bad), "{bad}");
+        }
+        for ok in [
+            "2026-11-30T06:00:00Z",
+            "2026-11-30T07:00:00.5+01:00",
+            "2026-02-01T23:59:59.123456-05:30",
+        ] {
+            assert!(timestamp(ok), "{ok}");
+        }
+        for bad in [
+            "2026-11-30",
+            "2026-11-30 06:00:00Z",
+            "2026-13-30T06:00:00Z",
+            "2026-11-30T06:00:00",
+            "2026-11-30T06:00:00.Z",
+            "2026-11-30T06:00:00+1:00",
+            "2026-00-10T06:00:00Z",
+        ] {
+            assert!(!timestamp(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn images() {

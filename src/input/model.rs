@@ -214,6 +214,36 @@ pub struct Allocation {
     /// The namespace's quota, instead of the derived one (fleet mode).
     #[serde(default)]
     pub quota: Option<QuotaAllocation>,
+    /// A restore in progress: the database bootstrapped from its backups.
+    #[serde(default)]
+    pub restore: Option<Restore>,
+}
+
+/// What an allocation restores while it says so (temporary, see the README's runbook).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Restore {
+    /// The database.
+    pub database: RestoreDatabase,
+}
+
+/// The database restore.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RestoreDatabase {
+    /// Where from: the app's own backups.
+    pub from: RestoreSource,
+    /// Recover up to this moment (RFC 3339) instead of the last archived change.
+    #[serde(default)]
+    pub point_in_time: Option<String>,
+}
+
+/// Where a restore reads from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RestoreSource {
+    /// The app's own backups, of the generation before the allocation's.
+    Backup,
 }
 
 /// An explicit namespace quota; what is left out is derived.
@@ -295,20 +325,45 @@ pub struct StaticAllocation {
     pub shared: bool,
 }
 
-/// The database volume.
+/// The database volume, and whether and where its backups go.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DatabaseAllocation {
     /// Its size.
     pub size: String,
+    /// `false` opts this app out of the platform's backups.
+    #[serde(default)]
+    pub backup: Option<bool>,
+    /// The backup generation the database archives to (default 1); a restore reads the
+    /// one before.
+    #[serde(default)]
+    pub generation: Option<u32>,
 }
 
-/// Redis memory.
+impl DatabaseAllocation {
+    /// The generation the database archives to.
+    pub fn generation(&self) -> u32 {
+        self.generation.unwrap_or(1)
+    }
+}
+
+/// Redis memory, and its volume when it must keep what it holds.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RedisAllocation {
     /// The memory limit.
     pub memory: String,
+    /// An append-only file on a volume: queued jobs survive a restart.
+    #[serde(default)]
+    pub persistence: Option<RedisPersistence>,
+}
+
+/// Redis' volume.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RedisPersistence {
+    /// Its size.
+    pub size: String,
 }
 
 /// `platform.yaml`: defaults and policy for every app.
@@ -485,6 +540,31 @@ pub struct Database {
     /// (default `cnpg-system`).
     #[serde(default)]
     pub operator_namespace: Option<String>,
+    /// Continuous backups of every CloudNativePG database to an object store.
+    #[serde(default)]
+    pub backup: Option<Backup>,
+}
+
+/// Where and how often every app's database is backed up (the Barman Cloud plugin).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Backup {
+    /// The object store prefix (`s3://bucket/path`); each app's backups go under
+    /// `<tenant>/<app>/` inside it.
+    pub destination_path: String,
+    /// The S3 endpoint, for stores other than AWS.
+    #[serde(default, rename = "endpointURL")]
+    pub endpoint_url: Option<String>,
+    /// The Secret in each app's namespace with `ACCESS_KEY_ID` and `ACCESS_SECRET_KEY`.
+    pub credentials_secret: String,
+    /// When base backups run: a six-field cron expression (seconds first).
+    pub schedule: String,
+    /// How long backups are kept (`30d`, `4w`, `6m`).
+    pub retention: String,
+    /// Where the store is, for the database's egress policy; anywhere but the metadata
+    /// service and the cluster's ranges when empty.
+    #[serde(default)]
+    pub egress: Vec<String>,
 }
 
 /// Who provides the database.

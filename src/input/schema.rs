@@ -48,6 +48,11 @@ macro_rules! validator {
                                         "dovetail-process-key" => crate::input::formats::process_key,
                                         "dovetail-process-name" => crate::input::formats::process_name,
                                         "dovetail-relative-path" => crate::input::formats::relative_path,
+                                        "dovetail-object-store-path" => crate::input::formats::object_store_path,
+                                        "dovetail-http-url" => crate::input::formats::http_url,
+                                        "dovetail-cron" => crate::input::formats::cron,
+                                        "dovetail-retention" => crate::input::formats::retention,
+                                        "dovetail-timestamp" => crate::input::formats::timestamp,
                                     }
                                 )]
         struct $name;

@@ -11,6 +11,7 @@
 //! what images may run at all. Nothing a customer writes can widen what the operator
 //! gave.
 
+pub mod database;
 mod fragments;
 mod network;
 pub mod podcheck;
@@ -120,7 +121,7 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
     let static_files = storage::resolve_static(&mut cx, &names);
     storage::check_mount_clash(&mut cx, &files, static_files.as_ref());
     let network = network::resolve_network(&mut cx);
-    let database = storage::resolve_database(&mut cx);
+    let database = database::resolve_database(&mut cx);
     let redis = services::resolve_redis(&mut cx);
     let ingress = services::resolve_ingress(&mut cx);
     let secrets = secrets::resolve_secrets(&mut cx);

@@ -14,11 +14,7 @@ pub(super) fn resolve_network(cx: &mut Ctx<'_>) -> ResolvedNetwork {
     use crate::cidr::{self, Cidr, RuleError};
     let given = cx.inputs.platform.network.clone().unwrap_or_default();
     let at = Path::root().key("network");
-    let mut forced: Vec<Cidr> = cidr::METADATA
-        .iter()
-        .filter_map(|s| Cidr::parse(s))
-        .collect();
-    forced.extend(given.cluster_cidrs.iter().filter_map(|s| Cidr::parse(s)));
+    let forced = forced(cx);
     let rules: Vec<(Path, String, Vec<String>, Vec<u16>)> = match &given.egress {
         Some(rules) => rules
             .iter()
@@ -74,46 +70,14 @@ pub(super) fn resolve_network(cx: &mut Ctx<'_>) -> ResolvedNetwork {
             ),
         }
     }
-    // The API server, for CloudNativePG's instances: where the platform says, else any
-    // address but the metadata service and the cluster's own ranges (its endpoints are
-    // the control plane's, outside the pod and service ranges).
-    let api_server: Vec<ResolvedEgress> = if given.api_server.is_empty() {
-        ["0.0.0.0/0", "::/0"]
-            .iter()
-            .filter_map(|b| Cidr::parse(b))
-            .filter_map(|b| {
-                let except = cidr::exceptions(&b, &[], &forced).ok()?;
-                Some(ResolvedEgress {
-                    cidr: b.to_string(),
-                    except: except.iter().map(ToString::to_string).collect(),
-                    ports: Vec::new(),
-                })
-            })
-            .collect()
-    } else {
-        let mut out = Vec::new();
-        for (i, block) in given.api_server.iter().enumerate() {
-            let Some(b) = Cidr::parse(block) else {
-                continue;
-            };
-            match cidr::exceptions(&b, &[], &forced) {
-                Ok(except) => out.push(ResolvedEgress {
-                    cidr: block.clone(),
-                    except: except.iter().map(ToString::to_string).collect(),
-                    ports: Vec::new(),
-                }),
-                Err(_) => cx.platform_err(
-                    Code::EgressRule,
-                    &at.key("apiServer").index(i),
-                    format!(
-                        "`{block}` lies inside the metadata service's or the cluster's own ranges"
-                    ),
-                    "name the API server's own addresses",
-                ),
-            }
-        }
-        out
-    };
+    // The API server, for CloudNativePG's instances (its endpoints are the control
+    // plane's, outside the pod and service ranges).
+    let api_server = pinned_or_anywhere(
+        cx,
+        &given.api_server,
+        &at.key("apiServer"),
+        "name the API server's own addresses",
+    );
     let dns = given.dns.unwrap_or_else(|| crate::input::model::Dns {
         namespace: "kube-system".to_owned(),
         pod_labels: BTreeMap::from([("k8s-app".to_owned(), "kube-dns".to_owned())]),
@@ -131,4 +95,64 @@ pub(super) fn resolve_network(cx: &mut Ctx<'_>) -> ResolvedNetwork {
             .and_then(|d| d.operator_namespace.clone())
             .unwrap_or_else(|| "cnpg-system".to_owned()),
     }
+}
+
+/// What no rule may reach: the cloud metadata service and the cluster's own ranges.
+fn forced(cx: &Ctx<'_>) -> Vec<crate::cidr::Cidr> {
+    use crate::cidr::{self, Cidr};
+    let mut forced: Vec<Cidr> = cidr::METADATA
+        .iter()
+        .filter_map(|s| Cidr::parse(s))
+        .collect();
+    if let Some(n) = &cx.inputs.platform.network {
+        forced.extend(n.cluster_cidrs.iter().filter_map(|s| Cidr::parse(s)));
+    }
+    forced
+}
+
+/// Blocks for a destination the platform may pin (`given`, reported at `at`): those,
+/// else any address but the metadata service and the cluster's own ranges. A given
+/// block inside those is refused.
+pub(super) fn pinned_or_anywhere(
+    cx: &mut Ctx<'_>,
+    given: &[String],
+    at: &Path,
+    hint: &str,
+) -> Vec<ResolvedEgress> {
+    use crate::cidr::{self, Cidr};
+    let forced = forced(cx);
+    if given.is_empty() {
+        return ["0.0.0.0/0", "::/0"]
+            .iter()
+            .filter_map(|b| Cidr::parse(b))
+            .filter_map(|b| {
+                let except = cidr::exceptions(&b, &[], &forced).ok()?;
+                Some(ResolvedEgress {
+                    cidr: b.to_string(),
+                    except: except.iter().map(ToString::to_string).collect(),
+                    ports: Vec::new(),
+                })
+            })
+            .collect();
+    }
+    let mut out = Vec::new();
+    for (i, block) in given.iter().enumerate() {
+        let Some(b) = Cidr::parse(block) else {
+            continue;
+        };
+        match cidr::exceptions(&b, &[], &forced) {
+            Ok(except) => out.push(ResolvedEgress {
+                cidr: block.clone(),
+                except: except.iter().map(ToString::to_string).collect(),
+                ports: Vec::new(),
+            }),
+            Err(_) => cx.platform_err(
+                Code::EgressRule,
+                &at.index(i),
+                format!("`{block}` lies inside the metadata service's or the cluster's own ranges"),
+                hint,
+            ),
+        }
+    }
+    out
 }

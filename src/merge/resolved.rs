@@ -210,6 +210,46 @@ pub struct ResolvedDatabase {
     pub resources: Resources,
     /// StorageClass.
     pub storage_class: Option<String>,
+    /// Continuous backups, unless the platform has none or the allocation opts out.
+    pub backup: Option<ResolvedBackup>,
+    /// A restore in progress: bootstrap from the previous generation's backups.
+    pub restore: Option<ResolvedRestore>,
+}
+
+/// The database's backups: the app's own path of the platform's object store.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedBackup {
+    /// The app's own prefix: the platform's `destinationPath` and `<tenant>/<app>`.
+    pub destination_path: String,
+    /// The S3 endpoint.
+    #[serde(rename = "endpointURL")]
+    pub endpoint_url: Option<String>,
+    /// The Secret with the store's keys, in the app's namespace.
+    pub credentials_secret: String,
+    /// Six-field cron of base backups.
+    pub schedule: String,
+    /// How long backups are kept.
+    pub retention: String,
+    /// The folder of this generation inside the app's prefix (`generation-N`).
+    pub server_name: String,
+    /// Whether WAL archiving and scheduled backups run: not during a restore, so that
+    /// the damaged database never writes into the generation that replaces it.
+    pub archiving: bool,
+    /// Resources of the plugin's sidecar in each instance pod.
+    pub sidecar_resources: Resources,
+    /// Where the database's pods may reach the store (its port only).
+    pub egress: Vec<ResolvedEgress>,
+}
+
+/// A restore in progress.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedRestore {
+    /// The generation folder the database is recovered from.
+    pub server_name: String,
+    /// The moment to recover to; the last archived change when absent.
+    pub point_in_time: Option<String>,
 }
 
 /// The network around the app: its egress rules, checked and with their exceptions.
@@ -251,6 +291,18 @@ pub struct ResolvedRedis {
     pub memory: String,
     /// `maxmemory`, bytes: a share of the limit, leaving room for Redis' own overhead.
     pub maxmemory: u64,
+    /// Its volume, when Redis keeps an append-only file.
+    pub persistence: Option<ResolvedRedisPersistence>,
+}
+
+/// Redis' volume.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedRedisPersistence {
+    /// Its size.
+    pub size: String,
+    /// The platform's block (ReadWriteOnce) class.
+    pub storage_class: Option<String>,
 }
 
 /// The Ingress.

@@ -2,7 +2,7 @@
 //! give, and the services processes wait for.
 
 use super::Ctx;
-use super::resolved::{ResolvedIngress, ResolvedRedis};
+use super::resolved::{ResolvedIngress, ResolvedRedis, ResolvedRedisPersistence};
 use crate::diag::Code;
 use crate::input::model::Service;
 use crate::input::yaml::Path;
@@ -41,8 +41,43 @@ pub(super) fn resolve_redis(cx: &mut Ctx<'_>) -> Option<ResolvedRedis> {
             "give at least 16Mi",
         );
     }
+    let persistence = given.persistence.as_ref().map(|p| {
+        let size_at = Path::parse("redis.persistence.size");
+        if Quantity::parse(&p.size).is_some_and(Quantity::is_zero) {
+            cx.alloc_err(
+                Code::BadSize,
+                &size_at,
+                format!("`{}` is zero", p.size),
+                "give more than zero",
+            );
+        } else if let (Some(disk), Some(mem)) =
+            (Quantity::parse(&p.size), Quantity::parse(&given.memory))
+            && disk < mem
+        {
+            // The append-only file holds at least every key in memory; rewriting it
+            // needs room for a second copy.
+            cx.alloc_err(
+                Code::BadSize,
+                &size_at,
+                format!(
+                    "`{}` is smaller than Redis' memory (`{}`), and the append-only file holds all of it",
+                    p.size, given.memory
+                ),
+                &format!(
+                    "give at least the memory, better twice it ({}) for the file's rewrites",
+                    mem.times(2).bytes_text()
+                ),
+            );
+        }
+        // Without a block class, the cluster's default class (ReadWriteOnce).
+        ResolvedRedisPersistence {
+            size: p.size.clone(),
+            storage_class: cx.inputs.platform.storage.block.clone(),
+        }
+    });
     Some(ResolvedRedis {
         image,
+        persistence,
         memory: given.memory,
         // 80% of the limit: Redis needs headroom for buffers and fragmentation.
         maxmemory: u64::try_from(bytes / 5 * 4).unwrap_or(u64::MAX),

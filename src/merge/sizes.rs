@@ -20,11 +20,12 @@ pub fn check_allocation(platform: &Platform, a: &Allocation, doc: &Doc, diags: &
             doc.error(
                 Code::QuotaTooSmall,
                 &Path::root().key("quota").key(field),
-                format!("`{given}` cannot fit the allocation's own pods and volumes, which need {needed} (most replicas, a rollout pod, sidecars, init, Redis and the database)"),
+                format!("`{given}` cannot fit the allocation's own pods and volumes, which need {needed} (most replicas, a rollout pod, sidecars, init, Redis, the database and its backup sidecars)"),
             )
             .hint("raise the quota, or leave it out to derive it"),
         );
     }
+    super::database::check_restore(platform, a, doc, diags);
 }
 
 /// Where an allocation's explicit `quota` is below what its own processes, storage,
@@ -126,7 +127,8 @@ impl Sizes {
     /// Sums what `dovetail render` can create for this allocation: each sized process at
     /// its most replicas plus one pod of rollout surge, each pod with room for one
     /// sidecar of the platform's sidecar size, one init pod of the largest process,
-    /// Redis, and each database instance plus its bootstrap pod. The `"*"` entry counts
+    /// Redis and its volume, and each database instance plus its bootstrap pod (with the
+    /// Barman Cloud plugin's sidecar in each when the app is backed up). The `"*"` entry counts
     /// as one process; an app with more unnamed processes needs an explicit `quota`.
     pub fn of(platform: &Platform, a: &Allocation) -> Sizes {
         let sidecar_resources = platform.sidecar_resources();
@@ -171,14 +173,23 @@ impl Sizes {
         if let Some(s) = &a.storage.static_files {
             claim(&s.size, 1);
         }
+        if let Some(p) = a.redis.as_ref().and_then(|r| r.persistence.as_ref()) {
+            claim(&p.size, 1);
+        }
         if let (Some(db), Some(d)) = (&platform.database, &a.storage.database)
             && db.provider == crate::input::model::DatabaseProvider::Cnpg
         {
             let instances = db.instances.unwrap_or(1);
             let r = platform.database_resources();
-            let pod = Size::of(&r);
+            let postgres = Size::of(&r);
+            let mut pod = postgres;
+            if super::database::backup_for(platform, a).is_some() {
+                // CloudNativePG injects the plugin's sidecar, sized by the ObjectStore's
+                // `instanceSidecarConfiguration`, into every instance and recovery pod.
+                pod = pod.plus(sidecar);
+            }
             total = total.plus(pod.times(instances + 1));
-            largest = largest.max(pod);
+            largest = largest.max(postgres);
             claim(&d.size, instances);
         }
         Sizes {

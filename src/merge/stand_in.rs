@@ -50,6 +50,7 @@ pub fn check_app_alone(app: &AppInputs) -> Diagnostics {
             instances: None,
             resources: None,
             operator_namespace: None,
+            backup: None,
         }),
         monitoring: None,
         policy: Policy {
@@ -83,12 +84,16 @@ pub fn check_app_alone(app: &AppInputs) -> Diagnostics {
             }),
             database: Some(crate::input::model::DatabaseAllocation {
                 size: "1Ti".to_owned(),
+                backup: None,
+                generation: None,
             }),
         },
         redis: Some(RedisAllocation {
             memory: "1Ti".to_owned(),
+            persistence: None,
         }),
         quota: None,
+        restore: None,
     };
     let empty = Doc {
         file: STAND_IN.to_owned(),

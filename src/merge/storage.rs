@@ -1,14 +1,12 @@
-//! Config files, the static files volume and the database: what the app asks for,
+//! Config files and the static files volume: what the app asks for,
 //! against what the allocation gives and the platform's classes.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::Ctx;
-use super::resolved::{
-    ResolvedDatabase, ResolvedFile, ResolvedInit, ResolvedProcess, ResolvedStatic,
-};
+use super::resolved::{ResolvedFile, ResolvedInit, ResolvedProcess, ResolvedStatic};
 use crate::diag::Code;
-use crate::input::model::{DatabaseProvider, InitMode, Service};
+use crate::input::model::InitMode;
 use crate::input::yaml::Path;
 use crate::quantity::Quantity;
 
@@ -241,53 +239,6 @@ pub(super) fn check_single_attach(
             "set `shared: true`, or run one pod of what mounts it",
         );
     }
-}
-
-pub(super) fn resolve_database(cx: &mut Ctx<'_>) -> Option<ResolvedDatabase> {
-    if !cx.inputs.app.app.services.contains(&Service::Postgres) {
-        return None;
-    }
-    let services = Path::root().key("services");
-    let Some(db) = cx.inputs.platform.database.clone() else {
-        let file = cx.inputs.platform_doc.file.clone();
-        cx.app_err(
-            Code::PlatformSettingMissing,
-            &services,
-            format!("the app needs postgres, and {file} sets no `database:` provider"),
-            "ask the operator to configure databases",
-        );
-        return None;
-    };
-    let size = match (db.provider, &cx.inputs.allocation.storage.database) {
-        (DatabaseProvider::Cnpg, None) => {
-            let file = cx.alloc_file().to_owned();
-            cx.app_err(
-                Code::NotAllocated,
-                &services,
-                format!("the app needs postgres, and {file} gives no `storage.database`"),
-                &format!("ask the operator to add storage.database.size to {file}"),
-            );
-            return None;
-        }
-        (_, d) => d.as_ref().map(|d| d.size.clone()),
-    };
-    if let Some(s) = &size
-        && Quantity::parse(s).is_some_and(Quantity::is_zero)
-    {
-        cx.alloc_err(
-            Code::BadSize,
-            &Path::parse("storage.database.size"),
-            format!("`{s}` is zero"),
-            "give more than zero",
-        );
-    }
-    Some(ResolvedDatabase {
-        provider: db.provider,
-        size,
-        instances: db.instances.unwrap_or(1),
-        resources: cx.inputs.platform.database_resources(),
-        storage_class: cx.inputs.platform.storage.block.clone(),
-    })
 }
 
 #[cfg(test)]

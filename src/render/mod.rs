@@ -35,6 +35,8 @@ pub const RENDERED_KINDS: &[(&str, &str)] = &[
     ("networking.k8s.io", "Ingress"),
     ("networking.k8s.io", "NetworkPolicy"),
     ("postgresql.cnpg.io", "Cluster"),
+    ("postgresql.cnpg.io", "ScheduledBackup"),
+    ("barmancloud.cnpg.io", "ObjectStore"),
     ("monitoring.coreos.com", "PodMonitor"),
 ];
 
@@ -70,33 +72,22 @@ pub fn render(r: &Resolved) -> Vec<Value> {
     if let Some(db) = &r.database
         && db.provider == DatabaseProvider::Cnpg
     {
-        let mut storage = json!({"size": db.size});
-        if let Some(class) = &db.storage_class {
-            storage["storageClass"] = json!(class);
-        }
+        out.extend(database(r, db));
+    }
+    if let Some(persistence) = r.redis.as_ref().and_then(|x| x.persistence.as_ref()) {
         let mut spec = json!({
-            "instances": db.instances,
-            "resources": resources(&db.resources),
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": persistence.size}},
         });
-        // CloudNativePG's scratch volumes (/controller, /run, /tmp) are emptyDirs: bound
-        // them like every other volume.
-        if let Some(e) = &db.resources.ephemeral_storage {
-            spec["ephemeralVolumesSizeLimit"] = json!({"temporaryData": e});
-        }
-        let rest = json!({
-            "enableSuperuserAccess": false,
-            "bootstrap": {"initdb": {"database": "app", "owner": "app"}},
-            "storage": storage,
-        });
-        if let (Value::Object(spec), Value::Object(rest)) = (&mut spec, rest) {
-            spec.extend(rest);
+        if let Some(class) = &persistence.storage_class {
+            spec["storageClassName"] = json!(class);
         }
         out.push(object(
             r,
-            "postgresql.cnpg.io/v1",
-            "Cluster",
-            &name(r, "db"),
-            "database",
+            "v1",
+            "PersistentVolumeClaim",
+            &name(r, "redis"),
+            "redis",
             Some(spec),
             true,
         ));
@@ -885,6 +876,124 @@ fn init_job(r: &Resolved) -> Value {
     o
 }
 
+/// CloudNativePG's plugin for backups to an object store (Barman Cloud).
+const BARMAN_PLUGIN: &str = "barman-cloud.cloudnative-pg.io";
+
+/// The CloudNativePG database: its Cluster, and with backups the ObjectStore it archives
+/// to and the ScheduledBackup of base backups. A restore bootstraps the Cluster from
+/// the previous generation's backups and stops archiving until it is over.
+fn database(r: &Resolved, db: &crate::merge::ResolvedDatabase) -> Vec<Value> {
+    let db_name = name(r, "db");
+    let mut out = Vec::new();
+    let mut storage = json!({"size": db.size});
+    if let Some(class) = &db.storage_class {
+        storage["storageClass"] = json!(class);
+    }
+    let mut spec = json!({
+        "instances": db.instances,
+        "resources": resources(&db.resources),
+    });
+    // CloudNativePG's scratch volumes (/controller, /run, /tmp) are emptyDirs: bound
+    // them like every other volume.
+    if let Some(e) = &db.resources.ephemeral_storage {
+        spec["ephemeralVolumesSizeLimit"] = json!({"temporaryData": e});
+    }
+    spec["enableSuperuserAccess"] = json!(false);
+    spec["bootstrap"] = match &db.restore {
+        None => json!({"initdb": {"database": "app", "owner": "app"}}),
+        Some(restore) => {
+            let mut recovery = json!({"source": "backups", "database": "app", "owner": "app"});
+            if let Some(at) = &restore.point_in_time {
+                recovery["recoveryTarget"] = json!({"targetTime": at});
+            }
+            spec["externalClusters"] = json!([{
+                "name": "backups",
+                "plugin": {
+                    "name": BARMAN_PLUGIN,
+                    "parameters": {"barmanObjectName": db_name, "serverName": restore.server_name},
+                },
+            }]);
+            json!({"recovery": recovery})
+        }
+    };
+    spec["storage"] = storage;
+    if let Some(b) = db.backup.as_ref().filter(|b| b.archiving) {
+        spec["plugins"] = json!([{
+            "name": BARMAN_PLUGIN,
+            "isWALArchiver": true,
+            "parameters": {"barmanObjectName": db_name, "serverName": b.server_name},
+        }]);
+    }
+    if let Some(b) = &db.backup {
+        out.push(object_store(r, b, db.restore.is_some()));
+    }
+    out.push(object(
+        r,
+        "postgresql.cnpg.io/v1",
+        "Cluster",
+        &db_name,
+        "database",
+        Some(spec),
+        true,
+    ));
+    if let Some(b) = db.backup.as_ref().filter(|b| b.archiving) {
+        let spec = json!({
+            "schedule": b.schedule,
+            "cluster": {"name": db_name},
+            "method": "plugin",
+            "pluginConfiguration": {"name": BARMAN_PLUGIN},
+            "backupOwnerReference": "self",
+            // The first base backup at once: until it exists, the archived WAL alone
+            // cannot restore anything.
+            "immediate": true,
+        });
+        out.push(object(
+            r,
+            "postgresql.cnpg.io/v1",
+            "ScheduledBackup",
+            &db_name,
+            "database",
+            Some(spec),
+            false,
+        ));
+    }
+    out
+}
+
+/// The app's own prefix of the platform's object store. While a restore reads it, the
+/// retention policy is left out: nothing may delete the backups being restored from.
+fn object_store(r: &Resolved, b: &crate::merge::ResolvedBackup, restoring: bool) -> Value {
+    let key = |k: &str| json!({"name": b.credentials_secret, "key": k});
+    let mut configuration = json!({
+        "destinationPath": b.destination_path,
+        "s3Credentials": {
+            "accessKeyId": key("ACCESS_KEY_ID"),
+            "secretAccessKey": key("ACCESS_SECRET_KEY"),
+        },
+        "wal": {"compression": "gzip"},
+        "data": {"compression": "gzip"},
+    });
+    if let Some(url) = &b.endpoint_url {
+        configuration["endpointURL"] = json!(url);
+    }
+    let mut spec = json!({
+        "configuration": configuration,
+        "instanceSidecarConfiguration": {"resources": resources(&b.sidecar_resources)},
+    });
+    if !restoring {
+        spec["retentionPolicy"] = json!(b.retention);
+    }
+    object(
+        r,
+        "barmancloud.cnpg.io/v1",
+        "ObjectStore",
+        &name(r, "db"),
+        "database",
+        Some(spec),
+        true,
+    )
+}
+
 fn redis_service(r: &Resolved) -> Value {
     let spec = json!({
         "type": "ClusterIP",
@@ -902,6 +1011,48 @@ fn redis_service(r: &Resolved) -> Value {
     )
 }
 
+/// Redis' command line. Without a volume it is a cache: it evicts the least recently
+/// used keys when full and writes nothing. With one it is a durable broker: every write
+/// goes to the append-only file (fsync each second), and a full Redis refuses writes
+/// instead of evicting queued tasks.
+fn redis_args(redis: &crate::merge::ResolvedRedis) -> Value {
+    let maxmemory = redis.maxmemory.to_string();
+    if redis.persistence.is_some() {
+        json!([
+            "--maxmemory",
+            maxmemory,
+            "--maxmemory-policy",
+            "noeviction",
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec"
+        ])
+    } else {
+        json!([
+            "--maxmemory",
+            maxmemory,
+            "--maxmemory-policy",
+            "allkeys-lru",
+            "--save",
+            "",
+            "--appendonly",
+            "no"
+        ])
+    }
+}
+
+/// Redis' `/data`: its claim when it keeps an append-only file, else scratch space.
+fn redis_volume(r: &Resolved, redis: &crate::merge::ResolvedRedis) -> Value {
+    if redis.persistence.is_some() {
+        json!({"name": "data", "persistentVolumeClaim": {"claimName": name(r, "redis")}})
+    } else {
+        json!({"name": "data", "emptyDir": {"sizeLimit": redis.memory}})
+    }
+}
+
 fn redis_deployment(r: &Resolved) -> Value {
     let Some(redis) = &r.redis else {
         return Value::Null;
@@ -916,7 +1067,7 @@ fn redis_deployment(r: &Resolved) -> Value {
         "name": "redis",
         "image": redis.image,
         "imagePullPolicy": "Always",
-        "args": ["--maxmemory", redis.maxmemory.to_string(), "--maxmemory-policy", "allkeys-lru", "--save", "", "--appendonly", "no"],
+        "args": redis_args(redis),
         "ports": [{"name": "redis", "containerPort": 6379, "protocol": "TCP"}],
         "resources": resources(&res),
         "volumeMounts": [{"name": "data", "mountPath": "/data"}],
@@ -937,7 +1088,7 @@ fn redis_deployment(r: &Resolved) -> Value {
                 "enableServiceLinks": false,
                 "securityContext": pod_security(),
                 "containers": [container],
-                "volumes": [{"name": "data", "emptyDir": {"sizeLimit": redis.memory}}],
+                "volumes": [redis_volume(r, redis)],
             },
         },
     });
@@ -1008,7 +1159,7 @@ fn database_policy(r: &Resolved, app_pods: &Value, db_pods: &Value, dns: &Value)
             .collect::<Vec<_>>(),
         "ports": api_ports,
     });
-    let spec = json!({
+    let mut spec = json!({
         "podSelector": db_pods,
         "policyTypes": ["Ingress", "Egress"],
         "ingress": [
@@ -1025,6 +1176,17 @@ fn database_policy(r: &Resolved, app_pods: &Value, db_pods: &Value, dns: &Value)
             api,
         ],
     });
+    // The Barman Cloud sidecar in each instance writes to (or, restoring, reads from)
+    // the object store.
+    let store = r
+        .database
+        .as_ref()
+        .and_then(|db| db.backup.as_ref())
+        .map(|b| b.egress.iter().map(egress_rule).collect::<Vec<_>>())
+        .unwrap_or_default();
+    if let Some(Value::Array(rules)) = spec.get_mut("egress") {
+        rules.extend(store);
+    }
     object(
         r,
         "networking.k8s.io/v1",
@@ -1097,6 +1259,24 @@ const POSTGRES_PORT: u16 = 5432;
 /// operator and the other instances call.
 const CNPG_STATUS_PORT: u16 = 8000;
 
+/// A NetworkPolicy egress rule to an address block (on its ports, or all).
+fn egress_rule(rule: &crate::merge::ResolvedEgress) -> Value {
+    let mut block = json!({"cidr": rule.cidr});
+    if !rule.except.is_empty() {
+        block["except"] = json!(rule.except);
+    }
+    let mut e = json!({"to": [{"ipBlock": block}]});
+    if !rule.ports.is_empty() {
+        e["ports"] = Value::Array(
+            rule.ports
+                .iter()
+                .map(|p| json!({"protocol": "TCP", "port": p}))
+                .collect(),
+        );
+    }
+    e
+}
+
 /// The app's pods talk to each other and to cluster DNS, and nothing else reaches them.
 /// The rules below add what else each may do: app pods (not Redis) reach their database
 /// and what `platform.yaml` allows; `web` is reached by the ingress controller; metrics
@@ -1138,22 +1318,7 @@ fn network_policies(r: &Resolved) -> Vec<Value> {
             "ports": [{"protocol": "TCP", "port": POSTGRES_PORT}],
         }));
     }
-    for rule in &r.network.egress {
-        let mut block = json!({"cidr": rule.cidr});
-        if !rule.except.is_empty() {
-            block["except"] = json!(rule.except);
-        }
-        let mut e = json!({"to": [{"ipBlock": block}]});
-        if !rule.ports.is_empty() {
-            e["ports"] = Value::Array(
-                rule.ports
-                    .iter()
-                    .map(|p| json!({"protocol": "TCP", "port": p}))
-                    .collect(),
-            );
-        }
-        egress.push(e);
-    }
+    egress.extend(r.network.egress.iter().map(egress_rule));
     if !egress.is_empty() {
         // Redis serves the app and calls nobody.
         let spec = json!({

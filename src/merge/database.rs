@@ -1,0 +1,268 @@
+//! The database: who provides it, its size, and — for CloudNativePG — its backups to the
+//! platform's object store and a restore from them.
+//!
+//! Backups go through CloudNativePG's Barman Cloud plugin, not the Cluster's in-tree
+//! `backup.barmanObjectStore`: the in-tree method is deprecated since CloudNativePG 1.26
+//! and gone from 1.32, so a platform built on it would have to migrate every tenant's
+//! database on an operator upgrade.
+//!
+//! Each app archives to `<destinationPath>/<tenant>/<app>/generation-<N>/`. A restore
+//! reads generation N-1 and the restored database archives to N, which nothing has
+//! written yet: CloudNativePG refuses to archive into a folder that holds another
+//! database's history, and the damaged database's last changes never mix with the
+//! restored one's.
+
+use super::Ctx;
+use super::resolved::{ResolvedBackup, ResolvedDatabase, ResolvedEgress, ResolvedRestore};
+use crate::diag::{Code, Diagnostics, Doc};
+use crate::input::model::{
+    Allocation, Backup, DatabaseAllocation, DatabaseProvider, Platform, RestoreSource, Service,
+};
+use crate::input::yaml::Path;
+use crate::quantity::Quantity;
+
+/// The folder of one backup generation inside the app's prefix.
+pub fn server_name(generation: u32) -> String {
+    format!("generation-{generation}")
+}
+
+/// The platform's backups as they apply to an allocation: none when the platform has
+/// none, the database is not CloudNativePG's, or the allocation opts out.
+pub fn backup_for<'p>(platform: &'p Platform, a: &Allocation) -> Option<&'p Backup> {
+    let db = platform.database.as_ref()?;
+    let given = a.storage.database.as_ref()?;
+    (db.provider == DatabaseProvider::Cnpg && given.backup != Some(false))
+        .then_some(db.backup.as_ref())
+        .flatten()
+}
+
+/// One problem of an allocation's `restore`: where, what, and what to do.
+pub struct RestoreProblem {
+    /// The field.
+    pub path: Path,
+    /// What is wrong.
+    pub message: String,
+    /// What to do.
+    pub hint: String,
+}
+
+/// Why an allocation's `restore` cannot run, from the operator repo alone (so that
+/// `validate --operator` refuses it before any app is rendered).
+pub fn restore_problems(platform: &Platform, a: &Allocation) -> Vec<RestoreProblem> {
+    let Some(restore) = &a.restore else {
+        return Vec::new();
+    };
+    let at = Path::root().key("restore").key("database");
+    let problem = |path: Path, message: String, hint: &str| RestoreProblem {
+        path,
+        message,
+        hint: hint.to_owned(),
+    };
+    let RestoreSource::Backup = restore.database.from;
+    let Some(db) = &platform.database else {
+        return vec![problem(
+            at.key("from"),
+            "the restore reads the app's database backups, and platform.yaml sets no `database:`"
+                .to_owned(),
+            "remove `restore`, or configure CloudNativePG databases with `database.backup`",
+        )];
+    };
+    if db.provider != DatabaseProvider::Cnpg {
+        return vec![problem(
+            at.key("from"),
+            "the restore bootstraps a CloudNativePG database, and the platform's databases are external".to_owned(),
+            "restore the external database with its provider's tools, and remove `restore`",
+        )];
+    }
+    let Some(given) = &a.storage.database else {
+        return vec![problem(
+            at.key("from"),
+            "the restore needs the app's database, and the allocation gives no `storage.database`"
+                .to_owned(),
+            "give storage.database.size, or remove `restore`",
+        )];
+    };
+    let mut out = Vec::new();
+    if db.backup.is_none() {
+        out.push(problem(
+            at.key("from"),
+            "the restore reads the app's backups, and platform.yaml configures none (`database.backup`)".to_owned(),
+            "configure database.backup in platform.yaml, or remove `restore`",
+        ));
+    } else if given.backup == Some(false) {
+        out.push(problem(
+            at.key("from"),
+            "the restore reads the app's backups, and the allocation opts out of them (`storage.database.backup: false`)".to_owned(),
+            "remove `restore`: there are no backups of this app to read",
+        ));
+    }
+    if given.generation() < 2 {
+        out.push(problem(
+            Path::root().key("storage").key("database").key("generation"),
+            format!(
+                "the restored database archives to a new backup generation, and generation {} has no generation before it to restore from",
+                given.generation()
+            ),
+            &format!(
+                "raise storage.database.generation to {} in the same change (the restore reads generation {})",
+                given.generation() + 1,
+                given.generation()
+            ),
+        ));
+    }
+    out
+}
+
+/// The restore checks of [`restore_problems`] as diagnostics of the allocation file.
+pub fn check_restore(platform: &Platform, a: &Allocation, doc: &Doc, diags: &mut Diagnostics) {
+    for p in restore_problems(platform, a) {
+        diags.push(
+            doc.error(Code::RestoreImpossible, &p.path, p.message)
+                .hint(p.hint),
+        );
+    }
+}
+
+pub(super) fn resolve_database(cx: &mut Ctx<'_>) -> Option<ResolvedDatabase> {
+    let platform = cx.inputs.platform;
+    let alloc = cx.inputs.allocation;
+    if !cx.inputs.app.app.services.contains(&Service::Postgres) {
+        if alloc.restore.is_some() {
+            cx.alloc_err(
+                Code::RestoreImpossible,
+                &Path::root().key("restore"),
+                "the allocation restores a database, and the app uses none (`services: [postgres]`)",
+                "remove `restore`",
+            );
+        }
+        return None;
+    }
+    let services = Path::root().key("services");
+    let Some(db) = platform.database.clone() else {
+        let file = cx.inputs.platform_doc.file.clone();
+        cx.app_err(
+            Code::PlatformSettingMissing,
+            &services,
+            format!("the app needs postgres, and {file} sets no `database:` provider"),
+            "ask the operator to configure databases",
+        );
+        return None;
+    };
+    let size = match (db.provider, &alloc.storage.database) {
+        (DatabaseProvider::Cnpg, None) => {
+            let file = cx.alloc_file().to_owned();
+            cx.app_err(
+                Code::NotAllocated,
+                &services,
+                format!("the app needs postgres, and {file} gives no `storage.database`"),
+                &format!("ask the operator to add storage.database.size to {file}"),
+            );
+            return None;
+        }
+        (_, d) => d.as_ref().map(|d| d.size.clone()),
+    };
+    if let Some(s) = &size
+        && Quantity::parse(s).is_some_and(Quantity::is_zero)
+    {
+        cx.alloc_err(
+            Code::BadSize,
+            &Path::parse("storage.database.size"),
+            format!("`{s}` is zero"),
+            "give more than zero",
+        );
+    }
+    let problems = restore_problems(platform, alloc);
+    let restorable = problems.is_empty();
+    for p in problems {
+        cx.alloc_err(Code::RestoreImpossible, &p.path, p.message, &p.hint);
+    }
+    let generation = alloc
+        .storage
+        .database
+        .as_ref()
+        .map_or(1, DatabaseAllocation::generation);
+    let restore = alloc
+        .restore
+        .as_ref()
+        .filter(|_| restorable)
+        .map(|r| ResolvedRestore {
+            server_name: server_name(generation - 1),
+            point_in_time: r.database.point_in_time.clone(),
+        });
+    let backup = backup_for(platform, alloc).map(|b| ResolvedBackup {
+        destination_path: format!(
+            "{}/{}/{}",
+            b.destination_path.trim_end_matches('/'),
+            cx.inputs.identity.tenant,
+            cx.inputs.identity.app
+        ),
+        endpoint_url: b.endpoint_url.clone(),
+        credentials_secret: b.credentials_secret.clone(),
+        schedule: b.schedule.clone(),
+        retention: b.retention.clone(),
+        server_name: server_name(generation),
+        archiving: restore.is_none(),
+        sidecar_resources: platform.sidecar_resources(),
+        egress: store_egress(cx, b),
+    });
+    Some(ResolvedDatabase {
+        provider: db.provider,
+        size,
+        instances: db.instances.unwrap_or(1),
+        resources: platform.database_resources(),
+        storage_class: platform.storage.block.clone(),
+        backup,
+        restore,
+    })
+}
+
+/// Where the database's pods may reach the object store: the blocks `database.backup.egress`
+/// names, else anywhere but the metadata service and the cluster's own ranges, on the
+/// store's port only.
+fn store_egress(cx: &mut Ctx<'_>, b: &Backup) -> Vec<ResolvedEgress> {
+    let port = store_port(b.endpoint_url.as_deref());
+    let at = Path::root().key("database").key("backup").key("egress");
+    super::network::pinned_or_anywhere(cx, &b.egress, &at, "name the object store's own addresses")
+        .into_iter()
+        .map(|mut e| {
+            e.ports = vec![port];
+            e
+        })
+        .collect()
+}
+
+/// The object store's TCP port: the endpoint's own, else its scheme's (AWS S3 without
+/// an endpoint is HTTPS).
+pub fn store_port(endpoint: Option<&str>) -> u16 {
+    let Some(url) = endpoint else {
+        return 443;
+    };
+    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    // The port follows the last colon, unless that colon is inside an IPv6 literal.
+    let port = host_port
+        .rsplit_once(':')
+        .filter(|(_, p)| !p.contains(']'))
+        .and_then(|(_, p)| p.parse::<u16>().ok());
+    port.unwrap_or(if scheme.eq_ignore_ascii_case("http") {
+        80
+    } else {
+        443
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::store_port;
+
+    #[test]
+    fn the_store_port_comes_from_the_endpoint_or_its_scheme() {
+        assert_eq!(store_port(None), 443);
+        assert_eq!(store_port(Some("https://s3.example.net")), 443);
+        assert_eq!(store_port(Some("http://minio.storage:9000/")), 9000);
+        assert_eq!(store_port(Some("http://minio.storage")), 80);
+        assert_eq!(store_port(Some("https://[2001:db8::1]/x")), 443);
+        assert_eq!(store_port(Some("https://[2001:db8::1]:8443/x")), 8443);
+    }
+}
