@@ -51,6 +51,8 @@ fn mermaid_is_the_default_and_every_process_is_drawn() {
         "db_pulp_db[(",
         "redis_pulp_redis[(",
         "vol_pulp_static[/",
+        "vol_pulp_redis[/",
+        "backups_pulp_db>\"backups pulp-db<br/>s3://pg-backups/content/pulp<br/>base backups @daily<br/>kept 4w\"]",
     ] {
         assert!(r.stdout.contains(node), "{node}:\n{}", r.stdout);
     }
@@ -60,6 +62,8 @@ fn mermaid_is_the_default_and_every_process_is_drawn() {
         "proc_pulp_worker --> db_pulp_db",
         "proc_pulp_worker --> redis_pulp_redis",
         "proc_pulp_worker -. mounts .-> vol_pulp_static",
+        "redis_pulp_redis -. mounts .-> vol_pulp_redis",
+        "db_pulp_db -. backs up .-> backups_pulp_db",
     ] {
         assert!(r.stdout.contains(edge), "{edge}:\n{}", r.stdout);
     }

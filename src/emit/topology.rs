@@ -28,6 +28,8 @@ pub enum Role {
     Redis,
     /// A PersistentVolumeClaim.
     Volume,
+    /// The database's backups: its ObjectStore (and ScheduledBackup).
+    Backups,
 }
 
 /// How a node compares with the base of a diff.
@@ -73,6 +75,8 @@ pub enum Link {
     Traffic,
     /// A volume the pods mount.
     Mount,
+    /// The database archiving to its object store.
+    Backup,
 }
 
 /// The nodes and edges of one app.
@@ -255,6 +259,29 @@ impl Topology {
             );
             t.push(o, Role::Volume, "vol", details);
         }
+        for o in by_role(Role::Backups) {
+            let mut details: Vec<String> = o["spec"]["configuration"]["destinationPath"]
+                .as_str()
+                .map(str::to_owned)
+                .into_iter()
+                .collect();
+            let scheduled = objects
+                .iter()
+                .find(|b| kind(b) == "ScheduledBackup" && name(b) == name(o));
+            match scheduled.and_then(|b| b["spec"]["schedule"].as_str()) {
+                Some(schedule) => details.push(format!("base backups {schedule}")),
+                None => details.push("not archiving (restoring)".to_owned()),
+            }
+            details.extend(
+                o["spec"]["retentionPolicy"]
+                    .as_str()
+                    .map(|r| format!("kept {r}")),
+            );
+            let i = t.push(o, Role::Backups, "backups", details);
+            if let Some(b) = scheduled {
+                t.nodes[i].objects.push(object_id(b));
+            }
+        }
         t.connect(objects);
         // Left to right in the order of the nodes, whatever the order of the objects.
         t.edges.sort_by_key(|&(a, b, _)| (a, b));
@@ -314,6 +341,37 @@ impl Topology {
                         .find(|d| Some(component(d)) == target)
                         .and_then(|d| self.find(Role::Process, name(d)));
                     self.edge(from, to, Link::Traffic);
+                }
+                Some(Role::Database) => {
+                    // Archiving through the plugin, or recovering from the store.
+                    let from = self.find(Role::Database, name(o));
+                    let stores = o["spec"]["plugins"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .chain(
+                            o["spec"]["externalClusters"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .map(|c| &c["plugin"]),
+                        )
+                        .filter_map(|p| p["parameters"]["barmanObjectName"].as_str())
+                        .map(str::to_owned)
+                        .collect::<Vec<_>>();
+                    for store in stores {
+                        let to = self.find(Role::Backups, &store);
+                        self.edge(from, to, Link::Backup);
+                    }
+                }
+                Some(Role::Redis) => {
+                    let from = self.find(Role::Redis, name(o));
+                    for v in pod(o)["volumes"].as_array().into_iter().flatten() {
+                        if let Some(claim) = v["persistentVolumeClaim"]["claimName"].as_str() {
+                            let to = self.find(Role::Volume, claim);
+                            self.edge(from, to, Link::Mount);
+                        }
+                    }
                 }
                 Some(role @ (Role::Process | Role::Job)) => {
                     let from = self.find(role, name(o));
@@ -401,6 +459,7 @@ impl Topology {
                 Role::Job => ("[[", "]]"),
                 Role::Database | Role::Redis => ("[(", ")]"),
                 Role::Volume => ("[/", "/]"),
+                Role::Backups => (">", "]"),
             };
             out.push_str(&format!("{indent}{}{open}\"{label}\"{close}\n", n.id));
         }
@@ -411,6 +470,7 @@ impl Topology {
             let arrow = match link {
                 Link::Traffic => "-->",
                 Link::Mount => "-. mounts .->",
+                Link::Backup => "-. backs up .->",
             };
             out.push_str(&format!(
                 "  {} {arrow} {}\n",
@@ -463,6 +523,7 @@ impl Topology {
                 Role::Job => "component",
                 Role::Database | Role::Redis => "cylinder",
                 Role::Volume => "folder",
+                Role::Backups => "tab",
             };
             let fill = match status.get(i).copied().flatten() {
                 Some(Status::Added) => ", fillcolor=\"#dcfce7\", color=\"#15803d\", penwidth=2",
@@ -486,6 +547,9 @@ impl Topology {
                 Link::Mount => {
                     " [style=dashed, label=\"mounts\", fontname=\"Helvetica\", fontsize=9]"
                 }
+                Link::Backup => {
+                    " [style=dashed, label=\"backs up\", fontname=\"Helvetica\", fontsize=9]"
+                }
             };
             out.push_str(&format!(
                 "  {} -> {}{style};\n",
@@ -508,6 +572,7 @@ fn t_role(o: &Value) -> Option<Role> {
         ("Job", _) => Role::Job,
         ("Cluster", _) => Role::Database,
         ("PersistentVolumeClaim", _) => Role::Volume,
+        ("ObjectStore", _) => Role::Backups,
         _ => return None,
     })
 }
@@ -521,6 +586,7 @@ fn title_kind(role: Role) -> &'static str {
         Role::Database => "PostgreSQL",
         Role::Redis => "Redis",
         Role::Volume => "volume",
+        Role::Backups => "backups",
     }
 }
 
