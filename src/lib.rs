@@ -59,6 +59,9 @@ pub enum Error {
         /// How many errors.
         count: usize,
     },
+    /// The sources cannot be read as given.
+    #[error(transparent)]
+    Sources(#[from] pipeline::SourcesError),
     /// No single allocation could be chosen.
     #[error(transparent)]
     Allocation(#[from] input::operator::AllocationError),
@@ -122,6 +125,7 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::Usage(e) => e.hint().map(str::to_owned),
+            Error::Sources(e) => e.hint().map(str::to_owned),
             Error::Invalid { .. } => Some("fix the problems above".to_owned()),
             Error::Allocation(e) => Some(e.hint().to_owned()),
             Error::Argo(e) => Some(e.hint().to_owned()),

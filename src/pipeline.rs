@@ -22,6 +22,29 @@ use crate::input::tree::{DirTree, GitTree, MemTree, Tree};
 use crate::input::yaml::Pos;
 use crate::merge::{self, Resolved};
 
+/// Sources that cannot be read as they were given.
+#[derive(Debug, thiserror::Error)]
+pub enum SourcesError {
+    /// A command that needs the operator repo, without it.
+    #[error("no operator repo")]
+    NoOperator,
+    /// A git source, and no git settings were read for it (a bug in the caller).
+    #[error("a git source without git settings")]
+    NoGitSettings,
+}
+
+impl SourcesError {
+    /// What to do about it.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            SourcesError::NoOperator => {
+                Some("pass --operator DIR|URL or set DOVETAIL_OPERATOR_REPO")
+            }
+            SourcesError::NoGitSettings => None,
+        }
+    }
+}
+
 /// Where an input comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
@@ -97,10 +120,7 @@ fn merge_once(
     identities: Option<&[age::x25519::Identity]>,
     reporter: &mut Reporter<'_>,
 ) -> Result<Merged, Error> {
-    let operator = sources
-        .operator
-        .as_ref()
-        .ok_or(crate::cli::UsageError::NoOperator)?;
+    let operator = sources.operator.as_ref().ok_or(SourcesError::NoOperator)?;
     let op_tree = open_tree(operator, "", sources.git.as_ref(), "operator", reporter)?;
     let repo = OperatorRepo::new(&op_tree);
     let identity = match (&sources.argocd, &sources.allocation) {
@@ -240,10 +260,7 @@ pub fn fleet(
     keep: bool,
     reporter: &mut Reporter<'_>,
 ) -> Result<(Option<Platform>, Vec<Member>, Diagnostics), Error> {
-    let operator = sources
-        .operator
-        .as_ref()
-        .ok_or(crate::cli::UsageError::NoOperator)?;
+    let operator = sources.operator.as_ref().ok_or(SourcesError::NoOperator)?;
     retrying_corrupt(sources, reporter, |reporter| {
         let tree = open_tree(operator, "", sources.git.as_ref(), "operator", reporter)?;
         let mut diags = Diagnostics::default();
@@ -272,7 +289,7 @@ pub fn open_tree(
                 source,
             }),
         Location::Git(spec) => {
-            let settings = git.ok_or(crate::cli::UsageError::NoGitSettings)?.clone();
+            let settings = git.ok_or(SourcesError::NoGitSettings)?.clone();
             let checkout = Cache::new(settings).open(spec, &mut |line: &str| {
                 // Progress is best effort: a closed stderr must not fail a fetch.
                 let _ = reporter.progress(role, line);

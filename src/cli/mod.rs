@@ -385,9 +385,6 @@ pub enum UsageError {
     /// A command that needs the operator repo, without it.
     #[error("no operator repo")]
     NoOperator,
-    /// A git source, and no git settings were read for it (a bug in the caller).
-    #[error("a git source without git settings")]
-    NoGitSettings,
     /// `diff --base REV` and no input is in a repository that knows REV.
     #[error("neither --app nor --operator is a directory in a git repository that knows `{0}`")]
     UnknownRevision(String),
@@ -422,7 +419,7 @@ impl UsageError {
             }
             UsageError::Settings(_) => "fix the variable, or unset it for the default",
             UsageError::NoOperator => "pass --operator DIR|URL or set DOVETAIL_OPERATOR_REPO",
-            UsageError::NoGitSettings | UsageError::NoWorkingDirectory => return None,
+            UsageError::NoWorkingDirectory => return None,
             UsageError::WouldOverwrite(_) => "move it away, or init another directory",
             UsageError::BadRecipient(_) => "give the public key age-keygen printed (age1…)",
             UsageError::NoSuchCommand(_) => "see `dovetail --help` for the commands",
