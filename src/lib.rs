@@ -23,7 +23,8 @@
 //! Problems are [`diag`] diagnostics with a stable code each; a command that cannot go
 //! on returns an [`Error`], which `main` prints (through the reporter) and turns into
 //! the exit status. Argo CD's environment is read in [`argocd`]; age encryption is
-//! [`crypto`].
+//! [`crypto`]. In the cluster, `dovetail controller` (feature `controller`) turns the
+//! rendered AgeSecrets into Secrets.
 
 #![forbid(unsafe_code)]
 

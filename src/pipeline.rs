@@ -233,9 +233,9 @@ pub fn check_app_only(
             allocation: None,
             platform: "platform.yaml".to_owned(),
         };
-        if let Some(app) = app::load(&tree, &owners, &mut diags)
-            && !diags.has_errors()
-        {
+        // The merge runs over what loaded (fields in error left out), as render's does:
+        // every problem at once, not the schema's first and the merge's after a fix.
+        if let Some(app) = app::load(&tree, &owners, &mut diags) {
             diags.extend(merge::check_app_alone(&app));
         }
         trusted(&tree)?;

@@ -301,6 +301,42 @@ fn all_problems_of_a_run_are_reported_together() {
         .invalid("error: 6 problem(s) in the inputs; nothing was rendered");
 }
 
+/// One file, five kinds of problem from five stages (schema, ownership, policy, the
+/// merge's domains, the pod fragment check): one run reports them all.
+#[test]
+fn five_problems_of_five_stages_in_one_file_are_reported_in_one_run() {
+    let mut s = django();
+    s.edit(
+        APP,
+        "image: registry.example.com/acme/shop:1.4.2",
+        "image: registry.example.com/acme/shop",
+    );
+    s.edit(
+        APP,
+        "    port: 8000\n",
+        "    port: 8000\n    replicas: 3\n    colour: blue\n",
+    );
+    s.edit(
+        APP,
+        "hosts: [shop.acme.example]",
+        "hosts: [shop.acme.example, evil.example.com]",
+    );
+    s.append(APP, "pod: {hostNetwork: true}\n");
+    for run in [s.render(), s.validate(), s.validate_app()] {
+        run.invalid("processes.web.colour: unknown field")
+            .invalid("image: `registry.example.com/acme/shop` names no tag or digest")
+            .invalid("processes.web.replicas: set by the operator")
+            .invalid("pod.hostNetwork");
+    }
+    // The allowed domains are the allocation's: `validate --app` alone cannot know them.
+    for run in [s.render(), s.validate()] {
+        run.invalid("ingress.hosts[1]: `evil.example.com` is outside the domains")
+            .invalid("error: 5 problem(s) in the inputs");
+    }
+    s.validate_app()
+        .invalid("error: 4 problem(s) in the inputs");
+}
+
 #[test]
 fn image_from_a_registry_the_platform_does_not_allow() {
     let mut s = django();
