@@ -60,6 +60,7 @@ pub fn check_app_alone(app: &AppInputs) -> Diagnostics {
         plans: BTreeMap::from([("stand-in".to_owned(), huge)]),
         network: None,
         secrets: crate::input::model::SecretsPolicy::default(),
+        clusters: BTreeMap::new(),
     };
     let all = ProcessAllocation {
         replicas: Some(1),
@@ -89,6 +90,7 @@ pub fn check_app_alone(app: &AppInputs) -> Diagnostics {
             memory: "1Ti".to_owned(),
         }),
         quota: None,
+        cluster: None,
     };
     let empty = Doc {
         file: STAND_IN.to_owned(),
