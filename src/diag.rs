@@ -95,9 +95,10 @@ codes! {
     EgressRule = "DT509", "a `network.egress` rule that reaches what no app may, or whose `except` is outside it";
     UnusedAllocation = "DT510", "the allocation sizes a process the app does not have";
     AllocationName = "DT601", "a tenant or app name that cannot name objects";
-    NameClaimedTwice = "DT602", "two allocations make the same Application name";
+    NameClaimedTwice = "DT602", "two allocations make the same Application name, or one makes the name of a cluster's fleet Application";
     NamespaceClaimedTwice = "DT603", "two allocations claim one namespace";
     QuotaTooSmall = "DT604", "an explicit quota the allocation's own pods and volumes cannot fit in";
+    UnknownCluster = "DT605", "an allocation names a cluster `platform.yaml` does not declare";
     RestoreImpossible = "DT606", "an allocation's `restore` that cannot run: no backups for the app, or no new generation for the restored database to archive to";
     SecretForm = "DT701", "a secret value is not a well-formed age file for the platform (armor, size, recipient stanzas)";
     SecretUnreadable = "DT702", "a secret value the platform's key cannot open, or that was tampered with";

@@ -15,7 +15,7 @@ use crate::git::{Cache, GitError, GitSettings, GitSpec, LocationError};
 use crate::input::app;
 use crate::input::model::Identity;
 use crate::input::model::{Allocation, Platform};
-use crate::input::operator::{AllocationError, Member, OperatorRepo};
+use crate::input::operator::{AllocationError, Member, OperatorRepo, PLATFORM_FILE, check_cluster};
 use crate::input::ownership::Owners;
 use crate::input::schema::SchemaKind;
 use crate::input::tree::{DirTree, GitTree, MemTree, Tree};
@@ -176,6 +176,15 @@ fn merge_once(
         stand_in: false,
     });
     diags.extend(more);
+    // Where the app runs changes nothing in its objects, but a cluster the platform does
+    // not declare is the allocation's mistake wherever it is read.
+    check_cluster(
+        &platform,
+        &platform_doc.file,
+        &allocation,
+        &alloc_doc,
+        &mut diags,
+    );
     let resolved = resolved.filter(|_| !diags.has_errors());
     if let Some(r) = &resolved {
         check_resolved(r, &app.doc, &mut diags);
@@ -264,8 +273,12 @@ pub fn fleet(
     retrying_corrupt(sources, reporter, |reporter| {
         let tree = open_tree(operator, "", sources.git.as_ref(), "operator", reporter)?;
         let mut diags = Diagnostics::default();
-        let (platform, members) =
-            OperatorRepo::new(&tree).fleet(keep, &merge::sizes::check_allocation, &mut diags);
+        let platform_file = tree.shown(PLATFORM_FILE);
+        let check = |p: &Platform, a: &Allocation, doc: &Doc, diags: &mut Diagnostics| {
+            merge::sizes::check_allocation(p, a, doc, diags);
+            check_cluster(p, &platform_file, a, doc, diags);
+        };
+        let (platform, members) = OperatorRepo::new(&tree).fleet(keep, &check, &mut diags);
         trusted(&tree)?;
         Ok((platform, members, diags))
     })

@@ -899,3 +899,459 @@ fn the_controller_runs_the_sidecar_image_with_the_identity_and_least_privilege()
         }
     }
 }
+
+// ------------------------------------------------------------------ several clusters --
+
+/// The operator repo spread over several clusters (see [`common::add_clusters`]: acme/shop
+/// in-cluster, acme/blog and acme/docs on eu-2, acme/api on us-1, acme/wiki on
+/// `in-cluster` by name, ap-3 declared and unused), committed.
+fn platform_with_clusters() -> Platform {
+    let platform = Platform::new();
+    common::add_clusters(&platform.operator(), "acme", "shop");
+    git(&platform.operator(), &["add", "-A"]);
+    git(&platform.operator(), &["commit", "-q", "-m", "clusters"]);
+    platform
+}
+
+fn server(cluster: &str) -> &'static str {
+    common::CLUSTERS
+        .iter()
+        .find(|(name, _)| *name == cluster)
+        .map_or("https://kubernetes.default.svc", |(_, server)| server)
+}
+
+/// What Argo CD sets when it renders `app`, an Application the fleet made: its name,
+/// source and destination namespace, its plugin parameters as `PARAM_*` (upper case,
+/// `-` as `_`), beside the sidecar's own environment.
+fn env_of_application(platform: &Platform, app: &serde_json::Value) -> Vec<(String, String)> {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    let source = &app["spec"]["source"];
+    let revision = text(&source["targetRevision"]);
+    let mut env = argocd_env(
+        &text(&app["metadata"]["name"]),
+        &text(&source["repoURL"]),
+        &text(&source["path"]),
+        &revision,
+    );
+    set(
+        &mut env,
+        "ARGOCD_APP_NAMESPACE",
+        &text(&app["spec"]["destination"]["namespace"]),
+    );
+    set(&mut env, "ARGOCD_APP_SOURCE_TARGET_REVISION", &revision);
+    for p in source["plugin"]["parameters"].as_array().unwrap() {
+        let name = text(&p["name"]).to_ascii_uppercase().replace('-', "_");
+        set(&mut env, &format!("PARAM_{name}"), &text(&p["string"]));
+    }
+    env.extend(platform.sidecar_env());
+    env
+}
+
+fn kind_name(d: &serde_json::Value) -> String {
+    format!(
+        "{}/{}",
+        d["kind"].as_str().unwrap(),
+        d["metadata"]["name"].as_str().unwrap()
+    )
+}
+
+/// The fleet's own Application renders every AppProject and Application, each aimed at
+/// its allocation's cluster, the guardrails of the in-cluster allocations, and for each
+/// remote cluster in use a fleet Application that deploys the operator repo at the same
+/// commit there with `cluster: <name>`; byte for byte the same on every run.
+#[test]
+fn the_fleet_reaches_every_cluster() {
+    let platform = platform_with_clusters();
+    let head = platform.operator_head();
+    let url = platform.daemon.url("operator");
+    let r = cmp_server(&platform.operator(), "", &fleet_env(&platform));
+    r.ok();
+    let again = cmp_server(&platform.operator(), "", &fleet_env(&platform));
+    assert_eq!(again.stdout, r.stdout, "the fleet is not deterministic");
+    let docs = common::documents(&r.stdout);
+    let guarded_and_argo = |app: &str| {
+        [
+            format!("Namespace/acme-{app}"),
+            "ResourceQuota/dovetail".to_owned(),
+            "LimitRange/dovetail".to_owned(),
+            "NetworkPolicy/dovetail-baseline".to_owned(),
+            format!("AppProject/acme-{app}"),
+            format!("Application/acme-{app}"),
+        ]
+    };
+    let argo_only = |app: &str| {
+        [
+            format!("AppProject/acme-{app}"),
+            format!("Application/acme-{app}"),
+        ]
+    };
+    let mut expected: Vec<String> = [
+        "AppProject/dovetail-fleet-eu-2",
+        "Application/dovetail-fleet-eu-2",
+        "AppProject/dovetail-fleet-us-1",
+        "Application/dovetail-fleet-us-1",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    expected.extend(argo_only("api"));
+    expected.extend(argo_only("blog"));
+    expected.extend(argo_only("docs"));
+    expected.extend(guarded_and_argo("shop"));
+    expected.extend(guarded_and_argo("wiki"));
+    assert_eq!(docs.iter().map(kind_name).collect::<Vec<_>>(), expected);
+    // A declared cluster no allocation names gets nothing.
+    assert!(!r.stdout.contains("ap-3"), "{}", r.stdout);
+
+    let find = |kind: &str, name: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("no {kind}/{name}"))
+    };
+    for (app, cluster) in [
+        ("shop", "in-cluster"),
+        ("wiki", "in-cluster"),
+        ("blog", "eu-2"),
+        ("docs", "eu-2"),
+        ("api", "us-1"),
+    ] {
+        let name = format!("acme-{app}");
+        let destination = serde_json::json!({"server": server(cluster), "namespace": name});
+        assert_eq!(
+            find("AppProject", &name)["spec"]["destinations"],
+            serde_json::json!([destination]),
+            "{name}"
+        );
+        let application = &find("Application", &name)["spec"];
+        assert_eq!(application["destination"], destination, "{name}");
+        // Still pinned to the operator commit, wherever it runs.
+        assert_eq!(
+            application["source"]["plugin"]["parameters"],
+            serde_json::json!([{"name": "operator-revision", "string": head}])
+        );
+        // An app on another cluster is synced in the same wave as that cluster's fleet
+        // Application, which makes its namespace there: it retries until it exists.
+        assert_eq!(
+            application["syncPolicy"]["retry"].is_object(),
+            cluster != "in-cluster",
+            "{name}"
+        );
+    }
+    for cluster in ["eu-2", "us-1"] {
+        let name = format!("dovetail-fleet-{cluster}");
+        let fleet = find("Application", &name);
+        assert_eq!(fleet["metadata"]["namespace"], "argocd");
+        assert_eq!(
+            fleet["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"],
+            "-1"
+        );
+        let spec = &fleet["spec"];
+        assert_eq!(spec["project"], name.as_str());
+        assert_eq!(
+            spec["source"],
+            serde_json::json!({
+                "repoURL": url,
+                "targetRevision": head,
+                "path": ".",
+                "plugin": {"name": "dovetail", "parameters": [{"name": "cluster", "string": cluster}]},
+            })
+        );
+        assert_eq!(
+            spec["destination"],
+            serde_json::json!({"server": server(cluster)})
+        );
+        assert_eq!(spec["syncPolicy"]["automated"]["prune"], true);
+        assert!(fleet["metadata"].get("finalizers").is_none());
+        let project = &find("AppProject", &name)["spec"];
+        assert_eq!(project["sourceRepos"], serde_json::json!([url]));
+        assert_eq!(
+            project["destinations"],
+            serde_json::json!([{"server": server(cluster), "namespace": "*"}])
+        );
+        assert_eq!(
+            project["clusterResourceWhitelist"],
+            serde_json::json!([{"group": "", "kind": "Namespace"}])
+        );
+    }
+}
+
+/// Each remote cluster's fleet Application, rendered as Argo CD renders it (its name,
+/// source and parameters in the environment), gives exactly the guardrails of that
+/// cluster's allocations, each of a kind its AppProject admits; with the fleet's own,
+/// every namespace of the fleet is made once, on its cluster.
+#[test]
+fn each_cluster_fleet_renders_the_guardrails_of_its_cluster() {
+    let platform = platform_with_clusters();
+    let root_fleet = cmp_server(&platform.operator(), "", &fleet_env(&platform));
+    root_fleet.ok();
+    let root_docs = common::documents(&root_fleet.stdout);
+    let namespaces = |docs: &[serde_json::Value]| -> Vec<String> {
+        docs.iter()
+            .filter(|d| d["kind"] == "Namespace")
+            .map(|d| d["metadata"]["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut made = namespaces(&root_docs);
+    assert_eq!(made, ["acme-shop", "acme-wiki"]);
+    for (cluster, expected) in [
+        ("eu-2", vec!["acme-blog", "acme-docs"]),
+        ("us-1", vec!["acme-api"]),
+    ] {
+        let name = format!("dovetail-fleet-{cluster}");
+        let app = root_docs
+            .iter()
+            .find(|d| d["kind"] == "Application" && d["metadata"]["name"] == name.as_str())
+            .unwrap();
+        let project = root_docs
+            .iter()
+            .find(|d| d["kind"] == "AppProject" && d["metadata"]["name"] == name.as_str())
+            .unwrap();
+        let env = env_of_application(&platform, app);
+        assert!(env.contains(&("PARAM_CLUSTER".to_owned(), cluster.to_owned())));
+        let r = cmp_server(&platform.operator(), "", &env);
+        r.ok();
+        let docs = common::documents(&r.stdout);
+        assert_eq!(namespaces(&docs), expected, "{cluster}");
+        let admitted = |key: &str, d: &serde_json::Value| {
+            project["spec"][key].as_array().unwrap().iter().any(|k| {
+                k["kind"] == d["kind"]
+                    && k["group"].as_str().unwrap()
+                        == d["apiVersion"]
+                            .as_str()
+                            .unwrap()
+                            .rsplit_once('/')
+                            .map_or("", |(g, _)| g)
+            })
+        };
+        for d in &docs {
+            let ns = d["metadata"]["namespace"].as_str();
+            assert!(
+                match ns {
+                    None => admitted("clusterResourceWhitelist", d),
+                    Some(ns) => expected.contains(&ns) && admitted("namespaceResourceWhitelist", d),
+                },
+                "{cluster}: {} is not admitted by its project",
+                kind_name(d)
+            );
+        }
+        assert_eq!(
+            docs.iter()
+                .map(kind_name)
+                .filter(|k| !k.starts_with("Namespace/"))
+                .count(),
+            3 * expected.len(),
+            "{cluster}: a ResourceQuota, a LimitRange and a NetworkPolicy per namespace"
+        );
+        // The namespace carries the app's identity there too, for the controller.
+        assert_eq!(docs[0]["metadata"]["labels"]["dovetail.dev/tenant"], "acme");
+        made.extend(namespaces(&docs));
+    }
+    made.sort();
+    assert_eq!(
+        made,
+        [
+            "acme-api",
+            "acme-blog",
+            "acme-docs",
+            "acme-shop",
+            "acme-wiki"
+        ]
+    );
+}
+
+/// `PARAM_CLUSTER` is the fleet's: it must name a cluster in use that the platform
+/// declares, only that cluster's fleet Application may carry it, and that Application
+/// may not go without it. In a customer's Application it selects nothing.
+#[test]
+fn the_cluster_parameter_is_the_fleets_own() {
+    let platform = platform_with_clusters();
+    let run = |name: &str, cluster: Option<&str>| {
+        let mut env = fleet_env(&platform);
+        set(&mut env, "ARGOCD_APP_NAME", name);
+        if let Some(c) = cluster {
+            set(&mut env, "PARAM_CLUSTER", c);
+        }
+        cmp_server(&platform.operator(), "", &env)
+    };
+    run("dovetail-fleet-eu-2", Some("eu-2")).ok();
+    run("dovetail-fleet-eu-9", Some("eu-9")).fails(
+        Some(2),
+        "error: PARAM_CLUSTER `eu-9` is not a cluster of the operator repo's platform.yaml (it declares: ap-3, eu-2, us-1); leave the parameter to the fleet",
+    );
+    run("dovetail-fleet-in-cluster", Some("in-cluster")).fails(
+        Some(2),
+        "PARAM_CLUSTER `in-cluster` is not a cluster of the operator repo's platform.yaml",
+    );
+    run("dovetail-fleet-ap-3", Some("ap-3")).fails(
+        Some(2),
+        "error: no allocation runs on cluster `ap-3`: its fleet would render nothing",
+    );
+    run("dovetail-fleet", Some("eu-2")).fails(
+        Some(2),
+        "error: Application `dovetail-fleet` asks for the guardrails of cluster `eu-2` (PARAM_CLUSTER), which only the fleet's Application `dovetail-fleet-eu-2` renders",
+    );
+    // Without its parameter, the Application on eu-2 would render the whole fleet,
+    // Applications and all, into eu-2.
+    run("dovetail-fleet-eu-2", None).fails(
+        Some(2),
+        "error: Application `dovetail-fleet-eu-2` is the fleet's Application for cluster `eu-2`, but has no cluster parameter (PARAM_CLUSTER)",
+    );
+    run("dovetail-fleet-eu-2", Some("eu-2\n"))
+        .fails(Some(2), "PARAM_CLUSTER `eu-2\\n` is not a cluster name");
+
+    // A customer's Application: an app like any other, whatever the parameter says.
+    let app = App::new();
+    let plain = app.run(&app.env("acme-shop", REPO));
+    plain.ok();
+    let mut env = app.env("acme-shop", REPO);
+    set(&mut env, "PARAM_CLUSTER", "eu-2");
+    let r = app.run(&env);
+    r.ok();
+    assert_eq!(r.stdout, plain.stdout);
+}
+
+/// Where an app runs changes nothing in its own objects (so `explain` has nothing to
+/// attribute to `cluster`): the child Application of an app on eu-2 renders as it did
+/// in-cluster.
+#[test]
+fn an_app_on_another_cluster_renders_as_in_cluster() {
+    let app = App::new();
+    let env = app.env("acme-shop", REPO);
+    let before = app.run(&env);
+    before.ok();
+    let op = app.platform.operator();
+    common::add_clusters(&op, "acme", "shop");
+    app.platform.edit_allocation(
+        "namespace: acme-shop\n",
+        "namespace: acme-shop\ncluster: eu-2\n",
+    );
+    let mut env = app.env("acme-shop", REPO);
+    set(
+        &mut env,
+        "PARAM_OPERATOR_REVISION",
+        &app.platform.operator_head(),
+    );
+    let after = app.run(&env);
+    after.ok();
+    assert_eq!(after.stdout, before.stdout);
+}
+
+/// The line and column of `key:` at the start of a line in `text`.
+fn place_of(text: &str, key: &str) -> String {
+    let line = text
+        .lines()
+        .position(|l| l.starts_with(&format!("{key}:")))
+        .unwrap_or_else(|| panic!("no {key}: in\n{text}"));
+    format!("{}:1", line + 1)
+}
+
+/// An allocation on a cluster the platform does not declare is an error at its
+/// `cluster:`, naming the clusters there are: in the fleet, in `validate --operator`
+/// (with every other problem of the run), and in an app's render.
+#[test]
+fn an_unknown_cluster_is_an_error_at_the_allocation() {
+    let platform = platform_with_clusters();
+    let op = platform.operator();
+    let blog = op.join("tenants/acme/blog.yaml");
+    let text = fs::read_to_string(&blog)
+        .unwrap()
+        .replace("cluster: eu-2", "cluster: eu-9");
+    fs::write(&blog, &text).unwrap();
+    git(&op, &["commit", "-q", "-am", "eu-9"]);
+    let at = place_of(&text, "cluster");
+    let expected = format!(
+        "tenants/acme/blog.yaml:{at}: error: cluster: no cluster `eu-9` in platform.yaml; use one of: in-cluster, ap-3, eu-2, us-1; or declare it in platform.yaml `clusters` [DT605]"
+    );
+    cmp_server(&op, "", &fleet_env(&platform)).invalid(&expected);
+
+    // validate reports it with the fleet's other problems: here a namespace claimed twice.
+    let docs = op.join("tenants/acme/docs.yaml");
+    let text = fs::read_to_string(&docs).unwrap();
+    fs::write(
+        &docs,
+        text.replace("namespace: acme-docs", "namespace: acme-api"),
+    )
+    .unwrap();
+    let r = common::dovetail(&["validate", "--operator", "."], &op);
+    r.invalid(&expected);
+    assert!(r.stderr.contains("[DT603]"), "{}", r.stderr);
+    let json = common::dovetail(&["validate", "--operator", ".", "--format", "json"], &op);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(report["errors"], 2, "{report}");
+    let problem = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == "DT605")
+        .unwrap();
+    assert_eq!(problem["field"], "cluster");
+    assert_eq!(problem["file"], "tenants/acme/blog.yaml");
+
+    // Rendering the app refuses it too.
+    let r = common::dovetail(
+        &[
+            "render",
+            "--app",
+            root().join("examples/django/app").to_str().unwrap(),
+            "--operator",
+            ".",
+            "--allocation",
+            "acme/blog",
+        ],
+        &op,
+    );
+    r.invalid("error: cluster: no cluster `eu-9` in platform.yaml");
+
+    // Without clusters declared, the hint says how to declare one.
+    let platform_file = op.join("platform.yaml");
+    let text = fs::read_to_string(&platform_file).unwrap();
+    fs::write(&platform_file, &text[..text.find("clusters:").unwrap()]).unwrap();
+    common::dovetail(&["validate", "--operator", "."], &op).invalid(
+        "error: cluster: no cluster `eu-9` in platform.yaml; declare it in platform.yaml `clusters` with its API server's URL, or leave `cluster` out (in-cluster) [DT605]",
+    );
+}
+
+/// A cluster's fleet Application lives beside the apps' in Argo CD's namespace: an
+/// allocation whose Application name would be it is refused, and so is a cluster name
+/// or server Argo CD could not use.
+#[test]
+fn cluster_names_and_servers_are_checked() {
+    let platform = platform_with_clusters();
+    let op = platform.operator();
+    fs::create_dir_all(op.join("tenants/dovetail")).unwrap();
+    let text = fs::read_to_string(op.join("tenants/acme/wiki.yaml")).unwrap();
+    fs::write(
+        op.join("tenants/dovetail/fleet-eu-2.yaml"),
+        text.replace("namespace: acme-wiki", "namespace: fleet-eu-2"),
+    )
+    .unwrap();
+    common::dovetail(&["validate", "--operator", "."], &op).invalid(
+        "tenants/dovetail/fleet-eu-2.yaml:1:1: error: its Application name `dovetail-fleet-eu-2` is also the fleet's own, for cluster `eu-2` of platform.yaml; rename the tenant or the app [DT602]",
+    );
+    fs::remove_dir_all(op.join("tenants/dovetail")).unwrap();
+
+    let platform_file = op.join("platform.yaml");
+    let text = fs::read_to_string(&platform_file).unwrap();
+    fs::write(
+        &platform_file,
+        format!(
+            "{text}  EU_1: {{server: \"https://eu-1.example.net\"}}\n  eu-3: {{server: \"http://eu-3.example.net\"}}\n  in-cluster: {{server: \"https://eu-4.example.net\"}}\n"
+        ),
+    )
+    .unwrap();
+    let r = common::dovetail(&["validate", "--operator", "."], &op);
+    r.invalid("error: clusters.EU_1: `EU_1` is not a cluster name");
+    for expected in [
+        "error: clusters.eu-3.server: `http://eu-3.example.net` is not the cluster's API server as an https URL",
+        "error: clusters.in-cluster.server: must be `https://kubernetes.default.svc`",
+    ] {
+        assert!(r.stderr.contains(expected), "{expected}\n{}", r.stderr);
+    }
+    // in-cluster may be declared, as what it is.
+    fs::write(
+        &platform_file,
+        format!("{text}  in-cluster: {{server: \"https://kubernetes.default.svc\"}}\n"),
+    )
+    .unwrap();
+    let r = common::dovetail(&["validate", "--operator", "."], &op);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

@@ -526,6 +526,98 @@ fn fleet_of_every_example_is_accepted() {
     }
 }
 
+/// A fleet spread over several clusters (see `common::add_clusters`), on the one control
+/// plane the tests have, which stands in for each remote cluster (what an API server
+/// accepts does not depend on which cluster it is): the fleet's own Application's render
+/// (every AppProject and Application aimed at its cluster, and each cluster's fleet
+/// Application with its plugin parameter and pinned revision) and each cluster's
+/// narrowed fleet are accepted by server-side apply with the Argo CD CRDs, as stored
+/// they keep what Argo CD needs, re-applying them changes nothing, and an app on eu-2
+/// deploys into the namespace eu-2's fleet made.
+#[test]
+#[ignore = "needs a Kubernetes control plane built from Go modules (tests/cluster/control-plane); CI runs ignored tests"]
+fn a_fleet_on_several_clusters_is_accepted() {
+    let kube = kube();
+    let ex = Example::new("django", "k");
+    let operator = ex.scratch.operator();
+    let (tenant, app) = ex.ns.split_once('-').unwrap();
+    let copies = common::add_clusters(&operator, tenant, app);
+    kube.delete_namespace(&ex.ns);
+    for copy in copies {
+        kube.delete_namespace(&format!("{tenant}-{copy}"));
+    }
+
+    let own = common::generate_fleet_with(&operator, &[]);
+    own.ok();
+    kube.apply_ok(&own.stdout, "the fleet's own Application's render");
+    let mut everything = own.stdout.clone();
+    let mut on_clusters = BTreeMap::new();
+    for (cluster, _) in &common::CLUSTERS[..2] {
+        let name = format!("dovetail-fleet-{cluster}");
+        let r = common::generate_fleet_with(
+            &operator,
+            &[("ARGOCD_APP_NAME", &name), ("PARAM_CLUSTER", cluster)],
+        );
+        r.ok();
+        kube.apply_ok(&r.stdout, &format!("the fleet of cluster {cluster}"));
+        let kinds: BTreeSet<String> = documents(&r.stdout)
+            .iter()
+            .map(|d| d["kind"].as_str().unwrap().to_owned())
+            .collect();
+        on_clusters.insert(*cluster, kinds);
+        everything.push_str(&r.stdout);
+    }
+    let guardrails: BTreeSet<String> =
+        ["LimitRange", "Namespace", "NetworkPolicy", "ResourceQuota"]
+            .map(str::to_owned)
+            .into();
+    for (cluster, kinds) in &on_clusters {
+        assert_eq!(kinds, &guardrails, "{cluster}");
+    }
+    let diff = kube.diff(&everything);
+    assert!(
+        diff.code == 0 && diff.stdout.is_empty(),
+        "re-applying the fleet on several clusters would change:\n{}{}",
+        diff.stdout,
+        diff.stderr
+    );
+
+    // As the API server stored them: the fields Argo CD acts on, unpruned by the CRD.
+    let stored = kube.get_json("applications.argoproj.io", "argocd");
+    let find = |name: &str| {
+        stored
+            .iter()
+            .find(|a| a["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("no Application {name}"))
+    };
+    for (cluster, server) in &common::CLUSTERS[..2] {
+        let spec = &find(&format!("dovetail-fleet-{cluster}"))["spec"];
+        assert_eq!(spec["destination"], json!({"server": server}));
+        assert_eq!(
+            spec["source"]["plugin"]["parameters"],
+            json!([{"name": "cluster", "string": cluster}])
+        );
+        assert_eq!(
+            spec["source"]["targetRevision"],
+            "0123456789abcdef0123456789abcdef01234567"
+        );
+        assert_eq!(spec["source"]["repoURL"], common::FLEET_REPO);
+        assert_eq!(spec["syncPolicy"]["retry"]["limit"], 10);
+    }
+    let blog = &find(&format!("{tenant}-blog"))["spec"]["destination"];
+    assert_eq!(
+        blog,
+        &json!({"server": common::CLUSTERS[0].1, "namespace": format!("{tenant}-blog")})
+    );
+
+    // The app on eu-2, in the namespace eu-2's fleet made, within its quota and limits.
+    let render = ex
+        .scratch
+        .run("render", &["--allocation", &format!("{tenant}/blog")]);
+    render.ok();
+    kube.apply_ok(&render.stdout, "the render of an app on eu-2");
+}
+
 // ---------------------------------------------------------------- 2. every example --
 
 fn example_is_accepted(name: &str) {

@@ -9,6 +9,8 @@
 
 use std::path::Path;
 
+use crate::input::model::Platform;
+
 /// The plugin's name as `plugin.yaml` declares it and child Applications select it.
 pub const PLUGIN_NAME: &str = "dovetail";
 
@@ -17,6 +19,52 @@ pub const OPERATOR_REVISION_PARAM: &str = "operator-revision";
 
 /// The in-cluster API server, where fleet Applications deploy.
 pub const IN_CLUSTER: &str = "https://kubernetes.default.svc";
+
+/// Argo CD's name for its own cluster: an allocation without `cluster` runs there, and
+/// the fleet's own Application renders its guardrails.
+pub const IN_CLUSTER_NAME: &str = "in-cluster";
+
+/// The parameter that narrows the fleet to one cluster's guardrails (`PARAM_CLUSTER`).
+pub const CLUSTER_PARAM: &str = "cluster";
+
+/// The fleet Application (and its AppProject) for a cluster besides in-cluster:
+/// `dovetail-fleet-<cluster>`. The name binds the `cluster` parameter: only the
+/// Application of this name may render that cluster's guardrails.
+pub fn cluster_fleet_name(cluster: &str) -> String {
+    format!("dovetail-fleet-{cluster}")
+}
+
+/// The cluster an allocation's `cluster` names, when it is not in-cluster (the fleet
+/// reaches it through its own fleet Application).
+pub fn remote_cluster(cluster: Option<&str>) -> Option<&str> {
+    cluster.filter(|c| *c != IN_CLUSTER_NAME)
+}
+
+/// The API server of the cluster an allocation's `cluster` names: in-cluster's when it
+/// names none (or in-cluster), else the platform's `clusters.<name>.server`; `None` for
+/// a name the platform does not declare.
+pub fn cluster_server<'p>(platform: &'p Platform, cluster: Option<&str>) -> Option<&'p str> {
+    match remote_cluster(cluster) {
+        None => Some(IN_CLUSTER),
+        Some(name) => platform.clusters.get(name).map(|c| c.server.as_str()),
+    }
+}
+
+/// The clusters besides in-cluster that `platform.yaml` declares, for messages: `eu-2,
+/// us-1`, or `none`.
+pub fn declared_clusters(platform: &Platform) -> String {
+    let names: Vec<&str> = platform
+        .clusters
+        .keys()
+        .map(String::as_str)
+        .filter(|c| *c != IN_CLUSTER_NAME)
+        .collect();
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
 
 /// What ArgoCD tells the plugin about the Application being rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +84,9 @@ pub struct ArgoEnv {
     pub revision: Option<String>,
     /// `PARAM_OPERATOR_REVISION`: the operator repo's revision to render with.
     pub operator_revision: Option<String>,
+    /// `PARAM_CLUSTER`: in fleet mode, render only the guardrails of this cluster's
+    /// allocations (the Application `dovetail-fleet-<cluster>` the fleet made for it).
+    pub cluster: Option<String>,
 }
 
 /// Something in Argo CD's environment, or in what an Application asks for, that cannot
@@ -115,6 +166,41 @@ pub enum ArgoError {
     /// The fleet Application deploys a path of the operator repo, not its root.
     #[error("the fleet Application deploys path `{0}` of the operator repo, not its root")]
     FleetPath(String),
+    /// `PARAM_CLUSTER` names no cluster besides in-cluster that the platform declares.
+    #[error(
+        "PARAM_CLUSTER `{cluster}` is not a cluster of the operator repo's platform.yaml (it declares: {declared})"
+    )]
+    UnknownCluster {
+        /// The parameter's value.
+        cluster: String,
+        /// The clusters the platform declares, for the message.
+        declared: String,
+    },
+    /// An Application other than the cluster's own fleet Application asks for a
+    /// cluster's guardrails.
+    #[error(
+        "Application `{app}` asks for the guardrails of cluster `{cluster}` (PARAM_CLUSTER), which only the fleet's Application `dovetail-fleet-{cluster}` renders"
+    )]
+    ClusterOfAnotherApplication {
+        /// The Application.
+        app: String,
+        /// The parameter's value.
+        cluster: String,
+    },
+    /// A cluster's fleet Application without its `cluster` parameter would render the
+    /// whole fleet into that cluster.
+    #[error(
+        "Application `{app}` is the fleet's Application for cluster `{cluster}`, but has no cluster parameter (PARAM_CLUSTER)"
+    )]
+    ClusterParameterMissing {
+        /// The Application.
+        app: String,
+        /// The cluster its name is for.
+        cluster: String,
+    },
+    /// No allocation runs on the cluster whose guardrails were asked for.
+    #[error("no allocation runs on cluster `{0}`: its fleet would render nothing")]
+    NothingOnCluster(String),
     /// The app has secrets to decrypt at render time and the sidecar has no key.
     #[error(
         "the app has secrets but the sidecar has no identity (DOVETAIL_IDENTITY); refusing to deploy redacted Secrets"
@@ -149,6 +235,15 @@ impl ArgoError {
                 "only the repo, path and namespace the allocation names may be deployed as this app"
             }
             ArgoError::FleetPath(_) => "deploy the operator repo's root (path `.`)",
+            ArgoError::UnknownCluster { .. } | ArgoError::ClusterOfAnotherApplication { .. } => {
+                "leave the parameter to the fleet: it gives each cluster of platform.yaml `clusters` that allocations use an Application dovetail-fleet-<name> with `cluster: <name>`, and its own Application has none"
+            }
+            ArgoError::ClusterParameterMissing { .. } => {
+                "the fleet's own Application sets it: sync that one, and leave dovetail-fleet-<name> to it"
+            }
+            ArgoError::NothingOnCluster(_) => {
+                "sync the fleet's own Application: it removes dovetail-fleet-<name> once no allocation names the cluster"
+            }
             ArgoError::Redacted => {
                 "give the sidecar the platform's identity, or use secrets.decryption: cluster"
             }
@@ -185,6 +280,16 @@ impl ArgoEnv {
                 problem: "is not a branch, tag or full commit id",
             });
         }
+        let cluster = nonempty("PARAM_CLUSTER");
+        if let Some(c) = &cluster
+            && !crate::input::formats::dns_label(c)
+        {
+            return Err(ArgoError::Bad {
+                var: "PARAM_CLUSTER",
+                value: c.clone(),
+                problem: "is not a cluster name (lowercase letters, digits and '-')",
+            });
+        }
         Ok(ArgoEnv {
             app_name,
             app_object_namespace,
@@ -195,6 +300,7 @@ impl ArgoEnv {
             source_path: get("ARGOCD_APP_SOURCE_PATH"),
             revision: nonempty("ARGOCD_APP_REVISION"),
             operator_revision,
+            cluster,
         })
     }
 }

@@ -7,14 +7,18 @@ use std::path::{Path, PathBuf};
 
 use super::{Environment, Io, UsageError, merged_app};
 use crate::Error;
-use crate::argocd::{ArgoEnv, ArgoError, normalize_path, normalize_repo_url};
+use crate::argocd::{
+    ArgoEnv, ArgoError, IN_CLUSTER_NAME, cluster_fleet_name, cluster_server, declared_clusters,
+    normalize_path, normalize_repo_url, remote_cluster,
+};
 use crate::emit::output;
 use crate::emit::report::{Format, Reporter};
 use crate::git::Rev;
-use crate::input::operator::FLEET_ROUND;
+use crate::input::model::Platform;
+use crate::input::operator::{FLEET_ROUND, Member};
 use crate::merge::ResolvedSecrets;
 use crate::pipeline::{self, Location, Sources};
-use crate::render::fleet::{FleetTarget, write_member};
+use crate::render::fleet::{FleetTarget, write_cluster_fleet, write_member};
 
 pub(super) fn run(io: Io<'_>) -> Result<(), Error> {
     let env = ArgoEnv::from_vars(|k| {
@@ -25,13 +29,13 @@ pub(super) fn run(io: Io<'_>) -> Result<(), Error> {
         }
     })?;
     let cwd = io.env.cwd()?;
-    let operator = io
+    let operator_text = io
         .env
         .var("DOVETAIL_OPERATOR_REPO")
         .ok_or(ArgoError::NoOperatorRepo)?;
-    let operator = Location::parse(&operator).map_err(UsageError::from)?;
+    let operator = Location::parse(&operator_text).map_err(UsageError::from)?;
     if is_operator_source(&env, &operator, &cwd) {
-        return fleet(env, operator, io);
+        return fleet(env, operator, &operator_text, io);
     }
     if !cwd.join(crate::input::app::APP_FILE).is_file() {
         return Err(ArgoError::NoApp(cwd.display().to_string()).into());
@@ -113,9 +117,11 @@ fn app(env: ArgoEnv, mut operator: Location, cwd: &Path, io: Io<'_>) -> Result<(
 }
 
 /// Renders the fleet's guardrails from the operator repo, read where the sidecar's
-/// `DOVETAIL_OPERATOR_REPO` says: a git repo at the commit Argo CD resolved (so the fleet
-/// is exactly the operator's, never a copy handed over), or the working directory.
-fn fleet(env: ArgoEnv, operator: Location, io: Io<'_>) -> Result<(), Error> {
+/// `DOVETAIL_OPERATOR_REPO` (`operator_text`) says: a git repo at the commit Argo CD
+/// resolved (so the fleet is exactly the operator's, never a copy handed over), or the
+/// working directory. With `PARAM_CLUSTER`, only the guardrails of that cluster's
+/// allocations (see [`crate::render::fleet`]).
+fn fleet(env: ArgoEnv, operator: Location, operator_text: &str, io: Io<'_>) -> Result<(), Error> {
     let revision = env
         .revision
         .clone()
@@ -141,7 +147,15 @@ fn fleet(env: ArgoEnv, operator: Location, io: Io<'_>) -> Result<(), Error> {
             .or_else(|| env.destination_namespace.clone())
             .unwrap_or_else(|| "argocd".to_owned()),
         operator_revision: revision,
+        // Argo CD's own spelling of the operator repo, which its repository credentials
+        // match; by hand (a directory), what DOVETAIL_OPERATOR_REPO says.
+        operator_repo: env
+            .source_repo_url
+            .clone()
+            .unwrap_or_else(|| operator_text.to_owned()),
+        cluster: env.cluster.clone(),
     };
+    let app_name = env.app_name.clone();
     let sources = Sources {
         app: Location::Dir(PathBuf::from(".")),
         app_given: false,
@@ -162,16 +176,88 @@ fn fleet(env: ArgoEnv, operator: Location, io: Io<'_>) -> Result<(), Error> {
     if members.is_empty() {
         return Err(Error::Empty);
     }
+    check_cluster_parameter(&platform, &app_name, target.cluster.as_deref(), &members)?;
+    if target.cluster.is_none() {
+        // Every remote cluster an allocation names gets its fleet Application, first
+        // and in name order: the output stays byte-identical whatever the tenants' order.
+        let mut used = std::collections::BTreeMap::new();
+        for m in &members {
+            if let Some(cluster) = remote_cluster(m.allocation.cluster.as_deref()) {
+                used.insert(cluster, server_of(&platform, m)?);
+            }
+        }
+        let mut text = String::new();
+        for (cluster, server) in used {
+            write_cluster_fleet(cluster, server, &target, &mut text)?;
+        }
+        io.out.write_all(text.as_bytes()).map_err(Error::Stdout)?;
+    }
     // Everything was checked above; what is left cannot fail on the inputs, so the
     // objects are written as they are made instead of holding the fleet in memory.
     for round in members.chunks(FLEET_ROUND) {
         let texts = crate::parallel::map(round, |member| {
             let mut text = String::new();
-            write_member(&platform, member, &target, &mut text).map(|()| text)
+            write_member(
+                &platform,
+                member,
+                server_of(&platform, member)?,
+                &target,
+                &mut text,
+            )?;
+            Ok::<_, Error>(text)
         });
         for text in texts {
             io.out.write_all(text?.as_bytes()).map_err(Error::Stdout)?;
         }
+    }
+    Ok(())
+}
+
+/// The API server of the cluster a member runs on. The fleet's checks refused an
+/// undeclared cluster (DT605) before anything is written; should that not hold, the
+/// fleet is refused rather than an app sent to another cluster.
+fn server_of<'p>(platform: &'p Platform, m: &Member) -> Result<&'p str, Error> {
+    cluster_server(platform, m.allocation.cluster.as_deref()).ok_or(Error::Invalid { count: 1 })
+}
+
+/// `PARAM_CLUSTER` is the fleet's to set, on the Application it names for the cluster:
+/// the parameter must name a remote cluster the platform declares and that allocations
+/// use, and only `dovetail-fleet-<cluster>` may carry it — nor may that Application go
+/// without it, which would render the whole fleet, Applications and all, into the
+/// remote cluster.
+fn check_cluster_parameter(
+    platform: &Platform,
+    app_name: &str,
+    cluster: Option<&str>,
+    members: &[Member],
+) -> Result<(), ArgoError> {
+    let declared = |c: &str| c != IN_CLUSTER_NAME && platform.clusters.contains_key(c);
+    let Some(cluster) = cluster else {
+        return match app_name.strip_prefix("dovetail-fleet-") {
+            Some(c) if declared(c) => Err(ArgoError::ClusterParameterMissing {
+                app: app_name.to_owned(),
+                cluster: c.to_owned(),
+            }),
+            _ => Ok(()),
+        };
+    };
+    if !declared(cluster) {
+        return Err(ArgoError::UnknownCluster {
+            cluster: cluster.to_owned(),
+            declared: declared_clusters(platform),
+        });
+    }
+    if app_name != cluster_fleet_name(cluster) {
+        return Err(ArgoError::ClusterOfAnotherApplication {
+            app: app_name.to_owned(),
+            cluster: cluster.to_owned(),
+        });
+    }
+    if !members
+        .iter()
+        .any(|m| remote_cluster(m.allocation.cluster.as_deref()) == Some(cluster))
+    {
+        return Err(ArgoError::NothingOnCluster(cluster.to_owned()));
     }
     Ok(())
 }

@@ -76,12 +76,14 @@ const GENERATE_HELP: &str = "\
 From ArgoCD (per Application): ARGOCD_APP_NAME selects the allocation <tenant>-<app>;
 ARGOCD_APP_SOURCE_REPO_URL and ARGOCD_APP_SOURCE_PATH must be the allocation's repo and
 path; PARAM_OPERATOR_REVISION pins the operator repo; ARGOCD_APP_REVISION is what fleet
-mode pins child Applications to.
+mode pins child Applications to; PARAM_CLUSTER narrows the fleet to one cluster.
 From the sidecar only: DOVETAIL_OPERATOR_REPO (URL or directory), DOVETAIL_IDENTITY and
 the git variables of `dovetail render --help`.
 In a directory with dovetail.yaml it renders that app; with platform.yaml (the operator
 repo) it renders the fleet: per allocation a Namespace, ResourceQuota, LimitRange,
-AppProject and Application.";
+AppProject and Application, and per other cluster in use an Application
+dovetail-fleet-<cluster> that renders, with PARAM_CLUSTER, that cluster's Namespaces
+and their guardrails.";
 
 /// The subcommands.
 #[allow(

@@ -112,6 +112,51 @@ pub fn printable(s: &str) -> bool {
     !s.is_empty() && all(s, |b| b.is_ascii_graphic())
 }
 
+/// `https://`, a host (a DNS name, an IPv4 address or `[` an IPv6 address `]`), an
+/// optional `:port` and an optional path of printable ASCII: a Kubernetes API server as
+/// Argo CD names clusters. No user, query or fragment: Argo CD matches a destination to
+/// its cluster Secret by this text, and credentials belong in the Secret.
+pub fn https_url(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix("https://") else {
+        return false;
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let (host_ok, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let Some((addr, after)) = v6.split_once(']') else {
+            return false;
+        };
+        let port = match after.strip_prefix(':') {
+            Some(port) => Some(port),
+            None if after.is_empty() => None,
+            None => return false,
+        };
+        (addr.parse::<std::net::Ipv6Addr>().is_ok(), port)
+    } else {
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        };
+        let ok = !host.is_empty()
+            && host.split('.').all(|l| {
+                !l.is_empty()
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && all(l, |b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        (ok, port)
+    };
+    let port_ok = port.is_none_or(|p| {
+        (1..=5).contains(&p.len())
+            && all(p, |b| b.is_ascii_digit())
+            && p.parse::<u16>().is_ok_and(|n| n > 0)
+    });
+    host_ok
+        && port_ok
+        && all(path, |b| {
+            b.is_ascii_graphic() && !matches!(b, b'?' | b'#' | b'@')
+        })
+}
+
 /// `^age1[02-9ac-hj-np-z]{58}$`: an age X25519 recipient (bech32).
 pub fn age_recipient(s: &str) -> bool {
     s.len() == 62
@@ -434,5 +479,40 @@ mod tests {
             "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8b"
         ));
         assert!(dns_subdomain("ceph-rbd") && dns_subdomain("a.b") && !dns_subdomain("a..b"));
+    }
+
+    #[test]
+    fn api_server_urls() {
+        for ok in [
+            "https://eu-2.example.net:6443",
+            "https://kubernetes.default.svc",
+            "https://192.0.2.10",
+            "https://[2001:db8::1]:6443",
+            "https://rancher.example.com/k8s/clusters/c-m-abc12",
+            "https://EU-2.Example.net",
+        ] {
+            assert!(https_url(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "http://eu-2.example.net",
+            "https://",
+            "https://:6443",
+            "https://eu-2.example.net:",
+            "https://eu-2.example.net:0",
+            "https://eu-2.example.net:65536",
+            "https://eu-2.example.net:64x3",
+            "https://admin:pw@eu-2.example.net",
+            "https://eu-2..example.net",
+            "https://-eu.example.net",
+            "https://eu-2.example.net/a b",
+            "https://eu-2.example.net/?x=1",
+            "https://eu-2.example.net/#x",
+            "https://[2001:db8::zz]",
+            "https://[2001:db8::1]x",
+            "https://eu_2.example.net",
+        ] {
+            assert!(!https_url(bad), "{bad}");
+        }
     }
 }

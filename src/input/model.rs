@@ -217,6 +217,10 @@ pub struct Allocation {
     /// A restore in progress: the database bootstrapped from its backups.
     #[serde(default)]
     pub restore: Option<Restore>,
+    /// The cluster the app runs on: a key of the platform's `clusters`, or `in-cluster`
+    /// (the default, Argo CD's own cluster).
+    #[serde(default)]
+    pub cluster: Option<String>,
 }
 
 /// What an allocation restores while it says so (temporary, see the README's runbook).
@@ -402,6 +406,18 @@ pub struct Platform {
     /// How the customers' secret values reach their pods.
     #[serde(default)]
     pub secrets: SecretsPolicy,
+    /// Argo CD destinations besides in-cluster, by name.
+    #[serde(default)]
+    pub clusters: BTreeMap<String, Cluster>,
+}
+
+/// A cluster apps may be allocated to besides Argo CD's own (`platform.yaml` `clusters`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Cluster {
+    /// Its API server's URL, as Argo CD's cluster Secret for it names it: Argo CD
+    /// matches an Application's destination to a registered cluster by this text.
+    pub server: String,
 }
 
 /// How the customers' secret values reach their pods.

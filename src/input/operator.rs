@@ -4,7 +4,10 @@
 
 use std::collections::HashMap;
 
-use crate::argocd::{normalize_path, normalize_repo_url};
+use crate::argocd::{
+    IN_CLUSTER_NAME, cluster_fleet_name, cluster_server, declared_clusters, normalize_path,
+    normalize_repo_url,
+};
 use crate::diag::{Code, Diagnostic, Diagnostics, Doc};
 use crate::input::doc::{parse_doc, read_doc, read_yaml_bytes, typed};
 use crate::input::model::{Allocation, Identity, Platform};
@@ -37,6 +40,43 @@ pub fn is_name(s: &str, max: usize) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
+}
+
+/// An allocation's `cluster` must be in-cluster or one of the platform's `clusters`
+/// (`platform_file` names the platform in the message): an app sent to a cluster Argo
+/// CD does not know would never deploy, and one the fleet does not reach would have no
+/// guardrails.
+pub fn check_cluster(
+    platform: &Platform,
+    platform_file: &str,
+    a: &Allocation,
+    doc: &Doc,
+    diags: &mut Diagnostics,
+) {
+    let Some(cluster) = a.cluster.as_deref() else {
+        return;
+    };
+    if cluster_server(platform, Some(cluster)).is_some() {
+        return;
+    }
+    let declared = declared_clusters(platform);
+    let hint = if declared == "none" {
+        format!(
+            "declare it in {platform_file} `clusters` with its API server's URL, or leave `cluster` out ({IN_CLUSTER_NAME})"
+        )
+    } else {
+        format!(
+            "use one of: {IN_CLUSTER_NAME}, {declared}; or declare it in {platform_file} `clusters`"
+        )
+    };
+    diags.push(
+        doc.error(
+            Code::UnknownCluster,
+            &Path::root().key("cluster"),
+            format!("no cluster `{cluster}` in {platform_file}"),
+        )
+        .hint(hint),
+    );
 }
 
 /// Why no single allocation could be chosen.
@@ -363,6 +403,19 @@ impl<'t> OperatorRepo<'t> {
         let mut members = Vec::new();
         let mut namespaces: HashMap<String, String> = HashMap::new();
         let mut names: HashMap<String, String> = HashMap::new();
+        // The fleet's Application for each cluster lives beside the apps' own, in Argo
+        // CD's namespace: an app may not take its name.
+        let platform_file = self.tree.shown(PLATFORM_FILE);
+        for cluster in platform
+            .iter()
+            .flat_map(|p| p.clusters.keys())
+            .filter(|c| *c != IN_CLUSTER_NAME)
+        {
+            names.insert(
+                cluster_fleet_name(cluster),
+                format!("the fleet's own, for cluster `{cluster}` of {platform_file}"),
+            );
+        }
         let all = self.allocations();
         for round in all.chunks(FLEET_ROUND) {
             // Reading stays on this thread (a git tree caches what it reads); parsing and
@@ -382,12 +435,12 @@ impl<'t> OperatorRepo<'t> {
                             Code::NameClaimedTwice,
                             &c.shown,
                             Pos::START,
-                            format!("its Application name `{name}` is also {first}'s"),
+                            format!("its Application name `{name}` is also {first}"),
                         )
                         .hint("rename the tenant or the app"),
                     );
                 } else {
-                    names.insert(name, c.shown.clone());
+                    names.insert(name, format!("{}'s", c.shown));
                 }
                 if let Some(first) = namespaces.get(&allocation.namespace) {
                     diags.push(

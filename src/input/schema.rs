@@ -41,6 +41,7 @@ macro_rules! validator {
                                         "dovetail-git-revision" => crate::input::formats::git_revision,
                                         "dovetail-hostname" => crate::input::formats::hostname,
                                         "dovetail-http-path" => crate::input::formats::http_path,
+                                        "dovetail-https-url" => crate::input::formats::https_url,
                                         "dovetail-image" => crate::input::formats::image,
                                         "dovetail-plan-name" => crate::input::formats::plan_name,
                                         "dovetail-port-name" => crate::input::formats::port_name,

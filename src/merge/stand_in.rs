@@ -61,6 +61,7 @@ pub fn check_app_alone(app: &AppInputs) -> Diagnostics {
         plans: BTreeMap::from([("stand-in".to_owned(), huge)]),
         network: None,
         secrets: crate::input::model::SecretsPolicy::default(),
+        clusters: BTreeMap::new(),
     };
     let all = ProcessAllocation {
         replicas: Some(1),
@@ -94,6 +95,7 @@ pub fn check_app_alone(app: &AppInputs) -> Diagnostics {
         }),
         quota: None,
         restore: None,
+        cluster: None,
     };
     let empty = Doc {
         file: STAND_IN.to_owned(),

@@ -1,7 +1,17 @@
 //! The fleet's guardrails, per allocation: the Namespace (Pod Security *restricted*, the
 //! app's identity as labels), its ResourceQuota and LimitRange (what its pods may use
 //! together and each), a default-deny NetworkPolicy, the AppProject that confines the app
-//! to its namespace and the kinds dovetail renders, and the child Application.
+//! to its namespace (on its cluster) and the kinds dovetail renders, and the child
+//! Application.
+//!
+//! Several clusters: an Argo CD Application has one destination, so the fleet's own
+//! Application (in-cluster) cannot put a remote tenant's Namespace on its cluster. It
+//! renders every AppProject and Application (they live in Argo CD's namespace) and the
+//! guardrails of the in-cluster allocations, and for each remote cluster an allocation
+//! names, an Application `dovetail-fleet-<cluster>` (with an AppProject of the same name
+//! that admits only the guardrail kinds there) deploying the operator repo at the same
+//! commit to that cluster with the plugin parameter `cluster: <cluster>`. Rendered with
+//! that parameter, the fleet is only the guardrails of that cluster's allocations.
 //!
 //! The objects are typed rather than built as JSON values: a fleet of ten thousand
 //! allocations renders sixty thousand of them, and building and dropping that many hash
@@ -13,7 +23,10 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::Value;
 
-use crate::argocd::{IN_CLUSTER, OPERATOR_REVISION_PARAM, PLUGIN_NAME, normalize_path};
+use crate::argocd::{
+    CLUSTER_PARAM, OPERATOR_REVISION_PARAM, PLUGIN_NAME, cluster_fleet_name, normalize_path,
+    remote_cluster,
+};
 use crate::emit::output::push_document as emit;
 use crate::input::model::Platform;
 use crate::input::operator::Member;
@@ -26,8 +39,17 @@ pub struct FleetTarget {
     /// The namespace of the fleet Application, where child Applications and AppProjects
     /// are created (ArgoCD's own, usually `argocd`).
     pub argocd_namespace: String,
-    /// The operator repo's commit being rendered; child Applications pin it.
+    /// The operator repo's commit being rendered; child Applications pin it, and each
+    /// cluster's fleet Application deploys it.
     pub operator_revision: String,
+    /// The operator repo's URL as the fleet's own Application names it (Argo CD finds
+    /// its credentials by this spelling), for each cluster's fleet Application.
+    pub operator_repo: String,
+    /// `None`: the fleet's own Application, in-cluster: the guardrails of the in-cluster
+    /// allocations, every AppProject and Application. `Some(cluster)`: the fleet
+    /// Application of a remote cluster: only the guardrails of that cluster's
+    /// allocations.
+    pub cluster: Option<String>,
 }
 
 /// A mapping written in the order given: labels and annotations, whose order is part of
@@ -76,7 +98,8 @@ struct GroupKind<'a> {
 #[derive(Serialize)]
 struct Destination<'a> {
     server: &'a str,
-    namespace: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -85,7 +108,7 @@ struct AppProjectSpec<'a> {
     description: String,
     source_repos: [&'a str; 1],
     destinations: [Destination<'a>; 1],
-    cluster_resource_whitelist: [GroupKind<'a>; 0],
+    cluster_resource_whitelist: Vec<GroupKind<'a>>,
     namespace_resource_whitelist: Vec<GroupKind<'a>>,
 }
 
@@ -120,9 +143,38 @@ struct Automated {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
+struct Backoff {
+    duration: &'static str,
+    factor: u32,
+    max_duration: &'static str,
+}
+
+#[derive(Serialize)]
+struct Retry {
+    limit: u32,
+    backoff: Backoff,
+}
+
+/// How a sync that reaches a remote cluster retries: its Application is created in the
+/// same sync as the cluster's fleet Application, which may not have made the namespace
+/// there yet, and Argo CD never retries a failed automated sync of the same revision on
+/// its own. Ten attempts, 10s apart doubling up to 3 minutes: about 20 minutes in all.
+const REMOTE_RETRY: Retry = Retry {
+    limit: 10,
+    backoff: Backoff {
+        duration: "10s",
+        factor: 2,
+        max_duration: "3m",
+    },
+};
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct SyncPolicy<'a> {
     automated: Automated,
     sync_options: [&'a str; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry: Option<Retry>,
 }
 
 #[derive(Serialize)]
@@ -155,24 +207,50 @@ struct DenyAll {
     policy_types: [&'static str; 2],
 }
 
-/// Appends the guardrail objects of one member to `out`, each as a YAML document:
-/// Namespace, ResourceQuota, LimitRange, the default-deny NetworkPolicy, AppProject,
-/// Application.
+/// Appends the objects of one member that `target` renders to `out`, each as a YAML
+/// document: its guardrails (Namespace, ResourceQuota, LimitRange, the default-deny
+/// NetworkPolicy) where `target` is its cluster's fleet, and its AppProject and
+/// Application, aimed at `server` (its cluster's API server), in the fleet's own.
 pub fn write_member(
     platform: &Platform,
     m: &Member,
+    server: &str,
     target: &FleetTarget,
     out: &mut String,
 ) -> Result<(), crate::emit::output::OutputError> {
-    let name = format!("{}-{}", m.identity.tenant, m.identity.app);
-    let ns = m.allocation.namespace.as_str();
-    let argocd_ns = Some(target.argocd_namespace.as_str());
-    let labels = Pairs(vec![
+    let remote = remote_cluster(m.allocation.cluster.as_deref());
+    if remote == target.cluster.as_deref() {
+        write_guardrails(platform, m, out)?;
+    }
+    if target.cluster.is_none() {
+        write_argo(m, server, remote.is_some(), target, out)?;
+    }
+    Ok(())
+}
+
+/// The member's labels: managed by dovetail, and the app's identity (the controller
+/// reads it from the Namespace's).
+fn member_labels(m: &Member) -> Pairs<'_> {
+    Pairs(vec![
         ("app.kubernetes.io/managed-by", "dovetail"),
         ("dovetail.dev/tenant", &m.identity.tenant),
         ("dovetail.dev/app", &m.identity.app),
-    ]);
-    let wave = |w: &'static str| Pairs(vec![("argocd.argoproj.io/sync-wave", w)]);
+    ])
+}
+
+fn wave(w: &'static str) -> Pairs<'static> {
+    Pairs(vec![("argocd.argoproj.io/sync-wave", w)])
+}
+
+/// The Namespace, ResourceQuota, LimitRange and default-deny NetworkPolicy of a member,
+/// on the cluster it runs on.
+fn write_guardrails(
+    platform: &Platform,
+    m: &Member,
+    out: &mut String,
+) -> Result<(), crate::emit::output::OutputError> {
+    let ns = m.allocation.namespace.as_str();
+    let labels = member_labels(m);
     let mut ns_labels = Pairs(labels.0.clone());
     for (mode, version) in [
         (
@@ -262,6 +340,22 @@ pub fn write_member(
             }),
         },
     )?;
+    Ok(())
+}
+
+/// The member's AppProject and Application, in Argo CD's namespace, aimed at `server`
+/// (`remote`: another cluster than in-cluster).
+fn write_argo(
+    m: &Member,
+    server: &str,
+    remote: bool,
+    target: &FleetTarget,
+    out: &mut String,
+) -> Result<(), crate::emit::output::OutputError> {
+    let name = format!("{}-{}", m.identity.tenant, m.identity.app);
+    let ns = m.allocation.namespace.as_str();
+    let argocd_ns = Some(target.argocd_namespace.as_str());
+    let labels = member_labels(m);
     emit(
         out,
         &Object {
@@ -277,10 +371,10 @@ pub fn write_member(
                 description: format!("dovetail app {}/{}", m.identity.tenant, m.identity.app),
                 source_repos: [&m.allocation.repo],
                 destinations: [Destination {
-                    server: IN_CLUSTER,
-                    namespace: ns,
+                    server,
+                    namespace: Some(ns),
                 }],
-                cluster_resource_whitelist: [],
+                cluster_resource_whitelist: Vec::new(),
                 namespace_resource_whitelist: RENDERED_KINDS
                     .iter()
                     .map(|(group, kind)| GroupKind { group, kind })
@@ -315,8 +409,8 @@ pub fn write_member(
                     },
                 },
                 destination: Destination {
-                    server: IN_CLUSTER,
-                    namespace: ns,
+                    server,
+                    namespace: Some(ns),
                 },
                 sync_policy: SyncPolicy {
                     automated: Automated {
@@ -324,9 +418,109 @@ pub fn write_member(
                         self_heal: true,
                     },
                     sync_options: ["CreateNamespace=false"],
+                    retry: remote.then_some(REMOTE_RETRY),
                 },
             }),
         },
     )?;
     Ok(())
+}
+
+/// The kinds a cluster's fleet Application deploys: the guardrails and nothing else.
+const GUARDRAIL_KINDS: [(&str, &str); 3] = [
+    ("", "ResourceQuota"),
+    ("", "LimitRange"),
+    ("networking.k8s.io", "NetworkPolicy"),
+];
+
+/// Appends, for a remote `cluster` at `server` that allocations name, the AppProject and
+/// the Application `dovetail-fleet-<cluster>` that deploy its allocations' guardrails
+/// there: the operator repo at the commit being rendered, with the plugin parameter
+/// `cluster`. The project admits the operator repo only, that cluster only, and of kinds
+/// only Namespaces and the guardrails.
+pub fn write_cluster_fleet(
+    cluster: &str,
+    server: &str,
+    target: &FleetTarget,
+    out: &mut String,
+) -> Result<(), crate::emit::output::OutputError> {
+    let name = cluster_fleet_name(cluster);
+    let argocd_ns = Some(target.argocd_namespace.as_str());
+    let labels = Pairs(vec![
+        ("app.kubernetes.io/managed-by", "dovetail"),
+        ("dovetail.dev/cluster", cluster),
+    ]);
+    emit(
+        out,
+        &Object {
+            api_version: "argoproj.io/v1alpha1",
+            kind: "AppProject",
+            metadata: Meta {
+                name: &name,
+                namespace: argocd_ns,
+                labels: &labels,
+                annotations: wave("-2"),
+            },
+            spec: Some(AppProjectSpec {
+                description: format!("dovetail fleet guardrails on cluster {cluster}"),
+                source_repos: [&target.operator_repo],
+                // Any namespace: the tenants' namespaces are what it makes.
+                destinations: [Destination {
+                    server,
+                    namespace: Some("*"),
+                }],
+                cluster_resource_whitelist: vec![GroupKind {
+                    group: "",
+                    kind: "Namespace",
+                }],
+                namespace_resource_whitelist: GUARDRAIL_KINDS
+                    .iter()
+                    .map(|(group, kind)| GroupKind { group, kind })
+                    .collect(),
+            }),
+        },
+    )?;
+    // In wave -1, before the apps' Applications (wave 0) that need its namespaces.
+    // Without a finalizer: deleting it (the last allocation leaving the cluster) leaves
+    // the namespaces and their data, as removing an allocation does in-cluster.
+    emit(
+        out,
+        &Object {
+            api_version: "argoproj.io/v1alpha1",
+            kind: "Application",
+            metadata: Meta {
+                name: &name,
+                namespace: argocd_ns,
+                labels: &labels,
+                annotations: wave("-1"),
+            },
+            spec: Some(ApplicationSpec {
+                project: &name,
+                source: Source {
+                    repo_url: &target.operator_repo,
+                    target_revision: &target.operator_revision,
+                    path: ".",
+                    plugin: Plugin {
+                        name: PLUGIN_NAME,
+                        parameters: [Parameter {
+                            name: CLUSTER_PARAM,
+                            string: cluster,
+                        }],
+                    },
+                },
+                destination: Destination {
+                    server,
+                    namespace: None,
+                },
+                sync_policy: SyncPolicy {
+                    automated: Automated {
+                        prune: true,
+                        self_heal: true,
+                    },
+                    sync_options: ["CreateNamespace=false"],
+                    retry: Some(REMOTE_RETRY),
+                },
+            }),
+        },
+    )
 }

@@ -186,6 +186,75 @@ pub fn generate_fleet(dir: &Path) -> Run {
     )
 }
 
+/// The fleet Application's environment for [`generate_fleet_with`]: the same as
+/// [`generate_fleet`], its source the operator repo's URL so that the clusters' fleet
+/// Applications name it.
+pub const FLEET_REPO: &str = "ssh://git@git.example.com/platform/operator.git";
+
+/// [`generate_fleet`] with more of Argo CD's variables: the operator repo's URL
+/// ([`FLEET_REPO`]), and `extra` (`PARAM_CLUSTER`, another `ARGOCD_APP_NAME`), which
+/// override what they repeat.
+pub fn generate_fleet_with(dir: &Path, extra: &[(&str, &str)]) -> Run {
+    let mut env = vec![
+        ("DOVETAIL_OPERATOR_REPO", dir.to_str().unwrap()),
+        ("ARGOCD_APP_NAME", "dovetail-fleet"),
+        ("ARGOCD_APP_NAMESPACE", "argocd"),
+        (
+            "ARGOCD_APP_REVISION",
+            "0123456789abcdef0123456789abcdef01234567",
+        ),
+        ("ARGOCD_APP_SOURCE_REPO_URL", FLEET_REPO),
+    ];
+    env.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+    env.extend_from_slice(extra);
+    dovetail_env(&["generate"], dir, &env)
+}
+
+/// The clusters [`add_clusters`] declares: two that allocations use, one that none does.
+pub const CLUSTERS: [(&str, &str); 3] = [
+    ("eu-2", "https://eu-2.example.net:6443"),
+    ("us-1", "https://10.20.0.1:6443"),
+    ("ap-3", "https://ap-3.example.net"),
+];
+
+/// Spreads the operator repo at `operator` over several clusters: declares
+/// [`CLUSTERS`] in its platform.yaml and, beside its allocation `tenant/app` (which
+/// stays in-cluster), allocates copies of it with namespaces `<tenant>-<copy>`:
+/// `blog` and `docs` on eu-2, `api` on us-1, `wiki` on `in-cluster` by name. Returns
+/// the copies' names.
+pub fn add_clusters(operator: &Path, tenant: &str, app: &str) -> [&'static str; 4] {
+    let platform = operator.join("platform.yaml");
+    let mut text = fs::read_to_string(&platform).unwrap();
+    text.push_str("clusters:\n");
+    for (name, server) in CLUSTERS {
+        text.push_str(&format!("  {name}: {{server: \"{server}\"}}\n"));
+    }
+    fs::write(&platform, text).unwrap();
+    let dir = operator.join("tenants").join(tenant);
+    let original = fs::read_to_string(dir.join(format!("{app}.yaml"))).unwrap();
+    let copies = [
+        ("blog", "eu-2"),
+        ("docs", "eu-2"),
+        ("api", "us-1"),
+        ("wiki", "in-cluster"),
+    ];
+    for (copy, cluster) in copies {
+        let mut text: String = original
+            .lines()
+            .map(|l| {
+                if l.starts_with("namespace: ") {
+                    format!("namespace: {tenant}-{copy}\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        text.push_str(&format!("cluster: {cluster}\n"));
+        fs::write(dir.join(format!("{copy}.yaml")), text).unwrap();
+    }
+    copies.map(|(copy, _)| copy)
+}
+
 /// The documents of a YAML stream (separated by `---` lines), parsed.
 pub fn documents(stream: &str) -> Vec<serde_json::Value> {
     let mut docs = vec![String::new()];
