@@ -418,9 +418,16 @@ impl<'t> OperatorRepo<'t> {
         }
         let all = self.allocations();
         for round in all.chunks(FLEET_ROUND) {
-            // Reading stays on this thread (a git tree caches what it reads); parsing and
-            // checking, the bulk of the work, run in parallel.
-            let read: Vec<Unread> = round.iter().map(|(t, a)| self.read_one(t, a)).collect();
+            // Parsing and checking, the bulk of the work, run in parallel; so does reading
+            // a directory (system calls, one file each). A git tree caches what it reads
+            // in cells of its own and is read on this thread.
+            let read: Vec<Unread> = match self.tree {
+                Tree::Dir(dir) => crate::parallel::map(round, |(t, a)| {
+                    let tree = Tree::Dir(dir.clone());
+                    OperatorRepo::new(&tree).read_one(t, a)
+                }),
+                _ => round.iter().map(|(t, a)| self.read_one(t, a)).collect(),
+            };
             let checked = crate::parallel::map(&read, |u| check_one(u, platform.as_ref(), check));
             drop(read);
             for c in checked {
