@@ -14,6 +14,7 @@ use crate::input::doc::{read_doc, typed};
 use crate::input::model::{Identity, SecretsFile};
 use crate::input::operator::OperatorRepo;
 use crate::input::schema::SchemaKind;
+use crate::input::secrets_file::EditError;
 use crate::input::tree::{DirTree, MAX_YAML_BYTES, ReadError, Tree};
 use crate::input::yaml::Path;
 use crate::pipeline::Location;
@@ -49,6 +50,10 @@ pub enum SecretsError {
     /// The secrets file is not a secrets file.
     #[error("`{0}` is not a secrets file with a `data:` mapping")]
     NotASecretsFile(String),
+    /// The secrets file's `data` cannot be edited line by line without touching other
+    /// entries.
+    #[error("cannot edit `{0}` in place: {1}")]
+    NotEditable(String, crate::input::secrets_file::EditError),
     /// The value on stdin cannot be read.
     #[error("cannot read the value from stdin: {0}")]
     Stdin(std::io::Error),
@@ -83,6 +88,9 @@ impl SecretsError {
             SecretsError::BadPath(_) => "fix `secrets:` in dovetail.yaml",
             SecretsError::Unreadable(..) | SecretsError::NotASecretsFile(_) => {
                 "check it with `dovetail validate --app DIR`"
+            }
+            SecretsError::NotEditable(..) => {
+                "write `data:` as `secrets set` does, each `KEY: |` on a line of its own, then run it again"
             }
             SecretsError::Stdin(_) => {
                 "pipe the value in: printf %s \"$VALUE\" | dovetail secrets set KEY"
@@ -236,8 +244,12 @@ impl Target {
     fn set(&self, text: Option<&str>, key: &str, armored: &str) -> Result<String, SecretsError> {
         match text {
             None => Ok(crate::input::secrets_file::new_file(key, armored)),
-            Some(text) => crate::input::secrets_file::set(text, key, armored)
-                .ok_or_else(|| SecretsError::NotASecretsFile(self.shown.clone())),
+            Some(text) => {
+                crate::input::secrets_file::set(text, key, armored).map_err(|e| match e {
+                    EditError::NotASecretsFile => SecretsError::NotASecretsFile(self.shown.clone()),
+                    EditError::Layout => SecretsError::NotEditable(self.shown.clone(), e),
+                })
+            }
         }
     }
 

@@ -102,17 +102,36 @@ fn hosts_match(patterns: &str, name: &str) -> bool {
     hit
 }
 
-/// `*` and `?` as OpenSSH reads them in host patterns.
+/// `*` and `?` as OpenSSH reads them in host patterns. Backtracks only to the last `*`
+/// seen, so the work is at most the product of the two lengths: a recursive matcher
+/// takes exponential time on a line of many stars (`******x`), and the file is the
+/// deployment's, not ours.
 fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    match (pattern.first(), text.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            glob(&pattern[1..], text) || (!text.is_empty() && glob(pattern, &text[1..]))
+    let (mut p, mut t) = (0, 0);
+    // After the last `*`: where the pattern goes on, and where in the text it was tried.
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                p += 1;
+                star = Some((p, t));
+            }
+            Some(&c) if c == b'?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                // The star takes one more byte, and the rest of the pattern tries again.
+                Some((after, tried)) => {
+                    p = after;
+                    t = tried + 1;
+                    star = Some((after, t));
+                }
+                None => return false,
+            },
         }
-        (Some(b'?'), Some(_)) => glob(&pattern[1..], &text[1..]),
-        (Some(p), Some(t)) if p == t => glob(&pattern[1..], &text[1..]),
-        _ => false,
     }
+    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 #[cfg(test)]
@@ -192,6 +211,44 @@ mod tests {
             check(&text, "old.example.com", 22, "ssh-ed25519", KEY),
             Verdict::Revoked
         );
+    }
+
+    #[test]
+    fn glob_matches_as_openssh_does() {
+        for (pattern, text, want) in [
+            ("*", "", true),
+            ("*", "git.example.com", true),
+            ("*.example.com", "git.example.com", true),
+            ("*.example.com", "example.com", false),
+            ("git.*.com", "git.a.b.com", true),
+            ("g?t.example.com", "git.example.com", true),
+            ("g?t.example.com", "gt.example.com", false),
+            ("**a*", "bab", true),
+            ("a*b*c", "aXbYbZc", true),
+            ("a*b*c", "aXbYbZ", false),
+            ("", "a", false),
+            ("a", "", false),
+        ] {
+            assert_eq!(
+                glob(pattern.as_bytes(), text.as_bytes()),
+                want,
+                "{pattern} ~ {text}"
+            );
+        }
+    }
+
+    /// Found by the `known_hosts` fuzz target (`fuzz/regressions/known_hosts/`): a pattern
+    /// of many stars against a long host name took seconds with the recursive matcher.
+    #[test]
+    fn many_stars_match_in_linear_time() {
+        let host = "a".repeat(200);
+        let text = format!("{} ssh-ed25519 AAAA\n", "*".repeat(100) + "x");
+        let start = std::time::Instant::now();
+        assert!(matches!(
+            check(&text, &host, 22, "ssh-ed25519", KEY),
+            Verdict::Unknown { .. }
+        ));
+        assert!(start.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]

@@ -297,11 +297,14 @@ enum Frame {
     },
 }
 
-/// What a node costs once expanded: its nodes and the bytes of its scalars' text.
+/// What a node costs once expanded: its nodes and the bytes of its scalars' text; and,
+/// for an anchored node, how many levels of collections it nests (0 for a scalar), which
+/// an alias to it adds to the depth where it stands.
 #[derive(Clone, Copy, Default)]
 struct Weight {
     nodes: usize,
     bytes: usize,
+    depth: usize,
 }
 
 /// The running totals of a parse, checked against the caps as they grow.
@@ -360,6 +363,11 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
             }
             Event::Alias(id) => {
                 let (target, weight) = anchors.get(&id).ok_or(YamlError::UnknownAlias { pos })?;
+                // An alias nests its anchor's collections where it stands: `[*a]` is one
+                // level deeper than `a`, and each file's tree must stay within the cap.
+                if stack.len().saturating_add(weight.depth) > MAX_DEPTH {
+                    return Err(YamlError::TooDeep { pos });
+                }
                 // Charged before the copy is made: the copy is what would eat memory.
                 budget.aliased = true;
                 budget.spend(*weight, pos)?;
@@ -372,6 +380,7 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                     Weight {
                         nodes: 1,
                         bytes: text.len(),
+                        depth: 0,
                     },
                     pos,
                 )?;
@@ -497,7 +506,14 @@ fn open_collection(
             return Err(tag_error(pos, &t.handle, &t.suffix));
         }
     }
-    budget.spend(Weight { nodes: 1, bytes: 0 }, pos)?;
+    budget.spend(
+        Weight {
+            nodes: 1,
+            bytes: 0,
+            depth: 0,
+        },
+        pos,
+    )?;
     if depth >= MAX_DEPTH {
         return Err(YamlError::TooDeep { pos });
     }
@@ -522,27 +538,34 @@ fn tag_error(pos: Pos, handle: &str, suffix: &str) -> YamlError {
     YamlError::Tag { pos, tag }
 }
 
-/// What one more copy of `node` costs. Linear in the node, and run once per anchor.
+/// What one more copy of `node` costs, and how deep it nests. Linear in the node, and run
+/// once per anchor.
 fn weigh(node: &Node) -> Weight {
+    let collection = Weight {
+        nodes: 1,
+        bytes: 0,
+        depth: 1,
+    };
+    let add = |a: Weight, key: usize, v: Weight| Weight {
+        nodes: a.nodes.saturating_add(key).saturating_add(v.nodes),
+        bytes: a.bytes.saturating_add(v.bytes),
+        depth: a.depth.max(v.depth.saturating_add(1)),
+    };
     match &node.kind {
         NodeKind::Scalar(s) => Weight {
             nodes: 1,
             bytes: s.text.len(),
+            depth: 0,
         },
-        NodeKind::Seq(items) => {
-            items
-                .iter()
-                .map(weigh)
-                .fold(Weight { nodes: 1, bytes: 0 }, |a, b| Weight {
-                    nodes: a.nodes.saturating_add(b.nodes),
-                    bytes: a.bytes.saturating_add(b.bytes),
-                })
-        }
-        NodeKind::Map(entries) => entries.iter().fold(Weight { nodes: 1, bytes: 0 }, |a, e| {
+        NodeKind::Seq(items) => items
+            .iter()
+            .fold(collection, |a, item| add(a, 0, weigh(item))),
+        NodeKind::Map(entries) => entries.iter().fold(collection, |a, e| {
             let v = weigh(&e.value);
+            let with_key = add(a, 1, v);
             Weight {
-                nodes: a.nodes.saturating_add(1).saturating_add(v.nodes),
-                bytes: a.bytes.saturating_add(e.key.len()).saturating_add(v.bytes),
+                bytes: with_key.bytes.saturating_add(e.key.len()),
+                ..with_key
             }
         }),
     }
@@ -802,6 +825,17 @@ mod tests {
     fn deep_nesting_is_refused() {
         let text = format!("{}{}", "[".repeat(200), "]".repeat(200));
         assert!(matches!(parse(&text), Err(YamlError::TooDeep { .. })));
+    }
+
+    /// Found by the `yaml` fuzz target: an alias to a deeply nested anchor, inside one
+    /// more level, built a tree past the cap (`fuzz/regressions/yaml/`).
+    #[test]
+    fn aliases_count_towards_the_depth_cap() {
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let past = format!("a: &a {}\nb: [*a]\n", nested(MAX_DEPTH - 1));
+        assert!(matches!(parse(&past), Err(YamlError::TooDeep { .. })));
+        let at = format!("a: &a {}\nb: *a\n", nested(MAX_DEPTH - 1));
+        assert!(parse(&at).is_ok());
     }
 
     #[test]
