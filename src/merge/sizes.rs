@@ -25,7 +25,6 @@ pub fn check_allocation(platform: &Platform, a: &Allocation, doc: &Doc, diags: &
             .hint("raise the quota, or leave it out to derive it"),
         );
     }
-    super::database::check_restore(platform, a, doc, diags);
 }
 
 /// Where an allocation's explicit `quota` is below what its own processes, storage,

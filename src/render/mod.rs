@@ -925,7 +925,7 @@ fn database(r: &Resolved, db: &crate::merge::ResolvedDatabase) -> Vec<Value> {
         }]);
     }
     if let Some(b) = &db.backup {
-        out.push(object_store(r, b, db.restore.is_some()));
+        out.push(object_store(r, b));
     }
     out.push(object(
         r,
@@ -960,9 +960,10 @@ fn database(r: &Resolved, db: &crate::merge::ResolvedDatabase) -> Vec<Value> {
     out
 }
 
-/// The app's own prefix of the platform's object store. While a restore reads it, the
-/// retention policy is left out: nothing may delete the backups being restored from.
-fn object_store(r: &Resolved, b: &crate::merge::ResolvedBackup, restoring: bool) -> Value {
+/// The app's own prefix of the platform's object store. While a restore reads it (the
+/// backups are not archiving), the retention policy is left out: nothing may delete the
+/// backups being restored from.
+fn object_store(r: &Resolved, b: &crate::merge::ResolvedBackup) -> Value {
     let key = |k: &str| json!({"name": b.credentials_secret, "key": k});
     let mut configuration = json!({
         "destinationPath": b.destination_path,
@@ -980,7 +981,7 @@ fn object_store(r: &Resolved, b: &crate::merge::ResolvedBackup, restoring: bool)
         "configuration": configuration,
         "instanceSidecarConfiguration": {"resources": resources(&b.sidecar_resources)},
     });
-    if !restoring {
+    if b.archiving {
         spec["retentionPolicy"] = json!(b.retention);
     }
     object(
