@@ -32,6 +32,22 @@ fn repos_decrypting_at_render() -> Scratch {
     s
 }
 
+/// Repos decrypting at render whose committed app has `SECRET_KEY` `first-value` and
+/// `API_TOKEN` `same-value`, and whose files on disk change `SECRET_KEY` to `second-value`.
+fn a_changed_secret_on_disk() -> Scratch {
+    let s = repos_decrypting_at_render();
+    s.edit(
+        "app/dovetail.yaml",
+        "env:\n",
+        "secrets: secrets.yaml\nenv:\n",
+    );
+    set_secret(&s, "SECRET_KEY", "first-value", EXAMPLE_RECIPIENT);
+    set_secret(&s, "API_TOKEN", "same-value", EXAMPLE_RECIPIENT);
+    commit(&s.app());
+    set_secret(&s, "SECRET_KEY", "second-value", EXAMPLE_RECIPIENT);
+    s
+}
+
 fn commit(dir: &Path) {
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-q", "-m", "change"]);
@@ -124,16 +140,7 @@ fn nothing_changed_is_exit_0_and_no_output() {
 
 #[test]
 fn a_changed_secret_is_reported_without_its_value() {
-    let s = repos_decrypting_at_render();
-    s.edit(
-        "app/dovetail.yaml",
-        "env:\n",
-        "secrets: secrets.yaml\nenv:\n",
-    );
-    set_secret(&s, "SECRET_KEY", "first-value", EXAMPLE_RECIPIENT);
-    set_secret(&s, "API_TOKEN", "same-value", EXAMPLE_RECIPIENT);
-    commit(&s.app());
-    set_secret(&s, "SECRET_KEY", "second-value", EXAMPLE_RECIPIENT);
+    let s = a_changed_secret_on_disk();
     commit(&s.app());
 
     // No identity: the values are redacted on both sides, and the change is told by
@@ -300,16 +307,7 @@ fn markdown_report_of_no_change_says_so() {
 
 #[test]
 fn markdown_redacts_secrets_exactly_as_the_text_diff() {
-    let s = repos_decrypting_at_render();
-    s.edit(
-        "app/dovetail.yaml",
-        "env:\n",
-        "secrets: secrets.yaml\nenv:\n",
-    );
-    set_secret(&s, "SECRET_KEY", "first-value", EXAMPLE_RECIPIENT);
-    set_secret(&s, "API_TOKEN", "same-value", EXAMPLE_RECIPIENT);
-    commit(&s.app());
-    set_secret(&s, "SECRET_KEY", "second-value", EXAMPLE_RECIPIENT);
+    let s = a_changed_secret_on_disk();
     let text = diff(&s, &["--base", "HEAD"]);
     let markdown = diff(&s, &["--base", "HEAD", "--format", "markdown"]);
     assert_eq!((text.code, markdown.code), (3, 3), "{}", markdown.stderr);
