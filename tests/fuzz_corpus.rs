@@ -92,3 +92,8 @@ fn fuzz_corpus_git_url() {
 fn fuzz_corpus_formats() {
     replay("formats", harness::formats);
 }
+
+#[test]
+fn fuzz_corpus_emit() {
+    replay("emit", harness::emit);
+}

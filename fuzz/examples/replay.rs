@@ -16,6 +16,7 @@ fn main() {
         "known_hosts" => dovetail_fuzz::known_hosts,
         "git_url" => dovetail_fuzz::git_url,
         "formats" => dovetail_fuzz::formats,
+        "emit" => dovetail_fuzz::emit,
         other => panic!("no target `{other}`"),
     };
     let mut n = 0;

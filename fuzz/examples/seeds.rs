@@ -391,6 +391,25 @@ fn seeds(root: PathBuf) {
     {
         s.put("formats", &format!("f{i:02}"), v);
     }
+
+    // emit: every YAML file above as JSON (maps, lists, strings of every kind), and
+    // strings on their own, which the target puts as a key, a value and a list item.
+    for (name, text) in yaml_files() {
+        if let Ok(root) = dovetail::input::yaml::parse(&text) {
+            s.put("emit", &format!("j-{name}"), root.to_json().to_string());
+        }
+    }
+    for (i, v) in [
+        "on", "No", "~", "0777", "1_000", "1e3", ".inf", "-1", "2026-11-30", "12:30", "a: b",
+        "x #y", "#x", "'q'", "\"q\"", " lead", "tail ", "tab\there", "é", "\u{1b}[31m", "@x",
+        "--- x", "line one\nline two\n", "https://git.example.com/acme/shop.git",
+        "app.kubernetes.io/managed-by", "",
+    ]
+    .iter()
+    .enumerate()
+    {
+        s.put("emit", &format!("s{i:02}"), v);
+    }
 }
 
 /// An armored age file whose plaintext has no binding line.

@@ -790,3 +790,22 @@ pub fn cidrs(s: &str) {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// emit
+
+/// The YAML writer (`emit::output::to_yaml`: the fast block writer, serde-saphyr where it
+/// declines) against serde-saphyr alone, on a JSON document, or on any other UTF-8 put as
+/// a key, a value and a list item. Invariant: byte-identical results, errors included.
+pub fn emit(data: &[u8]) {
+    use dovetail::emit::output::{to_yaml, to_yaml_reference};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let value = serde_json::from_str::<serde_json::Value>(text).unwrap_or_else(
+        |_| serde_json::json!({ text: text, "value": text, "list": [text, {"key": text}] }),
+    );
+    let fast = to_yaml(&value).map_err(|e| e.to_string());
+    let reference = to_yaml_reference(&value).map_err(|e| e.to_string());
+    assert_eq!(fast, reference, "for {value}");
+}

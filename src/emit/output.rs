@@ -42,11 +42,33 @@ pub fn to_yaml(object: &Value) -> Result<String, OutputError> {
 
 /// Appends `object` as a YAML document, without the `---` separator, to `out`.
 fn write_yaml<T: Serialize>(out: &mut String, object: &T) -> Result<(), OutputError> {
+    let start = out.len();
+    if super::block::write(out, object).is_ok() {
+        return Ok(());
+    }
+    out.truncate(start);
+    write_reference(out, object)
+}
+
+/// Appends `object` as serde-saphyr alone writes it: the layout and quoting the fast
+/// [`super::block`] writer must match byte for byte.
+pub(crate) fn write_reference<T: Serialize>(
+    out: &mut String,
+    object: &T,
+) -> Result<(), OutputError> {
     // Lists indented under their key: the layout yamllint's default config and most
     // hand-written manifests use.
     let options = serde_saphyr::ser_options! { compact_list_indent: false };
     serde_saphyr::to_fmt_writer_with_options(out, object, options)
         .map_err(|e| OutputError::Yaml(e.to_string()))
+}
+
+/// `object` as serde-saphyr alone writes it, for holding the fast writer to it (tests
+/// and the `emit` fuzz target).
+pub fn to_yaml_reference(object: &Value) -> Result<String, OutputError> {
+    let mut out = String::new();
+    write_reference(&mut out, object)?;
+    Ok(out)
 }
 
 /// Appends `object` (anything that serializes as a Kubernetes object) to `out` as one
