@@ -90,13 +90,13 @@ fn scalar(role: Role, s: &str, out: &mut String) -> Result<(), Unsupported> {
     })
 }
 
-/// Whether `s` is a string serde-saphyr writes as it is in every role, which most of a
-/// manifest's strings are (names, labels, namespaces, URLs): short, of letters, digits and
-/// `-._/` only (and `:` in a value, not last: serde-saphyr quotes a key with a colon),
-/// starting with a letter, and not a word a YAML 1.1 reader takes for a boolean, null or
-/// float. Held to serde-saphyr by a test over every
-/// short string of those characters and by the `emit` fuzz target; what this does not
-/// vouch for, serde-saphyr is asked.
+/// Whether serde-saphyr writes `s` as it is in `role`, as it does most of a manifest's
+/// strings (names, labels, namespaces, URLs): at most 80 characters, of letters, digits
+/// and `-._/` only (and `:` in a value, not last: serde-saphyr quotes a key with a
+/// colon), starting with a letter, and not a word a YAML 1.1 reader takes for a boolean,
+/// null or float. Held to serde-saphyr by a test over every short string of those
+/// characters and by the `emit` fuzz target; what this does not vouch for, serde-saphyr
+/// is asked.
 fn obviously_plain(role: Role, s: &str) -> bool {
     const AMBIGUOUS: [&str; 11] = [
         "y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf",
