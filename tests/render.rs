@@ -72,6 +72,32 @@ fn same_input_gives_byte_identical_output() {
     assert_eq!(Scenario::example("django").rendered(), a.stdout);
 }
 
+/// The fast YAML writer (src/emit/block.rs) writes what serde-saphyr writes: every
+/// example's render and fleet, read back and written again by serde-saphyr alone, is the
+/// same stream byte for byte.
+#[test]
+fn every_example_is_written_as_serde_saphyr_writes_it() {
+    use dovetail::emit::output::to_yaml_reference;
+    for name in ["django", "helpdesk", "indico", "pretalx", "pulp"] {
+        let fleet =
+            common::generate_fleet(&common::root().join("examples").join(name).join("operator"));
+        assert_eq!(fleet.code, 0, "{}", fleet.stderr);
+        for (what, stream) in [
+            ("render", common::render_example(name).stdout),
+            ("fleet", fleet.stdout),
+        ] {
+            let reference: String = common::documents(&stream)
+                .iter()
+                .map(|o| format!("---\n{}", to_yaml_reference(o).unwrap()))
+                .collect();
+            assert!(
+                stream == reference,
+                "{name}'s {what} differs from serde-saphyr's"
+            );
+        }
+    }
+}
+
 #[test]
 fn every_object_of_the_design_is_there() {
     let out = Scenario::example("django").rendered();
