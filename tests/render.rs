@@ -86,10 +86,11 @@ fn every_example_is_written_as_serde_saphyr_writes_it() {
             ("render", common::render_example(name).stdout),
             ("fleet", fleet.stdout),
         ] {
-            let reference: String = common::documents(&stream)
-                .iter()
-                .map(|o| format!("---\n{}", to_yaml_reference(o).unwrap()))
-                .collect();
+            let mut reference = String::new();
+            for object in common::documents(&stream) {
+                reference.push_str("---\n");
+                reference.push_str(&to_yaml_reference(&object).unwrap());
+            }
             assert!(
                 stream == reference,
                 "{name}'s {what} differs from serde-saphyr's"
