@@ -82,8 +82,7 @@ pub fn push_document<T: Serialize>(out: &mut String, object: &T) -> Result<(), O
 pub fn stream(objects: &[Value]) -> Result<String, OutputError> {
     let mut out = String::new();
     for o in objects {
-        out.push_str("---\n");
-        out.push_str(&to_yaml(o)?);
+        push_document(&mut out, o)?;
     }
     Ok(out)
 }
@@ -119,7 +118,9 @@ pub fn write_dir(dir: &Path, objects: &[Value]) -> Result<usize, OutputError> {
     };
     let mut docs = Vec::with_capacity(objects.len());
     for (i, o) in objects.iter().enumerate() {
-        docs.push((file_name(i + 1, o), format!("---\n{}", to_yaml(o)?)));
+        let mut text = String::new();
+        push_document(&mut text, o)?;
+        docs.push((file_name(i + 1, o), text));
     }
     if dir.exists() {
         let entries = fs::read_dir(dir).map_err(|e| io(dir, e))?;
