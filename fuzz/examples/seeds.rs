@@ -414,24 +414,20 @@ fn seeds(root: PathBuf) {
 
 /// An armored age file whose plaintext has no binding line.
 fn raw_encrypt(plain: &[u8], id: &age::x25519::Identity) -> String {
-    use std::io::Write;
-    let r = id.to_public();
-    let e = age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient)).unwrap();
-    let mut out = Vec::new();
-    let armor =
-        age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor).unwrap();
-    let mut w = e.wrap_output(armor).unwrap();
-    w.write_all(plain).unwrap();
-    w.finish().and_then(|a| a.finish()).unwrap();
-    String::from_utf8(out).unwrap()
+    armored(&id.to_public(), plain)
 }
 
 /// A passphrase-encrypted value (an scrypt stanza), which check_form must refuse.
 fn scrypt_encrypt(plain: &[u8]) -> String {
-    use std::io::Write;
     let mut r = age::scrypt::Recipient::new(age::secrecy::SecretString::from("pw".to_owned()));
     r.set_work_factor(2);
-    let e = age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient)).unwrap();
+    armored(&r, plain)
+}
+
+/// `plain` encrypted to `recipient` alone, ASCII-armored, with nothing added to it.
+fn armored(recipient: &dyn age::Recipient, plain: &[u8]) -> String {
+    use std::io::Write;
+    let e = age::Encryptor::with_recipients(std::iter::once(recipient)).unwrap();
     let mut out = Vec::new();
     let armor =
         age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor).unwrap();
