@@ -1,6 +1,7 @@
 # The dovetail sidecar image for argocd-repo-server (see deploy/).
 #   docker build -t registry.example.com/platform/dovetail:0.1.0 .
-# It holds the dovetail and dovetail-controller binaries and CA certificates. Argo CD's
+# It holds the dovetail, dovetail-fetch (its git helper, beside it) and
+# dovetail-controller binaries and CA certificates. Argo CD's
 # cmp-server, its entrypoint, arrives at run time through the var-files volume
 # (deploy/sidecar.yaml); deploy/controller/ runs the same image as dovetail-controller.
 FROM rust:1.95-bookworm AS build
@@ -8,6 +9,7 @@ WORKDIR /src
 COPY . .
 RUN cargo build --release --locked \
  && install -D -m 0755 target/release/dovetail /out/dovetail \
+ && install -D -m 0755 target/release/dovetail-fetch /out/dovetail-fetch \
  && install -D -m 0755 target/release/dovetail-controller /out/dovetail-controller
 
 FROM debian:bookworm-slim
@@ -16,7 +18,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 999 argocd \
  && useradd --uid 999 --gid 999 --home-dir /home/argocd --create-home --shell /usr/sbin/nologin argocd
-COPY --from=build /out/dovetail /out/dovetail-controller /usr/local/bin/
+COPY --from=build /out/dovetail /out/dovetail-fetch /out/dovetail-controller /usr/local/bin/
 USER 999:999
 WORKDIR /home/argocd
 ENV HOME=/home/argocd

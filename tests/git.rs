@@ -838,3 +838,86 @@ fn https_credentials_and_certificates_fail_clearly() {
         "TLS with the server failed (the SSL certificate is invalid)",
     );
 }
+
+/// Whether the executable at `path` carries the OpenSSL built into libgit2: its version
+/// text (`OpenSSL 3.x.y <date>`) is data that only linked code brings (symbol names can
+/// show in debug info without the code).
+fn links_libgit2(path: &Path) -> bool {
+    let bytes = fs::read(path).unwrap();
+    let needle = b"OpenSSL 3.";
+    bytes.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn the_render_binary_links_no_libgit2_and_the_helper_does() {
+    // Loading libgit2 and its OpenSSL cost every render ~0.5 ms though a warm render never
+    // fetches; only dovetail-fetch may link it.
+    let dovetail = Path::new(env!("CARGO_BIN_EXE_dovetail"));
+    assert!(
+        !links_libgit2(dovetail),
+        "{} links libgit2",
+        dovetail.display()
+    );
+    let helper = Path::new(env!("CARGO_BIN_EXE_dovetail-fetch"));
+    assert!(links_libgit2(helper), "{} lacks libgit2", helper.display());
+}
+
+#[test]
+fn a_missing_fetch_helper_is_named_with_what_to_do() {
+    let server = Server::with_example();
+    let bin = tempfile::tempdir().unwrap();
+    let lone = bin.path().join("dovetail");
+    fs::copy(env!("CARGO_BIN_EXE_dovetail"), &lone).unwrap();
+    let render = || {
+        let out = Command::new(&lone)
+            .args(["render", "--app", &server.url("app"), "--operator"])
+            .arg(server.url("operator"))
+            .current_dir(server.base.path())
+            .env("DOVETAIL_CACHE_DIR", server.cache.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        Run::from_output(out)
+    };
+    let r = render();
+    failed(
+        &r,
+        &format!(
+            "the fetch helper {}",
+            bin.path().join("dovetail-fetch").display()
+        ),
+    );
+    r.fails(Some(2), "install dovetail-fetch beside dovetail");
+    // With the helper beside it, the same copy fetches.
+    fs::copy(
+        env!("CARGO_BIN_EXE_dovetail-fetch"),
+        bin.path().join("dovetail-fetch"),
+    )
+    .unwrap();
+    let r = render();
+    r.ok();
+    assert_eq!(r.stdout, from_directories());
+}
+
+#[test]
+fn the_fetch_helper_refuses_anything_but_a_request_from_dovetail() {
+    let helper = env!("CARGO_BIN_EXE_dovetail-fetch");
+    let out = Command::new(helper)
+        .arg("--help")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dovetail starts it"));
+    let mut child = Command::new(helper)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"{\"fetch\": 1}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a request from dovetail"));
+}

@@ -1,8 +1,9 @@
 //! Git sources: a repo named by URL and revision, fetched into a local cache of bare
 //! repositories and read straight from the object database (see [`crate::input::tree::GitTree`]).
 //!
-//! Fetches use git2 (libgit2); reads, including the checks of what the cache holds, use
-//! [`crate::git::odb`], which does not start libgit2 and its TLS stack.
+//! Fetches run in a helper process, `dovetail-fetch` (see [`helper`]), the only binary
+//! that links git2 (libgit2 and OpenSSL, [`fetch`]); reads, including the checks of what
+//! the cache holds, use [`crate::git::odb`] in the process that renders.
 //!
 //! The cache holds one bare repository per URL under `DOVETAIL_CACHE_DIR`. A full commit
 //! id already there is used without any network; a branch or tag is fetched at most once
@@ -12,26 +13,23 @@
 //! state file names but the object database lacks, an object that fails its hash) is
 //! treated as corrupt: the repository is deleted and fetched again, never rendered from.
 
+#[cfg(feature = "fetch")]
+pub mod fetch;
+pub mod helper;
 pub mod known_hosts;
 pub mod odb;
 pub mod worktree;
 
-use std::cell::{Cell, RefCell};
 use std::ffi::OsString;
 use std::fmt;
 use std::fs;
 use std::io::Write as _;
-use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use git2::{
-    AutotagOption, CertificateCheckStatus, Cred, CredentialType, ErrorClass, ErrorCode,
-    FetchOptions, Oid, ProxyOptions, RemoteCallbacks, Repository,
-};
 use gix_hash::ObjectId;
+use serde::{Deserialize, Serialize};
 
-use known_hosts::Verdict;
 use odb::Objects;
 
 /// How long a fetched branch or tag is trusted before it is fetched again, unless
@@ -48,12 +46,6 @@ pub const LOCK_WAIT: Duration = Duration::from_secs(45);
 /// How many times a credential is offered to a server that keeps refusing it: libgit2
 /// asks again after each refusal and would loop forever.
 pub const MAX_AUTH_ATTEMPTS: u32 = 2;
-
-/// Largest `known_hosts` file read.
-const MAX_KNOWN_HOSTS_BYTES: u64 = 1024 * 1024;
-
-/// Largest token file read.
-const MAX_TOKEN_BYTES: u64 = 16 * 1024;
 
 impl GitSpec {
     /// Reads `URL` or `URL#REF`, where `s` is a URL: anything with a scheme (`https://`,
@@ -106,7 +98,7 @@ pub enum LocationError {
 }
 
 /// A git repository and the revision wanted from it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GitSpec {
     /// The URL as given, without `#REF`.
     pub url: String,
@@ -115,7 +107,7 @@ pub struct GitSpec {
 }
 
 /// A revision of a git repository.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Rev {
     /// The remote's default branch (its `HEAD`).
     Default,
@@ -168,6 +160,10 @@ pub fn revision(r: &str) -> bool {
 
 /// The transport of a URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    not(feature = "fetch"),
+    allow(dead_code, reason = "only fetching tells them apart")
+)]
 enum Scheme {
     Https,
     Http,
@@ -178,6 +174,10 @@ enum Scheme {
 
 /// Where a URL connects to.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    not(feature = "fetch"),
+    allow(dead_code, reason = "only fetching connects")
+)]
 struct Endpoint {
     scheme: Scheme,
     host: String,
@@ -249,7 +249,7 @@ impl Endpoint {
 
 /// Cache and credentials, from the environment of whoever runs dovetail (for ArgoCD, the
 /// sidecar's own, which no Application can change).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GitSettings {
     /// `DOVETAIL_CACHE_DIR`, else `$XDG_CACHE_HOME/dovetail`, else `~/.cache/dovetail`.
     pub cache_dir: PathBuf,
@@ -345,8 +345,10 @@ fn parse_duration(s: &str) -> Option<Duration> {
     Some(Duration::from_secs(secs))
 }
 
-/// Why a git source could not be used. Each names the URL and what to do.
-#[derive(Debug, thiserror::Error)]
+/// Why a git source could not be used. Each names the URL and what to do. Serialized
+/// when the `dovetail-fetch` helper hands it to the process that reports it.
+#[derive(Debug, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum GitError {
     /// No connection to the server.
     #[error("cannot reach {url}: {message}")]
@@ -440,6 +442,14 @@ pub enum GitError {
         /// What libgit2 said.
         message: String,
     },
+    /// The `dovetail-fetch` helper could not be run, or did not answer.
+    #[error("the fetch helper {path}: {message}")]
+    Helper {
+        /// Where it was looked for.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 impl GitError {
@@ -461,13 +471,16 @@ impl GitError {
             GitError::Corrupt { .. } => "it is rebuilt on the next run",
             GitError::Locked { .. } => "is a fetch stuck? try again",
             GitError::CacheDir { .. } => "set DOVETAIL_CACHE_DIR to a writable directory",
+            GitError::Helper { .. } => {
+                "install dovetail-fetch beside dovetail: both come from the same build"
+            }
             _ => return None,
         })
     }
 }
 
 /// How the commit of a checkout was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Freshness {
     /// A full commit id found in the cache: no network.
     Pinned,
@@ -562,6 +575,10 @@ impl Found {
 }
 
 /// What the cache holds for a spec before any network.
+#[cfg_attr(
+    not(feature = "fetch"),
+    allow(dead_code, reason = "why it is corrupt is the fetch's to report")
+)]
 enum Local {
     /// Usable as it is.
     Ready(Box<Found>),
@@ -624,70 +641,32 @@ impl Cache {
         Ok((lock, dir))
     }
 
-    /// The commit `spec` names, from the cache when it can vouch for it, else fetched.
-    /// `progress` hears about network work before it starts.
+    /// The commit `spec` names, from the cache when it can vouch for it, else fetched by
+    /// the `dovetail-fetch` helper (see [`helper`]). `progress` hears about network work
+    /// before it starts.
     pub fn open(
         &self,
         spec: &GitSpec,
         progress: &mut dyn FnMut(&str),
     ) -> Result<Checkout, GitError> {
         let (lock, dir) = self.lock(&spec.url)?;
-        let lock_err = |e: std::io::Error| GitError::CacheDir {
-            path: self.settings.cache_dir.display().to_string(),
-            message: format!("cannot lock: {e}"),
-        };
         lock_within(&lock, false, &spec.url)?;
         if let Local::Ready(found) = self.local(spec, &dir) {
             return Ok(found.into_checkout(spec, lock, None));
         }
-        // Upgrade: flock has no atomic upgrade, so look again once we hold it alone.
-        lock.unlock().map_err(lock_err)?;
-        lock_within(&lock, true, &spec.url)?;
-        let mut rebuilt = None;
-        let repo = match self.local(spec, &dir) {
-            Local::Ready(found) => return Ok(found.into_checkout(spec, lock, None)),
-            Local::Stale => Repository::open_bare(&dir).map_err(|e| GitError::Corrupt {
-                url: spec.url.clone(),
-                message: e.message().to_owned(),
-            })?,
-            Local::Missing => Self::create(&dir, &spec.url)?,
-            Local::Corrupt(why) => {
-                progress(&format!(
-                    "the cache of {} is corrupt ({why}); rebuilding it",
-                    spec.url
-                ));
-                rebuilt = Some(why);
-                Self::recreate(&dir, &spec.url)?
-            }
-        };
-        progress(&format!("fetching {spec}"));
-        let fetched = self
-            .fetch(&repo, spec)
-            .and_then(|commit| verified(&dir, &spec.url, commit));
-        let found = match fetched {
-            Err(GitError::Corrupt { message, .. }) if rebuilt.is_none() => {
-                // The objects we have confused the fetch; start from nothing once.
-                progress(&format!(
-                    "the cache of {} is corrupt ({message}); rebuilding it",
-                    spec.url
-                ));
-                rebuilt = Some(message);
-                drop(repo);
-                let repo = Self::recreate(&dir, &spec.url)?;
-                let commit = self.fetch(&repo, spec)?;
-                verified(&dir, &spec.url, commit)?
-            }
-            other => other?,
-        };
-        if let Some(key) = state_key(&spec.rev) {
-            let mut state = State::read(&dir);
-            state.set(&key, found.commit, now_secs());
-            state.write(&dir).map_err(|e| GitError::CacheDir {
-                path: dir.display().to_string(),
-                message: format!("cannot write the fetch state: {e}"),
-            })?;
-        }
-        Ok(found.into_checkout(spec, lock, rebuilt))
+        // The helper takes the lock alone; flock has no atomic upgrade anyway, and the
+        // helper looks again once it holds it.
+        lock.unlock().map_err(|e| GitError::CacheDir {
+            path: self.settings.cache_dir.display().to_string(),
+            message: format!("cannot unlock: {e}"),
+        })?;
+        let fetched = helper::fetch(&self.settings, spec, progress)?;
+        lock_within(&lock, false, &spec.url)?;
+        // Read back as every render reads it; a purge between the helper's exit and our
+        // lock shows here as a missing commit, which the caller's retry rebuilds.
+        let mut found = verified(&dir, &spec.url, fetched.commit)?;
+        found.freshness = fetched.freshness;
+        Ok(found.into_checkout(spec, lock, fetched.rebuilt))
     }
 
     /// Deletes the cached repository of `url`, waiting for readers to finish.
@@ -739,325 +718,64 @@ impl Cache {
             Err(e) => Local::Corrupt(e),
         }
     }
+}
 
-    /// A new empty bare repository at `dir`, made beside it and renamed into place so a
-    /// crash never leaves half of one.
-    fn create(dir: &Path, url: &str) -> Result<Repository, GitError> {
-        let tmp = dir.with_extension(format!("tmp-{}", std::process::id()));
-        let err = |e: String| GitError::CacheDir {
-            path: dir.display().to_string(),
-            message: e,
-        };
-        remove(&tmp).map_err(|e| err(e.to_string()))?;
-        Repository::init_bare(&tmp).map_err(|e| err(e.message().to_owned()))?;
-        fs::rename(&tmp, dir).map_err(|e| err(e.to_string()))?;
-        Repository::open_bare(dir).map_err(|e| GitError::Corrupt {
-            url: url.to_owned(),
-            message: e.message().to_owned(),
-        })
+/// What the helper's fetch found: the commit, how, and why the cache was rebuilt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fetched {
+    /// The commit the revision names.
+    #[serde(with = "hex_id")]
+    pub commit: ObjectId,
+    /// Fetched now, or found in the cache after all (another process fetched it).
+    pub freshness: Freshness,
+    /// Why the cache was rebuilt on the way, if it was.
+    pub rebuilt: Option<String>,
+}
+
+/// A local directory's repository at a revision, as the helper resolved it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolved {
+    /// The repository's git directory (a linked work tree's own).
+    pub git_dir: PathBuf,
+    /// The directory holding its objects (the main repository's, for a linked work tree).
+    pub common_dir: PathBuf,
+    /// The directory's path inside the work tree.
+    pub inside: String,
+    /// The commit the revision names.
+    #[serde(with = "hex_id")]
+    pub commit: ObjectId,
+}
+
+/// Object ids as the 40 hex digits git prints.
+mod hex_id {
+    use gix_hash::ObjectId;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(id: &ObjectId, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(id)
     }
 
-    fn recreate(dir: &Path, url: &str) -> Result<Repository, GitError> {
-        remove(dir).map_err(|e| GitError::CacheDir {
-            path: dir.display().to_string(),
-            message: format!("cannot remove the corrupt cache: {e}"),
-        })?;
-        Self::create(dir, url)
-    }
-
-    /// Fetches what `spec` needs into `repo` and returns its commit.
-    fn fetch(&self, repo: &Repository, spec: &GitSpec) -> Result<ObjectId, GitError> {
-        let url = spec.url.as_str();
-        let endpoint = Endpoint::parse(url).ok_or_else(|| GitError::Fetch {
-            url: url.to_owned(),
-            message: "not a URL dovetail can fetch".to_owned(),
-        })?;
-        reachable(&endpoint, self.settings.proxied).map_err(|message| GitError::Unreachable {
-            url: url.to_owned(),
-            message,
-        })?;
-        let specs: Vec<String> = match &spec.rev {
-            Rev::Default => vec!["+HEAD:refs/dovetail/HEAD".to_owned()],
-            Rev::Named(n) => vec![
-                format!("+refs/heads/{n}:refs/dovetail/heads/{n}"),
-                format!("+refs/tags/{n}:refs/dovetail/tags/{n}"),
-            ],
-            Rev::Commit(_) => vec![
-                "+refs/heads/*:refs/dovetail/heads/*".to_owned(),
-                "+refs/tags/*:refs/dovetail/tags/*".to_owned(),
-            ],
-        };
-        let failure = RefCell::new(None);
-        let attempts = Cell::new(0);
-        let mut remote = repo.remote_anonymous(url).map_err(|e| GitError::Fetch {
-            url: url.to_owned(),
-            message: e.message().to_owned(),
-        })?;
-        let mut opts = FetchOptions::new();
-        opts.remote_callbacks(self.callbacks(url, &endpoint, &failure, &attempts))
-            .download_tags(AutotagOption::None)
-            .update_fetchhead(false);
-        let mut proxy = ProxyOptions::new();
-        proxy.auto();
-        opts.proxy_options(proxy);
-        if let Err(e) = remote.fetch(&specs, Some(&mut opts), None) {
-            return Err(failure.take().unwrap_or_else(|| classify(url, &e)));
-        }
-        let heads = remote.list().map_err(|e| GitError::Fetch {
-            url: url.to_owned(),
-            message: e.message().to_owned(),
-        })?;
-        let advertised = |name: &str| {
-            heads
-                .iter()
-                .find(|h| h.name() == name)
-                .map(git2::RemoteHead::oid)
-        };
-        let target = match &spec.rev {
-            Rev::Default => advertised("HEAD"),
-            Rev::Named(n) => advertised(&format!("refs/heads/{n}"))
-                .or_else(|| advertised(&format!("refs/tags/{n}^{{}}")))
-                .or_else(|| advertised(&format!("refs/tags/{n}"))),
-            Rev::Commit(hex) => Oid::from_str(hex).ok(),
-        };
-        let Some(target) = target else {
-            let mut names: Vec<&str> = heads
-                .iter()
-                .filter_map(|h| {
-                    h.name()
-                        .strip_prefix("refs/heads/")
-                        .or_else(|| h.name().strip_prefix("refs/tags/"))
-                })
-                .filter(|n| !n.ends_with("^{}"))
-                .collect();
-            names.sort_unstable();
-            let known = if names.is_empty() {
-                " (the repo has no branches)".to_owned()
-            } else {
-                let more = names.len().saturating_sub(10);
-                let mut s = format!("; it has {}", names[..names.len().min(10)].join(", "));
-                if more > 0 {
-                    s.push_str(&format!(" and {more} more"));
-                }
-                s
-            };
-            let known = match &spec.rev {
-                Rev::Named(n) if n.len() < 40 && n.bytes().all(|b| b.is_ascii_hexdigit()) => {
-                    format!("{known}; if `{n}` is an abbreviated commit id, give all 40 characters")
-                }
-                _ => known,
-            };
-            return Err(GitError::UnknownRef {
-                url: url.to_owned(),
-                rev: match &spec.rev {
-                    Rev::Named(n) => n.clone(),
-                    _ => "HEAD".to_owned(),
-                },
-                known,
-            });
-        };
-        let commit = repo
-            .find_object(target, None)
-            .and_then(|o| o.peel_to_commit());
-        let commit = match commit {
-            Ok(c) => c,
-            Err(e) if e.code() == ErrorCode::NotFound => {
-                return Err(match &spec.rev {
-                    Rev::Commit(hex) => GitError::UnknownCommit {
-                        url: url.to_owned(),
-                        rev: hex.clone(),
-                    },
-                    // The server advertised it and the fetch succeeded, yet it is not
-                    // here: our object database lied during negotiation.
-                    _ => GitError::Corrupt {
-                        url: url.to_owned(),
-                        message: e.message().to_owned(),
-                    },
-                });
-            }
-            Err(e) => {
-                return Err(GitError::Corrupt {
-                    url: url.to_owned(),
-                    message: e.message().to_owned(),
-                });
-            }
-        };
-        if let Err(e) = commit.tree() {
-            return Err(GitError::Corrupt {
-                url: url.to_owned(),
-                message: e.message().to_owned(),
-            });
-        }
-        if let Rev::Commit(hex) = &spec.rev {
-            // A ref keeps the commit's objects among the "haves" of later fetches.
-            let _ = repo.reference(
-                &format!("refs/dovetail/pinned/{hex}"),
-                commit.id(),
-                true,
-                "dovetail: pinned",
-            );
-        }
-        odb::parse_id(&commit.id().to_string()).ok_or_else(|| GitError::Corrupt {
-            url: url.to_owned(),
-            message: format!("libgit2 gave the commit id `{}`", commit.id()),
-        })
-    }
-
-    fn callbacks<'a>(
-        &'a self,
-        url: &'a str,
-        endpoint: &'a Endpoint,
-        failure: &'a RefCell<Option<GitError>>,
-        attempts: &'a Cell<u32>,
-    ) -> RemoteCallbacks<'a> {
-        let mut cbs = RemoteCallbacks::new();
-        let fail_auth = move |message: String| {
-            let err = git2::Error::from_str(&message);
-            *failure.borrow_mut() = Some(GitError::Auth {
-                url: url.to_owned(),
-                message,
-            });
-            Err(err)
-        };
-        cbs.credentials(move |_, user, allowed| {
-            if allowed.contains(CredentialType::USERNAME) {
-                return Cred::username(user.unwrap_or("git"));
-            }
-            let n = attempts.get() + 1;
-            attempts.set(n);
-            if n > MAX_AUTH_ATTEMPTS {
-                return fail_auth(format!(
-                    "the server refused the credential {MAX_AUTH_ATTEMPTS} times; check that it is valid and has read access to the repo"
-                ));
-            }
-            if allowed.contains(CredentialType::SSH_KEY) {
-                let Some(key) = &self.settings.ssh_key else {
-                    return fail_auth(
-                        "the server wants an SSH key; set DOVETAIL_SSH_KEY to a private key file"
-                            .to_owned(),
-                    );
-                };
-                if !key.is_file() {
-                    return fail_auth(format!(
-                        "DOVETAIL_SSH_KEY `{}` is not a readable file",
-                        key.display()
-                    ));
-                }
-                return Cred::ssh_key(user.unwrap_or("git"), None, key, None);
-            }
-            if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
-                if endpoint.scheme != Scheme::Https {
-                    return fail_auth(
-                        "the server asks for a password over an unencrypted connection; dovetail sends credentials over https and ssh only".to_owned(),
-                    );
-                }
-                let Some(file) = &self.settings.https_token else {
-                    return fail_auth(
-                        "the server wants credentials; set DOVETAIL_HTTPS_TOKEN_FILE to a file holding a read-only access token".to_owned(),
-                    );
-                };
-                let token = match read_capped(file, MAX_TOKEN_BYTES) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        return fail_auth(format!(
-                            "cannot read DOVETAIL_HTTPS_TOKEN_FILE `{}`: {e}",
-                            file.display()
-                        ));
-                    }
-                };
-                return Cred::userpass_plaintext(&self.settings.https_user, token.trim());
-            }
-            fail_auth("the server asks for a kind of credential dovetail does not offer".to_owned())
-        });
-        cbs.certificate_check(move |cert, host| {
-            let Some(hostkey) = cert.as_hostkey() else {
-                // TLS: libgit2 and OpenSSL have verified the chain and name; keep their
-                // verdict.
-                return Ok(CertificateCheckStatus::CertificatePassthrough);
-            };
-            let fail = |message: String| {
-                let err = git2::Error::from_str(&message);
-                *failure.borrow_mut() = Some(GitError::HostKey {
-                    url: url.to_owned(),
-                    message,
-                });
-                Err(err)
-            };
-            let Some(file) = &self.settings.known_hosts else {
-                return fail(format!(
-                    "no known_hosts file to check {host}'s key against; set DOVETAIL_SSH_KNOWN_HOSTS (e.g. to the output of `ssh-keyscan -p {} {host}`)",
-                    endpoint.port
-                ));
-            };
-            let text = match read_capped(file, MAX_KNOWN_HOSTS_BYTES) {
-                Ok(t) => t,
-                Err(e) => {
-                    return fail(format!(
-                        "cannot read DOVETAIL_SSH_KNOWN_HOSTS `{}`: {e}",
-                        file.display()
-                    ));
-                }
-            };
-            let (Some(key), Some(kind)) = (hostkey.hostkey(), hostkey.hostkey_type()) else {
-                return fail("the server sent a host key libgit2 cannot show".to_owned());
-            };
-            match known_hosts::check(&text, host, endpoint.port, kind.name(), key) {
-                Verdict::Match => Ok(CertificateCheckStatus::CertificateOk),
-                Verdict::Revoked => fail(format!("{host}'s {} key is marked @revoked", kind.name())),
-                Verdict::Mismatch => fail(format!(
-                    "{host} sent a {} key that `{}` does not list for it; the key changed or someone is in between — refusing to connect",
-                    kind.name(),
-                    file.display()
-                )),
-                Verdict::Unknown { hashed_entries } => fail(format!(
-                    "{host} (port {}) is not in `{}`{}; add its key (ssh-keyscan)",
-                    endpoint.port,
-                    file.display(),
-                    if hashed_entries {
-                        " (hashed |1| entries are not supported; write plain ones)"
-                    } else {
-                        ""
-                    }
-                )),
-            }
-        });
-        cbs
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectId, D::Error> {
+        let hex = String::deserialize(d)?;
+        super::odb::parse_id(&hex)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{hex}` is not an object id")))
     }
 }
 
 /// `dir` (inside a local git work tree) at revision `rev`: the checkout of its
-/// repository's commit, and `dir`'s path inside the repository.
+/// repository's commit, and `dir`'s path inside the repository. The revision is resolved
+/// by the helper (git's revision syntax is libgit2's to read).
 pub fn open_local(dir: &Path, rev: &str) -> Result<(Checkout, String), GitError> {
     let shown = dir.display().to_string();
+    let resolved = helper::resolve(dir, rev)?;
     let fail = |message: String| GitError::Fetch {
         url: shown.clone(),
         message,
     };
-    let repo = Repository::discover(dir).map_err(|e| fail(e.message().to_owned()))?;
-    let workdir = repo
-        .workdir()
-        .ok_or_else(|| fail("is in a bare repository".to_owned()))?;
-    let full = fs::canonicalize(dir).map_err(|e| fail(e.to_string()))?;
-    let root = fs::canonicalize(workdir).map_err(|e| fail(e.to_string()))?;
-    let subdir = full
-        .strip_prefix(&root)
-        .map_err(|_| fail("is outside its repository's work tree".to_owned()))?
-        .to_string_lossy()
-        .into_owned();
-    let commit = repo
-        .revparse_single(rev)
-        .and_then(|o| o.peel_to_commit())
-        .map_err(|e| GitError::UnknownRef {
-            url: shown.clone(),
-            rev: rev.to_owned(),
-            known: format!(" ({})", e.message()),
-        })?
-        .id();
-    let commit = odb::parse_id(&commit.to_string())
-        .ok_or_else(|| fail(format!("libgit2 gave the commit id `{commit}`")))?;
-    let objects = Objects::open(repo.path())
-        .or_else(|_| Objects::open(repo.commondir()))
+    let objects = Objects::open(&resolved.git_dir)
+        .or_else(|_| Objects::open(&resolved.common_dir))
         .map_err(fail)?;
+    let commit = resolved.commit;
     let tree = objects
         .commit_tree(&commit)
         .map_err(&fail)?
@@ -1075,19 +793,14 @@ pub fn open_local(dir: &Path, rev: &str) -> Result<(Checkout, String), GitError>
             rebuilt: None,
             lock: None,
         },
-        subdir,
+        resolved.inside,
     ))
 }
 
-/// Whether `dir` is inside a git work tree whose repository knows `rev`.
+/// Whether `dir` is inside a git work tree whose repository knows `rev`. Outside any
+/// work tree the answer is no without asking the helper.
 pub fn knows_revision(dir: &Path, rev: &str) -> bool {
-    Repository::discover(dir)
-        .and_then(|repo| {
-            repo.revparse_single(rev)
-                .and_then(|o| o.peel_to_commit())
-                .map(|_| ())
-        })
-        .is_ok()
+    worktree::discover(dir).is_some() && helper::resolve(dir, rev).is_ok()
 }
 
 /// Takes the lock of a cached repository, waiting at most [`LOCK_WAIT`]: a fetch stuck on
@@ -1140,71 +853,6 @@ fn verified(dir: &Path, url: &str, commit: ObjectId) -> Result<Found, GitError> 
         ))),
         Err(e) => Err(corrupt(e)),
     }
-}
-
-/// Names a libgit2 failure that our callbacks did not already explain.
-fn classify(url: &str, e: &git2::Error) -> GitError {
-    let message = e.message().trim().to_owned();
-    if e.code() == ErrorCode::Certificate || e.class() == ErrorClass::Ssl {
-        return GitError::Certificate {
-            url: url.to_owned(),
-            message,
-        };
-    }
-    match e.class() {
-        ErrorClass::Odb | ErrorClass::Zlib | ErrorClass::Object | ErrorClass::Indexer => {
-            GitError::Corrupt {
-                url: url.to_owned(),
-                message,
-            }
-        }
-        ErrorClass::Net | ErrorClass::Os | ErrorClass::Ssh => GitError::Unreachable {
-            url: url.to_owned(),
-            message,
-        },
-        _ if e.code() == ErrorCode::Auth => GitError::Auth {
-            url: url.to_owned(),
-            message,
-        },
-        _ => GitError::Fetch {
-            url: url.to_owned(),
-            message,
-        },
-    }
-}
-
-/// Tries a TCP connection first, with a timeout: libgit2 would otherwise wait for the
-/// operating system's (minutes) on a host that drops packets. Skipped where a proxy is
-/// configured, since the proxy is what we would connect to.
-fn reachable(endpoint: &Endpoint, proxy: bool) -> Result<(), String> {
-    if endpoint.scheme == Scheme::File {
-        return Ok(());
-    }
-    let proxied = matches!(endpoint.scheme, Scheme::Https | Scheme::Http) && proxy;
-    if proxied {
-        return Ok(());
-    }
-    let addrs: Vec<_> = (endpoint.host.as_str(), endpoint.port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve host `{}`: {e}", endpoint.host))?
-        .collect();
-    let mut last = None;
-    for addr in &addrs {
-        match TcpStream::connect_timeout(addr, CONNECT_TIMEOUT) {
-            Ok(_) => return Ok(()),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(match last {
-        Some(e) if e.kind() == std::io::ErrorKind::TimedOut => format!(
-            "no answer from {}:{} within {}s",
-            endpoint.host,
-            endpoint.port,
-            CONNECT_TIMEOUT.as_secs()
-        ),
-        Some(e) => format!("{}:{}: {e}", endpoint.host, endpoint.port),
-        None => format!("host `{}` has no address", endpoint.host),
-    })
 }
 
 fn read_capped(path: &Path, cap: u64) -> std::io::Result<String> {
@@ -1268,12 +916,20 @@ impl State {
             .map(|&(_, oid, at)| (oid, at))
     }
 
+    #[cfg_attr(
+        not(feature = "fetch"),
+        allow(dead_code, reason = "only a fetch records one")
+    )]
     fn set(&mut self, key: &str, oid: ObjectId, at: u64) {
         self.entries.retain(|(k, ..)| k != key);
         self.entries.push((key.to_owned(), oid, at));
     }
 
     /// Written beside and renamed over, so a reader sees the old state or the new.
+    #[cfg_attr(
+        not(feature = "fetch"),
+        allow(dead_code, reason = "only a fetch records one")
+    )]
     fn write(&self, dir: &Path) -> std::io::Result<()> {
         let tmp = dir.join(format!("{STATE_FILE}.tmp-{}", std::process::id()));
         let mut f = fs::File::create(&tmp)?;
