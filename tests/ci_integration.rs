@@ -198,6 +198,12 @@ fn the_ci_templates_use_the_released_binary_and_post_the_report() {
             text.contains("registry.example.com/platform/dovetail:"),
             "{file}"
         );
+        // Copied out of the image, dovetail needs its git helper beside it to fetch the
+        // operator repo or read the base revision.
+        assert!(
+            !text.contains("docker cp") || text.contains("dovetail dovetail-fetch"),
+            "{file} copies dovetail without dovetail-fetch"
+        );
     }
     for file in [
         "examples/ci/customer/github-workflow.yml",
