@@ -7,10 +7,8 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked \
- && install -D -m 0755 target/release/dovetail /out/dovetail \
- && install -D -m 0755 target/release/dovetail-fetch /out/dovetail-fetch \
- && install -D -m 0755 target/release/dovetail-controller /out/dovetail-controller
+# build-dist: dovetail linked statically, dovetail-fetch and dovetail-controller dynamically.
+RUN ./build-dist /out
 
 FROM debian:bookworm-slim
 RUN apt-get update \

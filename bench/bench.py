@@ -155,7 +155,8 @@ def percentile(sorted_values, p):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=200)
-    ap.add_argument("--dovetail", default="target/release/dovetail")
+    ap.add_argument("--dovetail", default="target/dist/dovetail",
+                    help="the binary to time (default: what ./build-dist builds, as the image ships it)")
     ap.add_argument("--kubectl", default="kubectl")
     ap.add_argument("--helm", help="helm binary (default: build or reuse the cached one "
                     "with bench/helm/build-helm)")
@@ -166,6 +167,9 @@ def main():
     helm = args.helm or build_helm()
     dovetail, kubectl, helm = (str(ROOT / p) if os.sep in p else p
                                for p in (args.dovetail, args.kubectl, helm))
+    if os.sep in dovetail and not os.access(dovetail, os.X_OK):
+        sys.exit(f"{dovetail} not found: build it with ./build-dist (the binaries the image "
+                 "ships), or name another with --dovetail")
     scratch = tempfile.TemporaryDirectory(prefix="dovetail-bench-")
     repos = git_repos(scratch.name)
     ENV.update({"DOVETAIL_CACHE_DIR": f"{scratch.name}/cache", "DOVETAIL_FETCH_TTL": "1h"})

@@ -110,13 +110,17 @@ def median(values):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dovetail", default="target/release/dovetail")
+    ap.add_argument("--dovetail", default="target/dist/dovetail",
+                    help="the binary to time (default: what ./build-dist builds, as the image ships it)")
     ap.add_argument("--runs", type=int, default=30, help="runs of each app render per size")
     ap.add_argument("--fleet-runs", type=int, default=5, help="runs of each fleet command")
     ap.add_argument("--sizes", default=",".join(map(str, SIZES)))
     ap.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     args = ap.parse_args()
     dovetail = str(ROOT / args.dovetail) if os.sep in args.dovetail else args.dovetail
+    if os.sep in dovetail and not os.access(dovetail, os.X_OK):
+        sys.exit(f"{dovetail} not found: build it with ./build-dist (the binaries the image "
+                 "ships), or name another with --dovetail")
     sizes = [int(s) for s in args.sizes.split(",")]
 
     scratch = tempfile.TemporaryDirectory(prefix="dovetail-scale-")

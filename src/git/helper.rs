@@ -10,8 +10,11 @@
 //! The protocol is private to one build: `dovetail` writes one JSON [`Request`] to the
 //! helper's stdin; the helper writes progress lines to stderr, which `dovetail` passes on
 //! as they come, and one JSON [`Reply`] to stdout. Errors cross as [`GitError`]s, so they
-//! are reported as if the render had hit them itself. The helper is looked for beside the
-//! running `dovetail` executable, where packages and the image put it.
+//! are reported as if the render had hit them itself. The cache and credential settings
+//! travel in the request, as `dovetail` read them; what libgit2 and OpenSSL read for
+//! themselves (`HTTPS_PROXY`, `SSL_CERT_FILE`) reaches the helper through the environment
+//! it inherits. The helper is looked for beside the running `dovetail` executable, where
+//! `build-dist` and the image put it.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write};
 use std::path::{Path, PathBuf};
