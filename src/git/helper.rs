@@ -193,3 +193,45 @@ pub fn serve(
         _ => 1,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::git::Freshness;
+    use std::time::Duration;
+
+    fn round_trip<T: Serialize + DeserializeOwned>(reply: &Reply<T>) -> Reply<T> {
+        serde_json::from_slice(&serde_json::to_vec(reply).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn errors_cross_the_helper_boundary_with_their_message_and_hint() {
+        let sent = GitError::UnknownRef {
+            url: "git://127.0.0.1/app".into(),
+            rev: "mian".into(),
+            known: "; it has main".into(),
+        };
+        let shown = (sent.to_string(), sent.hint());
+        let Reply::<Fetched>::Err(got) = round_trip(&Reply::Err(sent)) else {
+            panic!("an error came back as a success");
+        };
+        assert_eq!((got.to_string(), got.hint()), shown);
+    }
+
+    #[test]
+    fn a_fetch_crosses_with_its_commit_and_freshness() {
+        let commit = crate::git::odb::parse_id(&"0123456789abcdef".repeat(3)[..40]).unwrap();
+        let sent = Fetched {
+            commit,
+            freshness: Freshness::Cached(Duration::from_secs(12)),
+            rebuilt: Some("commit is missing".into()),
+        };
+        let Reply::Ok(got) = round_trip(&Reply::Ok(sent.clone())) else {
+            panic!("a success came back as an error");
+        };
+        assert_eq!(got, sent);
+        // A reply from a build that spells ids otherwise is refused, not misread.
+        let bad = br#"{"ok":{"commit":"xyz","freshness":"Fetched","rebuilt":null}}"#;
+        assert!(serde_json::from_slice::<Reply<Fetched>>(bad).is_err());
+    }
+}
