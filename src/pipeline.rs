@@ -451,12 +451,12 @@ fn check_resolved(resolved: &Resolved, app_doc: &Doc, diags: &mut Diagnostics) {
 
 /// The inputs of `sources` with every local directory whose git repository knows `rev`
 /// read at `rev` instead (`dovetail diff`); `None` when none does.
-pub fn at_revision(sources: &Sources, rev: &str) -> Option<Sources> {
+pub fn at_revision(sources: &Sources, rev: &str) -> Result<Option<Sources>, GitError> {
     let mut out = sources.clone();
     let mut found = false;
     for loc in std::iter::once(&mut out.app).chain(out.operator.as_mut()) {
         if let Location::Dir(dir) = loc
-            && crate::git::knows_revision(dir, rev)
+            && crate::git::knows_revision(dir, rev)?
         {
             *loc = Location::Revision {
                 dir: dir.clone(),
@@ -465,7 +465,7 @@ pub fn at_revision(sources: &Sources, rev: &str) -> Option<Sources> {
             found = true;
         }
     }
-    found.then_some(out)
+    Ok(found.then_some(out))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{GitDaemon, Run, copy_dir, dovetail_env, free_port, git, root, wait_for_port};
@@ -899,6 +900,25 @@ fn a_missing_fetch_helper_is_named_with_what_to_do() {
     assert_eq!(r.stdout, from_directories());
 }
 
+/// The helper's answer to `request` (one line), its stdin kept open as dovetail keeps it:
+/// exit status, stdout, stderr.
+fn ask_helper(request: &str) -> (Option<i32>, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dovetail-fetch"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, format!("{request}\n").as_bytes()).unwrap();
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    drop(stdin);
+    (child.wait().unwrap().code(), stdout, stderr)
+}
+
 #[test]
 fn the_fetch_helper_refuses_anything_but_a_request_from_dovetail() {
     let helper = env!("CARGO_BIN_EXE_dovetail-fetch");
@@ -909,15 +929,122 @@ fn the_fetch_helper_refuses_anything_but_a_request_from_dovetail() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("dovetail starts it"));
-    let mut child = Command::new(helper)
-        .stdin(Stdio::piped())
+    let (code, stdout, stderr) = ask_helper(r#"{"fetch": 1}"#);
+    assert_eq!(code, Some(2));
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("not a request from dovetail"), "{stderr}");
+    // A request from another version is refused with an answer dovetail reports.
+    let (code, stdout, _) = ask_helper(r#"{"version": "0.0.0-other", "work": {}}"#);
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout.contains("asked by dovetail 0.0.0-other; install both from one build"),
+        "{stdout}"
+    );
+}
+
+/// `dovetail render` of `url` as both app and operator, started with `cache`.
+fn render_from(url: &str, cache: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_dovetail"))
+        .args(["render", "--app", url, "--operator", url])
+        .env("DOVETAIL_CACHE_DIR", cache)
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_huge_error_from_a_git_server_does_not_hang_the_render() {
+    // A git:// server that answers every request with an ERR packet of 65,000 `"`: the
+    // helper's JSON answer (each `"` escaped) is twice the size of a pipe's buffer.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut conn = conn;
+            let mut request = [0u8; 1024];
+            let _ = std::io::Read::read(&mut conn, &mut request);
+            let payload = format!("ERR {}", "\"".repeat(65_000));
+            let packet = format!("{:04x}{payload}", payload.len() + 4);
+            let _ = std::io::Write::write_all(&mut conn, packet.as_bytes());
+        }
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let url = format!("git://127.0.0.1:{port}/app");
+    let mut child = render_from(&url, cache.path());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the render hung on the helper's answer");
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let r = Run::from_output(child.wait_with_output().unwrap());
+    failed(&r, &url);
+}
+
+#[test]
+fn a_killed_render_leaves_no_helper_holding_the_cache_lock() {
+    // A server that accepts and never answers: the helper's fetch waits on it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            keep.lock().unwrap().push(conn);
+        }
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let url = format!("git://127.0.0.1:{port}/app");
+    let mut child = render_from(&url, cache.path());
+    // Wait for the helper's connection, then kill dovetail (not the helper).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while held.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the helper never connected");
+        thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let lock = fs::read_dir(cache.path().join("repos"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "lock"))
+        .expect("the cache entry's lock file");
+    let file = fs::File::open(&lock).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while file.try_lock().is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "an orphaned helper still holds {}",
+            lock.display()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn diff_without_the_fetch_helper_names_it() {
+    let repo = tempfile::tempdir().unwrap();
+    common::commit_copy(&root().join("examples/django/app"), repo.path());
+    let bin = tempfile::tempdir().unwrap();
+    let lone = bin.path().join("dovetail");
+    fs::copy(env!("CARGO_BIN_EXE_dovetail"), &lone).unwrap();
+    let out = Command::new(&lone)
+        .args(["diff", "--app", ".", "--operator"])
+        .arg(root().join("examples/django/operator"))
+        .args(["--base", "HEAD"])
+        .current_dir(repo.path())
+        .stdin(Stdio::null())
+        .output()
         .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"{\"fetch\": 1}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(out.stdout.is_empty());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not a request from dovetail"));
+    failed(
+        &Run::from_output(out),
+        &format!(
+            "the fetch helper {}",
+            bin.path().join("dovetail-fetch").display()
+        ),
+    );
 }

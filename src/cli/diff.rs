@@ -8,7 +8,8 @@ use crate::pipeline::{Sources, at_revision};
 pub(super) fn run(args: DiffArgs, io: Io<'_>) -> Result<(), Error> {
     let sources = args.input.check(true, io.env)?;
     let at = |rev: &str| -> Result<Sources, Error> {
-        at_revision(&sources, rev).ok_or_else(|| UsageError::UnknownRevision(rev.to_owned()).into())
+        at_revision(&sources, rev)?
+            .ok_or_else(|| UsageError::UnknownRevision(rev.to_owned()).into())
     };
     let base = at(&args.base)?;
     let head = match &args.head {

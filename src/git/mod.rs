@@ -9,7 +9,7 @@
 //! id already there is used without any network; a branch or tag is fetched at most once
 //! per TTL. Each repository has a lock file: renders that only read share it, a fetch or a
 //! rebuild takes it alone, so a render never reads a repository that is being replaced.
-//! Anything the cache cannot vouch for (a repository libgit2 cannot open, a commit the
+//! Anything the cache cannot vouch for (a repository that cannot be opened, a commit the
 //! state file names but the object database lacks, an object that fails its hash) is
 //! treated as corrupt: the repository is deleted and fetched again, never rendered from.
 
@@ -305,12 +305,27 @@ impl GitSettings {
                 })?
             }
         };
+        // The fetch helper gets these paths as JSON text (see `helper`).
+        let text = |var: &'static str, path: PathBuf| {
+            if path.to_str().is_some() {
+                Ok(path)
+            } else {
+                Err(SettingsError {
+                    var,
+                    message: format!(
+                        "`{}` is not valid UTF-8; use a path that is",
+                        path.display()
+                    ),
+                })
+            }
+        };
+        let file = |var: &'static str| nonempty(var).map(|v| text(var, v.into())).transpose();
         Ok(GitSettings {
-            cache_dir,
+            cache_dir: text("DOVETAIL_CACHE_DIR", cache_dir)?,
             ttl,
-            ssh_key: nonempty("DOVETAIL_SSH_KEY").map(PathBuf::from),
-            known_hosts: nonempty("DOVETAIL_SSH_KNOWN_HOSTS").map(PathBuf::from),
-            https_token: nonempty("DOVETAIL_HTTPS_TOKEN_FILE").map(PathBuf::from),
+            ssh_key: file("DOVETAIL_SSH_KEY")?,
+            known_hosts: file("DOVETAIL_SSH_KNOWN_HOSTS")?,
+            https_token: file("DOVETAIL_HTTPS_TOKEN_FILE")?,
             https_user: nonempty("DOVETAIL_HTTPS_USER").map_or_else(
                 || "x-access-token".to_owned(),
                 |u| u.to_string_lossy().into_owned(),
@@ -660,11 +675,21 @@ impl Cache {
             path: self.settings.cache_dir.display().to_string(),
             message: format!("cannot unlock: {e}"),
         })?;
-        let fetched = helper::fetch(&self.settings, spec, progress)?;
+        let mut fetched = helper::fetch(&self.settings, spec, progress)?;
         lock_within(&lock, false, &spec.url)?;
-        // Read back as every render reads it; a purge between the helper's exit and our
-        // lock shows here as a missing commit, which the caller's retry rebuilds.
-        let mut found = verified(&dir, &spec.url, fetched.commit)?;
+        // Read back as every render reads it. Another process may have purged or rebuilt
+        // the repository between the helper's exit and our lock: then fetch once more.
+        let mut found = if let Ok(found) = verified(&dir, &spec.url, fetched.commit) {
+            found
+        } else {
+            lock.unlock().map_err(|e| GitError::CacheDir {
+                path: self.settings.cache_dir.display().to_string(),
+                message: format!("cannot unlock: {e}"),
+            })?;
+            fetched = helper::fetch(&self.settings, spec, progress)?;
+            lock_within(&lock, false, &spec.url)?;
+            verified(&dir, &spec.url, fetched.commit)?
+        };
         found.freshness = fetched.freshness;
         Ok(found.into_checkout(spec, lock, fetched.rebuilt))
     }
@@ -798,9 +823,17 @@ pub fn open_local(dir: &Path, rev: &str) -> Result<(Checkout, String), GitError>
 }
 
 /// Whether `dir` is inside a git work tree whose repository knows `rev`. Outside any
-/// work tree the answer is no without asking the helper.
-pub fn knows_revision(dir: &Path, rev: &str) -> bool {
-    worktree::discover(dir).is_some() && helper::resolve(dir, rev).is_ok()
+/// work tree the answer is no without asking the helper; a helper that cannot be run is
+/// an error, not a no.
+pub fn knows_revision(dir: &Path, rev: &str) -> Result<bool, GitError> {
+    if worktree::discover(dir).is_none() {
+        return Ok(false);
+    }
+    match helper::resolve(dir, rev) {
+        Ok(_) => Ok(true),
+        Err(e @ GitError::Helper { .. }) => Err(e),
+        Err(_) => Ok(false),
+    }
 }
 
 /// Takes the lock of a cached repository, waiting at most [`LOCK_WAIT`]: a fetch stuck on
@@ -1013,6 +1046,17 @@ mod tests {
                 .is_err()
         );
         assert!(GitSettings::from_vars(vars(&[])).is_err());
+        let latin1 = |k: &str| {
+            use std::os::unix::ffi::OsStringExt;
+            match k {
+                "HOME" => Some(OsString::from("/h")),
+                "DOVETAIL_SSH_KEY" => Some(OsString::from_vec(b"/keys/cl\xe9".to_vec())),
+                _ => None,
+            }
+        };
+        let e = GitSettings::from_vars(latin1).unwrap_err();
+        assert_eq!(e.var, "DOVETAIL_SSH_KEY");
+        assert!(e.message.contains("not valid UTF-8"), "{e}");
     }
 
     #[test]
