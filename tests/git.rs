@@ -459,6 +459,23 @@ fn passwords_in_urls_are_refused_before_any_work() {
     );
     failed(&r, "the URL carries a password");
     assert!(!r.stderr.contains("hunter2"));
+    // A token as the user name alone (GitHub and GitLab accept it) is refused too.
+    let r = dovetail_env(
+        &[
+            "render",
+            "--app",
+            "examples/django/app",
+            "--operator",
+            "https://ghp_s3cret@git.example.com/ops.git",
+        ],
+        &root(),
+        &[],
+    );
+    failed(
+        &r,
+        "the https URL carries a user name, which may be a token",
+    );
+    assert!(!r.stderr.contains("ghp_s3cret"), "{}", r.stderr);
 }
 
 /// An `sshd` on 127.0.0.1 that lets the current user in with one key; the test fails

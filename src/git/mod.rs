@@ -66,6 +66,10 @@ impl GitSpec {
         if endpoint.password {
             return Err(LocationError::PasswordInUrl);
         }
+        if endpoint.user && matches!(endpoint.scheme, Scheme::Https | Scheme::Http) {
+            // GitHub and GitLab take a token as the user name alone.
+            return Err(LocationError::UserInUrl);
+        }
         let rev = match rev {
             None => Rev::Default,
             Some(r) => Rev::parse(r)?,
@@ -90,6 +94,11 @@ pub enum LocationError {
         "the URL carries a password; put the token in a file and set DOVETAIL_HTTPS_TOKEN_FILE instead"
     )]
     PasswordInUrl,
+    /// A user name in an https URL may be a token, and would show as one.
+    #[error(
+        "the https URL carries a user name, which may be a token and would show in every message; set DOVETAIL_HTTPS_USER, and the token's file in DOVETAIL_HTTPS_TOKEN_FILE, instead"
+    )]
+    UserInUrl,
     /// `#REF` is neither a ref name nor a full commit id.
     #[error(
         "`#{0}` is not a branch, a tag or a full 40-character commit id (abbreviated ids are not accepted)"
@@ -184,6 +193,8 @@ struct Endpoint {
     port: u16,
     /// Whether the URL has `user:password@`.
     password: bool,
+    /// Whether the URL has `user@` (with or without a password).
+    user: bool,
 }
 
 impl Endpoint {
@@ -200,6 +211,7 @@ impl Endpoint {
                 host: host.to_owned(),
                 port: 22,
                 password: false,
+                user: true,
             });
         };
         let (scheme, default_port) = match scheme.to_ascii_lowercase().as_str() {
@@ -213,6 +225,7 @@ impl Endpoint {
                     host: String::new(),
                     port: 0,
                     password: false,
+                    user: false,
                 });
             }
             _ => return None,
@@ -243,6 +256,7 @@ impl Endpoint {
             host: host.to_owned(),
             port,
             password: userinfo.is_some_and(|u| u.contains(':')),
+            user: userinfo.is_some(),
         })
     }
 }
@@ -998,6 +1012,12 @@ mod tests {
             GitSpec::parse("https://user:hunter2@git.example.com/x.git"),
             Err(LocationError::PasswordInUrl)
         ));
+        assert!(matches!(
+            GitSpec::parse("https://ghp_s3cret@github.com/acme/x.git"),
+            Err(LocationError::UserInUrl)
+        ));
+        // ssh URLs name their user; that is no secret.
+        assert!(GitSpec::parse("ssh://git@git.example.com/x.git").is_ok());
         assert!(matches!(
             GitSpec::parse("https://git.example.com/x.git#a..b"),
             Err(LocationError::BadRev(_))
