@@ -683,27 +683,26 @@ impl Cache {
         if let Local::Ready(found) = self.local(spec, &dir) {
             return Ok(found.into_checkout(spec, lock, None));
         }
-        // The helper takes the lock alone; flock has no atomic upgrade anyway, and the
-        // helper looks again once it holds it.
-        lock.unlock().map_err(|e| GitError::CacheDir {
-            path: self.settings.cache_dir.display().to_string(),
-            message: format!("cannot unlock: {e}"),
-        })?;
-        let mut fetched = helper::fetch(&self.settings, spec, progress)?;
-        lock_within(&lock, false, &spec.url)?;
-        // Read back as every render reads it. Another process may have purged or rebuilt
-        // the repository between the helper's exit and our lock: then fetch once more.
-        let mut found = if let Ok(found) = verified(&dir, &spec.url, fetched.commit) {
-            found
-        } else {
+        // The helper takes the lock alone (flock has no atomic upgrade anyway, and the
+        // helper looks again once it holds it); what it fetched is read back under ours,
+        // as every render reads it.
+        let mut fetch_and_read = || -> Result<(Fetched, Result<Found, GitError>), GitError> {
             lock.unlock().map_err(|e| GitError::CacheDir {
                 path: self.settings.cache_dir.display().to_string(),
                 message: format!("cannot unlock: {e}"),
             })?;
-            fetched = helper::fetch(&self.settings, spec, progress)?;
+            let fetched = helper::fetch(&self.settings, spec, progress)?;
             lock_within(&lock, false, &spec.url)?;
-            verified(&dir, &spec.url, fetched.commit)?
+            let found = verified(&dir, &spec.url, fetched.commit);
+            Ok((fetched, found))
         };
+        // Another process may have purged or rebuilt the repository between the helper's
+        // exit and our lock: then fetch once more.
+        let (mut fetched, mut found) = fetch_and_read()?;
+        if found.is_err() {
+            (fetched, found) = fetch_and_read()?;
+        }
+        let mut found = found?;
         found.freshness = fetched.freshness;
         Ok(found.into_checkout(spec, lock, fetched.rebuilt))
     }
