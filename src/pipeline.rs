@@ -58,6 +58,8 @@ pub enum Location {
         dir: PathBuf,
         /// Anything `git rev-parse` takes: a branch, tag, `origin/main`, `HEAD~1`, a sha.
         rev: String,
+        /// What `rev` resolved to, once, when the location was made.
+        resolved: Box<crate::git::Resolved>,
     },
     /// Files held in memory: never named on a command line, but what the scenario
     /// tests hand the pipeline to run it in-process. Read like a directory: the app's
@@ -314,9 +316,9 @@ pub fn open_tree(
                 .map_err(Error::Stderr)?;
             Ok(Tree::Git(Box::new(tree)))
         }
-        Location::Revision { dir, rev } => {
+        Location::Revision { dir, rev, resolved } => {
             // The directory as it was at `rev`, wherever it sits in its repository.
-            let (checkout, inside) = crate::git::open_local(dir, rev)?;
+            let (checkout, inside) = crate::git::open_local(dir, rev, resolved)?;
             let tree = GitTree::open(checkout, &inside)?;
             reporter
                 .progress(role, &tree.checkout().describe())
@@ -456,11 +458,12 @@ pub fn at_revision(sources: &Sources, rev: &str) -> Result<Option<Sources>, GitE
     let mut found = false;
     for loc in std::iter::once(&mut out.app).chain(out.operator.as_mut()) {
         if let Location::Dir(dir) = loc
-            && crate::git::knows_revision(dir, rev)?
+            && let Some(resolved) = crate::git::resolve_revision(dir, rev)?
         {
             *loc = Location::Revision {
                 dir: dir.clone(),
                 rev: rev.to_owned(),
+                resolved: Box::new(resolved),
             };
             found = true;
         }

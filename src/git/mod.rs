@@ -800,12 +800,15 @@ mod hex_id {
     }
 }
 
-/// `dir` (inside a local git work tree) at revision `rev`: the checkout of its
-/// repository's commit, and `dir`'s path inside the repository. The revision is resolved
-/// by the helper (git's revision syntax is libgit2's to read).
-pub fn open_local(dir: &Path, rev: &str) -> Result<(Checkout, String), GitError> {
+/// `dir` (inside a local git work tree) at revision `rev`, as [`resolve_revision`]
+/// resolved it: the checkout of its repository's commit, and `dir`'s path inside the
+/// repository.
+pub fn open_local(
+    dir: &Path,
+    rev: &str,
+    resolved: &Resolved,
+) -> Result<(Checkout, String), GitError> {
     let shown = dir.display().to_string();
-    let resolved = helper::resolve(dir, rev)?;
     let fail = |message: String| GitError::Fetch {
         url: shown.clone(),
         message,
@@ -831,21 +834,22 @@ pub fn open_local(dir: &Path, rev: &str) -> Result<(Checkout, String), GitError>
             rebuilt: None,
             lock: None,
         },
-        resolved.inside,
+        resolved.inside.clone(),
     ))
 }
 
-/// Whether `dir` is inside a git work tree whose repository knows `rev`. Outside any
-/// work tree the answer is no without asking the helper; a helper that cannot be run is
-/// an error, not a no.
-pub fn knows_revision(dir: &Path, rev: &str) -> Result<bool, GitError> {
+/// `rev` in the repository of the git work tree `dir` is in, resolved by the helper
+/// (git's revision syntax is libgit2's to read); `None` when `dir` is in no work tree or
+/// its repository does not know `rev`. Outside any work tree the answer is `None` without
+/// asking the helper; a helper that cannot be run is an error, not a `None`.
+pub fn resolve_revision(dir: &Path, rev: &str) -> Result<Option<Resolved>, GitError> {
     if worktree::discover(dir).is_none() {
-        return Ok(false);
+        return Ok(None);
     }
     match helper::resolve(dir, rev) {
-        Ok(_) => Ok(true),
+        Ok(resolved) => Ok(Some(resolved)),
         Err(e @ GitError::Helper { .. }) => Err(e),
-        Err(_) => Ok(false),
+        Err(_) => Ok(None),
     }
 }
 
