@@ -7,8 +7,11 @@
 //! few fields that only tighten them, and its resources are the operator's.
 
 pub mod fleet;
+pub mod value;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
+
+use self::value::value;
 
 use crate::digest::sha256_hex;
 use crate::input::model::{DatabaseProvider, InitMode, Resources, Service, ServiceType};
@@ -52,12 +55,12 @@ pub fn render(r: &Resolved) -> Vec<Value> {
     }
     out.extend(secrets(r));
     if let Some(s) = &r.static_files {
-        let mut spec = json!({
-            "accessModes": [s.access_mode],
-            "resources": {"requests": {"storage": s.size}},
+        let mut spec = value!({
+            "accessModes": [&s.access_mode],
+            "resources": {"requests": {"storage": &s.size}},
         });
         if let Some(class) = &s.storage_class {
-            spec["storageClassName"] = json!(class);
+            spec["storageClassName"] = value!(class);
         }
         out.push(object(
             r,
@@ -75,12 +78,12 @@ pub fn render(r: &Resolved) -> Vec<Value> {
         out.extend(database(r, db));
     }
     if let Some(persistence) = r.redis.as_ref().and_then(|x| x.persistence.as_ref()) {
-        let mut spec = json!({
+        let mut spec = value!({
             "accessModes": ["ReadWriteOnce"],
-            "resources": {"requests": {"storage": persistence.size}},
+            "resources": {"requests": {"storage": &persistence.size}},
         });
         if let Some(class) = &persistence.storage_class {
-            spec["storageClassName"] = json!(class);
+            spec["storageClassName"] = value!(class);
         }
         out.push(object(
             r,
@@ -113,7 +116,7 @@ pub fn render(r: &Resolved) -> Vec<Value> {
     }
     for p in &r.processes {
         if let Some(a) = &p.autoscaling {
-            let spec = json!({
+            let spec = value!({
                 "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name(r, &p.name)},
                 "minReplicas": a.min_replicas,
                 "maxReplicas": a.max_replicas,
@@ -137,7 +140,7 @@ pub fn render(r: &Resolved) -> Vec<Value> {
             .map_or(p.replicas, |a| a.min_replicas);
         if least > 1 {
             let spec =
-                json!({"maxUnavailable": 1, "selector": {"matchLabels": selector(r, &p.name)}});
+                value!({"maxUnavailable": 1, "selector": {"matchLabels": selector(r, &p.name)}});
             out.push(object(
                 r,
                 "policy/v1",
@@ -166,18 +169,18 @@ fn instance(r: &Resolved) -> String {
 }
 
 fn labels(r: &Resolved, component: &str) -> Value {
-    json!({
-        "app.kubernetes.io/name": r.identity.app,
+    value!({
+        "app.kubernetes.io/name": &r.identity.app,
         "app.kubernetes.io/instance": instance(r),
         "app.kubernetes.io/component": component,
-        "app.kubernetes.io/part-of": r.identity.app,
+        "app.kubernetes.io/part-of": &r.identity.app,
         "app.kubernetes.io/managed-by": "dovetail",
     })
 }
 
 fn selector(r: &Resolved, component: &str) -> Value {
-    json!({
-        "app.kubernetes.io/name": r.identity.app,
+    value!({
+        "app.kubernetes.io/name": &r.identity.app,
         "app.kubernetes.io/instance": instance(r),
         "app.kubernetes.io/component": component,
     })
@@ -194,15 +197,15 @@ fn object(
     spec: Option<Value>,
     early: bool,
 ) -> Value {
-    let mut metadata = json!({
+    let mut metadata = value!({
         "name": name,
-        "namespace": r.namespace,
+        "namespace": &r.namespace,
         "labels": labels(r, component),
     });
     if early {
-        metadata["annotations"] = json!({SYNC_WAVE: "-2"});
+        metadata["annotations"] = value!({SYNC_WAVE: "-2"});
     }
-    let mut o = json!({"apiVersion": api_version, "kind": kind, "metadata": metadata});
+    let mut o = value!({"apiVersion": api_version, "kind": kind, "metadata": metadata});
     if let Some(spec) = spec {
         o["spec"] = spec;
     }
@@ -219,13 +222,13 @@ fn service_account(r: &Resolved) -> Value {
         None,
         true,
     );
-    o["automountServiceAccountToken"] = json!(false);
+    o["automountServiceAccountToken"] = value!(false);
     o
 }
 
 fn env_config_map(r: &Resolved) -> Value {
     let mut o = object(r, "v1", "ConfigMap", &name(r, "env"), "config", None, true);
-    o["data"] = Value::Object(r.env.iter().map(|(k, v)| (k.clone(), json!(v))).collect());
+    o["data"] = Value::Object(r.env.iter().map(|(k, v)| (k.clone(), value!(v))).collect());
     o
 }
 
@@ -245,8 +248,8 @@ fn files_config_map(r: &Resolved) -> Value {
     files.sort_by(|a, b| a.key.cmp(&b.key));
     for f in files {
         match std::str::from_utf8(&f.content) {
-            Ok(text) => data.insert(f.key.clone(), json!(text)),
-            Err(_) => binary.insert(f.key.clone(), json!(base64(&f.content))),
+            Ok(text) => data.insert(f.key.clone(), value!(text)),
+            Err(_) => binary.insert(f.key.clone(), value!(base64(&f.content))),
         };
     }
     if !data.is_empty() {
@@ -284,8 +287,8 @@ fn secrets(r: &Resolved) -> Vec<Value> {
             .into_iter()
             .map(|(k, v)| {
                 let shown = match v {
-                    Some(bytes) => json!(base64(bytes)),
-                    None => json!("<redacted: rendered without an identity>"),
+                    Some(bytes) => value!(base64(bytes)),
+                    None => value!("<redacted: rendered without an identity>"),
                 };
                 (k, shown)
             })
@@ -294,7 +297,7 @@ fn secrets(r: &Resolved) -> Vec<Value> {
     };
     if !sec.values.is_empty() {
         let mut o = object(r, "v1", "Secret", &name(r, "secrets"), "config", None, true);
-        o["type"] = json!("Opaque");
+        o["type"] = value!("Opaque");
         fill(
             &mut o,
             sec.values.iter().map(|(k, v)| (k.clone(), v)).collect(),
@@ -303,7 +306,7 @@ fn secrets(r: &Resolved) -> Vec<Value> {
     }
     if let Some(pull) = &sec.pull {
         let mut o = object(r, "v1", "Secret", &name(r, "pull"), "config", None, true);
-        o["type"] = json!("kubernetes.io/dockerconfigjson");
+        o["type"] = value!("kubernetes.io/dockerconfigjson");
         fill(&mut o, vec![(".dockerconfigjson".to_owned(), pull)]);
         out.push(o);
     }
@@ -315,9 +318,9 @@ fn secrets(r: &Resolved) -> Vec<Value> {
 /// that is not already in git.
 fn age_secret(r: &Resolved, secrets: &crate::merge::ResolvedSecrets) -> Value {
     let (group, version, kind) = AGE_SECRET;
-    let mut spec = json!({"data": secrets.armored});
+    let mut spec = value!({"data": &secrets.armored});
     if let Some(pull) = &secrets.pull_key {
-        spec["imagePullSecret"] = json!(pull);
+        spec["imagePullSecret"] = value!(pull);
     }
     object(
         r,
@@ -335,7 +338,7 @@ fn has_secret_env(r: &Resolved) -> bool {
 }
 
 fn service(r: &Resolved, process: &str, port: u16, kind: ServiceType) -> Value {
-    let spec = json!({
+    let spec = value!({
         "type": format!("{kind:?}"),
         "selector": selector(r, process),
         "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}],
@@ -355,11 +358,11 @@ fn resources(res: &Resources) -> Value {
     // Requests equal limits: each pod gets exactly what the operator allocated
     // (Guaranteed QoS), no more under contention and no less. Local storage has a limit
     // too, so that no container can fill its node's disk.
-    let mut amounts = json!({"cpu": res.cpu, "memory": res.memory});
+    let mut amounts = value!({"cpu": &res.cpu, "memory": &res.memory});
     if let Some(e) = &res.ephemeral_storage {
-        amounts["ephemeral-storage"] = json!(e);
+        amounts["ephemeral-storage"] = value!(e);
     }
-    json!({"requests": amounts, "limits": amounts})
+    value!({"requests": &amounts, "limits": amounts})
 }
 
 /// The restricted security context, with the fields a fragment may tighten applied.
@@ -367,7 +370,7 @@ fn resources(res: &Resources) -> Value {
 /// change the image's programs; `/tmp` is writable ([`with_tmp`]) and an app mounts an
 /// `emptyDir` wherever else it must write.
 fn container_security(tightened: Option<&Value>) -> Value {
-    let mut sc = json!({
+    let mut sc = value!({
         "allowPrivilegeEscalation": false,
         "privileged": false,
         "readOnlyRootFilesystem": true,
@@ -389,11 +392,11 @@ fn container_security(tightened: Option<&Value>) -> Value {
 fn app_env(r: &Resolved, c: &mut Map<String, Value>) {
     let mut env = Vec::new();
     if r.database.is_some() {
-        env.push(json!({"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": name(r, "db-app"), "key": "uri"}}}));
+        env.push(value!({"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": name(r, "db-app"), "key": "uri"}}}));
     }
     if r.redis.is_some() {
         env.push(
-            json!({"name": "REDIS_URL", "value": format!("redis://{}:6379/0", name(r, "redis"))}),
+            value!({"name": "REDIS_URL", "value": format!("redis://{}:6379/0", name(r, "redis"))}),
         );
     }
     if !env.is_empty() {
@@ -401,10 +404,10 @@ fn app_env(r: &Resolved, c: &mut Map<String, Value>) {
     }
     let mut from = Vec::new();
     if !r.env.is_empty() {
-        from.push(json!({"configMapRef": {"name": name(r, "env")}}));
+        from.push(value!({"configMapRef": {"name": name(r, "env")}}));
     }
     if has_secret_env(r) {
-        from.push(json!({"secretRef": {"name": name(r, "secrets")}}));
+        from.push(value!({"secretRef": {"name": name(r, "secrets")}}));
     }
     if !from.is_empty() {
         c.insert("envFrom".into(), Value::Array(from));
@@ -414,10 +417,10 @@ fn app_env(r: &Resolved, c: &mut Map<String, Value>) {
 fn mounts(r: &Resolved, files: &[String], mounts_static: bool) -> Vec<Value> {
     let mut v = Vec::new();
     for f in r.files.iter().filter(|f| files.contains(&f.key)) {
-        v.push(json!({"name": "dovetail-files", "mountPath": f.mount, "subPath": f.key, "readOnly": true}));
+        v.push(value!({"name": "dovetail-files", "mountPath": &f.mount, "subPath": &f.key, "readOnly": true}));
     }
     if mounts_static && let Some(s) = &r.static_files {
-        v.push(json!({"name": "dovetail-static", "mountPath": s.mount}));
+        v.push(value!({"name": "dovetail-static", "mountPath": &s.mount}));
     }
     v
 }
@@ -437,9 +440,9 @@ fn declares_port(c: &Value, port: u16) -> bool {
 /// command): readiness, liveness and a generous start-up probe.
 fn probes(p: &ResolvedProcess, c: &mut Map<String, Value>) {
     let action = match (&p.health_command, &p.health_path, p.port) {
-        (Some(cmd), _, _) => json!({"exec": {"command": cmd}}),
-        (None, Some(path), Some(_)) => json!({"httpGet": {"path": path, "port": "http"}}),
-        (None, _, Some(_)) => json!({"tcpSocket": {"port": "http"}}),
+        (Some(cmd), _, _) => value!({"exec": {"command": cmd}}),
+        (None, Some(path), Some(_)) => value!({"httpGet": {"path": path, "port": "http"}}),
+        (None, _, Some(_)) => value!({"tcpSocket": {"port": "http"}}),
         (None, _, None) => return,
     };
     let probe = |extra: Value| {
@@ -451,16 +454,16 @@ fn probes(p: &ResolvedProcess, c: &mut Map<String, Value>) {
     };
     c.insert(
         "readinessProbe".into(),
-        probe(json!({"periodSeconds": 5, "failureThreshold": 3})),
+        probe(value!({"periodSeconds": 5, "failureThreshold": 3})),
     );
     c.insert(
         "livenessProbe".into(),
-        probe(json!({"periodSeconds": 10, "failureThreshold": 6})),
+        probe(value!({"periodSeconds": 10, "failureThreshold": 6})),
     );
     // Generous start-up: migrations-heavy frameworks can take minutes on first boot.
     c.insert(
         "startupProbe".into(),
-        probe(json!({"periodSeconds": 5, "failureThreshold": 60})),
+        probe(value!({"periodSeconds": 5, "failureThreshold": 60})),
     );
 }
 
@@ -472,7 +475,7 @@ fn serve_from(c: &mut Value, p: &ResolvedProcess) {
     if let Some(Value::Array(ports)) = c.get_mut("ports") {
         for pt in ports {
             if pt.get("containerPort").and_then(Value::as_u64) == Some(u64::from(port)) {
-                pt["name"] = json!("http");
+                pt["name"] = value!("http");
             }
         }
     }
@@ -485,19 +488,19 @@ fn serve_from(c: &mut Value, p: &ResolvedProcess) {
 
 fn main_container(r: &Resolved, p: &ResolvedProcess, serves: bool) -> Value {
     let mut c = Map::new();
-    c.insert("name".into(), json!(p.name));
-    c.insert("image".into(), json!(r.image));
-    c.insert("imagePullPolicy".into(), json!("Always"));
+    c.insert("name".into(), value!(&p.name));
+    c.insert("image".into(), value!(&r.image));
+    c.insert("imagePullPolicy".into(), value!("Always"));
     if let Some(cmd) = &p.command {
-        c.insert("command".into(), json!(cmd));
+        c.insert("command".into(), value!(cmd));
     }
     if let Some(args) = &p.args {
-        c.insert("args".into(), json!(args));
+        c.insert("args".into(), value!(args));
     }
     if let (Some(port), true) = (p.port, serves) {
         c.insert(
             "ports".into(),
-            json!([{"name": "http", "containerPort": port, "protocol": "TCP"}]),
+            value!([{"name": "http", "containerPort": port, "protocol": "TCP"}]),
         );
     }
     app_env(r, &mut c);
@@ -572,7 +575,7 @@ fn extra_container(r: &Resolved, c: &Value) -> Value {
             let is_image = k == "image";
             ordered.insert(k, v);
             if is_image {
-                ordered.insert("imagePullPolicy".into(), json!("Always"));
+                ordered.insert("imagePullPolicy".into(), value!("Always"));
             }
         }
         *m = ordered;
@@ -599,18 +602,18 @@ fn wait_containers(r: &Resolved, waits: &[Service]) -> Vec<Value> {
             Service::Postgres => (
                 "wait-for-postgres",
                 r.wait_image.clone(),
-                json!({"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": name(r, "db-app"), "key": "uri"}}}),
+                value!({"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": name(r, "db-app"), "key": "uri"}}}),
                 "until pg_isready -q -d \"$DATABASE_URL\"; do sleep 2; done",
             ),
             Service::Redis => (
                 "wait-for-redis",
                 r.redis.as_ref().map(|x| x.image.clone()),
-                json!({"name": "REDIS_URL", "value": format!("redis://{}:6379/0", name(r, "redis"))}),
+                value!({"name": "REDIS_URL", "value": format!("redis://{}:6379/0", name(r, "redis"))}),
                 "until redis-cli -u \"$REDIS_URL\" ping | grep -q PONG; do sleep 2; done",
             ),
         };
         let Some(image) = image else { continue };
-        out.push(json!({
+        out.push(value!({
             "name": container,
             "image": image,
             "imagePullPolicy": "Always",
@@ -626,12 +629,12 @@ fn wait_containers(r: &Resolved, waits: &[Service]) -> Vec<Value> {
 fn init_container(r: &Resolved) -> Option<Value> {
     let init = r.init.as_ref()?;
     let mut c = Map::new();
-    c.insert("name".into(), json!("init"));
-    c.insert("image".into(), json!(r.image));
-    c.insert("imagePullPolicy".into(), json!("Always"));
-    c.insert("command".into(), json!(init.command));
+    c.insert("name".into(), value!("init"));
+    c.insert("image".into(), value!(&r.image));
+    c.insert("imagePullPolicy".into(), value!("Always"));
+    c.insert("command".into(), value!(&init.command));
     if let Some(args) = &init.args {
-        c.insert("args".into(), json!(args));
+        c.insert("args".into(), value!(args));
     }
     app_env(r, &mut c);
     c.insert("resources".into(), resources(&init.resources));
@@ -647,10 +650,10 @@ fn init_container(r: &Resolved) -> Option<Value> {
 fn volumes(r: &Resolved, files: bool, static_files: bool) -> Vec<Value> {
     let mut v = Vec::new();
     if files {
-        v.push(json!({"name": "dovetail-files", "configMap": {"name": name(r, "files")}}));
+        v.push(value!({"name": "dovetail-files", "configMap": {"name": name(r, "files")}}));
     }
     if static_files {
-        v.push(json!({"name": "dovetail-static", "persistentVolumeClaim": {"claimName": name(r, "static")}}));
+        v.push(value!({"name": "dovetail-static", "persistentVolumeClaim": {"claimName": name(r, "static")}}));
     }
     v
 }
@@ -674,20 +677,20 @@ fn with_tmp(spec: &mut Map<String, Value>, size: Option<&str>) {
                 continue;
             }
             used = true;
-            let mount = json!({"name": "dovetail-tmp", "mountPath": "/tmp"});
+            let mount = value!({"name": "dovetail-tmp", "mountPath": "/tmp"});
             match c.get_mut("volumeMounts") {
                 Some(Value::Array(m)) => m.push(mount),
-                _ => c["volumeMounts"] = json!([mount]),
+                _ => c["volumeMounts"] = value!([mount]),
             }
         }
     }
     if used {
         let volume =
-            json!({"name": "dovetail-tmp", "emptyDir": {"sizeLimit": size.unwrap_or(TMP_SIZE)}});
+            value!({"name": "dovetail-tmp", "emptyDir": {"sizeLimit": size.unwrap_or(TMP_SIZE)}});
         match spec.get_mut("volumes") {
             Some(Value::Array(v)) => v.push(volume),
             _ => {
-                spec.insert("volumes".into(), json!([volume]));
+                spec.insert("volumes".into(), value!([volume]));
             }
         }
     }
@@ -700,13 +703,13 @@ fn pull_secrets(r: &Resolved, spec: &mut Map<String, Value>) {
     if r.secrets.as_ref().is_some_and(|s| s.pull.is_some()) {
         spec.insert(
             "imagePullSecrets".into(),
-            json!([{"name": name(r, "pull")}]),
+            value!([{"name": name(r, "pull")}]),
         );
     }
 }
 
 fn pod_security() -> Value {
-    json!({
+    value!({
         "runAsNonRoot": true,
         "runAsUser": DEFAULT_UID,
         "runAsGroup": DEFAULT_UID,
@@ -775,9 +778,9 @@ fn deployment(r: &Resolved, p: &ResolvedProcess) -> Value {
     vols.extend(p.volumes.iter().cloned());
 
     let mut spec = Map::new();
-    spec.insert("serviceAccountName".into(), json!(r.identity.app));
-    spec.insert("automountServiceAccountToken".into(), json!(false));
-    spec.insert("enableServiceLinks".into(), json!(false));
+    spec.insert("serviceAccountName".into(), value!(&r.identity.app));
+    spec.insert("automountServiceAccountToken".into(), value!(false));
+    spec.insert("enableServiceLinks".into(), value!(false));
     spec.insert("securityContext".into(), pod_security());
     pull_secrets(r, &mut spec);
     if !init_containers.is_empty() {
@@ -789,29 +792,29 @@ fn deployment(r: &Resolved, p: &ResolvedProcess) -> Value {
     }
     with_tmp(&mut spec, p.resources.ephemeral_storage.as_deref());
 
-    let template = json!({
+    let template = value!({
         "metadata": {
             "labels": labels(r, &p.name),
             "annotations": {
                 CHECKSUM_ANNOTATION: checksum(r, p),
-                "kubectl.kubernetes.io/default-container": p.name,
+                "kubectl.kubernetes.io/default-container": &p.name,
             },
         },
         "spec": Value::Object(spec),
     });
     let strategy = if p.singleton || static_rwo {
-        json!({"type": "Recreate"})
+        value!({"type": "Recreate"})
     } else {
-        json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}})
+        value!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}})
     };
     let mut dspec = Map::new();
     if p.autoscaling.is_none() {
-        dspec.insert("replicas".into(), json!(p.replicas));
+        dspec.insert("replicas".into(), value!(p.replicas));
     }
-    dspec.insert("revisionHistoryLimit".into(), json!(5));
+    dspec.insert("revisionHistoryLimit".into(), value!(5));
     dspec.insert(
         "selector".into(),
-        json!({"matchLabels": selector(r, &p.name)}),
+        value!({"matchLabels": selector(r, &p.name)}),
     );
     dspec.insert("strategy".into(), strategy);
     dspec.insert("template".into(), template);
@@ -831,10 +834,10 @@ fn init_job(r: &Resolved) -> Value {
         return Value::Null;
     };
     let mut spec = Map::new();
-    spec.insert("serviceAccountName".into(), json!(r.identity.app));
-    spec.insert("automountServiceAccountToken".into(), json!(false));
-    spec.insert("enableServiceLinks".into(), json!(false));
-    spec.insert("restartPolicy".into(), json!("Never"));
+    spec.insert("serviceAccountName".into(), value!(&r.identity.app));
+    spec.insert("automountServiceAccountToken".into(), value!(false));
+    spec.insert("enableServiceLinks".into(), value!(false));
+    spec.insert("restartPolicy".into(), value!("Never"));
     spec.insert("securityContext".into(), pod_security());
     pull_secrets(r, &mut spec);
     let waits = r
@@ -846,7 +849,7 @@ fn init_job(r: &Resolved) -> Value {
     if !waits.is_empty() {
         spec.insert("initContainers".into(), Value::Array(waits));
     }
-    spec.insert("containers".into(), json!([c]));
+    spec.insert("containers".into(), value!([c]));
     let vols = volumes(r, !r.files.is_empty(), r.static_files.is_some());
     if !vols.is_empty() {
         spec.insert("volumes".into(), Value::Array(vols));
@@ -860,12 +863,12 @@ fn init_job(r: &Resolved) -> Value {
     let mut o = object(r, "batch/v1", "Job", &name(r, "init"), "init", None, false);
     // A Sync hook one wave after the objects it needs (ConfigMaps, the database) and
     // before the Deployments: migrations run once per sync, before new code starts.
-    o["metadata"]["annotations"] = json!({
+    o["metadata"]["annotations"] = value!({
         "argocd.argoproj.io/hook": "Sync",
         "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
         SYNC_WAVE: "-1",
     });
-    o["spec"] = json!({
+    o["spec"] = value!({
         "backoffLimit": 2,
         "activeDeadlineSeconds": 1800,
         "template": {
@@ -885,43 +888,43 @@ const BARMAN_PLUGIN: &str = "barman-cloud.cloudnative-pg.io";
 fn database(r: &Resolved, db: &crate::merge::ResolvedDatabase) -> Vec<Value> {
     let db_name = name(r, "db");
     let mut out = Vec::new();
-    let mut storage = json!({"size": db.size});
+    let mut storage = value!({"size": &db.size});
     if let Some(class) = &db.storage_class {
-        storage["storageClass"] = json!(class);
+        storage["storageClass"] = value!(class);
     }
-    let mut spec = json!({
+    let mut spec = value!({
         "instances": db.instances,
         "resources": resources(&db.resources),
     });
     // CloudNativePG's scratch volumes (/controller, /run, /tmp) are emptyDirs: bound
     // them like every other volume.
     if let Some(e) = &db.resources.ephemeral_storage {
-        spec["ephemeralVolumesSizeLimit"] = json!({"temporaryData": e});
+        spec["ephemeralVolumesSizeLimit"] = value!({"temporaryData": e});
     }
-    spec["enableSuperuserAccess"] = json!(false);
+    spec["enableSuperuserAccess"] = value!(false);
     spec["bootstrap"] = match &db.restore {
-        None => json!({"initdb": {"database": "app", "owner": "app"}}),
+        None => value!({"initdb": {"database": "app", "owner": "app"}}),
         Some(restore) => {
-            let mut recovery = json!({"source": "backups", "database": "app", "owner": "app"});
+            let mut recovery = value!({"source": "backups", "database": "app", "owner": "app"});
             if let Some(at) = &restore.point_in_time {
-                recovery["recoveryTarget"] = json!({"targetTime": at});
+                recovery["recoveryTarget"] = value!({"targetTime": at});
             }
-            spec["externalClusters"] = json!([{
+            spec["externalClusters"] = value!([{
                 "name": "backups",
                 "plugin": {
                     "name": BARMAN_PLUGIN,
-                    "parameters": {"barmanObjectName": db_name, "serverName": restore.server_name},
+                    "parameters": {"barmanObjectName": &db_name, "serverName": &restore.server_name},
                 },
             }]);
-            json!({"recovery": recovery})
+            value!({"recovery": recovery})
         }
     };
     spec["storage"] = storage;
     if let Some(b) = db.backup.as_ref().filter(|b| b.archiving) {
-        spec["plugins"] = json!([{
+        spec["plugins"] = value!([{
             "name": BARMAN_PLUGIN,
             "isWALArchiver": true,
-            "parameters": {"barmanObjectName": db_name, "serverName": b.server_name},
+            "parameters": {"barmanObjectName": &db_name, "serverName": &b.server_name},
         }]);
     }
     if let Some(b) = &db.backup {
@@ -937,9 +940,9 @@ fn database(r: &Resolved, db: &crate::merge::ResolvedDatabase) -> Vec<Value> {
         true,
     ));
     if let Some(b) = db.backup.as_ref().filter(|b| b.archiving) {
-        let spec = json!({
-            "schedule": b.schedule,
-            "cluster": {"name": db_name},
+        let spec = value!({
+            "schedule": &b.schedule,
+            "cluster": {"name": &db_name},
             "method": "plugin",
             "pluginConfiguration": {"name": BARMAN_PLUGIN},
             "backupOwnerReference": "self",
@@ -964,9 +967,9 @@ fn database(r: &Resolved, db: &crate::merge::ResolvedDatabase) -> Vec<Value> {
 /// backups are not archiving), the retention policy is left out: nothing may delete the
 /// backups being restored from.
 fn object_store(r: &Resolved, b: &crate::merge::ResolvedBackup) -> Value {
-    let key = |k: &str| json!({"name": b.credentials_secret, "key": k});
-    let mut configuration = json!({
-        "destinationPath": b.destination_path,
+    let key = |k: &str| value!({"name": &b.credentials_secret, "key": k});
+    let mut configuration = value!({
+        "destinationPath": &b.destination_path,
         "s3Credentials": {
             "accessKeyId": key("ACCESS_KEY_ID"),
             "secretAccessKey": key("ACCESS_SECRET_KEY"),
@@ -975,14 +978,14 @@ fn object_store(r: &Resolved, b: &crate::merge::ResolvedBackup) -> Value {
         "data": {"compression": "gzip"},
     });
     if let Some(url) = &b.endpoint_url {
-        configuration["endpointURL"] = json!(url);
+        configuration["endpointURL"] = value!(url);
     }
-    let mut spec = json!({
+    let mut spec = value!({
         "configuration": configuration,
         "instanceSidecarConfiguration": {"resources": resources(&b.sidecar_resources)},
     });
     if b.archiving {
-        spec["retentionPolicy"] = json!(b.retention);
+        spec["retentionPolicy"] = value!(&b.retention);
     }
     object(
         r,
@@ -996,7 +999,7 @@ fn object_store(r: &Resolved, b: &crate::merge::ResolvedBackup) -> Value {
 }
 
 fn redis_service(r: &Resolved) -> Value {
-    let spec = json!({
+    let spec = value!({
         "type": "ClusterIP",
         "selector": selector(r, "redis"),
         "ports": [{"name": "redis", "port": 6379, "targetPort": "redis", "protocol": "TCP"}],
@@ -1019,7 +1022,7 @@ fn redis_service(r: &Resolved) -> Value {
 fn redis_args(redis: &crate::merge::ResolvedRedis) -> Value {
     let maxmemory = redis.maxmemory.to_string();
     if redis.persistence.is_some() {
-        json!([
+        value!([
             "--maxmemory",
             maxmemory,
             "--maxmemory-policy",
@@ -1032,7 +1035,7 @@ fn redis_args(redis: &crate::merge::ResolvedRedis) -> Value {
             "everysec"
         ])
     } else {
-        json!([
+        value!([
             "--maxmemory",
             maxmemory,
             "--maxmemory-policy",
@@ -1048,9 +1051,9 @@ fn redis_args(redis: &crate::merge::ResolvedRedis) -> Value {
 /// Redis' `/data`: its claim when it keeps an append-only file, else scratch space.
 fn redis_volume(r: &Resolved, redis: &crate::merge::ResolvedRedis) -> Value {
     if redis.persistence.is_some() {
-        json!({"name": "data", "persistentVolumeClaim": {"claimName": name(r, "redis")}})
+        value!({"name": "data", "persistentVolumeClaim": {"claimName": name(r, "redis")}})
     } else {
-        json!({"name": "data", "emptyDir": {"sizeLimit": redis.memory}})
+        value!({"name": "data", "emptyDir": {"sizeLimit": &redis.memory}})
     }
 }
 
@@ -1064,9 +1067,9 @@ fn redis_deployment(r: &Resolved) -> Value {
         ephemeral_storage: r.sidecar_resources.ephemeral_storage.clone(),
     };
     let sc = container_security(None);
-    let container = json!({
+    let container = value!({
         "name": "redis",
-        "image": redis.image,
+        "image": &redis.image,
         "imagePullPolicy": "Always",
         "args": redis_args(redis),
         "ports": [{"name": "redis", "containerPort": 6379, "protocol": "TCP"}],
@@ -1076,7 +1079,7 @@ fn redis_deployment(r: &Resolved) -> Value {
         "livenessProbe": {"tcpSocket": {"port": "redis"}, "periodSeconds": 10, "failureThreshold": 6},
         "securityContext": sc,
     });
-    let spec = json!({
+    let spec = value!({
         "replicas": 1,
         "revisionHistoryLimit": 5,
         "selector": {"matchLabels": selector(r, "redis")},
@@ -1084,7 +1087,7 @@ fn redis_deployment(r: &Resolved) -> Value {
         "template": {
             "metadata": {"labels": labels(r, "redis")},
             "spec": {
-                "serviceAccountName": r.identity.app,
+                "serviceAccountName": &r.identity.app,
                 "automountServiceAccountToken": false,
                 "enableServiceLinks": false,
                 "securityContext": pod_security(),
@@ -1115,22 +1118,22 @@ fn ingress(r: &Resolved, ing: &crate::merge::ResolvedIngress) -> Value {
         false,
     );
     if let Some(issuer) = &ing.cluster_issuer {
-        o["metadata"]["annotations"] = json!({"cert-manager.io/cluster-issuer": issuer});
+        o["metadata"]["annotations"] = value!({"cert-manager.io/cluster-issuer": issuer});
     }
     let rules: Vec<Value> = ing
         .hosts
         .iter()
         .map(|h| {
-            json!({"host": h, "http": {"paths": [{
+            value!({"host": h, "http": {"paths": [{
                 "path": "/",
                 "pathType": "Prefix",
                 "backend": {"service": {"name": name(r, "web"), "port": {"name": "http"}}},
             }]}})
         })
         .collect();
-    o["spec"] = json!({
-        "ingressClassName": ing.class_name,
-        "tls": [{"hosts": ing.hosts, "secretName": name(r, "tls")}],
+    o["spec"] = value!({
+        "ingressClassName": &ing.class_name,
+        "tls": [{"hosts": &ing.hosts, "secretName": name(r, "tls")}],
         "rules": rules,
     });
     o
@@ -1140,35 +1143,35 @@ fn ingress(r: &Resolved, ing: &crate::merge::ResolvedIngress) -> Value {
 /// the CloudNativePG operator; reaching each other, DNS and the API server (the
 /// instance manager watches its Cluster), which the platform may pin down.
 fn database_policy(r: &Resolved, app_pods: &Value, db_pods: &Value, dns: &Value) -> Value {
-    let both = json!([
+    let both = value!([
         {"protocol": "TCP", "port": POSTGRES_PORT},
         {"protocol": "TCP", "port": CNPG_STATUS_PORT},
     ]);
-    let api_ports = json!([{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]);
-    let api = json!({
+    let api_ports = value!([{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]);
+    let api = value!({
         "to": r
             .network
             .api_server
             .iter()
             .map(|rule| {
-                let mut block = json!({"cidr": rule.cidr});
+                let mut block = value!({"cidr": &rule.cidr});
                 if !rule.except.is_empty() {
-                    block["except"] = json!(rule.except);
+                    block["except"] = value!(&rule.except);
                 }
-                json!({"ipBlock": block})
+                value!({"ipBlock": block})
             })
             .collect::<Vec<_>>(),
         "ports": api_ports,
     });
-    let mut spec = json!({
+    let mut spec = value!({
         "podSelector": db_pods,
         "policyTypes": ["Ingress", "Egress"],
         "ingress": [
             {"from": [{"podSelector": app_pods}], "ports": [{"protocol": "TCP", "port": POSTGRES_PORT}]},
-            {"from": [{"podSelector": db_pods}], "ports": both},
+            {"from": [{"podSelector": db_pods}], "ports": &both},
             {
-                "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": r.network.database_operator_namespace}}}],
-                "ports": both,
+                "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": &r.network.database_operator_namespace}}}],
+                "ports": &both,
             },
         ],
         "egress": [
@@ -1235,9 +1238,9 @@ fn pod_monitors(r: &Resolved) -> Vec<Value> {
         }
         let endpoints: Vec<Value> = ports
             .iter()
-            .map(|(port, _)| json!({"port": port, "path": "/metrics"}))
+            .map(|(port, _)| value!({"port": port, "path": "/metrics"}))
             .collect();
-        let spec = json!({
+        let spec = value!({
             "selector": {"matchLabels": selector(r, &p.name)},
             "podMetricsEndpoints": endpoints,
         });
@@ -1262,16 +1265,16 @@ const CNPG_STATUS_PORT: u16 = 8000;
 
 /// A NetworkPolicy egress rule to an address block (on its ports, or all).
 fn egress_rule(rule: &crate::merge::ResolvedEgress) -> Value {
-    let mut block = json!({"cidr": rule.cidr});
+    let mut block = value!({"cidr": &rule.cidr});
     if !rule.except.is_empty() {
-        block["except"] = json!(rule.except);
+        block["except"] = value!(&rule.except);
     }
-    let mut e = json!({"to": [{"ipBlock": block}]});
+    let mut e = value!({"to": [{"ipBlock": block}]});
     if !rule.ports.is_empty() {
         e["ports"] = Value::Array(
             rule.ports
                 .iter()
-                .map(|p| json!({"protocol": "TCP", "port": p}))
+                .map(|p| value!({"protocol": "TCP", "port": p}))
                 .collect(),
         );
     }
@@ -1284,19 +1287,19 @@ fn egress_rule(rule: &crate::merge::ResolvedEgress) -> Value {
 /// ports by monitoring; the database's pods by the app, each other and their operator.
 /// No rule reaches other tenants' namespaces or the cloud metadata address.
 fn network_policies(r: &Resolved) -> Vec<Value> {
-    let own = json!({"matchLabels": {"app.kubernetes.io/instance": instance(r)}});
-    let dns = json!({
+    let own = value!({"matchLabels": {"app.kubernetes.io/instance": instance(r)}});
+    let dns = value!({
         "to": [{
-            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": r.network.dns_namespace}},
-            "podSelector": {"matchLabels": r.network.dns_labels},
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": &r.network.dns_namespace}},
+            "podSelector": {"matchLabels": &r.network.dns_labels},
         }],
         "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
     });
-    let spec = json!({
-        "podSelector": own,
+    let spec = value!({
+        "podSelector": &own,
         "policyTypes": ["Ingress", "Egress"],
-        "ingress": [{"from": [{"podSelector": own}]}],
-        "egress": [{"to": [{"podSelector": own}]}, dns],
+        "ingress": [{"from": [{"podSelector": &own}]}],
+        "egress": [{"to": [{"podSelector": &own}]}, &dns],
     });
     let mut out = vec![object(
         r,
@@ -1311,18 +1314,18 @@ fn network_policies(r: &Resolved) -> Vec<Value> {
         .database
         .as_ref()
         .is_some_and(|db| db.provider == DatabaseProvider::Cnpg);
-    let db_pods = json!({"matchLabels": {"cnpg.io/cluster": name(r, "db")}});
+    let db_pods = value!({"matchLabels": {"cnpg.io/cluster": name(r, "db")}});
     let mut egress = Vec::new();
     if cnpg {
-        egress.push(json!({
-            "to": [{"podSelector": db_pods}],
+        egress.push(value!({
+            "to": [{"podSelector": &db_pods}],
             "ports": [{"protocol": "TCP", "port": POSTGRES_PORT}],
         }));
     }
     egress.extend(r.network.egress.iter().map(egress_rule));
     if !egress.is_empty() {
         // Redis serves the app and calls nobody.
-        let spec = json!({
+        let spec = value!({
             "podSelector": {
                 "matchLabels": {"app.kubernetes.io/instance": instance(r)},
                 "matchExpressions": [{"key": "app.kubernetes.io/component", "operator": "NotIn", "values": ["redis"]}],
@@ -1350,11 +1353,11 @@ fn network_policies(r: &Resolved) -> Vec<Value> {
             .find(|p| p.name == "web")
             .and_then(|p| p.port)
     {
-        let spec = json!({
+        let spec = value!({
             "podSelector": {"matchLabels": selector(r, "web")},
             "policyTypes": ["Ingress"],
             "ingress": [{
-                "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": r.ingress_namespace}}}],
+                "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": &r.ingress_namespace}}}],
                 "ports": [{"protocol": "TCP", "port": port}],
             }],
         });
@@ -1376,14 +1379,14 @@ fn network_policies(r: &Resolved) -> Vec<Value> {
             .map(|(_, number)| number)
             .collect::<std::collections::BTreeSet<u64>>()
             .into_iter()
-            .map(|port| json!({"protocol": "TCP", "port": port}))
+            .map(|port| value!({"protocol": "TCP", "port": port}))
             .collect();
         if !ports.is_empty() {
-            let spec = json!({
+            let spec = value!({
                 "podSelector": own,
                 "policyTypes": ["Ingress"],
                 "ingress": [{
-                    "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": m.namespace}}}],
+                    "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": &m.namespace}}}],
                     "ports": ports,
                 }],
             });
@@ -1404,7 +1407,7 @@ fn network_policies(r: &Resolved) -> Vec<Value> {
         let (Some(port), true) = (p.port, p.service_type != ServiceType::ClusterIP) else {
             continue;
         };
-        let spec = json!({
+        let spec = value!({
             "podSelector": {"matchLabels": selector(r, &p.name)},
             "policyTypes": ["Ingress"],
             "ingress": [{
@@ -1427,6 +1430,8 @@ fn network_policies(r: &Resolved) -> Vec<Value> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
