@@ -1,7 +1,7 @@
 //! The `dovetail` binary: parse the command line, run, print the outcome through the
 //! reporter, turn it into an exit status. The only place that exits.
 
-use std::io::Write;
+use std::io::{Read, StdinLock, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -9,8 +9,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = dovetail::cli::Cli::parse();
     let env = dovetail::cli::Environment::capture();
-    let stdin = std::io::stdin();
-    let mut input = stdin.lock();
+    let mut input = LazyStdin(None);
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     let mut out = stdout.lock();
@@ -26,4 +25,16 @@ fn main() -> ExitCode {
     );
     let _ = out.flush();
     ExitCode::from(dovetail::cli::finish(result, &mut err))
+}
+
+/// Standard input, opened at its first read: only `secrets set` reads it, and opening it
+/// allocates std's 8 KiB buffer, which every render would pay for.
+struct LazyStdin(Option<StdinLock<'static>>);
+
+impl Read for LazyStdin {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0
+            .get_or_insert_with(|| std::io::stdin().lock())
+            .read(buf)
+    }
 }
