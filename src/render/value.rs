@@ -246,6 +246,23 @@ mod tests {
     }
 
     #[test]
+    fn values_are_moved_in_not_copied() {
+        let name = "a-name-long-enough-to-be-on-the-heap".to_owned();
+        let name_at = name.as_ptr();
+        let labels = json!({"app": "a-label-long-enough-to-be-on-the-heap"});
+        let label_at = labels["app"].as_str().unwrap().as_ptr();
+        let built = value!({"name": name, "metadata": {"labels": labels}});
+        assert_eq!(built["name"].as_str().unwrap().as_ptr(), name_at);
+        assert_eq!(
+            built["metadata"]["labels"]["app"]
+                .as_str()
+                .unwrap()
+                .as_ptr(),
+            label_at
+        );
+    }
+
+    #[test]
     fn a_moved_value_is_the_same_value() {
         let metadata = json!({"labels": {"x": "y"}});
         assert_eq!(
