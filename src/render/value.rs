@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 
 /// A value that becomes a JSON value, moved rather than copied where it owns one.
 pub trait IntoValue {
@@ -22,22 +22,10 @@ impl IntoValue for Value {
     }
 }
 
-impl IntoValue for Map<String, Value> {
-    fn into_value(self) -> Value {
-        Value::Object(self)
-    }
-}
-
 impl<T: IntoValue> IntoValue for Vec<T> {
     fn into_value(self) -> Value {
         // For a `Vec<Value>` the collect reuses the vector's allocation.
         Value::Array(self.into_iter().map(IntoValue::into_value).collect())
-    }
-}
-
-impl<T: IntoValue> IntoValue for BTreeMap<String, T> {
-    fn into_value(self) -> Value {
-        Value::Object(self.into_iter().map(|(k, v)| (k, v.into_value())).collect())
     }
 }
 
