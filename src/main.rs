@@ -4,10 +4,8 @@
 use std::io::{Read, StdinLock, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = dovetail::cli::Cli::parse();
+    let cli = dovetail::cli::Cli::from_env();
     let env = dovetail::cli::Environment::capture();
     let mut input = LazyStdin(None);
     let stdout = std::io::stdout();
