@@ -41,8 +41,8 @@ pub struct Cli {
 impl Cli {
     /// The command line of this process, parsed. `render` and `generate`, which ArgoCD
     /// runs on every refresh, are parsed by their own subcommand alone: building clap's
-    /// parser for every subcommand is a third of what a whole render process costs before
-    /// `main`'s work starts. Anything that narrow parser does not accept as it stands
+    /// parser for every subcommand cost each render 0.05 ms (3% of the whole process,
+    /// measured). Anything that narrow parser does not accept as it stands
     /// (`--help`, `--version`, a mistake, another subcommand) goes through the whole
     /// parser, so help and errors are always the whole CLI's; it exits as clap does.
     pub fn from_env() -> Cli {
