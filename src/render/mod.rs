@@ -1153,13 +1153,7 @@ fn database_policy(r: &Resolved, app_pods: &Value, db_pods: &Value, dns: &Value)
             .network
             .api_server
             .iter()
-            .map(|rule| {
-                let mut block = value!({"cidr": &rule.cidr});
-                if !rule.except.is_empty() {
-                    block["except"] = value!(&rule.except);
-                }
-                value!({"ipBlock": block})
-            })
+            .map(|rule| value!({"ipBlock": ip_block(rule)}))
             .collect::<Vec<_>>(),
         "ports": api_ports,
     });
@@ -1257,6 +1251,15 @@ fn pod_monitors(r: &Resolved) -> Vec<Value> {
     out
 }
 
+/// A NetworkPolicy `ipBlock`: the rule's block, without its `except` list when empty.
+fn ip_block(rule: &crate::merge::ResolvedEgress) -> Value {
+    let mut block = value!({"cidr": &rule.cidr});
+    if !rule.except.is_empty() {
+        block["except"] = value!(&rule.except);
+    }
+    block
+}
+
 /// The port CloudNativePG's instances serve PostgreSQL on.
 const POSTGRES_PORT: u16 = 5432;
 /// The port of CloudNativePG's instance manager (status, probes, backups), which the
@@ -1265,11 +1268,7 @@ const CNPG_STATUS_PORT: u16 = 8000;
 
 /// A NetworkPolicy egress rule to an address block (on its ports, or all).
 fn egress_rule(rule: &crate::merge::ResolvedEgress) -> Value {
-    let mut block = value!({"cidr": &rule.cidr});
-    if !rule.except.is_empty() {
-        block["except"] = value!(&rule.except);
-    }
-    let mut e = value!({"to": [{"ipBlock": block}]});
+    let mut e = value!({"to": [{"ipBlock": ip_block(rule)}]});
     if !rule.ports.is_empty() {
         e["ports"] = Value::Array(
             rule.ports
