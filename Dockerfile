@@ -6,12 +6,13 @@
 # (deploy/sidecar.yaml); deploy/controller/ runs the same image as dovetail-controller.
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
-COPY . .
-# build-dist: dovetail linked statically, dovetail-fetch and dovetail-controller
-# dynamically; valgrind lets it lay out the functions a render runs together.
+# valgrind lets build-dist lay out the functions a render runs together; installed before
+# the sources are copied, so that a change of theirs does not install it again.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends valgrind \
  && rm -rf /var/lib/apt/lists/*
+COPY . .
+# build-dist: dovetail linked statically, dovetail-fetch and dovetail-controller dynamically.
 RUN ./build-dist /out
 
 FROM debian:bookworm-slim

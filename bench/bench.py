@@ -24,12 +24,13 @@ cache that a warm-up run filled: `git-branch` follows the default branch within 
 `git-pinned` names full commit ids. Neither touches the network; they measure what a
 warm-cache render costs over the directory render.
 
-Every binary is timed from a copy written into a scratch directory at the start (dovetail
-with its git helper beside it): how a binary's pages sit in the page cache changes how
-fast it starts. The same dovetail binary rendered in 1.59 ms p50 just after being
-written and in 1.89 ms once its pages had been evicted and read back one page fault at a
-time (measured alternating). So every tool is timed in the same state, the one a
-container image's binaries are in when the runtime has just unpacked them.
+Every binary is timed from a copy written under target/ at the start (dovetail with its
+git helper beside it): how a binary's pages sit in the page cache changes how fast it
+starts. The same dovetail binary (before its layout, see ./build-dist) rendered in 1.59
+ms p50 just after being written and in 1.89 ms once its pages had been evicted and read
+back one page fault at a time (measured alternating). So every tool is timed in the same
+state, the one a container image's binaries are in when the runtime has just unpacked
+them.
 
 `true` is the floor: a process that does nothing (`true`), timed the same way; the
 ratio of each anchor to it is the most any process could reach in this harness.
@@ -155,24 +156,28 @@ def fleet_ms(dovetail, op):
     return percentile(times, 50)
 
 
-def fresh_copies(scratch, *binaries):
-    """Copies each binary (a path, or a name on PATH) into its own directory under
-    scratch, with dovetail's git helper beside dovetail; returns the copies' paths, in
-    the order given. See the module's doc for why."""
+def fresh_copies(directory, dovetail, *others):
+    """Copies dovetail, with its git helper, and each other binary (a path, or a name on
+    PATH) into their own directories under directory; returns the copies' paths,
+    dovetail's first. See the module's doc for why."""
     copies = []
-    for i, binary in enumerate(binaries):
+    for i, binary in enumerate((dovetail, *others)):
         found = shutil.which(binary)
         if found is None:
             sys.exit(f"{binary} not found")
-        source = Path(found)
-        home = Path(scratch) / "bin" / str(i)
+        home = Path(directory) / str(i)
         home.mkdir(parents=True)
-        names = [source.name]
-        if (source.parent / "dovetail-fetch").is_file() and source.name == "dovetail":
-            names.append("dovetail-fetch")
-        for name in names:
-            shutil.copy2(source.parent / name, home / name)
-        copies.append(str(home / source.name))
+        # Under its own name: a multi-call binary (k3s' kubectl) tells by it what to be.
+        copy = home / Path(found).name
+        shutil.copy2(found, copy)
+        if binary is dovetail:
+            # Where dovetail looks for it: beside its own executable, links resolved.
+            helper = Path(found).resolve().with_name("dovetail-fetch")
+            if not helper.is_file():
+                sys.exit(f"{helper} not found: the git renders need dovetail's git helper "
+                         "beside it (./build-dist builds both)")
+            shutil.copy2(helper, home / "dovetail-fetch")
+        copies.append(str(copy))
     return copies
 
 
@@ -210,8 +215,12 @@ def main():
         sys.exit(f"{dovetail} not found: build it with ./build-dist (the binaries the image "
                  "ships), or name another with --dovetail")
     scratch = tempfile.TemporaryDirectory(prefix="dovetail-bench-")
+    # Under target/, on the repo's disk: /tmp may be a tmpfs, whose pages are not those of
+    # an image's files.
+    (ROOT / "target").mkdir(exist_ok=True)
+    binaries = tempfile.TemporaryDirectory(prefix="bench-bin-", dir=ROOT / "target")
     dovetail, kubectl, helm, true = fresh_copies(
-        scratch.name, dovetail, kubectl, helm, shutil.which("true") or "/bin/true")
+        binaries.name, dovetail, kubectl, helm, shutil.which("true") or "/bin/true")
     repos = git_repos(scratch.name)
     ENV.update({"DOVETAIL_CACHE_DIR": f"{scratch.name}/cache", "DOVETAIL_FETCH_TTL": "1h"})
     (app, app_commit), (operator, operator_commit) = repos["app"], repos["operator"]
