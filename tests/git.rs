@@ -885,7 +885,7 @@ fn a_missing_fetch_helper_is_named_with_what_to_do() {
     let server = Server::with_example();
     let bin = tempfile::tempdir().unwrap();
     let lone = bin.path().join("dovetail");
-    fs::copy(env!("CARGO_BIN_EXE_dovetail"), &lone).unwrap();
+    common::copy_executable(Path::new(env!("CARGO_BIN_EXE_dovetail")), &lone);
     let render = || {
         let out = Command::new(&lone)
             .args(["render", "--app", &server.url("app"), "--operator"])
@@ -907,11 +907,10 @@ fn a_missing_fetch_helper_is_named_with_what_to_do() {
     );
     r.fails(Some(2), "install dovetail-fetch beside dovetail");
     // With the helper beside it, the same copy fetches.
-    fs::copy(
-        env!("CARGO_BIN_EXE_dovetail-fetch"),
-        bin.path().join("dovetail-fetch"),
-    )
-    .unwrap();
+    common::copy_executable(
+        Path::new(env!("CARGO_BIN_EXE_dovetail-fetch")),
+        &bin.path().join("dovetail-fetch"),
+    );
     let r = render();
     r.ok();
     assert_eq!(r.stdout, from_directories());
@@ -1048,7 +1047,7 @@ fn diff_without_the_fetch_helper_names_it() {
     common::commit_copy(&root().join("examples/django/app"), repo.path());
     let bin = tempfile::tempdir().unwrap();
     let lone = bin.path().join("dovetail");
-    fs::copy(env!("CARGO_BIN_EXE_dovetail"), &lone).unwrap();
+    common::copy_executable(Path::new(env!("CARGO_BIN_EXE_dovetail")), &lone);
     let out = Command::new(&lone)
         .args(["diff", "--app", ".", "--operator"])
         .arg(root().join("examples/django/operator"))

@@ -353,6 +353,20 @@ pub fn render_example(name: &str) -> Run {
     r
 }
 
+/// Copies the executable `from` to `to` in a `cp` child process. Copied by this process,
+/// the file would be open for writing here while another test's thread forks a child,
+/// which holds that descriptor until it execs; running the copy then fails with "Text file
+/// busy" (ETXTBSY), as a CI run saw.
+pub fn copy_executable(from: &Path, to: &Path) {
+    let status = Command::new("cp")
+        .arg("--")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success(), "cp {} {}", from.display(), to.display());
+}
+
 /// Runs `cmd` with `input` on its stdin and returns what it printed.
 pub fn piped(mut cmd: Command, input: &[u8]) -> Output {
     use std::io::Write;
