@@ -108,20 +108,18 @@ ENV = dict(os.environ)
 def git_repos(scratch):
     """Commits examples/django/{app,operator} into repos under scratch; returns
     {name: (file URL, commit)}."""
-    ident = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
-             "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
-             "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"}
-    env = {**os.environ, **ident}
     repos = {}
     for name in ("app", "operator"):
         repo = Path(scratch) / name
         shutil.copytree(ROOT / "examples/django" / name, repo)
-        for cmd in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "bench"]):
-            subprocess.run(["git", *cmd], cwd=repo, env=env, check=True)
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, env=env, check=True,
-                                capture_output=True, text=True).stdout.strip()
-        repos[name] = (f"file://{repo}", commit)
+        repos[name] = (f"file://{repo}", commit_repo(repo))
     return repos
+
+
+def commit_repo(repo):
+    """Makes repo a git repository with one commit (bench/commit-repo); its id."""
+    return subprocess.run([ROOT / "bench/commit-repo", repo], check=True,
+                          capture_output=True, text=True).stdout.strip()
 
 
 def fleet_repo(scratch):
@@ -170,7 +168,7 @@ def fresh_copies(directory, dovetail, *others):
         # Under its own name: a multi-call binary (k3s' kubectl) tells by it what to be.
         copy = home / Path(found).name
         shutil.copy2(found, copy)
-        if binary is dovetail:
+        if i == 0:
             # Where dovetail looks for it: beside its own executable, links resolved.
             helper = Path(found).resolve().with_name("dovetail-fetch")
             if not helper.is_file():
