@@ -28,6 +28,24 @@ pub const MAX_VALUE_BYTES: usize = 8 * 1024;
 pub const MAX_IDENTITY_BYTES: u64 = 64 * 1024;
 
 const BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
+
+/// Whether `text` holds an age private key (`AGE-SECRET-KEY-1…`, or a plugin's
+/// `AGE-PLUGIN-…`): pasted where a public key belongs, it must not be echoed back in an
+/// error. Bech32 may be written in either case.
+pub fn is_identity(text: &str) -> bool {
+    let upper = text.to_ascii_uppercase();
+    upper.contains("AGE-SECRET-KEY-") || upper.contains("AGE-PLUGIN-")
+}
+
+/// A key given where a recipient belongs, for a message: in backticks, or, if it is a
+/// private key, only what it is.
+pub fn shown_key(text: &str) -> String {
+    if is_identity(text) {
+        "an age private key (AGE-SECRET-KEY-…, not shown)".to_owned()
+    } else {
+        format!("`{text}`")
+    }
+}
 const END: &str = "-----END AGE ENCRYPTED FILE-----";
 
 /// The app a value belongs to, from the operator's side.

@@ -112,6 +112,7 @@ impl Error {
         match self {
             Error::Invalid { .. } | Error::Empty => 1,
             Error::Argo(e) if e.is_input() => 1,
+            Error::Output(e) if e.is_input() => 1,
             Error::Changed => 3,
             _ => 2,
         }
@@ -137,7 +138,8 @@ impl Error {
             Error::Git(e) => e.hint().map(str::to_owned),
             Error::Secrets(e) => Some(e.hint().to_owned()),
             Error::Empty => Some("the app must have at least one process".to_owned()),
-            Error::Changed | Error::Output(_) | Error::Stdout(_) | Error::Stderr(_) => None,
+            Error::Output(e) => e.hint().map(str::to_owned),
+            Error::Changed | Error::Stdout(_) | Error::Stderr(_) => None,
         }
     }
 }

@@ -176,6 +176,7 @@ fn merge_once(
         platform: &platform,
         identities,
         stand_in: false,
+        prior: &diags,
     });
     diags.extend(more);
     // Where the app runs changes nothing in its objects, but a cluster the platform does
@@ -247,7 +248,8 @@ pub fn check_app_only(
         // The merge runs over what loaded (fields in error left out), as render's does:
         // every problem at once, not the schema's first and the merge's after a fix.
         if let Some(app) = app::load(&tree, &owners, &mut diags) {
-            diags.extend(merge::check_app_alone(&app));
+            let alone = merge::check_app_alone(&app, &diags);
+            diags.extend(alone);
         }
         trusted(&tree)?;
         Ok(diags)

@@ -528,7 +528,23 @@ fn class2_attacks() -> Vec<Attack> {
             )),
             &[
                 "app/dovetail.yaml:",
-                "expands to more than 1024 KiB of text through its aliases",
+                "expands to more than 256 KiB of text through its aliases",
+            ],
+        ),
+        refused(
+            "a 64 kB health command aliased 15 times (960 kB, copied into three probes: 2.9 MB, over what etcd stores)",
+            edit(
+                APP,
+                "    health: {command: [\"sh\", \"-c\", \"celery -A shop inspect ping -d celery@$HOSTNAME --timeout 10\"]}",
+                &format!(
+                    "    health: {{command: [&c \"{}\", {}]}}",
+                    "x".repeat(64_000),
+                    vec!["*c"; 14].join(", ")
+                ),
+            ),
+            &[
+                "app/dovetail.yaml:",
+                "expands to more than 256 KiB of text through its aliases",
             ],
         ),
         refused(
@@ -612,16 +628,16 @@ fn class2_attacks() -> Vec<Attack> {
             },
         ),
         rendered(
-            "16 env values aliasing one 64,000-character scalar (just under the byte cap)",
+            "4 env values aliasing one 64,000-character scalar (just under the byte cap)",
             whole_app(format!(
                 "{HEAD}env:\n  A0: &v \"{}\"\n{}",
                 "z".repeat(64_000),
-                (1..16).map(|i| format!("  A{i}: *v\n")).collect::<String>()
+                (1..4).map(|i| format!("  A{i}: *v\n")).collect::<String>()
             )),
             |docs| {
                 let cm = find(docs, "ConfigMap", "shop-env")?;
                 let n = cm["data"].as_object().map_or(0, serde_json::Map::len);
-                (n == 16).then_some(()).ok_or(format!("{n} env entries"))
+                (n == 4).then_some(()).ok_or(format!("{n} env entries"))
             },
         ),
         refused(
@@ -706,7 +722,7 @@ fn class2_attacks() -> Vec<Attack> {
                     ),
                 );
             },
-            &["app/secrets.yaml:", "expands to more than 1024 KiB"],
+            &["app/secrets.yaml:", "expands to more than 256 KiB"],
         ),
         rendered(
             "three config files of 256 KiB each (the per-file and total caps)",
@@ -1010,6 +1026,8 @@ fn class4_attacks() -> Vec<Attack> {
         "redis",
         "static",
         "init",
+        "wait-for-postgres",
+        "wait-for-redis",
     ] {
         attacks.push(refused(
             &format!("a process named `{name}` (allowed under a \"*\" default)"),
@@ -1804,6 +1822,32 @@ fn class6_attacks() -> Vec<Attack> {
             "containers: [{name: web, livenessProbe: {httpGet: {path: \"/x\\r\\nHost: evil\", port: 8000}}}]",
             "29:58: error: pod.containers[0].livenessProbe.httpGet.path: ",
         ),
+        // Server-side apply's list keys, and the names dovetail gives.
+        (
+            "one env name twice in a sidecar",
+            "containers: [{name: s, image: registry.example.com/a:1, env: [{name: A, value: x}, {name: A, value: y}]}]",
+            "pod.containers[0].env[1].name: env name `A` is listed twice in this container",
+        ),
+        (
+            "one env name twice in an init container",
+            "initContainers: [{name: s, image: registry.example.com/a:1, env: [{name: A, value: x}, {name: A, valueFrom: {secretKeyRef: {name: shop-secrets, key: A}}}]}]",
+            "pod.initContainers[0].env[1].name: env name `A` is listed twice in this container",
+        ),
+        (
+            "one containerPort under two names in a sidecar",
+            "containers: [{name: s, image: registry.example.com/a:1, ports: [{name: a, containerPort: 9000}, {name: b, containerPort: 9000}]}]",
+            "pod.containers[0].ports[1].containerPort: containerPort 9000/TCP is declared twice in this container",
+        ),
+        (
+            "another port of the app's container named `http`",
+            "containers: [{name: web, ports: [{name: http, containerPort: 9000}]}]",
+            "pod.containers[0].ports[0].name: `http` is the name of the port `web` serves",
+        ),
+        (
+            "a port named `http` beside the process's port in the sidecar that serves it",
+            "containers: [{name: s, image: registry.example.com/a:1, ports: [{containerPort: 8000}, {name: http, containerPort: 9001}]}]",
+            "pod.containers[0].ports[1].name: `http` is the name of the port `web` serves",
+        ),
     ];
     for (what, fragment, at) in cases {
         attacks.push(refused(what, frag(fragment), &at_line(at)));
@@ -1847,6 +1891,30 @@ fn class6_attacks() -> Vec<Attack> {
                 mount_file(s, &path);
             },
             &["app/dovetail.yaml:24:6: error: files[0].path: is 261 characters as a ConfigMap key"],
+        ),
+        refused(
+            "a file path starting with `..`: a ConfigMap key the API server refuses",
+            |s: &Scratch| {
+                s.write("app/..conf", "x\n");
+                mount_file(s, "..conf");
+            },
+            &["app/dovetail.yaml:24:6: error: files[0].path: is `..conf` as a ConfigMap key, and Kubernetes refuses keys that start with `..`"],
+        ),
+        rendered(
+            "the sidecar serving the process's port over TCP and UDP: only the TCP port is `http`",
+            frag("containers: [{name: s, image: registry.example.com/a:1, ports: [{containerPort: 8000}, {containerPort: 8000, protocol: UDP}]}]"),
+            |docs| {
+                let web = find(docs, "Deployment", "shop-web")?;
+                let s = &web["spec"]["template"]["spec"]["containers"][1];
+                let named: Vec<&Value> = array(&s["ports"])
+                    .iter()
+                    .filter(|p| p["name"] == "http")
+                    .collect();
+                match named.as_slice() {
+                    [p] if p.get("protocol").is_none_or(|v| v == "TCP") => Ok(()),
+                    _ => Err(format!("ports: {}", s["ports"])),
+                }
+            },
         ),
         refused(
             "the process port 8000.0",
@@ -1931,6 +1999,116 @@ fn secrets_file(key: &str, armored: &str) -> String {
         text.push_str(&format!("    {line}\n"));
     }
     text
+}
+
+/// A value written into the secrets file in plain text, by mistake, as YAML's other
+/// scalars (the schema wants an armored string): the type error says what kind of value
+/// it found and never the value, in any format.
+#[test]
+fn class7_a_plaintext_number_or_boolean_in_the_secrets_file_is_never_echoed() {
+    let s = django();
+    s.edit(APP, "env:\n", "secrets: secrets.yaml\nenv:\n");
+    let cases = [
+        ("data:\n  PIN: 987654321012345\n", "987654321012345"),
+        ("data:\n  PIN: 987654321012345.5\n", "987654321012345"),
+        ("data:\n  PIN: 0o7654321\n", "2054353"),
+        ("data:\n  PIN: 9.87654321e5\n", "987654"),
+        ("data:\n  FLAG: true\n", "true"),
+        ("data: 987654321012345\n", "987654321012345"),
+        ("data: [987654321012345]\n", "987654321012345"),
+    ];
+    for (data, value) in cases {
+        s.write(
+            "app/secrets.yaml",
+            &format!("apiVersion: dovetail/v1\nkind: Secrets\n{data}"),
+        );
+        for format in ["text", "json", "github"] {
+            let r = bounded(&s, "validate", &["--format", format]);
+            assert_eq!(r.code, 1, "{data} ({format}): {}", r.stderr);
+            let all = format!("{}{}", r.stdout, r.stderr);
+            assert!(all.contains("app/secrets.yaml"), "{data} ({format}): {all}");
+            assert!(
+                !all.contains(value),
+                "{data} ({format}): the value in\n{all}"
+            );
+        }
+    }
+}
+
+/// An age private key pasted where a public key belongs (`--recipient`, `platform.yaml`'s
+/// `recipients`) is refused without being shown.
+#[test]
+fn class7_an_age_private_key_given_as_a_recipient_is_never_echoed() {
+    let s = django();
+    let key = s.path("key.txt");
+    common::age_keygen(&key);
+    let text = std::fs::read_to_string(&key).unwrap();
+    let identity = text
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .unwrap();
+    let secret = &identity["AGE-SECRET-KEY-1".len()..];
+    let check = |what: &str, r: &Run, expected: &str| {
+        assert_ne!(r.code, 0, "{what}: {}", r.stderr);
+        assert_eq!(r.stdout, "", "{what}");
+        assert!(r.stderr.contains(expected), "{what}: {}", r.stderr);
+        assert!(
+            !r.stderr.contains(&secret[..8])
+                && !r
+                    .stderr
+                    .to_lowercase()
+                    .contains(&secret[..8].to_lowercase()),
+            "{what}: the key in\n{}",
+            r.stderr
+        );
+    };
+    for given in [identity.to_owned(), identity.to_lowercase()] {
+        let out = Command::new(env!("CARGO_BIN_EXE_dovetail"))
+            .args([
+                "secrets",
+                "set",
+                "K",
+                "--allocation",
+                "acme/shop",
+                "--recipient",
+                &given,
+                "--app",
+            ])
+            .arg(s.app())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        check(
+            "secrets set --recipient",
+            &Run::from_output(out),
+            "error: an age private key (AGE-SECRET-KEY-…, not shown) is not an age X25519 recipient",
+        );
+        let out = Command::new(env!("CARGO_BIN_EXE_dovetail"))
+            .args(["init", "--operator", "new-operator", "--recipient", &given])
+            .current_dir(s.dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        check(
+            "init --recipient",
+            &Run::from_output(out),
+            "error: an age private key (AGE-SECRET-KEY-…, not shown) is not an age X25519 recipient",
+        );
+    }
+    s.edit(PLATFORM, common::EXAMPLE_RECIPIENT, identity);
+    for format in ["text", "json"] {
+        let r = bounded(&s, "validate", &["--format", format]);
+        let all = Run {
+            code: r.code,
+            stdout: String::new(),
+            stderr: format!("{}{}", r.stdout, r.stderr),
+        };
+        check(
+            "recipients in platform.yaml",
+            &all,
+            "an age private key (AGE-SECRET-KEY-…, not shown) is not an age x25519 recipient",
+        );
+    }
 }
 
 #[test]

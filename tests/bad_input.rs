@@ -503,3 +503,68 @@ fn validate_with_the_operator_alone_checks_every_allocation() {
             .contains("ok: operator repo (platform and every allocation) valid")
     );
 }
+
+/// A field in error is left out of the typed input so that the rest is still checked;
+/// checks that need the field must then stay silent instead of blaming its absence with
+/// the wrong fix (`add port:` under a port that is only quoted). Each case reports its
+/// one real error and nothing else, from the render and from `validate --app` alone.
+#[test]
+fn a_field_in_error_brings_no_follow_up_errors_about_its_absence() {
+    let indico = || Scenario::example("indico");
+    let ialloc = "operator/tenants/events/indico.yaml";
+    let cases: Vec<(Scenario, &str)> = vec![
+        (
+            {
+                let mut s = django();
+                s.edit(APP, "    port: 8000\n", "    port: \"8000\"\n");
+                s
+            },
+            "app/dovetail.yaml:13:5: error: processes.web.port: expected an integer",
+        ),
+        (
+            {
+                let mut s = indico();
+                s.edit(
+                    APP,
+                    "services: [postgres, redis]",
+                    "services: [postgres, redis, mysql]",
+                );
+                s
+            },
+            "error: services[2]: `mysql` is not one of `postgres`, `redis`",
+        ),
+        (
+            {
+                let mut s = indico();
+                s.remove("app/config/indico.conf")
+                    .remove("app/config/uwsgi.ini")
+                    .remove("app/config/nginx.conf");
+                s
+            },
+            "error: files[2].path: `config/nginx.conf` does not exist",
+        ),
+        (
+            {
+                let mut s = indico();
+                s.edit(APP, "secrets: secrets.yaml", "secrets: /etc/secrets.yaml");
+                s
+            },
+            "error: secrets: `/etc/secrets.yaml` is not a path relative to the app directory",
+        ),
+        (
+            {
+                let mut s = indico();
+                s.edit(ialloc, "shared: true", "shared: \"yes\"");
+                s
+            },
+            "error: storage.static.shared: expected a boolean, found a string `yes`",
+        ),
+    ];
+    for (s, error) in cases {
+        let r = s.validate();
+        let count = if error.contains("files[2]") { 3 } else { 1 };
+        r.invalid(error).invalid(&format!(
+            "error: {count} problem(s) in the inputs; nothing was rendered"
+        ));
+    }
+}

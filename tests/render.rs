@@ -397,11 +397,17 @@ fn sidecar_patch_and_volume_fragments_are_merged() {
             "pod:\n",
             "  containers:\n",
             "    - name: web\n",
-            "      env: [{name: EXTRA, value: \"yes\"}, {name: EXTRA, value: \"no\"}]\n",
+            "      env: [{name: EXTRA, value: \"yes\"}]\n",
             "      volumeMounts: [{name: cache, mountPath: /cache}]\n",
             "  volumes:\n",
             "    - {name: cache, emptyDir: {sizeLimit: 1Gi}}\n",
         ),
+    );
+    // The process's own fragment patches after the global one.
+    s.edit(
+        "app/dovetail.yaml",
+        "    health: {path: /healthz}\n",
+        "    health: {path: /healthz}\n    pod: {containers: [{name: web, env: [{name: EXTRA, value: \"no\"}]}]}\n",
     );
     let all = s.objects();
     let web = &find(&all, "Deployment", "shop-web")["spec"]["template"]["spec"];
@@ -583,24 +589,55 @@ fn a_load_balancer_is_rendered_only_where_the_allocation_allows_it() {
     );
 }
 
-#[test]
-fn metrics_ports_are_scrapeable_from_the_monitoring_namespace() {
-    let all = Scenario::example("indico").objects();
-    let np = find(&all, "NetworkPolicy", "indico-metrics");
-    assert_eq!(
-        np["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
-        "monitoring"
-    );
-    let ports: Vec<u64> = np["spec"]["ingress"][0]["ports"]
+/// The ports of the NetworkPolicy `name` of `all`, as (protocol, number), with the
+/// component its pod selector names and the namespace it admits.
+fn metrics_policy(all: &[Value], name: &str) -> (String, String, Vec<(String, u64)>) {
+    let np = find(all, "NetworkPolicy", name);
+    let from = &np["spec"]["ingress"][0]["from"][0];
+    let ports = np["spec"]["ingress"][0]["ports"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| p["port"].as_u64().unwrap())
+        .map(|p| {
+            (
+                p["protocol"].as_str().unwrap().to_owned(),
+                p["port"].as_u64().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(
+    (
+        np["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        from["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
         ports,
-        [9102, 9113, 9808],
+    )
+}
+
+#[test]
+fn metrics_ports_are_scrapeable_from_the_monitoring_namespace() {
+    let all = Scenario::example("indico").objects();
+    let tcp = |n: u64| ("TCP".to_owned(), n);
+    assert_eq!(
+        metrics_policy(&all, "indico-web-metrics"),
+        (
+            "web".to_owned(),
+            "monitoring".to_owned(),
+            vec![tcp(9102), tcp(9113)]
+        ),
         "the statsd input port stays closed"
+    );
+    assert_eq!(
+        metrics_policy(&all, "indico-celery-metrics"),
+        (
+            "celery".to_owned(),
+            "monitoring".to_owned(),
+            vec![tcp(9808)]
+        ),
     );
     let web = find(&all, "PodMonitor", "indico-web");
     let endpoints: Vec<&str> = web["spec"]["podMetricsEndpoints"]
@@ -619,9 +656,59 @@ fn metrics_ports_are_scrapeable_from_the_monitoring_namespace() {
         "monitoring: {namespace: monitoring, podMonitor: true}\n",
         "",
     );
-    let out = s.rendered();
-    assert!(!out.contains("indico-metrics"));
-    assert!(!out.contains("kind: PodMonitor"));
+    let all = s.objects();
+    assert!(!all.iter().any(|o| {
+        o["kind"] == "PodMonitor"
+            || (o["kind"] == "NetworkPolicy"
+                && o["metadata"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("-metrics"))
+    }));
+}
+
+/// A metrics port opens its number on the pods of the process that declares it, and
+/// nowhere else: declared as 6379 it must not open Redis (whose pods carry the app's
+/// instance label too), nor the same number on another process's pods. A UDP metrics
+/// port is opened as UDP.
+#[test]
+fn a_metrics_port_opens_only_its_own_processs_pods_with_its_protocol() {
+    let mut s = Scenario::example("indico");
+    s.edit(
+        "app/dovetail.yaml",
+        "ports: [{name: celery-metrics, containerPort: 9808}]",
+        "ports: [{name: celery-metrics, containerPort: 9808}, {name: metrics, containerPort: 6379}, {name: udp-metrics, containerPort: 8125, protocol: UDP}]",
+    );
+    let all = s.objects();
+    let (component, _, ports) = metrics_policy(&all, "indico-celery-metrics");
+    assert_eq!(component, "celery");
+    assert_eq!(
+        ports,
+        [
+            ("TCP".to_owned(), 6379),
+            ("UDP".to_owned(), 8125),
+            ("TCP".to_owned(), 9808)
+        ]
+    );
+    let (component, _, ports) = metrics_policy(&all, "indico-web-metrics");
+    assert_eq!(component, "web");
+    assert!(
+        !ports.iter().any(|(_, n)| *n == 6379 || *n == 8125),
+        "{ports:?}"
+    );
+    for np in all.iter().filter(|o| o["kind"] == "NetworkPolicy") {
+        let from_monitoring = np["spec"]["ingress"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|rule| rule.to_string().contains("\"monitoring\""));
+        if from_monitoring {
+            assert!(
+                np["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"].is_string(),
+                "a policy from monitoring selects every pod of the app: {np}"
+            );
+        }
+    }
 }
 
 /// The AppProject of every app admits the kinds `render::RENDERED_KINDS` lists: that

@@ -169,7 +169,7 @@ pub(super) fn run(args: InitArgs, io: Io<'_>) -> Result<(), Error> {
     };
     for r in &args.recipient {
         if r.parse::<age::x25519::Recipient>().is_err() {
-            return Err(UsageError::BadRecipient(r.clone()).into());
+            return Err(UsageError::BadRecipient(crate::crypto::shown_key(r)).into());
         }
     }
     let fill = |template: &str| {

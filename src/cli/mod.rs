@@ -429,8 +429,9 @@ pub enum UsageError {
     /// `init` would overwrite a file.
     #[error("`{0}` exists; init never overwrites a file, and wrote nothing")]
     WouldOverwrite(PathBuf),
-    /// `--recipient` that is not an age X25519 recipient.
-    #[error("`{0}` is not an age X25519 recipient (age1…)")]
+    /// `--recipient` that is not an age X25519 recipient (as [`crate::crypto::shown_key`]
+    /// shows it).
+    #[error("{0} is not an age X25519 recipient (age1…)")]
     BadRecipient(String),
     /// `man COMMAND` for a command dovetail does not have.
     #[error("dovetail has no command `{0}`")]
@@ -456,7 +457,9 @@ impl UsageError {
             UsageError::NoOperator => "pass --operator DIR|URL or set DOVETAIL_OPERATOR_REPO",
             UsageError::NoWorkingDirectory => return None,
             UsageError::WouldOverwrite(_) => "move it away, or init another directory",
-            UsageError::BadRecipient(_) => "give the public key age-keygen printed (age1…)",
+            UsageError::BadRecipient(_) => {
+                "give an age1… public key, as `age-keygen -y KEYFILE` prints it"
+            }
             UsageError::NoSuchCommand(_) => "see `dovetail --help` for the commands",
             UsageError::NothingToExplain(_) => {
                 "run `dovetail explain` without it to see every object and field"

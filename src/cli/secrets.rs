@@ -38,8 +38,8 @@ pub enum SecretsError {
     /// `platform.yaml` lists none.
     #[error("{0} lists no `recipients:`")]
     PlatformHasNoRecipients(String),
-    /// `--recipient` is not an X25519 recipient.
-    #[error("`{0}` is not an age X25519 recipient (age1…)")]
+    /// `--recipient` is not an X25519 recipient (as [`crypto::shown_key`] shows it).
+    #[error("{0} is not an age X25519 recipient (age1…)")]
     BadRecipient(String),
     /// `secrets:` names a path outside the app directory.
     #[error("`{0}` is not a path inside the app directory")]
@@ -84,7 +84,9 @@ impl SecretsError {
             SecretsError::PlatformHasNoRecipients(_) => {
                 "the operator lists the platform's keys under `recipients:`; or pass --recipient"
             }
-            SecretsError::BadRecipient(_) => "give an age1… public key, as age-keygen -y prints it",
+            SecretsError::BadRecipient(_) => {
+                "give an age1… public key, as `age-keygen -y KEYFILE` prints it"
+            }
             SecretsError::BadPath(_) => "fix `secrets:` in dovetail.yaml",
             SecretsError::Unreadable(..) | SecretsError::NotASecretsFile(_) => {
                 "check it with `dovetail validate --app DIR`"
@@ -178,7 +180,7 @@ fn target(
         for r in &args.recipient {
             v.push(
                 r.parse()
-                    .map_err(|_| SecretsError::BadRecipient(r.clone()))?,
+                    .map_err(|_| SecretsError::BadRecipient(crypto::shown_key(r)))?,
             );
         }
         v

@@ -782,12 +782,12 @@ fn policy_origin(
         } else {
             Origin::Default("only the ingress controller reaches web's port")
         }
-    } else if name == format!("{app}-metrics") {
+    } else if name == format!("{app}-{component}-metrics") {
         if inside("namespaceSelector") {
             d.platform("monitoring.namespace")?
         } else {
             Origin::Default(
-                "the ports named metrics or *-metrics of the app's containers, from the monitoring namespace",
+                "the ports named metrics or *-metrics of the process's containers, to its own pods, from the monitoring namespace",
             )
         }
     } else if name == format!("{app}-{component}-external") {

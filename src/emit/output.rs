@@ -23,6 +23,20 @@ pub enum OutputError {
         /// The file.
         file: String,
     },
+    /// A rendered object is larger than the API server stores.
+    #[error(
+        "the {kind} `{name}` would be {} KiB of YAML, over the {} KiB etcd takes in one request: the API server would refuse it",
+        bytes / 1024,
+        MAX_OBJECT_BYTES / 1024
+    )]
+    TooLarge {
+        /// Its kind.
+        kind: String,
+        /// Its name.
+        name: String,
+        /// Its size as YAML.
+        bytes: usize,
+    },
     /// The OS refused.
     #[error("cannot write `{path}`: {source}")]
     Io {
@@ -31,6 +45,50 @@ pub enum OutputError {
         /// What the OS said.
         source: std::io::Error,
     },
+}
+
+/// Largest rendered object, as YAML text: an object etcd would refuse to store (its
+/// default request limit, 1.5 MiB) is refused here, before Argo CD syncs half an app.
+/// Stored objects are smaller than their YAML, so nothing etcd takes is refused.
+pub const MAX_OBJECT_BYTES: usize = 1536 * 1024;
+
+impl OutputError {
+    /// What to do about it, for the errors a user's input causes.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            OutputError::TooLarge { .. } => Some(
+                "shorten what is copied into it: a health command goes into three probes, env into every container, the pod fragment into every process; ship large files in the image",
+            ),
+            OutputError::ForeignFile { .. } => {
+                Some("give -o an empty directory, or one dovetail wrote")
+            }
+            OutputError::Yaml(_) | OutputError::Io { .. } => None,
+        }
+    }
+
+    /// Whether the inputs caused it (exit status 1), not the environment.
+    pub fn is_input(&self) -> bool {
+        matches!(self, OutputError::TooLarge { .. })
+    }
+}
+
+/// Appends `object` as one document of a stream, `---` first, and refuses it past
+/// [`MAX_OBJECT_BYTES`].
+fn push_checked(out: &mut String, object: &Value) -> Result<(), OutputError> {
+    let start = out.len();
+    push_document(out, object)?;
+    let bytes = out.len() - start;
+    if bytes > MAX_OBJECT_BYTES {
+        return Err(OutputError::TooLarge {
+            kind: object["kind"].as_str().unwrap_or("object").to_owned(),
+            name: object["metadata"]["name"]
+                .as_str()
+                .unwrap_or("unnamed")
+                .to_owned(),
+            bytes,
+        });
+    }
+    Ok(())
 }
 
 /// One object as a YAML document, without the `---` separator.
@@ -82,7 +140,7 @@ pub fn push_document<T: Serialize>(out: &mut String, object: &T) -> Result<(), O
 pub fn stream(objects: &[Value]) -> Result<String, OutputError> {
     let mut out = String::new();
     for o in objects {
-        push_document(&mut out, o)?;
+        push_checked(&mut out, o)?;
     }
     Ok(out)
 }
@@ -119,7 +177,7 @@ pub fn write_dir(dir: &Path, objects: &[Value]) -> Result<usize, OutputError> {
     let mut docs = Vec::with_capacity(objects.len());
     for (i, o) in objects.iter().enumerate() {
         let mut text = String::new();
-        push_document(&mut text, o)?;
+        push_checked(&mut text, o)?;
         docs.push((file_name(i + 1, o), text));
     }
     if dir.exists() {
@@ -165,6 +223,26 @@ mod tests {
             assert!(y.contains(quoted), "{quoted} not quoted in {y}");
         }
         assert!(y.contains("G: plain"));
+    }
+
+    #[test]
+    fn an_object_etcd_would_refuse_is_refused_by_name_before_any_output() {
+        let small = json!({"kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}});
+        let big = json!({"kind": "Deployment", "metadata": {"name": "shop-worker"},
+            "spec": {"command": ["x".repeat(MAX_OBJECT_BYTES)]}});
+        let e = stream(&[small.clone(), big.clone()]).unwrap_err();
+        assert!(matches!(&e, OutputError::TooLarge { kind, name, .. }
+            if kind == "Deployment" && name == "shop-worker"));
+        assert!(e.is_input());
+        let dir = std::env::temp_dir().join(format!("dovetail-too-large-{}", std::process::id()));
+        assert!(matches!(
+            write_dir(&dir, &[small.clone(), big]),
+            Err(OutputError::TooLarge { .. })
+        ));
+        assert!(!dir.exists(), "nothing written");
+        let just_under = json!({"kind": "ConfigMap", "metadata": {"name": "a"},
+            "data": {"k": "x".repeat(MAX_OBJECT_BYTES - 200)}});
+        assert!(stream(&[small, just_under]).is_ok());
     }
 
     #[test]

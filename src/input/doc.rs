@@ -90,9 +90,11 @@ pub fn typed<T: DeserializeOwned>(
         Ok(t) => Some(t),
         Err(e) => {
             let path = yaml::Path::parse(&e.path().to_string());
+            // A secrets file's values are never shown (see schema::check).
             let found = doc
                 .root
                 .at(&path)
+                .filter(|_| kind != SchemaKind::Secrets)
                 .and_then(yaml::Node::scalar_text)
                 .map(|t| format!(", found `{}`", crate::diag::escaped(t)))
                 .unwrap_or_default();

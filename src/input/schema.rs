@@ -147,7 +147,15 @@ pub fn check(kind: SchemaKind, doc: &Doc, value: &Value, diags: &mut Diagnostics
         }
         let path = to_path(doc, &error.instance_path().to_string());
         let schema_path = error.schema_path().to_string();
-        undescribed += describe(doc, &schema, &path, &schema_path, &error, room, &mut found);
+        let at = Place {
+            doc,
+            path: &path,
+            schema_path: &schema_path,
+            // A secrets file's values are ciphertexts, or a plaintext written there by
+            // mistake: no message shows one.
+            redact: kind == SchemaKind::Secrets,
+        };
+        undescribed += describe(&at, &schema, &error, room, &mut found);
     }
     if found.len() > room {
         undescribed += found.len() - room;
@@ -161,21 +169,33 @@ pub fn check(kind: SchemaKind, doc: &Doc, value: &Value, diags: &mut Diagnostics
     diags.push_dropped(&doc.file, undescribed);
 }
 
+/// Where a validation error is: its document, the path in it, the schema keyword's
+/// path, and whether the document's values may be shown.
+struct Place<'a> {
+    doc: &'a Doc,
+    path: &'a Path,
+    schema_path: &'a str,
+    redact: bool,
+}
+
 fn describe(
-    doc: &Doc,
+    at: &Place<'_>,
     schema: &Value,
-    path: &Path,
-    schema_path: &str,
     error: &jsonschema::ValidationError<'_>,
     room: usize,
     out: &mut Vec<Diagnostic>,
 ) -> usize {
+    let (doc, path) = (at.doc, at.path);
     let mut extra = 0;
     let instance = error.instance();
-    let keyword_parent = schema_path.rsplit_once('/').map_or("", |(p, _)| p);
+    let keyword_parent = at.schema_path.rsplit_once('/').map_or("", |(p, _)| p);
     let node = schema.pointer(keyword_parent).unwrap_or(&Value::Null);
     let description = node.get("description").and_then(Value::as_str);
-    let shown = show(instance);
+    let shown = if at.redact {
+        "the value".to_owned()
+    } else {
+        show(instance)
+    };
     // Compiled validators report a bad mapping key (`propertyNames`) at the mapping, with
     // the key as the instance: point at the key instead.
     if let Some(key) = instance.as_str()
@@ -234,11 +254,21 @@ fn describe(
                     .join(" or "),
                 _ => "another type".to_owned(),
             };
+            let found = if at.redact {
+                kind_of(instance).to_owned()
+            } else {
+                found_type(instance)
+            };
             let mut diag = d(
                 Code::WrongType,
-                format!("expected {expected}, found {}", found_type(instance)),
+                format!("expected {expected}, found {found}"),
             );
-            if expected.contains("boolean") && instance.is_string() {
+            if at.redact && expected.contains("string") {
+                diag.hint = Some(
+                    "a secret's value is age-encrypted: remove it here and set it with `dovetail secrets set KEY`"
+                        .to_owned(),
+                );
+            } else if expected.contains("boolean") && instance.is_string() {
                 diag.hint = Some("write true or false".to_owned());
             } else if expected.contains("string") && !instance.is_string() {
                 diag.hint = Some("quote the value".to_owned());
@@ -373,20 +403,34 @@ fn article(t: &str) -> String {
 
 fn found_type(v: &Value) -> String {
     match v {
-        Value::Null => "nothing (null)".to_owned(),
-        Value::Bool(_) => format!("a boolean {}", show(v)),
-        Value::Number(_) => format!("a number {}", show(v)),
-        Value::String(_) => format!("a string {}", show(v)),
-        Value::Array(_) => "a list".to_owned(),
-        Value::Object(_) => "a mapping".to_owned(),
+        Value::Bool(_) | Value::Number(_) | Value::String(_) => {
+            format!("{} {}", kind_of(v), show(v))
+        }
+        Value::Null | Value::Array(_) | Value::Object(_) => kind_of(v).to_owned(),
     }
 }
 
-/// A value for a message: scalars in backticks, cut short; collections by their kind.
+/// What kind of value `v` is, without its value.
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing (null)",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+/// A value for a message: scalars in backticks, cut short; collections by their kind;
+/// never an age private key, whatever file it was pasted into.
 fn show(v: &Value) -> String {
     match v {
         Value::Array(_) => "the list".to_owned(),
         Value::Object(_) => "the mapping".to_owned(),
+        Value::String(s) if crate::crypto::is_identity(s) => {
+            "an age private key (AGE-SECRET-KEY-…, not shown)".to_owned()
+        }
         other => {
             let text = plain(other);
             let cut: String = text.chars().take(60).collect();
@@ -498,7 +542,7 @@ mod tests {
                 "f.yaml:1:1: error: image: missing required field `image` [DT202]",
                 "f.yaml:5:5: error: processes.web.port: expected an integer, found a string `eighty` [DT203]",
                 "f.yaml:6:5: error: processes.web.singleton: expected a boolean, found a string `yes`; write true or false [DT203]",
-                "f.yaml:7:3: error: processes.Bad_Name: `Bad_Name` is not a process name: lowercase letters, digits and '-', starting with a letter, at most 20 characters; not one that names dovetail's or CloudNativePG's own objects (init, db or db-…, redis, static, env, files, secrets, pull, tls, metrics, egress) [DT204]",
+                "f.yaml:7:3: error: processes.Bad_Name: `Bad_Name` is not a process name: lowercase letters, digits and '-', starting with a letter, at most 20 characters; not one that names dovetail's or CloudNativePG's own objects or containers (init, db or db-…, redis, static, env, files, secrets, pull, tls, metrics, egress, wait-for-postgres, wait-for-redis) [DT204]",
             ]
         );
     }

@@ -19,7 +19,11 @@ pub const MAX_NODES: usize = 50_000;
 /// Most bytes of scalar text (keys and values) one file may expand to, aliases included:
 /// a small file that aliases one large scalar thousands of times stays under
 /// [`MAX_NODES`] and would still expand to gigabytes.
-pub const MAX_EXPANDED_BYTES: usize = 1024 * 1024;
+/// No more than the file itself may hold ([`crate::input::tree::MAX_YAML_BYTES`]): a
+/// value aliased into many places is copied into every one of them in the output too.
+/// Checked once an alias was expanded: the text of a file without aliases is no larger
+/// than the file.
+pub const MAX_EXPANDED_BYTES: usize = 256 * 1024;
 
 /// A place in a file: 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
@@ -325,7 +329,8 @@ impl Budget {
                 aliased: self.aliased,
             });
         }
-        if self.spent.bytes > MAX_EXPANDED_BYTES {
+        // Without aliases the text is no larger than the file, which its reader caps.
+        if self.aliased && self.spent.bytes > MAX_EXPANDED_BYTES {
             return Err(YamlError::TooLarge { pos });
         }
         Ok(())

@@ -231,6 +231,13 @@ fn check_pod_names(
     if pod_volumes.static_files {
         known_volumes.insert("dovetail-static".to_owned());
     }
+    let serves = cx
+        .inputs
+        .app
+        .app
+        .processes
+        .get(process)
+        .is_some_and(|p| p.port.is_some());
     for (fragment, at, _) in sources {
         let Some(fragment) = fragment else { continue };
         for list_name in ["initContainers", "containers"] {
@@ -248,9 +255,31 @@ fn check_pod_names(
                         "give it another name",
                     );
                 }
+                // dovetail names the port it serves the process on `http` (in the app's
+                // container, or the sidecar that declares it), and the Service targets
+                // that name: a second `http` would be refused, or take the traffic.
+                for (j, port) in list(c, "ports").iter().enumerate() {
+                    if serves && port.get("name").and_then(Value::as_str) == Some("http") {
+                        cx.app_err(
+                            Code::NameTaken,
+                            &cpath.key("ports").index(j).key("name"),
+                            format!(
+                                "`http` is the name of the port `{process}` serves, which its Service targets"
+                            ),
+                            "name this port otherwise; a sidecar that declares the process's port serves it under `http`",
+                        );
+                    }
+                }
                 for (j, m) in list(c, "volumeMounts").iter().enumerate() {
                     let vname = m.get("name").and_then(Value::as_str).unwrap_or_default();
-                    if !known_volumes.contains(vname) {
+                    // Files or a static volume in error were left out: their volumes
+                    // are missing for that reason alone.
+                    let dropped = match vname {
+                        "dovetail-files" => cx.app_dropped(&Path::root().key("files")),
+                        "dovetail-static" => cx.app_dropped(&Path::root().key("static")),
+                        _ => false,
+                    };
+                    if !known_volumes.contains(vname) && !dropped {
                         let hint = match vname {
                             "dovetail-static" => format!(
                                 "list `{process}` under `static.processes` so its pods get the static volume"

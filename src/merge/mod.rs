@@ -57,6 +57,9 @@ pub struct Inputs<'a> {
     /// Whether the operator's side is a stand-in ([`check_app_alone`]): checks that
     /// need the real app name are made on what it can be, not what it is.
     pub stand_in: bool,
+    /// The problems found while loading these inputs: a field in error was left out of
+    /// its typed form, and the checks that need it are not made (see [`Ctx::dropped`]).
+    pub prior: &'a Diagnostics,
 }
 
 struct Ctx<'a> {
@@ -83,6 +86,20 @@ impl Ctx<'_> {
     }
     fn alloc_file(&self) -> &str {
         &self.inputs.allocation_doc.file
+    }
+    /// Whether the field at `path` of `doc`, or one inside it, had an error when it was
+    /// loaded: it was left out of the typed input, so a check that needs it would see
+    /// it missing and blame its absence (`add port:` under a port that is only
+    /// misspelt), repeating that error with the wrong fix.
+    fn dropped(&self, doc: &Doc, path: &Path) -> bool {
+        self.inputs
+            .prior
+            .error_paths_in(&doc.file)
+            .any(|p| p.0.starts_with(&path.0))
+    }
+    /// [`Ctx::dropped`] for the app's `dovetail.yaml`.
+    fn app_dropped(&self, path: &Path) -> bool {
+        self.dropped(&self.inputs.app.doc, path)
     }
 }
 
@@ -150,12 +167,14 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
         if process.service_type != ServiceType::ClusterIP {
             let kind = format!("{:?}", process.service_type);
             if process.port.is_none() {
-                cx.app_err(
-                    Code::NeedsPort,
-                    &ppath.key("serviceType"),
-                    format!("a {kind} Service needs the process's `port`"),
-                    "add port:, or drop serviceType",
-                );
+                if !cx.app_dropped(&ppath.key("port")) {
+                    cx.app_err(
+                        Code::NeedsPort,
+                        &ppath.key("serviceType"),
+                        format!("a {kind} Service needs the process's `port`"),
+                        "add port:, or drop serviceType",
+                    );
+                }
             } else if !pa.service_types.contains(&process.service_type) {
                 let file = cx.alloc_file().to_owned();
                 cx.app_err(
@@ -203,7 +222,10 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
                 cpu_utilization: a.cpu_utilization.unwrap_or(80),
             })
         });
-        if process.health.as_ref().is_some_and(|h| h.path.is_some()) && process.port.is_none() {
+        if process.health.as_ref().is_some_and(|h| h.path.is_some())
+            && process.port.is_none()
+            && !cx.app_dropped(&ppath.key("port"))
+        {
             cx.app_err(
                 Code::NeedsPort,
                 &ppath.key("health").key("path"),

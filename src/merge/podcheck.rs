@@ -722,11 +722,26 @@ fn check_ports(c: &Map<String, Value>, p: &[Seg], out: &mut Vec<Problem>) {
     };
     let lp = key(p, "ports");
     let mut names = BTreeSet::new();
+    // Server-side apply keys a container's ports by number and protocol.
+    let mut numbers = BTreeSet::new();
     for (i, port) in ports.iter().enumerate() {
         let pp = idx(&lp, i);
         let Some(o) = as_obj(port, &pp, "a port", out) else {
             continue;
         };
+        if let Some(number) = get(o, "containerPort").and_then(Value::as_i64) {
+            let protocol = get(o, "protocol").and_then(Value::as_str).unwrap_or("TCP");
+            if !numbers.insert((number, protocol)) {
+                push(
+                    out,
+                    key(&pp, "containerPort"),
+                    format!(
+                        "containerPort {number}/{protocol} is declared twice in this container"
+                    ),
+                    "declare each port once (a port serving TCP and UDP is two entries, one per protocol)",
+                );
+            }
+        }
         if let Some(name) = str_field(o, "name", &pp, out)
             && !name.is_empty()
         {
@@ -816,11 +831,25 @@ fn check_env(c: &Map<String, Value>, p: &[Seg], out: &mut Vec<Problem>) {
         return;
     };
     let lp = key(p, "env");
+    // Server-side apply, as Argo CD may sync, keys a container's env by name and
+    // refuses a name listed twice.
+    let mut names = BTreeSet::new();
     for (i, e) in env.iter().enumerate() {
         let ep = idx(&lp, i);
         let Some(o) = as_obj(e, &ep, "an env entry", out) else {
             continue;
         };
+        if let Some(name) = get(o, "name").and_then(Value::as_str)
+            && !name.is_empty()
+            && !names.insert(name)
+        {
+            push(
+                out,
+                key(&ep, "name"),
+                format!("env name {} is listed twice in this container", q(name)),
+                "keep one entry per name",
+            );
+        }
         match str_field(o, "name", &ep, out) {
             Some(name) if !is_env_name(name) && !name.is_empty() => push(
                 out,

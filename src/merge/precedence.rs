@@ -84,6 +84,7 @@ fn merge(
         platform: &platform,
         identities: None,
         stand_in: false,
+        prior: &diags,
     });
     diags.extend(more);
     (resolved.filter(|_| !diags.has_errors()), diags)

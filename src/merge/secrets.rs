@@ -16,7 +16,7 @@ use crate::input::yaml::Path;
 pub(super) fn resolve_secrets(cx: &mut Ctx<'_>) -> Option<ResolvedSecrets> {
     let app = &cx.inputs.app.app;
     if app.secrets.is_none() {
-        if app.image_pull_secret.is_some() {
+        if app.image_pull_secret.is_some() && !cx.app_dropped(&Path::root().key("secrets")) {
             cx.app_err(
                 Code::SecretsFileMismatch,
                 &Path::root().key("imagePullSecret"),

@@ -88,7 +88,7 @@ pub(super) fn resolve_ingress(cx: &mut Ctx<'_>) -> Option<ResolvedIngress> {
     let wanted = cx.inputs.app.app.ingress.as_ref()?;
     let at = Path::root().key("ingress");
     let web_port = cx.inputs.app.app.processes.get("web").and_then(|p| p.port);
-    if web_port.is_none() {
+    if web_port.is_none() && !cx.app_dropped(&Path::parse("processes.web.port")) {
         cx.app_err(
             Code::NeedsPort,
             &at,
@@ -162,7 +162,7 @@ pub(super) fn check_wait_for(cx: &mut Ctx<'_>) {
     let mut needs_wait_image = false;
     for (at, list) in lists {
         for (i, service) in list.iter().enumerate() {
-            if !app.services.contains(service) {
+            if !app.services.contains(service) && !cx.app_dropped(&Path::root().key("services")) {
                 let name = match service {
                     Service::Postgres => "postgres",
                     Service::Redis => "redis",

@@ -21,7 +21,7 @@ use crate::input::yaml::{Node, NodeKind, Pos};
 const STAND_IN: &str = "<stand-in operator repo>";
 
 /// Every app-side problem the merge finds in `app`, with no operator repo at hand.
-pub fn check_app_alone(app: &AppInputs) -> Diagnostics {
+pub fn check_app_alone(app: &AppInputs, prior: &Diagnostics) -> Diagnostics {
     let huge = Resources {
         cpu: "1024".to_owned(),
         memory: "1Ti".to_owned(),
@@ -117,6 +117,7 @@ pub fn check_app_alone(app: &AppInputs) -> Diagnostics {
         platform: &platform,
         identities: None,
         stand_in: true,
+        prior,
     });
     let mut own = Diagnostics::default();
     for d in diags.sorted() {

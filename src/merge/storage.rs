@@ -64,6 +64,17 @@ pub(super) fn resolve_files(cx: &mut Ctx<'_>, names: &BTreeSet<&str>) -> Vec<Res
             );
             continue;
         }
+        // The API server refuses such a key (`IsConfigMapKey`): `..` starts the names of
+        // the kubelet's own entries in a mounted ConfigMap.
+        if key.starts_with("..") {
+            cx.app_err(
+                Code::FileUnusable,
+                &at.key("path"),
+                format!("is `{key}` as a ConfigMap key, and Kubernetes refuses keys that start with `..`"),
+                "rename the file (or its directory) so that its path does not start with `..`",
+            );
+            continue;
+        }
         if let Some(other) = out.iter().find(|o| o.key == key) {
             let other_path = other.path.clone();
             cx.app_err(
@@ -193,7 +204,8 @@ pub(super) fn check_single_attach(
     init: Option<&ResolvedInit>,
 ) {
     let Some(s) = static_files else { return };
-    if s.access_mode != "ReadWriteOnce" {
+    let shared = Path::parse("storage.static.shared");
+    if s.access_mode != "ReadWriteOnce" || cx.dropped(cx.inputs.allocation_doc, &shared) {
         return;
     }
     // Each process that mounts it, at its most pods (the autoscaling maximum, if any).
@@ -218,14 +230,8 @@ pub(super) fn check_single_attach(
         pods.push("init job 1".to_owned());
     }
     if total > 1 {
-        let at = if cx
-            .inputs
-            .allocation_doc
-            .root
-            .at(&Path::parse("storage.static.shared"))
-            .is_some()
-        {
-            Path::parse("storage.static.shared")
+        let at = if cx.inputs.allocation_doc.root.at(&shared).is_some() {
+            shared
         } else {
             Path::parse("storage.static")
         };

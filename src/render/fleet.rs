@@ -168,11 +168,17 @@ const REMOTE_RETRY: Retry = Retry {
     },
 };
 
+/// How Argo CD applies an app: into the namespace the fleet made (never one of its own),
+/// and server-side. Client-side apply copies each object into its
+/// `last-applied-configuration` annotation, which the API server caps at 256 KiB, so a
+/// ConfigMap of config files near their 768 KiB cap could never sync.
+const SYNC_OPTIONS: [&str; 2] = ["CreateNamespace=false", "ServerSideApply=true"];
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct SyncPolicy<'a> {
     automated: Automated,
-    sync_options: [&'a str; 1],
+    sync_options: [&'a str; 2],
     #[serde(skip_serializing_if = "Option::is_none")]
     retry: Option<Retry>,
 }
@@ -417,7 +423,7 @@ fn write_argo(
                         prune: true,
                         self_heal: true,
                     },
-                    sync_options: ["CreateNamespace=false"],
+                    sync_options: SYNC_OPTIONS,
                     retry: remote.then_some(REMOTE_RETRY),
                 },
             }),
@@ -517,7 +523,7 @@ pub fn write_cluster_fleet(
                         prune: true,
                         self_heal: true,
                     },
-                    sync_options: ["CreateNamespace=false"],
+                    sync_options: SYNC_OPTIONS,
                     retry: Some(REMOTE_RETRY),
                 },
             }),

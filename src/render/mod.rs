@@ -429,11 +429,13 @@ fn mounts(r: &Resolved, files: &[String], mounts_static: bool) -> Vec<Value> {
 fn declares_port(c: &Value, port: u16) -> bool {
     c.get("ports")
         .and_then(Value::as_array)
-        .is_some_and(|ports| {
-            ports
-                .iter()
-                .any(|p| p.get("containerPort").and_then(Value::as_u64) == Some(u64::from(port)))
-        })
+        .is_some_and(|ports| ports.iter().any(|p| is_tcp_port(p, port)))
+}
+
+/// Whether container port `p` is `port` over TCP, what the process's Service sends.
+fn is_tcp_port(p: &Value, port: u16) -> bool {
+    p.get("containerPort").and_then(Value::as_u64) == Some(u64::from(port))
+        && p.get("protocol").and_then(Value::as_str).unwrap_or("TCP") == "TCP"
 }
 
 /// The process's probes, on the container that serves its port (or runs its health
@@ -473,10 +475,8 @@ fn probes(p: &ResolvedProcess, c: &mut Map<String, Value>) {
 fn serve_from(c: &mut Value, p: &ResolvedProcess) {
     let Some(port) = p.port else { return };
     if let Some(Value::Array(ports)) = c.get_mut("ports") {
-        for pt in ports {
-            if pt.get("containerPort").and_then(Value::as_u64) == Some(u64::from(port)) {
-                pt["name"] = value!("http");
-            }
+        for pt in ports.iter_mut().filter(|pt| is_tcp_port(pt, port)) {
+            pt["name"] = value!("http");
         }
     }
     if let Value::Object(m) = c
@@ -1196,9 +1196,17 @@ fn database_policy(r: &Resolved, app_pods: &Value, db_pods: &Value, dns: &Value)
     )
 }
 
+/// A port named `metrics` or `<something>-metrics` of a process's container.
+struct MetricsPort {
+    name: String,
+    number: u64,
+    /// As the container declares it; Kubernetes' default, TCP, when it does not.
+    protocol: String,
+}
+
 /// The ports named `metrics` or `<something>-metrics` of a process's containers (sidecar
-/// exporters, or the app's own), as (name, number).
-fn metrics_ports(p: &ResolvedProcess) -> Vec<(String, u64)> {
+/// exporters, or the app's own).
+fn metrics_ports(p: &ResolvedProcess) -> Vec<MetricsPort> {
     let mut out = Vec::new();
     for c in p.sidecars.iter().chain(&p.patches) {
         for port in c
@@ -1211,7 +1219,12 @@ fn metrics_ports(p: &ResolvedProcess) -> Vec<(String, u64)> {
             let number = port.get("containerPort").and_then(Value::as_u64);
             if let (true, Some(number)) = (name == "metrics" || name.ends_with("-metrics"), number)
             {
-                out.push((name.to_owned(), number));
+                let protocol = port.get("protocol").and_then(Value::as_str);
+                out.push(MetricsPort {
+                    name: name.to_owned(),
+                    number,
+                    protocol: protocol.unwrap_or("TCP").to_owned(),
+                });
             }
         }
     }
@@ -1232,7 +1245,7 @@ fn pod_monitors(r: &Resolved) -> Vec<Value> {
         }
         let endpoints: Vec<Value> = ports
             .iter()
-            .map(|(port, _)| value!({"port": port, "path": "/metrics"}))
+            .map(|port| value!({"port": &port.name, "path": "/metrics"}))
             .collect();
         let spec = value!({
             "selector": {"matchLabels": selector(r, &p.name)},
@@ -1370,19 +1383,23 @@ fn network_policies(r: &Resolved) -> Vec<Value> {
             false,
         ));
     }
+    // One policy per process, for its pods alone: a port number that is a metrics port
+    // in one process opens nothing in another's pods, nor in Redis's (a metrics port
+    // declared as 6379 must not reach it).
     if let Some(m) = &r.monitoring {
-        let ports: Vec<Value> = r
-            .processes
-            .iter()
-            .flat_map(metrics_ports)
-            .map(|(_, number)| number)
-            .collect::<std::collections::BTreeSet<u64>>()
-            .into_iter()
-            .map(|port| value!({"protocol": "TCP", "port": port}))
-            .collect();
-        if !ports.is_empty() {
+        for p in &r.processes {
+            let ports: Vec<Value> = metrics_ports(p)
+                .iter()
+                .map(|port| (port.number, port.protocol.as_str()))
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .map(|(number, protocol)| value!({"protocol": protocol, "port": number}))
+                .collect();
+            if ports.is_empty() {
+                continue;
+            }
             let spec = value!({
-                "podSelector": own,
+                "podSelector": {"matchLabels": selector(r, &p.name)},
                 "policyTypes": ["Ingress"],
                 "ingress": [{
                     "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": &m.namespace}}}],
@@ -1393,8 +1410,8 @@ fn network_policies(r: &Resolved) -> Vec<Value> {
                 r,
                 "networking.k8s.io/v1",
                 "NetworkPolicy",
-                &name(r, "metrics"),
-                "metrics",
+                &name(r, &format!("{}-metrics", p.name)),
+                &p.name,
                 Some(spec),
                 false,
             ));
