@@ -568,3 +568,38 @@ fn a_field_in_error_brings_no_follow_up_errors_about_its_absence() {
         ));
     }
 }
+
+/// A tenant directory the operator repo cannot list (a link out of the repo here; an
+/// unreadable directory on disk) hides its allocations: that is an error naming it,
+/// never "no allocation" or a fleet silently without them.
+#[test]
+fn a_tenant_directory_that_cannot_be_listed_is_an_error_not_an_empty_fleet() {
+    let mut s = django();
+    s.symlink("operator/tenants/beta", "/etc");
+    s.validate_operator(Format::Text)
+        .invalid("operator/tenants/beta:1:1: error: `tenants/beta` leads outside the repo");
+    // Without --allocation, the only allocation cannot be told: one may be in there.
+    s.render().fails(
+        Some(2),
+        "error: cannot read `operator/tenants/beta`: `tenants/beta` leads outside the repo",
+    );
+    // Named, the app's own allocation is still found.
+    s.allocation("acme", "shop");
+    s.render().ok();
+}
+
+/// A whole number too large for 64 bits is still a number: it is out of range (shown as
+/// written), not "a string", and the field it was dropped from is not then "required".
+#[test]
+fn a_number_past_64_bits_is_out_of_range_as_written() {
+    let mut s = django();
+    s.append(
+        APP,
+        "pod: {containers: [{name: web, ports: [{name: x, containerPort: 99999999999999999999}]}]}\n",
+    );
+    s.edit(ALLOC, "replicas: 2", "replicas: 99999999999999999999");
+    s.validate()
+        .invalid("app/dovetail.yaml:29:50: error: pod.containers[0].ports[0].containerPort: `99999999999999999999` is above the maximum of 65535")
+        .invalid("operator/tenants/acme/shop.yaml:9:9: error: processes.web.replicas: `99999999999999999999` is above the maximum of 100")
+        .invalid("error: 2 problem(s) in the inputs");
+}

@@ -13,7 +13,7 @@ use crate::input::doc::{parse_doc, read_doc, read_yaml_bytes, typed};
 use crate::input::model::{Allocation, Identity, Platform};
 use crate::input::ownership::Owners;
 use crate::input::schema::SchemaKind;
-use crate::input::tree::Tree;
+use crate::input::tree::{ReadError, Tree};
 use crate::input::yaml::{Path, Pos};
 
 /// The platform's file, at the operator repo's root.
@@ -30,6 +30,19 @@ pub const FLEET_ROUND: usize = 1024;
 /// Where the allocation of `<tenant>/<app>` lives in the operator repo.
 pub fn allocation_path(tenant: &str, app: &str) -> String {
     format!("tenants/{tenant}/{app}.yaml")
+}
+
+/// Whether `e` only says the path is not there, or is not a directory (or file) of its
+/// kind: what listing or reading allocations may meet without missing any.
+fn is_absent(e: &ReadError) -> bool {
+    match e {
+        ReadError::NotFound(_) | ReadError::NotAFile(_) => true,
+        ReadError::Io { source, .. } => matches!(
+            source.kind(),
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+        ),
+        _ => false,
+    }
 }
 
 /// Whether `s` is a DNS label short enough to name objects after.
@@ -147,6 +160,15 @@ pub enum AllocationError {
         "`{0}`: tenant and app names must be lowercase letters, digits and '-', at most {MAX_NAME} characters"
     )]
     BadName(String),
+    /// A directory of allocations, or an allocation, cannot be read: which ones there
+    /// are is not known.
+    #[error("cannot read `{path}`: {reason}")]
+    Unreadable {
+        /// The directory or file, as messages name it.
+        path: String,
+        /// What the tree said.
+        reason: String,
+    },
 }
 
 impl AllocationError {
@@ -172,6 +194,9 @@ impl AllocationError {
                 "pick one with --allocation TENANT/APP; the operator may give each its own path"
             }
             AllocationError::BadName(_) => "rename the tenant directory or the file",
+            AllocationError::Unreadable { .. } => {
+                "check the operator repo's permissions; tenants/ and its directories must be readable"
+            }
         }
     }
 
@@ -197,6 +222,14 @@ pub struct Member {
     pub allocation: Allocation,
 }
 
+/// What listing `tenants/` found.
+pub struct Listing {
+    /// Every allocation as `(tenant, app)`, sorted; names not yet checked.
+    pub found: Vec<(String, String)>,
+    /// The directories that could not be listed, with why.
+    pub unreadable: Vec<(String, ReadError)>,
+}
+
 /// The operator repo, read from a tree.
 pub struct OperatorRepo<'t> {
     tree: &'t Tree,
@@ -213,18 +246,63 @@ impl<'t> OperatorRepo<'t> {
         self.tree
     }
 
-    /// Every allocation as `(tenant, app)`, sorted; names not yet checked.
-    pub fn allocations(&self) -> Vec<(String, String)> {
+    /// Every allocation as `(tenant, app)`, sorted (names not yet checked), and the
+    /// directories under `tenants/` that could not be listed, with why. A missing
+    /// `tenants/` holds no allocation, and a file beside the tenants' directories (a
+    /// README) is none; any other failure means allocations may be missing, which the
+    /// caller must not take for "none".
+    pub fn allocations(&self) -> Listing {
         let mut found = Vec::new();
-        for tenant in self.tree.list("tenants").unwrap_or_default() {
+        let mut unreadable = Vec::new();
+        let mut list = |dir: &str| match self.tree.list(dir) {
+            Ok(names) => names,
+            Err(e) => {
+                if !is_absent(&e) {
+                    unreadable.push((dir.to_owned(), e));
+                }
+                Vec::new()
+            }
+        };
+        for tenant in list("tenants") {
             let dir = format!("tenants/{tenant}");
-            for file in self.tree.list(&dir).unwrap_or_default() {
+            for file in list(&dir) {
                 if let Some(app) = file.strip_suffix(".yaml") {
                     found.push((tenant.clone(), app.to_owned()));
                 }
             }
         }
-        found
+        Listing { found, unreadable }
+    }
+
+    /// [`OperatorRepo::allocations`], failing on the first directory that could not be
+    /// listed.
+    fn all_allocations(&self) -> Result<Vec<(String, String)>, AllocationError> {
+        let Listing { found, unreadable } = self.allocations();
+        match unreadable.into_iter().next() {
+            Some((dir, e)) => Err(self.unreadable(&dir, &e)),
+            None => Ok(found),
+        }
+    }
+
+    fn unreadable(&self, rel: &str, e: &ReadError) -> AllocationError {
+        AllocationError::Unreadable {
+            path: self.tree.shown(rel),
+            reason: match e {
+                ReadError::Io { source, .. } => source.to_string(),
+                other => other.to_string(),
+            },
+        }
+    }
+
+    /// Why the allocation file `rel`, which is not a readable file, cannot be read,
+    /// when that is not simply its absence: a directory on its way may be unreadable.
+    fn why_missing(&self, rel: &str) -> Option<AllocationError> {
+        match self.tree.read(rel, 0) {
+            Err(e) if !is_absent(&e) && !matches!(e, ReadError::TooLarge { .. }) => {
+                Some(self.unreadable(rel, &e))
+            }
+            _ => None,
+        }
     }
 
     /// The allocation whose `<tenant>-<app>` is Argo CD's Application name. Only the few
@@ -242,6 +320,14 @@ impl<'t> OperatorRepo<'t> {
                 app: a.to_owned(),
             })
             .collect();
+        if matches.is_empty()
+            && let Some(e) = name
+                .match_indices('-')
+                .map(|(i, _)| allocation_path(&name[..i], &name[i + 1..]))
+                .find_map(|rel| self.why_missing(&rel))
+        {
+            return Err(e);
+        }
         match matches.len() {
             1 => Ok(matches.remove(0)),
             0 => Err(AllocationError::NoneForApplication {
@@ -262,7 +348,9 @@ impl<'t> OperatorRepo<'t> {
     pub fn named(&self, tenant: &str, app: &str) -> Result<Identity, AllocationError> {
         let rel = allocation_path(tenant, app);
         if !self.tree.is_file(&rel) {
-            return Err(AllocationError::NotFound(self.tree.shown(&rel)));
+            return Err(self
+                .why_missing(&rel)
+                .unwrap_or_else(|| AllocationError::NotFound(self.tree.shown(&rel))));
         }
         Ok(Identity {
             tenant: tenant.to_owned(),
@@ -272,7 +360,7 @@ impl<'t> OperatorRepo<'t> {
 
     /// The only allocation there is.
     pub fn only(&self) -> Result<Identity, AllocationError> {
-        let mut found = self.allocations();
+        let mut found = self.all_allocations()?;
         match found.len() {
             1 => {
                 let (tenant, app) = found.remove(0);
@@ -297,7 +385,7 @@ impl<'t> OperatorRepo<'t> {
         let want_repo = normalize_repo_url(remote);
         let want_path = normalize_path(path);
         let mut same_repo: Vec<(Identity, String)> = Vec::new();
-        for (tenant, app) in self.allocations() {
+        for (tenant, app) in self.all_allocations()? {
             if !is_name(&tenant, MAX_NAME) || !is_name(&app, MAX_NAME) {
                 continue;
             }
@@ -416,7 +504,18 @@ impl<'t> OperatorRepo<'t> {
                 format!("the fleet's own, for cluster `{cluster}` of {platform_file}"),
             );
         }
-        let all = self.allocations();
+        let Listing {
+            found: all,
+            unreadable,
+        } = self.allocations();
+        for (dir, e) in unreadable {
+            let shown = self.tree.shown(&dir);
+            diags.push(
+                Diagnostic::at(Code::Unreadable, &shown, Pos::START, e.to_string()).hint(
+                    "the allocations in it are not checked or rendered; check the operator repo's permissions",
+                ),
+            );
+        }
         for round in all.chunks(FLEET_ROUND) {
             // Parsing and checking, the bulk of the work, run in parallel; so does reading
             // a directory (system calls, one file each). A git tree caches what it reads

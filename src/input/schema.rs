@@ -191,10 +191,18 @@ fn describe(
     let keyword_parent = at.schema_path.rsplit_once('/').map_or("", |(p, _)| p);
     let node = schema.pointer(keyword_parent).unwrap_or(&Value::Null);
     let description = node.get("description").and_then(Value::as_str);
+    // As written: `99999999999999999999`, not the `1e+20` it was read as.
     let shown = if at.redact {
         "the value".to_owned()
     } else {
-        show(instance)
+        match doc
+            .root
+            .at(path)
+            .and_then(crate::input::yaml::Node::scalar_text)
+        {
+            Some(text) if instance.is_number() => show(&Value::String(text.to_owned())),
+            _ => show(instance),
+        }
     };
     // Compiled validators report a bad mapping key (`propertyNames`) at the mapping, with
     // the key as the instance: point at the key instead.

@@ -606,9 +606,16 @@ fn resolve(text: &str, style: ScalarStyle) -> ScalarValue {
     }
     let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
     if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
-        return text
-            .parse::<i64>()
-            .map_or(ScalarValue::Str, ScalarValue::Int);
+        // Still a number when past i64 (the core schema's integers are unbounded): read
+        // as a float, a field's range check then says it is too large, not that it is
+        // a string.
+        return text.parse::<i64>().map_or_else(
+            |_| {
+                text.parse::<f64>()
+                    .map_or(ScalarValue::Str, ScalarValue::Float)
+            },
+            ScalarValue::Int,
+        );
     }
     if is_core_float(unsigned) {
         return text
@@ -757,6 +764,8 @@ mod tests {
         assert_eq!(scalar("true"), ScalarValue::Bool(true));
         assert_eq!(scalar("~"), ScalarValue::Null);
         assert_eq!(scalar("0x1F"), ScalarValue::Int(31));
+        assert_eq!(scalar("99999999999999999999"), ScalarValue::Float(1e20));
+        assert_eq!(scalar("-99999999999999999999"), ScalarValue::Float(-1e20));
         assert_eq!(scalar("1.5e3"), ScalarValue::Float(1500.0));
         assert_eq!(scalar("'true'"), ScalarValue::Str);
     }

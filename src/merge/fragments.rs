@@ -140,7 +140,10 @@ fn api_server_checks(cx: &mut Ctx<'_>, problems: Vec<crate::merge::podcheck::Pro
                 crate::merge::podcheck::Seg::Index(i) => path.index(i),
             };
         }
-        cx.app_err(Code::ApiServerRefuses, &path, p.message, &p.hint);
+        // A field the schema refused was left out: "required" would only blame that.
+        if !cx.app_dropped(&path) {
+            cx.app_err(Code::ApiServerRefuses, &path, p.message, &p.hint);
+        }
     }
 }
 
