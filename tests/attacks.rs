@@ -1844,6 +1844,11 @@ fn class6_attacks() -> Vec<Attack> {
             "pod.containers[0].ports[0].name: `http` is the name of the port `web` serves",
         ),
         (
+            "a patch of the process's own port, which would take its `http` name",
+            "containers: [{name: web, ports: [{containerPort: 8000, name: other}]}]",
+            "pod.containers[0].ports[0].containerPort: 8000 is `web`'s own `port`, which dovetail declares as `http`",
+        ),
+        (
             "a port named `http` beside the process's port in the sidecar that serves it",
             "containers: [{name: s, image: registry.example.com/a:1, ports: [{containerPort: 8000}, {name: http, containerPort: 9001}]}]",
             "pod.containers[0].ports[1].name: `http` is the name of the port `web` serves",
@@ -1891,6 +1896,18 @@ fn class6_attacks() -> Vec<Attack> {
                 mount_file(s, &path);
             },
             &["app/dovetail.yaml:24:6: error: files[0].path: is 261 characters as a ConfigMap key"],
+        ),
+        refused(
+            "one port name for two numbers in the global and the process's patches of its container",
+            |s: &Scratch| {
+                s.edit(
+                    APP,
+                    "    health: {path: /healthz}\n",
+                    "    health: {path: /healthz}\n    pod: {containers: [{name: web, ports: [{containerPort: 9101, name: a}]}]}\n",
+                );
+                s.append(APP, "pod: {containers: [{name: web, ports: [{containerPort: 9100, name: a}]}]}\n");
+            },
+            &["app/dovetail.yaml:15:66: error: processes.web.pod.containers[0].ports[0].name: port name `a` is already port 9100 of `web`'s container"],
         ),
         refused(
             "a file path starting with `..`: a ConfigMap key the API server refuses",

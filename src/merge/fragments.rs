@@ -4,7 +4,7 @@
 //! Secrets and ConfigMaps that are not the app's pods' own, what the API server's own
 //! validation refuses, and `emptyDir`s larger than the process's share.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -234,13 +234,18 @@ fn check_pod_names(
     if pod_volumes.static_files {
         known_volumes.insert("dovetail-static".to_owned());
     }
-    let serves = cx
+    let port = cx
         .inputs
         .app
         .app
         .processes
         .get(process)
-        .is_some_and(|p| p.port.is_some());
+        .and_then(|p| p.port);
+    let serves = port.is_some();
+    let port_number = port.map(i64::from);
+    // The global fragment's patch of the process's container and the process's own are
+    // merged port by port (by number): a name must stay one port's across both.
+    let mut patch_ports: BTreeMap<String, i64> = BTreeMap::new();
     for (fragment, at, _) in sources {
         let Some(fragment) = fragment else { continue };
         for list_name in ["initContainers", "containers"] {
@@ -262,14 +267,45 @@ fn check_pod_names(
                 // container, or the sidecar that declares it), and the Service targets
                 // that name: a second `http` would be refused, or take the traffic.
                 for (j, port) in list(c, "ports").iter().enumerate() {
-                    if serves && port.get("name").and_then(Value::as_str) == Some("http") {
+                    let pname = port.get("name").and_then(Value::as_str);
+                    let number = port.get("containerPort").and_then(Value::as_i64);
+                    let ppath = cpath.key("ports").index(j);
+                    if serves && pname == Some("http") {
                         cx.app_err(
                             Code::NameTaken,
-                            &cpath.key("ports").index(j).key("name"),
+                            &ppath.key("name"),
                             format!(
                                 "`http` is the name of the port `{process}` serves, which its Service targets"
                             ),
                             "name this port otherwise; a sidecar that declares the process's port serves it under `http`",
+                        );
+                        continue;
+                    }
+                    if name != process || !patch {
+                        continue;
+                    }
+                    // A patch of the port would take its `http` name, which the Service
+                    // and the probes target, and leave them pointing at nothing.
+                    if let (Some(n), Some(own)) = (number, port_number)
+                        && n == own
+                    {
+                        cx.app_err(
+                            Code::NameTaken,
+                            &ppath.key("containerPort"),
+                            format!(
+                                "{n} is `{process}`'s own `port`, which dovetail declares as `http`"
+                            ),
+                            "leave it out of the fragment; `port:` declares it",
+                        );
+                    } else if let (Some(pname), Some(n)) = (pname, number)
+                        && let Some(other) = patch_ports.insert(pname.to_owned(), n)
+                        && other != n
+                    {
+                        cx.app_err(
+                            Code::NameTaken,
+                            &ppath.key("name"),
+                            format!("port name `{pname}` is already port {other} of `{process}`'s container (the global and the process's fragments are merged)"),
+                            "give every port of the container its own name",
                         );
                     }
                 }
