@@ -603,3 +603,36 @@ fn a_number_past_64_bits_is_out_of_range_as_written() {
         .invalid("operator/tenants/acme/shop.yaml:9:9: error: processes.web.replicas: `99999999999999999999` is above the maximum of 100")
         .invalid("error: 2 problem(s) in the inputs");
 }
+
+/// An allocation saved as `.yml` is not read; `validate --operator` says so instead of
+/// leaving the operator to wonder where the app went.
+#[test]
+fn an_allocation_named_yml_is_reported_not_silently_skipped() {
+    let mut s = django();
+    let text = s.read(ALLOC);
+    s.write("operator/tenants/beta/blog.yml", text);
+    let r = s.validate_operator(Format::Text);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("operator/tenants/beta/blog.yml:1:1: warning: is not read: allocations are named tenants/<tenant>/<app>.yaml; rename it to .yaml"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// `processes.init` of an allocation sizes the init step; what scales or exposes a
+/// process cannot apply to a step that runs once, and is not silently dropped.
+#[test]
+fn replicas_for_the_init_step_are_reported_as_unused() {
+    let mut s = django();
+    s.edit(
+        ALLOC,
+        "processes:\n",
+        "processes:\n  init: {plan: small, replicas: 3}\n",
+    );
+    let expected = "operator/tenants/acme/shop.yaml:9:23: warning: processes.init.replicas: the init step runs once per rollout: `replicas` does not apply to it";
+    for r in [s.validate(), s.validate_operator(Format::Text)] {
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stderr.contains(expected), "{}", r.stderr);
+    }
+}

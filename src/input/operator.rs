@@ -226,6 +226,9 @@ pub struct Member {
 pub struct Listing {
     /// Every allocation as `(tenant, app)`, sorted; names not yet checked.
     pub found: Vec<(String, String)>,
+    /// Files named like an allocation but for their extension (`tenants/acme/shop.yml`,
+    /// `shop.YAML`), which are not read.
+    pub misnamed: Vec<String>,
     /// The directories that could not be listed, with why.
     pub unreadable: Vec<(String, ReadError)>,
 }
@@ -253,6 +256,7 @@ impl<'t> OperatorRepo<'t> {
     /// caller must not take for "none".
     pub fn allocations(&self) -> Listing {
         let mut found = Vec::new();
+        let mut misnamed = Vec::new();
         let mut unreadable = Vec::new();
         let mut list = |dir: &str| match self.tree.list(dir) {
             Ok(names) => names,
@@ -268,16 +272,26 @@ impl<'t> OperatorRepo<'t> {
             for file in list(&dir) {
                 if let Some(app) = file.strip_suffix(".yaml") {
                     found.push((tenant.clone(), app.to_owned()));
+                } else if std::path::Path::new(&file).extension().is_some_and(|e| {
+                    e.eq_ignore_ascii_case("yml") || e.eq_ignore_ascii_case("yaml")
+                }) {
+                    misnamed.push(format!("{dir}/{file}"));
                 }
             }
         }
-        Listing { found, unreadable }
+        Listing {
+            found,
+            misnamed,
+            unreadable,
+        }
     }
 
     /// [`OperatorRepo::allocations`], failing on the first directory that could not be
     /// listed.
     fn all_allocations(&self) -> Result<Vec<(String, String)>, AllocationError> {
-        let Listing { found, unreadable } = self.allocations();
+        let Listing {
+            found, unreadable, ..
+        } = self.allocations();
         match unreadable.into_iter().next() {
             Some((dir, e)) => Err(self.unreadable(&dir, &e)),
             None => Ok(found),
@@ -506,8 +520,22 @@ impl<'t> OperatorRepo<'t> {
         }
         let Listing {
             found: all,
+            misnamed,
             unreadable,
         } = self.allocations();
+        for rel in misnamed {
+            let shown = self.tree.shown(&rel);
+            diags.push(
+                Diagnostic::at(
+                    Code::Unreadable,
+                    &shown,
+                    Pos::START,
+                    "is not read: allocations are named tenants/<tenant>/<app>.yaml",
+                )
+                .hint("rename it to .yaml")
+                .warning(),
+            );
+        }
         for (dir, e) in unreadable {
             let shown = self.tree.shown(&dir);
             diags.push(

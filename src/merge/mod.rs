@@ -103,6 +103,31 @@ impl Ctx<'_> {
     }
 }
 
+/// Warns of what an allocation's `processes.init` sets that cannot apply to it: the init
+/// step runs once per rollout, as a Job or in web's pods, so what scales or exposes a
+/// process would be silently ignored. The app's render and the fleet both check it.
+pub fn check_init_allocation(alloc: &Allocation, doc: &Doc, diags: &mut Diagnostics) {
+    let Some(pa) = alloc.processes.get("init") else {
+        return;
+    };
+    let set = [
+        ("replicas", pa.replicas.is_some()),
+        ("autoscaling", pa.autoscaling.is_some()),
+        ("serviceTypes", !pa.service_types.is_empty()),
+    ];
+    for (field, _) in set.into_iter().filter(|(_, set)| *set) {
+        diags.push(
+            doc.error(
+                Code::UnusedAllocation,
+                &Path::root().key("processes").key("init").key(field),
+                format!("the init step runs once per rollout: `{field}` does not apply to it"),
+            )
+            .hint("remove it; only its plan, cpu, memory and ephemeralStorage are used")
+            .warning(),
+        );
+    }
+}
+
 /// Merges the inputs. Every problem found is returned, not just the first; the merged app
 /// comes back only when none of them is an error (warnings may come with it).
 pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
@@ -132,6 +157,8 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
             cx.diags.push(d);
         }
     }
+
+    check_init_allocation(alloc, inputs.allocation_doc, &mut cx.diags);
 
     let files = storage::resolve_files(&mut cx, &names);
     let env = resolve_env(&mut cx);
