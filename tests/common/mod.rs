@@ -144,6 +144,17 @@ impl Run {
         self
     }
 
+    /// Asserts success with `expected` (a warning, say) on stderr.
+    pub fn warns(&self, expected: &str) -> &Run {
+        assert_eq!(self.code, 0, "must succeed; stderr:\n{}", self.stderr);
+        assert!(
+            self.stderr.contains(expected),
+            "stderr lacks\n  {expected}\ngot:\n{}",
+            self.stderr
+        );
+        self
+    }
+
     /// Asserts an input error: exit 1, nothing on stdout, and `expected` on stderr.
     pub fn invalid(&self, expected: &str) -> &Run {
         self.fails(Some(1), expected)
