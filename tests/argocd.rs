@@ -385,6 +385,19 @@ fn a_customer_repo_cannot_select_fleet_mode() {
         refused(&r, "holds no dovetail.yaml");
     }
 
+    // A directory of that name: refused where it stands, and still never the fleet.
+    fs::remove_file(deploy.join("dovetail.yaml")).unwrap();
+    fs::create_dir(deploy.join("dovetail.yaml")).unwrap();
+    fs::write(deploy.join("dovetail.yaml/x"), "x\n").unwrap();
+    git(&app.repo, &["add", "-A"]);
+    git(&app.repo, &["commit", "-q", "-m", "a directory"]);
+    let r = app.run(&app.env("acme-shop", REPO));
+    refused(
+        &r,
+        "dovetail.yaml:1:1: error: `dovetail.yaml` is not a regular file",
+    );
+    assert!(!r.stdout.contains("kind: AppProject"), "{}", r.stdout);
+
     // Even named like the fleet Application, from the customer's repo.
     let mut env = app.env("dovetail-fleet", REPO);
     set(&mut env, "ARGOCD_APP_NAMESPACE", "argocd");

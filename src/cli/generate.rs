@@ -37,7 +37,11 @@ pub(super) fn run(io: Io<'_>) -> Result<(), Error> {
     if is_operator_source(&env, &operator, &cwd) {
         return fleet(env, operator, &operator_text, io);
     }
-    if !cwd.join(crate::input::app::APP_FILE).is_file() {
+    // Absent (or a dangling link), it is no app; there but not a regular file (a FIFO,
+    // a directory, a link out of the repo), the pipeline's read refuses it at its place
+    // and says why.
+    let app_file = cwd.join(crate::input::app::APP_FILE);
+    if !app_file.exists() {
         return Err(ArgoError::NoApp(cwd.display().to_string()).into());
     }
     app(env, operator, &cwd, io)
