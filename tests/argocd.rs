@@ -891,8 +891,10 @@ fn the_controller_runs_the_sidecar_image_with_the_identity_and_least_privilege()
             .any(|v| v["secret"]["secretName"] == "dovetail-identity"),
         "the identity comes from the Secret dovetail-identity"
     );
-    // The ClusterRole reads AgeSecrets and writes Secrets, status and Events: no verb
-    // on anything else, and never `*`.
+    // The ClusterRole reads AgeSecrets and writes Secrets, status and Events (and may
+    // block an AgeSecret's deletion on the Secrets it owns: `update` on its finalizers,
+    // which OwnerReferencesPermissionEnforcement asks for): no verb on anything else,
+    // and never `*`.
     let role = find("ClusterRole");
     for rule in role["rules"].as_array().unwrap() {
         let text = rule.to_string();
@@ -902,6 +904,7 @@ fn the_controller_runs_the_sidecar_image_with_the_identity_and_least_privilege()
                 [
                     "agesecrets",
                     "agesecrets/status",
+                    "agesecrets/finalizers",
                     "secrets",
                     "events",
                     "namespaces"
@@ -909,6 +912,9 @@ fn the_controller_runs_the_sidecar_image_with_the_identity_and_least_privilege()
                 .contains(&resource.as_str().unwrap()),
                 "{resource}"
             );
+        }
+        if rule["resources"][0] == "agesecrets/finalizers" {
+            assert_eq!(rule["verbs"], serde_json::json!(["update"]), "{text}");
         }
     }
 }
@@ -1367,4 +1373,22 @@ fn cluster_names_and_servers_are_checked() {
     .unwrap();
     let r = common::dovetail(&["validate", "--operator", "."], &op);
     assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// The app path checked out as a submodule (Argo CD checks them out, with the parent
+/// repo's credentials): its files would be another repo's, rendered as this app.
+#[test]
+fn an_app_path_that_is_another_repository_is_refused() {
+    let app = App::new();
+    // What `git submodule update` leaves at the submodule's path.
+    fs::write(
+        app.repo.join("deploy/.git"),
+        "gitdir: ../.git/modules/deploy\n",
+    )
+    .unwrap();
+    let r = app.run(&app.env("acme-shop", REPO));
+    r.fails(
+        Some(1),
+        "refusing to render: `deploy` in the customer repo is a git repository of its own (a submodule)",
+    );
 }

@@ -377,20 +377,33 @@ fn no_fleet_objects(r: &Run) {
 
 #[test]
 fn class1_a_customer_repo_without_dovetail_yaml_never_renders_the_fleet() {
-    // Deleted, dangling, or a directory: each is refused (exit 2), never the fleet.
+    // Deleted, dangling, or a directory: each is refused (exit 1), never the fleet; the
+    // directory where it stands, by the read.
     type Break = fn(&Scratch);
-    let ways: [(&str, Break); 3] = [
-        ("deleted", |s| fs::remove_file(s.path(APP)).unwrap()),
-        ("dangling", |s| {
-            fs::remove_file(s.path(APP)).unwrap();
-            symlink("missing.yaml", s.path(APP)).unwrap();
-        }),
-        ("a directory", |s| {
-            fs::remove_file(s.path(APP)).unwrap();
-            fs::create_dir(s.path(APP)).unwrap();
-        }),
+    let ways: [(&str, Break, &str); 3] = [
+        (
+            "deleted",
+            |s| fs::remove_file(s.path(APP)).unwrap(),
+            "holds no dovetail.yaml",
+        ),
+        (
+            "dangling",
+            |s| {
+                fs::remove_file(s.path(APP)).unwrap();
+                symlink("missing.yaml", s.path(APP)).unwrap();
+            },
+            "holds no dovetail.yaml",
+        ),
+        (
+            "a directory",
+            |s| {
+                fs::remove_file(s.path(APP)).unwrap();
+                fs::create_dir(s.path(APP)).unwrap();
+            },
+            "dovetail.yaml:1:1: error: `dovetail.yaml` is not a regular file",
+        ),
     ];
-    for (how, break_it) in ways {
+    for (how, break_it, expected) in ways {
         let s = django();
         commit_a_fleet(&s);
         break_it(&s);
@@ -398,11 +411,7 @@ fn class1_a_customer_repo_without_dovetail_yaml_never_renders_the_fleet() {
         // The customer repo must change: an input error.
         assert_eq!(r.code, 1, "{how}: {}", r.stderr);
         assert_eq!(r.stdout, "", "{how}");
-        assert!(
-            r.stderr.contains("holds no dovetail.yaml"),
-            "{how}: {}",
-            r.stderr
-        );
+        assert!(r.stderr.contains(expected), "{how}: {}", r.stderr);
     }
 }
 

@@ -205,6 +205,31 @@ fn an_unknown_ref_or_commit_is_refused_with_what_exists() {
     assert!(r.stderr.contains("give all 40 characters"), "{}", r.stderr);
 }
 
+/// A tag (plain or annotated) of a tree is the repo's content, not a corrupt cache: it
+/// is refused as such, once, without rebuilding the cache over and over.
+#[test]
+fn a_ref_of_a_tree_is_refused_as_not_a_commit_not_as_a_corrupt_cache() {
+    let server = Server::with_example();
+    let app = server.repo("app");
+    let tree = git(&app, &["rev-parse", "HEAD^{tree}"]);
+    git(&app, &["tag", "plain-tree", tree.trim()]);
+    git(
+        &app,
+        &["tag", "-a", "-m", "a tree", "annotated-tree", tree.trim()],
+    );
+    for tag in ["plain-tree", "annotated-tree"] {
+        let r = server.render(&format!("#{tag}"), "", "60");
+        failed(&r, &format!("`{tag}` names a tree, not a commit"));
+        assert!(!r.stderr.contains("corrupt"), "{}", r.stderr);
+        assert_eq!(
+            r.stderr.matches("app: fetching").count(),
+            1,
+            "fetched once, not rebuilt: {}",
+            r.stderr
+        );
+    }
+}
+
 #[test]
 fn an_unreachable_host_exits_2_with_a_clear_message() {
     let cache = tempfile::tempdir().unwrap();

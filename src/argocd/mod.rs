@@ -123,6 +123,11 @@ pub enum ArgoError {
     /// The app path has no `dovetail.yaml` (and the Application is not the fleet's).
     #[error("`{0}` holds no dovetail.yaml")]
     NoApp(String),
+    /// The app path is, or is inside, another repository's checkout (a submodule).
+    #[error(
+        "refusing to render: `{0}` in the customer repo is a git repository of its own (a submodule), whose files are not the customer repo's"
+    )]
+    NestedRepository(String),
     /// The Application deploys another repo than its allocation names.
     #[error("Application `{app}` deploys {url}, but its allocation {allocation} names {wanted}")]
     OtherRepo {
@@ -212,7 +217,10 @@ impl ArgoError {
     /// Whether the customer repo must change (exit status 1), rather than the sidecar's
     /// or the Application's settings (2).
     pub fn is_input(&self) -> bool {
-        matches!(self, ArgoError::OverrideFiles(_) | ArgoError::NoApp(_))
+        matches!(
+            self,
+            ArgoError::OverrideFiles(_) | ArgoError::NoApp(_) | ArgoError::NestedRepository(_)
+        )
     }
 
     /// What to do about it.
@@ -226,6 +234,9 @@ impl ArgoError {
             }
             ArgoError::PinnedDirectory => "name the operator repo by its git URL",
             ArgoError::OverrideFiles(_) => "remove them from the repo",
+            ArgoError::NestedRepository(_) => {
+                "commit the app's files in the customer repo itself; dovetail does not follow submodules"
+            }
             ArgoError::NoApp(_) => {
                 "check the Application's path: it deploys a customer app's directory (or, from the operator repo DOVETAIL_OPERATOR_REPO names, the fleet)"
             }
@@ -349,6 +360,27 @@ pub fn normalize_path(path: &str) -> String {
         .filter(|s| !s.is_empty() && *s != ".")
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// The directory between the app path `cwd` and the root of the repository Argo CD
+/// checked out (`source_path` above it) that holds a `.git` of its own, if one does: the
+/// app path is then in a submodule, which Argo CD checks out with the parent repo's
+/// credentials, so a customer could point it at another repo on the same host. Inside
+/// the app path, the tree's reads refuse such directories; this covers the path itself.
+pub fn nested_repository(cwd: &Path, source_path: Option<&str>) -> Option<String> {
+    let path = normalize_path(source_path.unwrap_or_default());
+    if path.is_empty() {
+        return None;
+    }
+    let segments: Vec<&str> = path.split('/').collect();
+    let mut dir = cwd.to_path_buf();
+    for depth in (1..=segments.len()).rev() {
+        if std::fs::symlink_metadata(dir.join(".git")).is_ok() {
+            return Some(segments[..depth].join("/"));
+        }
+        dir.pop();
+    }
+    None
 }
 
 /// The `.argocd-source*.yaml` files in `dir`: a customer who commits one changes the

@@ -215,9 +215,27 @@ impl Cache {
                 known,
             });
         };
-        let commit = repo
-            .find_object(target, None)
-            .and_then(|o| o.peel_to_commit());
+        // What the ref names, through annotated tags: a ref of a tree or a blob is the
+        // repo's own content, not our cache's fault, and rebuilding the cache would
+        // fetch the same ref again (and again) and still find no commit.
+        let named = repo.find_object(target, None).and_then(|o| match o.kind() {
+            Some(git2::ObjectType::Tag) => o.peel(git2::ObjectType::Any),
+            _ => Ok(o),
+        });
+        if let Ok(o) = &named
+            && let Some(kind) = o.kind().filter(|k| *k != git2::ObjectType::Commit)
+        {
+            return Err(GitError::NotACommit {
+                url: url.to_owned(),
+                rev: match &spec.rev {
+                    Rev::Named(n) => n.clone(),
+                    Rev::Commit(hex) => hex.clone(),
+                    Rev::Default => "HEAD".to_owned(),
+                },
+                object: kind.to_string(),
+            });
+        }
+        let commit = named.and_then(|o| o.peel_to_commit());
         let commit = match commit {
             Ok(c) => c,
             Err(e) if e.code() == ErrorCode::NotFound => {

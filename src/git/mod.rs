@@ -429,6 +429,16 @@ pub enum GitError {
         /// The commit id.
         rev: String,
     },
+    /// A branch or tag that names a tree or a blob, not a commit (`git tag t HEAD^{tree}`).
+    #[error("{url}: `{rev}` names a {object}, not a commit")]
+    NotACommit {
+        /// The repo.
+        url: String,
+        /// The branch or tag.
+        rev: String,
+        /// What it names: `tree`, `blob`.
+        object: String,
+    },
     /// The cache could not be trusted, even after rebuilding it.
     #[error("the cache of {url} is corrupt: {message}")]
     Corrupt {
@@ -497,6 +507,7 @@ impl GitError {
             }
             GitError::UnknownRef { .. } => "check the branch or tag name",
             GitError::UnknownCommit { .. } => "check the id, or whether it was force-pushed away",
+            GitError::NotACommit { .. } => "name a branch, a tag of a commit, or a commit id",
             GitError::Corrupt { .. } => "it is rebuilt on the next run",
             GitError::Locked { .. } => "is a fetch stuck? try again",
             GitError::CacheDir { .. } => "set DOVETAIL_CACHE_DIR to a writable directory",
