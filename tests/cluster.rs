@@ -1507,7 +1507,10 @@ fn dovetail_refuses_what_the_api_server_refuses() {
 // ------------------------------------------------------------------- 7. controller --
 
 /// `dovetail-controller` running against the test control plane, stopped when dropped;
-/// its stderr goes to a file, which the test reads for leaks.
+/// its stderr goes to a file, which the test reads for leaks. It acts as the service
+/// account `deploy/controller` gives it, bound to the cluster role shipped there
+/// ([`as_controller`]): what it does here it may do in a real cluster, with the
+/// `OwnerReferencesPermissionEnforcement` admission plugin on.
 struct Controller {
     child: std::process::Child,
     log: PathBuf,
@@ -1516,8 +1519,9 @@ struct Controller {
 impl Controller {
     fn start(kube: &Kube, identities: &[&Path], log: PathBuf) -> Controller {
         let bin = Path::new(env!("CARGO_BIN_EXE_dovetail")).with_file_name("dovetail-controller");
+        let kubeconfig = as_controller(kube, &log.with_file_name("controller.kubeconfig"));
         let mut cmd = Command::new(&bin);
-        cmd.arg("--kubeconfig").arg(&kube.kubeconfig);
+        cmd.arg("--kubeconfig").arg(&kubeconfig);
         for id in identities {
             cmd.arg("--identity").arg(id);
         }
@@ -1546,6 +1550,60 @@ impl Drop for Controller {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The user the controller's ServiceAccount authenticates as.
+const CONTROLLER_USER: &str = "system:serviceaccount:dovetail-system:dovetail-controller";
+
+/// Applies the `Namespace`, `ServiceAccount`, `ClusterRole` and `ClusterRoleBinding` of
+/// `deploy/controller`, and writes at `path` a kubeconfig that acts as that service
+/// account (the admin's, impersonating it).
+fn as_controller(kube: &Kube, path: &Path) -> PathBuf {
+    let built = kube.kubectl(
+        &[
+            "kustomize",
+            root().join("deploy/controller").to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(
+        built.code, 0,
+        "kubectl kustomize deploy/controller: {}",
+        built.stderr
+    );
+    let rbac: Vec<&str> = built
+        .stdout
+        .split("\n---\n")
+        .filter(|doc| {
+            doc.lines().any(|l| {
+                matches!(
+                    l,
+                    "kind: Namespace"
+                        | "kind: ServiceAccount"
+                        | "kind: ClusterRole"
+                        | "kind: ClusterRoleBinding"
+                )
+            })
+        })
+        .collect();
+    assert_eq!(rbac.len(), 4, "{}", built.stdout);
+    kube.apply_ok(
+        &rbac.join("\n---\n"),
+        "the controller's ServiceAccount and ClusterRole",
+    );
+    let admin = std::fs::read_to_string(&kube.kubeconfig).unwrap();
+    assert_eq!(
+        admin.matches("\n  user:\n").count(),
+        1,
+        "one user in\n{admin}"
+    );
+    let acting = admin.replacen(
+        "\n  user:\n",
+        &format!("\n  user:\n    as: {CONTROLLER_USER}\n"),
+        1,
+    );
+    std::fs::write(path, acting).unwrap();
+    path.to_owned()
 }
 
 /// `check` every 100 ms until it gives something, for at most `timeout`.
