@@ -84,6 +84,7 @@ codes! {
     ServiceNotUsed = "DT415", "`waitFor` names a service the app does not use";
     SecretsFileMismatch = "DT416", "`imagePullSecret` or `secrets:` do not match the secrets file";
     PullSecretFormat = "DT417", "the image pull secret is not a dockerconfigjson";
+    TooManySidecars = "DT418", "more sidecars in one process's pods than the platform's `policy.maxSidecars` allows";
     NotAllocated = "DT501", "the app asks for something its allocation does not give (a process, storage, a database, Redis, an Ingress)";
     NotAllowed = "DT502", "a Service type or a hostname the allocation does not allow";
     SingletonScaled = "DT503", "a singleton given more than one replica or autoscaling";

@@ -12,7 +12,8 @@
 //!    git is `a_customer_repo_cannot_select_fleet_mode` and the override-file tests in
 //!    tests/argocd.rs);
 //! 2. memory and time stay bounded at the caps (`class2_*`);
-//! 3. no container and no volume can fill a node (`class3_*`);
+//! 3. no container and no volume can fill a node, and no pod runs more sidecars than
+//!    the operator allows (`class3_*`);
 //! 4. names never collide with objects dovetail does not own (`class4_*`);
 //! 5. file rules hold through links, in directories and in git trees (`class5_*`);
 //! 6. output the API server would refuse is an input error (`class6_*`);
@@ -887,6 +888,21 @@ fn class3_attacks() -> Vec<Attack> {
             &[
                 "app/dovetail.yaml:29:",
                 "pod.containers[0].resources: set by the operator",
+            ],
+        ),
+        refused(
+            "sixteen sidecars in every pod, each at the platform's sidecar size",
+            frag(&format!(
+                "containers: [{}]",
+                (0..16)
+                    .map(|i| format!("{{name: s{i}, image: registry.example.com/acme/side:1}}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            &[
+                "app/dovetail.yaml:29:",
+                "pod.containers[4]: the pods of `web` would run 16 sidecars; the platform allows 4 sidecars per pod (policy.maxSidecars)",
+                "pod.containers[4]: the pods of `worker` would run 16 sidecars",
             ],
         ),
         rendered(

@@ -494,7 +494,7 @@ fn validate_with_the_operator_alone_checks_every_allocation() {
     s.append(ALLOC, "quota: {cpu: \"1\"}\n");
     let r = s.validate_operator(Format::Github);
     r.invalid("::error file=operator/tenants/acme/shop.yaml,line=6,col=1,title=DT603 namespace::namespace `acme-shop` is already operator/tenants/acme/blog.yaml's")
-        .invalid("title=DT604 quota.cpu::`1` cannot fit the allocation's own pods and volumes, which need 3600m");
+        .invalid("title=DT604 quota.cpu::`1` cannot fit the allocation's own pods and volumes, which need 4500m");
 
     let r = django().validate_operator(Format::Text);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -629,4 +629,48 @@ fn replicas_for_the_init_step_are_reported_as_unused() {
     let expected = "operator/tenants/acme/shop.yaml:9:23: warning: processes.init.replicas: the init step runs once per rollout: `replicas` does not apply to it";
     s.validate().warns(expected);
     s.validate_operator(Format::Text).warns(expected);
+}
+
+/// A process's pods run the global fragment's sidecars and its own; together they may
+/// not outnumber `policy.maxSidecars`, which only the operator raises.
+#[test]
+fn sidecars_past_policy_max_sidecars_are_refused_at_the_first_one_over() {
+    let sidecar =
+        |name: &str| format!("{{name: {name}, image: registry.example.com/acme/{name}:1}}");
+    let fragments = format!(
+        "pod: {{containers: [{}, {}, {}]}}\n",
+        sidecar("a"),
+        sidecar("b"),
+        sidecar("c")
+    );
+    let own = format!(
+        "    pod: {{containers: [{}, {}]}}\n",
+        sidecar("d"),
+        sidecar("e")
+    );
+    let mut s = django();
+    s.append(APP, &fragments);
+    s.edit(
+        APP,
+        "    health: {path: /healthz}\n",
+        &format!("    health: {{path: /healthz}}\n{own}"),
+    );
+    s.render().invalid(
+        "app/dovetail.yaml:15:73: error: processes.web.pod.containers[1]: the pods of `web` would run 5 sidecars; the platform allows 4 sidecars per pod (policy.maxSidecars); run the extra work in one sidecar or in another process, or ask the platform operator to raise policy.maxSidecars [DT418]",
+    );
+
+    // The worker runs the three global ones only; raised to 5, web's five are allowed.
+    s.edit(
+        PLATFORM,
+        "  sidecarResources: {cpu: 50m, memory: 64Mi}\n",
+        "  sidecarResources: {cpu: 50m, memory: 64Mi}\n  maxSidecars: 5\n",
+    );
+    let rendered = s.render();
+    assert_eq!(rendered.code, 0, "{}", rendered.stderr);
+
+    // None at all: the first global sidecar is refused, for every process.
+    s.edit(PLATFORM, "  maxSidecars: 5\n", "  maxSidecars: 0\n");
+    s.render()
+        .invalid("pod.containers[0]: the pods of `web` would run 5 sidecars; the platform allows no sidecar per pod")
+        .invalid("pod.containers[0]: the pods of `worker` would run 3 sidecars; the platform allows no sidecar per pod");
 }

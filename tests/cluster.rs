@@ -967,8 +967,15 @@ fn delete_hooks(kube: &Kube, render: &str) {
 const SETTLE: Duration = Duration::from_secs(90);
 
 fn pods_are_admitted(name: &str) {
+    pods_are_admitted_with(name, "r", |_| {});
+}
+
+/// [`pods_are_admitted`] for `examples/<name>` as `edit` changes it, in the namespace of
+/// tenant suffix `suffix`.
+fn pods_are_admitted_with(name: &str, suffix: &str, edit: impl FnOnce(&Scratch)) {
     let kube = kube();
-    let ex = Example::new(name, "r");
+    let ex = Example::new(name, suffix);
+    edit(&ex.scratch);
     let first = ex.deploy(kube);
     let ns = ex.ns.as_str();
     let none = BTreeSet::new();
@@ -1086,6 +1093,25 @@ fn helpdesk_pods_are_admitted() {
 #[ignore = "needs a Kubernetes control plane built from Go modules (tests/cluster/control-plane); CI runs ignored tests"]
 fn pulp_pods_are_admitted() {
     pods_are_admitted("pulp");
+}
+
+/// The fleet's quota has room for what fragments may add: every process of the Django
+/// example runs as many sidecars as the platform allows (`policy.maxSidecars`, 4 by
+/// default), at its most replicas and during a rollout. A quota that counted fewer (it
+/// once counted one per pod) refuses the surge pods.
+#[test]
+#[ignore = "needs a Kubernetes control plane built from Go modules (tests/cluster/control-plane); CI runs ignored tests"]
+fn pods_with_every_sidecar_the_platform_allows_are_admitted() {
+    pods_are_admitted_with("django", "s", |s| {
+        let sidecars: Vec<String> = (1..=4)
+            .map(|i| format!("{{name: side-{i}, image: registry.example.com/acme/side:{i}}}"))
+            .collect();
+        s.edit(
+            "app/dovetail.yaml",
+            "\nenv:\n",
+            &format!("\npod: {{containers: [{}]}}\nenv:\n", sidecars.join(", ")),
+        );
+    });
 }
 
 // ------------------------------------------------------------------- 4. guardrails --

@@ -343,6 +343,36 @@ fn fleet_quota(edit: impl FnOnce(&Scratch)) -> (String, String) {
     )
 }
 
+/// The quota has room in every pod for as many sidecars as fragments may add
+/// (`policy.maxSidecars`, default 4), so that pods that render also schedule.
+#[test]
+fn the_fleet_quota_counts_policy_max_sidecars_in_every_pod() {
+    let with = |n: Option<u32>| {
+        fleet_quota(|s| {
+            if let Some(n) = n {
+                s.edit(
+                    "operator/platform.yaml",
+                    "  sidecarResources: {cpu: 50m, memory: 64Mi}\n",
+                    &format!(
+                        "  sidecarResources: {{cpu: 50m, memory: 64Mi}}\n  maxSidecars: {n}\n"
+                    ),
+                );
+            }
+        })
+        .1
+    };
+    let millis = |q: &str| {
+        q.strip_suffix('m')
+            .map_or_else(|| q.parse::<u64>().unwrap() * 1000, |m| m.parse().unwrap())
+    };
+    let none = millis(&with(Some(0)));
+    // 13 pods at most: web 4 + 1 surge, celery 2 + 1, beat 1 + 1, the init Job's 1 + 1,
+    // and one init pod of the largest process; 50m per sidecar on this platform.
+    assert_eq!(millis(&with(Some(1))) - none, 13 * 50);
+    assert_eq!(millis(&with(Some(16))) - none, 16 * 13 * 50);
+    assert_eq!(millis(&with(None)) - none, 4 * 13 * 50, "the default is 4");
+}
+
 #[test]
 fn the_fleet_quota_counts_the_redis_volume_and_the_backup_sidecars() {
     let (storage, cpu) = fleet_quota(|_| {});

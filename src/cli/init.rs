@@ -123,6 +123,7 @@ database: {provider: cnpg, instances: 1}
 policy:
   registries: ["registry.example.com/*"]        # where customers' images may come from
   sidecarResources: {cpu: 50m, memory: 64Mi}    # each sidecar, init and helper container
+  maxSidecars: 4                                # sidecars a customer may add to each pod
 
 # Sizes an allocation can name instead of CPU and memory of its own.
 plans:

@@ -601,6 +601,10 @@ pub struct Policy {
     pub registries: Vec<String>,
     /// Resources of every sidecar and helper container.
     pub sidecar_resources: Resources,
+    /// How many sidecars a customer's fragments may add to each pod (default
+    /// [`DEFAULT_MAX_SIDECARS`]).
+    #[serde(default)]
+    pub max_sidecars: Option<u32>,
     /// Local storage of each app container unless its plan or allocation says.
     #[serde(default)]
     pub ephemeral_storage: Option<String>,
@@ -625,6 +629,12 @@ pub struct Resources {
 /// platform (`policy.ephemeralStorage`) says: every container gets a limit, so that none
 /// can fill its node's disk.
 pub const DEFAULT_EPHEMERAL_STORAGE: &str = "1Gi";
+/// How many sidecars a customer's fragments may add to each pod when `policy.maxSidecars`
+/// does not say: enough for a web server in front of the app and a few exporters. Each
+/// runs at `policy.sidecarResources` on top of what the allocation gives the process, so
+/// without a bound fragments could take sixteen times that, and the fleet's
+/// ResourceQuota could not be sized for what renders.
+pub const DEFAULT_MAX_SIDECARS: u32 = 4;
 /// Local storage of a sidecar or helper container when `policy.sidecarResources` does
 /// not say.
 pub const DEFAULT_SIDECAR_EPHEMERAL_STORAGE: &str = "256Mi";
@@ -660,6 +670,11 @@ impl Platform {
                 .unwrap_or_else(|| DEFAULT_EPHEMERAL_STORAGE.to_owned()),
             unknown_plan,
         }
+    }
+
+    /// How many sidecars a customer's fragments may add to each pod.
+    pub fn max_sidecars(&self) -> u32 {
+        self.policy.max_sidecars.unwrap_or(DEFAULT_MAX_SIDECARS)
     }
 
     /// What every sidecar and helper container gets, local storage filled in.

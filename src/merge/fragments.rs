@@ -37,6 +37,8 @@ pub(super) fn split_fragments(
     let mut sidecars = Vec::new();
     let mut inits = Vec::new();
     let mut volumes = Vec::new();
+    // Where each sidecar is written: the first past the platform's bound is pointed at.
+    let mut sidecar_paths = Vec::new();
     let global = cx.inputs.app.app.pod.clone();
     let sources = [
         (global.as_ref(), Path::root().key("pod"), true),
@@ -81,6 +83,7 @@ pub(super) fn split_fragments(
                     );
                 }
                 sidecars.push(c.clone());
+                sidecar_paths.push(cpath);
             }
         }
         for (i, c) in list(fragment, "initContainers").iter().enumerate() {
@@ -126,7 +129,33 @@ pub(super) fn split_fragments(
         }
     }
     check_pod_names(cx, process, &sources, &volumes, pod_volumes);
+    check_sidecar_count(cx, process, &sidecar_paths);
     (patches, sidecars, inits, volumes)
+}
+
+/// Refuses more sidecars in one process's pods than the platform's `policy.maxSidecars`:
+/// each runs at the platform's sidecar size on top of what the allocation gives the
+/// process, so the bound is what keeps a pod within what the operator sized (and the
+/// fleet's ResourceQuota, which counts that many per pod, from refusing its pods).
+fn check_sidecar_count(cx: &mut Ctx<'_>, process: &str, paths: &[Path]) {
+    let max = cx.inputs.platform.max_sidecars();
+    let Some(first_over) = usize::try_from(max).ok().and_then(|m| paths.get(m)) else {
+        return;
+    };
+    let allowed = match max {
+        0 => "no sidecar".to_owned(),
+        1 => "1 sidecar".to_owned(),
+        n => format!("{n} sidecars"),
+    };
+    cx.app_err(
+        Code::TooManySidecars,
+        first_over,
+        format!(
+            "the pods of `{process}` would run {} sidecars; the platform allows {allowed} per pod (policy.maxSidecars)",
+            paths.len()
+        ),
+        "run the extra work in one sidecar or in another process, or ask the platform operator to raise policy.maxSidecars",
+    );
 }
 
 /// Reports what kube-apiserver's own validation would refuse in a fragment's container

@@ -124,14 +124,16 @@ pub struct Sizes {
 
 impl Sizes {
     /// Sums what `dovetail render` can create for this allocation: each sized process at
-    /// its most replicas plus one pod of rollout surge, each pod with room for one
-    /// sidecar of the platform's sidecar size, one init pod of the largest process,
+    /// its most replicas plus one pod of rollout surge, each pod with room for as many
+    /// sidecars of the platform's sidecar size as `policy.maxSidecars` allows, one init pod of the largest process,
     /// Redis and its volume, and each database instance plus its bootstrap pod (with the
     /// Barman Cloud plugin's sidecar in each when the app is backed up). The `"*"` entry counts
     /// as one process; an app with more unnamed processes needs an explicit `quota`.
     pub fn of(platform: &Platform, a: &Allocation) -> Sizes {
         let sidecar_resources = platform.sidecar_resources();
         let sidecar = Size::of(&sidecar_resources);
+        // Every pod of a process may run `policy.maxSidecars` sidecars of the fragments'.
+        let sidecars = sidecar.times(platform.max_sidecars());
         let mut total = Size::default();
         let mut largest = sidecar;
         let mut largest_pod = Size::default();
@@ -148,11 +150,11 @@ impl Sizes {
                 .as_ref()
                 .map_or(0, |s| s.max_replicas)
                 .max(p.replicas.unwrap_or(1));
-            total = total.plus(pod.plus(sidecar).times(most.saturating_add(1)));
+            total = total.plus(pod.plus(sidecars).times(most.saturating_add(1)));
             largest = largest.max(pod);
             largest_pod = largest_pod.max(pod);
         }
-        total = total.plus(largest_pod.plus(sidecar));
+        total = total.plus(largest_pod.plus(sidecars));
         if let Some(redis) = &a.redis {
             let pod = Size::of(&crate::input::model::Resources {
                 memory: redis.memory.clone(),

@@ -56,6 +56,9 @@ pub fn check_app_alone(app: &AppInputs, prior: &Diagnostics) -> Diagnostics {
         policy: Policy {
             registries: vec!["*".to_owned()],
             sidecar_resources: huge.clone(),
+            // As many as the schema lets any operator allow: how many a pod may run
+            // is the operator's to say.
+            max_sidecars: Some(16),
             ephemeral_storage: huge.ephemeral_storage.clone(),
         },
         plans: BTreeMap::from([("stand-in".to_owned(), huge)]),
