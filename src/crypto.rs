@@ -37,11 +37,14 @@ pub fn is_identity(text: &str) -> bool {
     upper.contains("AGE-SECRET-KEY-") || upper.contains("AGE-PLUGIN-")
 }
 
+/// What a message says in place of an age private key ([`is_identity`]).
+pub const HIDDEN_KEY: &str = "an age private key (AGE-SECRET-KEY-…, not shown)";
+
 /// A key given where a recipient belongs, for a message: in backticks, or, if it is a
 /// private key, only what it is.
 pub fn shown_key(text: &str) -> String {
     if is_identity(text) {
-        "an age private key (AGE-SECRET-KEY-…, not shown)".to_owned()
+        HIDDEN_KEY.to_owned()
     } else {
         format!("`{text}`")
     }

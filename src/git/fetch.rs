@@ -208,10 +208,7 @@ impl Cache {
             };
             return Err(GitError::UnknownRef {
                 url: url.to_owned(),
-                rev: match &spec.rev {
-                    Rev::Named(n) => n.clone(),
-                    _ => "HEAD".to_owned(),
-                },
+                rev: spec.rev.shown().to_owned(),
                 known,
             });
         };
@@ -227,11 +224,7 @@ impl Cache {
         {
             return Err(GitError::NotACommit {
                 url: url.to_owned(),
-                rev: match &spec.rev {
-                    Rev::Named(n) => n.clone(),
-                    Rev::Commit(hex) => hex.clone(),
-                    Rev::Default => "HEAD".to_owned(),
-                },
+                rev: spec.rev.shown().to_owned(),
                 object: kind.to_string(),
             });
         }

@@ -127,6 +127,15 @@ pub enum Rev {
 }
 
 impl Rev {
+    /// How messages name it: the branch, tag or commit id, or `HEAD` for the default
+    /// branch.
+    pub fn shown(&self) -> &str {
+        match self {
+            Rev::Named(r) | Rev::Commit(r) => r,
+            Rev::Default => "HEAD",
+        }
+    }
+
     /// A branch, tag or full commit id.
     pub fn parse(r: &str) -> Result<Rev, LocationError> {
         if r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit()) {

@@ -436,9 +436,7 @@ fn show(v: &Value) -> String {
     match v {
         Value::Array(_) => "the list".to_owned(),
         Value::Object(_) => "the mapping".to_owned(),
-        Value::String(s) if crate::crypto::is_identity(s) => {
-            "an age private key (AGE-SECRET-KEY-…, not shown)".to_owned()
-        }
+        Value::String(s) if crate::crypto::is_identity(s) => crate::crypto::HIDDEN_KEY.to_owned(),
         other => {
             let text = plain(other);
             let cut: String = text.chars().take(60).collect();

@@ -125,10 +125,11 @@ pub struct Sizes {
 impl Sizes {
     /// Sums what `dovetail render` can create for this allocation: each sized process at
     /// its most replicas plus one pod of rollout surge, each pod with room for as many
-    /// sidecars of the platform's sidecar size as `policy.maxSidecars` allows, one init pod of the largest process,
-    /// Redis and its volume, and each database instance plus its bootstrap pod (with the
-    /// Barman Cloud plugin's sidecar in each when the app is backed up). The `"*"` entry counts
-    /// as one process; an app with more unnamed processes needs an explicit `quota`.
+    /// sidecars of the platform's sidecar size as `policy.maxSidecars` allows, one init
+    /// pod of the largest process, Redis and its volume, and each database instance plus
+    /// its bootstrap pod (with the Barman Cloud plugin's sidecar in each when the app is
+    /// backed up). The `"*"` entry counts as one process; an app with more unnamed
+    /// processes needs an explicit `quota`.
     pub fn of(platform: &Platform, a: &Allocation) -> Sizes {
         let sidecar_resources = platform.sidecar_resources();
         let sidecar = Size::of(&sidecar_resources);
