@@ -674,3 +674,23 @@ fn sidecars_past_policy_max_sidecars_are_refused_at_the_first_one_over() {
         .invalid("pod.containers[0]: the pods of `web` would run 5 sidecars; the platform allows no sidecar per pod")
         .invalid("pod.containers[0]: the pods of `worker` would run 3 sidecars; the platform allows no sidecar per pod");
 }
+
+/// A fragment container's image in error is left out of the typed input; it must be
+/// reported once, as what it is, not again (once per process) as missing with the advice
+/// to add one.
+#[test]
+fn a_fragment_image_in_error_is_not_also_reported_missing() {
+    let mut s = django();
+    s.append(
+        APP,
+        "pod:\n  containers:\n    - {name: s, image: \"registry.example.com/acme/side:1 \"}\n  initContainers:\n    - {name: i, image: bad image}\n",
+    );
+    let r = s.render();
+    r.invalid(
+        "pod.containers[0].image: `registry.example.com/acme/side:1 ` is not an image reference",
+    )
+    .invalid("pod.initContainers[0].image: `bad image` is not an image reference")
+    .invalid("error: 2 problem(s) in the inputs");
+    assert!(!r.stderr.contains("has no image"), "{}", r.stderr);
+    assert!(!r.stderr.contains("needs an image"), "{}", r.stderr);
+}

@@ -72,7 +72,8 @@ pub(super) fn split_fragments(
                     );
                 }
             } else {
-                if c.get("image").is_none() {
+                // An image in error was left out of the typed input: it is not missing.
+                if c.get("image").is_none() && !cx.app_dropped(&cpath.key("image")) {
                     cx.app_err(
                         Code::FragmentContainer,
                         &cpath,
@@ -90,7 +91,7 @@ pub(super) fn split_fragments(
             let cpath = at.key("initContainers").index(i);
             check_container_refs(cx, c, &cpath);
             api_server_checks(cx, crate::merge::podcheck::container(c, true), &cpath);
-            if c.get("image").is_none() {
+            if c.get("image").is_none() && !cx.app_dropped(&cpath.key("image")) {
                 cx.app_err(
                     Code::FragmentContainer,
                     &cpath,
