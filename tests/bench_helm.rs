@@ -68,11 +68,7 @@ fn benchmark_chart_renders_the_same_objects_as_dovetail() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let docs = |text: &str| -> Vec<serde_json::Value> {
-        let mut v = common::documents(text);
-        v.sort_by_key(|o| format!("{}/{}", o["kind"], o["metadata"]["name"]));
-        v
-    };
+    let docs = common::sorted_documents;
     let theirs = docs(&String::from_utf8(out.stdout).unwrap());
     let ours = docs(&common::render_example("django").stdout);
     let names = |v: &[serde_json::Value]| -> Vec<String> {

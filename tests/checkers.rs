@@ -202,17 +202,69 @@ fn benchmark_overlay_builds_the_same_objects_as_dovetail() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let docs = |text: &str| -> Vec<serde_json::Value> {
-        let mut v = common::documents(text);
-        v.sort_by_key(|o| format!("{}/{}", o["kind"], o["metadata"]["name"]));
-        v
-    };
+    let docs = common::sorted_documents;
     let ours = common::render_example("django");
     let theirs = docs(&String::from_utf8(out.stdout).unwrap());
     let ours = docs(&ours.stdout);
     assert_eq!(theirs.len(), ours.len());
     for (a, b) in ours.iter().zip(&theirs) {
         assert_eq!(a, b, "bench/kustomize/overlay differs from the render");
+    }
+}
+
+/// Argo CD, kubectl and kustomize read the render with Go's YAML parsers, which refuse
+/// some YAML that PyYAML and dovetail's own reader take: a block scalar whose first line
+/// starts with a tab stopped them at "found a tab character where an indentation space is
+/// expected", so one env value or config file made the whole render unreadable. Every
+/// value a customer can write must come back from `kubectl kustomize` unchanged.
+#[test]
+#[ignore = "needs kubectl: install it (https://kubernetes.io/docs/tasks/tools/); CI runs ignored tests"]
+fn go_yaml_parsers_read_every_customer_value_back_unchanged() {
+    let kubectl = common::require_on_path("kubectl", KUBECTL);
+    let s = common::Scratch::example("django");
+    s.edit(
+        "app/dovetail.yaml",
+        "  STATIC_ROOT: /app/static\n",
+        "  STATIC_ROOT: /app/static\n  T1: \"\\tgzip on;\\n\"\n  T2: \"\\n\\tx\\n\"\n  T3: \"\\t\\n\"\n  T4: \" \\tx\\n\"\n  T5: \"a\\n\\tb\\n\"\n  T6: \"crlf\\r\\nline\\r\\n\"\n  T7: \"trailing  \\nspaces \\n\"\n  T8: \"\\n\\n  indented\\n\"\n  T9: \"\\ttab only\"\n",
+    );
+    s.write(
+        "app/config/gzip.conf",
+        "\tgzip on;\n\tgzip_types text/css;\n",
+    );
+    s.edit(
+        "app/dovetail.yaml",
+        "files:\n",
+        "files:\n  - {path: config/gzip.conf, mount: /app/config/gzip.conf}\n",
+    );
+    let r = s.run("render", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("gzip on;"),
+        "the tab-led values are in the render"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("render.yaml"), &r.stdout).unwrap();
+    std::fs::write(
+        tmp.path().join("kustomization.yaml"),
+        "resources: [render.yaml]\n",
+    )
+    .unwrap();
+    let out = Command::new(kubectl)
+        .arg("kustomize")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl kustomize cannot read the render: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs = common::sorted_documents;
+    let ours = docs(&r.stdout);
+    let theirs = docs(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(ours.len(), theirs.len());
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert_eq!(a, b, "kubectl read a different object back");
     }
 }
 

@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 /// Why output could not be produced.
@@ -76,7 +76,7 @@ impl OutputError {
 /// [`MAX_OBJECT_BYTES`].
 fn push_checked(out: &mut String, object: &Value) -> Result<(), OutputError> {
     let start = out.len();
-    push_document(out, object)?;
+    push_document(out, &GoReadable(object))?;
     let bytes = out.len() - start;
     if bytes > MAX_OBJECT_BYTES {
         return Err(OutputError::TooLarge {
@@ -94,7 +94,7 @@ fn push_checked(out: &mut String, object: &Value) -> Result<(), OutputError> {
 /// One object as a YAML document, without the `---` separator.
 pub fn to_yaml(object: &Value) -> Result<String, OutputError> {
     let mut out = String::new();
-    write_yaml(&mut out, object)?;
+    write_yaml(&mut out, &GoReadable(object))?;
     Ok(out)
 }
 
@@ -125,8 +125,40 @@ pub(crate) fn write_reference<T: Serialize>(
 /// and the `emit` fuzz target).
 pub fn to_yaml_reference(object: &Value) -> Result<String, OutputError> {
     let mut out = String::new();
-    write_reference(&mut out, object)?;
+    write_reference(&mut out, &GoReadable(object))?;
     Ok(out)
+}
+
+/// A rendered object whose strings are written so that Go's YAML parsers read them back:
+/// go-yaml (behind kubectl, kustomize and Argo CD's repo-server) takes a block scalar's
+/// indentation from its first non-empty line and stops at a tab there ("found a tab
+/// character where an indentation space is expected"), and serde-saphyr gives such a
+/// block no indentation indicator (it does for leading spaces). One env value or config
+/// file starting with a tab would make the whole render unreadable to Argo CD, so such a
+/// string is written double-quoted instead.
+struct GoReadable<'a>(&'a Value);
+
+impl Serialize for GoReadable<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::String(text) if block_starts_with_tab(text) => {
+                serde_saphyr::DoubleQuoted(text).serialize(s)
+            }
+            Value::Array(items) => s.collect_seq(items.iter().map(GoReadable)),
+            Value::Object(map) => s.collect_map(map.iter().map(|(k, v)| (k, GoReadable(v)))),
+            scalar => scalar.serialize(s),
+        }
+    }
+}
+
+/// Whether `text` would be a block scalar (it has several lines) whose first non-empty
+/// line starts with a tab.
+fn block_starts_with_tab(text: &str) -> bool {
+    text.contains('\n')
+        && text
+            .split('\n')
+            .find(|line| !line.is_empty())
+            .is_some_and(|line| line.starts_with('\t'))
 }
 
 /// Appends `object` (anything that serializes as a Kubernetes object) to `out` as one
@@ -243,6 +275,31 @@ mod tests {
         let just_under = json!({"kind": "ConfigMap", "metadata": {"name": "a"},
             "data": {"k": "x".repeat(MAX_OBJECT_BYTES - 200)}});
         assert!(stream(&[small, just_under]).is_ok());
+    }
+
+    #[test]
+    fn a_block_whose_first_line_starts_with_a_tab_is_double_quoted_for_go_parsers() {
+        for text in ["\tgzip on;\n", "\n\tx\n", "\t\n", "\n\n\ta\nb"] {
+            let y = to_yaml(&json!({"data": {"k": text, "list": [text]}})).unwrap();
+            let quoted = serde_json::to_string(text).unwrap();
+            assert_eq!(
+                y,
+                format!("data:\n  k: {quoted}\n  list:\n    - {quoted}\n"),
+                "{text:?}"
+            );
+            assert_eq!(
+                to_yaml_reference(&json!({"k": text})).unwrap(),
+                format!("k: {quoted}\n")
+            );
+        }
+        // Leading spaces get an indentation indicator, and a tab on a later line is
+        // content: both stay block scalars.
+        assert_eq!(to_yaml(&json!({"k": " \tx\n"})).unwrap(), "k: |2\n   \tx\n");
+        assert_eq!(
+            to_yaml(&json!({"k": "a\n\tb\n"})).unwrap(),
+            "k: |\n  a\n  \tb\n"
+        );
+        assert_eq!(to_yaml(&json!({"k": "\ttab"})).unwrap(), "k: \"\\ttab\"\n");
     }
 
     #[test]

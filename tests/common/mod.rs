@@ -283,6 +283,14 @@ pub fn documents(stream: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// [`documents`] sorted by kind and name, for comparing what two tools print whatever
+/// order they print it in.
+pub fn sorted_documents(stream: &str) -> Vec<serde_json::Value> {
+    let mut docs = documents(stream);
+    docs.sort_by_key(|o| format!("{}/{}", o["kind"], o["metadata"]["name"]));
+    docs
+}
+
 /// A new age identity written at `path` as `age-keygen` writes it (a comment with the
 /// public key, then the key line), and its recipient. Made with the `age` crate, so that
 /// no test needs the age CLI for a key; tests/secrets.rs checks that the stock CLI reads
