@@ -1375,6 +1375,51 @@ fn cluster_names_and_servers_are_checked() {
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
+/// The app path as a link into a submodule (`deploy -> sub/app`): the plugin runs where
+/// the link leads, two levels below the root for a one-segment path, so counting the
+/// path's segments up from there missed `sub`. A link to a directory of the repo itself
+/// still renders.
+#[test]
+fn an_app_path_linked_into_a_submodule_is_refused() {
+    let app = App::new();
+    fs::create_dir(app.repo.join("sub")).unwrap();
+    fs::rename(app.repo.join("deploy"), app.repo.join("sub/app")).unwrap();
+    std::os::unix::fs::symlink("sub/app", app.repo.join("deploy")).unwrap();
+    let env = app.env("acme-shop", REPO);
+    let r = app.run(&env);
+    assert_eq!(r.code, 0, "a link within the repo renders: {}", r.stderr);
+
+    // What `git submodule update` leaves at the submodule's path.
+    fs::write(app.repo.join("sub/.git"), "gitdir: ../.git/modules/sub\n").unwrap();
+    app.run(&env).fails(
+        Some(1),
+        "refusing to render: `sub` in the customer repo is a git repository of its own (a submodule)",
+    );
+    // The same, with the link named like the directory it leads to.
+    fs::remove_file(app.repo.join("deploy")).unwrap();
+    std::os::unix::fs::symlink("sub/app", app.repo.join("app")).unwrap();
+    let mut env = env;
+    for (k, v) in &mut env {
+        if k == "ARGOCD_APP_SOURCE_PATH" {
+            *v = "app".into();
+        }
+    }
+    app.platform.edit_allocation("path: deploy", "path: app");
+    cmp_server(&app.repo, "app", &env).fails(
+        Some(1),
+        "refusing to render: `sub` in the customer repo is a git repository of its own (a submodule)",
+    );
+    // A link out of the checkout (Argo CD refuses those itself) leads nowhere above it.
+    let outside = tempfile::tempdir().unwrap();
+    common::copy_dir(&root().join("examples/django/app"), outside.path());
+    fs::remove_file(app.repo.join("app")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), app.repo.join("app")).unwrap();
+    cmp_server(&app.repo, "app", &env).fails(
+        Some(1),
+        "refusing to render: the app path `app` does not lead from the customer repo's checkout to the directory the plugin runs in",
+    );
+}
+
 /// The app path checked out as a submodule (Argo CD checks them out, with the parent
 /// repo's credentials): its files would be another repo's, rendered as this app.
 #[test]

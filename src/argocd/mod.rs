@@ -128,6 +128,12 @@ pub enum ArgoError {
         "refusing to render: `{0}` in the customer repo is a git repository of its own (a submodule), whose files are not the customer repo's"
     )]
     NestedRepository(String),
+    /// The app path leads out of the checkout (through a link), or not to where the
+    /// plugin runs.
+    #[error(
+        "refusing to render: the app path `{0}` does not lead from the customer repo's checkout to the directory the plugin runs in"
+    )]
+    AppPathOutside(String),
     /// The Application deploys another repo than its allocation names.
     #[error("Application `{app}` deploys {url}, but its allocation {allocation} names {wanted}")]
     OtherRepo {
@@ -219,7 +225,10 @@ impl ArgoError {
     pub fn is_input(&self) -> bool {
         matches!(
             self,
-            ArgoError::OverrideFiles(_) | ArgoError::NoApp(_) | ArgoError::NestedRepository(_)
+            ArgoError::OverrideFiles(_)
+                | ArgoError::NoApp(_)
+                | ArgoError::NestedRepository(_)
+                | ArgoError::AppPathOutside(_)
         )
     }
 
@@ -236,6 +245,9 @@ impl ArgoError {
             ArgoError::OverrideFiles(_) => "remove them from the repo",
             ArgoError::NestedRepository(_) => {
                 "commit the app's files in the customer repo itself; dovetail does not follow submodules"
+            }
+            ArgoError::AppPathOutside(_) => {
+                "point the Application's path at a directory of the customer repo, not at a link out of it"
             }
             ArgoError::NoApp(_) => {
                 "check the Application's path: it deploys a customer app's directory (or, from the operator repo DOVETAIL_OPERATOR_REPO names, the fleet)"
@@ -362,25 +374,39 @@ pub fn normalize_path(path: &str) -> String {
         .join("/")
 }
 
-/// The directory between the app path `cwd` and the root of the repository Argo CD
-/// checked out (`source_path` above it) that holds a `.git` of its own, if one does: the
-/// app path is then in a submodule, which Argo CD checks out with the parent repo's
-/// credentials, so a customer could point it at another repo on the same host. Inside
-/// the app path, the tree's reads refuse such directories; this covers the path itself.
-pub fn nested_repository(cwd: &Path, source_path: Option<&str>) -> Option<String> {
+/// Checks that the app path `cwd` is a directory of the customer repo itself: no
+/// directory between it and the root of the checkout (`source_path` above it) holds a
+/// `.git` of its own. Such a directory is a submodule, which Argo CD checks out with the
+/// parent repo's credentials, so a customer could point it at another repo on the same
+/// host. Inside the app path, the tree's reads refuse such directories; this covers the
+/// path itself.
+///
+/// The working directory is where links lead (`deploy -> sub/app` puts it in `sub/app`),
+/// so the root is not found by counting `source_path`'s segments up from it: it is the
+/// highest directory above from which `source_path` leads to the working directory.
+/// Only the operator's file system is above the checkout, so a customer's links cannot
+/// make a lower one pass for it.
+pub fn check_app_path(cwd: &Path, source_path: Option<&str>) -> Result<(), ArgoError> {
     let path = normalize_path(source_path.unwrap_or_default());
     if path.is_empty() {
-        return None;
+        return Ok(());
     }
-    let segments: Vec<&str> = path.split('/').collect();
-    let mut dir = cwd.to_path_buf();
-    for depth in (1..=segments.len()).rev() {
-        if std::fs::symlink_metadata(dir.join(".git")).is_ok() {
-            return Some(segments[..depth].join("/"));
-        }
-        dir.pop();
+    let cwd = cwd.canonicalize().unwrap_or_else(|_| cwd.to_path_buf());
+    let leads_here = |dir: &Path| dir.join(&path).canonicalize().is_ok_and(|p| p == cwd);
+    let ancestors: Vec<&Path> = cwd.ancestors().skip(1).collect();
+    let Some(root) = ancestors.into_iter().rev().find(|dir| leads_here(dir)) else {
+        return Err(ArgoError::AppPathOutside(path));
+    };
+    let nested = cwd
+        .ancestors()
+        .take_while(|dir| *dir != root)
+        .find(|dir| std::fs::symlink_metadata(dir.join(".git")).is_ok());
+    match nested {
+        Some(dir) => Err(ArgoError::NestedRepository(
+            dir.strip_prefix(root).unwrap_or(dir).display().to_string(),
+        )),
+        None => Ok(()),
     }
-    None
 }
 
 /// The `.argocd-source*.yaml` files in `dir`: a customer who commits one changes the

@@ -81,9 +81,7 @@ fn app(env: ArgoEnv, mut operator: Location, cwd: &Path, io: Io<'_>) -> Result<(
     if !overrides.is_empty() {
         return Err(ArgoError::OverrideFiles(overrides).into());
     }
-    if let Some(dir) = crate::argocd::nested_repository(cwd, env.source_path.as_deref()) {
-        return Err(ArgoError::NestedRepository(dir).into());
-    }
+    crate::argocd::check_app_path(cwd, env.source_path.as_deref())?;
     if let Some(rev) = &env.operator_revision {
         match &mut operator {
             Location::Git(spec) => spec.rev = Rev::parse(rev).map_err(UsageError::from)?,
