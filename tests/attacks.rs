@@ -3381,7 +3381,7 @@ fn class9_attacks() -> Vec<Attack> {
             "a merge key",
             "env:\n",
             "pod: {<<: {hostNetwork: true}}\nenv:\n",
-            "app/dovetail.yaml:18:7: error: pod.<<: unknown field",
+            "app/dovetail.yaml:18:7: error: `<<` merge keys are YAML 1.1, and dovetail reads YAML 1.2; write the fields out",
         ),
         (
             "a second document",

@@ -694,3 +694,21 @@ fn a_fragment_image_in_error_is_not_also_reported_missing() {
     assert!(!r.stderr.contains("has no image"), "{}", r.stderr);
     assert!(!r.stderr.contains("needs an image"), "{}", r.stderr);
 }
+
+/// A process in error is left out of the typed app; what names it (the allocation's
+/// sizes, `static.processes`, the Ingress, an initContainer init) must not also report
+/// it missing, each with a wrong fix.
+#[test]
+fn a_process_in_error_is_not_also_reported_missing() {
+    let mut s = django();
+    s.edit(
+        APP,
+        "  web:\n    command: [\"/run\"]           # gunicorn\n    port: 8000\n    health: {path: /healthz}\n",
+        "  web: ~\n",
+    );
+    let r = s.render();
+    r.invalid("processes.web: expected a mapping, found nothing (null) [DT203]")
+        .invalid("error: 1 problem(s) in the inputs");
+    assert!(!r.stderr.contains("has no process"), "{}", r.stderr);
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+}

@@ -97,7 +97,7 @@ pub enum ArgoError {
     #[error("{0} is not set: `dovetail generate` runs as an Argo CD plugin")]
     Missing(&'static str),
     /// A value that cannot be what Argo CD sends.
-    #[error("{var} `{value}` {problem}")]
+    #[error("{var} `{}` {problem}", crate::diag::escaped(value))]
     Bad {
         /// The variable.
         var: &'static str,
@@ -131,11 +131,15 @@ pub enum ArgoError {
     /// The app path leads out of the checkout (through a link), or not to where the
     /// plugin runs.
     #[error(
-        "refusing to render: the app path `{0}` does not lead from the customer repo's checkout to the directory the plugin runs in"
+        "refusing to render: the app path `{}` does not lead from the customer repo's checkout to the directory the plugin runs in",
+        crate::diag::escaped(.0)
     )]
     AppPathOutside(String),
     /// The Application deploys another repo than its allocation names.
-    #[error("Application `{app}` deploys {url}, but its allocation {allocation} names {wanted}")]
+    #[error(
+        "Application `{app}` deploys {}, but its allocation {allocation} names {wanted}",
+        crate::diag::escaped(url)
+    )]
     OtherRepo {
         /// The Application.
         app: String,
@@ -148,7 +152,8 @@ pub enum ArgoError {
     },
     /// The Application deploys another path of its repo than its allocation names.
     #[error(
-        "Application `{app}` deploys path `{path}` of its repo, but its allocation {allocation} names `{wanted}`"
+        "Application `{app}` deploys path `{}` of its repo, but its allocation {allocation} names `{wanted}`",
+        crate::diag::escaped(path)
     )]
     OtherPath {
         /// The Application.
@@ -162,7 +167,8 @@ pub enum ArgoError {
     },
     /// The Application deploys to another namespace than its allocation gives.
     #[error(
-        "Application `{app}` deploys to namespace `{namespace}`, but its allocation {allocation} gives it `{wanted}`"
+        "Application `{app}` deploys to namespace `{}`, but its allocation {allocation} gives it `{wanted}`",
+        crate::diag::escaped(namespace)
     )]
     OtherNamespace {
         /// The Application.
@@ -175,11 +181,15 @@ pub enum ArgoError {
         wanted: String,
     },
     /// The fleet Application deploys a path of the operator repo, not its root.
-    #[error("the fleet Application deploys path `{0}` of the operator repo, not its root")]
+    #[error(
+        "the fleet Application deploys path `{}` of the operator repo, not its root",
+        crate::diag::escaped(.0)
+    )]
     FleetPath(String),
     /// `PARAM_CLUSTER` names no cluster besides in-cluster that the platform declares.
     #[error(
-        "PARAM_CLUSTER `{cluster}` is not a cluster of the operator repo's platform.yaml (it declares: {declared})"
+        "PARAM_CLUSTER `{}` is not a cluster of the operator repo's platform.yaml (it declares: {declared})",
+        crate::diag::escaped(cluster)
     )]
     UnknownCluster {
         /// The parameter's value.

@@ -39,15 +39,30 @@ pub fn read_yaml_bytes(
     }
 }
 
+/// Where the first byte that is not UTF-8 stands: `valid` bytes of `bytes` are.
+fn first_invalid(bytes: &[u8], valid: usize) -> Pos {
+    let before = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let to_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    Pos {
+        line: to_u32(before.matches('\n').count()).saturating_add(1),
+        col: to_u32(before[line_start..].chars().count()).saturating_add(1),
+    }
+}
+
 /// Parses the bytes of a YAML input file; `None` (with a diagnostic) when they are not
 /// UTF-8 or not YAML.
 pub fn parse_doc(bytes: Vec<u8>, shown: &str, diags: &mut Diagnostics) -> Option<Doc> {
-    let Ok(text) = String::from_utf8(bytes) else {
-        diags.push(
-            Diagnostic::at(Code::NotUtf8, shown, Pos::START, "is not UTF-8 text")
-                .hint("save it as UTF-8"),
-        );
-        return None;
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let at = first_invalid(e.as_bytes(), e.utf8_error().valid_up_to());
+            diags.push(
+                Diagnostic::at(Code::NotUtf8, shown, at, "is not UTF-8 text")
+                    .hint("save it as UTF-8"),
+            );
+            return None;
+        }
     };
     match yaml::parse(&text) {
         Ok(root) => Some(Doc {
@@ -139,5 +154,20 @@ fn prune(value: &mut serde_json::Value, path: &yaml::Path) {
     }
     if let (serde_json::Value::Object(map), yaml::Seg::Key(k)) = (node, &path.0[last_key]) {
         map.shift_remove(k.as_str());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_that_is_not_utf8_is_pointed_at_where_it_stops_being_so() {
+        let mut diags = Diagnostics::default();
+        let bytes = b"a: 1\nb: caf\xc3\xa9 \xff\n".to_vec();
+        assert!(parse_doc(bytes, "x.yaml", &mut diags).is_none());
+        let d = diags.sorted();
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].pos, Pos { line: 2, col: 9 });
     }
 }

@@ -247,6 +247,14 @@ pub enum YamlError {
         /// The key.
         pos: Pos,
     },
+    /// A merge key (`<<: *base`), which YAML 1.1 has and 1.2 does not.
+    #[error(
+        "`<<` merge keys are YAML 1.1, and dovetail reads YAML 1.2; write the fields out (an alias `*name` can still stand for a whole value)"
+    )]
+    MergeKey {
+        /// The key.
+        pos: Pos,
+    },
     /// A tag other than the core schema's.
     #[error("tag `{tag}` is not supported; remove it")]
     Tag {
@@ -254,6 +262,17 @@ pub enum YamlError {
         pos: Pos,
         /// The tag as written.
         tag: String,
+    },
+    /// A scalar whose core tag (`!!int`) its text does not match. The text is not
+    /// shown: it may be a secrets file's value.
+    #[error("the value is not {what}, as its tag `{tag}` says; remove the tag, or write {what}")]
+    TagMismatch {
+        /// The scalar.
+        pos: Pos,
+        /// The tag as written.
+        tag: String,
+        /// What the tag asks for.
+        what: &'static str,
     },
     /// More than one document (`---`) in a file.
     #[error("holds more than one YAML document; keep one")]
@@ -277,7 +296,9 @@ impl YamlError {
             | YamlError::TooLarge { pos }
             | YamlError::UnknownAlias { pos }
             | YamlError::ComplexKey { pos }
+            | YamlError::MergeKey { pos }
             | YamlError::Tag { pos, .. }
+            | YamlError::TagMismatch { pos, .. }
             | YamlError::MultipleDocuments { pos } => *pos,
             YamlError::Empty => Pos::START,
         }
@@ -392,9 +413,26 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                 let value = match tag.as_deref() {
                     None => resolve(&text, style),
                     Some(t) if t.handle == "tag:yaml.org,2002:" || t.handle == "!!" => {
-                        match t.suffix.as_str() {
-                            "str" => ScalarValue::Str,
-                            "int" | "float" | "bool" | "null" => resolve(&text, ScalarStyle::Plain),
+                        match (t.suffix.as_str(), resolve(&text, ScalarStyle::Plain)) {
+                            ("str", _) => ScalarValue::Str,
+                            // `!!float 9000` stays the whole number it is written as,
+                            // so that a port tagged so is written back as `9000`.
+                            ("int", v @ ScalarValue::Int(_))
+                            | ("float", v @ (ScalarValue::Float(_) | ScalarValue::Int(_)))
+                            | ("bool", v @ ScalarValue::Bool(_))
+                            | ("null", v @ ScalarValue::Null) => v,
+                            (suffix @ ("int" | "float" | "bool" | "null"), _) => {
+                                return Err(YamlError::TagMismatch {
+                                    pos,
+                                    tag: format!("!!{suffix}"),
+                                    what: match suffix {
+                                        "int" => "an integer",
+                                        "float" => "a number",
+                                        "bool" => "true or false",
+                                        _ => "null",
+                                    },
+                                });
+                            }
                             _ => return Err(tag_error(pos, &t.handle, &t.suffix)),
                         }
                     }
@@ -476,6 +514,9 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                     let NodeKind::Scalar(s) = node.kind else {
                         return Err(YamlError::ComplexKey { pos: node.pos });
                     };
+                    if s.text == "<<" {
+                        return Err(YamlError::MergeKey { pos: node.pos });
+                    }
                     if let Some(first_line) = seen.get(&s.text) {
                         return Err(YamlError::DuplicateKey {
                             pos: node.pos,
@@ -864,6 +905,54 @@ mod tests {
         ));
         assert_eq!(parse(""), Err(YamlError::Empty));
         assert_eq!(parse("# only a comment\n"), Err(YamlError::Empty));
+    }
+
+    /// A core tag that the value does not match was read as if absent: `port: !!null
+    /// 8000` gave port 8000, `!!int x` the string `x`.
+    #[test]
+    fn a_core_tag_the_value_does_not_match_is_refused() {
+        let value = |text: &str| match parse(text).unwrap().kind {
+            NodeKind::Map(entries) => match &entries[0].value.kind {
+                NodeKind::Scalar(s) => s.value.clone(),
+                _ => unreachable!(),
+            },
+            _ => unreachable!(),
+        };
+        assert_eq!(value("a: !!int 8000\n"), ScalarValue::Int(8000));
+        assert_eq!(value("a: !!float 8000\n"), ScalarValue::Int(8000));
+        assert_eq!(value("a: !!float 8e3\n"), ScalarValue::Float(8000.0));
+        assert_eq!(value("a: !!bool true\n"), ScalarValue::Bool(true));
+        assert_eq!(value("a: !!null ~\n"), ScalarValue::Null);
+        assert_eq!(value("a: !!str 8000\n"), ScalarValue::Str);
+        for (text, what) in [
+            ("a: !!null 8000\n", "null"),
+            ("a: !!bool hello\n", "true or false"),
+            ("a: !!int x\n", "an integer"),
+            ("a: !!int 1.5\n", "an integer"),
+            ("a: !!float secret\n", "a number"),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert!(
+                matches!(&e, YamlError::TagMismatch { what: w, pos, .. } if *w == what && pos.col == 4),
+                "{text}: {e:?}"
+            );
+            assert!(
+                !e.to_string().contains("secret"),
+                "the value is never shown"
+            );
+        }
+    }
+
+    #[test]
+    fn merge_keys_are_refused_as_yaml_1_1() {
+        let e = parse("base: &b {a: 1}\nc:\n  <<: *b\n  d: 2\n").unwrap_err();
+        assert_eq!(
+            e,
+            YamlError::MergeKey {
+                pos: Pos { line: 3, col: 3 }
+            }
+        );
+        assert!(e.to_string().contains("write the fields out"));
     }
 
     #[test]

@@ -144,7 +144,12 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
     check_process_lists(&mut cx, &names);
 
     for name in alloc.processes.keys() {
-        if name != "*" && name != "init" && !names.contains(name.as_str()) {
+        // A process in error was left out of the typed app: it is not missing.
+        if name != "*"
+            && name != "init"
+            && !names.contains(name.as_str())
+            && !cx.app_dropped(&Path::root().key("processes").key(name))
+        {
             let d = inputs
                 .allocation_doc
                 .error(
@@ -313,7 +318,10 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
     }
 
     let init = app.init.as_ref().and_then(|init| {
-        if init.mode == InitMode::InitContainer && !names.contains("web") {
+        if init.mode == InitMode::InitContainer
+            && !names.contains("web")
+            && !cx.app_dropped(&Path::root().key("processes").key("web"))
+        {
             cx.app_err(
                 Code::InitWithoutWeb,
                 &Path::root().key("init").key("mode"),
@@ -554,7 +562,9 @@ fn check_process_lists(cx: &mut Ctx<'_>, names: &BTreeSet<&str>) {
     }
     for (path, list) in lists {
         for (j, name) in list.iter().enumerate() {
-            if !names.contains(name.as_str()) {
+            if !names.contains(name.as_str())
+                && !cx.app_dropped(&Path::root().key("processes").key(name))
+            {
                 cx.app_err(
                     Code::UnknownProcess,
                     &path.index(j),
