@@ -72,8 +72,7 @@ pub(super) fn split_fragments(
                     );
                 }
             } else {
-                // An image in error was left out of the typed input: it is not missing.
-                if c.get("image").is_none() && !cx.app_dropped(&cpath.key("image")) {
+                if image_missing(cx, c, &cpath) {
                     cx.app_err(
                         Code::FragmentContainer,
                         &cpath,
@@ -91,7 +90,7 @@ pub(super) fn split_fragments(
             let cpath = at.key("initContainers").index(i);
             check_container_refs(cx, c, &cpath);
             api_server_checks(cx, crate::merge::podcheck::container(c, true), &cpath);
-            if c.get("image").is_none() && !cx.app_dropped(&cpath.key("image")) {
+            if image_missing(cx, c, &cpath) {
                 cx.app_err(
                     Code::FragmentContainer,
                     &cpath,
@@ -132,6 +131,12 @@ pub(super) fn split_fragments(
     check_pod_names(cx, process, &sources, &volumes, pod_volumes);
     check_sidecar_count(cx, process, &sidecar_paths);
     (patches, sidecars, inits, volumes)
+}
+
+/// Whether the fragment container `c` at `at` has no image: an image in error was left
+/// out of the typed input, and is reported as what it is, not as missing.
+fn image_missing(cx: &Ctx<'_>, c: &Value, at: &Path) -> bool {
+    c.get("image").is_none() && !cx.app_dropped(&at.key("image"))
 }
 
 /// Refuses more sidecars in one process's pods than the platform's `policy.maxSidecars`:

@@ -101,6 +101,11 @@ impl Ctx<'_> {
     fn app_dropped(&self, path: &Path) -> bool {
         self.dropped(&self.inputs.app.doc, path)
     }
+    /// Whether the app's process `name` is missing from the typed app only because it
+    /// (or a field of it) was in error: what names it must not report it missing too.
+    fn process_dropped(&self, name: &str) -> bool {
+        self.app_dropped(&Path::root().key("processes").key(name))
+    }
 }
 
 /// Warns of what an allocation's `processes.init` sets that cannot apply to it: the init
@@ -144,11 +149,10 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
     check_process_lists(&mut cx, &names);
 
     for name in alloc.processes.keys() {
-        // A process in error was left out of the typed app: it is not missing.
         if name != "*"
             && name != "init"
             && !names.contains(name.as_str())
-            && !cx.app_dropped(&Path::root().key("processes").key(name))
+            && !cx.process_dropped(name)
         {
             let d = inputs
                 .allocation_doc
@@ -320,7 +324,7 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
     let init = app.init.as_ref().and_then(|init| {
         if init.mode == InitMode::InitContainer
             && !names.contains("web")
-            && !cx.app_dropped(&Path::root().key("processes").key("web"))
+            && !cx.process_dropped("web")
         {
             cx.app_err(
                 Code::InitWithoutWeb,
@@ -562,9 +566,7 @@ fn check_process_lists(cx: &mut Ctx<'_>, names: &BTreeSet<&str>) {
     }
     for (path, list) in lists {
         for (j, name) in list.iter().enumerate() {
-            if !names.contains(name.as_str())
-                && !cx.app_dropped(&Path::root().key("processes").key(name))
-            {
+            if !names.contains(name.as_str()) && !cx.process_dropped(name) {
                 cx.app_err(
                     Code::UnknownProcess,
                     &path.index(j),

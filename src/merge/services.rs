@@ -87,15 +87,12 @@ pub(super) fn resolve_redis(cx: &mut Ctx<'_>) -> Option<ResolvedRedis> {
 pub(super) fn resolve_ingress(cx: &mut Ctx<'_>) -> Option<ResolvedIngress> {
     let wanted = cx.inputs.app.app.ingress.as_ref()?;
     let at = Path::root().key("ingress");
-    let web = cx.inputs.app.app.processes.get("web");
-    let web_port = web.and_then(|p| p.port);
     // A `web` or a port in error was left out of the typed app: it is not missing.
-    let dropped = if web.is_some() {
-        "processes.web.port"
-    } else {
-        "processes.web"
+    let missing = match cx.inputs.app.app.processes.get("web") {
+        Some(web) => web.port.is_none() && !cx.app_dropped(&Path::parse("processes.web.port")),
+        None => !cx.process_dropped("web"),
     };
-    if web_port.is_none() && !cx.app_dropped(&Path::parse(dropped)) {
+    if missing {
         cx.app_err(
             Code::NeedsPort,
             &at,
