@@ -228,8 +228,28 @@ impl App {
         let dovetail_yaml = deploy.join("dovetail.yaml");
         let text = fs::read_to_string(&dovetail_yaml).unwrap();
         fs::write(&dovetail_yaml, format!("{text}secrets: secrets.yaml\n")).unwrap();
+        self.commit("secrets");
+    }
+
+    /// Commits everything in the customer repo.
+    fn commit(&self, message: &str) {
         git(&self.repo, &["add", "-A"]);
-        git(&self.repo, &["commit", "-q", "-m", "secrets"]);
+        git(&self.repo, &["commit", "-q", "-m", message]);
+    }
+
+    /// The customer commits an operator repo of their own in the app path: a
+    /// platform.yaml and an allocation granting themselves a namespace.
+    fn commit_fleet_of_their_own(&self) {
+        let deploy = self.repo.join("deploy");
+        let operator = root().join("examples/django/operator");
+        fs::copy(operator.join("platform.yaml"), deploy.join("platform.yaml")).unwrap();
+        fs::create_dir_all(deploy.join("tenants/mallory")).unwrap();
+        fs::copy(
+            operator.join("tenants/acme/shop.yaml"),
+            deploy.join("tenants/mallory/kube-system.yaml"),
+        )
+        .unwrap();
+        self.commit("fleet of my own");
     }
 }
 
@@ -271,8 +291,7 @@ fn override_files_in_the_app_path_are_refused() {
             "plugin:\n  parameters:\n    - name: operator-revision\n      string: main\n",
         )
         .unwrap();
-        git(&app.repo, &["add", "-A"]);
-        git(&app.repo, &["commit", "-q", "-m", "override"]);
+        app.commit("override");
         let r = app.run(&app.env("acme-shop", REPO));
         refused(&r, &format!("refusing to render: `{file}` in the app path"));
     }
@@ -349,25 +368,10 @@ fn an_application_name_two_allocations_could_claim_is_refused() {
 
 #[test]
 fn a_customer_repo_cannot_select_fleet_mode() {
-    // The customer commits an operator repo of their own beside (or instead of) their
-    // app: a platform.yaml and an allocation granting themselves a namespace.
     let app = App::new();
     let deploy = app.repo.join("deploy");
-    fs::copy(
-        root().join("examples/django/operator/platform.yaml"),
-        deploy.join("platform.yaml"),
-    )
-    .unwrap();
-    fs::create_dir_all(deploy.join("tenants/mallory")).unwrap();
-    fs::copy(
-        root().join("examples/django/operator/tenants/acme/shop.yaml"),
-        deploy.join("tenants/mallory/kube-system.yaml"),
-    )
-    .unwrap();
-
     // With dovetail.yaml still there it is an app like any other: no fleet objects.
-    git(&app.repo, &["add", "-A"]);
-    git(&app.repo, &["commit", "-q", "-m", "fleet of my own"]);
+    app.commit_fleet_of_their_own();
     let r = app.run(&app.env("acme-shop", REPO));
     r.ok();
     assert!(!r.stdout.contains("kind: AppProject"), "{}", r.stdout);
@@ -379,8 +383,7 @@ fn a_customer_repo_cannot_select_fleet_mode() {
         if how == "dangling" {
             std::os::unix::fs::symlink("missing.yaml", deploy.join("dovetail.yaml")).unwrap();
         }
-        git(&app.repo, &["add", "-A"]);
-        git(&app.repo, &["commit", "-q", "-m", how]);
+        app.commit(how);
         let r = app.run(&app.env("acme-shop", REPO));
         refused(&r, "holds no dovetail.yaml");
     }
@@ -389,8 +392,7 @@ fn a_customer_repo_cannot_select_fleet_mode() {
     fs::remove_file(deploy.join("dovetail.yaml")).unwrap();
     fs::create_dir(deploy.join("dovetail.yaml")).unwrap();
     fs::write(deploy.join("dovetail.yaml/x"), "x\n").unwrap();
-    git(&app.repo, &["add", "-A"]);
-    git(&app.repo, &["commit", "-q", "-m", "a directory"]);
+    app.commit("a directory");
     let r = app.run(&app.env("acme-shop", REPO));
     refused(
         &r,
@@ -404,6 +406,26 @@ fn a_customer_repo_cannot_select_fleet_mode() {
     let r = app.run(&env);
     assert_ne!(r.code, 0);
     assert!(!r.stdout.contains("kind: AppProject"), "{}", r.stdout);
+}
+
+/// A sidecar naming the operator repo by a relative directory would read it from the
+/// Application's source, where a customer can commit a platform.yaml and allocations of
+/// their own: refused as the sidecar's setting (exit 2), whatever the app path holds.
+#[test]
+fn a_relative_operator_directory_in_the_sidecar_is_refused() {
+    let app = App::new();
+    app.commit_fleet_of_their_own();
+    for relative in [".", "deploy", "../deploy", "./operator"] {
+        let mut env = app.env("acme-shop", REPO);
+        set(&mut env, "DOVETAIL_OPERATOR_REPO", relative);
+        let r = app.run(&env);
+        r.fails(
+            Some(2),
+            &format!("DOVETAIL_OPERATOR_REPO `{relative}` is a relative directory"),
+        );
+        assert!(r.stderr.contains("operator repo's git URL"), "{}", r.stderr);
+        assert!(!r.stderr.contains("platform.yaml"), "{}", r.stderr);
+    }
 }
 
 #[test]

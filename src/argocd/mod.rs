@@ -109,6 +109,13 @@ pub enum ArgoError {
     /// The sidecar does not name the operator repo.
     #[error("DOVETAIL_OPERATOR_REPO is not set in the sidecar")]
     NoOperatorRepo,
+    /// The sidecar names the operator repo by a relative directory, which the plugin,
+    /// running in the Application's source, would read from the customer's checkout.
+    #[error(
+        "DOVETAIL_OPERATOR_REPO `{}` is a relative directory: the plugin runs in the Application's source, so it would be read from there",
+        crate::diag::escaped(.0)
+    )]
+    RelativeOperatorRepo(String),
     /// `PARAM_OPERATOR_REVISION` with an operator repo that is a directory.
     #[error(
         "PARAM_OPERATOR_REVISION pins a git revision, but DOVETAIL_OPERATOR_REPO is a directory"
@@ -252,6 +259,9 @@ impl ArgoError {
                 "set DOVETAIL_OPERATOR_REPO in the sidecar to the operator repo's git URL (deploy/ does)"
             }
             ArgoError::PinnedDirectory => "name the operator repo by its git URL",
+            ArgoError::RelativeOperatorRepo(_) => {
+                "set DOVETAIL_OPERATOR_REPO in the sidecar to the operator repo's git URL (by hand, an absolute directory)"
+            }
             ArgoError::OverrideFiles(_) => "remove them from the repo",
             ArgoError::NestedRepository(_) => {
                 "commit the app's files in the customer repo itself; dovetail does not follow submodules"

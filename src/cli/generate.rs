@@ -34,6 +34,11 @@ pub(super) fn run(io: Io<'_>) -> Result<(), Error> {
         .var("DOVETAIL_OPERATOR_REPO")
         .ok_or(ArgoError::NoOperatorRepo)?;
     let operator = Location::parse(&operator_text).map_err(UsageError::from)?;
+    if let Location::Dir(dir) = &operator
+        && dir.is_relative()
+    {
+        return Err(ArgoError::RelativeOperatorRepo(operator_text).into());
+    }
     if is_operator_source(&env, &operator, &cwd) {
         return fleet(env, operator, &operator_text, io);
     }

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::diag::{Code, Diagnostic, Diagnostics, Doc, MAX_PER_FILE};
-use crate::input::yaml::{NodeKind, Path, Seg};
+use crate::input::yaml::{NodeKind, Path, ScalarValue, Seg};
 
 use jsonschema::error::ValidationErrorKind;
 
@@ -262,10 +262,21 @@ fn describe(
                     .join(" or "),
                 _ => "another type".to_owned(),
             };
-            let found = if at.redact {
-                kind_of(instance).to_owned()
-            } else {
-                found_type(instance)
+            // NaN and infinities reach the schema as their spelling (JSON has no such
+            // numbers); they were written as numbers, and are named so.
+            let non_finite = doc.root.at(path).and_then(|n| match &n.kind {
+                NodeKind::Scalar(s) => match s.value {
+                    ScalarValue::Float(f) if f.is_nan() => Some("not a number"),
+                    ScalarValue::Float(f) if f.is_infinite() => Some("a number out of range"),
+                    _ => None,
+                },
+                _ => None,
+            });
+            let found = match (non_finite, at.redact) {
+                (Some(what), true) => what.to_owned(),
+                (Some(what), false) => format!("{} ({what})", show(instance)),
+                (None, true) => kind_of(instance).to_owned(),
+                (None, false) => found_type(instance),
             };
             let mut diag = d(
                 Code::WrongType,
@@ -278,8 +289,12 @@ fn describe(
                 );
             } else if expected.contains("boolean") && instance.is_string() {
                 diag.hint = Some("write true or false".to_owned());
-            } else if expected.contains("string") && !instance.is_string() {
-                diag.hint = Some("quote the value".to_owned());
+            } else if expected.contains("string") {
+                diag.hint = match &**instance {
+                    Value::Bool(_) | Value::Number(_) => Some("quote the value".to_owned()),
+                    Value::Null => Some("write a value, or remove the field".to_owned()),
+                    Value::String(_) | Value::Array(_) | Value::Object(_) => None,
+                };
             }
             out.push(diag);
         }
@@ -549,6 +564,25 @@ mod tests {
                 "f.yaml:5:5: error: processes.web.port: expected an integer, found a string `eighty` [DT203]",
                 "f.yaml:6:5: error: processes.web.singleton: expected a boolean, found a string `yes`; write true or false [DT203]",
                 "f.yaml:7:3: error: processes.Bad_Name: `Bad_Name` is not a process name: lowercase letters, digits and '-', starting with a letter, at most 20 characters; not one that names dovetail's or CloudNativePG's own objects or containers (init, db or db-…, redis, static, env, files, secrets, pull, tls, metrics, egress, wait-for-postgres, wait-for-redis) [DT204]",
+            ]
+        );
+    }
+
+    /// `1e400` and `.nan` were called strings (JSON has no such numbers), and a null
+    /// or a list in a string field was told to quote the value.
+    #[test]
+    fn non_finite_numbers_nulls_and_lists_are_named_for_what_they_are() {
+        let out = run(
+            SchemaKind::App,
+            "apiVersion: dovetail/v1\nkind: App\nimage: ~\nprocesses:\n  web:\n    port: 1e400\n    command: [x, [y]]\n  api:\n    port: .nan\n",
+        );
+        assert_eq!(
+            out,
+            [
+                "f.yaml:3:1: error: image: expected a string, found nothing (null); write a value, or remove the field [DT203]",
+                "f.yaml:6:5: error: processes.web.port: expected an integer, found `1e400` (a number out of range) [DT203]",
+                "f.yaml:7:18: error: processes.web.command[1]: expected a string, found a list [DT203]",
+                "f.yaml:9:5: error: processes.api.port: expected an integer, found `.nan` (not a number) [DT203]",
             ]
         );
     }

@@ -274,6 +274,18 @@ pub enum YamlError {
         /// What the tag asks for.
         what: &'static str,
     },
+    /// A `%YAML` directive for another version than the 1.2 dovetail reads: a file
+    /// written for YAML 1.1 means other things by `yes`, `0755` or `<<`.
+    #[error(
+        "the file asks for YAML {}, and dovetail reads YAML 1.2; remove the directive, or write the file for YAML 1.2 (`%YAML 1.2`)",
+        crate::diag::escaped(.version)
+    )]
+    Version {
+        /// The directive.
+        pos: Pos,
+        /// The version it names.
+        version: String,
+    },
     /// More than one document (`---`) in a file.
     #[error("holds more than one YAML document; keep one")]
     MultipleDocuments {
@@ -299,6 +311,7 @@ impl YamlError {
             | YamlError::MergeKey { pos }
             | YamlError::Tag { pos, .. }
             | YamlError::TagMismatch { pos, .. }
+            | YamlError::Version { pos, .. }
             | YamlError::MultipleDocuments { pos } => *pos,
             YamlError::Empty => Pos::START,
         }
@@ -360,6 +373,7 @@ impl Budget {
 
 /// Parses one YAML document into a [`Node`] tree, within [`MAX_DEPTH`] and [`MAX_NODES`].
 pub fn parse(text: &str) -> Result<Node, YamlError> {
+    check_version(text)?;
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
     // Each anchored node with what one alias to it costs, counted once when it closes.
@@ -421,19 +435,16 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                             | ("float", v @ (ScalarValue::Float(_) | ScalarValue::Int(_)))
                             | ("bool", v @ ScalarValue::Bool(_))
                             | ("null", v @ ScalarValue::Null) => v,
-                            (suffix @ ("int" | "float" | "bool" | "null"), _) => {
-                                return Err(YamlError::TagMismatch {
-                                    pos,
-                                    tag: format!("!!{suffix}"),
-                                    what: match suffix {
-                                        "int" => "an integer",
-                                        "float" => "a number",
-                                        "bool" => "true or false",
-                                        _ => "null",
+                            (suffix, _) => {
+                                return Err(match core_kind(suffix) {
+                                    Some(what) => YamlError::TagMismatch {
+                                        pos,
+                                        tag: format!("!!{suffix}"),
+                                        what,
                                     },
+                                    None => tag_error(pos, &t.handle, &t.suffix),
                                 });
                             }
-                            _ => return Err(tag_error(pos, &t.handle, &t.suffix)),
                         }
                     }
                     Some(t) if t.handle == "!" && t.suffix.is_empty() => ScalarValue::Str,
@@ -538,6 +549,37 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
     root.ok_or(YamlError::Empty)
 }
 
+/// Refuses a `%YAML` directive for any version but 1.2, which the parser would read as
+/// 1.2 regardless. Directives stand at the start of a line before the document's `---`,
+/// among comments and blank lines; the first other line ends them.
+fn check_version(text: &str) -> Result<(), YamlError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let Some(rest) = line.strip_prefix('%') else {
+            break;
+        };
+        let mut words = rest.split_whitespace();
+        if words.next() != Some("YAML") {
+            continue;
+        }
+        let version = words.next().unwrap_or_default();
+        if version != "1.2" {
+            return Err(YamlError::Version {
+                pos: Pos {
+                    line: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                    col: 1,
+                },
+                version: version.to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Checks a collection's tag and the depth and node budgets before it opens.
 fn open_collection(
     pos: Pos,
@@ -547,9 +589,19 @@ fn open_collection(
     depth: usize,
 ) -> Result<(), YamlError> {
     if let Some(t) = tag {
-        let is_core = (t.handle == "!!" || t.handle == "tag:yaml.org,2002:") && t.suffix == core;
-        if !is_core {
+        let is_core_handle = t.handle == "!!" || t.handle == "tag:yaml.org,2002:";
+        if !is_core_handle {
             return Err(tag_error(pos, &t.handle, &t.suffix));
+        }
+        if t.suffix != core {
+            return Err(match core_kind(&t.suffix) {
+                Some(what) => YamlError::TagMismatch {
+                    pos,
+                    tag: format!("!!{}", t.suffix),
+                    what,
+                },
+                None => tag_error(pos, &t.handle, &t.suffix),
+            });
         }
     }
     budget.spend(
@@ -573,6 +625,21 @@ fn unbalanced(pos: Pos) -> YamlError {
         pos,
         message: "unbalanced collection".to_owned(),
     }
+}
+
+/// What a core schema tag (`!!int`, `!!seq`) asks its value to be, for a value that is
+/// not; none for a tag outside the core schema.
+fn core_kind(suffix: &str) -> Option<&'static str> {
+    Some(match suffix {
+        "str" => "a string",
+        "int" => "an integer",
+        "float" => "a number",
+        "bool" => "true or false",
+        "null" => "null",
+        "seq" => "a list",
+        "map" => "a mapping",
+        _ => return None,
+    })
 }
 
 fn tag_error(pos: Pos, handle: &str, suffix: &str) -> YamlError {
@@ -941,6 +1008,83 @@ mod tests {
                 "the value is never shown"
             );
         }
+    }
+
+    /// A core tag on a value of another shape (`!!str [1]`, `!!seq x`) was called an
+    /// unsupported tag.
+    #[test]
+    fn a_core_tag_on_a_value_of_another_shape_says_what_it_asks_for() {
+        assert!(
+            parse(
+                "a: !!seq [1]
+b: !!map {c: 1}
+"
+            )
+            .is_ok()
+        );
+        for (text, what) in [
+            (
+                "a: !!str [1]
+",
+                "a string",
+            ),
+            (
+                "a: !!int {b: 1}
+",
+                "an integer",
+            ),
+            (
+                "a: !!map [1]
+",
+                "a mapping",
+            ),
+            (
+                "a: !!seq x
+",
+                "a list",
+            ),
+            (
+                "a: !!map x
+",
+                "a mapping",
+            ),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert!(
+                matches!(&e, YamlError::TagMismatch { what: w, pos, .. } if *w == what && pos.col == 4),
+                "{text}: {e:?}"
+            );
+        }
+        assert!(matches!(
+            parse(
+                "a: !!set {b: ~}
+"
+            ),
+            Err(YamlError::Tag { .. })
+        ));
+    }
+
+    /// `%YAML 1.1` was accepted and the file read as YAML 1.2.
+    #[test]
+    fn a_yaml_directive_for_another_version_is_refused() {
+        assert!(parse("%YAML 1.2\n---\na: yes\n").is_ok());
+        assert!(
+            parse("# a comment\n%YAML 1.2 # the version\n%TAG ! tag:x,2000:\n---\na: 1\n").is_ok()
+        );
+        for (text, line) in [
+            ("%YAML 1.1\n---\na: yes\n", 1),
+            ("\u{feff}# written for PyYAML\n\n%YAML 1.1\n---\na: 1\n", 3),
+            ("%YAML 2.0\n---\na: 1\n", 1),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert!(
+                matches!(&e, YamlError::Version { pos, .. } if pos.line == line && pos.col == 1),
+                "{text:?}: {e:?}"
+            );
+            assert!(e.to_string().contains("dovetail reads YAML 1.2"), "{e}");
+        }
+        // Past the directives, a `%` at the start of a line is text.
+        assert!(parse("a: |\n  %YAML 1.1\n").is_ok());
     }
 
     #[test]
