@@ -635,6 +635,9 @@ pub const DEFAULT_EPHEMERAL_STORAGE: &str = "1Gi";
 /// without a bound fragments could take sixteen times that, and the fleet's
 /// ResourceQuota could not be sized for what renders.
 pub const DEFAULT_MAX_SIDECARS: u32 = 4;
+/// The most sidecars any operator may allow (`policy.maxSidecars`' schema maximum, and
+/// as many containers as a pod fragment may list).
+pub const MOST_SIDECARS: u32 = 16;
 /// Local storage of a sidecar or helper container when `policy.sidecarResources` does
 /// not say.
 pub const DEFAULT_SIDECAR_EPHEMERAL_STORAGE: &str = "256Mi";

@@ -191,6 +191,9 @@ fn describe(
     let keyword_parent = at.schema_path.rsplit_once('/').map_or("", |(p, _)| p);
     let node = schema.pointer(keyword_parent).unwrap_or(&Value::Null);
     let description = node.get("description").and_then(Value::as_str);
+    // What to do when a list or mapping is past its cap: the schema says, beside the cap
+    // (`x-hint`, a keyword validators ignore).
+    let cap_hint = node.get("x-hint").and_then(Value::as_str);
     // As written: `99999999999999999999`, not the `1e+20` it was read as.
     let shown = if at.redact {
         "the value".to_owned()
@@ -357,7 +360,9 @@ fn describe(
             ));
         }
         ValidationErrorKind::MaxItems { limit } => {
-            out.push(d(Code::OutOfRange, format!("has more than {limit} items")));
+            let mut diag = d(Code::OutOfRange, format!("has more than {limit} items"));
+            diag.hint = cap_hint.map(str::to_owned);
+            out.push(diag);
         }
         ValidationErrorKind::MinProperties { limit } => {
             out.push(d(
@@ -366,13 +371,15 @@ fn describe(
             ));
         }
         ValidationErrorKind::MaxProperties { limit } => {
-            out.push(d(
+            let mut diag = d(
                 Code::OutOfRange,
                 match (limit, description) {
                     (1, Some(what)) => format!("give one of its fields, not several ({what})"),
                     _ => format!("has more than {limit} entries"),
                 },
-            ));
+            );
+            diag.hint = cap_hint.map(str::to_owned);
+            out.push(diag);
         }
         ValidationErrorKind::MinLength { limit } => {
             out.push(d(
@@ -537,6 +544,26 @@ mod tests {
         }
     }
 
+    /// The stand-in allocation of `validate --app` allows as many sidecars as any
+    /// operator can: the schemas' bound and the constant must not drift apart.
+    #[test]
+    fn the_most_sidecars_is_what_the_schemas_allow() {
+        let platform: Value = serde_json::from_str(SchemaKind::Platform.text()).unwrap();
+        let app: Value = serde_json::from_str(SchemaKind::App.text()).unwrap();
+        let most = u64::from(crate::input::model::MOST_SIDECARS);
+        assert_eq!(
+            platform
+                .pointer("/properties/policy/properties/maxSidecars/maximum")
+                .and_then(Value::as_u64),
+            Some(most)
+        );
+        assert_eq!(
+            app.pointer("/$defs/podFragment/properties/containers/maxItems")
+                .and_then(Value::as_u64),
+            Some(most)
+        );
+    }
+
     #[test]
     fn typo_gets_a_suggestion_at_the_key() {
         let out = run(
@@ -583,6 +610,28 @@ mod tests {
                 "f.yaml:6:5: error: processes.web.port: expected an integer, found `1e400` (a number out of range) [DT203]",
                 "f.yaml:7:18: error: processes.web.command[1]: expected a string, found a list [DT203]",
                 "f.yaml:9:5: error: processes.api.port: expected an integer, found `.nan` (not a number) [DT203]",
+            ]
+        );
+    }
+
+    /// The caps of `env:`, `files:` and commands said what was wrong, not what to do.
+    #[test]
+    fn a_list_or_mapping_past_its_cap_says_what_to_do() {
+        use std::fmt::Write as _;
+        let mut text = "apiVersion: dovetail/v1\nkind: App\nimage: a/b:1\nprocesses:\n  web:\n    command: [run]\nenv:\n".to_owned();
+        for i in 0..257 {
+            writeln!(text, "  K{i}: v").unwrap();
+        }
+        text.push_str("files:\n");
+        for i in 0..65 {
+            writeln!(text, "  - {{path: f{i}, mount: /etc/f{i}}}").unwrap();
+        }
+        let out = run(SchemaKind::App, &text);
+        assert_eq!(
+            out,
+            [
+                "f.yaml:7:1: error: env: has more than 256 entries; put settings the app reads in bulk in a config file (files:), or in the image [DT205]",
+                "f.yaml:265:1: error: files: has more than 64 items; ship files that do not change between deployments in the image, or join small ones into one [DT205]",
             ]
         );
     }

@@ -58,7 +58,7 @@ pub fn check_app_alone(app: &AppInputs, prior: &Diagnostics) -> Diagnostics {
             sidecar_resources: huge.clone(),
             // As many as the schema lets any operator allow: how many a pod may run
             // is the operator's to say.
-            max_sidecars: Some(16),
+            max_sidecars: Some(crate::input::model::MOST_SIDECARS),
             ephemeral_storage: huge.ephemeral_storage.clone(),
         },
         plans: BTreeMap::from([("stand-in".to_owned(), huge)]),
