@@ -230,6 +230,69 @@ fn a_ref_of_a_tree_is_refused_as_not_a_commit_not_as_a_corrupt_cache() {
     }
 }
 
+/// A pinned id of a tag, tree or blob is the asker's mistake: refused as not a commit,
+/// from the cache and from the server alike, and never taken for a corrupt cache. (It
+/// was: any customer who knew an id of the operator repo's tags could wipe its shared
+/// cache on every render, and leave it empty while the server was down.)
+#[test]
+fn a_pinned_id_of_a_tag_or_blob_is_refused_without_wiping_the_cache() {
+    let mut server = Server::with_example();
+    let operator = server.repo("operator");
+    git(&operator, &["tag", "-a", "-m", "a release", "v1"]);
+    let tag = git(&operator, &["rev-parse", "v1"]);
+    let blob = git(&operator, &["rev-parse", "HEAD:platform.yaml"]);
+    let head = format!("#{}", server.head("operator"));
+    server.render("", &head, "60").ok();
+    let cached = server.cached_repos();
+    let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&fs::metadata(p).unwrap());
+    let before: Vec<u64> = cached.iter().map(|p| inode(p)).collect();
+
+    for (id, kind) in [(tag.trim(), "tag"), (blob.trim(), "blob")] {
+        let r = server.render("", &format!("#{id}"), "60");
+        failed(&r, &format!("`{id}` names a {kind}, not a commit"));
+        assert!(!r.stderr.contains("corrupt"), "{}", r.stderr);
+    }
+    assert_eq!(server.cached_repos(), cached);
+    let after: Vec<u64> = cached.iter().map(|p| inode(p)).collect();
+    assert_eq!(after, before, "the cache was rebuilt");
+
+    // With the server down, what was pinned before still renders.
+    server.stop();
+    server.render("", &head, "60").ok();
+}
+
+/// A commit or directory over the size dovetail reads is refused as such, every run the
+/// same, not reported as a corrupt cache and rebuilt (fetched again) each time.
+#[test]
+fn a_commit_too_large_to_read_is_refused_as_such_not_as_corruption() {
+    let server = Server::with_example();
+    let app = server.repo("app");
+    let message = server.base.path().join("message");
+    fs::write(&message, "x".repeat(5 * 1024 * 1024)).unwrap();
+    git(
+        &app,
+        &[
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-F",
+            message.to_str().unwrap(),
+        ],
+    );
+    let commit = server.head("app");
+    for _ in 0..2 {
+        let r = server.render("#main", "", "0");
+        failed(&r, "over the 4194304-byte limit");
+        assert!(
+            r.stderr.contains(&format!("commit {}", commit.trim())),
+            "{}",
+            r.stderr
+        );
+        assert!(!r.stderr.contains("corrupt"), "{}", r.stderr);
+        assert_eq!(r.stderr.matches("app: fetching").count(), 1, "{}", r.stderr);
+    }
+}
+
 #[test]
 fn an_unreachable_host_exits_2_with_a_clear_message() {
     let cache = tempfile::tempdir().unwrap();

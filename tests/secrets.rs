@@ -8,6 +8,7 @@
 
 mod common;
 
+use std::fs;
 use std::process::Command;
 
 use base64::Engine as _;
@@ -498,4 +499,54 @@ fn rekey_rotates_every_value_to_the_new_platform_key() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     k.s.run("render", &["--identity", old_key.to_str().unwrap()])
         .invalid("not encrypted to the platform's key");
+}
+
+/// `rekey` (run by the operator, holding the old platform key, in every customer's
+/// checkout) writes only the secrets file: a link the customer committed where the
+/// temporary file used to go is neither followed nor left pointing at anything.
+#[test]
+fn rekey_never_writes_through_a_link_the_customer_committed() {
+    let k = setup();
+    let a = encrypt("dovetail/v1 acme/shop SECRET_KEY", PLAIN, &k.recipient);
+    k.s.write("app/secrets.yaml", &secrets_file(&[("SECRET_KEY", &a)]));
+    let victim = k.s.path("old-platform-key.txt");
+    fs::write(&victim, "the operator's file\n").unwrap();
+    let app = k.s.app();
+    std::os::unix::fs::symlink("../old-platform-key.txt", app.join("secrets.yaml.tmp")).unwrap();
+    let before: Vec<_> = fs::read_dir(&app)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+
+    let new_r = common::age_keygen(&k.s.path("new.txt"));
+    k.s.edit("operator/platform.yaml", &k.recipient, &new_r);
+    let r = dovetail(
+        &[
+            "secrets",
+            "rekey",
+            "--app",
+            app.to_str().unwrap(),
+            "--operator",
+            k.s.operator().to_str().unwrap(),
+            "--identity",
+            k.s.path("key.txt").to_str().unwrap(),
+        ],
+        k.s.dir.path(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        fs::read_to_string(&victim).unwrap(),
+        "the operator's file\n"
+    );
+    let written = fs::symlink_metadata(app.join("secrets.yaml")).unwrap();
+    assert!(written.file_type().is_file(), "secrets.yaml is a link now");
+    assert!(k.s.read("app/secrets.yaml").contains("SECRET_KEY:"));
+    let mut after: Vec<_> = fs::read_dir(&app)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    let mut before = before;
+    before.sort();
+    after.sort();
+    assert_eq!(after, before, "a temporary file was left behind");
 }

@@ -231,16 +231,26 @@ impl Target {
     }
 
     /// Written next to the file and renamed over it: never a half-written secrets file.
+    /// The temporary file is always a new one (`O_EXCL`, which follows no link): a
+    /// customer's repo may hold a link by any fixed name, and writing through it would
+    /// overwrite whatever it points at with the operator's rights during a `rekey`.
     fn write(&self, text: &str) -> Result<(), Error> {
+        use std::io::Write as _;
         let path = self.app_dir.join(&self.rel);
-        let tmp = path.with_extension("yaml.tmp");
-        std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|source| Error::Open {
-                action: "write",
-                path: self.shown.clone(),
-                source,
-            })
+        let fail = |source| Error::Open {
+            action: "write",
+            path: self.shown.clone(),
+            source,
+        };
+        let (tmp, mut file) = new_beside(&path).map_err(fail)?;
+        let written = file
+            .write_all(text.as_bytes())
+            .and_then(|()| file.sync_all())
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written.map_err(fail)
     }
 
     fn set(&self, text: Option<&str>, key: &str, armored: &str) -> Result<String, SecretsError> {
@@ -258,6 +268,27 @@ impl Target {
     fn encrypt(&self, key: &str, value: &[u8]) -> Result<String, SecretsError> {
         crypto::encrypt(value, &self.binding(key), &self.recipients)
             .map_err(|e| SecretsError::Encrypt(e.to_string()))
+    }
+}
+
+/// A file created new beside `path` (never an existing file or link), and its path.
+fn new_beside(path: &std::path::Path) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let mut attempt = 0;
+    loop {
+        let tmp = dir.join(format!(".{name}.{}-{attempt}.tmp", std::process::id()));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+        {
+            Ok(file) => return Ok((tmp, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 16 => {
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 

@@ -50,6 +50,7 @@ impl Cache {
                     rebuilt: None,
                 });
             }
+            Local::Refused(e) => return Err(e),
             Local::Stale => Repository::open_bare(&dir).map_err(|e| GitError::Corrupt {
                 url: spec.url.clone(),
                 message: e.message().to_owned(),
@@ -215,8 +216,11 @@ impl Cache {
         // What the ref names, through annotated tags: a ref of a tree or a blob is the
         // repo's own content, not our cache's fault, and rebuilding the cache would
         // fetch the same ref again (and again) and still find no commit.
+        // A pinned id must be a commit's, not a tag's: renders read pinned ids straight
+        // from the cache, which does not peel tags.
+        let pinned = matches!(spec.rev, Rev::Commit(_));
         let named = repo.find_object(target, None).and_then(|o| match o.kind() {
-            Some(git2::ObjectType::Tag) => o.peel(git2::ObjectType::Any),
+            Some(git2::ObjectType::Tag) if !pinned => o.peel(git2::ObjectType::Any),
             _ => Ok(o),
         });
         if let Ok(o) = &named

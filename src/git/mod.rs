@@ -30,7 +30,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use gix_hash::ObjectId;
 use serde::{Deserialize, Serialize};
 
-use odb::Objects;
+use odb::{Objects, ReadFailure};
 
 /// How long a fetched branch or tag is trusted before it is fetched again, unless
 /// `DOVETAIL_FETCH_TTL` says otherwise.
@@ -448,6 +448,14 @@ pub enum GitError {
         /// What it names: `tree`, `blob`.
         object: String,
     },
+    /// A commit or directory of the repo is larger than dovetail reads.
+    #[error("{url}: {message}")]
+    TooLarge {
+        /// The repo.
+        url: String,
+        /// Which object, its size and the limit.
+        message: String,
+    },
     /// The cache could not be trusted, even after rebuilding it.
     #[error("the cache of {url} is corrupt: {message}")]
     Corrupt {
@@ -517,6 +525,9 @@ impl GitError {
             GitError::UnknownRef { .. } => "check the branch or tag name",
             GitError::UnknownCommit { .. } => "check the id, or whether it was force-pushed away",
             GitError::NotACommit { .. } => "name a branch, a tag of a commit, or a commit id",
+            GitError::TooLarge { .. } => {
+                "a commit message or a directory listing this large is not read; use another commit, and keep the app's directories small"
+            }
             GitError::Corrupt { .. } => "it is rebuilt on the next run",
             GitError::Locked { .. } => "is a fetch stuck? try again",
             GitError::CacheDir { .. } => "set DOVETAIL_CACHE_DIR to a writable directory",
@@ -637,6 +648,9 @@ enum Local {
     Missing,
     /// The repository cannot be trusted.
     Corrupt(String),
+    /// The repository is sound but what the spec names cannot be used: no fetch would
+    /// change that.
+    Refused(GitError),
 }
 
 impl Cache {
@@ -700,8 +714,10 @@ impl Cache {
     ) -> Result<Checkout, GitError> {
         let (lock, dir) = self.lock(&spec.url)?;
         lock_within(&lock, false, &spec.url)?;
-        if let Local::Ready(found) = self.local(spec, &dir) {
-            return Ok(found.into_checkout(spec, lock, None));
+        match self.local(spec, &dir) {
+            Local::Ready(found) => return Ok(found.into_checkout(spec, lock, None)),
+            Local::Refused(e) => return Err(e),
+            Local::Stale | Local::Missing | Local::Corrupt(_) => {}
         }
         // The helper takes the lock alone (flock has no atomic upgrade anyway, and the
         // helper looks again once it holds it); what it fetched is read back under ours,
@@ -762,6 +778,7 @@ impl Cache {
                 (oid, Freshness::Cached(Duration::from_secs(age)))
             }
         };
+        let pinned = freshness == Freshness::Pinned;
         match objects.commit_tree(&oid) {
             Ok(Some(tree)) => Local::Ready(Box::new(Found {
                 objects,
@@ -770,10 +787,21 @@ impl Cache {
                 freshness,
             })),
             // A pinned commit we never fetched: fetch it.
-            Ok(None) if freshness == Freshness::Pinned => Local::Stale,
+            Ok(None) if pinned => Local::Stale,
             // The state file vouches for a commit the object database cannot give.
             Ok(None) => Local::Corrupt(format!("commit {oid} is missing")),
-            Err(e) => Local::Corrupt(e),
+            // A sound object the id names, of another kind: the id is wrong, and a
+            // rebuilt cache would hold the same object (anyone who knows an id of the
+            // repo's tags, trees or blobs could otherwise wipe the cache at will).
+            Err(ReadFailure::WrongKind { found, .. }) if pinned => {
+                Local::Refused(GitError::NotACommit {
+                    url: spec.url.clone(),
+                    rev: spec.rev.shown().to_owned(),
+                    object: found.to_string(),
+                })
+            }
+            Err(e @ ReadFailure::TooLarge { .. }) => Local::Refused(too_large(&spec.url, &e)),
+            Err(e) => Local::Corrupt(e.to_string()),
         }
     }
 }
@@ -839,7 +867,7 @@ pub fn open_local(
     let commit = resolved.commit;
     let tree = objects
         .commit_tree(&commit)
-        .map_err(&fail)?
+        .map_err(|e| fail(e.to_string()))?
         .ok_or_else(|| fail(format!("commit {commit} is missing")))?;
     Ok((
         Checkout {
@@ -921,7 +949,18 @@ fn verified(dir: &Path, url: &str, commit: ObjectId) -> Result<Found, GitError> 
         Ok(None) => Err(corrupt(format!(
             "commit {commit} is missing after the fetch"
         ))),
-        Err(e) => Err(corrupt(e)),
+        Err(e @ ReadFailure::TooLarge { .. }) => Err(too_large(url, &e)),
+        Err(e) => Err(corrupt(e.to_string())),
+    }
+}
+
+/// A commit or tree over [`odb::MAX_META_BYTES`]: the repo's content, refused as such
+/// rather than taken for a corrupt cache (which would be rebuilt, and fetched again, on
+/// every run).
+pub(crate) fn too_large(url: &str, failure: &ReadFailure) -> GitError {
+    GitError::TooLarge {
+        url: url.to_owned(),
+        message: failure.to_string(),
     }
 }
 

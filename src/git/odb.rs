@@ -24,13 +24,29 @@ pub struct Objects {
 /// Why an object could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadFailure {
-    /// Larger than the caller's cap (its header said so).
-    #[error("the object is {size} bytes, over the {cap}-byte limit")]
+    /// Larger than the caller's cap (its header said so): the repo's content, not the
+    /// cache's fault.
+    #[error("{kind} {id} is {size} bytes, over the {cap}-byte limit")]
     TooLarge {
+        /// The object.
+        id: ObjectId,
+        /// What it is.
+        kind: Kind,
         /// Its size.
         size: u64,
         /// The cap.
         cap: u64,
+    },
+    /// A sound object of another kind than asked for (a tag's or a blob's id given where
+    /// a commit's is wanted): the asker's mistake, not the cache's fault.
+    #[error("{id} is a {found}, not a {want}")]
+    WrongKind {
+        /// The object.
+        id: ObjectId,
+        /// What it is.
+        found: Kind,
+        /// What was asked for.
+        want: Kind,
     },
     /// The database could not give it as its id promises.
     #[error("{0}")]
@@ -62,9 +78,16 @@ impl Objects {
     /// The object `id` of kind `want`, its hash checked; `None` when it is absent. An
     /// object over `cap` bytes is refused from its header, before it is inflated.
     pub fn read(&self, id: &oid, want: Kind, cap: u64) -> Result<Option<Vec<u8>>, ReadFailure> {
-        match self.size(id).map_err(ReadFailure::Corrupt)? {
+        match self.header(id).map_err(ReadFailure::Corrupt)? {
             None => return Ok(None),
-            Some(size) if size > cap => return Err(ReadFailure::TooLarge { size, cap }),
+            Some((kind, size)) if size > cap => {
+                return Err(ReadFailure::TooLarge {
+                    id: id.to_owned(),
+                    kind,
+                    size,
+                    cap,
+                });
+            }
             Some(_) => {}
         }
         let corrupt = |e: String| ReadFailure::Corrupt(e);
@@ -82,55 +105,59 @@ impl Objects {
             )));
         }
         if data.kind != want {
-            return Err(corrupt(format!("{id} is a {}, not a {want}", data.kind)));
+            return Err(ReadFailure::WrongKind {
+                id: id.to_owned(),
+                found: data.kind,
+                want,
+            });
         }
         let len = data.data.len();
         buf.truncate(len);
         Ok(Some(buf))
     }
 
-    /// The size of object `id` without inflating it, to refuse what is over a cap.
-    pub fn size(&self, id: &oid) -> Result<Option<u64>, String> {
+    /// The kind and size of object `id` without inflating it, to refuse what is over a
+    /// cap.
+    fn header(&self, id: &oid) -> Result<Option<(Kind, u64)>, String> {
         Ok(self
             .odb
             .try_header(id)
             .map_err(|e| e.to_string())?
-            .map(|h| h.size))
+            .map(|h| (h.kind, h.size)))
     }
 
     /// The root tree of commit `id`, with the tree itself read once so that a commit
-    /// whose tree is missing or damaged counts as corrupt here.
-    pub fn commit_tree(&self, id: &oid) -> Result<Option<ObjectId>, String> {
-        let Some(data) = self
-            .read(id, Kind::Commit, MAX_META_BYTES)
-            .map_err(|e| format!("commit {id}: {e}"))?
-        else {
+    /// whose tree is missing or damaged counts as corrupt here; `None` when the commit is
+    /// absent. An object over [`MAX_META_BYTES`] or of another kind is its own failure,
+    /// not corruption: rebuilding the cache would fetch the same object again.
+    pub fn commit_tree(&self, id: &oid) -> Result<Option<ObjectId>, ReadFailure> {
+        let Some(data) = self.read(id, Kind::Commit, MAX_META_BYTES)? else {
             return Ok(None);
         };
         let tree = gix_object::CommitRefIter::from_bytes(&data, gix_hash::Kind::Sha1)
             .tree_id()
-            .map_err(|e| e.to_string())?;
-        match self
-            .read(&tree, Kind::Tree, MAX_META_BYTES)
-            .map_err(|e| format!("tree {tree}: {e}"))?
-        {
-            Some(_) => Ok(Some(tree)),
-            None => Err(format!("commit {id} has no tree {tree}")),
-        }
+            .map_err(|e| ReadFailure::Corrupt(format!("commit {id}: {e}")))?;
+        self.tree_data(&tree)?;
+        Ok(Some(tree))
     }
 
     /// The entries of tree `id`; a missing tree is corruption, since we only ask for
     /// trees that a commit or tree we hold names.
-    pub fn tree(&self, id: &oid) -> Result<Vec<Entry>, String> {
+    pub fn tree(&self, id: &oid) -> Result<Vec<Entry>, ReadFailure> {
         let data = self.tree_data(id)?;
-        entries(&data).collect()
+        entries(&data)
+            .collect::<Result<_, _>>()
+            .map_err(ReadFailure::Corrupt)
     }
 
     /// The raw bytes of tree `id`, checked, for [`entries`] and [`find_entry`].
-    pub fn tree_data(&self, id: &oid) -> Result<Vec<u8>, String> {
+    pub fn tree_data(&self, id: &oid) -> Result<Vec<u8>, ReadFailure> {
         self.read(id, Kind::Tree, MAX_META_BYTES)
-            .map_err(|e| format!("tree {id}: {e}"))?
-            .ok_or_else(|| format!("tree {id} is missing"))
+            .map_err(|e| match e {
+                ReadFailure::Corrupt(e) => ReadFailure::Corrupt(format!("tree {id}: {e}")),
+                other => other,
+            })?
+            .ok_or_else(|| ReadFailure::Corrupt(format!("tree {id} is missing")))
     }
 }
 

@@ -29,6 +29,7 @@ pub fn read_yaml_bytes(
             let hint = match e {
                 ReadError::TooLarge { .. } => "inputs are small YAML files; split or trim it",
                 ReadError::NotFound(_) => "create it, or point dovetail at the right directory",
+                ReadError::DirTooLarge { .. } => "keep the app's directories small",
                 _ => "replace it with a regular file inside the repo",
             };
             diags.push(

@@ -50,6 +50,18 @@ pub enum ReadError {
         /// The cap.
         cap: u64,
     },
+    /// A directory on the way to the path lists more than a git tree dovetail reads.
+    #[error(
+        "`{path}` is reached through a directory that lists too many entries (its git tree is {size} bytes, over the {cap}-byte limit)"
+    )]
+    DirTooLarge {
+        /// The path asked for.
+        path: String,
+        /// The tree's size.
+        size: u64,
+        /// The cap.
+        cap: u64,
+    },
     /// The path is absolute or has `..` in it.
     #[error("`{0}` must be a relative path without `..`")]
     BadPath(String),
@@ -424,14 +436,13 @@ impl GitTree {
             .collect();
         let mut root = checkout.tree;
         for part in &parts {
-            let entries =
-                checkout
-                    .objects
-                    .tree(&root)
-                    .map_err(|message| crate::git::GitError::Corrupt {
-                        url: checkout.spec.url.clone(),
-                        message,
-                    })?;
+            let entries = checkout.objects.tree(&root).map_err(|e| match e {
+                ReadFailure::TooLarge { .. } => crate::git::too_large(&checkout.spec.url, &e),
+                e => crate::git::GitError::Corrupt {
+                    url: checkout.spec.url.clone(),
+                    message: e.to_string(),
+                },
+            })?;
             root = entries
                 .into_iter()
                 .find(|e| e.name == part.as_bytes() && e.kind == EntryKind::Tree)
@@ -472,11 +483,15 @@ impl GitTree {
         if let Some(tree) = self.trees.borrow().get(id) {
             return Ok(Rc::clone(tree));
         }
-        let data = self
-            .checkout
-            .objects
-            .tree_data(id)
-            .map_err(|e| self.git_error(rel, e))?;
+        let data = self.checkout.objects.tree_data(id).map_err(|e| match e {
+            // The repo's content, not a damaged cache.
+            ReadFailure::TooLarge { size, cap, .. } => ReadError::DirTooLarge {
+                path: rel.to_owned(),
+                size,
+                cap,
+            },
+            e => self.git_error(rel, e.to_string()),
+        })?;
         let tree = Rc::new(CachedTree {
             data,
             lookups: std::cell::Cell::new(0),
@@ -540,12 +555,12 @@ impl GitTree {
         match self.checkout.objects.read(id, gix_object::Kind::Blob, cap) {
             Ok(Some(bytes)) => Ok(bytes),
             Ok(None) => Err(self.git_error(rel, format!("object {id} is missing"))),
-            Err(ReadFailure::TooLarge { size, cap }) => Err(ReadError::TooLarge {
+            Err(ReadFailure::TooLarge { size, cap, .. }) => Err(ReadError::TooLarge {
                 path: rel.to_owned(),
                 size,
                 cap,
             }),
-            Err(ReadFailure::Corrupt(e)) => Err(self.git_error(rel, e)),
+            Err(e) => Err(self.git_error(rel, e.to_string())),
         }
     }
 
