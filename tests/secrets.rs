@@ -550,3 +550,75 @@ fn rekey_never_writes_through_a_link_the_customer_committed() {
     after.sort();
     assert_eq!(after, before, "a temporary file was left behind");
 }
+
+/// A value pasted into the secrets file unencrypted is refused without a byte of it in
+/// any stream or format: one starting with `!` reads as a YAML tag (whose error named the
+/// whole tag, so the whole value), one starting with `@` or a backtick as a character no
+/// plain scalar may start with (whose error named the character).
+#[test]
+fn a_value_pasted_unencrypted_is_never_shown_in_yaml_errors() {
+    let k = setup();
+    for (value, expected) in [
+        ("!P@ss#w0rd;x=1&y(2)", "a tag (`!…`) is not supported here"),
+        ("!!Zq9secret", "a tag (`!…`) is not supported here"),
+        ("!<Zq9secret>", "a tag (`!…`) is not supported here"),
+        ("@Zq9secret", "invalid YAML: unexpected character"),
+        ("`Zq9secret", "invalid YAML: unexpected character"),
+    ] {
+        k.s.write(
+            "app/secrets.yaml",
+            &format!("apiVersion: dovetail/v1\nkind: Secrets\ndata:\n  PASSWORD: {value}\n"),
+        );
+        for format in ["text", "json", "github"] {
+            let r = k.s.run("validate", &["--format", format]);
+            assert_eq!(r.code, 1, "{}", r.stderr);
+            // validate's report is its product: stdout.
+            let shown = format!("{}{}", r.stdout, r.stderr);
+            assert!(shown.contains(expected), "{format}: {shown}");
+            let secret = &value[1..];
+            assert!(
+                !r.stdout.contains(secret) && !r.stderr.contains(secret),
+                "{value} shown in {format}: {}{}",
+                r.stdout,
+                r.stderr
+            );
+            assert!(
+                !r.stderr.contains(&value[..1]) || value.starts_with('!'),
+                "{}",
+                r.stderr
+            );
+        }
+        let r = with_identity(&k, &[]);
+        r.invalid(expected);
+        assert!(!r.stderr.contains(&value[1..]), "{}", r.stderr);
+    }
+}
+
+/// `render --output-dir` writes the decrypted Secret for its owner alone, whatever the
+/// umask; the other objects as any file is written.
+#[test]
+fn output_dir_writes_decrypted_secrets_for_the_owner_alone() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let k = setup();
+    let armored = encrypt("dovetail/v1 acme/shop SECRET_KEY", PLAIN, &k.recipient);
+    k.s.write(
+        "app/secrets.yaml",
+        &secrets_file(&[("SECRET_KEY", &armored)]),
+    );
+    let out = k.s.path("out");
+    let r = with_identity(&k, &["--output-dir", out.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut secrets = 0;
+    for entry in fs::read_dir(&out).unwrap() {
+        let path = entry.unwrap().path();
+        let text = fs::read_to_string(&path).unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        if text.contains("\nkind: Secret\n") {
+            secrets += 1;
+            assert_eq!(mode, 0o600, "{}", path.display());
+        } else {
+            assert_ne!(mode & 0o600, 0, "{}", path.display());
+        }
+    }
+    assert!(secrets >= 1);
+}

@@ -346,7 +346,7 @@ pub(super) fn rekey(args: SecretsRekeyArgs, io: Io<'_>) -> Result<(), Error> {
     };
     let mut diags = Diagnostics::default();
     let Some(doc) =
-        crate::input::doc::parse_doc(text.clone().into_bytes(), &target.shown, &mut diags)
+        crate::input::doc::parse_secrets_doc(text.clone().into_bytes(), &target.shown, &mut diags)
     else {
         reporter.diagnostics(&diags).map_err(Error::Stderr)?;
         return Err(Error::Invalid {

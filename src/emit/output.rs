@@ -210,7 +210,10 @@ pub fn write_dir(dir: &Path, objects: &[Value]) -> Result<usize, OutputError> {
     for (i, o) in objects.iter().enumerate() {
         let mut text = String::new();
         push_checked(&mut text, o)?;
-        docs.push((file_name(i + 1, o), text));
+        // A Secret's file holds the decrypted values: its owner's alone, whatever the
+        // umask (0644 by default would let every user of the machine read them).
+        let mode = if o["kind"] == "Secret" { 0o600 } else { 0o666 };
+        docs.push((file_name(i + 1, o), text, mode));
     }
     if dir.exists() {
         let entries = fs::read_dir(dir).map_err(|e| io(dir, e))?;
@@ -229,9 +232,17 @@ pub fn write_dir(dir: &Path, objects: &[Value]) -> Result<usize, OutputError> {
     } else {
         fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     }
-    for (file, text) in &docs {
+    for (file, text, mode) in &docs {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
         let path = dir.join(file);
-        fs::write(&path, text).map_err(|e| io(&path, e))?;
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(*mode)
+            .open(&path)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .map_err(|e| io(&path, e))?;
     }
     Ok(docs.len())
 }

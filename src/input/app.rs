@@ -3,7 +3,7 @@
 //! customer repo: after this, nothing reads the repo again.
 
 use crate::diag::{Code, Diagnostics, Doc};
-use crate::input::doc::{parse_doc, read_doc, read_yaml_bytes, typed};
+use crate::input::doc::{parse_secrets_doc, read_doc, read_yaml_bytes, typed};
 use crate::input::model::{App, SecretsFile};
 use crate::input::ownership::{self, Owners};
 use crate::input::schema::SchemaKind;
@@ -105,7 +105,7 @@ fn load_secrets(
             return None;
         }
     };
-    let doc = parse_doc(bytes, &shown, diags)?;
+    let doc = parse_secrets_doc(bytes, &shown, diags)?;
     let file: SecretsFile = typed(SchemaKind::Secrets, &doc, diags)?;
     for (key, armored) in &file.data {
         if let Err(e) = crate::crypto::check_form(armored) {

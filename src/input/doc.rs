@@ -54,6 +54,16 @@ fn first_invalid(bytes: &[u8], valid: usize) -> Pos {
 /// Parses the bytes of a YAML input file; `None` (with a diagnostic) when they are not
 /// UTF-8 or not YAML.
 pub fn parse_doc(bytes: Vec<u8>, shown: &str, diags: &mut Diagnostics) -> Option<Doc> {
+    parse(bytes, shown, false, diags)
+}
+
+/// [`parse_doc`] for a secrets file: no error quotes the file's text, since a value may
+/// have been pasted in unencrypted.
+pub fn parse_secrets_doc(bytes: Vec<u8>, shown: &str, diags: &mut Diagnostics) -> Option<Doc> {
+    parse(bytes, shown, true, diags)
+}
+
+fn parse(bytes: Vec<u8>, shown: &str, secret: bool, diags: &mut Diagnostics) -> Option<Doc> {
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
@@ -71,6 +81,7 @@ pub fn parse_doc(bytes: Vec<u8>, shown: &str, diags: &mut Diagnostics) -> Option
             root,
         }),
         Err(e) => {
+            let e = if secret { e.hiding_text() } else { e };
             let code = match e {
                 yaml::YamlError::DuplicateKey { .. } => Code::DuplicateKey,
                 yaml::YamlError::TooDeep { .. }

@@ -255,6 +255,15 @@ pub enum YamlError {
         /// The key.
         pos: Pos,
     },
+    /// A tag in a secrets file, not shown: a value pasted there unencrypted that starts
+    /// with `!` reads as a tag.
+    #[error(
+        "a tag (`!…`) is not supported here; a value is an age-encrypted block (`|` then the armored text), which `dovetail secrets set` writes"
+    )]
+    HiddenTag {
+        /// The tagged node.
+        pos: Pos,
+    },
     /// A tag other than the core schema's.
     #[error("tag `{tag}` is not supported; remove it")]
     Tag {
@@ -310,10 +319,29 @@ impl YamlError {
             | YamlError::ComplexKey { pos }
             | YamlError::MergeKey { pos }
             | YamlError::Tag { pos, .. }
+            | YamlError::HiddenTag { pos }
             | YamlError::TagMismatch { pos, .. }
             | YamlError::Version { pos, .. }
             | YamlError::MultipleDocuments { pos } => *pos,
             YamlError::Empty => Pos::START,
+        }
+    }
+
+    /// The same error without any of the file's own text, for a secrets file whose values
+    /// may have been pasted in unencrypted: a tag is not named, and the parser's
+    /// "unexpected character" does not say which.
+    #[must_use]
+    pub fn hiding_text(self) -> YamlError {
+        match self {
+            YamlError::Tag { pos, .. } => YamlError::HiddenTag { pos },
+            YamlError::Syntax { pos, message } => YamlError::Syntax {
+                pos,
+                message: match message.split_once(": `") {
+                    Some((what, _)) => what.to_owned(),
+                    None => message,
+                },
+            },
+            other => other,
         }
     }
 }
