@@ -1901,6 +1901,18 @@ fn class6_attacks() -> Vec<Attack> {
             &["app/dovetail.yaml:25:", "files[1].mount: `/x` is already mounted by files[0] in `web`"],
         ),
         refused(
+            "two files at one mount path in different processes, both mounted by the init step",
+            |s: &Scratch| {
+                s.write("app/config/other.ini", "x\n");
+                s.edit(
+                    APP,
+                    "  - {path: config/logging.ini, mount: /app/config/logging.ini}\n",
+                    "  - {path: config/logging.ini, mount: /x, processes: [web]}\n  - {path: config/other.ini, mount: /x, processes: [worker]}\n",
+                );
+            },
+            &["app/dovetail.yaml:25:", "files[1].mount: `/x` is already mounted by files[0], and the init step mounts every file"],
+        ),
+        refused(
             "two file paths mapping to one ConfigMap key",
             |s: &Scratch| {
                 s.write("app/config_a/b", "x\n");

@@ -712,3 +712,60 @@ fn a_process_in_error_is_not_also_reported_missing() {
     assert!(!r.stderr.contains("has no process"), "{}", r.stderr);
     assert!(!r.stderr.contains("warning"), "{}", r.stderr);
 }
+
+/// Platform values written into label selectors and namespace labels are checked as the
+/// API server checks labels: a DNS pod label it refuses would make every app's
+/// NetworkPolicy unappliable, a dotted ingress namespace would never match.
+#[test]
+fn platform_labels_and_namespaces_are_checked_as_the_api_server_checks_them() {
+    let mut s = django();
+    s.append(
+        PLATFORM,
+        "network:\n  dns: {namespace: kube-system, podLabels: {k8s-app: \"kube-dns-\", \"k8s app\": x, \"a/b/c\": y}}\n",
+    );
+    s.edit(
+        PLATFORM,
+        "clusterIssuer: letsencrypt}",
+        "clusterIssuer: letsencrypt, controllerNamespace: ingress.nginx}",
+    );
+    s.render()
+        .invalid("error: ingress.controllerNamespace: `ingress.nginx` is not a namespace name (a DNS label")
+        .invalid("error: network.dns.podLabels.k8s-app: `kube-dns-` is not a label value")
+        .invalid("error: network.dns.podLabels.k8s app: `k8s app` is not a label key")
+        .invalid("error: network.dns.podLabels.a/b/c: `a/b/c` is not a label key");
+    s.edit(
+        PLATFORM,
+        "{k8s-app: \"kube-dns-\", \"k8s app\": x, \"a/b/c\": y}",
+        "{k8s-app: kube-dns, app.kubernetes.io/name: coredns}",
+    )
+    .edit(
+        PLATFORM,
+        "controllerNamespace: ingress.nginx",
+        "controllerNamespace: ingress-nginx",
+    );
+    s.rendered();
+}
+
+/// A volume over `/` hides the image: the container cannot start.
+#[test]
+fn a_mount_at_the_root_is_refused() {
+    let mut s = django();
+    s.edit(APP, "mount: /app/static", "mount: /");
+    s.render()
+        .invalid("error: static.mount: `/` is not an absolute path inside the container, other than `/` itself");
+}
+
+/// An app's Services are `<app>-<process>`, and clusters before 1.36 refuse a Service
+/// name that starts with a digit: such an allocation is refused by name, as is
+/// `--allocation` naming it.
+#[test]
+fn an_app_name_starting_with_a_digit_is_refused() {
+    let mut s = django();
+    let text = s.read(ALLOC);
+    s.write("operator/tenants/acme/1shop.yaml", text);
+    s.remove(ALLOC);
+    s.render().fails(
+        Some(2),
+        "`operator/tenants/acme/1shop.yaml`: tenant and app names must be lowercase letters, digits and '-', at most 30 characters, an app's starting with a letter",
+    );
+}

@@ -327,6 +327,43 @@ fn read_write_once_volume_for_several_pods_is_refused() {
     );
 }
 
+/// The init step in web's pods mounts the static volume even when only the worker asks
+/// for it: web's pods count among those a ReadWriteOnce volume would attach to.
+#[test]
+fn read_write_once_volume_counts_the_pods_the_init_step_runs_in() {
+    let mut s = Scenario::example("django");
+    s.edit(
+        "operator/tenants/acme/shop.yaml",
+        "shared: true",
+        "shared: false",
+    );
+    s.edit(
+        "app/dovetail.yaml",
+        "static: {mount: /app/static, processes: [web]}",
+        "static: {mount: /app/static, processes: [worker]}",
+    );
+    s.render().invalid(
+        "storage.static.shared: a ReadWriteOnce volume attaches to one node, and 3 pods mount it (web 2, worker 1)",
+    );
+    // One pod of web with the init step in it, the worker scaled to zero: web is
+    // replaced, not surged.
+    s.edit(
+        "operator/tenants/acme/shop.yaml",
+        "worker: {replicas: 1",
+        "worker: {replicas: 0",
+    );
+    s.edit(
+        "operator/tenants/acme/shop.yaml",
+        "web: {replicas: 2",
+        "web: {replicas: 1",
+    );
+    let all = s.objects();
+    assert_eq!(
+        find(&all, "Deployment", "shop-web")["spec"]["strategy"]["type"],
+        "Recreate"
+    );
+}
+
 #[test]
 fn init_as_a_job_runs_before_the_deployments() {
     let mut s = Scenario::example("django");

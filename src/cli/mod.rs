@@ -22,7 +22,7 @@ use clap::{ArgGroup, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 use crate::emit::explain::Selection;
 use crate::emit::report::Format;
 use crate::git::{GitSettings, LocationError, SettingsError};
-use crate::input::operator::{MAX_NAME, is_name};
+use crate::input::operator::{MAX_NAME, is_app_name, is_name};
 use crate::input::schema::SchemaKind;
 use crate::pipeline::{Location, Sources};
 
@@ -409,7 +409,9 @@ pub enum UsageError {
     #[error("`{0}` is not a directory")]
     NotADirectory(PathBuf),
     /// `--allocation` not in the form TENANT/APP.
-    #[error("--allocation `{0}` is not TENANT/APP (lowercase letters, digits and '-')")]
+    #[error(
+        "--allocation `{0}` is not TENANT/APP (lowercase letters, digits and '-', the app starting with a letter)"
+    )]
     BadAllocation(String),
     /// A `--app` or `--operator` URL that cannot be used.
     #[error("{0}")]
@@ -653,7 +655,7 @@ impl RepoArgs {
         let allocation = match &self.allocation {
             None => None,
             Some(a) => match a.split_once('/') {
-                Some((t, n)) if is_name(t, MAX_NAME) && is_name(n, MAX_NAME) => {
+                Some((t, n)) if is_name(t, MAX_NAME) && is_app_name(n) => {
                     Some((t.to_owned(), n.to_owned()))
                 }
                 _ => return Err(UsageError::BadAllocation(a.clone())),

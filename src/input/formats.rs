@@ -64,6 +64,34 @@ pub fn env_name(s: &str) -> bool {
         && all(s, |b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// `[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?`, at most 63: the name of a label key, or a
+/// label value.
+fn qualified_part(s: &str) -> bool {
+    let ends_ok = |b: Option<&u8>| b.is_some_and(u8::is_ascii_alphanumeric);
+    s.len() <= 63
+        && ends_ok(s.as_bytes().first())
+        && ends_ok(s.as_bytes().last())
+        && all(s, |b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')
+        })
+}
+
+/// A label key as the API server takes it (`IsQualifiedName`): a name of at most 63
+/// letters, digits, `-`, `_` and `.`, starting and ending alphanumeric, after an
+/// optional DNS subdomain prefix and `/`.
+pub fn label_key(s: &str) -> bool {
+    match s.split_once('/') {
+        Some((prefix, name)) => dns_subdomain(prefix) && qualified_part(name),
+        None => qualified_part(s),
+    }
+}
+
+/// A label value as the API server takes it (`IsValidLabelValue`): empty, or a name as
+/// in [`label_key`].
+pub fn label_value(s: &str) -> bool {
+    s.is_empty() || qualified_part(s)
+}
+
 /// `^[-._a-zA-Z0-9]+$`: a ConfigMap or Secret key.
 pub fn config_key(s: &str) -> bool {
     !s.is_empty()
@@ -99,7 +127,12 @@ pub fn relative_path(s: &str) -> bool {
 
 /// A leading `/`, no NUL or `:`, no `..` segment: a path inside a container.
 pub fn absolute_path(s: &str) -> bool {
-    s.starts_with('/') && !s.contains(['\0', ':']) && !s.split('/').any(|seg| seg == "..")
+    s.starts_with('/')
+        && !s.contains(['\0', ':'])
+        && !s.split('/').any(|seg| seg == "..")
+        // Not the root itself: a volume mounted over `/` hides the image, and the
+        // container cannot start.
+        && s.split('/').any(|seg| !seg.is_empty() && seg != ".")
 }
 
 /// `^/[!-~]*$`: an HTTP path.
@@ -465,6 +498,8 @@ mod tests {
                 && !absolute_path("app")
                 && !absolute_path("/a/../b")
                 && !absolute_path("/a:b")
+                && !absolute_path("/")
+                && !absolute_path("//./")
         );
         assert!(
             hostname("shop.acme.example")
@@ -479,6 +514,34 @@ mod tests {
             "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8b"
         ));
         assert!(dns_subdomain("ceph-rbd") && dns_subdomain("a.b") && !dns_subdomain("a..b"));
+    }
+
+    /// Label keys and values as the API server's `ValidateLabels` takes them: a
+    /// selector the API server refuses makes the whole NetworkPolicy unappliable.
+    #[test]
+    fn label_keys_and_values() {
+        for ok in ["k8s-app", "app.kubernetes.io/name", "A_b.c", "x"] {
+            assert!(label_key(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "k8s app",
+            "a/b/c",
+            "-a",
+            "a-",
+            "/a",
+            "a/",
+            "Bad_Prefix/a",
+            &"a".repeat(64),
+        ] {
+            assert!(!label_key(bad), "{bad}");
+        }
+        for ok in ["", "kube-dns", "v1.2_3", &"a".repeat(63)] {
+            assert!(label_value(ok), "{ok}");
+        }
+        for bad in ["kube-dns-", "kube.dns/x", " a", &"a".repeat(64)] {
+            assert!(!label_value(bad), "{bad}");
+        }
     }
 
     #[test]

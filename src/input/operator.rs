@@ -45,6 +45,13 @@ fn is_absent(e: &ReadError) -> bool {
     }
 }
 
+/// Whether `s` can name an app: a name as [`is_name`] that starts with a letter, since
+/// the app's Services are named `<app>-<process>`, and a Service name must be a DNS-1035
+/// label on clusters before 1.36 (CloudNativePG asks the same of its Cluster).
+pub fn is_app_name(s: &str) -> bool {
+    is_name(s, MAX_NAME) && s.as_bytes()[0].is_ascii_lowercase()
+}
+
 /// Whether `s` is a DNS label short enough to name objects after.
 pub fn is_name(s: &str, max: usize) -> bool {
     !s.is_empty()
@@ -157,7 +164,7 @@ pub enum AllocationError {
     },
     /// The only allocation has a name that cannot name objects.
     #[error(
-        "`{0}`: tenant and app names must be lowercase letters, digits and '-', at most {MAX_NAME} characters"
+        "`{0}`: tenant and app names must be lowercase letters, digits and '-', at most {MAX_NAME} characters, an app's starting with a letter"
     )]
     BadName(String),
     /// A directory of allocations, or an allocation, cannot be read: which ones there
@@ -327,7 +334,7 @@ impl<'t> OperatorRepo<'t> {
         let mut matches: Vec<Identity> = name
             .match_indices('-')
             .map(|(i, _)| (&name[..i], &name[i + 1..]))
-            .filter(|(t, a)| is_name(t, MAX_NAME) && is_name(a, MAX_NAME))
+            .filter(|(t, a)| is_name(t, MAX_NAME) && is_app_name(a))
             .filter(|(t, a)| self.tree.is_file(&allocation_path(t, a)))
             .map(|(t, a)| Identity {
                 tenant: t.to_owned(),
@@ -378,7 +385,7 @@ impl<'t> OperatorRepo<'t> {
         match found.len() {
             1 => {
                 let (tenant, app) = found.remove(0);
-                if !is_name(&tenant, MAX_NAME) || !is_name(&app, MAX_NAME) {
+                if !is_name(&tenant, MAX_NAME) || !is_app_name(&app) {
                     return Err(AllocationError::BadName(
                         self.tree.shown(&allocation_path(&tenant, &app)),
                     ));
@@ -400,7 +407,7 @@ impl<'t> OperatorRepo<'t> {
         let want_path = normalize_path(path);
         let mut same_repo: Vec<(Identity, String)> = Vec::new();
         for (tenant, app) in self.all_allocations()? {
-            if !is_name(&tenant, MAX_NAME) || !is_name(&app, MAX_NAME) {
+            if !is_name(&tenant, MAX_NAME) || !is_app_name(&app) {
                 continue;
             }
             let rel = allocation_path(&tenant, &app);
@@ -606,14 +613,14 @@ impl<'t> OperatorRepo<'t> {
         let rel = allocation_path(tenant, app);
         let shown = self.tree.shown(&rel);
         let mut diags = Diagnostics::default();
-        let bytes = if is_name(tenant, MAX_NAME) && is_name(app, MAX_NAME) {
+        let bytes = if is_name(tenant, MAX_NAME) && is_app_name(app) {
             read_yaml_bytes(self.tree, &rel, &shown, &mut diags)
         } else {
             diags.push(Diagnostic::at(
                 Code::AllocationName,
                 &shown,
                 Pos::START,
-                format!("tenant and app names must be lowercase letters, digits and '-', at most {MAX_NAME} characters"),
+                format!("tenant and app names must be lowercase letters, digits and '-', at most {MAX_NAME} characters, an app's starting with a letter"),
             ));
             None
         };

@@ -51,6 +51,8 @@ macro_rules! validator {
                                         "dovetail-relative-path" => crate::input::formats::relative_path,
                                         "dovetail-object-store-path" => crate::input::formats::object_store_path,
                                         "dovetail-http-url" => crate::input::formats::http_url,
+                                        "dovetail-label-key" => crate::input::formats::label_key,
+                                        "dovetail-label-value" => crate::input::formats::label_value,
                                         "dovetail-cron" => crate::input::formats::cron,
                                         "dovetail-retention" => crate::input::formats::retention,
                                         "dovetail-timestamp" => crate::input::formats::timestamp,

@@ -408,9 +408,7 @@ fn check_ref(cx: &mut Ctx<'_>, kind: RefKind, name: Option<&str>, at: &Path) {
         suffixes.iter().any(|s| {
             name.strip_suffix(s)
                 .and_then(|n| n.strip_suffix('-'))
-                .is_some_and(|n| {
-                    crate::input::operator::is_name(n, crate::input::operator::MAX_NAME)
-                })
+                .is_some_and(crate::input::operator::is_app_name)
         })
     } else {
         allowed.iter().any(|a| a == name)

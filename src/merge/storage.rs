@@ -20,6 +20,9 @@ pub(super) fn resolve_files(cx: &mut Ctx<'_>, names: &BTreeSet<&str>) -> Vec<Res
     let mut out: Vec<ResolvedFile> = Vec::new();
     let mut total = 0u64;
     let mut mounts: BTreeMap<(String, String), usize> = BTreeMap::new();
+    // The init step (an init container in web's pods, or the Job) mounts every file.
+    let init_mounts_all = cx.inputs.app.app.init.is_some();
+    let mut init_mounts: BTreeMap<String, usize> = BTreeMap::new();
     for (i, f) in cx.inputs.app.app.files.iter().enumerate() {
         let at = Path::root().key("files").index(i);
         // A file the app side could not read was reported there.
@@ -39,8 +42,10 @@ pub(super) fn resolve_files(cx: &mut Ctx<'_>, names: &BTreeSet<&str>) -> Vec<Res
             Some(p) => p.clone(),
             None => names.iter().map(|s| (*s).to_owned()).collect(),
         };
+        let mut clashed = false;
         for p in &processes {
             if let Some(first) = mounts.insert((p.clone(), f.mount.clone()), i) {
+                clashed = true;
                 cx.app_err(
                     Code::MountClash,
                     &at.key("mount"),
@@ -51,6 +56,20 @@ pub(super) fn resolve_files(cx: &mut Ctx<'_>, names: &BTreeSet<&str>) -> Vec<Res
                     "mount each file at its own path",
                 );
             }
+        }
+        if init_mounts_all
+            && let Some(first) = init_mounts.insert(f.mount.clone(), i)
+            && !clashed
+        {
+            cx.app_err(
+                Code::MountClash,
+                &at.key("mount"),
+                format!(
+                    "`{}` is already mounted by files[{first}], and the init step mounts every file (the API server refuses two mounts at one path)",
+                    f.mount
+                ),
+                "mount each file at its own path",
+            );
         }
         let key = config_key(&f.path);
         if key.len() > MAX_CONFIG_KEY {
@@ -208,10 +227,12 @@ pub(super) fn check_single_attach(
     if s.access_mode != "ReadWriteOnce" || cx.dropped(cx.inputs.allocation_doc, &shared) {
         return;
     }
-    // Each process that mounts it, at its most pods (the autoscaling maximum, if any).
+    // Each process that mounts it, at its most pods (the autoscaling maximum, if any):
+    // web's pods mount it too when the init step runs in them.
+    let init_in_web = init.is_some_and(|i| i.mode == InitMode::InitContainer);
     let mounting: Vec<(&str, u32)> = processes
         .iter()
-        .filter(|p| s.processes.contains(&p.name))
+        .filter(|p| s.processes.contains(&p.name) || (init_in_web && p.name == "web"))
         .map(|p| {
             let most = p
                 .autoscaling

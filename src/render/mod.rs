@@ -737,18 +737,18 @@ fn checksum(r: &Resolved, p: &ResolvedProcess) -> String {
 }
 
 fn deployment(r: &Resolved, p: &ResolvedProcess) -> Value {
-    // At most one pod mounts a ReadWriteOnce volume (resolve checks it): replace it
-    // rather than surge a second pod that could not attach the volume.
-    let static_rwo = p.mounts_static
-        && r.static_files
-            .as_ref()
-            .is_some_and(|s| s.access_mode == "ReadWriteOnce");
     // The dovetail init step runs in the pods of `web` and sees every file and the
     // static volume (migrations, collectstatic).
     let runs_init = p.name == "web"
         && r.init
             .as_ref()
             .is_some_and(|i| i.mode == InitMode::InitContainer);
+    // At most one pod mounts a ReadWriteOnce volume (resolve checks it): replace it
+    // rather than surge a second pod that could not attach the volume.
+    let static_rwo = (p.mounts_static || runs_init)
+        && r.static_files
+            .as_ref()
+            .is_some_and(|s| s.access_mode == "ReadWriteOnce");
     let mut waits: Vec<Service> = p.wait_for.clone();
     if runs_init && let Some(init) = &r.init {
         waits.extend(init.wait_for.iter().copied());
