@@ -377,16 +377,30 @@ fn a_customer_repo_cannot_select_fleet_mode() {
     assert!(!r.stdout.contains("kind: AppProject"), "{}", r.stdout);
     assert!(!r.stdout.contains("kind: Namespace"), "{}", r.stdout);
 
-    // Deleted, or left dangling: refused, never the fleet.
+    // Deleted, or a link (dangling, or out of the checkout): refused, never the fleet.
     fs::remove_file(deploy.join("dovetail.yaml")).unwrap();
-    for how in ["deleted", "dangling"] {
-        if how == "dangling" {
-            std::os::unix::fs::symlink("missing.yaml", deploy.join("dovetail.yaml")).unwrap();
-        }
-        app.commit(how);
+    app.commit("deleted");
+    let r = app.run(&app.env("acme-shop", REPO));
+    refused(&r, "holds no dovetail.yaml");
+    std::os::unix::fs::symlink("missing.yaml", deploy.join("dovetail.yaml")).unwrap();
+    app.commit("dangling");
+    let r = app.run(&app.env("acme-shop", REPO));
+    refused(
+        &r,
+        "dovetail.yaml:1:1: error: `dovetail.yaml` does not exist",
+    );
+    // Whether the sidecar has the file a link outside names must not show: the same
+    // answer for one it has and one it has not.
+    let mut answers = Vec::new();
+    for target in ["/etc/passwd", "/nonexistent/dovetail.yaml"] {
+        fs::remove_file(deploy.join("dovetail.yaml")).unwrap();
+        std::os::unix::fs::symlink(target, deploy.join("dovetail.yaml")).unwrap();
+        app.commit(target);
         let r = app.run(&app.env("acme-shop", REPO));
-        refused(&r, "holds no dovetail.yaml");
+        refused(&r, "`dovetail.yaml` leads outside the repo");
+        answers.push((r.code, r.stderr.replace(target, "")));
     }
+    assert_eq!(answers[0], answers[1]);
 
     // A directory of that name: refused where it stands, and still never the fleet.
     fs::remove_file(deploy.join("dovetail.yaml")).unwrap();

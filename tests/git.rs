@@ -293,6 +293,32 @@ fn a_commit_too_large_to_read_is_refused_as_such_not_as_corruption() {
     }
 }
 
+/// A branch the cache mirrored and the server has since deleted does not block a later
+/// fetch of a branch named under it (`wip` then `wip/x`: refs are files), pinned or by
+/// name. The first such render failed as "cannot reach".
+#[test]
+fn a_branch_deleted_on_the_server_does_not_block_later_fetches() {
+    let server = Server::with_example();
+    let operator = server.repo("operator");
+    git(&operator, &["branch", "wip"]);
+    server
+        .render("", &format!("#{}", server.head("operator")), "0")
+        .ok();
+    server.render("", "#wip", "0").ok();
+    git(&operator, &["branch", "-D", "wip"]);
+    git(&operator, &["branch", "wip/x"]);
+    let head = server.commit_edit(
+        "operator",
+        "tenants/acme/shop.yaml",
+        "web: {replicas: 2",
+        "web: {replicas: 3",
+    );
+    let pinned = server.render("", &format!("#{}", head.trim()), "0");
+    pinned.ok();
+    assert!(pinned.stdout.contains("replicas: 3"));
+    server.render("", "#wip/x", "0").ok();
+}
+
 #[test]
 fn an_unreachable_host_exits_2_with_a_clear_message() {
     let cache = tempfile::tempdir().unwrap();

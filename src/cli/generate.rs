@@ -42,11 +42,12 @@ pub(super) fn run(io: Io<'_>) -> Result<(), Error> {
     if is_operator_source(&env, &operator, &cwd) {
         return fleet(env, operator, &operator_text, io);
     }
-    // Absent (or a dangling link), it is no app; there but not a regular file (a FIFO,
-    // a directory, a link out of the repo), the pipeline's read refuses it at its place
-    // and says why.
+    // Absent, it is no app; there but not a regular file (a FIFO, a directory, a link,
+    // dangling or out of the repo), the pipeline's read refuses it at its place and says
+    // why. Links are not followed here: whether the sidecar has the file a link names
+    // outside the checkout must not change the answer.
     let app_file = cwd.join(crate::input::app::APP_FILE);
-    if !app_file.exists() {
+    if std::fs::symlink_metadata(&app_file).is_err() {
         return Err(ArgoError::NoApp(cwd.display().to_string()).into());
     }
     app(env, operator, &cwd, io)

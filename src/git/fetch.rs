@@ -147,6 +147,7 @@ impl Cache {
                 "+refs/tags/*:refs/dovetail/tags/*".to_owned(),
             ],
         };
+        clear_in_the_way(repo, &spec.rev);
         let failure = RefCell::new(None);
         let attempts = Cell::new(0);
         let mut remote = repo.remote_anonymous(url).map_err(|e| GitError::Fetch {
@@ -438,6 +439,45 @@ pub fn resolve_local(dir: &Path, rev: &str) -> Result<Resolved, GitError> {
 }
 
 /// Names a libgit2 failure that our callbacks did not already explain.
+/// Deletes the mirrored branch and tag refs that could stand in the way of the fetch's:
+/// refs are files, so a cached `heads/a` of a branch the server has since deleted keeps
+/// `heads/a/b` from being written (and the other way round), and the fetch failed. A
+/// pinned fetch mirrors every branch and tag, so all go; a named one clears only its
+/// own name's way. They serve only as what the cache already has when the server
+/// negotiates: the commits renders read are kept by the state file's and the pinned refs.
+fn clear_in_the_way(repo: &Repository, rev: &Rev) {
+    let wanted: Vec<String> = match rev {
+        Rev::Default => return,
+        Rev::Named(n) => vec![
+            format!("refs/dovetail/heads/{n}"),
+            format!("refs/dovetail/tags/{n}"),
+        ],
+        Rev::Commit(_) => Vec::new(),
+    };
+    let Ok(refs) = repo.references() else { return };
+    let in_the_way = |name: &str| {
+        wanted.is_empty()
+            && (name.starts_with("refs/dovetail/heads/") || name.starts_with("refs/dovetail/tags/"))
+            || wanted.iter().any(|w| {
+                name.strip_prefix(w.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+                    || w.strip_prefix(name)
+                        .is_some_and(|rest| rest.starts_with('/'))
+            })
+    };
+    let doomed: Vec<String> = refs
+        .flatten()
+        .filter_map(|r| r.name().ok().map(str::to_owned))
+        .filter(|name| in_the_way(name))
+        .collect();
+    for name in doomed {
+        if let Ok(mut r) = repo.find_reference(&name) {
+            // Best effort: a ref that stays in the way fails the fetch, which says so.
+            let _ = r.delete();
+        }
+    }
+}
+
 fn classify(url: &str, e: &git2::Error) -> GitError {
     let message = e.message().trim().to_owned();
     if e.code() == ErrorCode::Certificate || e.class() == ErrorClass::Ssl {

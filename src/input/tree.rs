@@ -74,6 +74,9 @@ pub enum ReadError {
     /// The path, links followed, leads into git's own data.
     #[error("`{0}` leads into git's own data (`.git`)")]
     GitData(String),
+    /// A path more directories deep than an app's files are, links followed.
+    #[error("`{0}` leads more than {MAX_PATH_DEPTH} directories deep (links followed)")]
+    TooDeep(String),
     /// Symlinks pointing at symlinks, too deep to be honest.
     #[error("`{0}` goes through more than {MAX_LINKS} symlinks")]
     LinkLoop(String),
@@ -97,6 +100,18 @@ pub enum ReadError {
 
 /// How many symlinks one path may go through.
 pub const MAX_LINKS: usize = 40;
+
+/// How many directories deep a path may lead, links followed. Each link restarts the walk
+/// from the root, so this with [`MAX_LINKS`] bounds the work of one read: a chain of
+/// links at the bottom of thousands of directories took seconds a file.
+pub const MAX_PATH_DEPTH: usize = 64;
+
+fn shallow(rel: &str, parts: &[String]) -> Result<(), ReadError> {
+    if parts.len() > MAX_PATH_DEPTH {
+        return Err(ReadError::TooDeep(rel.to_owned()));
+    }
+    Ok(())
+}
 
 /// Where an input's files come from: a directory, a commit of a cached git repo, or
 /// memory.
@@ -242,6 +257,7 @@ impl DirTree {
         };
         let mut links = 0;
         'walk: loop {
+            shallow(rel, &parts)?;
             // The rules hold for where a path really leads, links followed: not into
             // git's own data (`.git/config` may hold a token), not into another repository
             // checked out inside this one (a submodule, which may not even be the
@@ -511,6 +527,7 @@ impl GitTree {
             .collect();
         let mut links = 0;
         'walk: loop {
+            shallow(rel, &parts)?;
             let mut here = self.root;
             if parts.iter().any(|p| p.eq_ignore_ascii_case(".git")) {
                 return Err(ReadError::GitData(rel.to_owned()));
@@ -753,6 +770,7 @@ impl MemTree {
             .collect();
         let mut links = 0;
         'walk: loop {
+            shallow(rel, &parts)?;
             if parts.iter().any(|p| p.eq_ignore_ascii_case(".git")) {
                 return Err(ReadError::GitData(rel.to_owned()));
             }
@@ -922,6 +940,28 @@ mod tests {
             Err(ReadError::Submodule(_))
         ));
         assert_eq!(tree.read("ok.ini", 100).unwrap(), b"x");
+    }
+
+    /// A link at the bottom of thousands of directories made every read of it walk them
+    /// all again after each of its links (seconds a file): a path, links followed, is
+    /// at most [`MAX_PATH_DEPTH`] deep.
+    #[test]
+    fn a_path_leading_too_deep_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let deep = "d/".repeat(MAX_PATH_DEPTH);
+        fs::create_dir_all(dir.path().join(&deep)).unwrap();
+        fs::write(dir.path().join(&deep).join("f"), "x").unwrap();
+        std::os::unix::fs::symlink(format!("{deep}f"), dir.path().join("l")).unwrap();
+        let shallow = "d/".repeat(MAX_PATH_DEPTH - 1);
+        fs::write(dir.path().join(&shallow).join("g"), "y").unwrap();
+        let tree = DirTree::open(dir.path()).unwrap();
+        assert_eq!(tree.read(&format!("{shallow}g"), 10).unwrap(), b"y");
+        for path in [format!("{deep}f"), "l".to_owned()] {
+            assert!(
+                matches!(tree.read(&path, 10), Err(ReadError::TooDeep(_))),
+                "{path}"
+            );
+        }
     }
 
     #[test]
