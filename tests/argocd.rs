@@ -494,11 +494,16 @@ fn the_operator_revision_parameter_pins_the_operator_repo() {
     again.ok();
     assert_eq!(again.stdout, r.stdout);
 
-    set(&mut env, "PARAM_OPERATOR_REVISION", "main;rm -rf /");
-    refused(
-        &app.run(&env),
-        "PARAM_OPERATOR_REVISION `main;rm -rf /` is not a branch, tag or full commit id",
-    );
+    // Only a commit id: a branch, even one that exists, could be a change nobody merged.
+    for rev in ["main;rm -rf /", "main"] {
+        set(&mut env, "PARAM_OPERATOR_REVISION", rev);
+        refused(
+            &app.run(&env),
+            &format!(
+                "PARAM_OPERATOR_REVISION `{rev}` is not a full commit id (40 hexadecimal digits)"
+            ),
+        );
+    }
 }
 
 #[test]

@@ -393,7 +393,7 @@ fn class1_a_customer_repo_without_dovetail_yaml_never_renders_the_fleet() {
                 fs::remove_file(s.path(APP)).unwrap();
                 symlink("missing.yaml", s.path(APP)).unwrap();
             },
-            "holds no dovetail.yaml",
+            "dovetail.yaml:1:1: error: `dovetail.yaml` does not exist",
         ),
         (
             "a directory",
@@ -1928,7 +1928,7 @@ fn class6_attacks() -> Vec<Attack> {
         refused(
             "a file path too long for a ConfigMap key",
             |s: &Scratch| {
-                let path = format!("{}/f", vec!["d"; 130].join("/"));
+                let path = format!("{}/f", vec!["directory"; 26].join("/"));
                 s.write(&format!("app/{path}"), "x\n");
                 mount_file(s, &path);
             },

@@ -314,13 +314,16 @@ impl ArgoEnv {
             });
         }
         let operator_revision = nonempty("PARAM_OPERATOR_REVISION");
+        // Only a full commit id: the fleet pins each Application to the operator commit
+        // it rendered, and anyone who can edit an Application's parameters could
+        // otherwise render it with an operator branch nobody merged.
         if let Some(r) = &operator_revision
-            && !crate::git::revision(r)
+            && !(r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit()))
         {
             return Err(ArgoError::Bad {
                 var: "PARAM_OPERATOR_REVISION",
                 value: r.clone(),
-                problem: "is not a branch, tag or full commit id",
+                problem: "is not a full commit id (40 hexadecimal digits), which is all the fleet sets it to",
             });
         }
         let cluster = nonempty("PARAM_CLUSTER");
