@@ -198,6 +198,19 @@ pub fn check_form(armored: &str) -> Result<(), SecretError> {
     if lines.len() > body.len() + 2 {
         return Err(SecretError::Armor(format!("text after `{END}`")));
     }
+    // age's armor is strict: 64 characters a line, the last one shorter or equal, no
+    // empty line. age refuses anything else at decryption, so a value that only this
+    // check passed would fail later, in the cluster, where the customer's CI is not.
+    for (i, line) in body.iter().enumerate() {
+        let last = i + 1 == body.len();
+        if line.is_empty() || line.len() > 64 || (!last && line.len() != 64) {
+            return Err(SecretError::Armor(format!(
+                "line {} of the armor is {} characters long; age writes 64 a line, the last one up to 64",
+                i + 2,
+                line.len()
+            )));
+        }
+    }
     let joined: String = body.concat();
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(joined.as_bytes())
@@ -450,6 +463,29 @@ mod tests {
         let spaced = armored.replacen('\n', "  \n", 1);
         assert_eq!(check_form(&spaced), Err(SecretError::TrailingSpace(1)));
         assert!(matches!(check_form("hello"), Err(SecretError::Armor(_))));
+        // Armor age itself refuses: the check must refuse it too, or a value would pass
+        // the customer's CI and fail in the cluster.
+        let body: String = armored
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        for width in [76, 10] {
+            let rewrapped: Vec<String> = body
+                .as_bytes()
+                .chunks(width)
+                .map(|c| String::from_utf8(c.to_vec()).unwrap())
+                .collect();
+            let text = format!("{BEGIN}\n{}\n{END}\n", rewrapped.join("\n"));
+            assert!(
+                matches!(check_form(&text), Err(SecretError::Armor(_))),
+                "{width}"
+            );
+        }
+        let blank = armored.replacen('\n', "\n\n", 2).replacen("\n\n", "\n", 1);
+        assert!(
+            matches!(check_form(&blank), Err(SecretError::Armor(_))),
+            "{blank}"
+        );
         assert!(matches!(
             check_form(&"x".repeat(MAX_ARMORED_BYTES + 1)),
             Err(SecretError::TooLarge(_))

@@ -322,6 +322,18 @@ fn trailing_spaces_get_a_hint() {
     );
 }
 
+/// `data` in age's ASCII armor, as age writes it: base64, 64 characters a line.
+fn armor(data: &[u8]) -> String {
+    let body = base64::engine::general_purpose::STANDARD.encode(data);
+    let mut armored = String::from("-----BEGIN AGE ENCRYPTED FILE-----\n");
+    for chunk in body.as_bytes().chunks(64) {
+        armored.push_str(std::str::from_utf8(chunk).unwrap());
+        armored.push('\n');
+    }
+    armored.push_str("-----END AGE ENCRYPTED FILE-----\n");
+    armored
+}
+
 #[test]
 fn ten_thousand_recipient_stanzas_are_refused_fast() {
     let k = setup();
@@ -330,13 +342,7 @@ fn ten_thousand_recipient_stanzas_are_refused_fast() {
         header.push_str("-> X25519 A\nA\n");
     }
     header.push_str("--- AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n");
-    let body = base64::engine::general_purpose::STANDARD.encode(header.as_bytes());
-    let mut armored = String::from("-----BEGIN AGE ENCRYPTED FILE-----\n");
-    for chunk in body.as_bytes().chunks(64) {
-        armored.push_str(std::str::from_utf8(chunk).unwrap());
-        armored.push('\n');
-    }
-    armored.push_str("-----END AGE ENCRYPTED FILE-----\n");
+    let armored = armor(header.as_bytes());
     let started = std::time::Instant::now();
     refused(&k, &armored, "over the 16384-byte limit");
     assert!(started.elapsed().as_millis() < 1000);
@@ -346,9 +352,7 @@ fn ten_thousand_recipient_stanzas_are_refused_fast() {
         small.push_str("-> X25519 AAAA\nAAAA\n");
     }
     small.push_str("--- AAAA\n");
-    let body = base64::engine::general_purpose::STANDARD.encode(small.as_bytes());
-    let armored =
-        format!("-----BEGIN AGE ENCRYPTED FILE-----\n{body}\n-----END AGE ENCRYPTED FILE-----\n");
+    let armored = armor(small.as_bytes());
     refused(
         &k,
         &armored,
@@ -361,12 +365,9 @@ fn passphrase_encrypted_value_is_refused() {
     let k = setup();
     // An scrypt stanza, as `age -p` writes it.
     let header = "age-encryption.org/v1\n-> scrypt AAAAAAAAAAAAAAAAAAAAAA 18\nAAAA\n--- AAAA\n";
-    let body = base64::engine::general_purpose::STANDARD.encode(header);
-    let armored =
-        format!("-----BEGIN AGE ENCRYPTED FILE-----\n{body}\n-----END AGE ENCRYPTED FILE-----\n");
     refused(
         &k,
-        &armored,
+        &armor(header.as_bytes()),
         "encrypted with a `scrypt` recipient; only X25519 recipients (age1…) are accepted",
     );
 }
