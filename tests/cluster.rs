@@ -1966,3 +1966,158 @@ fn the_controller_delivers_values_and_refuses_the_rest() {
     kube.delete_namespace(&stray);
     kube.delete_namespace(&ns);
 }
+
+/// The user Argo CD's application controller applies the fleet's Namespaces as.
+const FLEET_USER: &str = "system:serviceaccount:argocd:argocd-application-controller";
+
+/// A Namespace `name` with `labels`, as YAML.
+fn namespace(name: &str, labels: &[(&str, &str)]) -> String {
+    let labels: serde_json::Map<String, Value> = labels
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+        .collect();
+    serde_json::to_string(&json!({
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": labels},
+    }))
+    .unwrap()
+}
+
+/// The controller takes an app's identity (which its secrets are bound to) from its
+/// Namespace's labels; the `ValidatingAdmissionPolicy` that `deploy/controller` ships keeps
+/// them the fleet's: nobody else may set, change or remove them. Bound here to this
+/// test's namespaces alone, since the other tests apply their fleets as the admin, in
+/// parallel on this cluster.
+#[test]
+#[ignore = "needs a Kubernetes control plane built from Go modules (tests/cluster/control-plane); CI runs ignored tests"]
+fn namespace_identity_labels_are_the_fleets_alone() {
+    let kube = kube();
+    for ns in ["nsid-a", "nsid-b", "nsid-c"] {
+        kube.delete_namespace(ns);
+    }
+    let built = kube.kubectl(
+        &[
+            "kustomize",
+            root().join("deploy/controller").to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let policies: Vec<&str> = built
+        .stdout
+        .split("\n---\n")
+        .filter(|doc| doc.lines().any(|l| l == "kind: ValidatingAdmissionPolicy"))
+        .collect();
+    assert_eq!(policies.len(), 1, "{}", built.stdout);
+    let policy = policies[0].replace(
+        "name: dovetail-namespace-identity\n",
+        "name: dovetail-namespace-identity-test\n",
+    );
+    let binding = json!({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": "dovetail-namespace-identity-test"},
+        "spec": {
+            "policyName": "dovetail-namespace-identity-test",
+            "validationActions": ["Deny"],
+            "matchResources": {"objectSelector": {"matchLabels": {"dovetail-test": "namespace-identity"}}},
+        },
+    });
+    let role = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "dovetail-test-namespaces"},
+        "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "create", "update", "patch"]}],
+    });
+    let role_binding = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "dovetail-test-namespaces"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "dovetail-test-namespaces"},
+        "subjects": [
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": FLEET_USER},
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "someone"},
+        ],
+    });
+    kube.apply_ok(
+        &format!("{policy}\n---\n{binding}\n---\n{role}\n---\n{role_binding}"),
+        "the namespace identity policy",
+    );
+    let test = ("dovetail-test", "namespace-identity");
+    let identity = [
+        test,
+        ("dovetail.dev/tenant", "acme"),
+        ("dovetail.dev/app", "shop"),
+    ];
+    let create = |user: &str, yaml: &str, dry: bool| {
+        let mut args = vec!["--as", user, "create", "-f", "-"];
+        if dry {
+            args.push("--dry-run=server");
+        }
+        kube.kubectl(&args, Some(yaml))
+    };
+    let refused = |r: &Run, what: &str| {
+        assert_ne!(r.code, 0, "{what} was allowed");
+        assert!(
+            r.stderr.contains("only the dovetail fleet"),
+            "{what}: {}",
+            r.stderr
+        );
+    };
+    // The policy takes effect once the API server has loaded it.
+    kube.wait_until("the policy", SETTLE, || {
+        match create("someone", &namespace("nsid-a", &identity), true) {
+            r if r.code != 0 => Ok(()),
+            _ => Err("still allowed".to_owned()),
+        }
+    });
+
+    refused(
+        &create("someone", &namespace("nsid-a", &identity), false),
+        "a namespace labelled with an app's identity by someone else",
+    );
+    create("someone", &namespace("nsid-b", &[test]), false).ok();
+    let label = |user: &str, ns: &str, change: &str| {
+        kube.kubectl(
+            &[
+                "--as",
+                user,
+                "label",
+                "namespace",
+                ns,
+                change,
+                "--overwrite",
+            ],
+            None,
+        )
+    };
+    refused(
+        &label("someone", "nsid-b", "dovetail.dev/app=shop"),
+        "adding an identity label",
+    );
+    create(FLEET_USER, &namespace("nsid-c", &identity), false).ok();
+    refused(
+        &label("someone", "nsid-c", "dovetail.dev/app=other"),
+        "changing an identity label",
+    );
+    refused(
+        &label("someone", "nsid-c", "dovetail.dev/tenant-"),
+        "removing an identity label",
+    );
+    label("someone", "nsid-c", "team=web").ok();
+    label(FLEET_USER, "nsid-c", "dovetail.dev/app=other").ok();
+
+    for ns in ["nsid-b", "nsid-c"] {
+        kube.delete_namespace(ns);
+    }
+    kube.kubectl(
+        &[
+            "delete",
+            "validatingadmissionpolicybinding,validatingadmissionpolicy",
+            "dovetail-namespace-identity-test",
+        ],
+        None,
+    )
+    .ok();
+}
