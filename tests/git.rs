@@ -293,6 +293,63 @@ fn a_commit_too_large_to_read_is_refused_as_such_not_as_corruption() {
     }
 }
 
+/// The id of the tree `git mktree` makes in `repo` from `listing` (as `ls-tree` prints).
+fn mktree(repo: &Path, listing: &str) -> String {
+    use std::io::Write as _;
+    let mut child = Command::new("git")
+        .arg("mktree")
+        .current_dir(repo)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(listing.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A directory whose git tree is over the read limit (here `config/`, 120,000 entries
+/// beside the config file the app mounts) is refused as such, at the file read through
+/// it, not taken for a corrupt cache.
+#[test]
+fn a_directory_too_large_to_read_is_refused_as_such_not_as_corruption() {
+    let server = Server::with_example();
+    let app = server.repo("app");
+    let blob = git(&app, &["rev-parse", "HEAD:config/logging.ini"]);
+    let mut listing = format!("100644 blob {}\tlogging.ini\n", blob.trim());
+    for i in 0..120_000 {
+        listing.push_str(&format!("100644 blob {}\tf{i:010}\n", blob.trim()));
+    }
+    let big = mktree(&app, &listing);
+    let mut root = String::new();
+    for line in git(&app, &["ls-tree", "HEAD"]).lines() {
+        if line.ends_with("\tconfig") {
+            root.push_str(&format!("040000 tree {big}\tconfig\n"));
+        } else {
+            root.push_str(line);
+            root.push('\n');
+        }
+    }
+    let tree = mktree(&app, &root);
+    let commit = git(
+        &app,
+        &["commit-tree", tree.trim(), "-p", "HEAD", "-m", "big"],
+    );
+    git(&app, &["branch", "big", commit.trim()]);
+
+    for _ in 0..2 {
+        let r = server.render("#big", "", "0");
+        r.invalid("files[0].path: `config/logging.ini` is reached through a directory that lists too many entries");
+        assert!(!r.stderr.contains("corrupt"), "{}", r.stderr);
+    }
+}
+
 /// A branch the cache mirrored and the server has since deleted does not block a later
 /// fetch of a branch named under it (`wip` then `wip/x`: refs are files), pinned or by
 /// name. The first such render failed as "cannot reach".
