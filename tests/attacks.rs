@@ -3517,3 +3517,18 @@ fn class8_every_clouds_metadata_address_is_excepted_from_operator_rules() {
         },
     )]);
 }
+
+/// An Application naming an allocation whose app name starts with a digit is told what
+/// is wrong with that allocation, not that there is none.
+#[test]
+fn class1_an_application_of_an_app_starting_with_a_digit_is_told_why() {
+    let s = django();
+    let alloc = s.operator().join("tenants/acme");
+    fs::rename(alloc.join("shop.yaml"), alloc.join("1shop.yaml")).unwrap();
+    let mut env = app_env(&s);
+    set(&mut env, "ARGOCD_APP_NAME", "acme-1shop");
+    generate(&s, &env).fails(
+        None,
+        "tenants/acme/1shop.yaml`: tenant and app names must be lowercase letters, digits and '-', at most 30 characters, an app's starting with a letter",
+    );
+}

@@ -1970,6 +1970,9 @@ fn the_controller_delivers_values_and_refuses_the_rest() {
 /// The user Argo CD's application controller applies the fleet's Namespaces as.
 const FLEET_USER: &str = "system:serviceaccount:argocd:argocd-application-controller";
 
+/// The user it applies them as on a cluster added with `argocd cluster add`.
+const REMOTE_FLEET_USER: &str = "system:serviceaccount:kube-system:argocd-manager";
+
 /// A Namespace `name` with `labels`, as YAML.
 fn namespace(name: &str, labels: &[(&str, &str)]) -> String {
     let labels: serde_json::Map<String, Value> = labels
@@ -1993,7 +1996,7 @@ fn namespace(name: &str, labels: &[(&str, &str)]) -> String {
 #[ignore = "needs a Kubernetes control plane built from Go modules (tests/cluster/control-plane); CI runs ignored tests"]
 fn namespace_identity_labels_are_the_fleets_alone() {
     let kube = kube();
-    for ns in ["nsid-a", "nsid-b", "nsid-c"] {
+    for ns in ["nsid-a", "nsid-b", "nsid-c", "nsid-d"] {
         kube.delete_namespace(ns);
     }
     let built = kube.kubectl(
@@ -2037,6 +2040,7 @@ fn namespace_identity_labels_are_the_fleets_alone() {
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "dovetail-test-namespaces"},
         "subjects": [
             {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": FLEET_USER},
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": REMOTE_FLEET_USER},
             {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "someone"},
         ],
     });
@@ -2068,8 +2072,8 @@ fn namespace_identity_labels_are_the_fleets_alone() {
     // The policy takes effect once the API server has loaded it.
     kube.wait_until("the policy", SETTLE, || {
         match create("someone", &namespace("nsid-a", &identity), true) {
-            r if r.code != 0 => Ok(()),
-            _ => Err("still allowed".to_owned()),
+            r if r.stderr.contains("only the dovetail fleet") => Ok(()),
+            r => Err(format!("not refused by the policy yet: {}", r.stderr)),
         }
     });
 
@@ -2097,6 +2101,7 @@ fn namespace_identity_labels_are_the_fleets_alone() {
         "adding an identity label",
     );
     create(FLEET_USER, &namespace("nsid-c", &identity), false).ok();
+    create(REMOTE_FLEET_USER, &namespace("nsid-d", &identity), false).ok();
     refused(
         &label("someone", "nsid-c", "dovetail.dev/app=other"),
         "changing an identity label",
@@ -2108,7 +2113,7 @@ fn namespace_identity_labels_are_the_fleets_alone() {
     label("someone", "nsid-c", "team=web").ok();
     label(FLEET_USER, "nsid-c", "dovetail.dev/app=other").ok();
 
-    for ns in ["nsid-b", "nsid-c"] {
+    for ns in ["nsid-b", "nsid-c", "nsid-d"] {
         kube.delete_namespace(ns);
     }
     kube.kubectl(

@@ -247,7 +247,14 @@ fn a_pinned_id_of_a_tag_or_blob_is_refused_without_wiping_the_cache() {
     let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&fs::metadata(p).unwrap());
     let before: Vec<u64> = cached.iter().map(|p| inode(p)).collect();
 
-    for (id, kind) in [(tag.trim(), "tag"), (blob.trim(), "blob")] {
+    // A tag made after the cache was filled: its id is looked for on the server.
+    git(&operator, &["tag", "-a", "-m", "another release", "v2"]);
+    let fresh_tag = git(&operator, &["rev-parse", "v2"]);
+    for (id, kind) in [
+        (tag.trim(), "tag"),
+        (blob.trim(), "blob"),
+        (fresh_tag.trim(), "tag"),
+    ] {
         let r = server.render("", &format!("#{id}"), "60");
         failed(&r, &format!("`{id}` names a {kind}, not a commit"));
         assert!(!r.stderr.contains("corrupt"), "{}", r.stderr);
@@ -370,10 +377,14 @@ fn a_branch_deleted_on_the_server_does_not_block_later_fetches() {
         "web: {replicas: 2",
         "web: {replicas: 3",
     );
+    // By name first (the named fetch clears its own way), then pinned (which mirrors
+    // every branch, and clears them all).
+    server.render("", "#wip/x", "0").ok();
+    git(&operator, &["branch", "-D", "wip/x"]);
+    git(&operator, &["branch", "wip"]);
     let pinned = server.render("", &format!("#{}", head.trim()), "0");
     pinned.ok();
     assert!(pinned.stdout.contains("replicas: 3"));
-    server.render("", "#wip/x", "0").ok();
 }
 
 #[test]

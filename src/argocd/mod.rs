@@ -314,9 +314,9 @@ impl ArgoEnv {
             });
         }
         let operator_revision = nonempty("PARAM_OPERATOR_REVISION");
-        // Only a full commit id: the fleet pins each Application to the operator commit
-        // it rendered, and anyone who can edit an Application's parameters could
-        // otherwise render it with an operator branch nobody merged.
+        // Only a full commit id, which is all the fleet sets: Argo CD keys its manifest
+        // cache on the parameter's text, so a branch name would keep serving what the
+        // branch held when it was first rendered.
         if let Some(r) = &operator_revision
             && !(r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit()))
         {

@@ -80,6 +80,14 @@ impl Objects {
     pub fn read(&self, id: &oid, want: Kind, cap: u64) -> Result<Option<Vec<u8>>, ReadFailure> {
         match self.header(id).map_err(ReadFailure::Corrupt)? {
             None => return Ok(None),
+            // The kind first: an id of another kind is refused as such whatever its size.
+            Some((found, _)) if found != want => {
+                return Err(ReadFailure::WrongKind {
+                    id: id.to_owned(),
+                    found,
+                    want,
+                });
+            }
             Some((kind, size)) if size > cap => {
                 return Err(ReadFailure::TooLarge {
                     id: id.to_owned(),
@@ -137,8 +145,15 @@ impl Objects {
         let tree = gix_object::CommitRefIter::from_bytes(&data, gix_hash::Kind::Sha1)
             .tree_id()
             .map_err(|e| ReadFailure::Corrupt(format!("commit {id}: {e}")))?;
-        self.tree_data(&tree)?;
-        Ok(Some(tree))
+        match self.tree_data(&tree) {
+            Ok(_) => Ok(Some(tree)),
+            // The commit names its tree as a tree: anything else there is damage, not
+            // an id given for the wrong kind.
+            Err(ReadFailure::WrongKind { found, .. }) => Err(ReadFailure::Corrupt(format!(
+                "commit {id} names {tree} as its tree, and it is a {found}"
+            ))),
+            Err(e) => Err(e),
+        }
     }
 
     /// The entries of tree `id`; a missing tree is corruption, since we only ask for

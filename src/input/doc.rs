@@ -30,6 +30,7 @@ pub fn read_yaml_bytes(
                 ReadError::TooLarge { .. } => "inputs are small YAML files; split or trim it",
                 ReadError::NotFound(_) => "create it, or point dovetail at the right directory",
                 ReadError::DirTooLarge { .. } => "keep the app's directories small",
+                ReadError::TooDeep(_) => "use a path fewer directories deep",
                 _ => "replace it with a regular file inside the repo",
             };
             diags.push(

@@ -127,12 +127,13 @@ pub fn relative_path(s: &str) -> bool {
 
 /// A leading `/`, no NUL or `:`, no `..` segment: a path inside a container.
 pub fn absolute_path(s: &str) -> bool {
-    s.starts_with('/')
-        && !s.contains(['\0', ':'])
-        && !s.split('/').any(|seg| seg == "..")
-        // Not the root itself: a volume mounted over `/` hides the image, and the
-        // container cannot start.
-        && s.split('/').any(|seg| !seg.is_empty() && seg != ".")
+    s.starts_with('/') && !s.contains(['\0', ':']) && !s.split('/').any(|seg| seg == "..")
+}
+
+/// An [`absolute_path`] other than the root itself: a volume mounted over `/` hides the
+/// image, and the container cannot start.
+pub fn mount_path(s: &str) -> bool {
+    absolute_path(s) && s.split('/').any(|seg| !seg.is_empty() && seg != ".")
 }
 
 /// `^/[!-~]*$`: an HTTP path.
@@ -498,9 +499,9 @@ mod tests {
                 && !absolute_path("app")
                 && !absolute_path("/a/../b")
                 && !absolute_path("/a:b")
-                && !absolute_path("/")
-                && !absolute_path("//./")
+                && absolute_path("/")
         );
+        assert!(mount_path("/app/static") && !mount_path("/") && !mount_path("//./"));
         assert!(
             hostname("shop.acme.example")
                 && !hostname("localhost")

@@ -341,6 +341,19 @@ impl<'t> OperatorRepo<'t> {
                 app: a.to_owned(),
             })
             .collect();
+        // An allocation there whose name cannot name an app is its own problem, not a
+        // missing allocation.
+        if matches.is_empty()
+            && let Some((t, a)) = name
+                .match_indices('-')
+                .map(|(i, _)| (&name[..i], &name[i + 1..]))
+                .filter(|(t, a)| is_name(t, MAX_NAME) && is_name(a, MAX_NAME))
+                .find(|(t, a)| self.tree.is_file(&allocation_path(t, a)))
+        {
+            return Err(AllocationError::BadName(
+                self.tree.shown(&allocation_path(t, a)),
+            ));
+        }
         if matches.is_empty()
             && let Some(e) = name
                 .match_indices('-')

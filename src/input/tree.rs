@@ -107,7 +107,8 @@ pub const MAX_LINKS: usize = 40;
 pub const MAX_PATH_DEPTH: usize = 64;
 
 fn shallow(rel: &str, parts: &[String]) -> Result<(), ReadError> {
-    if parts.len() > MAX_PATH_DEPTH {
+    // The directories above the last part.
+    if parts.len().saturating_sub(1) > MAX_PATH_DEPTH {
         return Err(ReadError::TooDeep(rel.to_owned()));
     }
     Ok(())
@@ -948,11 +949,11 @@ mod tests {
     #[test]
     fn a_path_leading_too_deep_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let deep = "d/".repeat(MAX_PATH_DEPTH);
+        let deep = "d/".repeat(MAX_PATH_DEPTH + 1);
         fs::create_dir_all(dir.path().join(&deep)).unwrap();
         fs::write(dir.path().join(&deep).join("f"), "x").unwrap();
         std::os::unix::fs::symlink(format!("{deep}f"), dir.path().join("l")).unwrap();
-        let shallow = "d/".repeat(MAX_PATH_DEPTH - 1);
+        let shallow = "d/".repeat(MAX_PATH_DEPTH);
         fs::write(dir.path().join(&shallow).join("g"), "y").unwrap();
         let tree = DirTree::open(dir.path()).unwrap();
         assert_eq!(tree.read(&format!("{shallow}g"), 10).unwrap(), b"y");
