@@ -37,7 +37,7 @@ use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{GitDaemon, Run, Scratch, documents, dovetail_env, git, root};
+use common::{GitDaemon, Run, Scratch, documents, dovetail, dovetail_env, git, root};
 use serde_json::Value;
 
 const APP: &str = "app/dovetail.yaml";
@@ -3529,6 +3529,38 @@ fn class1_an_application_of_an_app_starting_with_a_digit_is_told_why() {
     set(&mut env, "ARGOCD_APP_NAME", "acme-1shop");
     generate(&s, &env).fails(
         None,
-        "tenants/acme/1shop.yaml`: tenant and app names must be lowercase letters, digits and '-', at most 30 characters, an app's starting with a letter",
+        "tenants/acme/1shop.yaml`: tenant and app names must be lowercase letters, digits and '-', at most 30 characters, an app's starting with a letter, and neither `dovetail` nor `dovetail-…`",
     );
+}
+
+/// `dovetail` and `dovetail-…` are the platform's names: an allocation `dovetail/fleet`
+/// would render an Application `dovetail-fleet` (the fleet's own, which the child would
+/// take over), one `acme/dovetail-baseline` a NetworkPolicy of the fleet's deny-all
+/// baseline's name. Both are refused, by the fleet and by an app's render.
+#[test]
+fn class1_allocations_cannot_take_the_platforms_names() {
+    for (tenant, app) in [("dovetail", "fleet"), ("acme", "dovetail-baseline")] {
+        let s = django();
+        let dir = s.operator().join("tenants").join(tenant);
+        fs::create_dir_all(&dir).unwrap();
+        fs::rename(
+            s.operator().join("tenants/acme/shop.yaml"),
+            dir.join(format!("{app}.yaml")),
+        )
+        .unwrap();
+        let r = dovetail(
+            &["validate", "--operator", s.operator().to_str().unwrap()],
+            s.dir.path(),
+        );
+        assert_ne!(r.code, 0, "{tenant}/{app}: {}", r.stdout);
+        assert!(
+            format!("{}{}", r.stdout, r.stderr).contains("neither `dovetail` nor `dovetail-…`"),
+            "{tenant}/{app}: {}{}",
+            r.stdout,
+            r.stderr
+        );
+        let mut env = app_env(&s);
+        set(&mut env, "ARGOCD_APP_NAME", &format!("{tenant}-{app}"));
+        generate(&s, &env).fails(None, "neither `dovetail` nor `dovetail-…`");
+    }
 }

@@ -766,6 +766,6 @@ fn an_app_name_starting_with_a_digit_is_refused() {
     s.remove(ALLOC);
     s.render().fails(
         Some(2),
-        "`operator/tenants/acme/1shop.yaml`: tenant and app names must be lowercase letters, digits and '-', at most 30 characters, an app's starting with a letter",
+        "`operator/tenants/acme/1shop.yaml`: tenant and app names must be lowercase letters, digits and '-', at most 30 characters, an app's starting with a letter, and neither `dovetail` nor `dovetail-…`",
     );
 }

@@ -10,7 +10,7 @@ use super::{InitArgs, Io, UsageError};
 use crate::Error;
 use crate::emit::report::{Format, Reporter};
 use crate::input::app::APP_FILE;
-use crate::input::operator::{MAX_NAME, PLATFORM_FILE, allocation_path, is_app_name, is_name};
+use crate::input::operator::{PLATFORM_FILE, allocation_path, is_app_name, is_tenant_name};
 use crate::input::schema::SchemaKind;
 
 /// Where the schemas go, relative to the app directory or the operator repo's root.
@@ -165,7 +165,7 @@ redis: {memory: 256Mi}
 
 pub(super) fn run(args: InitArgs, io: Io<'_>) -> Result<(), Error> {
     let (tenant, app) = match args.allocation.split_once('/') {
-        Some((t, a)) if is_name(t, MAX_NAME) && is_app_name(a) => (t, a),
+        Some((t, a)) if is_tenant_name(t) && is_app_name(a) => (t, a),
         _ => return Err(UsageError::BadAllocation(args.allocation.clone()).into()),
     };
     for r in &args.recipient {

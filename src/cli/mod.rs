@@ -22,7 +22,7 @@ use clap::{ArgGroup, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 use crate::emit::explain::Selection;
 use crate::emit::report::Format;
 use crate::git::{GitSettings, LocationError, SettingsError};
-use crate::input::operator::{MAX_NAME, is_app_name, is_name};
+use crate::input::operator::{is_app_name, is_tenant_name};
 use crate::input::schema::SchemaKind;
 use crate::pipeline::{Location, Sources};
 
@@ -410,7 +410,7 @@ pub enum UsageError {
     NotADirectory(PathBuf),
     /// `--allocation` not in the form TENANT/APP.
     #[error(
-        "--allocation `{0}` is not TENANT/APP (lowercase letters, digits and '-', the app starting with a letter)"
+        "--allocation `{0}` is not TENANT/APP ({rule})", rule = crate::input::operator::NAME_RULE
     )]
     BadAllocation(String),
     /// A `--app` or `--operator` URL that cannot be used.
@@ -655,7 +655,7 @@ impl RepoArgs {
         let allocation = match &self.allocation {
             None => None,
             Some(a) => match a.split_once('/') {
-                Some((t, n)) if is_name(t, MAX_NAME) && is_app_name(n) => {
+                Some((t, n)) if is_tenant_name(t) && is_app_name(n) => {
                     Some((t.to_owned(), n.to_owned()))
                 }
                 _ => return Err(UsageError::BadAllocation(a.clone())),

@@ -45,12 +45,24 @@ fn is_absent(e: &ReadError) -> bool {
     }
 }
 
-/// Whether `s` can name an app: a name as [`is_name`] that starts with a letter, since
-/// the app's Services are named `<app>-<process>`, and a Service name must be a DNS-1035
-/// label on clusters before 1.36 (CloudNativePG asks the same of its Cluster).
+/// Whether `s` can name an app: a name as [`is_tenant_name`] that starts with a letter,
+/// since the app's Services are named `<app>-<process>`, and a Service name must be a
+/// DNS-1035 label on clusters before 1.36 (CloudNativePG asks the same of its Cluster).
 pub fn is_app_name(s: &str) -> bool {
-    is_name(s, MAX_NAME) && s.as_bytes()[0].is_ascii_lowercase()
+    is_tenant_name(s) && s.as_bytes()[0].is_ascii_lowercase()
 }
+
+/// Whether `s` can name a tenant: a name as [`is_name`], other than `dovetail` and
+/// `dovetail-…`, which are the platform's: the fleet names its own objects so (the
+/// Applications `dovetail-fleet` and `dovetail-fleet-<cluster>`, the NetworkPolicy
+/// `dovetail-baseline` beside each app's), and an allocation of that name would render
+/// objects that take theirs over.
+pub fn is_tenant_name(s: &str) -> bool {
+    is_name(s, MAX_NAME) && s != "dovetail" && !s.starts_with("dovetail-")
+}
+
+/// What [`is_tenant_name`] and [`is_app_name`] ask, for messages.
+pub const NAME_RULE: &str = "tenant and app names must be lowercase letters, digits and '-', at most 30 characters, an app's starting with a letter, and neither `dovetail` nor `dovetail-…` (the platform's own names)";
 
 /// Whether `s` is a DNS label short enough to name objects after.
 pub fn is_name(s: &str, max: usize) -> bool {
@@ -163,9 +175,7 @@ pub enum AllocationError {
         files: Vec<String>,
     },
     /// The only allocation has a name that cannot name objects.
-    #[error(
-        "`{0}`: tenant and app names must be lowercase letters, digits and '-', at most {MAX_NAME} characters, an app's starting with a letter"
-    )]
+    #[error("`{0}`: {NAME_RULE}")]
     BadName(String),
     /// A directory of allocations, or an allocation, cannot be read: which ones there
     /// are is not known.
@@ -334,7 +344,7 @@ impl<'t> OperatorRepo<'t> {
         let mut matches: Vec<Identity> = name
             .match_indices('-')
             .map(|(i, _)| (&name[..i], &name[i + 1..]))
-            .filter(|(t, a)| is_name(t, MAX_NAME) && is_app_name(a))
+            .filter(|(t, a)| is_tenant_name(t) && is_app_name(a))
             .filter(|(t, a)| self.tree.is_file(&allocation_path(t, a)))
             .map(|(t, a)| Identity {
                 tenant: t.to_owned(),
@@ -398,7 +408,7 @@ impl<'t> OperatorRepo<'t> {
         match found.len() {
             1 => {
                 let (tenant, app) = found.remove(0);
-                if !is_name(&tenant, MAX_NAME) || !is_app_name(&app) {
+                if !is_tenant_name(&tenant) || !is_app_name(&app) {
                     return Err(AllocationError::BadName(
                         self.tree.shown(&allocation_path(&tenant, &app)),
                     ));
@@ -420,7 +430,7 @@ impl<'t> OperatorRepo<'t> {
         let want_path = normalize_path(path);
         let mut same_repo: Vec<(Identity, String)> = Vec::new();
         for (tenant, app) in self.all_allocations()? {
-            if !is_name(&tenant, MAX_NAME) || !is_app_name(&app) {
+            if !is_tenant_name(&tenant) || !is_app_name(&app) {
                 continue;
             }
             let rel = allocation_path(&tenant, &app);
@@ -626,14 +636,14 @@ impl<'t> OperatorRepo<'t> {
         let rel = allocation_path(tenant, app);
         let shown = self.tree.shown(&rel);
         let mut diags = Diagnostics::default();
-        let bytes = if is_name(tenant, MAX_NAME) && is_app_name(app) {
+        let bytes = if is_tenant_name(tenant) && is_app_name(app) {
             read_yaml_bytes(self.tree, &rel, &shown, &mut diags)
         } else {
             diags.push(Diagnostic::at(
                 Code::AllocationName,
                 &shown,
                 Pos::START,
-                format!("tenant and app names must be lowercase letters, digits and '-', at most {MAX_NAME} characters, an app's starting with a letter"),
+                NAME_RULE.to_owned(),
             ));
             None
         };
@@ -690,5 +700,17 @@ fn check_one(
         shown: unread.shown.clone(),
         allocation,
         diags: d,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_name_rule_states_the_length_allowed() {
+        assert!(NAME_RULE.contains(&format!("at most {MAX_NAME} characters")));
+        assert!(!is_tenant_name("dovetail") && !is_app_name("dovetail-baseline"));
+        assert!(is_tenant_name("dovetailer") && is_app_name("shop") && !is_app_name("2shop"));
     }
 }
