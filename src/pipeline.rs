@@ -280,6 +280,7 @@ pub fn fleet(
         let platform_file = tree.shown(PLATFORM_FILE);
         let check = |p: &Platform, a: &Allocation, doc: &Doc, diags: &mut Diagnostics| {
             merge::sizes::check_allocation(p, a, doc, diags);
+            merge::check_namespace(p, a, doc, diags);
             merge::check_init_allocation(a, doc, diags);
             merge::database::check_restore(p, a, doc, diags);
             check_cluster(p, &platform_file, a, doc, diags);

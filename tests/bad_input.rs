@@ -491,10 +491,11 @@ fn validate_with_the_operator_alone_checks_every_allocation() {
     // cannot fit in.
     let alloc = s.read(ALLOC);
     s.write("operator/tenants/acme/blog.yaml", alloc);
-    s.append(ALLOC, "quota: {cpu: \"1\"}\n");
+    s.append(ALLOC, "quota: {cpu: \"1\", ephemeralStorage: 1Mi}\n");
     let r = s.validate_operator(Format::Github);
     r.invalid("::error file=operator/tenants/acme/shop.yaml,line=6,col=1,title=DT603 namespace::namespace `acme-shop` is already operator/tenants/acme/blog.yaml's")
-        .invalid("title=DT604 quota.cpu::`1` cannot fit the allocation's own pods and volumes, which need 4500m");
+        .invalid("title=DT604 quota.cpu::`1` cannot fit the allocation's own pods and volumes, which need 4500m")
+        .invalid("title=DT604 quota.ephemeralStorage::`1Mi` cannot fit the allocation's own pods and volumes, which need");
 
     let r = django().validate_operator(Format::Text);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -768,4 +769,22 @@ fn an_app_name_starting_with_a_digit_is_refused() {
         Some(2),
         "`operator/tenants/acme/1shop.yaml`: tenant and app names must be lowercase letters, digits and '-', at most 30 characters, an app's starting with a letter, and neither `dovetail` nor `dovetail-…`",
     );
+}
+
+/// Every app's NetworkPolicies admit the platform's components by their namespace's
+/// name: an app placed in one (CloudNativePG's, the ingress controller's, Prometheus')
+/// could reach every tenant's database or pods, and the fleet would put its deny-all,
+/// quota and LimitRange on the component. Such a namespace is refused.
+#[test]
+fn an_allocation_in_a_namespace_of_the_platform_is_refused() {
+    for (ns, whose) in [
+        ("cnpg-system", "CloudNativePG's (database.operatorNamespace)"),
+        ("ingress-nginx", "the ingress controller's (ingress.controllerNamespace)"),
+        ("dovetail-system", "dovetail's controller's"),
+    ] {
+        let mut s = django();
+        s.edit(ALLOC, "namespace: acme-shop", &format!("namespace: {ns}"));
+        s.validate_operator(Format::Text)
+            .invalid(&format!("error: namespace: `{ns}` is {whose} namespace"));
+    }
 }

@@ -35,6 +35,7 @@ use crate::input::yaml::Path;
 use crate::quantity::Quantity;
 
 pub use resolved::*;
+pub use network::check_namespace;
 pub use stand_in::check_app_alone;
 
 /// Everything the merge reads.

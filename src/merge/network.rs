@@ -156,3 +156,69 @@ pub(super) fn pinned_or_anywhere(
     }
     out
 }
+
+/// An app's namespace may not be one the platform's own components run in: every app's
+/// NetworkPolicies admit traffic from those by name (a tenant placed in CloudNativePG's
+/// could reach every other tenant's database), and the fleet would put its deny-all
+/// baseline, quota and LimitRange on the component.
+pub fn check_namespace(
+    platform: &crate::input::model::Platform,
+    a: &crate::input::model::Allocation,
+    doc: &crate::diag::Doc,
+    diags: &mut crate::diag::Diagnostics,
+) {
+    let or =
+        |given: Option<&String>, default: &str| given.map_or(default, String::as_str).to_owned();
+    let mut reserved: Vec<(String, &str)> = vec![
+        ("kube-system".to_owned(), "Kubernetes' own"),
+        ("kube-public".to_owned(), "Kubernetes' own"),
+        ("kube-node-lease".to_owned(), "Kubernetes' own"),
+        ("default".to_owned(), "Kubernetes' default"),
+        ("argocd".to_owned(), "Argo CD's"),
+        ("dovetail-system".to_owned(), "dovetail's controller's"),
+        (
+            or(
+                platform
+                    .ingress
+                    .as_ref()
+                    .and_then(|i| i.controller_namespace.as_ref()),
+                "ingress-nginx",
+            ),
+            "the ingress controller's (ingress.controllerNamespace)",
+        ),
+        (
+            or(
+                platform
+                    .database
+                    .as_ref()
+                    .and_then(|d| d.operator_namespace.as_ref()),
+                "cnpg-system",
+            ),
+            "CloudNativePG's (database.operatorNamespace)",
+        ),
+        (
+            or(
+                platform
+                    .network
+                    .as_ref()
+                    .and_then(|n| n.dns.as_ref())
+                    .map(|d| &d.namespace),
+                "kube-system",
+            ),
+            "the cluster DNS's (network.dns.namespace)",
+        ),
+    ];
+    if let Some(m) = &platform.monitoring {
+        reserved.push((m.namespace.clone(), "Prometheus' (monitoring.namespace)"));
+    }
+    if let Some((_, whose)) = reserved.iter().find(|(n, _)| *n == a.namespace) {
+        diags.push(
+            doc.error(
+                Code::ReservedName,
+                &Path::root().key("namespace"),
+                format!("`{}` is {whose} namespace", a.namespace),
+            )
+            .hint("give the app a namespace of its own, such as <tenant>-<app>"),
+        );
+    }
+}

@@ -61,6 +61,12 @@ pub fn quota_shortfalls(
         sizes.storage,
         Quantity::bytes_text,
     );
+    check(
+        "ephemeralStorage",
+        &quota.ephemeral_storage,
+        sizes.total.ephemeral,
+        Quantity::bytes_text,
+    );
     out
 }
 
