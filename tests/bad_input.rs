@@ -778,8 +778,14 @@ fn an_app_name_starting_with_a_digit_is_refused() {
 #[test]
 fn an_allocation_in_a_namespace_of_the_platform_is_refused() {
     for (ns, whose) in [
-        ("cnpg-system", "CloudNativePG's (database.operatorNamespace)"),
-        ("ingress-nginx", "the ingress controller's (ingress.controllerNamespace)"),
+        (
+            "cnpg-system",
+            "CloudNativePG's (database.operatorNamespace)",
+        ),
+        (
+            "ingress-nginx",
+            "the ingress controller's (ingress.controllerNamespace)",
+        ),
         ("dovetail-system", "dovetail's controller's"),
     ] {
         let mut s = django();
@@ -787,4 +793,19 @@ fn an_allocation_in_a_namespace_of_the_platform_is_refused() {
         s.validate_operator(Format::Text)
             .invalid(&format!("error: namespace: `{ns}` is {whose} namespace"));
     }
+}
+
+/// The fleet's AppProject admits the allocation's repo as its only source, and Argo CD
+/// reads `*`, `?`, `[`… there as a pattern: a repo holding one would admit every repo it
+/// matches.
+#[test]
+fn an_allocation_repo_with_pattern_characters_is_refused() {
+    let mut s = django();
+    s.edit(
+        ALLOC,
+        "repo: https://git.example.com/acme/shop.git",
+        "repo: https://git.example.com/acme/*",
+    );
+    s.validate_operator(Format::Text)
+        .invalid("error: repo: `https://git.example.com/acme/*` is not the customer repo's URL");
 }

@@ -146,6 +146,16 @@ pub fn printable(s: &str) -> bool {
     !s.is_empty() && all(s, |b| b.is_ascii_graphic())
 }
 
+/// Characters Argo CD reads as a pattern in an AppProject's `sourceRepos` and
+/// destination servers: a URL holding one would admit every repo or server it matches.
+const GLOB: [char; 8] = ['*', '?', '[', ']', '{', '}', '!', '\\'];
+
+/// A [`printable`] git URL without [`GLOB`] characters: an allocation's `repo`, which the
+/// fleet's AppProject admits as its only source.
+pub fn repo_url(s: &str) -> bool {
+    printable(s) && !s.contains(GLOB)
+}
+
 /// `https://`, a host (a DNS name, an IPv4 address or `[` an IPv6 address `]`), an
 /// optional `:port` and an optional path of printable ASCII: a Kubernetes API server as
 /// Argo CD names clusters. No user, query or fragment: Argo CD matches a destination to
@@ -186,6 +196,7 @@ pub fn https_url(s: &str) -> bool {
     });
     host_ok
         && port_ok
+        && !path.contains(GLOB)
         && all(path, |b| {
             b.is_ascii_graphic() && !matches!(b, b'?' | b'#' | b'@')
         })
@@ -543,6 +554,26 @@ mod tests {
         for bad in ["kube-dns-", "kube.dns/x", " a", &"a".repeat(64)] {
             assert!(!label_value(bad), "{bad}");
         }
+    }
+
+    /// Argo CD reads these as patterns in an AppProject: a repo or server holding one
+    /// would admit every repo or cluster it matches.
+    #[test]
+    fn urls_hold_no_glob_characters() {
+        assert!(repo_url("https://git.example.com/acme/shop.git"));
+        assert!(repo_url("git@git.example.com:acme/shop.git"));
+        for bad in [
+            "*",
+            "https://git.example.com/acme/*",
+            "[a-z]*",
+            "{a,b}",
+            "!x",
+            "a\\b",
+        ] {
+            assert!(!repo_url(bad), "{bad}");
+        }
+        assert!(!https_url("https://eu-2.example.net/*"));
+        assert!(!https_url("https://eu-2.example.net/{a,b}"));
     }
 
     #[test]

@@ -34,8 +34,8 @@ use crate::input::model::{
 use crate::input::yaml::Path;
 use crate::quantity::Quantity;
 
-pub use resolved::*;
 pub use network::check_namespace;
+pub use resolved::*;
 pub use stand_in::check_app_alone;
 
 /// Everything the merge reads.
