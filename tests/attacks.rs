@@ -3564,3 +3564,34 @@ fn class1_allocations_cannot_take_the_platforms_names() {
         generate(&s, &env).fails(None, "neither `dovetail` nor `dovetail-…`");
     }
 }
+
+/// A tenant directory or allocation whose name is not UTF-8 was skipped without a word:
+/// neither checked nor rendered, and the fleet said all was well. It is an error now.
+#[test]
+fn class9_allocation_names_that_are_not_utf8_are_reported() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let s = django();
+    let tenants = s.operator().join("tenants");
+    let bad_dir = tenants.join(std::ffi::OsStr::from_bytes(b"t\xff"));
+    fs::create_dir(&bad_dir).unwrap();
+    fs::copy(tenants.join("acme/shop.yaml"), bad_dir.join("a.yaml")).unwrap();
+    fs::copy(
+        tenants.join("acme/shop.yaml"),
+        tenants
+            .join("acme")
+            .join(std::ffi::OsStr::from_bytes(b"b\xfe.yaml")),
+    )
+    .unwrap();
+    let r = dovetail(
+        &["validate", "--operator", s.operator().to_str().unwrap()],
+        s.dir.path(),
+    );
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let shown = format!("{}{}", r.stdout, r.stderr);
+    assert_eq!(shown.matches("is not a UTF-8 name").count(), 2, "{shown}");
+    assert!(shown.contains("tenants/t\u{FFFD}:1:1: error:"), "{shown}");
+    assert!(
+        shown.contains("tenants/acme/b\u{FFFD}.yaml:1:1: error:"),
+        "{shown}"
+    );
+}

@@ -248,6 +248,9 @@ pub struct Listing {
     pub misnamed: Vec<String>,
     /// The directories that could not be listed, with why.
     pub unreadable: Vec<(String, ReadError)>,
+    /// Tenant directories and files in them whose names are not UTF-8 (shown with
+    /// U+FFFD for each bad byte), which cannot name an allocation.
+    pub not_utf8: Vec<String>,
 }
 
 /// The operator repo, read from a tree.
@@ -284,10 +287,19 @@ impl<'t> OperatorRepo<'t> {
                 Vec::new()
             }
         };
+        let mut not_utf8 = Vec::new();
         for tenant in list("tenants") {
             let dir = format!("tenants/{tenant}");
+            // Listings replace bytes that are not UTF-8 with U+FFFD, which no name may
+            // hold: such a directory cannot be read back by that name, nor named by one.
+            if tenant.contains(char::REPLACEMENT_CHARACTER) {
+                not_utf8.push(dir);
+                continue;
+            }
             for file in list(&dir) {
-                if let Some(app) = file.strip_suffix(".yaml") {
+                if file.contains(char::REPLACEMENT_CHARACTER) {
+                    not_utf8.push(format!("{dir}/{file}"));
+                } else if let Some(app) = file.strip_suffix(".yaml") {
                     found.push((tenant.clone(), app.to_owned()));
                 } else if std::path::Path::new(&file).extension().is_some_and(|e| {
                     e.eq_ignore_ascii_case("yml") || e.eq_ignore_ascii_case("yaml")
@@ -300,6 +312,7 @@ impl<'t> OperatorRepo<'t> {
             found,
             misnamed,
             unreadable,
+            not_utf8,
         }
     }
 
@@ -552,7 +565,21 @@ impl<'t> OperatorRepo<'t> {
             found: all,
             misnamed,
             unreadable,
+            not_utf8,
         } = self.allocations();
+        for rel in not_utf8 {
+            diags.push(
+                Diagnostic::at(
+                    Code::AllocationName,
+                    &self.tree.shown(&rel),
+                    Pos::START,
+                    format!(
+                        "is not a UTF-8 name (shown with U+FFFD for each bad byte); {NAME_RULE}"
+                    ),
+                )
+                .hint("rename it: the allocations in it are not checked or rendered"),
+            );
+        }
         for rel in misnamed {
             let shown = self.tree.shown(&rel);
             diags.push(

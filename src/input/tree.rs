@@ -154,7 +154,8 @@ impl Tree {
         }
     }
 
-    /// The names of the entries of directory `rel` (`""` for the root), sorted.
+    /// The names of the entries of directory `rel` (`""` for the root), sorted; a byte that
+    /// is not UTF-8 is U+FFFD in them.
     pub fn list(&self, rel: &str) -> Result<Vec<String>, ReadError> {
         match self {
             Tree::Dir(t) => t.list(rel),
@@ -354,7 +355,8 @@ impl DirTree {
         Ok(buf)
     }
 
-    /// The names of the entries of directory `rel` (`""` for the root), sorted.
+    /// The names of the entries of directory `rel` (`""` for the root), sorted; a byte that
+    /// is not UTF-8 is U+FFFD in them.
     pub fn list(&self, rel: &str) -> Result<Vec<String>, ReadError> {
         let full = if rel.is_empty() {
             self.root.clone()
@@ -367,7 +369,7 @@ impl DirTree {
         };
         let mut names: Vec<String> = fs::read_dir(&full)
             .map_err(io)?
-            .filter_map(|e| e.ok().and_then(|e| e.file_name().into_string().ok()))
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
             .collect();
         names.sort();
         Ok(names)
@@ -602,9 +604,7 @@ impl GitTree {
         let mut names = Vec::new();
         for e in crate::git::odb::entries(&tree.data) {
             let e = e.map_err(|e| self.git_error(rel, e))?;
-            if let Ok(name) = String::from_utf8(e.name) {
-                names.push(name);
-            }
+            names.push(String::from_utf8_lossy(&e.name).into_owned());
         }
         names.sort();
         Ok(names)
