@@ -1114,6 +1114,21 @@ fn pods_with_every_sidecar_the_platform_allows_are_admitted() {
     });
 }
 
+/// An init step sized above web runs, as an init container, in every web pod, which
+/// then asks the quota for the init container's size: the derived quota counts web's
+/// pods at that size (it once counted web's own, and the fifth web pod was refused).
+#[test]
+#[ignore = "needs a Kubernetes control plane built from Go modules (tests/cluster/control-plane); CI runs ignored tests"]
+fn web_pods_with_an_init_step_larger_than_web_are_admitted() {
+    pods_are_admitted_with("django", "i", |s| {
+        s.edit(
+            "operator/tenants/acmei/shop.yaml",
+            "  web: {replicas: 2, plan: small}\n",
+            "  web: {replicas: 6, plan: small}\n  init: {cpu: \"2\", memory: 3Gi}\n",
+        );
+    });
+}
+
 // ------------------------------------------------------------------- 4. guardrails --
 
 /// A pod that passes Pod Security restricted, with `cpu` as its limit.

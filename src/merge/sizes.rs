@@ -131,8 +131,9 @@ pub struct Sizes {
 impl Sizes {
     /// Sums what `dovetail render` can create for this allocation: each sized process at
     /// its most replicas plus one pod of rollout surge, each pod with room for as many
-    /// sidecars of the platform's sidecar size as `policy.maxSidecars` allows, one init
-    /// pod of the largest process, Redis and its volume, and each database instance plus
+    /// sidecars of the platform's sidecar size as `policy.maxSidecars` allows (web's at
+    /// least as large as a sized init step, which may run in them), one init pod of the
+    /// largest process, Redis and its volume, and each database instance plus
     /// its bootstrap pod (with the Barman Cloud plugin's sidecar in each when the app is
     /// backed up). The `"*"` entry counts as one process; an app with more unnamed
     /// processes needs an explicit `quota`.
@@ -144,14 +145,26 @@ impl Sizes {
         let mut total = Size::default();
         let mut largest = sidecar;
         let mut largest_pod = Size::default();
-        for p in a.processes.values() {
-            // The same rule the merge sizes containers by.
+        // The same rule the merge sizes containers by.
+        let size = |p| {
             let r = platform.process_resources(p);
-            let pod = Size {
+            Size {
                 cpu: r.cpu.as_deref().and_then(Quantity::parse),
                 memory: r.memory.as_deref().and_then(Quantity::parse),
                 ephemeral: Quantity::parse(&r.ephemeral_storage),
-            };
+            }
+        };
+        // A sized init step may run as an init container in every pod of web (the app
+        // chooses, and the fleet does not see the app): such a pod asks the quota for
+        // the larger of its containers together and its init container.
+        let init = a.processes.get("init").map(size);
+        for (name, p) in &a.processes {
+            let mut pod = size(p);
+            if let Some(init) = init
+                && matches!(name.as_str(), "web" | "*")
+            {
+                pod = pod.max(init);
+            }
             let most = p
                 .autoscaling
                 .as_ref()
