@@ -809,3 +809,21 @@ fn an_allocation_repo_with_pattern_characters_is_refused() {
     s.validate_operator(Format::Text)
         .invalid("error: repo: `https://git.example.com/acme/*` is not the customer repo's URL");
 }
+
+/// A CPU written as a YAML number escaped the quantity format (which checks strings):
+/// `0.0009` rounded to a zero CPU limit, `1e-7` came out as the text `"1e-7"`. A number
+/// is held to the format's rule.
+#[test]
+fn cpu_numbers_are_held_to_the_quantity_format() {
+    let mut s = django();
+    s.edit(ALLOC, "cpu: 500m", "cpu: 0.0009");
+    s.render()
+        .invalid("error: processes.worker.cpu: expected a CPU quantity of at most three decimals, like 0.25 (or \"250m\"), found `0.0009`");
+    let mut s = django();
+    s.append(ALLOC, "quota: {cpu: 1e-7}\n");
+    s.render()
+        .invalid("error: quota.cpu: expected a CPU quantity of at most three decimals, like 0.25 (or \"250m\"), found `1e-7`");
+    let mut s = django();
+    s.edit(ALLOC, "cpu: 500m", "cpu: 0.5");
+    s.rendered();
+}

@@ -713,10 +713,17 @@ impl Platform {
 }
 
 /// A quantity may be written as a YAML number (`cpu: 1`); it is kept as text.
+/// A CPU quantity written as a string or a YAML number. The schema's format checks only
+/// strings, so a number is held to the same rule here: `1e-7` or `0.0009` would render as
+/// a quantity that rounds to zero CPU (a LimitRange with `max.cpu: "0"`, a quota that
+/// admits nothing).
 fn quantity<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     match Value::deserialize(d)? {
         Value::String(s) => Ok(s),
-        Value::Number(n) => Ok(n.to_string()),
+        Value::Number(n) if crate::input::formats::cpu(&n.to_string()) => Ok(n.to_string()),
+        Value::Number(_) => Err(serde::de::Error::custom(
+            "expected a CPU quantity of at most three decimals, like 0.25 (or \"250m\")",
+        )),
         other => Err(serde::de::Error::custom(format!(
             "expected a quantity, found {other}"
         ))),
