@@ -3575,23 +3575,48 @@ fn class9_allocation_names_that_are_not_utf8_are_reported() {
     let bad_dir = tenants.join(std::ffi::OsStr::from_bytes(b"t\xff"));
     fs::create_dir(&bad_dir).unwrap();
     fs::copy(tenants.join("acme/shop.yaml"), bad_dir.join("a.yaml")).unwrap();
-    fs::copy(
-        tenants.join("acme/shop.yaml"),
-        tenants
-            .join("acme")
-            .join(std::ffi::OsStr::from_bytes(b"b\xfe.yaml")),
-    )
-    .unwrap();
-    let r = dovetail(
-        &["validate", "--operator", s.operator().to_str().unwrap()],
-        s.dir.path(),
-    );
+    let bad_file = tenants
+        .join("acme")
+        .join(std::ffi::OsStr::from_bytes(b"b\xfe.yaml"));
+    fs::copy(tenants.join("acme/shop.yaml"), &bad_file).unwrap();
+    let validate = || {
+        dovetail(
+            &["validate", "--operator", s.operator().to_str().unwrap()],
+            s.dir.path(),
+        )
+    };
+    let r = validate();
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     let shown = format!("{}{}", r.stdout, r.stderr);
     assert_eq!(shown.matches("is not a UTF-8 name").count(), 2, "{shown}");
-    assert!(shown.contains("tenants/t\u{FFFD}:1:1: error:"), "{shown}");
+    // An entry of tenants/ cannot be looked at by its name: a warning.
+    assert!(shown.contains("tenants/t\u{FFFD}:1:1: warning:"), "{shown}");
     assert!(
         shown.contains("tenants/acme/b\u{FFFD}.yaml:1:1: error:"),
         "{shown}"
     );
+    // A stray file of another kind is ignored, as it is under a UTF-8 name.
+    fs::remove_file(&bad_file).unwrap();
+    fs::remove_dir_all(&bad_dir).unwrap();
+    let notes = std::ffi::OsStr::from_bytes(b"notes\xff.txt");
+    fs::write(tenants.join("acme").join(notes), "x").unwrap();
+    let r = validate();
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}
+
+/// Argo CD's namespace is the fleet's own, wherever Argo CD runs: an allocation taking
+/// it (here `gitops`, where the fleet's Application is) is refused, not only `argocd`.
+#[test]
+fn class1_an_allocation_cannot_take_argo_cds_namespace() {
+    let s = django();
+    let alloc = s.operator().join("tenants/acme/shop.yaml");
+    let text = fs::read_to_string(&alloc).unwrap();
+    fs::write(
+        &alloc,
+        text.replace("namespace: acme-shop", "namespace: gitops"),
+    )
+    .unwrap();
+    common::generate_fleet_with(&s.operator(), &[("ARGOCD_APP_NAMESPACE", "gitops")])
+        .fails(None, "error: namespace: `gitops` is Argo CD's namespace");
+    common::generate_fleet_with(&s.operator(), &[("ARGOCD_APP_NAMESPACE", "argocd")]).ok();
 }

@@ -790,8 +790,10 @@ fn an_allocation_in_a_namespace_of_the_platform_is_refused() {
     ] {
         let mut s = django();
         s.edit(ALLOC, "namespace: acme-shop", &format!("namespace: {ns}"));
-        s.validate_operator(Format::Text)
-            .invalid(&format!("error: namespace: `{ns}` is {whose} namespace"));
+        let expected = format!("error: namespace: `{ns}` is {whose} namespace");
+        s.validate_operator(Format::Text).invalid(&expected);
+        // The app's own render too.
+        s.render().invalid(&expected);
     }
 }
 

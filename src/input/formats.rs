@@ -156,39 +156,31 @@ pub fn repo_url(s: &str) -> bool {
     printable(s) && !s.contains(GLOB)
 }
 
-/// `https://`, a host (a DNS name, an IPv4 address or `[` an IPv6 address `]`), an
-/// optional `:port` and an optional path of printable ASCII: a Kubernetes API server as
-/// Argo CD names clusters. No user, query or fragment: Argo CD matches a destination to
-/// its cluster Secret by this text, and credentials belong in the Secret.
+/// `https://`, a host (a DNS name or an IPv4 address), an optional `:port` and an
+/// optional path of printable ASCII: a Kubernetes API server as Argo CD names clusters.
+/// No user, query or fragment: Argo CD matches a destination to its cluster Secret by
+/// this text, and credentials belong in the Secret. No [`GLOB`] character either, so no
+/// IPv6 literal (`[2001:db8::1]`): the fleet's AppProjects admit the server as a
+/// pattern, where `[…]` is a character class, and the cluster's apps would never match.
 pub fn https_url(s: &str) -> bool {
     let Some(rest) = s.strip_prefix("https://") else {
         return false;
     };
+    if s.contains(GLOB) {
+        return false;
+    }
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let (host_ok, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let Some((addr, after)) = v6.split_once(']') else {
-            return false;
-        };
-        let port = match after.strip_prefix(':') {
-            Some(port) => Some(port),
-            None if after.is_empty() => None,
-            None => return false,
-        };
-        (addr.parse::<std::net::Ipv6Addr>().is_ok(), port)
-    } else {
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        };
-        let ok = !host.is_empty()
-            && host.split('.').all(|l| {
-                !l.is_empty()
-                    && !l.starts_with('-')
-                    && !l.ends_with('-')
-                    && all(l, |b| b.is_ascii_alphanumeric() || b == b'-')
-            });
-        (ok, port)
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (authority, None),
     };
+    let host_ok = !host.is_empty()
+        && host.split('.').all(|l| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && all(l, |b| b.is_ascii_alphanumeric() || b == b'-')
+        });
     let port_ok = port.is_none_or(|p| {
         (1..=5).contains(&p.len())
             && all(p, |b| b.is_ascii_digit())
@@ -196,7 +188,6 @@ pub fn https_url(s: &str) -> bool {
     });
     host_ok
         && port_ok
-        && !path.contains(GLOB)
         && all(path, |b| {
             b.is_ascii_graphic() && !matches!(b, b'?' | b'#' | b'@')
         })
@@ -582,7 +573,6 @@ mod tests {
             "https://eu-2.example.net:6443",
             "https://kubernetes.default.svc",
             "https://192.0.2.10",
-            "https://[2001:db8::1]:6443",
             "https://rancher.example.com/k8s/clusters/c-m-abc12",
             "https://EU-2.Example.net",
         ] {
@@ -605,6 +595,7 @@ mod tests {
             "https://eu-2.example.net/#x",
             "https://[2001:db8::zz]",
             "https://[2001:db8::1]x",
+            "https://[2001:db8::1]:6443",
             "https://eu_2.example.net",
         ] {
             assert!(!https_url(bad), "{bad}");

@@ -712,11 +712,10 @@ impl Platform {
     }
 }
 
-/// A quantity may be written as a YAML number (`cpu: 1`); it is kept as text.
-/// A CPU quantity written as a string or a YAML number. The schema's format checks only
-/// strings, so a number is held to the same rule here: `1e-7` or `0.0009` would render as
-/// a quantity that rounds to zero CPU (a LimitRange with `max.cpu: "0"`, a quota that
-/// admits nothing).
+/// A CPU quantity written as a string or a YAML number (`cpu: 1`), kept as text. The
+/// schema's format checks only strings, so a number is held to the same rule here: `1e-7`
+/// or `0.0009` would render as a quantity that rounds to zero CPU (a LimitRange with
+/// `max.cpu: "0"`, a quota that admits nothing).
 fn quantity<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     match Value::deserialize(d)? {
         Value::String(s) => Ok(s),

@@ -248,9 +248,11 @@ pub struct Listing {
     pub misnamed: Vec<String>,
     /// The directories that could not be listed, with why.
     pub unreadable: Vec<(String, ReadError)>,
-    /// Tenant directories and files in them whose names are not UTF-8 (shown with
-    /// U+FFFD for each bad byte), which cannot name an allocation.
+    /// Allocation files (`.yaml`, `.yml`) whose names are not UTF-8 (shown with U+FFFD
+    /// for each bad byte), which cannot name an allocation.
     pub not_utf8: Vec<String>,
+    /// Entries of `tenants/` whose names are not UTF-8: tenants, perhaps.
+    pub maybe_not_utf8: Vec<String>,
 }
 
 /// The operator repo, read from a tree.
@@ -288,17 +290,26 @@ impl<'t> OperatorRepo<'t> {
             }
         };
         let mut not_utf8 = Vec::new();
+        let mut maybe_not_utf8 = Vec::new();
         for tenant in list("tenants") {
             let dir = format!("tenants/{tenant}");
             // Listings replace bytes that are not UTF-8 with U+FFFD, which no name may
             // hold: such a directory cannot be read back by that name, nor named by one.
+            // A YAML file is an allocation that cannot be read: an error. An entry of
+            // `tenants/` cannot be looked at by its name: it may be a tenant or a stray
+            // file, so it gets a warning.
             if tenant.contains(char::REPLACEMENT_CHARACTER) {
-                not_utf8.push(dir);
+                maybe_not_utf8.push(dir);
                 continue;
             }
             for file in list(&dir) {
+                let yaml = std::path::Path::new(&file).extension().is_some_and(|e| {
+                    e.eq_ignore_ascii_case("yml") || e.eq_ignore_ascii_case("yaml")
+                });
                 if file.contains(char::REPLACEMENT_CHARACTER) {
-                    not_utf8.push(format!("{dir}/{file}"));
+                    if yaml {
+                        not_utf8.push(format!("{dir}/{file}"));
+                    }
                 } else if let Some(app) = file.strip_suffix(".yaml") {
                     found.push((tenant.clone(), app.to_owned()));
                 } else if std::path::Path::new(&file).extension().is_some_and(|e| {
@@ -313,6 +324,7 @@ impl<'t> OperatorRepo<'t> {
             misnamed,
             unreadable,
             not_utf8,
+            maybe_not_utf8,
         }
     }
 
@@ -566,6 +578,7 @@ impl<'t> OperatorRepo<'t> {
             misnamed,
             unreadable,
             not_utf8,
+            maybe_not_utf8,
         } = self.allocations();
         for rel in not_utf8 {
             diags.push(
@@ -577,7 +590,19 @@ impl<'t> OperatorRepo<'t> {
                         "is not a UTF-8 name (shown with U+FFFD for each bad byte); {NAME_RULE}"
                     ),
                 )
-                .hint("rename it: the allocations in it are not checked or rendered"),
+                .hint("rename it: it is not checked or rendered"),
+            );
+        }
+        for rel in maybe_not_utf8 {
+            diags.push(
+                Diagnostic::at(
+                    Code::AllocationName,
+                    &self.tree.shown(&rel),
+                    Pos::START,
+                    "is not a UTF-8 name (shown with U+FFFD for each bad byte): if it is a tenant, none of its allocations is checked or rendered",
+                )
+                .hint("rename it, or remove it")
+                .warning(),
             );
         }
         for rel in misnamed {

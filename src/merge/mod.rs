@@ -169,6 +169,15 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
     }
 
     check_init_allocation(alloc, inputs.allocation_doc, &mut cx.diags);
+    if !inputs.stand_in {
+        check_namespace(
+            inputs.platform,
+            alloc,
+            inputs.allocation_doc,
+            &mut cx.diags,
+            None,
+        );
+    }
 
     let files = storage::resolve_files(&mut cx, &names);
     let env = resolve_env(&mut cx);

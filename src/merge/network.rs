@@ -161,11 +161,14 @@ pub(super) fn pinned_or_anywhere(
 /// NetworkPolicies admit traffic from those by name (a tenant placed in CloudNativePG's
 /// could reach every other tenant's database), and the fleet would put its deny-all
 /// baseline, quota and LimitRange on the component.
+/// `argocd` is Argo CD's namespace when known (the fleet's Application's), else its
+/// usual one.
 pub fn check_namespace(
     platform: &crate::input::model::Platform,
     a: &crate::input::model::Allocation,
     doc: &crate::diag::Doc,
     diags: &mut crate::diag::Diagnostics,
+    argocd: Option<&str>,
 ) {
     let or =
         |given: Option<&String>, default: &str| given.map_or(default, String::as_str).to_owned();
@@ -174,7 +177,8 @@ pub fn check_namespace(
         ("kube-public".to_owned(), "Kubernetes' own"),
         ("kube-node-lease".to_owned(), "Kubernetes' own"),
         ("default".to_owned(), "Kubernetes' default"),
-        ("argocd".to_owned(), "Argo CD's"),
+        (argocd.unwrap_or("argocd").to_owned(), "Argo CD's"),
+        ("argocd".to_owned(), "Argo CD's usual"),
         ("dovetail-system".to_owned(), "dovetail's controller's"),
         (
             or(
