@@ -408,10 +408,10 @@ fn an_override_file_the_repo_server_merges_is_refused() {
     let server = CmpServer::start(&platform.sidecar_env());
     let customer = platform.customer();
     // The repo-server merges it into the Application's source before the plugin runs:
-    // the customer would pick the operator revision.
+    // the customer would pick the operator revision (a commit id: only those pass).
     fs::write(
         customer.join("deploy/.argocd-source.yaml"),
-        "plugin:\n  parameters:\n    - name: operator-revision\n      string: main\n",
+        "plugin:\n  parameters:\n    - name: operator-revision\n      string: 0123456789abcdef0123456789abcdef01234567\n",
     )
     .unwrap();
     git(&customer, &["add", "-A"]);
