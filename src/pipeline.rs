@@ -280,11 +280,7 @@ pub fn fleet(
         let platform_file = tree.shown(PLATFORM_FILE);
         // Argo CD's namespace, where the fleet's Application is (or the one it deploys
         // to); none when the fleet is checked by hand.
-        let argocd = sources.argocd.as_ref().and_then(|e| {
-            e.app_object_namespace
-                .as_deref()
-                .or(e.destination_namespace.as_deref())
-        });
+        let argocd = sources.argocd.as_ref().and_then(ArgoEnv::argocd_namespace);
         let check = |p: &Platform, a: &Allocation, doc: &Doc, diags: &mut Diagnostics| {
             merge::sizes::check_allocation(p, a, doc, diags);
             merge::check_namespace(p, a, doc, diags, argocd);

@@ -17,6 +17,9 @@ pub const PLUGIN_NAME: &str = "dovetail";
 /// The parameter that pins the operator repo's revision.
 pub const OPERATOR_REVISION_PARAM: &str = "operator-revision";
 
+/// Argo CD's namespace when its environment does not say (its install's default).
+pub const DEFAULT_NAMESPACE: &str = "argocd";
+
 /// The in-cluster API server, where fleet Applications deploy.
 pub const IN_CLUSTER: &str = "https://kubernetes.default.svc";
 
@@ -295,6 +298,15 @@ impl ArgoError {
 }
 
 impl ArgoEnv {
+    /// Argo CD's namespace as this Application shows it: the one the Application object
+    /// is in (`<namespace>_<name>`), else the one it deploys to (the fleet's Application
+    /// deploys into Argo CD's own); `None` when neither is set.
+    pub fn argocd_namespace(&self) -> Option<&str> {
+        self.app_object_namespace
+            .as_deref()
+            .or(self.destination_namespace.as_deref())
+    }
+
     /// Reads the variables through `get`.
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<ArgoEnv, ArgoError> {
         let nonempty = |k: &str| get(k).filter(|v| !v.is_empty());
@@ -318,7 +330,7 @@ impl ArgoEnv {
         // cache on the parameter's text, so a branch name would keep serving what the
         // branch held when it was first rendered.
         if let Some(r) = &operator_revision
-            && !(r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit()))
+            && !matches!(crate::git::Rev::parse(r), Ok(crate::git::Rev::Commit(_)))
         {
             return Err(ArgoError::Bad {
                 var: "PARAM_OPERATOR_REVISION",

@@ -153,10 +153,9 @@ fn fleet(env: ArgoEnv, operator: Location, operator_text: &str, io: Io<'_>) -> R
     };
     let target = FleetTarget {
         argocd_namespace: env
-            .app_object_namespace
-            .clone()
-            .or_else(|| env.destination_namespace.clone())
-            .unwrap_or_else(|| "argocd".to_owned()),
+            .argocd_namespace()
+            .unwrap_or(crate::argocd::DEFAULT_NAMESPACE)
+            .to_owned(),
         operator_revision: revision,
         // Argo CD's own spelling of the operator repo, which its repository credentials
         // match; by hand (a directory), what DOVETAIL_OPERATOR_REPO says.

@@ -438,7 +438,6 @@ pub fn resolve_local(dir: &Path, rev: &str) -> Result<Resolved, GitError> {
     })
 }
 
-/// Names a libgit2 failure that our callbacks did not already explain.
 /// Deletes the mirrored branch and tag refs that could stand in the way of the fetch's:
 /// refs are files, so a cached `heads/a` of a branch the server has since deleted keeps
 /// `heads/a/b` from being written (and the other way round), and the fetch failed. A
@@ -478,6 +477,7 @@ fn clear_in_the_way(repo: &Repository, rev: &Rev) {
     }
 }
 
+/// Names a libgit2 failure that our callbacks did not already explain.
 fn classify(url: &str, e: &git2::Error) -> GitError {
     let message = e.message().trim().to_owned();
     if e.code() == ErrorCode::Certificate || e.class() == ErrorClass::Ssl {

@@ -800,7 +800,7 @@ impl Cache {
                     object: found.to_string(),
                 })
             }
-            Err(e @ ReadFailure::TooLarge { .. }) => Local::Refused(too_large(&spec.url, &e)),
+            Err(e @ ReadFailure::TooLarge { .. }) => Local::Refused(object_failure(&spec.url, e)),
             Err(e) => Local::Corrupt(e.to_string()),
         }
     }
@@ -949,18 +949,24 @@ fn verified(dir: &Path, url: &str, commit: ObjectId) -> Result<Found, GitError> 
         Ok(None) => Err(corrupt(format!(
             "commit {commit} is missing after the fetch"
         ))),
-        Err(e @ ReadFailure::TooLarge { .. }) => Err(too_large(url, &e)),
-        Err(e) => Err(corrupt(e.to_string())),
+        Err(e) => Err(object_failure(url, e)),
     }
 }
 
-/// A commit or tree over [`odb::MAX_META_BYTES`]: the repo's content, refused as such
-/// rather than taken for a corrupt cache (which would be rebuilt, and fetched again, on
-/// every run).
-pub(crate) fn too_large(url: &str, failure: &ReadFailure) -> GitError {
-    GitError::TooLarge {
-        url: url.to_owned(),
-        message: failure.to_string(),
+/// What a commit or tree of the repo at `url` that could not be read means: one over
+/// [`odb::MAX_META_BYTES`] is the repo's content, refused as such rather than taken for
+/// a corrupt cache (which would be rebuilt, and fetched again, on every run); anything
+/// else is the cache's corruption.
+pub(crate) fn object_failure(url: &str, failure: ReadFailure) -> GitError {
+    match failure {
+        ReadFailure::TooLarge { .. } => GitError::TooLarge {
+            url: url.to_owned(),
+            message: failure.to_string(),
+        },
+        other => GitError::Corrupt {
+            url: url.to_owned(),
+            message: other.to_string(),
+        },
     }
 }
 

@@ -635,6 +635,9 @@ pub const DEFAULT_EPHEMERAL_STORAGE: &str = "1Gi";
 /// without a bound fragments could take sixteen times that, and the fleet's
 /// ResourceQuota could not be sized for what renders.
 pub const DEFAULT_MAX_SIDECARS: u32 = 4;
+
+/// Where the cluster DNS runs when `network.dns` does not say.
+pub const DEFAULT_DNS_NAMESPACE: &str = "kube-system";
 /// The most sidecars any operator may allow (`policy.maxSidecars`' schema maximum, and
 /// as many containers as a pod fragment may list).
 pub const MOST_SIDECARS: u32 = 16;
@@ -673,6 +676,30 @@ impl Platform {
                 .unwrap_or_else(|| DEFAULT_EPHEMERAL_STORAGE.to_owned()),
             unknown_plan,
         }
+    }
+
+    /// The ingress controller's namespace (default `ingress-nginx`).
+    pub fn ingress_namespace(&self) -> &str {
+        self.ingress
+            .as_ref()
+            .and_then(|i| i.controller_namespace.as_deref())
+            .unwrap_or("ingress-nginx")
+    }
+
+    /// CloudNativePG's operator's namespace (default `cnpg-system`).
+    pub fn database_operator_namespace(&self) -> &str {
+        self.database
+            .as_ref()
+            .and_then(|d| d.operator_namespace.as_deref())
+            .unwrap_or("cnpg-system")
+    }
+
+    /// The cluster DNS's namespace (default [`DEFAULT_DNS_NAMESPACE`]).
+    pub fn dns_namespace(&self) -> &str {
+        self.network
+            .as_ref()
+            .and_then(|n| n.dns.as_ref())
+            .map_or(DEFAULT_DNS_NAMESPACE, |d| d.namespace.as_str())
     }
 
     /// How many sidecars a customer's fragments may add to each pod.

@@ -312,9 +312,7 @@ impl<'t> OperatorRepo<'t> {
                     }
                 } else if let Some(app) = file.strip_suffix(".yaml") {
                     found.push((tenant.clone(), app.to_owned()));
-                } else if std::path::Path::new(&file).extension().is_some_and(|e| {
-                    e.eq_ignore_ascii_case("yml") || e.eq_ignore_ascii_case("yaml")
-                }) {
+                } else if yaml {
                     misnamed.push(format!("{dir}/{file}"));
                 }
             }

@@ -455,13 +455,10 @@ impl GitTree {
             .collect();
         let mut root = checkout.tree;
         for part in &parts {
-            let entries = checkout.objects.tree(&root).map_err(|e| match e {
-                ReadFailure::TooLarge { .. } => crate::git::too_large(&checkout.spec.url, &e),
-                e => crate::git::GitError::Corrupt {
-                    url: checkout.spec.url.clone(),
-                    message: e.to_string(),
-                },
-            })?;
+            let entries = checkout
+                .objects
+                .tree(&root)
+                .map_err(|e| crate::git::object_failure(&checkout.spec.url, e))?;
             root = entries
                 .into_iter()
                 .find(|e| e.name == part.as_bytes() && e.kind == EntryKind::Tree)

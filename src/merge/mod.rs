@@ -399,11 +399,7 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
         database,
         redis,
         ingress,
-        ingress_namespace: platform
-            .ingress
-            .as_ref()
-            .and_then(|i| i.controller_namespace.clone())
-            .unwrap_or_else(|| "ingress-nginx".to_owned()),
+        ingress_namespace: platform.ingress_namespace().to_owned(),
         sidecar_resources,
         secrets,
         wait_image: platform.images.wait.clone(),

@@ -79,7 +79,7 @@ pub(super) fn resolve_network(cx: &mut Ctx<'_>) -> ResolvedNetwork {
         "name the API server's own addresses",
     );
     let dns = given.dns.unwrap_or_else(|| crate::input::model::Dns {
-        namespace: "kube-system".to_owned(),
+        namespace: crate::input::model::DEFAULT_DNS_NAMESPACE.to_owned(),
         pod_labels: BTreeMap::from([("k8s-app".to_owned(), "kube-dns".to_owned())]),
     });
     ResolvedNetwork {
@@ -87,13 +87,7 @@ pub(super) fn resolve_network(cx: &mut Ctx<'_>) -> ResolvedNetwork {
         dns_namespace: dns.namespace,
         dns_labels: dns.pod_labels,
         api_server,
-        database_operator_namespace: cx
-            .inputs
-            .platform
-            .database
-            .as_ref()
-            .and_then(|d| d.operator_namespace.clone())
-            .unwrap_or_else(|| "cnpg-system".to_owned()),
+        database_operator_namespace: cx.inputs.platform.database_operator_namespace().to_owned(),
     }
 }
 
@@ -170,50 +164,30 @@ pub fn check_namespace(
     diags: &mut crate::diag::Diagnostics,
     argocd: Option<&str>,
 ) {
-    let or =
-        |given: Option<&String>, default: &str| given.map_or(default, String::as_str).to_owned();
-    let mut reserved: Vec<(String, &str)> = vec![
-        ("kube-system".to_owned(), "Kubernetes' own"),
-        ("kube-public".to_owned(), "Kubernetes' own"),
-        ("kube-node-lease".to_owned(), "Kubernetes' own"),
-        ("default".to_owned(), "Kubernetes' default"),
-        (argocd.unwrap_or("argocd").to_owned(), "Argo CD's"),
-        ("argocd".to_owned(), "Argo CD's usual"),
-        ("dovetail-system".to_owned(), "dovetail's controller's"),
+    use crate::argocd::DEFAULT_NAMESPACE;
+    let mut reserved: Vec<(&str, &str)> = vec![
+        ("kube-system", "Kubernetes' own"),
+        ("kube-public", "Kubernetes' own"),
+        ("kube-node-lease", "Kubernetes' own"),
+        ("default", "Kubernetes' default"),
+        (argocd.unwrap_or(DEFAULT_NAMESPACE), "Argo CD's"),
+        (DEFAULT_NAMESPACE, "Argo CD's usual"),
+        ("dovetail-system", "dovetail's controller's"),
         (
-            or(
-                platform
-                    .ingress
-                    .as_ref()
-                    .and_then(|i| i.controller_namespace.as_ref()),
-                "ingress-nginx",
-            ),
+            platform.ingress_namespace(),
             "the ingress controller's (ingress.controllerNamespace)",
         ),
         (
-            or(
-                platform
-                    .database
-                    .as_ref()
-                    .and_then(|d| d.operator_namespace.as_ref()),
-                "cnpg-system",
-            ),
+            platform.database_operator_namespace(),
             "CloudNativePG's (database.operatorNamespace)",
         ),
         (
-            or(
-                platform
-                    .network
-                    .as_ref()
-                    .and_then(|n| n.dns.as_ref())
-                    .map(|d| &d.namespace),
-                "kube-system",
-            ),
+            platform.dns_namespace(),
             "the cluster DNS's (network.dns.namespace)",
         ),
     ];
     if let Some(m) = &platform.monitoring {
-        reserved.push((m.namespace.clone(), "Prometheus' (monitoring.namespace)"));
+        reserved.push((&m.namespace, "Prometheus' (monitoring.namespace)"));
     }
     if let Some((_, whose)) = reserved.iter().find(|(n, _)| *n == a.namespace) {
         diags.push(
