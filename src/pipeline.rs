@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use crate::Error;
-use crate::argocd::{ArgoEnv, ArgoError, normalize_path, normalize_repo_url};
+use crate::argocd::{ArgoEnv, ArgoError, normalize_path, same_repo};
 use crate::diag::{Code, Diagnostic, Diagnostics, Doc};
 use crate::emit::explain::SourceDocs;
 use crate::emit::report::Reporter;
@@ -390,7 +390,7 @@ fn check_application(env: &ArgoEnv, allocation: &Allocation, shown: &str) -> Res
     let Some(url) = &env.source_repo_url else {
         return Err(ArgoError::Missing("ARGOCD_APP_SOURCE_REPO_URL"));
     };
-    if normalize_repo_url(url) != normalize_repo_url(&allocation.repo) {
+    if !same_repo(url, &allocation.repo) {
         return Err(ArgoError::OtherRepo {
             app: env.app_name.clone(),
             url: url.clone(),
@@ -398,16 +398,31 @@ fn check_application(env: &ArgoEnv, allocation: &Allocation, shown: &str) -> Res
             wanted: allocation.repo.clone(),
         });
     }
-    // The objects carry the allocation's namespace; an Application aimed elsewhere is
-    // someone else's, and must not get this app's Secrets rendered for it.
-    if let Some(ns) = &env.destination_namespace
-        && *ns != allocation.namespace
-    {
+    // The objects carry the allocation's namespace; an Application aimed elsewhere (or
+    // nowhere in particular) is someone else's, and must not get this app's Secrets
+    // rendered for it.
+    let Some(ns) = &env.destination_namespace else {
+        return Err(ArgoError::Missing("ARGOCD_APP_NAMESPACE"));
+    };
+    if *ns != allocation.namespace {
         return Err(ArgoError::OtherNamespace {
             app: env.app_name.clone(),
             namespace: ns.clone(),
             allocation: shown.to_owned(),
             wanted: allocation.namespace.clone(),
+        });
+    }
+    // The fleet's AppProject `<tenant>-<app>` admits only the allocation's repo and
+    // destination, checked by Argo CD itself: in any other project, only the checks
+    // here stand between an Application and this app's identity.
+    if let Some(project) = &env.project
+        && *project != env.app_name
+    {
+        return Err(ArgoError::OtherProject {
+            app: env.app_name.clone(),
+            project: project.clone(),
+            allocation: shown.to_owned(),
+            wanted: env.app_name.clone(),
         });
     }
     let wanted = normalize_path(allocation.path.as_deref().unwrap_or(""));

@@ -113,6 +113,11 @@ fn argocd_env(name: &str, repo_url: &str, path: &str, revision: &str) -> Vec<(St
     vec![
         ("ARGOCD_APP_NAME".into(), name.into()),
         ("ARGOCD_APP_NAMESPACE".into(), "acme-shop".into()),
+        // The fleet puts each app's Application in an AppProject of the same name.
+        (
+            "ARGOCD_APP_PROJECT_NAME".into(),
+            name.rsplit('_').next().unwrap().into(),
+        ),
         ("ARGOCD_APP_REVISION".into(), revision.into()),
         ("ARGOCD_APP_REVISION_SHORT".into(), revision[..7].into()),
         ("ARGOCD_APP_SOURCE_REPO_URL".into(), repo_url.into()),
@@ -325,6 +330,38 @@ fn an_application_for_another_repo_or_path_is_refused() {
         &app.run(&env),
         "Application `acme-shop` deploys to namespace `mallory`, but its allocation",
     );
+    set(&mut env, "ARGOCD_APP_NAMESPACE", "");
+    refused(&app.run(&env), "ARGOCD_APP_NAMESPACE is not set");
+
+    // In another project than the fleet's for the app, Argo CD's own checks of repo and
+    // destination are not the allocation's.
+    let mut env = app.env("acme-shop", REPO);
+    set(&mut env, "ARGOCD_APP_PROJECT_NAME", "default");
+    refused(
+        &app.run(&env),
+        "Application `acme-shop` is in project `default`, but the fleet puts its allocation",
+    );
+}
+
+/// Regression: the repo comparison took everything up to the first `/` as the host, so
+/// an Application that Git and Argo CD fetch from another host (`?` and `#` end the
+/// authority, whatever follows) passed as the allocation's repo; plain http and git://
+/// compared equal to its https repo.
+#[test]
+fn an_application_fetching_from_another_host_or_over_plain_http_is_refused() {
+    let app = App::new();
+    let host_and_path = REPO.strip_prefix("https://").unwrap();
+    for url in [
+        format!("https://evil.example.org?@{host_and_path}"),
+        format!("https://evil.example.org#@{host_and_path}"),
+        format!("http://{host_and_path}"),
+        format!("git://{host_and_path}"),
+    ] {
+        refused(
+            &app.run(&app.env("acme-shop", &url)),
+            "Application `acme-shop` deploys ",
+        );
+    }
 }
 
 #[test]

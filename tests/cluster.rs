@@ -2046,7 +2046,7 @@ fn namespace_identity_labels_are_the_fleets_alone() {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
         "metadata": {"name": "dovetail-test-namespaces"},
-        "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "create", "update", "patch"]}],
+        "rules": [{"apiGroups": [""], "resources": ["namespaces", "namespaces/status", "namespaces/finalize"], "verbs": ["get", "create", "update", "patch"]}],
     });
     let role_binding = json!({
         "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -2114,6 +2114,46 @@ fn namespace_identity_labels_are_the_fleets_alone() {
     refused(
         &label("someone", "nsid-b", "dovetail.dev/app=shop"),
         "adding an identity label",
+    );
+    // The API server also takes label changes through the status and finalize
+    // subresources, which a rule on `namespaces` alone does not match.
+    let labels = json!({"metadata": {"labels": {"dovetail.dev/tenant": "acme", "dovetail.dev/app": "shop"}}});
+    refused(
+        &kube.kubectl(
+            &[
+                "--as",
+                "someone",
+                "patch",
+                "namespace",
+                "nsid-b",
+                "--subresource=status",
+                "--type=merge",
+                "-p",
+                &labels.to_string(),
+            ],
+            None,
+        ),
+        "adding identity labels through namespaces/status",
+    );
+    let current = kube.kubectl(&["get", "namespace", "nsid-b", "-o", "json"], None);
+    assert_eq!(current.code, 0, "{}", current.stderr);
+    let mut relabelled: serde_json::Value = serde_json::from_str(&current.stdout).unwrap();
+    relabelled["metadata"]["labels"]["dovetail.dev/tenant"] = json!("acme");
+    relabelled["metadata"]["labels"]["dovetail.dev/app"] = json!("shop");
+    refused(
+        &kube.kubectl(
+            &[
+                "--as",
+                "someone",
+                "replace",
+                "--raw",
+                "/api/v1/namespaces/nsid-b/finalize",
+                "-f",
+                "-",
+            ],
+            Some(&relabelled.to_string()),
+        ),
+        "adding identity labels through namespaces/finalize",
     );
     create(FLEET_USER, &namespace("nsid-c", &identity), false).ok();
     create(REMOTE_FLEET_USER, &namespace("nsid-d", &identity), false).ok();

@@ -618,9 +618,10 @@ pub fn known_hosts(data: &[u8]) {
 
 /// `git::GitSpec::parse`, `argocd::normalize_repo_url`, `argocd::normalize_path`,
 /// `git::Rev::parse` and `argocd::ArgoEnv::from_vars` on any UTF-8. Invariants: no
-/// panic; a git location prints back (`URL#REF`) as the same location; normalized URLs
-/// are lowercase; normalized paths are fixed points without empty or `.` segments;
-/// ArgoCD's variables give an Application name that is a DNS subdomain.
+/// panic; a git location prints back (`URL#REF`) as the same location; a normalized URL
+/// is its own repo, holds none of what ends a URL's authority, and its host is
+/// lowercase; normalized paths are fixed points without empty or `.` segments; ArgoCD's
+/// variables give an Application name that is a DNS subdomain.
 pub fn git_url(data: &[u8]) {
     use dovetail::git::{GitSpec, Rev};
     let Ok(s) = std::str::from_utf8(data) else {
@@ -636,8 +637,21 @@ pub fn git_url(data: &[u8]) {
     if let Ok(Rev::Commit(c)) = Rev::parse(s) {
         assert!(c.len() == 40 && c.bytes().all(|b| b.is_ascii_hexdigit()));
     }
-    let n = dovetail::argocd::normalize_repo_url(s);
-    assert_eq!(n, n.to_ascii_lowercase());
+    if let Some(n) = dovetail::argocd::normalize_repo_url(s) {
+        assert!(
+            dovetail::argocd::same_repo(s, s),
+            "`{s}` is not its own repo"
+        );
+        assert!(
+            !n.chars()
+                .any(|c| matches!(c, '?' | '#' | '\\') || c.is_whitespace() || c.is_control()),
+            "`{n}`"
+        );
+        let host = n.split_once(':').map_or("", |(_, rest)| {
+            rest.split_once('/').map_or(rest, |(host, _)| host)
+        });
+        assert_eq!(host, host.to_ascii_lowercase(), "`{n}`");
+    }
     let p = dovetail::argocd::normalize_path(s);
     assert_eq!(dovetail::argocd::normalize_path(&p), p);
     assert!(p.is_empty() || !p.split('/').any(|seg| seg.is_empty() || seg == "."));

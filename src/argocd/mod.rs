@@ -79,6 +79,9 @@ pub struct ArgoEnv {
     pub app_object_namespace: Option<String>,
     /// The destination namespace (`ARGOCD_APP_NAMESPACE`).
     pub destination_namespace: Option<String>,
+    /// The Application's AppProject (`ARGOCD_APP_PROJECT_NAME`, which Argo CD versions
+    /// before 2.11 do not send).
+    pub project: Option<String>,
     /// The repo ArgoCD fetched (`ARGOCD_APP_SOURCE_REPO_URL`).
     pub source_repo_url: Option<String>,
     /// The path inside it (`ARGOCD_APP_SOURCE_PATH`).
@@ -190,6 +193,22 @@ pub enum ArgoError {
         /// The allocation's namespace.
         wanted: String,
     },
+    /// The Application is in another AppProject than the one the fleet made for the app,
+    /// which is what confines it to the allocation's repo and destination.
+    #[error(
+        "Application `{app}` is in project `{}`, but the fleet puts its allocation {allocation} in project `{wanted}`",
+        crate::diag::escaped(project)
+    )]
+    OtherProject {
+        /// The Application.
+        app: String,
+        /// Its project.
+        project: String,
+        /// The allocation file.
+        allocation: String,
+        /// The project the fleet makes for it.
+        wanted: String,
+    },
     /// The fleet Application deploys a path of the operator repo, not its root.
     #[error(
         "the fleet Application deploys path `{}` of the operator repo, not its root",
@@ -280,6 +299,9 @@ impl ArgoError {
             | ArgoError::OtherNamespace { .. } => {
                 "only the repo, path and namespace the allocation names may be deployed as this app"
             }
+            ArgoError::OtherProject { .. } => {
+                "deploy the app through the Application the fleet makes for it, in its own project"
+            }
             ArgoError::FleetPath(_) => "deploy the operator repo's root (path `.`)",
             ArgoError::UnknownCluster { .. } | ArgoError::ClusterOfAnotherApplication { .. } => {
                 "leave the parameter to the fleet: it gives each cluster of platform.yaml `clusters` that allocations use an Application dovetail-fleet-<name> with `cluster: <name>`, and its own Application has none"
@@ -352,6 +374,7 @@ impl ArgoEnv {
             app_name,
             app_object_namespace,
             destination_namespace: nonempty("ARGOCD_APP_NAMESPACE"),
+            project: nonempty("ARGOCD_APP_PROJECT_NAME"),
             source_repo_url: nonempty("ARGOCD_APP_SOURCE_REPO_URL"),
             // ArgoCD sends the variable even when the path is empty (the repo root), and
             // that is a path to check like any other.
@@ -363,11 +386,32 @@ impl ArgoEnv {
     }
 }
 
-/// A repo URL reduced to `host[:port]/path`, so that the spellings of one repository
-/// compare equal: https or ssh, `user@host:path`, with or without `.git`, a trailing `/`
-/// or a default port, in any case.
-pub fn normalize_repo_url(url: &str) -> String {
-    let url = url.trim();
+/// Whether two repo URLs name one repository, as [`normalize_repo_url`] spells them;
+/// never for a URL it does not take.
+pub fn same_repo(a: &str, b: &str) -> bool {
+    match (normalize_repo_url(a), normalize_repo_url(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// A repo URL reduced to `transport:host[:port]/path`, so that the spellings of one
+/// repository compare equal: https or ssh (both authenticated, so one class), `user@host:
+/// path`, with or without `.git`, a trailing `/` or a default port, the host in any case.
+/// The path keeps its case (servers differ on whether it matters), and plain `http` and
+/// `git` stay their own: an Application fetching over them is not the allocation's
+/// https repo.
+///
+/// `None` for what Git and Argo CD would not read as this text reads: a `?`, `#` or `\`,
+/// whitespace or a control character (`https://evil.example?@git.example.com/a/b` is
+/// fetched from `evil.example`), or an authority that is not `[user@]host[:port]`.
+pub fn normalize_repo_url(url: &str) -> Option<String> {
+    if url
+        .chars()
+        .any(|c| matches!(c, '?' | '#' | '\\') || c.is_whitespace() || c.is_control())
+    {
+        return None;
+    }
     let (scheme, rest) = match url.split_once("://") {
         Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
         None => match url.split_once(':') {
@@ -382,22 +426,48 @@ pub fn normalize_repo_url(url: &str) -> String {
     join_host_path(authority, &scheme, path)
 }
 
-fn join_host_path(authority: &str, scheme: &str, path: &str) -> String {
+fn join_host_path(authority: &str, scheme: &str, path: &str) -> Option<String> {
     let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let default_port = match scheme {
-        "https" => Some("443"),
-        "http" => Some("80"),
-        "ssh" | "git+ssh" => Some("22"),
-        "git" => Some("9418"),
-        _ => None,
+    let (class, default_port) = match scheme {
+        "https" => ("secure", Some("443")),
+        "ssh" | "git+ssh" | "ssh+git" => ("secure", Some("22")),
+        "http" => ("http", Some("80")),
+        "git" => ("git", Some("9418")),
+        "file" | "" => ("local", None),
+        other => (other, None),
     };
     let host = match host.rsplit_once(':') {
         Some((h, p)) if Some(p) == default_port => h,
         _ => host,
     };
+    // `[v6]:port`, `name:port`, or either without a port.
+    let (name, is_v6, port) = match host.strip_prefix('[') {
+        Some(bracketed) => {
+            let (v6, rest) = bracketed.split_once(']')?;
+            let port = match rest {
+                "" => None,
+                _ => Some(rest.strip_prefix(':')?),
+            };
+            (v6, true, port)
+        }
+        None => match host.rsplit_once(':') {
+            Some((h, p)) => (h, false, Some(p)),
+            None => (host, false, None),
+        },
+    };
+    let name_ok = if is_v6 {
+        !name.is_empty() && name.chars().all(|c| c.is_ascii_hexdigit() || c == ':')
+    } else {
+        name.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    };
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    if !name_ok || !port_ok {
+        return None;
+    }
     let mut path = path.trim_matches('/');
     path = path.strip_suffix(".git").unwrap_or(path);
-    format!("{host}/{path}").to_ascii_lowercase()
+    Some(format!("{class}:{}/{path}", host.to_ascii_lowercase()))
 }
 
 /// A path inside a repo, as ArgoCD and allocations may spell it (`.`, `./deploy`,
@@ -472,27 +542,68 @@ mod tests {
 
     #[test]
     fn repo_url_spellings_compare_equal() {
-        let canonical = normalize_repo_url("https://git.example.com/acme/shop.git");
+        let canonical = "https://git.example.com/acme/shop.git";
         for same in [
             "https://git.example.com/acme/shop",
             "https://git.example.com/acme/shop/",
             "https://git.example.com:443/acme/shop.git",
-            "https://GIT.example.com/Acme/Shop.git",
+            "https://GIT.example.com/acme/shop.git",
+            "https://user@git.example.com/acme/shop.git",
             "ssh://git@git.example.com/acme/shop.git",
             "ssh://git@git.example.com:22/acme/shop",
             "git@git.example.com:acme/shop.git",
             "git@git.example.com:/acme/shop",
         ] {
-            assert_eq!(normalize_repo_url(same), canonical, "{same}");
+            assert!(same_repo(same, canonical), "{same}");
         }
         for other in [
             "https://git.example.com/acme/shop2.git",
             "https://git.example.com:8443/acme/shop.git",
             "https://evil.example.com/acme/shop.git",
             "https://git.example.com/acme/shop/sub",
+            "https://git.example.com/Acme/Shop.git",
         ] {
-            assert_ne!(normalize_repo_url(other), canonical, "{other}");
+            assert!(!same_repo(other, canonical), "{other}");
         }
+    }
+
+    /// Regression: the authority ended at the first `/` only, so a URL Git and Argo CD
+    /// fetch from another host compared equal to the allocation's.
+    #[test]
+    fn repo_urls_that_fetch_from_elsewhere_never_compare_equal() {
+        let canonical = "https://git.example.com/acme/shop.git";
+        for other in [
+            "https://evil.example.org?@git.example.com/acme/shop.git",
+            "https://evil.example.org#@git.example.com/acme/shop.git",
+            "https://evil.example.org\\@git.example.com/acme/shop.git",
+            "https://evil.example.org @git.example.com/acme/shop.git",
+            "https://git.example.com/acme/shop.git?ref=x",
+            "https://git.example.com/acme/shop.git#main",
+            "https://git.example.com:x/acme/shop.git",
+            "https://[::1/acme/shop.git",
+        ] {
+            assert!(!same_repo(other, canonical), "{other}");
+            assert!(!same_repo(other, other), "{other} is not taken at all");
+        }
+        for other_host in [
+            "https://git.example.com@evil.example.org/acme/shop.git",
+            "https://git.example.com%2F@evil.example.org/acme/shop.git",
+        ] {
+            assert!(!same_repo(other_host, canonical), "{other_host}");
+        }
+        // Unauthenticated transports are not the allocation's https or ssh repo.
+        for downgraded in [
+            "http://git.example.com/acme/shop.git",
+            "git://git.example.com/acme/shop.git",
+        ] {
+            assert!(!same_repo(downgraded, canonical), "{downgraded}");
+            assert!(same_repo(downgraded, downgraded), "{downgraded}");
+        }
+        assert!(same_repo("file:///srv/op", "/srv/op"));
+        assert!(same_repo(
+            "https://[::1]:8443/a/b",
+            "https://[::1]:8443/a/b.git"
+        ));
     }
 
     #[test]

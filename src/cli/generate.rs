@@ -9,7 +9,7 @@ use super::{Environment, Io, UsageError, merged_app};
 use crate::Error;
 use crate::argocd::{
     ArgoEnv, ArgoError, IN_CLUSTER_NAME, cluster_fleet_name, cluster_server, declared_clusters,
-    normalize_path, normalize_repo_url, remote_cluster,
+    normalize_path, remote_cluster, same_repo,
 };
 use crate::emit::output;
 use crate::emit::report::{Format, Reporter};
@@ -61,7 +61,7 @@ fn is_operator_source(env: &ArgoEnv, operator: &Location, cwd: &Path) -> bool {
         Location::Git(spec) => env
             .source_repo_url
             .as_deref()
-            .is_some_and(|url| normalize_repo_url(url) == normalize_repo_url(&spec.url)),
+            .is_some_and(|url| same_repo(url, &spec.url)),
         Location::Dir(dir) => match (std::fs::canonicalize(dir), std::fs::canonicalize(cwd)) {
             (Ok(a), Ok(b)) => a == b,
             _ => false,

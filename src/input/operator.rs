@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use crate::argocd::{
     IN_CLUSTER_NAME, cluster_fleet_name, cluster_server, declared_clusters, normalize_path,
-    normalize_repo_url,
+    same_repo,
 };
 use crate::diag::{Code, Diagnostic, Diagnostics, Doc};
 use crate::input::doc::{parse_doc, read_doc, read_yaml_bytes, typed};
@@ -449,9 +449,8 @@ impl<'t> OperatorRepo<'t> {
     /// names the repo at all, the repo's only allocation, as without a checkout. Every
     /// allocation is read: linear in the fleet, which CI can afford.
     pub fn for_checkout(&self, remote: &str, path: &str) -> Result<Identity, AllocationError> {
-        let want_repo = normalize_repo_url(remote);
         let want_path = normalize_path(path);
-        let mut same_repo: Vec<(Identity, String)> = Vec::new();
+        let mut in_repo: Vec<(Identity, String)> = Vec::new();
         for (tenant, app) in self.all_allocations()? {
             if !is_tenant_name(&tenant) || !is_app_name(&app) {
                 continue;
@@ -468,9 +467,9 @@ impl<'t> OperatorRepo<'t> {
                     .and_then(|n| n.scalar_text())
                     .map(str::to_owned)
             };
-            if field("repo").is_some_and(|r| normalize_repo_url(&r) == want_repo) {
+            if field("repo").is_some_and(|r| same_repo(&r, remote)) {
                 let path = normalize_path(&field("path").unwrap_or_default());
-                same_repo.push((Identity { tenant, app }, path));
+                in_repo.push((Identity { tenant, app }, path));
             }
         }
         let shown_repo = crate::git::worktree::shown_url(remote);
@@ -479,12 +478,12 @@ impl<'t> OperatorRepo<'t> {
         } else {
             want_path.clone()
         };
-        let mut exact: Vec<Identity> = same_repo
+        let mut exact: Vec<Identity> = in_repo
             .iter()
             .filter(|(_, p)| *p == want_path)
             .map(|(i, _)| i.clone())
             .collect();
-        match (exact.len(), same_repo.is_empty()) {
+        match (exact.len(), in_repo.is_empty()) {
             (1, _) => Ok(exact.remove(0)),
             (0, true) => self.only().map_err(|e| match e {
                 AllocationError::Several(count) => AllocationError::NoneForRepo {
@@ -496,7 +495,7 @@ impl<'t> OperatorRepo<'t> {
             (0, false) => Err(AllocationError::OtherPaths {
                 repo: shown_repo,
                 path: shown_path,
-                candidates: same_repo
+                candidates: in_repo
                     .iter()
                     .map(|(i, p)| {
                         format!(
