@@ -3455,6 +3455,35 @@ fn class9_attacks() -> Vec<Attack> {
             Ok(())
         },
     ));
+    // Readiness is the customer's: pods kept unready on purpose must not make their
+    // disruption budget refuse every eviction, which would stall node drains and
+    // upgrades for every tenant on those nodes.
+    attacks.push(rendered(
+        "pods kept unready cannot hold up node drains",
+        edit(
+            APP,
+            "    health: {path: /healthz}\n",
+            "    health: {command: [\"false\"]}\n",
+        ),
+        |docs| {
+            let budgets: Vec<&Value> = docs
+                .iter()
+                .filter(|d| d["kind"] == "PodDisruptionBudget")
+                .collect();
+            if budgets.is_empty() {
+                return Err("no PodDisruptionBudget rendered".into());
+            }
+            for b in budgets {
+                if b["spec"]["unhealthyPodEvictionPolicy"] != "AlwaysAllow" {
+                    return Err(format!(
+                        "{} lets unready pods block evictions",
+                        b["metadata"]["name"]
+                    ));
+                }
+            }
+            Ok(())
+        },
+    ));
     attacks
 }
 

@@ -949,6 +949,9 @@ fn named_default(kind: &str, component: &str, path: &[&str]) -> Option<&'static 
         ("PodDisruptionBudget", ["spec", "maxUnavailable"]) => {
             "one pod of the process down at a time during voluntary disruptions"
         }
+        ("PodDisruptionBudget", ["spec", "unhealthyPodEvictionPolicy"]) => {
+            "pods that are not ready may always be evicted, so the app cannot hold up node drains"
+        }
         ("HorizontalPodAutoscaler", ["spec", "scaleTargetRef", ..]) => "the process's Deployment",
         ("HorizontalPodAutoscaler", ["spec", "metrics", ..]) => "scaled on CPU utilization",
         ("PodMonitor", ["spec", "podMetricsEndpoints", ..]) => {

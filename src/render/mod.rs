@@ -139,8 +139,14 @@ pub fn render(r: &Resolved) -> Vec<Value> {
             .as_ref()
             .map_or(p.replicas, |a| a.min_replicas);
         if least > 1 {
-            let spec =
-                value!({"maxUnavailable": 1, "selector": {"matchLabels": selector(r, &p.name)}});
+            // The customer decides when a pod is ready: under the default policy
+            // (IfHealthyBudget) pods kept unready on purpose would block every eviction,
+            // and so node drains and upgrades for every tenant on their nodes.
+            let spec = value!({
+                "maxUnavailable": 1,
+                "selector": {"matchLabels": selector(r, &p.name)},
+                "unhealthyPodEvictionPolicy": "AlwaysAllow",
+            });
             out.push(object(
                 r,
                 "policy/v1",
