@@ -156,12 +156,17 @@ fn whole_app(text: String) -> impl Fn(&Scratch) + 'static {
     move |s: &Scratch| s.write(APP, &text)
 }
 
-/// Gives the allocation a `"*"` default, so that any process name is sized.
+/// Gives the allocation a `"*"` default, so that any process name is sized, and a quota
+/// of its own (the derived one counts one process under `"*"`).
 fn star_default(s: &Scratch) {
     s.edit(
         ALLOC,
         "  worker: {replicas: 1, cpu: 500m, memory: 1Gi}\n",
         "  worker: {replicas: 1, cpu: 500m, memory: 1Gi}\n  \"*\": {replicas: 1, plan: small}\n",
+    );
+    s.append(
+        ALLOC,
+        "quota: {cpu: \"64\", memory: 128Gi, ephemeralStorage: 128Gi}\n",
     );
 }
 
@@ -826,10 +831,17 @@ fn class3_attacks() -> Vec<Attack> {
             },
         ),
         refused(
-            "emptyDir sizeLimit 999999Pi",
+            "emptyDir sizeLimit 1024Pi",
+            frag("volumes: [{name: v, emptyDir: {sizeLimit: 1024Pi}}]"),
+            &[
+                "app/dovetail.yaml:29:38: error: pod.volumes[0].emptyDir.sizeLimit: `1024Pi` is more than the 1Gi of local storage `web` gets",
+            ],
+        ),
+        refused(
+            "emptyDir sizeLimit 999999Pi, past what the API server's 64 bits hold",
             frag("volumes: [{name: v, emptyDir: {sizeLimit: 999999Pi}}]"),
             &[
-                "app/dovetail.yaml:29:38: error: pod.volumes[0].emptyDir.sizeLimit: `999999Pi` is more than the 1Gi of local storage `web` gets",
+                "app/dovetail.yaml:29:38: error: pod.volumes[0].emptyDir.sizeLimit: `999999Pi` is not a size, like 64Mi or 1Gi (whole bytes, at most 1Ei)",
             ],
         ),
         refused(
@@ -3293,7 +3305,7 @@ fn class9_attacks() -> Vec<Attack> {
             "'evil.com\\\\.acme.apps.example.net'",
             "is not a lowercase DNS hostname",
         ),
-        ("'1.2.3.4'", "is outside the domains the operator allows"),
+        ("'1.2.3.4'", "(an IP address is not one)"),
     ] {
         attacks.push(refused(
             &format!("ingress host {hosts}"),

@@ -105,9 +105,16 @@ pub fn plan_name(s: &str) -> bool {
     !s.is_empty() && s.len() <= 63 && s.as_bytes()[0].is_ascii_alphanumeric() && config_key(s)
 }
 
-/// Lowercase labels joined by dots, at least two: `shop.acme.example`.
+/// Lowercase labels joined by dots, at least two, the last with a letter:
+/// `shop.acme.example`. An IP address (`10.1.2.3`) is no host name: an Ingress refuses
+/// it as a host.
 pub fn hostname(s: &str) -> bool {
-    s.len() <= 253 && s.contains('.') && s.split('.').all(|l| label(l, 63))
+    s.len() <= 253
+        && s.contains('.')
+        && s.split('.').all(|l| label(l, 63))
+        && s.rsplit('.')
+            .next()
+            .is_some_and(|tld| tld.bytes().any(|b| b.is_ascii_lowercase()))
 }
 
 /// A hostname, or `*.` and a hostname.
@@ -215,22 +222,42 @@ pub fn cpu(s: &str) -> bool {
     }
 }
 
-/// `^[0-9]{1,6}(\.[0-9]{1,3})?(k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?$`: bytes.
+/// `^[0-9]{1,6}(\.[0-9]{1,3})?(k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?$`: bytes, a whole number of
+/// them (the API server warns of `1.5` or `1.001Gi`, and the kubelet rounds), at most
+/// [`MAX_BYTES`].
 pub fn bytes(s: &str) -> bool {
     let number = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
     let suffix = &s[number.len()..];
     let digits =
         |t: &str, max: usize| !t.is_empty() && t.len() <= max && all(t, |b| b.is_ascii_digit());
-    let number_ok = match number.split_once('.') {
-        Some((int, frac)) => digits(int, 6) && digits(frac, 3),
-        None => digits(number, 6),
+    let (int, frac) = match number.split_once('.') {
+        Some((int, frac)) if digits(int, 6) && digits(frac, 3) => (int, frac),
+        None if digits(number, 6) => (number, ""),
+        _ => return false,
     };
-    number_ok
-        && matches!(
-            suffix,
-            "" | "k" | "M" | "G" | "T" | "P" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi"
-        )
+    let unit: u128 = match suffix {
+        "" => 1,
+        "k" => 1_000,
+        "M" => 1_000_000,
+        "G" => 1_000_000_000,
+        "T" => 1_000_000_000_000,
+        "P" => 1_000_000_000_000_000,
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        "Ti" => 1 << 40,
+        "Pi" => 1 << 50,
+        _ => return false,
+    };
+    // In thousandths of a byte: the number has at most three decimals.
+    let value = |t: &str| t.parse::<u128>().unwrap_or(0);
+    let thousandths = (value(int) * 1000 + value(&format!("{frac:0<3}"))) * unit;
+    thousandths.is_multiple_of(1000) && thousandths / 1000 <= MAX_BYTES
 }
+
+/// The largest size dovetail takes, 1 EiB: the API server keeps quantities in 64 bits
+/// (8 EiB), and a pod's containers, or a quota's processes, are sums of sizes.
+pub const MAX_BYTES: u128 = 1 << 60;
 
 /// `^[0-9]+(m|k|M|G|Ki|Mi|Gi)?$`-like: a resource divisor, CPU or bytes.
 pub fn divisor(s: &str) -> bool {
@@ -319,11 +346,17 @@ pub fn http_url(s: &str) -> bool {
     })
 }
 
-/// A schedule as CloudNativePG's ScheduledBackup takes it: six cron fields, seconds
-/// first (`0 0 3 * * *`), or a descriptor (`@daily`, `@every 6h`).
+/// A schedule as CloudNativePG's ScheduledBackup takes it (robfig/cron's parser): six
+/// cron fields, seconds first (`0 0 3 * * *`), each a list of `*`, `?`, a value or a
+/// range `a-b`, optionally `/step`, within the field's range (months and weekdays by
+/// name too); or a descriptor (`@daily`, `@every 6h`).
 pub fn cron(s: &str) -> bool {
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
     if let Some(every) = s.strip_prefix("@every ") {
-        return !every.is_empty() && all(every, |b| b.is_ascii_alphanumeric() || b == b'.');
+        return go_duration(every);
     }
     if s.starts_with('@') {
         return matches!(
@@ -332,13 +365,80 @@ pub fn cron(s: &str) -> bool {
         );
     }
     let fields: Vec<&str> = s.split(' ').collect();
+    let bounds: [(u32, u32, &[&str]); 6] = [
+        (0, 59, &[]),
+        (0, 59, &[]),
+        (0, 23, &[]),
+        (1, 31, &[]),
+        (1, 12, &MONTHS),
+        (0, 6, &DAYS),
+    ];
     fields.len() == 6
-        && fields.iter().all(|f| {
-            !f.is_empty()
-                && all(f, |b| {
-                    b.is_ascii_alphanumeric() || matches!(b, b'*' | b'/' | b',' | b'-' | b'?')
-                })
-        })
+        && fields
+            .iter()
+            .zip(bounds)
+            .all(|(f, (min, max, names))| cron_field(f, min, max, names))
+}
+
+/// One cron field: comma-separated ranges, each within `min..=max`.
+fn cron_field(field: &str, min: u32, max: u32, names: &[&str]) -> bool {
+    // A value is a number or, where the field has them, a name (from `min` on).
+    let value = |v: &str| -> Option<u32> {
+        if !v.is_empty() && all(v, |b| b.is_ascii_digit()) {
+            return v.parse().ok().filter(|n| (min..=max).contains(n));
+        }
+        let lower = v.to_ascii_lowercase();
+        (min..)
+            .zip(names)
+            .find(|(_, n)| **n == lower)
+            .map(|(i, _)| i)
+    };
+    field.split(',').all(|range| {
+        // `a/step` runs from a to the field's end, `a-b/step` from a to b.
+        let span = match range.split_once('/') {
+            Some((span, step))
+                if all(step, |b| b.is_ascii_digit())
+                    && step.parse::<u32>().is_ok_and(|n| n > 0) =>
+            {
+                span
+            }
+            Some(_) => return false,
+            None => range,
+        };
+        match span {
+            "*" | "?" => true,
+            _ => match span.split_once('-') {
+                Some((a, b)) => matches!((value(a), value(b)), (Some(a), Some(b)) if a <= b),
+                None => value(span).is_some(),
+            },
+        }
+    })
+}
+
+/// A duration as Go's `time.ParseDuration` takes it, unsigned: numbers with an optional
+/// fraction, each with a unit (`6h`, `1h30m`, `1.5h`, `90s`), or `0`.
+fn go_duration(s: &str) -> bool {
+    if s == "0" {
+        return true;
+    }
+    let mut rest = s;
+    while !rest.is_empty() {
+        let number = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_digit() || *b == b'.')
+            .count();
+        let (n, after) = rest.split_at(number);
+        let n_ok = match n.split_once('.') {
+            Some((i, f)) => (!i.is_empty() || !f.is_empty()) && !f.contains('.'),
+            None => !n.is_empty(),
+        };
+        let unit = after.bytes().take_while(u8::is_ascii_alphabetic).count();
+        if !n_ok || !matches!(&after[..unit], "ns" | "us" | "ms" | "s" | "m" | "h") {
+            return false;
+        }
+        rest = &after[unit..];
+    }
+    !s.is_empty()
 }
 
 /// `^[1-9][0-9]*[dwm]$`: how long backups are kept (days, weeks, months).
@@ -372,8 +472,10 @@ pub fn timestamp(s: &str) -> bool {
         && b[13] == b':'
         && digits(14, 16, 59)
         && b[16] == b':'
-        && digits(17, 19, 60);
-    if !date_time {
+        && digits(17, 19, 59);
+    // A day the month has: Go's time.Parse, which CloudNativePG reads a target time
+    // with, refuses February 30th and a leap second alike.
+    if !date_time || s[8..10].parse::<u32>().unwrap_or(0) > days_in_month(&s[0..4], &s[5..7]) {
         return false;
     }
     let mut rest = &s[19..];
@@ -390,6 +492,18 @@ pub fn timestamp(s: &str) -> bool {
             && digits(s.len() - 5, s.len() - 3, 23)
             && rest.as_bytes()[3] == b':'
             && digits(s.len() - 2, s.len(), 59))
+}
+
+/// Days in month `mm` of year `yyyy` (both digits), by the Gregorian calendar.
+fn days_in_month(yyyy: &str, mm: &str) -> u32 {
+    let year: u32 = yyyy.parse().unwrap_or(0);
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    match mm {
+        "02" if leap => 29,
+        "02" => 28,
+        "04" | "06" | "09" | "11" => 30,
+        _ => 31,
+    }
 }
 
 #[cfg(test)]
@@ -409,10 +523,40 @@ mod tests {
         assert!(!http_url("https://user@s3.example.com"));
         assert!(!http_url("ftp://s3.example.com"));
         assert!(!http_url("https://"));
-        for ok in ["0 0 3 * * *", "0 */15 * * * *", "@daily", "@every 6h"] {
+        for ok in [
+            "0 0 3 * * *",
+            "0 */15 * * * *",
+            "@daily",
+            "@every 6h",
+            "@every 1h30m",
+            "@every 1.5h",
+            "0 0 3 * * 0",
+            "0 0 3 ? * SUN",
+            "0 0 3 1-15 jan-MAR mon-fri",
+            "0,30 5/10 1-23/2 31 12 6",
+        ] {
             assert!(cron(ok), "{ok}");
         }
         for bad in ["0 3 * * *", "", "@often", "0 0 3 * * * *", "0 0  3 * * *"] {
+            assert!(!cron(bad), "{bad}");
+        }
+        // Regression: only characters and the count of fields were checked, and
+        // CloudNativePG's webhook (robfig/cron) refused these.
+        for bad in [
+            "0 0 3 * * 7",
+            "0 0 25 * * *",
+            "99 99 99 * * *",
+            "x y z a b c",
+            "@every 6",
+            "@every abc",
+            "@every ",
+            "0 0 3 0 * *",
+            "0 0 3 * 13 *",
+            "0 0 5-3 * * *",
+            "0 */0 * * * *",
+            "0 0 3 * * sunday",
+            "60 0 3 * * *",
+        ] {
             assert!(!cron(bad), "{bad}");
         }
         for ok in ["30d", "4w", "6m", "365d"] {
@@ -436,8 +580,22 @@ mod tests {
             "2026-11-30T06:00:00.Z",
             "2026-11-30T06:00:00+1:00",
             "2026-00-10T06:00:00Z",
+            // Regression: days the month lacks, and a leap second, which CloudNativePG's
+            // webhook refuses.
+            "2026-02-29T06:00:00Z",
+            "2026-02-31T06:00:00Z",
+            "2026-04-31T06:00:00+01:00",
+            "2100-02-29T06:00:00Z",
+            "2026-11-30T23:59:60Z",
         ] {
             assert!(!timestamp(bad), "{bad}");
+        }
+        for ok in [
+            "2028-02-29T06:00:00Z",
+            "2000-02-29T06:00:00Z",
+            "2026-12-31T23:59:59Z",
+        ] {
+            assert!(timestamp(ok), "{ok}");
         }
     }
 
@@ -476,10 +634,25 @@ mod tests {
         for bad in ["-1", "1.", ".5", "1e3", "1Gi", "", "m", "12345"] {
             assert!(!cpu(bad), "{bad}");
         }
-        for ok in ["512Mi", "2Gi", "1.5G", "100", "5Ti"] {
+        for ok in [
+            "512Mi", "2Gi", "1.5G", "100", "5Ti", "1.5Ki", "0.001k", "1024Pi",
+        ] {
             assert!(bytes(ok), "{ok}");
         }
-        for bad in ["-1Gi", "12XB", "lots", "Gi", "1.Gi", "1e3"] {
+        for bad in ["-1Gi", "12XB", "lots", "Gi", "1.Gi", "1e3", ".5Gi"] {
+            assert!(!bytes(bad), "{bad}");
+        }
+        // Regression: a fraction of a byte (the API server warns, the kubelet rounds)
+        // and sizes past what the API server's 64 bits hold were taken.
+        for bad in [
+            "1.5",
+            "0.001",
+            "1.001Gi",
+            "1.001Ki",
+            "1025Pi",
+            "999999Pi",
+            "999999.999P",
+        ] {
             assert!(!bytes(bad), "{bad}");
         }
     }
@@ -506,6 +679,10 @@ mod tests {
         assert!(mount_path("/app/static") && !mount_path("/") && !mount_path("//./"));
         assert!(
             hostname("shop.acme.example")
+                && hostname("1.2.3.example")
+                && !hostname("10.1.2.3")
+                && !hostname("010.1.2.3")
+                && !domain("*.0.0.10")
                 && !hostname("localhost")
                 && !hostname("Shop.example.com")
         );

@@ -189,6 +189,9 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
     let ingress = services::resolve_ingress(&mut cx);
     let secrets = secrets::resolve_secrets(&mut cx);
 
+    if !inputs.stand_in {
+        check_star_quota(&mut cx);
+    }
     let mut processes = Vec::new();
     for (name, process) in &app.processes {
         let ppath = Path::root().key("processes").key(name);
@@ -580,6 +583,47 @@ fn check_process_lists(cx: &mut Ctx<'_>, names: &BTreeSet<&str>) {
                     "name one of `processes:`",
                 );
             }
+        }
+    }
+}
+
+/// The fleet's derived quota counts the allocation's `"*"` entry as one process (the
+/// fleet does not see the app): a second process sized by it would run on the rollout,
+/// init and sidecar headroom of the others, and an app with several would have its pods
+/// refused by the quota. Without a quota of its own for each amount, one such process.
+fn check_star_quota(cx: &mut Ctx) {
+    let alloc = cx.inputs.allocation;
+    if !alloc.processes.contains_key("*") {
+        return;
+    }
+    let explicit = alloc
+        .quota
+        .as_ref()
+        .is_some_and(|q| q.cpu.is_some() && q.memory.is_some() && q.ephemeral_storage.is_some());
+    if explicit {
+        return;
+    }
+    let unnamed: Vec<&String> = cx
+        .inputs
+        .app
+        .app
+        .processes
+        .keys()
+        .filter(|name| !alloc.processes.contains_key(name.as_str()))
+        .collect();
+    if let [first, rest @ ..] = unnamed.as_slice() {
+        let file = cx.alloc_file().to_owned();
+        for name in rest {
+            cx.app_err(
+                Code::NotAllocated,
+                &Path::root().key("processes").key(name),
+                format!(
+                    "`{name}` is sized by the `*` entry of {file}, like `{first}`: the quota the fleet derives counts one such process"
+                ),
+                &format!(
+                    "ask the operator to size processes.{name} in {file}, or to give it quota: {{cpu, memory, ephemeralStorage}}"
+                ),
+            );
         }
     }
 }

@@ -204,11 +204,14 @@ fn a_process_without_a_plan_needs_both_cpu_and_memory() {
 
 #[test]
 fn the_star_entry_sizes_every_process_not_named() {
+    let three =
+        "  web: {command: [/run]}\n  worker: {command: [/async]}\n  beat: {command: [/beat]}\n";
+    let star = "  web: {replicas: 2, plan: big}\n  \"*\": {replicas: 3, plan: small}\n";
     let r = merged(
-        "  web: {command: [/run]}\n  worker: {command: [/async]}\n  beat: {command: [/beat]}\n",
+        three,
         &allocation(
-            "  web: {replicas: 2, plan: big}\n  \"*\": {replicas: 3, plan: small}\n",
-            "",
+            star,
+            "quota: {cpu: \"20\", memory: 40Gi, ephemeralStorage: 40Gi}\n",
         ),
         PLATFORM,
     );
@@ -221,6 +224,19 @@ fn the_star_entry_sizes_every_process_not_named() {
             (process(&r, name).replicas, size(&r, name).0),
             (3, "250m".to_owned()),
             "{name}"
+        );
+    }
+    // The derived quota counts `*` once: a second process under it needs a quota of
+    // the allocation's own for every amount it derives.
+    for quota in ["", "quota: {cpu: \"20\", memory: 40Gi}\n"] {
+        assert_eq!(
+            refused(three, &allocation(star, quota), PLATFORM),
+            [(
+                Code::NotAllocated,
+                "app/dovetail.yaml".to_owned(),
+                "processes.worker".to_owned()
+            )],
+            "{quota}"
         );
     }
     // Without `*`, a process not named is the app's error, pointing at the allocation.

@@ -135,8 +135,9 @@ impl Sizes {
     /// least as large as a sized init step, which may run in them), one init pod of the
     /// largest process, Redis and its volume, and each database instance plus
     /// its bootstrap pod (with the Barman Cloud plugin's sidecar in each when the app is
-    /// backed up). The `"*"` entry counts as one process; an app with more unnamed
-    /// processes needs an explicit `quota`.
+    /// backed up). Each pod is at least one sidecar's size (its init containers of that
+    /// size run before it). The `"*"` entry counts as one process; the merge refuses a
+    /// second process under it unless the allocation's `quota` is explicit.
     pub fn of(platform: &Platform, a: &Allocation) -> Sizes {
         let sidecar_resources = platform.sidecar_resources();
         let sidecar = Size::of(&sidecar_resources);
@@ -159,7 +160,9 @@ impl Sizes {
         // the larger of its containers together and its init container.
         let init = a.processes.get("init").map(size);
         for (name, p) in &a.processes {
-            let mut pod = size(p);
+            // Init containers of the platform's sidecar size (`waitFor`'s, a fragment's)
+            // run alone before the process starts: a pod asks for the larger.
+            let mut pod = size(p).max(sidecar);
             if let Some(init) = init
                 && matches!(name.as_str(), "web" | "*")
             {
