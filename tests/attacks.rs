@@ -1901,6 +1901,28 @@ fn class6_attacks() -> Vec<Attack> {
             &["app/dovetail.yaml:24:32: error: files[0].mount: `/app/static` is also where the static volume is mounted"],
         ),
         refused(
+            "a file mounted at the static mount path, spelt with a trailing /",
+            edit(APP, "mount: /app/config/logging.ini", "mount: /app/static/"),
+            &["app/dovetail.yaml:24:32: error: files[0].mount: `/app/static/` is not an absolute path"],
+        ),
+        refused(
+            "the static volume mounted inside a file",
+            edit(APP, "static: {mount: /app/static,", "static: {mount: /app/config/logging.ini/static,"),
+            &["app/dovetail.yaml:24:32: error: files[0].mount: the static volume is mounted at `/app/config/logging.ini/static`, inside this file"],
+        ),
+        refused(
+            "a file mounted inside another file",
+            |s: &Scratch| {
+                s.write("app/config/other.ini", "x\n");
+                s.edit(
+                    APP,
+                    "  - {path: config/logging.ini, mount: /app/config/logging.ini}\n",
+                    "  - {path: config/logging.ini, mount: /app/config/logging.ini}\n  - {path: config/other.ini, mount: /app/config/logging.ini/x}\n",
+                );
+            },
+            &["app/dovetail.yaml:24:32: error: files[0].mount: another file is mounted at `/app/config/logging.ini/x`, inside this one"],
+        ),
+        refused(
             "two files at one mount path",
             |s: &Scratch| {
                 s.write("app/config/other.ini", "x\n");
@@ -2897,6 +2919,43 @@ fn class8_an_ipv4_mapped_metadata_block_is_refused() {
             "network: {egress: [{cidr: '::ffff:169.254.169.254/128'}]}\n",
         ),
         &["operator/platform.yaml:19:21: error: network.egress[0].cidr: "],
+    )]);
+}
+
+/// Regression: a platform's IPv6 block was written as spelt, and the API server warns of
+/// one not in its canonical (RFC 5952) form.
+#[test]
+fn class6_ipv6_egress_blocks_are_written_canonically() {
+    run_attacks(vec![rendered(
+        "platform egress blocks spelt 2001:DB8::/32 and 2001:0db8:0000::/48",
+        append(
+            PLATFORM,
+            "network: {egress: [{cidr: '2001:DB8::/32'}, {cidr: '2001:0db8:0000::/48', ports: [443]}]}\n",
+        ),
+        |docs| {
+            let web =
+                &find(docs, "Deployment", "shop-web")?["spec"]["template"]["metadata"]["labels"];
+            let mut blocks: Vec<String> = Vec::new();
+            for rule in egress_rules(docs, web)? {
+                for peer in array(&rule["to"]) {
+                    if let Some(block) = peer["ipBlock"]["cidr"].as_str() {
+                        blocks.push(block.to_owned());
+                    }
+                }
+            }
+            for want in ["2001:db8::/32", "2001:db8::/48"] {
+                if !blocks.iter().any(|b| b == want) {
+                    return Err(format!("no block {want} in {blocks:?}"));
+                }
+            }
+            match blocks
+                .iter()
+                .find(|b| b.contains(['D', 'B']) || b.contains(":0"))
+            {
+                Some(b) => Err(format!("{b} is not canonical")),
+                None => Ok(()),
+            }
+        },
     )]);
 }
 

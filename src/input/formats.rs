@@ -137,10 +137,12 @@ pub fn absolute_path(s: &str) -> bool {
     s.starts_with('/') && !s.contains(['\0', ':']) && !s.split('/').any(|seg| seg == "..")
 }
 
-/// An [`absolute_path`] other than the root itself: a volume mounted over `/` hides the
-/// image, and the container cannot start.
+/// An [`absolute_path`] other than the root itself (a volume mounted over `/` hides the
+/// image, and the container cannot start), written clean: no empty or `.` segment and no
+/// trailing `/`, so that two spellings of one place compare equal
+/// (`/app/conf/x.ini/` is `/app/conf/x.ini` to the runtime).
 pub fn mount_path(s: &str) -> bool {
-    absolute_path(s) && s.split('/').any(|seg| !seg.is_empty() && seg != ".")
+    absolute_path(s) && s[1..].split('/').all(|seg| !seg.is_empty() && seg != ".")
 }
 
 /// `^/[!-~]*$`: an HTTP path.
@@ -677,6 +679,10 @@ mod tests {
                 && absolute_path("/")
         );
         assert!(mount_path("/app/static") && !mount_path("/") && !mount_path("//./"));
+        // Regression: spellings of one place the clash checks compared as different.
+        for unclean in ["/app/static/", "/app//static", "/app/./static", "/./app"] {
+            assert!(!mount_path(unclean), "{unclean}");
+        }
         assert!(
             hostname("shop.acme.example")
                 && hostname("1.2.3.example")

@@ -53,8 +53,10 @@ pub(super) fn resolve_network(cx: &mut Ctx<'_>) -> ResolvedNetwork {
         };
         let given_except: Vec<Cidr> = except.iter().filter_map(|e| Cidr::parse(e)).collect();
         match cidr::exceptions(&block_cidr, &given_except, &forced) {
+            // As the block parses: the API server warns of an IPv6 block not in its
+            // canonical (RFC 5952) spelling, `2001:DB8::/32` or `2001:0db8::/32`.
             Ok(except) => egress.push(ResolvedEgress {
-                cidr: block,
+                cidr: block_cidr.to_string(),
                 except: except.iter().map(ToString::to_string).collect(),
                 ports,
             }),
@@ -136,7 +138,7 @@ pub(super) fn pinned_or_anywhere(
         };
         match cidr::exceptions(&b, &[], &forced) {
             Ok(except) => out.push(ResolvedEgress {
-                cidr: block.clone(),
+                cidr: b.to_string(),
                 except: except.iter().map(ToString::to_string).collect(),
                 ports: Vec::new(),
             }),

@@ -1897,16 +1897,22 @@ fn check_volume(v: &Value, p: &[Seg], out: &mut Vec<Problem>) {
             bool_field(s, "optional", &sp, out);
             mode(s, "defaultMode", &sp, out);
             if let Some(items) = list_field(s, "items", &sp, out) {
+                let mut paths = BTreeSet::new();
                 for (i, item) in items.iter().enumerate() {
-                    check_key_to_path(item, &idx(&key(&sp, "items"), i), out);
+                    let at = idx(&key(&sp, "items"), i);
+                    let path = check_key_to_path(item, &at, out);
+                    written_once(&mut paths, path, at, out);
                 }
             }
         }
         "downwardAPI" => {
             mode(s, "defaultMode", &sp, out);
             if let Some(items) = list_field(s, "items", &sp, out) {
+                let mut paths = BTreeSet::new();
                 for (i, item) in items.iter().enumerate() {
-                    check_downward_file(item, &idx(&key(&sp, "items"), i), out);
+                    let at = idx(&key(&sp, "items"), i);
+                    let path = check_downward_file(item, &at, out);
+                    written_once(&mut paths, path, at, out);
                 }
             }
         }
@@ -1916,6 +1922,26 @@ fn check_volume(v: &Value, p: &[Seg], out: &mut Vec<Problem>) {
         }
         // Every other source is refused by the ownership check.
         _ => {}
+    }
+}
+
+/// An item's `path`, seen in `paths` before: the API server warns of two items written
+/// to one file of a volume (`overlapping paths`), and only one of them lands.
+fn written_once(
+    paths: &mut BTreeSet<String>,
+    path: Option<String>,
+    at: Path,
+    out: &mut Vec<Problem>,
+) {
+    if let Some(path) = path
+        && !paths.insert(path.clone())
+    {
+        push(
+            out,
+            key(&at, "path"),
+            format!("path {} is written twice in this volume", q(&path)),
+            "give every item its own path",
+        );
     }
 }
 
@@ -3415,6 +3441,31 @@ mod tests {
         vol_refused(
             json!({"name": "i", "downwardAPI": {"defaultMode": 1000, "items": []}}),
             "out of range",
+        );
+    }
+
+    /// Regression: two items of a configMap, secret or downwardAPI volume written to one
+    /// path, of which the API server warns (`overlapping paths`), were taken.
+    #[test]
+    fn items_write_each_path_once() {
+        for kind in ["configMap", "secret"] {
+            let name = if kind == "secret" {
+                "secretName"
+            } else {
+                "name"
+            };
+            vol_refused(
+                json!({"name": "v", kind: {name: "c", "items": [{"key": "a", "path": "a"}, {"key": "b", "path": "a"}]}}),
+                "path `a` is written twice in this volume",
+            );
+            vol_accepted(
+                json!({"name": "v", kind: {name: "c", "items": [{"key": "a", "path": "a"}, {"key": "a", "path": "b"}]}}),
+            );
+        }
+        vol_refused(
+            json!({"name": "v", "downwardAPI": {"items": [
+            {"path": "x", "fieldRef": {"fieldPath": "metadata.name"}}, {"path": "x", "fieldRef": {"fieldPath": "metadata.uid"}}]}}),
+            "written twice",
         );
     }
 

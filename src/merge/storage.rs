@@ -184,7 +184,6 @@ pub(super) fn check_mount_clash(
     files: &[ResolvedFile],
     static_files: Option<&ResolvedStatic>,
 ) {
-    let Some(s) = static_files else { return };
     let runs_init_in_web = cx
         .inputs
         .app
@@ -192,24 +191,69 @@ pub(super) fn check_mount_clash(
         .init
         .as_ref()
         .is_some_and(|i| i.mode == InitMode::InitContainer);
-    for (i, f) in cx.inputs.app.app.files.iter().enumerate() {
-        let Some(resolved) = files.iter().find(|r| r.path == f.path) else {
-            continue;
-        };
-        // The init step mounts every file and the static volume.
-        let together = cx.inputs.app.app.init.is_some()
-            || resolved
-                .processes
-                .iter()
-                .any(|p| s.processes.contains(p) || (runs_init_in_web && p == "web"));
-        if f.mount == s.mount && together {
-            cx.app_err(
-                Code::MountClash,
-                &Path::root().key("files").index(i).key("mount"),
-                format!("`{}` is also where the static volume is mounted", f.mount),
-                "mount the file elsewhere, or inside the static volume's directory",
-            );
+    let has_init = cx.inputs.app.app.init.is_some();
+    // Whether a container mounts both: the init step mounts every file and the static
+    // volume, and runs in web's pods as an init container.
+    let together = |a: &[String], b: &[String]| {
+        has_init
+            || a.iter()
+                .any(|p| b.contains(p) || (runs_init_in_web && p == "web" && !b.is_empty()))
+    };
+    // A mount beneath a file's: the runtime cannot make a directory inside a file, and
+    // the container does not start.
+    let beneath = |inner: &str, file: &str| {
+        inner
+            .strip_prefix(file)
+            .is_some_and(|rest| rest.starts_with('/'))
+    };
+    let mounts: Vec<(usize, &str, &[String])> = cx
+        .inputs
+        .app
+        .app
+        .files
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            let resolved = files.iter().find(|r| r.path == f.path)?;
+            Some((i, f.mount.as_str(), resolved.processes.as_slice()))
+        })
+        .collect();
+    let mut clashes = Vec::new();
+    for &(i, mount, processes) in &mounts {
+        if let Some(s) = static_files
+            && together(processes, &s.processes)
+        {
+            if mount == s.mount {
+                clashes.push((
+                    i,
+                    format!("`{mount}` is also where the static volume is mounted"),
+                ));
+            } else if beneath(&s.mount, mount) {
+                clashes.push((
+                    i,
+                    format!(
+                        "the static volume is mounted at `{}`, inside this file",
+                        s.mount
+                    ),
+                ));
+            }
         }
+        for &(_, other, other_processes) in &mounts {
+            if beneath(other, mount) && together(processes, other_processes) {
+                clashes.push((
+                    i,
+                    format!("another file is mounted at `{other}`, inside this one"),
+                ));
+            }
+        }
+    }
+    for (i, message) in clashes {
+        cx.app_err(
+            Code::MountClash,
+            &Path::root().key("files").index(i).key("mount"),
+            message,
+            "mount the file elsewhere, or inside the static volume's directory",
+        );
     }
 }
 
