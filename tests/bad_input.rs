@@ -829,3 +829,36 @@ fn cpu_numbers_are_held_to_the_quantity_format() {
     s.edit(ALLOC, "cpu: 500m", "cpu: 0.5");
     s.rendered();
 }
+
+/// Regression: a field in error was left out of the typed app, and when it was one its
+/// parent needs (a `files` entry's `mount`), the whole app failed to type and the
+/// merge's problems went unreported until the first was fixed.
+#[test]
+fn a_required_field_in_error_does_not_hide_the_merges_problems() {
+    let mut s = django();
+    s.edit(APP, "mount: /app/config/logging.ini", "mount: app/x");
+    s.edit(
+        APP,
+        "  GUNICORN_WORKERS: 3\n",
+        "  GUNICORN_WORKERS: 3\n  DATABASE_URL: x\n",
+    );
+    s.render()
+        .invalid("files[0].mount: `app/x` is not an absolute path")
+        .invalid("env.DATABASE_URL: set by the platform for `services: [postgres]`");
+}
+
+/// Regression: a `services` list in error was left out, and the allocation's restore was
+/// then refused for an app that "uses no database".
+#[test]
+fn a_services_list_in_error_is_not_taken_for_no_database() {
+    let mut s = django();
+    s.edit(
+        APP,
+        "services: [postgres, redis]",
+        "services: [postgres, redis, mongo]",
+    );
+    s.append(ALLOC, "restore: {database: {from: backup}}\n");
+    let r = s.render();
+    r.invalid("services[2]: `mongo` is not one of");
+    assert!(!r.stderr.contains("the app uses none"), "{}", r.stderr);
+}

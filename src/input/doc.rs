@@ -112,7 +112,23 @@ pub fn typed<T: DeserializeOwned>(
         for path in diags.error_paths_in(&doc.file) {
             prune(&mut value, path);
         }
-        return serde_json::from_value(value).ok();
+        // A field left out may be one its parent needs (`mount` of a `files` entry):
+        // leave the parent out too, until what is left types, so that the checks after
+        // this one still run and report their problems with this one's. The parent's
+        // absence is the reported error's (see `merge`'s `dropped`).
+        for _ in 0..MAX_PRUNES {
+            match serde_path_to_error::deserialize(&value) {
+                Ok(t) => return Some(t),
+                Err(e) => {
+                    let before = value.clone();
+                    prune(&mut value, &yaml::Path::parse(&e.path().to_string()));
+                    if value == before {
+                        return None;
+                    }
+                }
+            }
+        }
+        return None;
     }
     match serde_path_to_error::deserialize(value) {
         Ok(t) => Some(t),
@@ -148,6 +164,9 @@ pub fn typed<T: DeserializeOwned>(
         }
     }
 }
+
+/// How many parents [`typed`] leaves out, at most, after a document's errors.
+const MAX_PRUNES: usize = 64;
 
 /// Removes the field at `path` from `value`: the mapping key nearest the end of the
 /// path, so that no list shifts and every other field keeps its place (and its

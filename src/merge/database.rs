@@ -127,7 +127,8 @@ pub(super) fn resolve_database(cx: &mut Ctx<'_>) -> Option<ResolvedDatabase> {
     let platform = cx.inputs.platform;
     let alloc = cx.inputs.allocation;
     if !cx.inputs.app.app.services.contains(&Service::Postgres) {
-        if alloc.restore.is_some() {
+        // A `services` list in error is left out: whether it names postgres is unknown.
+        if alloc.restore.is_some() && !cx.app_dropped(&Path::root().key("services")) {
             cx.alloc_err(
                 Code::RestoreImpossible,
                 &Path::root().key("restore"),
