@@ -123,6 +123,16 @@ pub fn desired(
 ) -> Desired {
     let mut out = Desired::default();
     for (key, armored) in &spec.data {
+        // Only a key a Secret can hold: the API server would refuse the whole Secret,
+        // and every value of the app would wait on the one.
+        if !crate::input::formats::config_key(key) || key.len() > 253 {
+            out.refused.push(Refused {
+                key: key.clone(),
+                reason: "not a Secret key (letters, digits, '-', '_' and '.', at most 253)"
+                    .to_owned(),
+            });
+            continue;
+        }
         let binding = Binding {
             tenant: &app.tenant,
             app: &app.app,
@@ -220,6 +230,23 @@ mod tests {
         for secret in ["stolen", "moved-value", "hunter2"] {
             assert!(!reasons.contains(secret), "{reasons}");
         }
+    }
+
+    /// Regression: a key a Secret cannot hold (written into an AgeSecret by hand) was
+    /// decrypted and sent, and the API server refused the whole Secret on every retry.
+    #[test]
+    fn keys_a_secret_cannot_hold_are_refused_before_decrypting() {
+        let key = age::x25519::Identity::generate();
+        let mut spec = AgeSecretSpec::default();
+        let forged = "X\ndovetail-controller: beta-blog/blog: refused\n\u{1b}[2J";
+        spec.data
+            .insert(forged.into(), sealed("v", "acme", "shop", forged, &key));
+        spec.data
+            .insert("GOOD".into(), sealed("1", "acme", "shop", "GOOD", &key));
+        let d = desired(&spec, &app(), std::slice::from_ref(&key));
+        assert_eq!(d.values.keys().collect::<Vec<_>>(), ["GOOD"]);
+        assert_eq!(d.refused.len(), 1);
+        assert!(d.refused[0].reason.starts_with("not a Secret key"));
     }
 
     #[test]

@@ -117,9 +117,12 @@ async fn serve(options: Options) -> Result<(), ControllerError> {
         watcher::Config::default(),
     )
     // Any change to a Secret of an app's names — its own, edited or deleted, or one
-    // someone else made or removed — looks at that app's AgeSecret again.
+    // someone else made or removed — looks at that app's AgeSecret again. Only names
+    // are needed: Secrets are watched by their metadata, since listing every Secret of
+    // the cluster whole (up to 1 MiB each, 500 to a page) would outgrow the
+    // controller's memory limit at every start.
     .watches(
-        Api::<Secret>::all(client),
+        Api::<kube::core::PartialObjectMeta<Secret>>::all(client),
         watcher::Config::default(),
         |secret| {
             let ns = secret.namespace();
@@ -349,7 +352,13 @@ async fn deliver(
         (true, "Delivered")
     };
     if !want.refused.is_empty() {
-        let keys: Vec<&str> = want.refused.iter().map(|r| r.key.as_str()).collect();
+        // Escaped: a key is any text whoever wrote the AgeSecret chose, and this message
+        // goes to the log, an Event and the status.
+        let keys: Vec<String> = want
+            .refused
+            .iter()
+            .map(|r| crate::diag::escaped(&r.key).into_owned())
+            .collect();
         message.push_str(&format!("; refused: {}", keys.join(", ")));
     }
     Ok(Outcome {

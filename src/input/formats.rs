@@ -266,6 +266,13 @@ pub fn divisor(s: &str) -> bool {
     cpu(s) || bytes(s)
 }
 
+/// An [`image`] with a tag or a digest: the platform's helper images, which every app
+/// runs (`redis` alone would be whatever `latest` is at each pull).
+pub fn pinned_image(s: &str) -> bool {
+    let last = s.rsplit('/').next().unwrap_or(s);
+    image(s) && (last.contains(':') || last.contains('@'))
+}
+
 /// An image reference: `[host[:port]/]path[:tag][@sha256:<64 hex>]`, with path
 /// components `[a-z0-9]+([._-]+[a-z0-9]+)*`.
 pub fn image(s: &str) -> bool {
@@ -598,6 +605,21 @@ mod tests {
             "2026-12-31T23:59:59Z",
         ] {
             assert!(timestamp(ok), "{ok}");
+        }
+    }
+
+    /// Regression: the platform's helper images were taken without a tag or digest.
+    #[test]
+    fn helper_images_are_pinned() {
+        for ok in [
+            "docker.io/library/redis:7.4.1",
+            "localhost:5000/redis:7",
+            "redis@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        ] {
+            assert!(pinned_image(ok), "{ok}");
+        }
+        for bad in ["redis", "localhost:5000/redis", "docker.io/library/postgres"] {
+            assert!(image(bad) && !pinned_image(bad), "{bad}");
         }
     }
 

@@ -44,6 +44,7 @@ macro_rules! validator {
                                         "dovetail-http-path" => crate::input::formats::http_path,
                                         "dovetail-https-url" => crate::input::formats::https_url,
                                         "dovetail-image" => crate::input::formats::image,
+                                        "dovetail-pinned-image" => crate::input::formats::pinned_image,
                                         "dovetail-plan-name" => crate::input::formats::plan_name,
                                         "dovetail-port-name" => crate::input::formats::port_name,
                                         "dovetail-printable" => crate::input::formats::printable,
