@@ -8,7 +8,7 @@ and stream instead of holding the fleet in memory.
 
 For each size N in 1, 100, 1,000 and 10,000 this generates an operator repo holding
 the Django example's allocation (`tenants/acme/shop.yaml`) and N-1 copies of it
-(`tenants/tNNNNN/shop.yaml`, each with its own namespace and repo), as a directory and
+(`tenants/tNNNNN/shop.yaml`, each with its own namespace, repo and domains), as a directory and
 as a git repository served through a warm cache (file:// URL), and measures, as whole
 processes:
 
@@ -62,7 +62,8 @@ def operator_repo(parent, n):
         (d / "shop.yaml").write_text(
             template.replace("namespace: acme-shop", f"namespace: {tenant}-shop")
             .replace("https://git.example.com/acme/shop.git",
-                     f"https://git.example.com/{tenant}/shop.git"))
+                     f"https://git.example.com/{tenant}/shop.git")
+            .replace(".acme.", f".{tenant}."))
     return op
 
 

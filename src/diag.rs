@@ -101,6 +101,7 @@ codes! {
     QuotaTooSmall = "DT604", "an explicit quota the allocation's own pods and volumes cannot fit in";
     UnknownCluster = "DT605", "an allocation names a cluster `platform.yaml` does not declare";
     RestoreImpossible = "DT606", "an allocation's `restore` that cannot run: no backups for the app, or no new generation for the restored database to archive to";
+    DomainClaimedTwice = "DT607", "two tenants' allocations may use one hostname: the same domain, or a wildcard over the other's";
     SecretForm = "DT701", "a secret value is not a well-formed age file for the platform (armor, size, recipient stanzas)";
     SecretUnreadable = "DT702", "a secret value the platform's key cannot open, or that was tampered with";
     SecretBinding = "DT703", "a secret value bound to another app or key";

@@ -694,7 +694,9 @@ fn the_fleet_renders_a_thousand_allocations() {
     for i in 0..1000 {
         let dir = op.join(format!("tenants/t{:03}", i / 10));
         fs::create_dir_all(&dir).unwrap();
-        let text = template.replace("namespace: acme-shop", &format!("namespace: t{i:04}"));
+        let text = template
+            .replace("namespace: acme-shop", &format!("namespace: t{i:04}"))
+            .replace(".acme.", &format!(".t{:03}.", i / 10));
         fs::write(dir.join(format!("app{i}.yaml")), text).unwrap();
     }
     git(&op, &["add", "-A"]);

@@ -2990,13 +2990,15 @@ fn class8_the_fleet_gives_every_namespace_a_default_deny_baseline() {
         "operator/tenants/beta/blog.yaml",
         &alloc
             .replace("namespace: acme-shop", "namespace: beta-blog")
-            .replace("acme/shop.git", "beta/blog.git"),
+            .replace("acme/shop.git", "beta/blog.git")
+            .replace(".acme.", ".beta."),
     );
     s.write(
         "operator/tenants/gamma/wiki.yaml",
         &alloc
             .replace("namespace: acme-shop", "namespace: gamma-wiki")
-            .replace("acme/shop.git", "gamma/wiki.git"),
+            .replace("acme/shop.git", "gamma/wiki.git")
+            .replace(".acme.", ".gamma."),
     );
     let r = common::generate_fleet(&s.operator());
     r.ok();

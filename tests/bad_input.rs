@@ -862,3 +862,44 @@ fn a_services_list_in_error_is_not_taken_for_no_database() {
     r.invalid("services[2]: `mongo` is not one of");
     assert!(!r.stderr.contains("the app uses none"), "{}", r.stderr);
 }
+
+/// Regression: two tenants' allocations could let their apps use one hostname (the
+/// same domain, or a wildcard over the other's), and one tenant's customer could then
+/// claim the other's host and have a certificate issued for it. The same tenant's apps
+/// may share.
+#[test]
+fn two_tenants_may_not_use_one_hostname() {
+    let blog = |domains: &str| {
+        let mut s = django();
+        let shop = s.read(ALLOC);
+        s.write(
+            "operator/tenants/beta/blog.yaml",
+            shop.replace("namespace: acme-shop", "namespace: beta-blog")
+                .replace(
+                    "domains: [\"shop.acme.example\", \"*.acme.apps.example.net\"]",
+                    &format!("domains: {domains}"),
+                ),
+        );
+        s
+    };
+    blog("[shop.acme.example]").validate_operator(Format::Text).invalid(
+        "operator/tenants/beta/blog.yaml:7:11: error: domains[0]: `shop.acme.example` is also tenant `acme`'s (operator/tenants/acme/shop.yaml); give each tenant domains of its own [DT607]",
+    );
+    blog("[\"*.acme.example\"]")
+        .validate_operator(Format::Text)
+        .invalid("domains[0]: `*.acme.example` covers `shop.acme.example`, tenant `acme`'s");
+    blog("[x.acme.apps.example.net]").validate_operator(Format::Text).invalid(
+        "domains[0]: `x.acme.apps.example.net` is covered by `*.acme.apps.example.net`, tenant `acme`'s",
+    );
+    let r = blog("[blog.beta.example, \"*.apps.example.net\", x.y.acme.apps.example.net]")
+        .validate_operator(Format::Text);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut same_tenant = django();
+    let shop = same_tenant.read(ALLOC);
+    same_tenant.write(
+        "operator/tenants/acme/blog.yaml",
+        shop.replace("namespace: acme-shop", "namespace: acme-blog"),
+    );
+    let r = same_tenant.validate_operator(Format::Text);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

@@ -618,7 +618,11 @@ mod tests {
         ] {
             assert!(pinned_image(ok), "{ok}");
         }
-        for bad in ["redis", "localhost:5000/redis", "docker.io/library/postgres"] {
+        for bad in [
+            "redis",
+            "localhost:5000/redis",
+            "docker.io/library/postgres",
+        ] {
             assert!(image(bad) && !pinned_image(bad), "{bad}");
         }
     }

@@ -557,6 +557,7 @@ impl<'t> OperatorRepo<'t> {
         let mut members = Vec::new();
         let mut namespaces: HashMap<String, String> = HashMap::new();
         let mut names: HashMap<String, String> = HashMap::new();
+        let mut domains = DomainClaims::default();
         // The fleet's Application for each cluster lives beside the apps' own, in Argo
         // CD's namespace: an app may not take its name.
         let platform_file = self.tree.shown(PLATFORM_FILE);
@@ -667,6 +668,7 @@ impl<'t> OperatorRepo<'t> {
                 } else {
                     namespaces.insert(allocation.namespace.clone(), c.shown.clone());
                 }
+                domains.claim(&c.tenant, &c.shown, &allocation, &doc, diags);
                 if keep {
                     members.push(Member {
                         identity: Identity {
@@ -702,6 +704,89 @@ impl<'t> OperatorRepo<'t> {
             shown,
             bytes,
             diags,
+        }
+    }
+}
+
+/// The hostnames the fleet's allocations let their apps use, by tenant: one tenant's
+/// customer could otherwise claim another's host, and have a certificate issued for it.
+/// A wildcard `*.p` covers one label under `p`.
+#[derive(Default)]
+struct DomainClaims {
+    /// Each domain as written (`shop.acme.example`, `*.apps.example.net`): its tenant
+    /// and allocation file.
+    by_domain: HashMap<String, (String, String)>,
+    /// The exact domains under each parent (`acme.example` for `shop.acme.example`),
+    /// with their tenant and allocation file.
+    exact_by_parent: HashMap<String, Vec<(String, String, String)>>,
+}
+
+impl DomainClaims {
+    fn claim(
+        &mut self,
+        tenant: &str,
+        shown: &str,
+        allocation: &Allocation,
+        doc: &Doc,
+        diags: &mut Diagnostics,
+    ) {
+        let mut clash = |i: usize, message: String| {
+            diags.push(
+                doc.error(
+                    Code::DomainClaimedTwice,
+                    &Path::root().key("domains").index(i),
+                    message,
+                )
+                .hint("give each tenant domains of its own"),
+            );
+        };
+        for (i, domain) in allocation.domains.iter().enumerate() {
+            if let Some((other, file)) = self.by_domain.get(domain)
+                && other != tenant
+            {
+                clash(i, format!("`{domain}` is also tenant `{other}`'s ({file})"));
+                continue;
+            }
+            match domain.strip_prefix("*.") {
+                Some(parent) => {
+                    let covered = self
+                        .exact_by_parent
+                        .get(parent)
+                        .and_then(|under| under.iter().find(|(_, other, _)| other != tenant));
+                    if let Some((host, other, file)) = covered {
+                        clash(
+                            i,
+                            format!("`{domain}` covers `{host}`, tenant `{other}`'s ({file})"),
+                        );
+                        continue;
+                    }
+                }
+                None => {
+                    let wildcard = domain.split_once('.').map(|(_, p)| format!("*.{p}"));
+                    let covering = wildcard.as_ref().and_then(|w| {
+                        self.by_domain
+                            .get(w)
+                            .filter(|(other, _)| other != tenant)
+                            .map(|(other, file)| (w, other, file))
+                    });
+                    if let Some((w, other, file)) = covering {
+                        clash(
+                            i,
+                            format!("`{domain}` is covered by `{w}`, tenant `{other}`'s ({file})"),
+                        );
+                        continue;
+                    }
+                    if let Some((_, parent)) = domain.split_once('.') {
+                        self.exact_by_parent
+                            .entry(parent.to_owned())
+                            .or_default()
+                            .push((domain.clone(), tenant.to_owned(), shown.to_owned()));
+                    }
+                }
+            }
+            self.by_domain
+                .entry(domain.clone())
+                .or_insert_with(|| (tenant.to_owned(), shown.to_owned()));
         }
     }
 }
