@@ -747,42 +747,37 @@ impl DomainClaims {
                 clash(i, format!("`{domain}` is also tenant `{other}`'s ({file})"));
                 continue;
             }
-            match domain.strip_prefix("*.") {
-                Some(parent) => {
-                    let covered = self
-                        .exact_by_parent
-                        .get(parent)
-                        .and_then(|under| under.iter().find(|(_, other, _)| other != tenant));
-                    if let Some((host, other, file)) = covered {
-                        clash(
-                            i,
-                            format!("`{domain}` covers `{host}`, tenant `{other}`'s ({file})"),
-                        );
-                        continue;
-                    }
+            if let Some(parent) = domain.strip_prefix("*.") {
+                let covered = self
+                    .exact_by_parent
+                    .get(parent)
+                    .and_then(|under| under.iter().find(|(_, other, _)| other != tenant));
+                if let Some((host, other, file)) = covered {
+                    clash(
+                        i,
+                        format!("`{domain}` covers `{host}`, tenant `{other}`'s ({file})"),
+                    );
+                    continue;
                 }
-                None => {
-                    let wildcard = domain.split_once('.').map(|(_, p)| format!("*.{p}"));
-                    let covering = wildcard.as_ref().and_then(|w| {
-                        self.by_domain
-                            .get(w)
-                            .filter(|(other, _)| other != tenant)
-                            .map(|(other, file)| (w, other, file))
-                    });
-                    if let Some((w, other, file)) = covering {
-                        clash(
-                            i,
-                            format!("`{domain}` is covered by `{w}`, tenant `{other}`'s ({file})"),
-                        );
-                        continue;
-                    }
-                    if let Some((_, parent)) = domain.split_once('.') {
-                        self.exact_by_parent
-                            .entry(parent.to_owned())
-                            .or_default()
-                            .push((domain.clone(), tenant.to_owned(), shown.to_owned()));
-                    }
+            } else if let Some((_, parent)) = domain.split_once('.') {
+                let wildcard = format!("*.{parent}");
+                if let Some((other, file)) = self
+                    .by_domain
+                    .get(&wildcard)
+                    .filter(|(other, _)| other != tenant)
+                {
+                    clash(
+                        i,
+                        format!(
+                            "`{domain}` is covered by `{wildcard}`, tenant `{other}`'s ({file})"
+                        ),
+                    );
+                    continue;
                 }
+                self.exact_by_parent
+                    .entry(parent.to_owned())
+                    .or_default()
+                    .push((domain.clone(), tenant.to_owned(), shown.to_owned()));
             }
             self.by_domain
                 .entry(domain.clone())
