@@ -623,3 +623,29 @@ fn output_dir_writes_decrypted_secrets_for_the_owner_alone() {
     }
     assert!(secrets >= 1);
 }
+
+/// Regression: `--recipient` replaced platform.yaml's recipients even with the operator
+/// repo at hand, so a customer adding a key of their own shipped a value the platform
+/// could not read (and `validate` without an identity passed it).
+#[test]
+fn a_key_of_your_own_is_added_to_the_platforms() {
+    let k = setup();
+    let own = common::age_keygen(&k.s.path("own.txt"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dovetail"));
+    cmd.args(["secrets", "set", "DB_PASSWORD", "--app"])
+        .arg(k.s.app())
+        .arg("--operator")
+        .arg(k.s.operator())
+        .args(["--recipient", &own]);
+    let out = common::piped(cmd, PLAIN.as_bytes());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("(2 recipient(s))"), "{stderr}");
+    // The platform reads it, and so does its owner.
+    for key in ["key.txt", "own.txt"] {
+        let r =
+            k.s.run("render", &["--identity", k.s.path(key).to_str().unwrap()]);
+        assert_eq!(r.code, 0, "{key}: {}", r.stderr);
+        no_plaintext(&r);
+    }
+}

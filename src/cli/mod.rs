@@ -359,7 +359,7 @@ pub enum SecretsCommand {
     /// Encrypt the value on stdin for KEY and add or replace it; every other entry of
     /// the file stays byte for byte. One trailing newline of the input is dropped.
     Set(SecretsSetArgs),
-    /// Re-encrypt every value to the current recipients (platform.yaml's, or
+    /// Re-encrypt every value to the current recipients (platform.yaml's and any
     /// --recipient), reading them with --identity: the step that rotates the platform key.
     Rekey(SecretsRekeyArgs),
 }
@@ -396,8 +396,8 @@ pub struct SecretsArgs {
     /// operator repo whose platform.yaml lists the recipients.
     #[command(flatten)]
     pub repo: RepoArgs,
-    /// An age X25519 recipient (age1…) to encrypt to, instead of platform.yaml's; repeat it
-    /// to add your own key too.
+    /// An age X25519 recipient (age1…) to encrypt to as well as platform.yaml's (or, without
+    /// an operator repo, instead of them); repeat it for more keys, your own too.
     #[arg(long, value_name = "AGE1…")]
     pub recipient: Vec<String>,
 }

@@ -155,10 +155,10 @@ fn target(
         }
         (None, None) => return Err(SecretsError::WhichApp.into()),
     };
-    let recipients: Vec<age::x25519::Recipient> = if args.recipient.is_empty() {
-        let Some(op) = &op_tree else {
-            return Err(SecretsError::NoRecipients.into());
-        };
+    // platform.yaml's recipients whenever the operator repo is at hand: a customer
+    // adding a key of their own must not leave the platform unable to read the value.
+    let mut recipients: Vec<age::x25519::Recipient> = Vec::new();
+    if let Some(op) = &op_tree {
         let mut diags = Diagnostics::default();
         let platform = OperatorRepo::new(op).platform(&mut diags);
         reporter.diagnostics(&diags).map_err(Error::Stderr)?;
@@ -167,24 +167,24 @@ fn target(
                 count: diags.error_count().max(1),
             });
         };
-        if platform.recipients.is_empty() {
+        if platform.recipients.is_empty() && args.recipient.is_empty() {
             return Err(SecretsError::PlatformHasNoRecipients(doc.file).into());
         }
-        platform
-            .recipients
+        recipients.extend(platform.recipients.iter().filter_map(|r| r.parse().ok()));
+    } else if args.recipient.is_empty() {
+        return Err(SecretsError::NoRecipients.into());
+    }
+    for r in &args.recipient {
+        let parsed: age::x25519::Recipient = r
+            .parse()
+            .map_err(|_| SecretsError::BadRecipient(crypto::shown_key(r)))?;
+        if !recipients
             .iter()
-            .filter_map(|r| r.parse().ok())
-            .collect()
-    } else {
-        let mut v = Vec::new();
-        for r in &args.recipient {
-            v.push(
-                r.parse()
-                    .map_err(|_| SecretsError::BadRecipient(crypto::shown_key(r)))?,
-            );
+            .any(|have| have.to_string() == parsed.to_string())
+        {
+            recipients.push(parsed);
         }
-        v
-    };
+    }
     // The file dovetail.yaml names, or secrets.yaml.
     let app_shown = tree.shown(APP_FILE);
     let named =
