@@ -184,3 +184,31 @@ fn output_dir_gets_one_file_per_object_and_nothing_foreign_is_touched() {
             .contains("holds `kustomization.yaml`, which dovetail did not write")
     );
 }
+
+/// Regression: without `--kubeconfig` the controller tried the in-cluster service account
+/// only (ignoring `$KUBECONFIG` and `~/.kube/config`), and its error said nothing of
+/// what to do.
+#[test]
+fn the_controller_without_a_cluster_says_how_to_name_one() {
+    let home = tempfile::tempdir().unwrap();
+    let key = home.path().join("key.txt");
+    common::age_keygen(&key);
+    let bin =
+        std::path::Path::new(env!("CARGO_BIN_EXE_dovetail")).with_file_name("dovetail-controller");
+    let out = Command::new(bin)
+        .arg("--identity")
+        .arg(&key)
+        .env_clear()
+        .env("HOME", home.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        stderr.contains("error: cannot set up the Kubernetes client")
+            && stderr.contains("pass --kubeconfig FILE (or set KUBECONFIG)"),
+        "{stderr}"
+    );
+}

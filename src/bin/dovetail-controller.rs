@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     match dovetail::controller::run(options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let _ = writeln!(err, "error: {e}");
+            let _ = writeln!(err, "error: {e}; {}", e.hint());
             ExitCode::from(2)
         }
     }

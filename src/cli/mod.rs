@@ -183,7 +183,8 @@ dovetail.dev/app (which the fleet sets), decrypts each value with the identities
 checks its binding line, and applies the Secrets <app>-secrets and <app>-pull, owned by
 the AgeSecret. A value that fails is left out and named in the AgeSecret's status and an
 Event, without any byte of its content. A Secret it does not own is never touched.
-Without --kubeconfig it uses the in-cluster service account.";
+Without --kubeconfig it uses $KUBECONFIG or ~/.kube/config when there is one, else the
+in-cluster service account.";
 
 /// `dovetail controller`.
 #[derive(Debug, Parser, Clone)]
@@ -192,7 +193,8 @@ pub struct ControllerArgs {
     /// The platform's identities.
     #[command(flatten)]
     pub identity: IdentityArgs,
-    /// A kubeconfig file; the in-cluster service account when absent.
+    /// A kubeconfig file; when absent, $KUBECONFIG or ~/.kube/config, else the in-cluster
+    /// service account.
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
 }

@@ -43,7 +43,8 @@ pub const MANAGER: &str = "dovetail-controller";
 pub struct Options {
     /// The platform's identities, every one tried (old and new during a rotation).
     pub identities: Vec<age::x25519::Identity>,
-    /// A kubeconfig file; the in-cluster service account when absent.
+    /// A kubeconfig file; when absent, `$KUBECONFIG` or `~/.kube/config`, else the
+    /// in-cluster service account.
     pub kubeconfig: Option<PathBuf>,
 }
 
@@ -67,6 +68,21 @@ struct Ctx {
     recorder: Recorder,
 }
 
+impl ControllerError {
+    /// What to do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            ControllerError::Client(_) => {
+                "in a pod, check its service account; by hand, pass --kubeconfig FILE (or set KUBECONFIG)"
+            }
+            ControllerError::Kube(_) => {
+                "check that the API server is reachable and that the controller's RBAC (deploy/controller) is applied"
+            }
+            ControllerError::Runtime(_) => "check the process's limits (threads, file descriptors)",
+        }
+    }
+}
+
 /// Runs the controller until SIGTERM or SIGINT.
 pub fn run(options: Options) -> Result<(), ControllerError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -88,7 +104,11 @@ async fn serve(options: Options) -> Result<(), ControllerError> {
             .await
             .map_err(|e| ControllerError::Client(e.to_string()))?
         }
-        None => kube::Config::incluster().map_err(|e| ControllerError::Client(e.to_string()))?,
+        // $KUBECONFIG or ~/.kube/config when there is one (by hand), else the in-cluster
+        // service account (a pod has neither).
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| ControllerError::Client(e.to_string()))?,
     };
     let client = Client::try_from(config).map_err(|e| ControllerError::Client(e.to_string()))?;
     let recorder = Recorder::new(
