@@ -77,7 +77,7 @@ fn missing_input_directory_exits_2() {
     assert_eq!(r.stdout, "");
     assert!(
         r.stderr
-            .contains("error: `/nonexistent/app` is not a directory"),
+            .contains("error: --app `/nonexistent/app` is not a directory"),
         "{}",
         r.stderr
     );
@@ -94,7 +94,7 @@ fn missing_input_directory_exits_2() {
     );
     assert_eq!(r.code, 2);
     assert!(
-        r.stderr.contains("`/nonexistent/op` is not a directory"),
+        r.stderr.contains("--operator `/nonexistent/op` is not a directory"),
         "{}",
         r.stderr
     );

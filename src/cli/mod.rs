@@ -407,9 +407,9 @@ pub struct SecretsArgs {
 /// A usage mistake, found before any work.
 #[derive(Debug, thiserror::Error)]
 pub enum UsageError {
-    /// A directory that is not there.
-    #[error("`{0}` is not a directory")]
-    NotADirectory(PathBuf),
+    /// A directory that is not there, and the flag that named it.
+    #[error("{flag} `{}` is not a directory", .1.display(), flag = .0)]
+    NotADirectory(&'static str, PathBuf),
     /// `--allocation` not in the form TENANT/APP.
     #[error(
         "--allocation `{0}` is not TENANT/APP ({rule})", rule = crate::input::operator::NAME_RULE
@@ -452,7 +452,7 @@ impl UsageError {
     /// What to do about it.
     pub fn hint(&self) -> Option<&'static str> {
         Some(match self {
-            UsageError::NotADirectory(_) => "check the path",
+            UsageError::NotADirectory(..) => "check the path",
             UsageError::BadAllocation(_) => "write it as TENANT/APP, like acme/shop",
             UsageError::Location(_) => {
                 "write a directory, or a git URL with an optional #BRANCH, #TAG or #COMMIT"
@@ -640,9 +640,9 @@ impl RepoArgs {
         identity: &[PathBuf],
         env: &Environment,
     ) -> Result<Sources, UsageError> {
-        let app = checked_location(self.app.as_deref().unwrap_or("."))?;
+        let app = checked_location("--app", self.app.as_deref().unwrap_or("."))?;
         let operator = match self.operator.as_deref().filter(|o| !o.is_empty()) {
-            Some(o) => Some(checked_location(o)?),
+            Some(o) => Some(checked_location("--operator", o)?),
             None if need_operator => return Err(UsageError::NoOperator),
             None => None,
         };
@@ -679,13 +679,13 @@ impl RepoArgs {
     }
 }
 
-/// A location whose directory, if it is one, exists.
-fn checked_location(s: &str) -> Result<Location, UsageError> {
+/// A location whose directory, if it is one, exists; `flag` names it in the error.
+fn checked_location(flag: &'static str, s: &str) -> Result<Location, UsageError> {
     let loc = Location::parse(s)?;
     if let Location::Dir(dir) = &loc
         && !dir.is_dir()
     {
-        return Err(UsageError::NotADirectory(dir.clone()));
+        return Err(UsageError::NotADirectory(flag, dir.clone()));
     }
     Ok(loc)
 }
