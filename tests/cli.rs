@@ -94,7 +94,8 @@ fn missing_input_directory_exits_2() {
     );
     assert_eq!(r.code, 2);
     assert!(
-        r.stderr.contains("--operator `/nonexistent/op` is not a directory"),
+        r.stderr
+            .contains("--operator `/nonexistent/op` is not a directory"),
         "{}",
         r.stderr
     );

@@ -89,6 +89,50 @@ fn the_man_pages_are_roff_of_every_command() {
     dovetail(&["man", "nope"], &root()).fails(Some(2), "dovetail has no command `nope`");
 }
 
+/// Regression: the pages' SEE ALSO named dovetail-secrets-set(1) and dovetail-help(1),
+/// which `dovetail man` could not print. Every page a page names prints, spelt either
+/// way.
+#[test]
+fn every_page_a_page_names_can_be_printed() {
+    let mut todo = vec!["dovetail".to_owned()];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(name) = todo.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let mut args = vec!["man"];
+        let words: Vec<&str> = name.split('-').skip(1).collect();
+        args.extend(&words);
+        let r = dovetail(&args, &root());
+        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+        let th = r
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(".TH "))
+            .unwrap_or_default();
+        assert!(
+            th.replace("\\-", "-").starts_with(&format!(".TH {name} 1")),
+            "{name}: {th}"
+        );
+        if words.len() > 1 {
+            let joined = words.join("-");
+            let again = dovetail(&["man", &joined], &root());
+            assert_eq!(again.stdout, r.stdout, "{joined}");
+        }
+        // SEE ALSO lists pages as `dovetail\-secrets\-set(1)`.
+        for part in r.stdout.split("(1)") {
+            if let Some(at) = part.rfind("dovetail") {
+                let named = part[at..].replace("\\-", "-");
+                if named.chars().all(|c| c.is_ascii_lowercase() || c == '-') {
+                    todo.push(named);
+                }
+            }
+        }
+    }
+    assert!(seen.contains("dovetail-secrets-set"), "{seen:?}");
+    assert!(seen.contains("dovetail-help"), "{seen:?}");
+}
+
 #[test]
 #[ignore = "needs man-db (apt-get install man-db); CI runs ignored tests"]
 fn the_man_pages_render_with_man() {

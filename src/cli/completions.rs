@@ -15,22 +15,29 @@ pub(super) fn completions(shell: clap_complete::Shell, io: Io<'_>) -> Result<(),
     io.out.write_all(&script).map_err(Error::Stdout)
 }
 
-pub(super) fn man(command: Option<&str>, io: Io<'_>) -> Result<(), Error> {
-    let root = Cli::command();
-    let page = match command {
-        None => root,
-        Some(name) => {
-            // The subcommand's page is named like git's: dovetail-render(1).
-            let sub = root
-                .get_subcommands()
-                .find(|c| c.get_name() == name)
-                .ok_or_else(|| UsageError::NoSuchCommand(name.to_owned()))?
-                .clone();
-            let display = format!("dovetail-{}", sub.get_name());
-            let usage = format!("dovetail {}", sub.get_name());
-            sub.display_name(display).bin_name(usage)
-        }
-    };
+pub(super) fn man(command: &[String], io: Io<'_>) -> Result<(), Error> {
+    let mut root = Cli::command();
+    // Built, so that clap's own `help` subcommand, which the pages list, is there too.
+    root.build();
+    // `secrets set` and `secrets-set` alike: the pages name subcommands joined by `-`,
+    // like git's (dovetail-secrets-set(1)).
+    let mut path: Vec<&str> = command.iter().flat_map(|c| c.split('-')).collect();
+    // A subcommand whose own name holds a `-` would split wrongly; none does.
+    path.retain(|p| !p.is_empty());
+    let mut page = root;
+    let mut names = vec!["dovetail".to_owned()];
+    for part in &path {
+        let sub = page
+            .get_subcommands()
+            .find(|c| c.get_name() == *part)
+            .ok_or_else(|| UsageError::NoSuchCommand(command.join(" ")))?
+            .clone();
+        names.push(sub.get_name().to_owned());
+        page = sub;
+    }
+    if !path.is_empty() {
+        page = page.display_name(names.join("-")).bin_name(names.join(" "));
+    }
     let mut text = Vec::new();
     clap_mangen::Man::new(page)
         .source(concat!("dovetail ", env!("CARGO_PKG_VERSION")))

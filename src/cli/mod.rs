@@ -156,9 +156,10 @@ pub enum Command {
         after_help = "Read it with `dovetail man | man -l -`, or install it: `dovetail man > /usr/local/share/man/man1/dovetail.1`."
     )]
     Man {
-        /// A subcommand, for its own page (dovetail-render(1), …).
+        /// A subcommand, for its own page (dovetail-render(1), …): `secrets set` or
+        /// `secrets-set` for a subcommand's own.
         #[arg(value_name = "COMMAND")]
-        command: Option<String>,
+        command: Vec<String>,
     },
     /// Render as an ArgoCD plugin, from ArgoCD's environment (see plugin.yaml).
     #[command(after_help = GENERATE_HELP)]
@@ -568,7 +569,7 @@ pub fn run(cli: Cli, io: Io<'_>) -> Result<(), crate::Error> {
         Command::Graph(args) => graph::run(args, io),
         Command::Init(args) => init::run(args, io),
         Command::Completions { shell } => completions::completions(shell, io),
-        Command::Man { command } => completions::man(command.as_deref(), io),
+        Command::Man { command } => completions::man(&command, io),
         Command::Explain(args) => explain::run(args, io),
         Command::Render(args) => render::run(args, io),
         Command::Secrets(SecretsCommand::Set(args)) => secrets::set(args, io),
