@@ -107,8 +107,9 @@ fish: dovetail completions fish > ~/.config/fish/completions/dovetail.fish";
 /// What `generate` reads, shown under `--help`.
 const GENERATE_HELP: &str = "\
 From ArgoCD (per Application): ARGOCD_APP_NAME selects the allocation <tenant>-<app>;
-ARGOCD_APP_SOURCE_REPO_URL and ARGOCD_APP_SOURCE_PATH must be the allocation's repo and
-path; PARAM_OPERATOR_REVISION pins the operator repo; ARGOCD_APP_REVISION is what fleet
+ARGOCD_APP_SOURCE_REPO_URL, ARGOCD_APP_SOURCE_PATH and ARGOCD_APP_NAMESPACE must be the
+allocation's repo, path and namespace, and ARGOCD_APP_PROJECT_NAME (when sent) the
+fleet's project <tenant>-<app>; PARAM_OPERATOR_REVISION pins the operator repo; ARGOCD_APP_REVISION is what fleet
 mode pins child Applications to; PARAM_CLUSTER narrows the fleet to one cluster.
 From the sidecar only: DOVETAIL_OPERATOR_REPO (URL or directory), DOVETAIL_IDENTITY and
 the git variables of `dovetail render --help`.
@@ -223,7 +224,8 @@ pub struct RepoArgs {
     /// The operator repo (platform.yaml and tenants/): a directory or a git URL[#REF].
     #[arg(long, value_name = "DIR|URL[#REF]", env = "DOVETAIL_OPERATOR_REPO")]
     pub operator: Option<String>,
-    /// The allocation to use, as TENANT/APP; may be left out when the operator repo holds one.
+    /// The allocation to use, as TENANT/APP; may be left out when the operator repo holds
+    /// one, or when the app is in a checkout whose `origin` one allocation names.
     #[arg(long, value_name = "TENANT/APP")]
     pub allocation: Option<String>,
 }
@@ -361,11 +363,16 @@ pub struct ValidateArgs {
 pub enum SecretsCommand {
     /// Encrypt the value on stdin for KEY and add or replace it; every other entry of
     /// the file stays byte for byte. One trailing newline of the input is dropped.
+    #[command(mut_arg("app", |a| a.help(SECRETS_APP_HELP).value_name("DIR")))]
     Set(SecretsSetArgs),
     /// Re-encrypt every value to the current recipients (platform.yaml's and any
     /// --recipient), reading them with --identity: the step that rotates the platform key.
+    #[command(mut_arg("app", |a| a.help(SECRETS_APP_HELP).value_name("DIR")))]
     Rekey(SecretsRekeyArgs),
 }
+
+/// `--app` of the secrets commands, which write the secrets file: a directory only.
+const SECRETS_APP_HELP: &str = "The customer app's directory (where dovetail.yaml is), whose secrets file is written. Defaults to the current directory.";
 
 /// `dovetail secrets set`.
 #[allow(
