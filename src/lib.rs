@@ -110,7 +110,9 @@ impl Error {
     /// found differences.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Invalid { .. } | Error::Empty => 1,
+            Error::Invalid { .. }
+            | Error::Empty
+            | Error::Secrets(cli::secrets::SecretsError::NotRekeyed(_)) => 1,
             Error::Argo(e) if e.is_input() => 1,
             Error::Output(e) if e.is_input() => 1,
             Error::Changed => 3,

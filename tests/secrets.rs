@@ -500,6 +500,32 @@ fn rekey_rotates_every_value_to_the_new_platform_key() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     k.s.run("render", &["--identity", old_key.to_str().unwrap()])
         .invalid("not encrypted to the platform's key");
+
+    // Again with the old key, which opens none of them now: the message is a rekey's
+    // (pass the key they are encrypted to), not a render's (encrypt them anew), and
+    // nothing is written.
+    let r = dovetail(
+        &[
+            "secrets",
+            "rekey",
+            "--app",
+            k.s.app().to_str().unwrap(),
+            "--operator",
+            k.s.operator().to_str().unwrap(),
+            "--identity",
+            old_key.to_str().unwrap(),
+        ],
+        k.s.dir.path(),
+    );
+    r.invalid("data.SECRET_KEY: no identity given (--identity) opens it; pass the key the values are encrypted to now");
+    assert!(
+        r.stderr
+            .contains("error: 2 value(s) could not be read; nothing was rekeyed"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("rendered"), "{}", r.stderr);
+    assert_eq!(k.s.read("app/secrets.yaml"), rekeyed);
 }
 
 /// `rekey` (run by the operator, holding the old platform key, in every customer's

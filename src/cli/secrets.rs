@@ -69,6 +69,9 @@ pub enum SecretsError {
     /// `rekey` without a secrets file.
     #[error("there is no `{0}` to rekey")]
     NothingToRekey(String),
+    /// `rekey` could not read every value, so it rewrote none.
+    #[error("{0} value(s) could not be read; nothing was rekeyed")]
+    NotRekeyed(usize),
 }
 
 impl SecretsError {
@@ -99,8 +102,11 @@ impl SecretsError {
             }
             SecretsError::TooLarge => "keep secret values small; ship files in the image",
             SecretsError::Encrypt(_) => "check the recipients",
-            SecretsError::NoIdentity => "pass --identity FILE with a key that can read the values",
+            SecretsError::NoIdentity => {
+                "pass --identity FILE with the key the values are encrypted to now"
+            }
             SecretsError::NothingToRekey(_) => "set a value first with `dovetail secrets set KEY`",
+            SecretsError::NotRekeyed(_) => "fix the problems above, then run it again",
         }
     }
 }
@@ -364,14 +370,22 @@ pub(super) fn rekey(args: SecretsRekeyArgs, io: Io<'_>) -> Result<(), Error> {
     for (key, armored) in &file.data {
         match crypto::decrypt(armored, &identities, &target.binding(key)) {
             Ok(value) => fresh.push((key.clone(), target.encrypt(key, &value)?)),
+            // In a rekey, no matching key means the identity given is not the one the
+            // values are encrypted to, not that the value must be encrypted anew.
+            Err(crypto::SecretError::NoMatchingKey) => diags.push(
+                doc.error(
+                    crypto::SecretError::NoMatchingKey.code(),
+                    &Path::root().key("data").key(key),
+                    "no identity given (--identity) opens it",
+                )
+                .hint("pass the key the values are encrypted to now: during a rotation, the old platform key"),
+            ),
             Err(e) => diags.push(secret_problem(&doc, key, &e)),
         }
     }
     reporter.diagnostics(&diags).map_err(Error::Stderr)?;
     if diags.has_errors() {
-        return Err(Error::Invalid {
-            count: diags.error_count(),
-        });
+        return Err(SecretsError::NotRekeyed(diags.error_count()).into());
     }
     for (key, armored) in &fresh {
         text = target.set(Some(&text), key, armored)?;
