@@ -402,7 +402,11 @@ fn check_application(env: &ArgoEnv, allocation: &Allocation, shown: &str) -> Res
     // nowhere in particular) is someone else's, and must not get this app's Secrets
     // rendered for it.
     let Some(ns) = &env.destination_namespace else {
-        return Err(ArgoError::Missing("ARGOCD_APP_NAMESPACE"));
+        return Err(ArgoError::NoDestinationNamespace {
+            app: env.app_name.clone(),
+            allocation: shown.to_owned(),
+            wanted: allocation.namespace.clone(),
+        });
     };
     if *ns != allocation.namespace {
         return Err(ArgoError::OtherNamespace {

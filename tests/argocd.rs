@@ -331,7 +331,10 @@ fn an_application_for_another_repo_or_path_is_refused() {
         "Application `acme-shop` deploys to namespace `mallory`, but its allocation",
     );
     set(&mut env, "ARGOCD_APP_NAMESPACE", "");
-    refused(&app.run(&env), "ARGOCD_APP_NAMESPACE is not set");
+    refused(
+        &app.run(&env),
+        "Application `acme-shop` names no destination namespace (ARGOCD_APP_NAMESPACE is empty)",
+    );
 
     // In another project than the fleet's for the app, Argo CD's own checks of repo and
     // destination are not the allocation's.

@@ -193,6 +193,18 @@ pub enum ArgoError {
         /// The allocation's namespace.
         wanted: String,
     },
+    /// The Application names no destination namespace.
+    #[error(
+        "Application `{app}` names no destination namespace (ARGOCD_APP_NAMESPACE is empty); its allocation {allocation} gives it `{wanted}`"
+    )]
+    NoDestinationNamespace {
+        /// The Application.
+        app: String,
+        /// The allocation file.
+        allocation: String,
+        /// The allocation's namespace.
+        wanted: String,
+    },
     /// The Application is in another AppProject than the one the fleet made for the app,
     /// which is what confines it to the allocation's repo and destination.
     #[error(
@@ -298,6 +310,9 @@ impl ArgoError {
             | ArgoError::OtherPath { .. }
             | ArgoError::OtherNamespace { .. } => {
                 "only the repo, path and namespace the allocation names may be deployed as this app"
+            }
+            ArgoError::NoDestinationNamespace { .. } => {
+                "set the Application's spec.destination.namespace to the allocation's namespace (the fleet's Applications do)"
             }
             ArgoError::OtherProject { .. } => {
                 "deploy the app through the Application the fleet makes for it, in its own project"

@@ -125,10 +125,11 @@ pub fn desired(
     for (key, armored) in &spec.data {
         // Only a key a Secret can hold: the API server would refuse the whole Secret,
         // and every value of the app would wait on the one.
-        if !crate::input::formats::config_key(key) || key.len() > 253 {
+        let dots = key == "." || key == ".." || key.starts_with("..");
+        if !crate::input::formats::config_key(key) || dots || key.len() > 253 {
             out.refused.push(Refused {
                 key: key.clone(),
-                reason: "not a Secret key (letters, digits, '-', '_' and '.', at most 253)"
+                reason: "not a Secret key (letters, digits, '-', '_' and '.', at most 253, not `.`, `..` or starting with `..`)"
                     .to_owned(),
             });
             continue;
@@ -243,9 +244,13 @@ mod tests {
             .insert(forged.into(), sealed("v", "acme", "shop", forged, &key));
         spec.data
             .insert("GOOD".into(), sealed("1", "acme", "shop", "GOOD", &key));
+        for dots in [".", "..", "..x"] {
+            spec.data
+                .insert(dots.into(), sealed("v", "acme", "shop", dots, &key));
+        }
         let d = desired(&spec, &app(), std::slice::from_ref(&key));
         assert_eq!(d.values.keys().collect::<Vec<_>>(), ["GOOD"]);
-        assert_eq!(d.refused.len(), 1);
+        assert_eq!(d.refused.len(), 4);
         assert!(d.refused[0].reason.starts_with("not a Secret key"));
     }
 

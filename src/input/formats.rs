@@ -137,11 +137,17 @@ pub fn absolute_path(s: &str) -> bool {
     s.starts_with('/') && !s.contains(['\0', ':']) && !s.split('/').any(|seg| seg == "..")
 }
 
-/// An [`absolute_path`] other than the root itself (a volume mounted over `/` hides the
-/// image, and the container cannot start), written clean: no empty or `.` segment and no
-/// trailing `/`, so that two spellings of one place compare equal
-/// (`/app/conf/x.ini/` is `/app/conf/x.ini` to the runtime).
+/// An [`absolute_path`] other than the root itself: a volume mounted over `/` hides the
+/// image, and the container cannot start.
 pub fn mount_path(s: &str) -> bool {
+    absolute_path(s) && s.split('/').any(|seg| !seg.is_empty() && seg != ".")
+}
+
+/// A [`mount_path`] written clean: no empty or `.` segment and no trailing `/`. The
+/// mounts dovetail makes itself (config files, the static volume) are compared with one
+/// another, and two spellings of one place (`/app/conf/x.ini/` is `/app/conf/x.ini` to
+/// the runtime) must compare equal.
+pub fn clean_mount_path(s: &str) -> bool {
     absolute_path(s) && s[1..].split('/').all(|seg| !seg.is_empty() && seg != ".")
 }
 
@@ -266,11 +272,16 @@ pub fn divisor(s: &str) -> bool {
     cpu(s) || bytes(s)
 }
 
-/// An [`image`] with a tag or a digest: the platform's helper images, which every app
-/// runs (`redis` alone would be whatever `latest` is at each pull).
+/// An [`image`] with a digest, or a tag other than `latest`: the platform's helper
+/// images, which every app runs (`redis` or `redis:latest` would be whatever `latest`
+/// is at each pull).
 pub fn pinned_image(s: &str) -> bool {
     let last = s.rsplit('/').next().unwrap_or(s);
-    image(s) && (last.contains(':') || last.contains('@'))
+    image(s)
+        && (last.contains('@')
+            || last
+                .rsplit_once(':')
+                .is_some_and(|(_, tag)| tag != "latest"))
 }
 
 /// An image reference: `[host[:port]/]path[:tag][@sha256:<64 hex>]`, with path
@@ -425,29 +436,42 @@ fn cron_field(field: &str, min: u32, max: u32, names: &[&str]) -> bool {
 }
 
 /// A duration as Go's `time.ParseDuration` takes it, unsigned: numbers with an optional
-/// fraction, each with a unit (`6h`, `1h30m`, `1.5h`, `90s`), or `0`.
+/// fraction, each with a unit (`6h`, `1h30m`, `1.5h`, `90s`), from one second (robfig
+/// runs anything shorter every second) to Go's limit of about 292 years (past it,
+/// the parse overflows and CloudNativePG's webhook refuses the schedule).
 fn go_duration(s: &str) -> bool {
-    if s == "0" {
-        return true;
-    }
+    const NANOS_PER_SECOND: u128 = 1_000_000_000;
     let mut rest = s;
+    let mut nanos: u128 = 0;
     while !rest.is_empty() {
         let number = rest
             .bytes()
             .take_while(|b| b.is_ascii_digit() || *b == b'.')
             .count();
         let (n, after) = rest.split_at(number);
-        let n_ok = match n.split_once('.') {
-            Some((i, f)) => (!i.is_empty() || !f.is_empty()) && !f.contains('.'),
-            None => !n.is_empty(),
-        };
-        let unit = after.bytes().take_while(u8::is_ascii_alphabetic).count();
-        if !n_ok || !matches!(&after[..unit], "ns" | "us" | "ms" | "s" | "m" | "h") {
+        let (int, frac) = n.split_once('.').unwrap_or((n, ""));
+        if (int.is_empty() && frac.is_empty()) || frac.contains('.') || int.len() > 20 {
             return false;
         }
-        rest = &after[unit..];
+        let unit_len = after.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let unit: u128 = match &after[..unit_len] {
+            "ns" => 1,
+            "us" => 1_000,
+            "ms" => 1_000_000,
+            "s" => NANOS_PER_SECOND,
+            "m" => 60 * NANOS_PER_SECOND,
+            "h" => 3600 * NANOS_PER_SECOND,
+            _ => return false,
+        };
+        // Go keeps up to nanoseconds of a fraction; the rest cannot matter here.
+        let frac: String = frac.chars().take(9).collect();
+        let scale = 10u128.pow(u32::try_from(frac.len()).unwrap_or(0));
+        let whole = int.parse::<u128>().unwrap_or(0) * unit;
+        let part = frac.parse::<u128>().unwrap_or(0) * unit / scale;
+        nanos = nanos.saturating_add(whole).saturating_add(part);
+        rest = &after[unit_len..];
     }
-    !s.is_empty()
+    !s.is_empty() && nanos >= NANOS_PER_SECOND && nanos <= i64::MAX as u128
 }
 
 /// `^[1-9][0-9]*[dwm]$`: how long backups are kept (days, weeks, months).
@@ -539,6 +563,8 @@ mod tests {
             "@every 6h",
             "@every 1h30m",
             "@every 1.5h",
+            "@every 1s",
+            "@every 2562047h",
             "0 0 3 * * 0",
             "0 0 3 ? * SUN",
             "0 0 3 1-15 jan-MAR mon-fri",
@@ -559,6 +585,9 @@ mod tests {
             "@every 6",
             "@every abc",
             "@every ",
+            "@every 0",
+            "@every 1ms",
+            "@every 99999999999h",
             "0 0 3 0 * *",
             "0 0 3 * 13 *",
             "0 0 5-3 * * *",
@@ -622,6 +651,7 @@ mod tests {
             "redis",
             "localhost:5000/redis",
             "docker.io/library/postgres",
+            "redis:latest",
         ] {
             assert!(image(bad) && !pinned_image(bad), "{bad}");
         }
@@ -707,8 +737,12 @@ mod tests {
         assert!(mount_path("/app/static") && !mount_path("/") && !mount_path("//./"));
         // Regression: spellings of one place the clash checks compared as different.
         for unclean in ["/app/static/", "/app//static", "/app/./static", "/./app"] {
-            assert!(!mount_path(unclean), "{unclean}");
+            assert!(
+                mount_path(unclean) && !clean_mount_path(unclean),
+                "{unclean}"
+            );
         }
+        assert!(clean_mount_path("/app/static") && !clean_mount_path("/"));
         assert!(
             hostname("shop.acme.example")
                 && hostname("1.2.3.example")

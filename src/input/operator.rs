@@ -713,12 +713,41 @@ impl<'t> OperatorRepo<'t> {
 /// A wildcard `*.p` covers one label under `p`.
 #[derive(Default)]
 struct DomainClaims {
-    /// Each domain as written (`shop.acme.example`, `*.apps.example.net`): its tenant
-    /// and allocation file.
-    by_domain: HashMap<String, (String, String)>,
-    /// The exact domains under each parent (`acme.example` for `shop.acme.example`),
-    /// with their tenant and allocation file.
-    exact_by_parent: HashMap<String, Vec<(String, String, String)>>,
+    /// Each domain as written (`shop.acme.example`, `*.apps.example.net`), as first
+    /// claimed.
+    by_domain: HashMap<String, Claim>,
+    /// The exact domains under each parent (`acme.example` for `shop.acme.example`).
+    exact_by_parent: HashMap<String, Vec<(String, Claim)>>,
+}
+
+/// Where an allocation lists a domain.
+#[derive(Clone)]
+struct Claim {
+    tenant: String,
+    file: String,
+    index: usize,
+    pos: Pos,
+}
+
+impl Claim {
+    /// The error at this claim, for a clash found when reading `other`: reported at
+    /// both ends, since either allocation may be the one a change added.
+    fn clash(&self, domain: &str, other: &Claim, other_domain: &str) -> Diagnostic {
+        let path = Path::root().key("domains").index(self.index);
+        Diagnostic {
+            severity: crate::diag::Severity::Error,
+            code: Code::DomainClaimedTwice,
+            file: self.file.clone(),
+            pos: self.pos,
+            field: path.to_string(),
+            path,
+            message: format!(
+                "`{domain}` overlaps `{other_domain}`, tenant `{}`'s ({}:{})",
+                other.tenant, other.file, other.pos
+            ),
+            hint: Some("give each tenant domains of its own".to_owned()),
+        }
+    }
 }
 
 impl DomainClaims {
@@ -730,58 +759,46 @@ impl DomainClaims {
         doc: &Doc,
         diags: &mut Diagnostics,
     ) {
-        let mut clash = |i: usize, message: String| {
-            diags.push(
-                doc.error(
-                    Code::DomainClaimedTwice,
-                    &Path::root().key("domains").index(i),
-                    message,
-                )
-                .hint("give each tenant domains of its own"),
-            );
-        };
-        for (i, domain) in allocation.domains.iter().enumerate() {
-            if let Some((other, file)) = self.by_domain.get(domain)
-                && other != tenant
-            {
-                clash(i, format!("`{domain}` is also tenant `{other}`'s ({file})"));
-                continue;
+        for (index, domain) in allocation.domains.iter().enumerate() {
+            let here = Claim {
+                tenant: tenant.to_owned(),
+                file: shown.to_owned(),
+                index,
+                pos: doc.root.locate(&Path::root().key("domains").index(index)),
+            };
+            // The other tenant's claim this one clashes with, and its domain.
+            let clash = if let Some(first) = self.by_domain.get(domain) {
+                Some((first.clone(), domain.clone()))
+            } else if let Some(parent) = domain.strip_prefix("*.") {
+                self.exact_by_parent.get(parent).and_then(|under| {
+                    under
+                        .iter()
+                        .find(|(_, c)| c.tenant != tenant)
+                        .map(|(d, c)| (c.clone(), d.clone()))
+                })
+            } else {
+                domain.split_once('.').and_then(|(_, parent)| {
+                    let wildcard = format!("*.{parent}");
+                    self.by_domain.get(&wildcard).map(|c| (c.clone(), wildcard))
+                })
+            };
+            match clash {
+                Some((first, theirs)) if first.tenant != tenant => {
+                    diags.push(here.clash(domain, &first, &theirs));
+                    diags.push(first.clash(&theirs, &here, domain));
+                    continue;
+                }
+                _ => {}
             }
-            if let Some(parent) = domain.strip_prefix("*.") {
-                let covered = self
-                    .exact_by_parent
-                    .get(parent)
-                    .and_then(|under| under.iter().find(|(_, other, _)| other != tenant));
-                if let Some((host, other, file)) = covered {
-                    clash(
-                        i,
-                        format!("`{domain}` covers `{host}`, tenant `{other}`'s ({file})"),
-                    );
-                    continue;
-                }
-            } else if let Some((_, parent)) = domain.split_once('.') {
-                let wildcard = format!("*.{parent}");
-                if let Some((other, file)) = self
-                    .by_domain
-                    .get(&wildcard)
-                    .filter(|(other, _)| other != tenant)
-                {
-                    clash(
-                        i,
-                        format!(
-                            "`{domain}` is covered by `{wildcard}`, tenant `{other}`'s ({file})"
-                        ),
-                    );
-                    continue;
-                }
+            if !domain.starts_with("*.")
+                && let Some((_, parent)) = domain.split_once('.')
+            {
                 self.exact_by_parent
                     .entry(parent.to_owned())
                     .or_default()
-                    .push((domain.clone(), tenant.to_owned(), shown.to_owned()));
+                    .push((domain.clone(), here.clone()));
             }
-            self.by_domain
-                .entry(domain.clone())
-                .or_insert_with(|| (tenant.to_owned(), shown.to_owned()));
+            self.by_domain.entry(domain.clone()).or_insert(here);
         }
     }
 }

@@ -29,6 +29,7 @@ macro_rules! validator {
                                     formats = {
                                         "dovetail-absolute-path" => crate::input::formats::absolute_path,
                                         "dovetail-mount-path" => crate::input::formats::mount_path,
+                                        "dovetail-clean-mount-path" => crate::input::formats::clean_mount_path,
                                         "dovetail-age-recipient" => crate::input::formats::age_recipient,
                                         "dovetail-cidr" => crate::input::formats::cidr,
                                         "dovetail-bytes" => crate::input::formats::bytes,

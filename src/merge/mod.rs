@@ -449,7 +449,11 @@ fn resources_for(cx: &mut Ctx<'_>, pa: &ProcessAllocation, at: &Path) -> Resourc
         check_resources(cx, &r, at, false);
         r
     } else {
-        if pa.plan.is_none() {
+        // A cpu or memory in error was left out: its own error says what is wrong.
+        let dropped = ["cpu", "memory", "plan"]
+            .iter()
+            .any(|k| cx.dropped(cx.inputs.allocation_doc, &at.key(k)));
+        if pa.plan.is_none() && !dropped {
             cx.alloc_err(
                 Code::BadSize,
                 at,
@@ -591,7 +595,7 @@ fn check_process_lists(cx: &mut Ctx<'_>, names: &BTreeSet<&str>) {
 /// fleet does not see the app): a second process sized by it would run on the rollout,
 /// init and sidecar headroom of the others, and an app with several would have its pods
 /// refused by the quota. Without a quota of its own for each amount, one such process.
-fn check_star_quota(cx: &mut Ctx) {
+fn check_star_quota(cx: &mut Ctx<'_>) {
     let alloc = cx.inputs.allocation;
     if !alloc.processes.contains_key("*") {
         return;
@@ -600,9 +604,6 @@ fn check_star_quota(cx: &mut Ctx) {
         .quota
         .as_ref()
         .is_some_and(|q| q.cpu.is_some() && q.memory.is_some() && q.ephemeral_storage.is_some());
-    if explicit {
-        return;
-    }
     let unnamed: Vec<&String> = cx
         .inputs
         .app
@@ -611,6 +612,25 @@ fn check_star_quota(cx: &mut Ctx) {
         .keys()
         .filter(|name| !alloc.processes.contains_key(name.as_str()))
         .collect();
+    if explicit {
+        // The quota must then fit every one of them: what the fleet checks counts one.
+        let count = u32::try_from(unnamed.len()).unwrap_or(u32::MAX);
+        let once = sizes::quota_shortfalls(cx.inputs.platform, alloc, 1);
+        for (field, given, needed) in sizes::quota_shortfalls(cx.inputs.platform, alloc, count) {
+            if once.iter().any(|(f, ..)| *f == field) {
+                continue;
+            }
+            cx.alloc_err(
+                Code::QuotaTooSmall,
+                &Path::root().key("quota").key(field),
+                format!(
+                    "`{given}` cannot fit the app's {count} processes sized by `*` with the rest of the allocation, which need {needed}"
+                ),
+                "raise the quota, or size each process in the allocation",
+            );
+        }
+        return;
+    }
     if let [first, rest @ ..] = unnamed.as_slice() {
         let file = cx.alloc_file().to_owned();
         for name in rest {

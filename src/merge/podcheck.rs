@@ -1925,24 +1925,45 @@ fn check_volume(v: &Value, p: &[Seg], out: &mut Vec<Problem>) {
     }
 }
 
-/// An item's `path`, seen in `paths` before: the API server warns of two items written
-/// to one file of a volume (`overlapping paths`), and only one of them lands.
+/// An item's `path` that overlaps one seen in `paths` before: the same file, or a file
+/// where another item needs a directory (`a` and `a/b`). The API server warns of both
+/// (`overlapping paths`); only one of two such items lands, and the volume of the
+/// second kind never mounts.
 fn written_once(
     paths: &mut BTreeSet<String>,
     path: Option<String>,
     at: Path,
     out: &mut Vec<Problem>,
 ) {
-    if let Some(path) = path
-        && !paths.insert(path.clone())
+    let Some(path) = path else { return };
+    let path = path.trim_end_matches('/').to_owned();
+    let under = |inner: &str, outer: &str| {
+        inner
+            .strip_prefix(outer)
+            .is_some_and(|rest| rest.starts_with('/'))
+    };
+    if let Some(seen) = paths
+        .iter()
+        .find(|p| **p == path || under(&path, p) || under(p, &path))
     {
+        let message = if *seen == path {
+            format!("path {} is written twice in this volume", q(&path))
+        } else {
+            format!(
+                "path {} overlaps {} in this volume: one is a file, the other needs it to be a directory",
+                q(&path),
+                q(seen)
+            )
+        };
         push(
             out,
             key(&at, "path"),
-            format!("path {} is written twice in this volume", q(&path)),
+            message,
             "give every item its own path",
         );
+        return;
     }
+    paths.insert(path);
 }
 
 /// A file mode: int32 from 0 to 0777. A YAML 1.2 reader takes `0644` as decimal 644,
@@ -3466,6 +3487,17 @@ mod tests {
             json!({"name": "v", "downwardAPI": {"items": [
             {"path": "x", "fieldRef": {"fieldPath": "metadata.name"}}, {"path": "x", "fieldRef": {"fieldPath": "metadata.uid"}}]}}),
             "written twice",
+        );
+        vol_refused(
+            json!({"name": "v", "configMap": {"name": "c", "items": [{"key": "a", "path": "a"}, {"key": "b", "path": "a/b"}]}}),
+            "path `a/b` overlaps `a` in this volume",
+        );
+        vol_refused(
+            json!({"name": "v", "configMap": {"name": "c", "items": [{"key": "a", "path": "a/b"}, {"key": "b", "path": "a"}]}}),
+            "path `a` overlaps `a/b`",
+        );
+        vol_accepted(
+            json!({"name": "v", "configMap": {"name": "c", "items": [{"key": "a", "path": "a/b"}, {"key": "b", "path": "a/c"}, {"key": "c", "path": "ab"}]}}),
         );
     }
 

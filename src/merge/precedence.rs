@@ -239,6 +239,27 @@ fn the_star_entry_sizes_every_process_not_named() {
             "{quota}"
         );
     }
+    // An explicit quota must fit every process under `*`: the fleet, which checks it
+    // against the allocation alone, counts one.
+    let star_only = "  \"*\": {replicas: 1, plan: small}\n";
+    let quota = "quota: {cpu: \"1.5\", memory: 3Gi, ephemeralStorage: 100Gi}\n";
+    let one = "  web: {command: [/run]}\n";
+    merged(one, &allocation(star_only, quota), PLATFORM);
+    assert_eq!(
+        refused(three, &allocation(star_only, quota), PLATFORM),
+        [
+            (
+                Code::QuotaTooSmall,
+                "operator/tenants/acme/shop.yaml".to_owned(),
+                "quota.cpu".to_owned()
+            ),
+            (
+                Code::QuotaTooSmall,
+                "operator/tenants/acme/shop.yaml".to_owned(),
+                "quota.memory".to_owned()
+            ),
+        ]
+    );
     // Without `*`, a process not named is the app's error, pointing at the allocation.
     assert_eq!(
         refused(

@@ -15,7 +15,7 @@ use crate::quantity::Quantity;
 /// The merge's checks of an allocation on its own, for the fleet: an explicit `quota`
 /// must fit the allocation's own pods and volumes.
 pub fn check_allocation(platform: &Platform, a: &Allocation, doc: &Doc, diags: &mut Diagnostics) {
-    for (field, given, needed) in quota_shortfalls(platform, a) {
+    for (field, given, needed) in quota_shortfalls(platform, a, 1) {
         diags.push(
             doc.error(
                 Code::QuotaTooSmall,
@@ -28,15 +28,17 @@ pub fn check_allocation(platform: &Platform, a: &Allocation, doc: &Doc, diags: &
 }
 
 /// Where an allocation's explicit `quota` is below what its own processes, storage,
-/// database and Redis need (as the fleet derives it): `(field, given, needed)`.
+/// database and Redis need (as the fleet derives it, with `unnamed` processes under
+/// `"*"`, which the fleet, not seeing the app, takes as one): `(field, given, needed)`.
 pub fn quota_shortfalls(
     platform: &Platform,
     a: &Allocation,
+    unnamed: u32,
 ) -> Vec<(&'static str, String, String)> {
     let Some(quota) = &a.quota else {
         return Vec::new();
     };
-    let sizes = Sizes::of(platform, a);
+    let sizes = Sizes::with_unnamed(platform, a, unnamed);
     let mut out = Vec::new();
     let mut check = |field: &'static str,
                      given: &Option<String>,
@@ -139,6 +141,12 @@ impl Sizes {
     /// size run before it). The `"*"` entry counts as one process; the merge refuses a
     /// second process under it unless the allocation's `quota` is explicit.
     pub fn of(platform: &Platform, a: &Allocation) -> Sizes {
+        Sizes::with_unnamed(platform, a, 1)
+    }
+
+    /// [`Sizes::of`] with `unnamed` processes under `"*"` (at least one), as an app's
+    /// render, which sees the app, counts them.
+    fn with_unnamed(platform: &Platform, a: &Allocation, unnamed: u32) -> Sizes {
         let sidecar_resources = platform.sidecar_resources();
         let sidecar = Size::of(&sidecar_resources);
         // Every pod of a process may run `policy.maxSidecars` sidecars of the fragments'.
@@ -173,7 +181,12 @@ impl Sizes {
                 .as_ref()
                 .map_or(0, |s| s.max_replicas)
                 .max(p.replicas.unwrap_or(1));
-            total = total.plus(pod.plus(sidecars).times(most.saturating_add(1)));
+            let copies = if name == "*" { unnamed.max(1) } else { 1 };
+            total = total.plus(
+                pod.plus(sidecars)
+                    .times(most.saturating_add(1))
+                    .times(copies),
+            );
             largest = largest.max(pod);
             largest_pod = largest_pod.max(pod);
         }

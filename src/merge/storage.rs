@@ -184,21 +184,10 @@ pub(super) fn check_mount_clash(
     files: &[ResolvedFile],
     static_files: Option<&ResolvedStatic>,
 ) {
-    let runs_init_in_web = cx
-        .inputs
-        .app
-        .app
-        .init
-        .as_ref()
-        .is_some_and(|i| i.mode == InitMode::InitContainer);
     let has_init = cx.inputs.app.app.init.is_some();
     // Whether a container mounts both: the init step mounts every file and the static
-    // volume, and runs in web's pods as an init container.
-    let together = |a: &[String], b: &[String]| {
-        has_init
-            || a.iter()
-                .any(|p| b.contains(p) || (runs_init_in_web && p == "web" && !b.is_empty()))
-    };
+    // volume (in web's pods, when it runs there).
+    let together = |a: &[String], b: &[String]| has_init || a.iter().any(|p| b.contains(p));
     // A mount beneath a file's: the runtime cannot make a directory inside a file, and
     // the container does not start.
     let beneath = |inner: &str, file: &str| {
@@ -227,6 +216,7 @@ pub(super) fn check_mount_clash(
                 clashes.push((
                     i,
                     format!("`{mount}` is also where the static volume is mounted"),
+                    "mount the file elsewhere, or inside the static volume's directory",
                 ));
             } else if beneath(&s.mount, mount) {
                 clashes.push((
@@ -235,6 +225,7 @@ pub(super) fn check_mount_clash(
                         "the static volume is mounted at `{}`, inside this file",
                         s.mount
                     ),
+                    "mount the file elsewhere, or the static volume outside it",
                 ));
             }
         }
@@ -243,16 +234,17 @@ pub(super) fn check_mount_clash(
                 clashes.push((
                     i,
                     format!("another file is mounted at `{other}`, inside this one"),
+                    "mount one of the two files elsewhere",
                 ));
             }
         }
     }
-    for (i, message) in clashes {
+    for (i, message, hint) in clashes {
         cx.app_err(
             Code::MountClash,
             &Path::root().key("files").index(i).key("mount"),
             message,
-            "mount the file elsewhere, or inside the static volume's directory",
+            hint,
         );
     }
 }
