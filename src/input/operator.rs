@@ -680,6 +680,7 @@ impl<'t> OperatorRepo<'t> {
                 }
             }
         }
+        domains.check_wildcards(diags);
         (platform, members)
     }
 
@@ -710,47 +711,28 @@ impl<'t> OperatorRepo<'t> {
 
 /// The hostnames the fleet's allocations let their apps use, by tenant: one tenant's
 /// customer could otherwise claim another's host, and have a certificate issued for it.
-/// A wildcard `*.p` covers one label under `p`.
+/// A wildcard `*.p` covers one label under `p`. Kept small (the fleet streams): each
+/// domain once, with where it was first listed.
 #[derive(Default)]
 struct DomainClaims {
+    /// Each allocation that lists domains: its tenant and file.
+    owners: Vec<(String, String)>,
     /// Each domain as written (`shop.acme.example`, `*.apps.example.net`), as first
-    /// claimed.
+    /// listed.
     by_domain: HashMap<String, Claim>,
-    /// The exact domains under each parent (`acme.example` for `shop.acme.example`).
-    exact_by_parent: HashMap<String, Vec<(String, Claim)>>,
 }
 
-/// Where an allocation lists a domain.
-#[derive(Clone)]
+/// Where an allocation lists a domain: the allocation (an index into `owners`), the
+/// index in its `domains` and the place in its file.
+#[derive(Clone, Copy)]
 struct Claim {
-    tenant: String,
-    file: String,
+    owner: usize,
     index: usize,
     pos: Pos,
 }
 
-impl Claim {
-    /// The error at this claim, for a clash found when reading `other`: reported at
-    /// both ends, since either allocation may be the one a change added.
-    fn clash(&self, domain: &str, other: &Claim, other_domain: &str) -> Diagnostic {
-        let path = Path::root().key("domains").index(self.index);
-        Diagnostic {
-            severity: crate::diag::Severity::Error,
-            code: Code::DomainClaimedTwice,
-            file: self.file.clone(),
-            pos: self.pos,
-            field: path.to_string(),
-            path,
-            message: format!(
-                "`{domain}` overlaps `{other_domain}`, tenant `{}`'s ({}:{})",
-                other.tenant, other.file, other.pos
-            ),
-            hint: Some("give each tenant domains of its own".to_owned()),
-        }
-    }
-}
-
 impl DomainClaims {
+    /// Records `allocation`'s domains, refusing one another tenant listed already.
     fn claim(
         &mut self,
         tenant: &str,
@@ -759,46 +741,73 @@ impl DomainClaims {
         doc: &Doc,
         diags: &mut Diagnostics,
     ) {
+        if allocation.domains.is_empty() {
+            return;
+        }
+        let owner = self.owners.len();
+        self.owners.push((tenant.to_owned(), shown.to_owned()));
         for (index, domain) in allocation.domains.iter().enumerate() {
             let here = Claim {
-                tenant: tenant.to_owned(),
-                file: shown.to_owned(),
+                owner,
                 index,
                 pos: doc.root.locate(&Path::root().key("domains").index(index)),
             };
-            // The other tenant's claim this one clashes with, and its domain.
-            let clash = if let Some(first) = self.by_domain.get(domain) {
-                Some((first.clone(), domain.clone()))
-            } else if let Some(parent) = domain.strip_prefix("*.") {
-                self.exact_by_parent.get(parent).and_then(|under| {
-                    under
-                        .iter()
-                        .find(|(_, c)| c.tenant != tenant)
-                        .map(|(d, c)| (c.clone(), d.clone()))
-                })
-            } else {
-                domain.split_once('.').and_then(|(_, parent)| {
-                    let wildcard = format!("*.{parent}");
-                    self.by_domain.get(&wildcard).map(|c| (c.clone(), wildcard))
-                })
-            };
-            match clash {
-                Some((first, theirs)) if first.tenant != tenant => {
-                    diags.push(here.clash(domain, &first, &theirs));
-                    diags.push(first.clash(&theirs, &here, domain));
-                    continue;
+            match self.by_domain.get(domain) {
+                Some(first) if self.owners[first.owner].0 != tenant => {
+                    let first = *first;
+                    self.clash(domain, here, domain, first, diags);
                 }
-                _ => {}
+                Some(_) => {}
+                None => {
+                    self.by_domain.insert(domain.clone(), here);
+                }
             }
-            if !domain.starts_with("*.")
-                && let Some((_, parent)) = domain.split_once('.')
+        }
+    }
+
+    /// Once every allocation is in: an exact domain under another tenant's wildcard.
+    fn check_wildcards(&self, diags: &mut Diagnostics) {
+        let mut found = Vec::new();
+        for (domain, claim) in &self.by_domain {
+            if domain.starts_with("*.") {
+                continue;
+            }
+            let Some((_, parent)) = domain.split_once('.') else {
+                continue;
+            };
+            let wildcard = format!("*.{parent}");
+            if let Some(w) = self.by_domain.get(&wildcard)
+                && self.owners[w.owner].0 != self.owners[claim.owner].0
             {
-                self.exact_by_parent
-                    .entry(parent.to_owned())
-                    .or_default()
-                    .push((domain.clone(), here.clone()));
+                found.push((domain.clone(), *claim, wildcard, *w));
             }
-            self.by_domain.entry(domain.clone()).or_insert(here);
+        }
+        // In the order of the files, whatever the map's.
+        found.sort_by_key(|(_, c, _, _)| (c.owner, c.index));
+        for (domain, claim, wildcard, w) in found {
+            self.clash(&domain, claim, &wildcard, w, diags);
+        }
+    }
+
+    /// The error at both claims: either allocation may be the one a change added.
+    fn clash(&self, a: &str, at_a: Claim, b: &str, at_b: Claim, diags: &mut Diagnostics) {
+        for (domain, here, other_domain, other) in [(a, at_a, b, at_b), (b, at_b, a, at_a)] {
+            let (_, file) = &self.owners[here.owner];
+            let (other_tenant, other_file) = &self.owners[other.owner];
+            let path = Path::root().key("domains").index(here.index);
+            diags.push(Diagnostic {
+                severity: crate::diag::Severity::Error,
+                code: Code::DomainClaimedTwice,
+                file: file.clone(),
+                pos: here.pos,
+                field: path.to_string(),
+                path,
+                message: format!(
+                    "`{domain}` overlaps `{other_domain}`, tenant `{other_tenant}`'s ({other_file}:{})",
+                    other.pos
+                ),
+                hint: Some("give each tenant domains of its own".to_owned()),
+            });
         }
     }
 }
