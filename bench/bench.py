@@ -130,8 +130,10 @@ def fleet_repo(scratch):
     for i in range(FLEET_SIZE):
         tenant = op / "tenants" / f"t{i // 10:03}"
         tenant.mkdir(parents=True, exist_ok=True)
+        # Each tenant its own domains: two tenants may not share a hostname (DT607).
         (tenant / f"app{i}.yaml").write_text(
-            template.replace("namespace: acme-shop", f"namespace: t{i:04}"))
+            template.replace("namespace: acme-shop", f"namespace: t{i:04}")
+            .replace(".acme.", f".{tenant.name}."))
     (op / "tenants/acme/shop.yaml").unlink()
     return op
 

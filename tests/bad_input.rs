@@ -891,6 +891,29 @@ fn two_tenants_may_not_use_one_hostname() {
         .invalid(
             "operator/tenants/acme/shop.yaml:7:11: error: domains[0]: `shop.acme.example` overlaps `shop.acme.example`, tenant `beta`'s (operator/tenants/beta/blog.yaml:7:11)",
         );
+    // However many clash with one domain, its own allocation hears of it once.
+    let mut three = blog("[shop.acme.example]");
+    let shop = three.read(ALLOC);
+    three.write(
+        "operator/tenants/gamma/wiki.yaml",
+        shop.replace("namespace: acme-shop", "namespace: gamma-wiki"),
+    );
+    let r = three.validate_operator(Format::Text);
+    assert_eq!(
+        r.stderr
+            .matches("operator/tenants/acme/shop.yaml:7:11: error")
+            .count(),
+        1,
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(
+            "operator/tenants/gamma/wiki.yaml:7:11: error: domains[0]: `shop.acme.example` overlaps"
+        ),
+        "{}",
+        r.stderr
+    );
     blog("[\"*.acme.example\"]")
         .validate_operator(Format::Text)
         .invalid("domains[0]: `*.acme.example` overlaps `shop.acme.example`, tenant `acme`'s");

@@ -720,6 +720,9 @@ struct DomainClaims {
     /// Each domain as written (`shop.acme.example`, `*.apps.example.net`), as first
     /// listed.
     by_domain: HashMap<String, Claim>,
+    /// The first claims already reported: once each, however many allocations clash
+    /// with one.
+    reported: std::collections::HashSet<(usize, usize)>,
 }
 
 /// Where an allocation lists a domain: the allocation (an index into `owners`), the
@@ -766,7 +769,7 @@ impl DomainClaims {
     }
 
     /// Once every allocation is in: an exact domain under another tenant's wildcard.
-    fn check_wildcards(&self, diags: &mut Diagnostics) {
+    fn check_wildcards(&mut self, diags: &mut Diagnostics) {
         let mut found = Vec::new();
         for (domain, claim) in &self.by_domain {
             if domain.starts_with("*.") {
@@ -789,9 +792,13 @@ impl DomainClaims {
         }
     }
 
-    /// The error at both claims: either allocation may be the one a change added.
-    fn clash(&self, a: &str, at_a: Claim, b: &str, at_b: Claim, diags: &mut Diagnostics) {
+    /// The error at both claims (either allocation may be the one a change added), each
+    /// claim reported once.
+    fn clash(&mut self, a: &str, at_a: Claim, b: &str, at_b: Claim, diags: &mut Diagnostics) {
         for (domain, here, other_domain, other) in [(a, at_a, b, at_b), (b, at_b, a, at_a)] {
+            if !self.reported.insert((here.owner, here.index)) {
+                continue;
+            }
             let (_, file) = &self.owners[here.owner];
             let (other_tenant, other_file) = &self.owners[other.owner];
             let path = Path::root().key("domains").index(here.index);
