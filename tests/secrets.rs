@@ -476,19 +476,22 @@ fn rekey_rotates_every_value_to_the_new_platform_key() {
     k.s.edit("operator/platform.yaml", &k.recipient, &new_r);
 
     let old_key = k.s.path("key.txt");
-    let r = dovetail(
-        &[
-            "secrets",
-            "rekey",
-            "--app",
-            k.s.app().to_str().unwrap(),
-            "--operator",
-            k.s.operator().to_str().unwrap(),
-            "--identity",
-            old_key.to_str().unwrap(),
-        ],
-        k.s.dir.path(),
-    );
+    let rekey_with_old_key = || {
+        dovetail(
+            &[
+                "secrets",
+                "rekey",
+                "--app",
+                k.s.app().to_str().unwrap(),
+                "--operator",
+                k.s.operator().to_str().unwrap(),
+                "--identity",
+                old_key.to_str().unwrap(),
+            ],
+            k.s.dir.path(),
+        )
+    };
+    let r = rekey_with_old_key();
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("rekeyed 2 value(s)"));
     no_plaintext(&r);
@@ -504,19 +507,7 @@ fn rekey_rotates_every_value_to_the_new_platform_key() {
     // Again with the old key, which opens none of them now: the message is a rekey's
     // (pass the key they are encrypted to), not a render's (encrypt them anew), and
     // nothing is written.
-    let r = dovetail(
-        &[
-            "secrets",
-            "rekey",
-            "--app",
-            k.s.app().to_str().unwrap(),
-            "--operator",
-            k.s.operator().to_str().unwrap(),
-            "--identity",
-            old_key.to_str().unwrap(),
-        ],
-        k.s.dir.path(),
-    );
+    let r = rekey_with_old_key();
     r.invalid("data.SECRET_KEY: no identity given (--identity) opens it; pass the key the values are encrypted to now");
     assert!(
         r.stderr

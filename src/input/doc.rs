@@ -120,9 +120,7 @@ pub fn typed<T: DeserializeOwned>(
             match serde_path_to_error::deserialize(&value) {
                 Ok(t) => return Some(t),
                 Err(e) => {
-                    let before = value.clone();
-                    prune(&mut value, &yaml::Path::parse(&e.path().to_string()));
-                    if value == before {
+                    if !prune(&mut value, &yaml::Path::parse(&e.path().to_string())) {
                         return None;
                     }
                 }
@@ -171,9 +169,10 @@ const MAX_PRUNES: usize = 64;
 /// Removes the field at `path` from `value`: the mapping key nearest the end of the
 /// path, so that no list shifts and every other field keeps its place (and its
 /// `file:line:column` in later messages). A path ending in a list item drops the list.
-fn prune(value: &mut serde_json::Value, path: &yaml::Path) {
+/// Whether it removed anything.
+fn prune(value: &mut serde_json::Value, path: &yaml::Path) -> bool {
     let Some(last_key) = path.0.iter().rposition(|s| matches!(s, yaml::Seg::Key(_))) else {
-        return;
+        return false;
     };
     let mut node = value;
     for seg in &path.0[..last_key] {
@@ -181,11 +180,14 @@ fn prune(value: &mut serde_json::Value, path: &yaml::Path) {
             yaml::Seg::Key(k) => node.get_mut(k.as_str()),
             yaml::Seg::Index(i) => node.get_mut(*i),
         };
-        let Some(next) = next else { return };
+        let Some(next) = next else { return false };
         node = next;
     }
-    if let (serde_json::Value::Object(map), yaml::Seg::Key(k)) = (node, &path.0[last_key]) {
-        map.shift_remove(k.as_str());
+    match (node, &path.0[last_key]) {
+        (serde_json::Value::Object(map), yaml::Seg::Key(k)) => {
+            map.shift_remove(k.as_str()).is_some()
+        }
+        _ => false,
     }
 }
 

@@ -6,6 +6,8 @@
 //! the rule it checks as the pattern it replaces. Editors that do not know a format
 //! ignore it; `dovetail validate` checks them all.
 
+use crate::quantity::Quantity;
+
 fn all(s: &str, ok: impl Fn(u8) -> bool) -> bool {
     s.bytes().all(ok)
 }
@@ -238,29 +240,19 @@ pub fn bytes(s: &str) -> bool {
     let suffix = &s[number.len()..];
     let digits =
         |t: &str, max: usize| !t.is_empty() && t.len() <= max && all(t, |b| b.is_ascii_digit());
-    let (int, frac) = match number.split_once('.') {
-        Some((int, frac)) if digits(int, 6) && digits(frac, 3) => (int, frac),
-        None if digits(number, 6) => (number, ""),
-        _ => return false,
+    let number_ok = match number.split_once('.') {
+        Some((int, frac)) => digits(int, 6) && digits(frac, 3),
+        None => digits(number, 6),
     };
-    let unit: u128 = match suffix {
-        "" => 1,
-        "k" => 1_000,
-        "M" => 1_000_000,
-        "G" => 1_000_000_000,
-        "T" => 1_000_000_000_000,
-        "P" => 1_000_000_000_000_000,
-        "Ki" => 1 << 10,
-        "Mi" => 1 << 20,
-        "Gi" => 1 << 30,
-        "Ti" => 1 << 40,
-        "Pi" => 1 << 50,
-        _ => return false,
-    };
-    // In thousandths of a byte: the number has at most three decimals.
-    let value = |t: &str| t.parse::<u128>().unwrap_or(0);
-    let thousandths = (value(int) * 1000 + value(&format!("{frac:0<3}"))) * unit;
-    thousandths.is_multiple_of(1000) && thousandths / 1000 <= MAX_BYTES
+    // Quantity keeps thousandths, exact for three decimals: whole bytes are a multiple
+    // of 1000 of them.
+    number_ok
+        && matches!(
+            suffix,
+            "" | "k" | "M" | "G" | "T" | "P" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi"
+        )
+        && Quantity::parse(s)
+            .is_some_and(|q| q.milli().is_multiple_of(1000) && q.whole() <= MAX_BYTES)
 }
 
 /// The largest size dovetail takes, 1 EiB: the API server keeps quantities in 64 bits
