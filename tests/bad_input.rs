@@ -225,8 +225,55 @@ fn negative_and_malformed_quantities_in_operator_files() {
     );
     s.render()
         .invalid("operator/tenants/acme/shop.yaml:10:25: error: processes.worker.cpu: `-1` must be more than 0")
-        .invalid("operator/tenants/acme/shop.yaml:10:34: error: processes.worker.memory: `12XB` is not a memory quantity, like 512Mi or 2Gi")
-        .invalid("operator/platform.yaml:18:22: error: plans.medium.memory: `lots` is not a memory quantity, like 512Mi or 2Gi");
+        .invalid("operator/tenants/acme/shop.yaml:10:34: error: processes.worker.memory: `12XB` is not a memory quantity: a number of up to six digits and its unit, like 512Mi or 2Gi")
+        .invalid("operator/platform.yaml:18:22: error: plans.medium.memory: `lots` is not a memory quantity: a number of up to six digits and its unit, like 512Mi or 2Gi");
+}
+
+#[test]
+fn memory_without_its_unit_is_refused() {
+    let mut s = django();
+    s.edit(
+        ALLOC,
+        "cpu: 500m, memory: 1Gi",
+        "cpu: 500m, memory: \"512\"",
+    );
+    s.edit(ALLOC, "database: {size: 10Gi}", "database: {size: 10}");
+    s.render()
+        .invalid("operator/tenants/acme/shop.yaml:10:36: error: processes.worker.memory: `512` is not a memory quantity: a number of up to six digits and its unit, like 512Mi or 2Gi (whole bytes, from 6Mi to 1Ei)")
+        .invalid("operator/tenants/acme/shop.yaml:13:14: error: storage.database.size: expected a string, found a number `10`; write it with its unit, like \"10Mi\" or \"10Gi\"");
+}
+
+/// An operator value in error was left out of the typed input, and the app's
+/// checks then told the customer to ask for what the operator had given.
+#[test]
+fn an_operator_value_in_error_is_not_also_reported_missing() {
+    let mut s = django();
+    s.edit(
+        ALLOC,
+        "static: {size: 5Gi, shared: true}",
+        "static: {size: 5GB, shared: true}",
+    );
+    s.edit(ALLOC, "database: {size: 10Gi}", "database: {size: 10GB}");
+    s.edit(ALLOC, "redis: {memory: 256Mi}", "redis: {memory: 256MB}");
+    s.edit(ALLOC, "web: {replicas: 2, plan: small}", "web: 2");
+    s.edit(
+        ALLOC,
+        "domains: [\"shop.acme.example\"",
+        "domains: [3, \"shop.acme.example\"",
+    );
+    s.edit(
+        PLATFORM,
+        "small: {cpu: 250m, memory: 512Mi}",
+        "small: {cpu: 250m, memory: 512MB}",
+    );
+    s.edit(PLATFORM, "redis:7.4.1", "redis:latest");
+    let r = s.render();
+    r.invalid("operator/tenants/acme/shop.yaml:7:11: error: domains[0]: expected a string")
+        .invalid("operator/platform.yaml:17:22: error: plans.small.memory: `512MB` is not a memory quantity");
+    assert!(!r.stderr.contains("app/dovetail.yaml"), "{}", r.stderr);
+    assert!(!r.stderr.contains("no plan"), "{}", r.stderr);
+    assert!(!r.stderr.contains("is set"), "{}", r.stderr);
+    assert!(r.stderr.contains("error: 7 problem(s)"), "{}", r.stderr);
 }
 
 #[test]

@@ -255,6 +255,16 @@ pub fn bytes(s: &str) -> bool {
             .is_some_and(|q| q.milli().is_multiple_of(1000) && q.whole() <= MAX_BYTES)
 }
 
+/// [`bytes`] of at least [`MIN_MEMORY`]: a container's memory. Below it the container
+/// cannot start (runc's own start-up runs in the container's cgroup), and a bare `512`
+/// is far likelier a missing unit than 512 bytes.
+pub fn memory(s: &str) -> bool {
+    bytes(s) && Quantity::parse(s).is_some_and(|q| q.whole() >= MIN_MEMORY)
+}
+
+/// The least memory a container is given, 6 MiB: Docker's floor for the same reason.
+pub const MIN_MEMORY: u128 = 6 << 20;
+
 /// The largest size dovetail takes, 1 EiB: the API server keeps quantities in 64 bits
 /// (8 EiB), and a pod's containers, or a quota's processes, are sums of sizes.
 pub const MAX_BYTES: u128 = 1 << 60;
@@ -359,9 +369,10 @@ pub fn http_url(s: &str) -> bool {
 }
 
 /// A schedule as CloudNativePG's ScheduledBackup takes it (robfig/cron's parser): six
-/// cron fields, seconds first (`0 0 3 * * *`), each a list of `*`, `?`, a value or a
-/// range `a-b`, optionally `/step`, within the field's range (months and weekdays by
-/// name too); or a descriptor (`@daily`, `@every 6h`).
+/// cron fields, seconds first (`0 0 3 * * *`), separated by any whitespace, each a list
+/// of `*`, `?`, a value or a range `a-b`, optionally `/step`, within the field's range
+/// (months and weekdays by name too); or a descriptor (`@daily`, `@every 6h`). robfig's
+/// `TZ=` prefix is refused: the schedule runs in the operator's time zone.
 pub fn cron(s: &str) -> bool {
     const MONTHS: [&str; 12] = [
         "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
@@ -376,7 +387,8 @@ pub fn cron(s: &str) -> bool {
             "@yearly" | "@annually" | "@monthly" | "@weekly" | "@daily" | "@midnight" | "@hourly"
         );
     }
-    let fields: Vec<&str> = s.split(' ').collect();
+    // robfig splits with Go's strings.Fields, whose whitespace is Unicode's, as Rust's.
+    let fields: Vec<&str> = s.split_whitespace().collect();
     let bounds: [(u32, u32, &[&str]); 6] = [
         (0, 59, &[]),
         (0, 59, &[]),
@@ -396,8 +408,8 @@ pub fn cron(s: &str) -> bool {
 fn cron_field(field: &str, min: u32, max: u32, names: &[&str]) -> bool {
     // A value is a number or, where the field has them, a name (from `min` on).
     let value = |v: &str| -> Option<u32> {
-        if !v.is_empty() && all(v, |b| b.is_ascii_digit()) {
-            return v.parse().ok().filter(|n| (min..=max).contains(n));
+        if let Some(n) = go_atoi(v) {
+            return Some(n).filter(|n| (min..=max).contains(n));
         }
         let lower = v.to_ascii_lowercase();
         (min..)
@@ -405,26 +417,34 @@ fn cron_field(field: &str, min: u32, max: u32, names: &[&str]) -> bool {
             .find(|(_, n)| **n == lower)
             .map(|(i, _)| i)
     };
-    field.split(',').all(|range| {
-        // `a/step` runs from a to the field's end, `a-b/step` from a to b.
-        let span = match range.split_once('/') {
-            Some((span, step))
-                if all(step, |b| b.is_ascii_digit())
-                    && step.parse::<u32>().is_ok_and(|n| n > 0) =>
-            {
-                span
+    // robfig drops empty list items (`1,,2`); a field with none would never fire, so it
+    // is refused although robfig takes it.
+    let mut ranges = field.split(',').filter(|r| !r.is_empty()).peekable();
+    ranges.peek().is_some()
+        && ranges.all(|range| {
+            // `a/step` runs from a to the field's end, `a-b/step` from a to b.
+            let span = match range.split_once('/') {
+                Some((span, step)) if go_atoi(step).is_some_and(|n| n > 0) => span,
+                Some(_) => return false,
+                None => range,
+            };
+            match span {
+                "*" | "?" => true,
+                _ => match span.split_once('-') {
+                    Some((a, b)) => matches!((value(a), value(b)), (Some(a), Some(b)) if a <= b),
+                    None => value(span).is_some(),
+                },
             }
-            Some(_) => return false,
-            None => range,
-        };
-        match span {
-            "*" | "?" => true,
-            _ => match span.split_once('-') {
-                Some((a, b)) => matches!((value(a), value(b)), (Some(a), Some(b)) if a <= b),
-                None => value(span).is_some(),
-            },
-        }
-    })
+        })
+}
+
+/// A number as Go's `strconv.Atoi` reads it for robfig (digits, optionally after a `+`);
+/// `None` past `u32`, which is beyond every cron field anyway.
+fn go_atoi(v: &str) -> Option<u32> {
+    let digits = v.strip_prefix('+').unwrap_or(v);
+    (!digits.is_empty() && all(digits, |b| b.is_ascii_digit()))
+        .then(|| digits.parse().ok())
+        .flatten()
 }
 
 /// A duration as Go's `time.ParseDuration` takes it, unsigned: numbers with an optional
@@ -433,8 +453,12 @@ fn cron_field(field: &str, min: u32, max: u32, names: &[&str]) -> bool {
 /// the parse overflows and CloudNativePG's webhook refuses the schedule).
 fn go_duration(s: &str) -> bool {
     const NANOS_PER_SECOND: u128 = 1_000_000_000;
-    let mut rest = s;
+    // Go takes one leading sign; a negative duration is under a second anyway.
+    let mut rest = s.strip_prefix('+').unwrap_or(s);
     let mut nanos: u128 = 0;
+    if rest.is_empty() {
+        return false;
+    }
     while !rest.is_empty() {
         let number = rest
             .bytes()
@@ -442,13 +466,21 @@ fn go_duration(s: &str) -> bool {
             .count();
         let (n, after) = rest.split_at(number);
         let (int, frac) = n.split_once('.').unwrap_or((n, ""));
-        if (int.is_empty() && frac.is_empty()) || frac.contains('.') || int.len() > 20 {
+        if (int.is_empty() && frac.is_empty()) || frac.contains('.') {
             return false;
         }
-        let unit_len = after.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let int = int.trim_start_matches('0');
+        if int.len() > 20 {
+            return false;
+        }
+        // Go's unit runs to the next digit or `.`, so `1h 30m` has the unit `h `.
+        let unit_len = after
+            .bytes()
+            .take_while(|b| !b.is_ascii_digit() && *b != b'.')
+            .count();
         let unit: u128 = match &after[..unit_len] {
             "ns" => 1,
-            "us" => 1_000,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
             "ms" => 1_000_000,
             "s" => NANOS_PER_SECOND,
             "m" => 60 * NANOS_PER_SECOND,
@@ -463,7 +495,7 @@ fn go_duration(s: &str) -> bool {
         nanos = nanos.saturating_add(whole).saturating_add(part);
         rest = &after[unit_len..];
     }
-    !s.is_empty() && nanos >= NANOS_PER_SECOND && nanos <= i64::MAX as u128
+    nanos >= NANOS_PER_SECOND && nanos <= i64::MAX as u128
 }
 
 /// `^[1-9][0-9]*[dwm]$`: how long backups are kept (days, weeks, months).
@@ -561,10 +593,32 @@ mod tests {
             "0 0 3 ? * SUN",
             "0 0 3 1-15 jan-MAR mon-fri",
             "0,30 5/10 1-23/2 31 12 6",
+            // robfig takes any whitespace between fields, empty list items and Go's
+            // spellings of numbers and durations; refusing them was needless.
+            "0 0  3 * * *",
+            " 0\t0 3 * * *\n",
+            "0,,30 0 3 * * *",
+            "+0 0 3 * */+2 *",
+            "@every 1000000\u{b5}s",
+            "@every 1000000\u{3bc}s",
+            "@every +6h",
+            "@every 006h",
+            "@every .5m",
         ] {
             assert!(cron(ok), "{ok}");
         }
-        for bad in ["0 3 * * *", "", "@often", "0 0 3 * * * *", "0 0  3 * * *"] {
+        for bad in [
+            "0 3 * * *",
+            "",
+            "@often",
+            "0 0 3 * * * *",
+            "0 0 3 , * *",
+            "TZ=UTC 0 0 3 * * *",
+            "@daily ",
+            "@every 1h 30m",
+            "@every -6h",
+            "@every +",
+        ] {
             assert!(!cron(bad), "{bad}");
         }
         // Regression: only characters and the count of fields were checked, and
@@ -588,6 +642,14 @@ mod tests {
             "60 0 3 * * *",
         ] {
             assert!(!cron(bad), "{bad}");
+        }
+        // Regression: `memory: "512"` (a unit forgotten) was taken as 512 bytes, and
+        // every pod of the process failed to start.
+        for ok in ["6Mi", "512Mi", "2Gi", "7M", "1024Pi"] {
+            assert!(memory(ok), "{ok}");
+        }
+        for bad in ["512", "0", "5Mi", "999999", "6M", "1.5"] {
+            assert!(!memory(bad), "{bad}");
         }
         for ok in ["30d", "4w", "6m", "365d"] {
             assert!(retention(ok), "{ok}");

@@ -33,6 +33,7 @@ macro_rules! validator {
                                         "dovetail-age-recipient" => crate::input::formats::age_recipient,
                                         "dovetail-cidr" => crate::input::formats::cidr,
                                         "dovetail-bytes" => crate::input::formats::bytes,
+                                        "dovetail-memory" => crate::input::formats::memory,
                                         "dovetail-config-key" => crate::input::formats::config_key,
                                         "dovetail-cpu" => crate::input::formats::cpu,
                                         "dovetail-divisor" => crate::input::formats::divisor,
@@ -298,6 +299,13 @@ fn describe(
                 );
             } else if expected.contains("boolean") && instance.is_string() {
                 diag.hint = Some("write true or false".to_owned());
+            } else if let (Some("dovetail-bytes" | "dovetail-memory"), Value::Number(n)) =
+                (node.get("format").and_then(Value::as_str), &**instance)
+            {
+                // Quoted as it stands, `10` is ten bytes: a unit was almost surely meant.
+                diag.hint = Some(format!(
+                    "write it with its unit, like \"{n}Mi\" or \"{n}Gi\" (a bare number of bytes must be quoted)"
+                ));
             } else if expected.contains("string") {
                 diag.hint = match &**instance {
                     Value::Bool(_) | Value::Number(_) => Some("quote the value".to_owned()),

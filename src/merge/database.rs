@@ -140,6 +140,9 @@ pub(super) fn resolve_database(cx: &mut Ctx<'_>) -> Option<ResolvedDatabase> {
     }
     let services = Path::root().key("services");
     let Some(db) = platform.database.clone() else {
+        if cx.platform_dropped("database") {
+            return None;
+        }
         let file = cx.inputs.platform_doc.file.clone();
         cx.app_err(
             Code::PlatformSettingMissing,
@@ -151,6 +154,9 @@ pub(super) fn resolve_database(cx: &mut Ctx<'_>) -> Option<ResolvedDatabase> {
     };
     let size = match (db.provider, &alloc.storage.database) {
         (DatabaseProvider::Cnpg, None) => {
+            if cx.alloc_dropped("storage.database") {
+                return None;
+            }
             let file = cx.alloc_file().to_owned();
             cx.app_err(
                 Code::NotAllocated,

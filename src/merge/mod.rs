@@ -88,15 +88,23 @@ impl Ctx<'_> {
     fn alloc_file(&self) -> &str {
         &self.inputs.allocation_doc.file
     }
-    /// Whether the field at `path` of `doc`, or one inside it, had an error when it was
-    /// loaded: it was left out of the typed input, so a check that needs it would see
-    /// it missing and blame its absence (`add port:` under a port that is only
-    /// misspelt), repeating that error with the wrong fix.
+    /// Whether the field at `path` of `doc`, one inside it or one around it, had an
+    /// error when it was loaded: it was left out of the typed input, so a check that
+    /// needs it would see it missing and blame its absence (`add port:` under a port
+    /// that is only misspelt), repeating that error with the wrong fix.
     fn dropped(&self, doc: &Doc, path: &Path) -> bool {
         self.inputs
             .prior
             .error_paths_in(&doc.file)
-            .any(|p| p.0.starts_with(&path.0))
+            .any(|p| p.0.starts_with(&path.0) || path.0.starts_with(&p.0))
+    }
+    /// [`Ctx::dropped`] for the allocation, at a dotted path (`storage.database`).
+    fn alloc_dropped(&self, dotted: &str) -> bool {
+        self.dropped(self.inputs.allocation_doc, &Path::parse(dotted))
+    }
+    /// [`Ctx::dropped`] for `platform.yaml`, at a dotted path (`images.redis`).
+    fn platform_dropped(&self, dotted: &str) -> bool {
+        self.dropped(self.inputs.platform_doc, &Path::parse(dotted))
     }
     /// [`Ctx::dropped`] for the app's `dovetail.yaml`.
     fn app_dropped(&self, path: &Path) -> bool {
@@ -201,6 +209,9 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
             .or_else(|| alloc.processes.get("*"))
         {
             Some((a, alloc_path_for(alloc, name)))
+        } else if cx.alloc_dropped(&format!("processes.{name}")) || cx.alloc_dropped("processes.*")
+        {
+            None
         } else {
             let file = cx.alloc_file().to_owned();
             cx.app_err(
@@ -367,7 +378,12 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
             wait_for: init.wait_for.clone(),
         })
     });
-    if app.init.is_some() && init.is_none() {
+    if app.init.is_some()
+        && init.is_none()
+        && !["init", "web", "*"]
+            .iter()
+            .any(|p| cx.alloc_dropped(&format!("processes.{p}")))
+    {
         let file = cx.alloc_file().to_owned();
         cx.app_err(
             Code::NotAllocated,
@@ -424,7 +440,11 @@ fn alloc_path_for(alloc: &Allocation, name: &str) -> Path {
 /// CPU and memory for a process: explicit values over the named plan.
 fn resources_for(cx: &mut Ctx<'_>, pa: &ProcessAllocation, at: &Path) -> Resources {
     let sized = cx.inputs.platform.process_resources(pa);
-    if let Some(p) = &sized.unknown_plan {
+    if let Some(p) = sized
+        .unknown_plan
+        .as_ref()
+        .filter(|p| !cx.platform_dropped(&format!("plans.{p}")))
+    {
         let known: Vec<&str> = cx
             .inputs
             .platform

@@ -14,6 +14,9 @@ pub(super) fn resolve_redis(cx: &mut Ctx<'_>) -> Option<ResolvedRedis> {
     }
     let services = Path::root().key("services");
     let Some(given) = cx.inputs.allocation.redis.clone() else {
+        if cx.alloc_dropped("redis") {
+            return None;
+        }
         let file = cx.alloc_file().to_owned();
         cx.app_err(
             Code::NotAllocated,
@@ -24,6 +27,9 @@ pub(super) fn resolve_redis(cx: &mut Ctx<'_>) -> Option<ResolvedRedis> {
         return None;
     };
     let Some(image) = cx.inputs.platform.images.redis.clone() else {
+        if cx.platform_dropped("images.redis") {
+            return None;
+        }
         cx.platform_err(
             Code::PlatformSettingMissing,
             &Path::root().key("images"),
@@ -104,7 +110,11 @@ pub(super) fn resolve_ingress(cx: &mut Ctx<'_>) -> Option<ResolvedIngress> {
     let file = cx.alloc_file().to_owned();
     for (i, host) in wanted.hosts.iter().enumerate() {
         // Without the operator repo the domains are not known.
-        if !cx.inputs.stand_in && !domains.iter().any(|d| host_allowed(d, host)) {
+        // A domain in error was left out, and the host may be under it.
+        if !cx.inputs.stand_in
+            && !domains.iter().any(|d| host_allowed(d, host))
+            && !cx.alloc_dropped("domains")
+        {
             let allowed = if domains.is_empty() {
                 "none".to_owned()
             } else {
@@ -119,6 +129,9 @@ pub(super) fn resolve_ingress(cx: &mut Ctx<'_>) -> Option<ResolvedIngress> {
         }
     }
     let Some(policy) = cx.inputs.platform.ingress.clone() else {
+        if cx.platform_dropped("ingress") {
+            return None;
+        }
         let pfile = cx.inputs.platform_doc.file.clone();
         cx.app_err(
             Code::PlatformSettingMissing,
@@ -181,7 +194,10 @@ pub(super) fn check_wait_for(cx: &mut Ctx<'_>) {
             needs_wait_image |= *service == Service::Postgres;
         }
     }
-    if needs_wait_image && cx.inputs.platform.images.wait.is_none() {
+    if needs_wait_image
+        && cx.inputs.platform.images.wait.is_none()
+        && !cx.platform_dropped("images.wait")
+    {
         cx.platform_err(
             Code::PlatformSettingMissing,
             &Path::parse("images"),

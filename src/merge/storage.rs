@@ -134,6 +134,9 @@ pub(super) fn config_key(path: &str) -> String {
 pub(super) fn resolve_static(cx: &mut Ctx<'_>, names: &BTreeSet<&str>) -> Option<ResolvedStatic> {
     let wanted = cx.inputs.app.app.static_files.as_ref()?;
     let Some(given) = cx.inputs.allocation.storage.static_files.as_ref() else {
+        if cx.alloc_dropped("storage.static") {
+            return None;
+        }
         let file = cx.alloc_file().to_owned();
         cx.app_err(
             Code::NotAllocated,
@@ -158,7 +161,7 @@ pub(super) fn resolve_static(cx: &mut Ctx<'_>, names: &BTreeSet<&str>) -> Option
     } else {
         ("ReadWriteOnce", classes.block.clone())
     };
-    if given.shared && storage_class.is_none() {
+    if given.shared && storage_class.is_none() && !cx.platform_dropped("storage.shared") {
         cx.platform_err(Code::PlatformSettingMissing,
             &Path::root().key("storage"),
             "an allocation asks for a shared (ReadWriteMany) volume, and no `storage.shared` class is set",
