@@ -40,6 +40,23 @@ pub fn is_identity(text: &str) -> bool {
 /// What a message says in place of an age private key ([`is_identity`]).
 pub const HIDDEN_KEY: &str = "an age private key (AGE-SECRET-KEY-…, not shown)";
 
+/// A path to a file of secret material (an identity, an SSH key, a token), for a
+/// message: in backticks if it reads as a path; otherwise only that it is not shown.
+/// Operators set the variable to the key or token itself (as `SOPS_AGE_KEY` takes it),
+/// and in Argo CD every tenant reads the plugin's errors.
+pub fn shown_path(path: &std::path::Path) -> String {
+    let text = path.to_string_lossy();
+    let secret_like = is_identity(&text)
+        || text.contains("PRIVATE KEY")
+        || !text.contains('/')
+        || text.contains(char::is_whitespace);
+    if secret_like {
+        "(not shown: it is not a path with a `/`, and may be the secret itself)".to_owned()
+    } else {
+        format!("`{text}`")
+    }
+}
+
 /// A key given where a recipient belongs, for a message: in backticks, or, if it is a
 /// private key, only what it is.
 pub fn shown_key(text: &str) -> String {
@@ -300,19 +317,19 @@ pub fn encrypt(
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
     /// Cannot be read.
-    #[error("cannot read identity file `{path}`: {source}")]
+    #[error("cannot read identity file {path}: {source}")]
     Read {
-        /// The file.
+        /// The file, as [`shown_path`] shows it.
         path: String,
         /// What the OS said.
         source: std::io::Error,
     },
     /// Over the cap.
-    #[error("identity file `{0}` is larger than {MAX_IDENTITY_BYTES} bytes")]
+    #[error("identity file {0} is larger than {MAX_IDENTITY_BYTES} bytes")]
     TooLarge(String),
     /// A line that is not an X25519 identity.
     #[error(
-        "identity file `{path}` line {line}: {what}; only age X25519 identities (AGE-SECRET-KEY-1…) are accepted"
+        "identity file {path} line {line}: {what}; only age X25519 identities (AGE-SECRET-KEY-1…) are accepted"
     )]
     Unsupported {
         /// The file.
@@ -323,14 +340,14 @@ pub enum IdentityError {
         what: &'static str,
     },
     /// No identity in it.
-    #[error("identity file `{0}` holds no identity")]
+    #[error("identity file {0} holds no identity")]
     Empty(String),
 }
 
 /// Reads age X25519 identities from `path`: `age-keygen` output, comments and blank
 /// lines allowed. Plugin identities and anything else are refused.
 pub fn read_identities(path: &std::path::Path) -> Result<Vec<x25519::Identity>, IdentityError> {
-    let shown = path.display().to_string();
+    let shown = shown_path(path);
     let file = std::fs::File::open(path).map_err(|source| IdentityError::Read {
         path: shown.clone(),
         source,
@@ -383,6 +400,26 @@ mod tests {
             app: "shop",
             key: "SECRET_KEY",
         }
+    }
+
+    /// Regression: `DOVETAIL_HTTPS_TOKEN_FILE`, `DOVETAIL_SSH_KEY` or `DOVETAIL_IDENTITY` set to
+    /// the token or key itself was printed back as "the file" it named.
+    #[test]
+    fn secret_material_given_as_a_path_is_not_shown() {
+        use std::path::Path;
+        for secret in [
+            "ghp_0123456789abcdefABCDEF0123456789abcd",
+            "glpat-xxxxxxxxxxxxxxxxxxxx",
+            "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ",
+            "/AGE-SECRET-KEY-1QQQQ",
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn/NzaC1rZXkt\n",
+            "key with/space",
+        ] {
+            let shown = shown_path(Path::new(secret));
+            assert!(shown.starts_with("(not shown"), "{shown}");
+        }
+        assert_eq!(shown_path(Path::new("/keys/token")), "`/keys/token`");
+        assert_eq!(shown_path(Path::new("./key.txt")), "`./key.txt`");
     }
 
     #[test]

@@ -135,7 +135,7 @@ impl Error {
             Error::Argo(e) => Some(e.hint().to_owned()),
             Error::Open { .. } => Some("check the path and its permissions".to_owned()),
             Error::Identity(_) => Some(
-                "give an age-keygen identity file (AGE-SECRET-KEY-1…) with --identity or DOVETAIL_IDENTITY".to_owned(),
+                "give the path of a file holding age-keygen's output with --identity or DOVETAIL_IDENTITY, not the key itself".to_owned(),
             ),
             Error::Git(e) => e.hint().map(str::to_owned),
             Error::Secrets(e) => Some(e.hint().to_owned()),

@@ -540,9 +540,14 @@ fn validate_with_the_operator_alone_checks_every_allocation() {
     s.write("operator/tenants/acme/blog.yaml", alloc);
     s.append(ALLOC, "quota: {cpu: \"1\", ephemeralStorage: 1Mi}\n");
     let r = s.validate_operator(Format::Github);
-    r.invalid("::error file=operator/tenants/acme/shop.yaml,line=6,col=1,title=DT603 namespace::namespace `acme-shop` is already operator/tenants/acme/blog.yaml's")
-        .invalid("title=DT604 quota.cpu::`1` cannot fit the allocation's own pods and volumes, which need 4500m")
-        .invalid("title=DT604 quota.ephemeralStorage::`1Mi` cannot fit the allocation's own pods and volumes, which need");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    for annotation in [
+        "::error file=operator/tenants/acme/shop.yaml,line=6,col=1,title=DT603 namespace::namespace `acme-shop` is already operator/tenants/acme/blog.yaml's",
+        "title=DT604 quota.cpu::`1` cannot fit the allocation's own pods and volumes, which need 4500m",
+        "title=DT604 quota.ephemeralStorage::`1Mi` cannot fit the allocation's own pods and volumes, which need",
+    ] {
+        assert!(r.stdout.contains(annotation), "{annotation}\n{}", r.stdout);
+    }
 
     let r = django().validate_operator(Format::Text);
     assert_eq!(r.code, 0, "{}", r.stderr);

@@ -381,6 +381,41 @@ fn oversized_value_is_refused() {
     refused(&k, &armored, "over the 16384-byte limit");
 }
 
+/// Operators set `DOVETAIL_IDENTITY` to the key itself, as `SOPS_AGE_KEY` takes it, and the
+/// error named the "file": the key that opens every tenant's secrets, in an error that
+/// Argo CD shows every tenant.
+#[test]
+fn a_key_given_where_its_file_belongs_is_not_printed() {
+    let k = setup();
+    let key_text = k.s.read("key.txt");
+    let key = key_text
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .unwrap();
+    let armored = encrypt("dovetail/v1 acme/shop SECRET_KEY", PLAIN, &k.recipient);
+    k.s.write(
+        "app/secrets.yaml",
+        &secrets_file(&[("SECRET_KEY", &armored)]),
+    );
+    for cmd in ["render", "validate"] {
+        let r = k.s.run(cmd, &["--identity", key]);
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert_eq!(r.stdout, "");
+        assert!(
+            r.stderr.contains("cannot read identity file (not shown"),
+            "{}",
+            r.stderr
+        );
+        assert!(r.stderr.contains("not the key itself"), "{}", r.stderr);
+        let body = &key["AGE-SECRET-KEY-1".len()..];
+        assert!(
+            !r.stderr.to_uppercase().contains(&body[..8]),
+            "{}",
+            r.stderr
+        );
+    }
+}
+
 #[test]
 fn missing_or_unreadable_identity_exits_2() {
     let k = setup();
@@ -394,7 +429,7 @@ fn missing_or_unreadable_identity_exits_2() {
     assert_eq!(r.stdout, "");
     assert!(
         r.stderr
-            .contains("cannot read identity file `/nonexistent/key.txt`"),
+            .contains("cannot read identity file `/nonexistent/key.txt`:"),
         "{}",
         r.stderr
     );

@@ -24,12 +24,14 @@ pub(super) fn validate(sources: &Sources, format: Format, io: Io<'_>) -> Result<
     } else {
         pipeline::check_app_only(sources, &mut reporter)?
     };
-    if format == Format::Json {
-        io.out
-            .write_all(report::json(&diags).as_bytes())
-            .map_err(Error::Stdout)?;
-    } else {
-        reporter.diagnostics(&diags).map_err(Error::Stderr)?;
+    let product = match format {
+        Format::Json => Some(report::json(&diags)),
+        Format::Github => Some(report::github(&diags)),
+        Format::Text => None,
+    };
+    match product {
+        Some(text) => io.out.write_all(text.as_bytes()).map_err(Error::Stdout)?,
+        None => reporter.diagnostics(&diags).map_err(Error::Stderr)?,
     }
     if diags.has_errors() {
         return Err(Error::Invalid {

@@ -1,8 +1,8 @@
 //! The one reporter: everything dovetail says besides its product goes through it to
-//! stderr — diagnostics (in the three formats of `--format`), notes, progress of git
-//! fetches, the final `ok:` or `error:` line. `validate --format json` is the one
-//! exception the contract makes: its report is the product, one JSON document on
-//! stdout, built here too ([`json`]).
+//! stderr — diagnostics, notes, progress of git fetches, the final `ok:` or `error:`
+//! line. `validate --format json` and `--format github` are the exceptions the contract
+//! makes: there the report is the product, on stdout, built here too ([`json`],
+//! [`github`]).
 
 use std::io::{self, Write};
 
@@ -33,8 +33,9 @@ impl<'w> Reporter<'w> {
         Reporter { err, format }
     }
 
-    /// Every diagnostic, sorted by file and place. With [`Format::Json`] nothing is
-    /// written here: the command prints [`json`] on stdout.
+    /// Every diagnostic, sorted by file and place. With [`Format::Json`] and
+    /// [`Format::Github`] nothing is written here: the command prints [`json`] or
+    /// [`github`] on stdout.
     pub fn diagnostics(&mut self, diags: &Diagnostics) -> io::Result<()> {
         match self.format {
             Format::Text => {
@@ -42,34 +43,8 @@ impl<'w> Reporter<'w> {
                     writeln!(self.err, "{d}")?;
                 }
             }
-            Format::Github => {
-                for d in diags.sorted() {
-                    let level = match d.severity {
-                        Severity::Error => "error",
-                        Severity::Warning => "warning",
-                    };
-                    let mut message = d.message.clone();
-                    if let Some(h) = &d.hint {
-                        message.push_str("; ");
-                        message.push_str(h);
-                    }
-                    let title = if d.field.is_empty() {
-                        d.code.as_str().to_owned()
-                    } else {
-                        format!("{} {}", d.code.as_str(), d.field)
-                    };
-                    writeln!(
-                        self.err,
-                        "::{level} file={},line={},col={},title={}::{}",
-                        escape_property(&d.file),
-                        d.pos.line,
-                        d.pos.col,
-                        escape_property(&title),
-                        escape_data(&message)
-                    )?;
-                }
-            }
-            Format::Json => {}
+            // Their reports are the product: the command prints them on stdout.
+            Format::Github | Format::Json => {}
         }
         Ok(())
     }
@@ -115,6 +90,37 @@ impl<'w> Reporter<'w> {
             None => writeln!(self.err, "error: {}", escaped(&e.to_string())),
         }
     }
+}
+
+/// Every diagnostic as a GitHub Actions workflow annotation, one per line:
+/// `::error file=…,line=…,col=…,title=<code> <field>::<message>; <hint>`.
+pub fn github(diags: &Diagnostics) -> String {
+    let mut out = String::new();
+    for d in diags.sorted() {
+        let level = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut message = d.message.clone();
+        if let Some(h) = &d.hint {
+            message.push_str("; ");
+            message.push_str(h);
+        }
+        let title = if d.field.is_empty() {
+            d.code.as_str().to_owned()
+        } else {
+            format!("{} {}", d.code.as_str(), d.field)
+        };
+        out.push_str(&format!(
+            "::{level} file={},line={},col={},title={}::{}\n",
+            escape_property(&d.file),
+            d.pos.line,
+            d.pos.col,
+            escape_property(&title),
+            escape_data(&message)
+        ));
+    }
+    out
 }
 
 /// Every diagnostic as one JSON document: `{errors, warnings, problems: [{severity,

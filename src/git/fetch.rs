@@ -314,8 +314,8 @@ impl Cache {
                 };
                 if !key.is_file() {
                     return fail_auth(format!(
-                        "DOVETAIL_SSH_KEY `{}` is not a readable file",
-                        key.display()
+                        "DOVETAIL_SSH_KEY {} is not a readable file",
+                        crate::crypto::shown_path(key)
                     ));
                 }
                 return Cred::ssh_key(user.unwrap_or("git"), None, key, None);
@@ -335,8 +335,8 @@ impl Cache {
                     Ok(t) => t,
                     Err(e) => {
                         return fail_auth(format!(
-                            "cannot read DOVETAIL_HTTPS_TOKEN_FILE `{}`: {e}",
-                            file.display()
+                            "cannot read DOVETAIL_HTTPS_TOKEN_FILE {}: {e}",
+                            crate::crypto::shown_path(file)
                         ));
                     }
                 };
