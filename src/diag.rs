@@ -58,6 +58,7 @@ codes! {
     YamlSyntax = "DT103", "a YAML file does not parse, or holds something dovetail does not read (tags, several documents, complex keys, unknown anchors)";
     DuplicateKey = "DT104", "a mapping has the same key twice";
     YamlTooBig = "DT105", "a YAML file is nested too deep, or expands (aliases included) to too many nodes or bytes";
+    Unappliable = "DT106", "a value holds a character Kubernetes' server-side apply refuses (DEL, a C1 control, U+FFFE, U+FFFF)";
     MoreProblems = "DT109", "more problems in the same file than are shown";
     UnknownField = "DT201", "a field the schema does not know";
     MissingField = "DT202", "a required field is missing";

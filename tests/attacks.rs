@@ -2027,6 +2027,61 @@ fn class6_attacks() -> Vec<Attack> {
                     .ok_or(format!("ports: {}", c["ports"]))
             },
         ),
+        // Regression: ports were checked within one container only. The API server warns
+        // of a port or a port name declared again in another container of the pod; two
+        // sidecars on one port crash-loop, and a PodMonitor selecting `metrics` by name
+        // scraped one of two.
+        refused(
+            "two sidecars declaring the process's port",
+            frag("containers: [{name: a, image: registry.example.com/a:1, ports: [{containerPort: 8000}]}, {name: b, image: registry.example.com/b:1, ports: [{containerPort: 8000}]}]"),
+            &["pod.containers[1].ports[0].containerPort: port 8000/TCP is already declared by the container `a` of the same pods"],
+        ),
+        refused(
+            "two sidecars naming their ports `metrics`",
+            frag("containers: [{name: a, image: registry.example.com/a:1, ports: [{containerPort: 9100, name: metrics}]}, {name: b, image: registry.example.com/b:1, ports: [{containerPort: 9101, name: metrics}]}]"),
+            &["pod.containers[1].ports[0].name: port name `metrics` is already a port of the container `a` of the same pods"],
+        ),
+        refused(
+            "an init container and a sidecar on one port",
+            frag("initContainers: [{name: prep, image: registry.example.com/a:1, ports: [{containerPort: 9000}]}], containers: [{name: b, image: registry.example.com/b:1, ports: [{containerPort: 9000}]}]"),
+            &["pod.containers[0].ports[0].containerPort: port 9000/TCP is already declared by the container `prep` of the same pods"],
+        ),
+        refused(
+            "a sidecar on a port of the process's container",
+            frag("containers: [{name: web, ports: [{containerPort: 9000}]}, {name: b, image: registry.example.com/b:1, ports: [{containerPort: 9000}]}]"),
+            &["pod.containers[1].ports[0].containerPort: port 9000/TCP is already declared by the container `web` of the same pods"],
+        ),
+        rendered(
+            "the global and the process's patches of its container declaring one port",
+            |s: &Scratch| {
+                s.edit(
+                    APP,
+                    "    health: {path: /healthz}\n",
+                    "    health: {path: /healthz}\n    pod: {containers: [{name: web, ports: [{containerPort: 9100, name: metrics}]}]}\n",
+                );
+                s.append(APP, "pod: {containers: [{name: web, ports: [{containerPort: 9100, name: metrics}]}, {name: worker, ports: [{containerPort: 9100, name: metrics}]}]}\n");
+            },
+            |docs| {
+                let web = find(docs, "Deployment", "shop-web")?;
+                let ports = &web["spec"]["template"]["spec"]["containers"][0]["ports"];
+                (array(ports).len() == 2)
+                    .then_some(())
+                    .ok_or(format!("ports: {ports}"))
+            },
+        ),
+        // Regression: the schema's minimum was 1, where Kubernetes and dovetail's own
+        // message take 0.
+        rendered(
+            "a preStop sleep of 0 seconds",
+            frag("containers: [{name: web, lifecycle: {preStop: {sleep: {seconds: 0}}}}]"),
+            |docs| {
+                let web = find(docs, "Deployment", "shop-web")?;
+                let c = &web["spec"]["template"]["spec"]["containers"][0];
+                (c["lifecycle"]["preStop"]["sleep"]["seconds"] == 0)
+                    .then_some(())
+                    .ok_or(format!("lifecycle: {}", c["lifecycle"]))
+            },
+        ),
         refused(
             "a sidecar and a per-process sidecar of one name",
             |s: &Scratch| {

@@ -984,3 +984,37 @@ fn two_tenants_may_not_use_one_hostname() {
     let r = same_tenant.validate_operator(Format::Text);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+/// Regression: DEL and C1 controls, written as YAML escapes, reached the manifests, and
+/// the API server's server-side apply refused them ("control characters are not
+/// allowed"): an Argo CD sync failed half-way. Config files holding them go in
+/// `binaryData` instead.
+#[test]
+fn characters_server_side_apply_refuses_are_refused_at_their_place() {
+    let mut s = django();
+    s.edit(
+        APP,
+        "  STATIC_ROOT: /app/static",
+        "  STATIC_ROOT: \"/app/st\\x7Fatic\"",
+    );
+    s.edit(
+        APP,
+        "    command: [\"/run\"]",
+        "    command: [\"/run\\u0085\\u0090\"]",
+    );
+    let r = s.validate();
+    r.invalid("app/dovetail.yaml:22:16: error: env.STATIC_ROOT: character 8 is U+007F, which Kubernetes' server-side apply refuses; remove it")
+        .invalid("app/dovetail.yaml:12:15: error: processes.web.command[0]: character 6 is U+0090");
+    assert!(r.stderr.contains("error: 2 problem(s)"), "{}", r.stderr);
+
+    let mut s = django();
+    s.write("app/config/logging.ini", "keys=root\u{7f}\n");
+    let r = s.render();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("binaryData:\n  config_logging.ini: a2V5cz1yb290fwo=\n"),
+        "{}",
+        r.stdout
+    );
+}

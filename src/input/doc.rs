@@ -5,9 +5,10 @@
 use serde::de::DeserializeOwned;
 
 use crate::diag::{Code, Diagnostic, Diagnostics, Doc};
+use crate::input::formats;
 use crate::input::schema::{self, SchemaKind};
 use crate::input::tree::{MAX_YAML_BYTES, ReadError, Tree};
-use crate::input::yaml::{self, Pos};
+use crate::input::yaml::{self, Node, NodeKind, Path, Pos};
 
 /// Reads and parses one YAML file; `None` (with diagnostics) when it is unusable.
 pub fn read_doc(tree: &Tree, rel: &str, shown: &str, diags: &mut Diagnostics) -> Option<Doc> {
@@ -77,10 +78,16 @@ fn parse(bytes: Vec<u8>, shown: &str, secret: bool, diags: &mut Diagnostics) -> 
         }
     };
     match yaml::parse(&text) {
-        Ok(root) => Some(Doc {
-            file: shown.to_owned(),
-            root,
-        }),
+        Ok(root) => {
+            // A secret's value is ciphertext here and base64 once decrypted.
+            if !secret {
+                unappliable_characters(&root, &Path::root(), shown, diags);
+            }
+            Some(Doc {
+                file: shown.to_owned(),
+                root,
+            })
+        }
         Err(e) => {
             let e = if secret { e.hiding_text() } else { e };
             let code = match e {
@@ -94,6 +101,52 @@ fn parse(bytes: Vec<u8>, shown: &str, secret: bool, diags: &mut Diagnostics) -> 
             None
         }
     }
+}
+
+/// Reports each key and string of `node` that holds a character the API server's apply
+/// refuses ([`formats::unappliable`]); escapes (`"\x7F"`) are how they get in. The
+/// message names the character, never the text around it.
+fn unappliable_characters(node: &Node, path: &Path, shown: &str, diags: &mut Diagnostics) {
+    match &node.kind {
+        NodeKind::Scalar(s) => unappliable_in(&s.text, node.pos, path, shown, diags),
+        NodeKind::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                unappliable_characters(item, &path.index(i), shown, diags);
+            }
+        }
+        NodeKind::Map(entries) => {
+            for e in entries {
+                let at = path.key(&e.key);
+                unappliable_in(&e.key, e.key_pos, &at, shown, diags);
+                unappliable_characters(&e.value, &at, shown, diags);
+            }
+        }
+    }
+}
+
+/// [`unappliable_characters`] for one key or scalar.
+fn unappliable_in(text: &str, pos: Pos, path: &Path, shown: &str, diags: &mut Diagnostics) {
+    let Some((i, c)) = text
+        .chars()
+        .enumerate()
+        .find(|(_, c)| formats::unappliable(*c))
+    else {
+        return;
+    };
+    let mut d = Diagnostic::at(
+        Code::Unappliable,
+        shown,
+        pos,
+        format!(
+            "character {} is U+{:04X}, which Kubernetes' server-side apply refuses",
+            i + 1,
+            u32::from(c)
+        ),
+    )
+    .hint("remove it (a config file may hold it: that one is sent as binaryData)");
+    d.field = path.to_string();
+    d.path = path.clone();
+    diags.push(d);
 }
 
 /// Checks `doc` against its schema and returns its typed form. A document with errors

@@ -255,6 +255,14 @@ pub fn bytes(s: &str) -> bool {
             .is_some_and(|q| q.milli().is_multiple_of(1000) && q.whole() <= MAX_BYTES)
 }
 
+/// A character the API server's server-side apply refuses in any string: kubectl and
+/// Argo CD send it raw in JSON (Go escapes only C0 controls), and the apply patch is
+/// read with a YAML parser that allows none of these. Client-side apply takes them, so
+/// a sync half-succeeds.
+pub fn unappliable(c: char) -> bool {
+    matches!(c, '\u{7f}'..='\u{84}' | '\u{86}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}')
+}
+
 /// [`bytes`] of at least [`MIN_MEMORY`]: a container's memory. Below it the container
 /// cannot start (runc's own start-up runs in the container's cgroup), and a bare `512`
 /// is far likelier a missing unit than 512 bytes.

@@ -235,6 +235,53 @@ fn cap_empty_dir(cx: &mut Ctx<'_>, process: &str, v: &mut Value, at: &Path, reso
     }
 }
 
+/// Refuses a port of `container` that another container of the pod already declares,
+/// by number and protocol or by name (see `check_pod_names`). The process's own
+/// container is declared in parts (its `port`, the global and the process's patches),
+/// merged by number: a port seen again in it is the same port.
+fn check_pod_port(
+    cx: &mut Ctx<'_>,
+    port: &Value,
+    at: &Path,
+    container: &str,
+    pod_ports: &mut BTreeMap<(i64, String), String>,
+    pod_port_names: &mut BTreeMap<String, String>,
+) {
+    if let Some(number) = port.get("containerPort").and_then(Value::as_i64) {
+        let protocol = port
+            .get("protocol")
+            .and_then(Value::as_str)
+            .unwrap_or("TCP")
+            .to_owned();
+        let owner = pod_ports
+            .entry((number, protocol.clone()))
+            .or_insert_with(|| container.to_owned());
+        if owner != container {
+            let owner = owner.clone();
+            cx.app_err(
+                Code::NameTaken,
+                &at.key("containerPort"),
+                format!("port {number}/{protocol} is already declared by the container `{owner}` of the same pods"),
+                "declare each port of a pod once: two containers cannot listen on one port",
+            );
+        }
+    }
+    if let Some(pname) = port.get("name").and_then(Value::as_str) {
+        let owner = pod_port_names
+            .entry(pname.to_owned())
+            .or_insert_with(|| container.to_owned());
+        if owner != container {
+            let owner = owner.clone();
+            cx.app_err(
+                Code::NameTaken,
+                &at.key("name"),
+                format!("port name `{pname}` is already a port of the container `{owner}` of the same pods"),
+                "give every port of the pod its own name: a PodMonitor or Service selecting it by name would get only one",
+            );
+        }
+    }
+}
+
 /// What Kubernetes would refuse at apply time, refused here with a place to point at:
 /// two containers of one pod with the same name, and mounts of volumes the pod lacks.
 fn check_pod_names(
@@ -281,6 +328,27 @@ fn check_pod_names(
     // The global fragment's patch of the process's container and the process's own are
     // merged port by port (by number): a name must stay one port's across both.
     let mut patch_ports: BTreeMap<String, i64> = BTreeMap::new();
+    // Across a pod's containers and init containers, a port (number and protocol) and a
+    // port name are declared once: the API server warns of a second, two containers
+    // cannot listen on one port, and a PodMonitor or Service selecting a port by name
+    // gets one of them. The process's port is its container's unless a sidecar serves it.
+    let served_by_sidecar = sources.iter().any(|(fragment, _, _)| {
+        fragment.is_some_and(|f| {
+            list(f, "containers").iter().any(|c| {
+                let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
+                !names.contains(name)
+                    && list(c, "ports").iter().any(|p| {
+                        p.get("containerPort").and_then(Value::as_i64) == port_number
+                            && port_number.is_some()
+                    })
+            })
+        })
+    });
+    let mut pod_ports: BTreeMap<(i64, String), String> = BTreeMap::new();
+    if let (Some(n), false) = (port_number, served_by_sidecar) {
+        pod_ports.insert((n, "TCP".to_owned()), process.to_owned());
+    }
+    let mut pod_port_names: BTreeMap<String, String> = BTreeMap::new();
     for (fragment, at, _) in sources {
         let Some(fragment) = fragment else { continue };
         for list_name in ["initContainers", "containers"] {
@@ -315,6 +383,17 @@ fn check_pod_names(
                             "name this port otherwise; a sidecar that declares the process's port serves it under `http`",
                         );
                         continue;
+                    }
+                    // Another process's container is patched in its own pods only.
+                    if !patch || name == process {
+                        check_pod_port(
+                            cx,
+                            port,
+                            &ppath,
+                            if patch { process } else { name },
+                            &mut pod_ports,
+                            &mut pod_port_names,
+                        );
                     }
                     if name != process || !patch {
                         continue;

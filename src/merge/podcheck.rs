@@ -674,11 +674,9 @@ fn check_container(v: &Value, init: bool, p: &[Seg], out: &mut Vec<Problem>) {
                     out,
                     key(p, k),
                     format!(
-                        "{k} may not be set on an init container unless restartPolicy is `Always`"
+                        "{k} may not be set on an init container, which runs to its end before the pod's containers start"
                     ),
-                    format!(
-                        "remove {k}, or add restartPolicy: Always to run this init container as a sidecar"
-                    ),
+                    format!("remove {k}; a helper that keeps running goes under `containers`"),
                 );
             }
         }
@@ -3299,7 +3297,7 @@ mod tests {
         refused(
             json!({"livenessProbe": {"exec": {"command": ["x"]}}}),
             true,
-            "restartPolicy is `Always`",
+            "may not be set on an init container",
         );
         refused(
             json!({"lifecycle": {"preStop": {"sleep": {"seconds": 1}}}}),

@@ -253,9 +253,12 @@ fn files_config_map(r: &Resolved) -> Value {
     let mut files: Vec<_> = r.files.iter().collect();
     files.sort_by(|a, b| a.key.cmp(&b.key));
     for f in files {
+        // `data` must be UTF-8 and hold nothing the API server's apply refuses.
         match std::str::from_utf8(&f.content) {
-            Ok(text) => data.insert(f.key.clone(), value!(text)),
-            Err(_) => binary.insert(f.key.clone(), value!(base64(&f.content))),
+            Ok(text) if !text.contains(crate::input::formats::unappliable) => {
+                data.insert(f.key.clone(), value!(text))
+            }
+            _ => binary.insert(f.key.clone(), value!(base64(&f.content))),
         };
     }
     if !data.is_empty() {
