@@ -210,13 +210,16 @@ pub fn https_url(s: &str) -> bool {
         })
 }
 
-/// `^age1[02-9ac-hj-np-z]{58}$`: an age X25519 recipient (bech32).
+/// `^age1[02-9ac-hj-np-z]{58}$` whose bech32 checksum holds: an age X25519 recipient.
+/// A mistyped one matched the pattern, passed every check, and failed only when
+/// `secrets set` encrypted to it.
 pub fn age_recipient(s: &str) -> bool {
     s.len() == 62
         && s.starts_with("age1")
         && all(&s[4..], |b| {
             b"023456789acdefghjklmnpqrstuvwxyz".contains(&b)
         })
+        && s.parse::<age::x25519::Recipient>().is_ok()
 }
 
 /// `^([0-9]{1,6}m|[0-9]{1,4}(\.[0-9]{1,3})?)$`: CPU as millicores or cores.
@@ -659,6 +662,12 @@ mod tests {
         for bad in ["512", "0", "5Mi", "999999", "6M", "1.5"] {
             assert!(!memory(bad), "{bad}");
         }
+        let recipient = age::x25519::Identity::generate().to_public().to_string();
+        assert!(age_recipient(&recipient));
+        // One character changed: the pattern still matches, the checksum does not.
+        let last = if recipient.ends_with('q') { "p" } else { "q" };
+        let typo = format!("{}{last}", &recipient[..61]);
+        assert!(!age_recipient(&typo), "{typo}");
         for ok in ["30d", "4w", "6m", "365d"] {
             assert!(retention(ok), "{ok}");
         }
