@@ -326,7 +326,7 @@ pub fn open_tree(
         Location::Revision { dir, rev, resolved } => {
             // The directory as it was at `rev`, wherever it sits in its repository.
             let (checkout, inside) = crate::git::open_local(dir, rev, resolved)?;
-            let tree = GitTree::open(checkout, &inside)?;
+            let tree = GitTree::open(checkout, &inside)?.at_revision(rev);
             reporter
                 .progress(role, &tree.checkout().describe())
                 .map_err(Error::Stderr)?;

@@ -333,3 +333,47 @@ fn markdown_redacts_secrets_exactly_as_the_text_diff() {
         );
     }
 }
+
+/// Regression: a pull request fixing a broken main got no report (exit 1), and the
+/// base's problems were named as files on disk, with the base's line numbers.
+#[test]
+fn a_base_that_does_not_render_is_compared_as_nothing() {
+    let s = repos();
+    s.edit("app/dovetail.yaml", "    port: 8000", "    port: \"x\"");
+    commit(&s.app());
+    s.edit("app/dovetail.yaml", "    port: \"x\"", "    port: 8000");
+    s.edit("app/dovetail.yaml", "apiVersion:", "# fixed\napiVersion:");
+    let r = diff(&s, &["--base", "HEAD"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("HEAD:dovetail.yaml:13:5: error: processes.web.port:"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("note: the base does not render (1 problem(s) above), so every object of the head is shown as added"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stdout
+            .contains("--- /dev/null\n+++ head/Deployment/acme-shop/shop-web\n"),
+        "{}",
+        r.stdout
+    );
+    let r = diff(&s, &["--base", "HEAD", "--format", "markdown"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("> The base does not render (1 problem(s)"),
+        "{}",
+        r.stdout
+    );
+
+    // A head that does not render is still an error.
+    s.edit("app/dovetail.yaml", "    port: 8000", "    port: \"y\"");
+    let r = diff(&s, &["--base", "HEAD"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.stdout, "");
+}

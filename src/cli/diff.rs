@@ -17,7 +17,18 @@ pub(super) fn run(args: DiffArgs, io: Io<'_>) -> Result<(), Error> {
         None => sources.clone(),
     };
     let mut reporter = Reporter::new(io.err, Format::Text);
-    let base = side(&base, "base", &mut reporter)?;
+    // A pull request that fixes a broken base still gets its report.
+    let base = match side(&base, "base", &mut reporter) {
+        Err(Error::Invalid { count }) => {
+            reporter
+                .note(&format!(
+                    "the base does not render ({count} problem(s) above), so every object of the head is shown as added"
+                ))
+                .map_err(Error::Stderr)?;
+            crate::emit::diff::Side::unrendered(count)
+        }
+        other => other?,
+    };
     let head = side(&head, "head", &mut reporter)?;
     let (text, summary) = match args.format {
         DiffFormat::Text => crate::emit::diff::diff(&base, &head)?,

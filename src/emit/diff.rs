@@ -23,6 +23,10 @@ pub struct Side {
     /// What the objects were made of, to tell who set a changed field (the Markdown
     /// report); `None` where nobody asks.
     pub provenance: Option<Provenance>,
+    /// The number of problems that kept this side from rendering, when it did not: a
+    /// base that does not render (a pull request fixing a broken main) is compared as
+    /// no objects at all.
+    pub unrendered: Option<usize>,
 }
 
 /// The merged app and its documents: what `explain`'s origin table reads.
@@ -70,6 +74,17 @@ impl Side {
             objects,
             secret_digests,
             provenance: None,
+            unrendered: None,
+        }
+    }
+
+    /// A side that did not render for `problems` problems: no objects.
+    pub fn unrendered(problems: usize) -> Side {
+        Side {
+            objects: Vec::new(),
+            secret_digests: BTreeMap::new(),
+            provenance: None,
+            unrendered: Some(problems),
         }
     }
 }
@@ -270,6 +285,7 @@ mod tests {
         Side {
             objects,
             provenance: None,
+            unrendered: None,
             secret_digests: digests
                 .iter()
                 .map(|(n, k, d)| ((n.to_string(), k.to_string()), d.to_string()))

@@ -173,7 +173,7 @@ impl Tree {
                 let s = joined.to_string_lossy();
                 s.strip_prefix("./").unwrap_or(&s).to_owned()
             }
-            Tree::Git(t) => format!("{}{rel}", t.prefix),
+            Tree::Git(t) => format!("{}{}{rel}", t.revision, t.prefix),
             Tree::Memory(t) => {
                 let joined = Path::new(&t.name).join(rel);
                 let s = joined.to_string_lossy();
@@ -383,6 +383,10 @@ pub struct GitTree {
     root: gix_hash::ObjectId,
     /// The directory's path inside the repo, with a trailing `/` (or empty), for messages.
     prefix: String,
+    /// `REV:` when the tree is a local directory read at a revision (`dovetail diff`),
+    /// as git names a file of a revision: its lines are the revision's, not the file's
+    /// on disk.
+    revision: String,
     /// The first failure of the object database, which makes the whole cache suspect.
     broken: std::cell::RefCell<Option<String>>,
     /// Tree objects already read and hashed: a lookup under `tenants/` must not inflate
@@ -443,6 +447,13 @@ enum GitObject {
 const MAX_LINK_TARGET: u64 = 4096;
 
 impl GitTree {
+    /// The tree with its files named `REV:path`, as git names a revision's files.
+    #[must_use]
+    pub fn at_revision(mut self, rev: &str) -> GitTree {
+        self.revision = format!("{rev}:");
+        self
+    }
+
     /// The directory `dir` (`""` for the root) of the checkout's commit. Links are not
     /// followed here: the directory is named by the operator and must be a real one.
     pub fn open(
@@ -474,6 +485,7 @@ impl GitTree {
             checkout,
             root,
             prefix,
+            revision: String::new(),
             broken: std::cell::RefCell::new(None),
             trees: std::cell::RefCell::default(),
         })
