@@ -701,3 +701,47 @@ fn a_key_of_your_own_is_added_to_the_platforms() {
         no_plaintext(&r);
     }
 }
+
+/// Regression: a value piped with a Windows line ending kept its `\r`, which then
+/// reached the app as part of the password; and a value given as an argument after
+/// KEY was printed back by the argument parser's error.
+#[test]
+fn set_drops_a_crlf_line_ending_and_refuses_a_value_argument_unseen() {
+    let k = setup();
+    let run = |args: &[&str], stdin: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dovetail"));
+        cmd.args(["secrets", "set"])
+            .args(args)
+            .arg("--app")
+            .arg(k.s.app())
+            .arg("--operator")
+            .arg(k.s.operator());
+        piped(cmd, stdin.as_bytes())
+    };
+    let out = run(&["DB_PASSWORD", "hunter2-on-the-command-line"], "");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("takes the value on stdin"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    assert!(!k.s.path("app/secrets.yaml").exists());
+
+    let out = run(&["DB_PASSWORD"], "p4ss\r\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = dovetail::input::yaml::parse(&k.s.read("app/secrets.yaml"))
+        .unwrap()
+        .to_json();
+    let ids = dovetail::crypto::read_identities(&k.s.path("key.txt")).unwrap();
+    let binding = dovetail::crypto::Binding {
+        tenant: "acme",
+        app: "shop",
+        key: "DB_PASSWORD",
+    };
+    let plain =
+        dovetail::crypto::decrypt(doc["data"]["DB_PASSWORD"].as_str().unwrap(), &ids, &binding)
+            .unwrap();
+    assert_eq!(plain, b"p4ss");
+}

@@ -362,7 +362,8 @@ pub struct ValidateArgs {
 #[derive(Debug, Subcommand)]
 pub enum SecretsCommand {
     /// Encrypt the value on stdin for KEY and add or replace it; every other entry of
-    /// the file stays byte for byte. One trailing newline of the input is dropped.
+    /// the file stays byte for byte. One trailing newline (`\n` or `\r\n`) of the input
+    /// is dropped.
     #[command(mut_arg("app", |a| a.help(SECRETS_APP_HELP).value_name("DIR")))]
     Set(SecretsSetArgs),
     /// Re-encrypt every value to the current recipients (platform.yaml's and any
@@ -383,6 +384,10 @@ const SECRETS_APP_HELP: &str = "The customer app's directory (where dovetail.yam
 pub struct SecretsSetArgs {
     /// The key, like SECRET_KEY.
     pub key: String,
+    /// A value given after the key, refused without being shown: arguments end up in
+    /// shell history, process lists and CI logs, and clap's own error would print it.
+    #[arg(hide = true, num_args = 0.., value_name = "VALUE")]
+    pub value_given: Vec<std::ffi::OsString>,
     /// Which app and recipients.
     #[command(flatten)]
     pub target: SecretsArgs,

@@ -54,6 +54,11 @@ pub enum SecretsError {
     /// entries.
     #[error("cannot edit `{0}` in place: {1}")]
     NotEditable(String, crate::input::secrets_file::EditError),
+    /// A value on the command line, after KEY.
+    #[error(
+        "secrets set takes the value on stdin, not as an argument (what was given is not shown)"
+    )]
+    ValueOnCommandLine,
     /// The value on stdin cannot be read.
     #[error("cannot read the value from stdin: {0}")]
     Stdin(std::io::Error),
@@ -97,7 +102,7 @@ impl SecretsError {
             SecretsError::NotEditable(..) => {
                 "write `data:` as `secrets set` does, each `KEY: |` on a line of its own, then run it again"
             }
-            SecretsError::Stdin(_) => {
+            SecretsError::Stdin(_) | SecretsError::ValueOnCommandLine => {
                 "pipe the value in: printf %s \"$VALUE\" | dovetail secrets set KEY"
             }
             SecretsError::TooLarge => "keep secret values small; ship files in the image",
@@ -301,6 +306,9 @@ fn new_beside(path: &std::path::Path) -> std::io::Result<(std::path::PathBuf, st
 /// `dovetail secrets set KEY`: encrypts stdin for this app and KEY, and writes it into the
 /// secrets file without touching any other entry.
 pub(super) fn set(args: SecretsSetArgs, io: Io<'_>) -> Result<(), Error> {
+    if !args.value_given.is_empty() {
+        return Err(SecretsError::ValueOnCommandLine.into());
+    }
     if !crate::input::formats::env_name(&args.key) {
         return Err(SecretsError::BadKey(args.key).into());
     }
@@ -311,7 +319,11 @@ pub(super) fn set(args: SecretsSetArgs, io: Io<'_>) -> Result<(), Error> {
         .take(crypto::MAX_VALUE_BYTES as u64 + 2)
         .read_to_end(&mut value)
         .map_err(SecretsError::Stdin)?;
-    if value.ends_with(b"\n") {
+    // A value piped from a Windows editor or `echo` ends its line with `\r\n`; the
+    // `\r` would reach the app as part of the password.
+    if value.ends_with(b"\r\n") {
+        value.truncate(value.len() - 2);
+    } else if value.ends_with(b"\n") {
         value.pop();
     }
     if value.len() > crypto::MAX_VALUE_BYTES {
