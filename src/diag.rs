@@ -242,6 +242,14 @@ impl Doc {
             hint: None,
         }
     }
+    /// A problem with the value at `path` (its type, format or range), pointing at the
+    /// value rather than its key: the two may stand on different lines.
+    pub fn value_error(&self, code: Code, path: &Path, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            pos: self.root.locate_value(path),
+            ..self.error(code, path, message)
+        }
+    }
 }
 
 /// The problems of one run, in the order found. Every question asked of it takes

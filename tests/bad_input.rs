@@ -48,8 +48,23 @@ fn wrong_types_say_what_was_expected() {
     let mut s = django();
     s.edit(APP, "    port: 8000\n", "    port: \"8000\"\n");
     s.render().invalid(
-        "app/dovetail.yaml:13:5: error: processes.web.port: expected an integer, found a string `8000`",
+        "app/dovetail.yaml:13:11: error: processes.web.port: expected an integer, found a string `8000`",
     );
+}
+
+/// A value on the line after its key was reported at the key, a line above the bad token
+/// (and a GitHub annotation landed on the wrong line); an unknown key stays at the key.
+#[test]
+fn value_errors_point_at_the_value_and_key_errors_at_the_key() {
+    let mut s = django();
+    s.edit(
+        APP,
+        "    port: 8000\n",
+        "    port:\n      \"8000x\"\n    prot: 1\n",
+    );
+    s.render()
+        .invalid("app/dovetail.yaml:14:7: error: processes.web.port: expected an integer, found a string `8000x`")
+        .invalid("app/dovetail.yaml:15:5: error: processes.web.prot: unknown field");
 }
 
 #[test]
@@ -87,7 +102,7 @@ fn files_path_with_dotdot_is_refused_by_the_schema() {
         "path: ../operator/platform.yaml",
     );
     s.render().invalid(
-        "app/dovetail.yaml:24:6: error: files[0].path: `../operator/platform.yaml` is not a path relative to the app directory, without '..'",
+        "app/dovetail.yaml:24:12: error: files[0].path: `../operator/platform.yaml` is not a path relative to the app directory, without '..'",
     );
 }
 
@@ -224,9 +239,9 @@ fn negative_and_malformed_quantities_in_operator_files() {
         "medium: {cpu: \"1\", memory: lots}",
     );
     s.render()
-        .invalid("operator/tenants/acme/shop.yaml:10:25: error: processes.worker.cpu: `-1` must be more than 0")
-        .invalid("operator/tenants/acme/shop.yaml:10:34: error: processes.worker.memory: `12XB` is not a memory quantity: a number of up to six digits and its unit, like 512Mi or 2Gi")
-        .invalid("operator/platform.yaml:18:22: error: plans.medium.memory: `lots` is not a memory quantity: a number of up to six digits and its unit, like 512Mi or 2Gi");
+        .invalid("operator/tenants/acme/shop.yaml:10:30: error: processes.worker.cpu: `-1` must be more than 0")
+        .invalid("operator/tenants/acme/shop.yaml:10:42: error: processes.worker.memory: `12XB` is not a memory quantity: a number of up to six digits and its unit, like 512Mi or 2Gi")
+        .invalid("operator/platform.yaml:18:30: error: plans.medium.memory: `lots` is not a memory quantity: a number of up to six digits and its unit, like 512Mi or 2Gi");
 }
 
 #[test]
@@ -239,8 +254,8 @@ fn memory_without_its_unit_is_refused() {
     );
     s.edit(ALLOC, "database: {size: 10Gi}", "database: {size: 10}");
     s.render()
-        .invalid("operator/tenants/acme/shop.yaml:10:36: error: processes.worker.memory: `512` is not a memory quantity: a number of up to six digits and its unit, like 512Mi or 2Gi (whole bytes, from 6Mi to 1Ei)")
-        .invalid("operator/tenants/acme/shop.yaml:13:14: error: storage.database.size: expected a string, found a number `10`; write it with its unit, like \"10Mi\" or \"10Gi\"");
+        .invalid("operator/tenants/acme/shop.yaml:10:44: error: processes.worker.memory: `512` is not a memory quantity: a number of up to six digits and its unit, like 512Mi or 2Gi (whole bytes, from 6Mi to 1Ei)")
+        .invalid("operator/tenants/acme/shop.yaml:13:20: error: storage.database.size: expected a string, found a number `10`; write it with its unit, like \"10Mi\" or \"10Gi\"");
 }
 
 /// An operator value in error was left out of the typed input, and the app's
@@ -269,7 +284,7 @@ fn an_operator_value_in_error_is_not_also_reported_missing() {
     s.edit(PLATFORM, "redis:7.4.1", "redis:latest");
     let r = s.render();
     r.invalid("operator/tenants/acme/shop.yaml:7:11: error: domains[0]: expected a string")
-        .invalid("operator/platform.yaml:17:22: error: plans.small.memory: `512MB` is not a memory quantity");
+        .invalid("operator/platform.yaml:17:30: error: plans.small.memory: `512MB` is not a memory quantity");
     assert!(!r.stderr.contains("app/dovetail.yaml"), "{}", r.stderr);
     assert!(!r.stderr.contains("no plan"), "{}", r.stderr);
     assert!(!r.stderr.contains("is set"), "{}", r.stderr);
@@ -339,10 +354,10 @@ fn all_problems_of_a_run_are_reported_together() {
     s.edit(ALLOC, "namespace: acme-shop", "namespace: Acme_Shop");
     s.edit(PLATFORM, "className: nginx", "classname: nginx");
     let r = s.validate();
-    r.invalid("app/dovetail.yaml:13:5: error: processes.web.port: expected an integer")
+    r.invalid("app/dovetail.yaml:13:11: error: processes.web.port: expected an integer")
         .invalid("app/dovetail.yaml:14:5: error: processes.web.replicas: set by the operator")
         .invalid("app/dovetail.yaml:23:3: error: env.STATIC-ROOT: `STATIC-ROOT` is not an environment variable name")
-        .invalid("operator/tenants/acme/shop.yaml:6:1: error: namespace: `Acme_Shop` is not a Kubernetes namespace name")
+        .invalid("operator/tenants/acme/shop.yaml:6:12: error: namespace: `Acme_Shop` is not a Kubernetes namespace name")
         .invalid("operator/platform.yaml:10:11: error: ingress.classname: unknown field; did you mean `className`?")
         .invalid("operator/platform.yaml:10:1: error: ingress.className: missing required field `className`")
         .invalid("error: 6 problem(s) in the inputs; nothing was rendered");
@@ -567,7 +582,7 @@ fn a_field_in_error_brings_no_follow_up_errors_about_its_absence() {
                 s.edit(APP, "    port: 8000\n", "    port: \"8000\"\n");
                 s
             },
-            "app/dovetail.yaml:13:5: error: processes.web.port: expected an integer",
+            "app/dovetail.yaml:13:11: error: processes.web.port: expected an integer",
         ),
         (
             {
@@ -647,8 +662,8 @@ fn a_number_past_64_bits_is_out_of_range_as_written() {
     );
     s.edit(ALLOC, "replicas: 2", "replicas: 99999999999999999999");
     s.validate()
-        .invalid("app/dovetail.yaml:29:50: error: pod.containers[0].ports[0].containerPort: `99999999999999999999` is above the maximum of 65535")
-        .invalid("operator/tenants/acme/shop.yaml:9:9: error: processes.web.replicas: `99999999999999999999` is above the maximum of 100")
+        .invalid("app/dovetail.yaml:29:65: error: pod.containers[0].ports[0].containerPort: `99999999999999999999` is above the maximum of 65535")
+        .invalid("operator/tenants/acme/shop.yaml:9:19: error: processes.web.replicas: `99999999999999999999` is above the maximum of 100")
         .invalid("error: 2 problem(s) in the inputs");
 }
 

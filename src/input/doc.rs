@@ -151,7 +151,7 @@ pub fn typed<T: DeserializeOwned>(
                     .map_or_else(|| "another kind of value".to_owned(), |(_, e)| e.to_owned())
             };
             diags.push(
-                doc.error(
+                doc.value_error(
                     Code::WrongType,
                     &path,
                     format!("expected {expected}{found}"),

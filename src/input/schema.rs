@@ -229,7 +229,9 @@ fn describe(
         out.push(doc.error(code, &path.key(key), message));
         return extra;
     }
-    let d = |code: Code, message: String| doc.error(code, path, message);
+    // Each kind below but those of keys (unknown, missing) is about the value: point at
+    // it, not at its key, which may stand a line above.
+    let d = |code: Code, message: String| doc.value_error(code, path, message);
     match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             let known: Vec<&str> = node
@@ -602,8 +604,8 @@ mod tests {
             out,
             [
                 "f.yaml:1:1: error: image: missing required field `image` [DT202]",
-                "f.yaml:5:5: error: processes.web.port: expected an integer, found a string `eighty` [DT203]",
-                "f.yaml:6:5: error: processes.web.singleton: expected a boolean, found a string `yes`; write true or false [DT203]",
+                "f.yaml:5:11: error: processes.web.port: expected an integer, found a string `eighty` [DT203]",
+                "f.yaml:6:16: error: processes.web.singleton: expected a boolean, found a string `yes`; write true or false [DT203]",
                 "f.yaml:7:3: error: processes.Bad_Name: `Bad_Name` is not a process name: lowercase letters, digits and '-', starting with a letter, at most 20 characters; not one that names dovetail's or CloudNativePG's own objects or containers (init, db or db-…, redis, static, env, files, secrets, pull, tls, metrics, egress, wait-for-postgres, wait-for-redis) [DT204]",
             ]
         );
@@ -620,10 +622,10 @@ mod tests {
         assert_eq!(
             out,
             [
-                "f.yaml:3:1: error: image: expected a string, found nothing (null); write a value, or remove the field [DT203]",
-                "f.yaml:6:5: error: processes.web.port: expected an integer, found `1e400` (a number out of range) [DT203]",
+                "f.yaml:3:8: error: image: expected a string, found nothing (null); write a value, or remove the field [DT203]",
+                "f.yaml:6:11: error: processes.web.port: expected an integer, found `1e400` (a number out of range) [DT203]",
                 "f.yaml:7:18: error: processes.web.command[1]: expected a string, found a list [DT203]",
-                "f.yaml:9:5: error: processes.api.port: expected an integer, found `.nan` (not a number) [DT203]",
+                "f.yaml:9:11: error: processes.api.port: expected an integer, found `.nan` (not a number) [DT203]",
             ]
         );
     }

@@ -840,6 +840,22 @@ impl Node {
         pos
     }
 
+    /// The best place to point at for a problem with the value at `path` (its type, format
+    /// or range): the value itself when it is a scalar, which may stand on the line after
+    /// its key; otherwise [`Node::locate`]'s place. A value left out (`port:` and nothing)
+    /// has no text to point at, so the key stands for it.
+    pub fn locate_value(&self, path: &Path) -> Pos {
+        match self.at(path) {
+            Some(node) if !path.0.is_empty() && node.written() => node.pos,
+            _ => self.locate(path),
+        }
+    }
+
+    /// Whether this is a scalar with text in the file, not an empty value.
+    fn written(&self) -> bool {
+        matches!(&self.kind, NodeKind::Scalar(s) if !s.text.is_empty() || s.value != ScalarValue::Null)
+    }
+
     /// The text of a scalar node as the user wrote it, whatever it resolved to.
     pub fn scalar_text(&self) -> Option<&str> {
         match &self.kind {
@@ -1136,6 +1152,27 @@ b: !!map {c: 1}
             Pos { line: 3, col: 10 }
         );
         assert_eq!(n.locate(&Path::parse("a.zz")), Pos { line: 1, col: 1 });
+    }
+
+    /// `port:\n  "8000x"` was reported at `port`, a line above the bad value.
+    #[test]
+    fn locate_value_points_at_a_scalar_wherever_it_stands() {
+        let n = parse("a:\n  b: 1\n  c:\n    \"x\"\n  d: {e: f}\n  g:\n  h: ''\n").unwrap();
+        assert_eq!(n.locate_value(&Path::parse("a.b")), Pos { line: 2, col: 6 });
+        assert_eq!(n.locate_value(&Path::parse("a.c")), Pos { line: 4, col: 5 });
+        assert_eq!(
+            n.locate_value(&Path::parse("a.d.e")),
+            Pos { line: 5, col: 10 }
+        );
+        // A collection, or a value left out, is pointed at by its key.
+        assert_eq!(n.locate_value(&Path::parse("a.d")), Pos { line: 5, col: 3 });
+        assert_eq!(n.locate_value(&Path::parse("a.g")), Pos { line: 6, col: 3 });
+        // An empty string is written, as its quotes.
+        assert_eq!(n.locate_value(&Path::parse("a.h")), Pos { line: 7, col: 6 });
+        assert_eq!(
+            n.locate_value(&Path::parse("a.zz")),
+            Pos { line: 1, col: 1 }
+        );
     }
 
     /// Regression guard for untrusted input: no truncation or single-byte change of a
