@@ -67,6 +67,66 @@ fn value_errors_point_at_the_value_and_key_errors_at_the_key() {
         .invalid("app/dovetail.yaml:15:5: error: processes.web.prot: unknown field");
 }
 
+/// Most codes came with no hint (DT103-DT105, DT202, DT204-DT206, most DT203), and
+/// DT103/DT104 wrote their remedy into the message, where JSON and GitHub consumers
+/// showing `hint` apart did not find it.
+#[test]
+fn every_problem_has_a_hint_of_its_own() {
+    let cases: [(&str, &str, &str, &str); 11] = [
+        (APP, "    port: 8000\n", "    port: \"8000x\"\n", "DT203"),
+        (
+            APP,
+            "image: registry.example.com/acme/shop:1.4.2\n",
+            "",
+            "DT202",
+        ),
+        (APP, "kind: App\n", "kind: App\nimage: x\n", "DT104"),
+        (APP, "  web:\n", "  web: [\n", "DT103"),
+        (APP, "  web:\n", "  redis:\n", "DT206"),
+        (APP, "    port: 8000\n", "    port: 0\n", "DT205"),
+        (
+            ALLOC,
+            "cpu: 500m, memory: 1Gi",
+            "cpu: 500m, memory: 1GB",
+            "DT204",
+        ),
+        (
+            ALLOC,
+            "namespace: acme-shop",
+            "namespace: kube-system",
+            "DT206",
+        ),
+        (
+            APP,
+            "services: [postgres, redis]",
+            "services: [postgres, redis, mysql]",
+            "DT204",
+        ),
+        (APP, "kind: App\n", "kind: Ap\n", "DT204"),
+        (APP, "processes:\n", "processes: {}\nx:\n", "DT205"),
+    ];
+    for (file, from, to, code) in cases {
+        let mut s = django();
+        s.edit(file, from, to);
+        let run = s.validate_as(Format::Json);
+        let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let problems = doc["problems"].as_array().unwrap();
+        assert!(
+            problems.iter().any(|p| p["code"] == code),
+            "{to:?}: no {code} in {problems:#?}"
+        );
+        for p in problems {
+            let hint = p["hint"].as_str().unwrap_or_default();
+            assert!(!hint.is_empty(), "{to:?}: no hint in {p:#}");
+            let message = p["message"].as_str().unwrap();
+            assert!(
+                !message.ends_with("; keep one") && !message.ends_with("; remove it"),
+                "{to:?}: the remedy is in the message: {p:#}"
+            );
+        }
+    }
+}
+
 #[test]
 fn alias_bomb_is_refused_quickly() {
     let mut s = django();
@@ -240,8 +300,8 @@ fn negative_and_malformed_quantities_in_operator_files() {
     );
     s.render()
         .invalid("operator/tenants/acme/shop.yaml:10:30: error: processes.worker.cpu: `-1` must be more than 0")
-        .invalid("operator/tenants/acme/shop.yaml:10:42: error: processes.worker.memory: `12XB` is not a memory quantity: a number of up to six digits and its unit, like 512Mi or 2Gi")
-        .invalid("operator/platform.yaml:18:30: error: plans.medium.memory: `lots` is not a memory quantity: a number of up to six digits and its unit, like 512Mi or 2Gi");
+        .invalid("operator/tenants/acme/shop.yaml:10:42: error: processes.worker.memory: `12XB` is not a memory quantity; use a number of up to six digits and its unit, like 512Mi or 2Gi")
+        .invalid("operator/platform.yaml:18:30: error: plans.medium.memory: `lots` is not a memory quantity; use a number of up to six digits and its unit, like 512Mi or 2Gi");
 }
 
 #[test]
@@ -254,7 +314,7 @@ fn memory_without_its_unit_is_refused() {
     );
     s.edit(ALLOC, "database: {size: 10Gi}", "database: {size: 10}");
     s.render()
-        .invalid("operator/tenants/acme/shop.yaml:10:44: error: processes.worker.memory: `512` is not a memory quantity: a number of up to six digits and its unit, like 512Mi or 2Gi (whole bytes, from 6Mi to 1Ei)")
+        .invalid("operator/tenants/acme/shop.yaml:10:44: error: processes.worker.memory: `512` is not a memory quantity; use a number of up to six digits and its unit, like 512Mi or 2Gi (whole bytes, from 6Mi to 1Ei)")
         .invalid("operator/tenants/acme/shop.yaml:13:20: error: storage.database.size: expected a string, found a number `10`; write it with its unit, like \"10Mi\" or \"10Gi\"");
 }
 
@@ -770,7 +830,7 @@ fn a_process_in_error_is_not_also_reported_missing() {
         "  web: ~\n",
     );
     let r = s.render();
-    r.invalid("processes.web: expected a mapping, found nothing (null) [DT203]")
+    r.invalid("processes.web: expected a mapping, found nothing (null); write its fields indented on the lines below it, or remove it [DT203]")
         .invalid("error: 1 problem(s) in the inputs");
     assert!(!r.stderr.contains("has no process"), "{}", r.stderr);
     assert!(!r.stderr.contains("warning"), "{}", r.stderr);

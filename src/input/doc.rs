@@ -90,7 +90,7 @@ fn parse(bytes: Vec<u8>, shown: &str, secret: bool, diags: &mut Diagnostics) -> 
                 | yaml::YamlError::TooLarge { .. } => Code::YamlTooBig,
                 _ => Code::YamlSyntax,
             };
-            diags.push(Diagnostic::at(code, shown, e.pos(), e.to_string()));
+            diags.push(Diagnostic::at(code, shown, e.pos(), e.to_string()).hint(e.hint()));
             None
         }
     }

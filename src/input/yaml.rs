@@ -201,7 +201,7 @@ pub enum YamlError {
         message: String,
     },
     /// A mapping has the same key twice.
-    #[error("duplicate key `{key}` (first at line {first_line}); keep one")]
+    #[error("duplicate key `{key}` (first at line {first_line})")]
     DuplicateKey {
         /// Where the second one is.
         pos: Pos,
@@ -217,9 +217,8 @@ pub enum YamlError {
         pos: Pos,
     },
     /// The file expands to more than [`MAX_NODES`] nodes.
-    #[error("{} more than {MAX_NODES} nodes; input files are small, so trim it{}",
-        if *.aliased { "expands (through its aliases) to" } else { "holds" },
-        if *.aliased { " or remove the aliases" } else { "" })]
+    #[error("{} more than {MAX_NODES} nodes",
+        if *.aliased { "expands (through its aliases) to" } else { "holds" })]
     TooManyNodes {
         /// Where the limit was crossed.
         pos: Pos,
@@ -228,7 +227,7 @@ pub enum YamlError {
     },
     /// The file's text expands to more than [`MAX_EXPANDED_BYTES`], aliases included.
     #[error(
-        "expands to more than {} KiB of text through its aliases; write the values out or remove the aliases",
+        "expands to more than {} KiB of text through its aliases",
         MAX_EXPANDED_BYTES / 1024
     )]
     TooLarge {
@@ -248,24 +247,20 @@ pub enum YamlError {
         pos: Pos,
     },
     /// A merge key (`<<: *base`), which YAML 1.1 has and 1.2 does not.
-    #[error(
-        "`<<` merge keys are YAML 1.1, and dovetail reads YAML 1.2; write the fields out (an alias `*name` can still stand for a whole value)"
-    )]
+    #[error("`<<` merge keys are YAML 1.1, and dovetail reads YAML 1.2")]
     MergeKey {
         /// The key.
         pos: Pos,
     },
     /// A tag in a secrets file, not shown: a value pasted there unencrypted that starts
     /// with `!` reads as a tag.
-    #[error(
-        "a tag (`!…`) is not supported here; a value is an age-encrypted block (`|` then the armored text), which `dovetail secrets set` writes"
-    )]
+    #[error("a tag (`!…`) is not supported here")]
     HiddenTag {
         /// The tagged node.
         pos: Pos,
     },
     /// A tag other than the core schema's.
-    #[error("tag `{tag}` is not supported; remove it")]
+    #[error("tag `{tag}` is not supported")]
     Tag {
         /// The tagged node.
         pos: Pos,
@@ -274,7 +269,7 @@ pub enum YamlError {
     },
     /// A scalar whose core tag (`!!int`) its text does not match. The text is not
     /// shown: it may be a secrets file's value.
-    #[error("the value is not {what}, as its tag `{tag}` says; remove the tag, or write {what}")]
+    #[error("the value is not {what}, as its tag `{tag}` says")]
     TagMismatch {
         /// The scalar.
         pos: Pos,
@@ -286,7 +281,7 @@ pub enum YamlError {
     /// A `%YAML` directive for another version than the 1.2 dovetail reads: a file
     /// written for YAML 1.1 means other things by `yes`, `0755` or `<<`.
     #[error(
-        "the file asks for YAML {}, and dovetail reads YAML 1.2; remove the directive, or write the file for YAML 1.2 (`%YAML 1.2`)",
+        "the file asks for YAML {}, and dovetail reads YAML 1.2",
         crate::diag::escaped(.version)
     )]
     Version {
@@ -296,7 +291,7 @@ pub enum YamlError {
         version: String,
     },
     /// More than one document (`---`) in a file.
-    #[error("holds more than one YAML document; keep one")]
+    #[error("holds more than one YAML document")]
     MultipleDocuments {
         /// The second document.
         pos: Pos,
@@ -324,6 +319,47 @@ impl YamlError {
             | YamlError::Version { pos, .. }
             | YamlError::MultipleDocuments { pos } => *pos,
             YamlError::Empty => Pos::START,
+        }
+    }
+
+    /// What to do about it: every variant has advice, kept out of the message so that
+    /// JSON and GitHub output carry it as the hint.
+    pub fn hint(&self) -> String {
+        match self {
+            YamlError::Syntax { .. } => {
+                "check the YAML just before this place: indentation with spaces, a space after each ':' and '-', closed quotes and brackets".to_owned()
+            }
+            YamlError::DuplicateKey { .. } | YamlError::MultipleDocuments { .. } => {
+                "keep one".to_owned()
+            }
+            YamlError::TooDeep { .. } => {
+                "flatten it: dovetail's inputs nest a few levels, not dozens".to_owned()
+            }
+            YamlError::TooManyNodes { aliased: true, .. } => {
+                "input files are small, so trim it or remove the aliases".to_owned()
+            }
+            YamlError::TooManyNodes { aliased: false, .. } => {
+                "input files are small, so trim it".to_owned()
+            }
+            YamlError::TooLarge { .. } => "write the values out or remove the aliases".to_owned(),
+            YamlError::UnknownAlias { .. } => {
+                "put the anchor (`&name`) on a value above the alias that uses it, or write the value out".to_owned()
+            }
+            YamlError::ComplexKey { .. } => "write the key as plain text".to_owned(),
+            YamlError::MergeKey { .. } => {
+                "write the fields out (an alias `*name` can still stand for a whole value)".to_owned()
+            }
+            YamlError::HiddenTag { .. } => {
+                "a value is an age-encrypted block (`|` then the armored text), which `dovetail secrets set` writes".to_owned()
+            }
+            YamlError::Tag { .. } => "remove it".to_owned(),
+            YamlError::TagMismatch { what, .. } => format!("remove the tag, or write {what}"),
+            YamlError::Version { .. } => {
+                "remove the directive, or write the file for YAML 1.2 (`%YAML 1.2`)".to_owned()
+            }
+            YamlError::Empty => {
+                "fill it in; `dovetail init --app DIR` (or `--operator DIR`) writes a commented starting point".to_owned()
+            }
         }
     }
 
@@ -1140,7 +1176,7 @@ b: !!map {c: 1}
                 pos: Pos { line: 3, col: 3 }
             }
         );
-        assert!(e.to_string().contains("write the fields out"));
+        assert!(e.hint().contains("write the fields out"));
     }
 
     #[test]
