@@ -197,8 +197,11 @@ pub enum YamlError {
     Syntax {
         /// Where the parser stopped.
         pos: Pos,
-        /// The parser's words.
+        /// What is wrong: in plain words where [`plain_syntax`] knows the parser's,
+        /// else the parser's own.
         message: String,
+        /// What to do, where the problem is known; a general hint otherwise.
+        hint: Option<&'static str>,
     },
     /// A mapping has the same key twice.
     #[error("duplicate key `{key}` (first at line {first_line})")]
@@ -235,10 +238,15 @@ pub enum YamlError {
         pos: Pos,
     },
     /// An alias names no anchor.
-    #[error("alias to an unknown anchor")]
+    #[error("{}", if .name.is_empty() { "alias to an unknown anchor".to_owned() } else {
+        format!("alias `*{}` names no anchor", crate::diag::escaped(.name))
+    })]
     UnknownAlias {
         /// The alias.
         pos: Pos,
+        /// The anchor's name as the alias writes it; empty where the file's text is
+        /// not shown.
+        name: String,
     },
     /// A key is a mapping or a list.
     #[error("a mapping key must be a plain string")]
@@ -310,7 +318,7 @@ impl YamlError {
             | YamlError::TooDeep { pos }
             | YamlError::TooManyNodes { pos, .. }
             | YamlError::TooLarge { pos }
-            | YamlError::UnknownAlias { pos }
+            | YamlError::UnknownAlias { pos, .. }
             | YamlError::ComplexKey { pos }
             | YamlError::MergeKey { pos }
             | YamlError::Tag { pos, .. }
@@ -326,7 +334,8 @@ impl YamlError {
     /// JSON and GitHub output carry it as the hint.
     pub fn hint(&self) -> String {
         match self {
-            YamlError::Syntax { .. } => {
+            YamlError::Syntax { hint: Some(h), .. } => (*h).to_owned(),
+            YamlError::Syntax { hint: None, .. } => {
                 "check the YAML just before this place: indentation with spaces, a space after each ':' and '-', closed quotes and brackets".to_owned()
             }
             YamlError::DuplicateKey { .. } | YamlError::MultipleDocuments { .. } => {
@@ -370,8 +379,13 @@ impl YamlError {
     pub fn hiding_text(self) -> YamlError {
         match self {
             YamlError::Tag { pos, .. } => YamlError::HiddenTag { pos },
-            YamlError::Syntax { pos, message } => YamlError::Syntax {
+            YamlError::UnknownAlias { pos, .. } => YamlError::UnknownAlias {
                 pos,
+                name: String::new(),
+            },
+            YamlError::Syntax { pos, message, hint } => YamlError::Syntax {
+                pos,
+                hint,
                 message: match message.split_once(": `") {
                     Some((what, _)) => what.to_owned(),
                     None => message,
@@ -447,12 +461,12 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
     let mut documents = 0usize;
 
     while let Some(next) = parser.next_event() {
-        let (event, span) = next.map_err(|e| YamlError::Syntax {
-            pos: Pos {
+        let (event, span) = next.map_err(|e| {
+            let pos = Pos {
                 line: u32::try_from(e.marker().line()).unwrap_or(u32::MAX),
                 col: u32::try_from(e.marker().col() + 1).unwrap_or(u32::MAX),
-            },
-            message: e.info().to_owned(),
+            };
+            plain_syntax(text, pos, e.info())
         })?;
         let pos = Pos::from_span(&span);
         let finished: Option<(Node, usize)> = match event {
@@ -466,7 +480,10 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                 None
             }
             Event::Alias(id) => {
-                let (target, weight) = anchors.get(&id).ok_or(YamlError::UnknownAlias { pos })?;
+                let (target, weight) = anchors.get(&id).ok_or_else(|| YamlError::UnknownAlias {
+                    pos,
+                    name: alias_name(text, pos),
+                })?;
                 // An alias nests its anchor's collections where it stands: `[*a]` is one
                 // level deeper than `a`, and each file's tree must stay within the cap.
                 if stack.len().saturating_add(weight.depth) > MAX_DEPTH {
@@ -613,6 +630,123 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
     root.ok_or(YamlError::Empty)
 }
 
+/// The parser's error in words a user of the file knows, with what to do, where its
+/// cause is certain from its words; otherwise the parser's own words. Tab messages are
+/// placed at the tab itself: the parser stops on the character after it.
+fn plain_syntax(text: &str, pos: Pos, info: &str) -> YamlError {
+    let line_text = text
+        .lines()
+        .nth(pos.line.saturating_sub(1) as usize)
+        .unwrap_or_default();
+    let syntax = |pos, message: &str, hint| YamlError::Syntax {
+        pos,
+        message: message.to_owned(),
+        hint: Some(hint),
+    };
+    if info.contains("tab") && !info.contains("block scalar") {
+        // The first tab in the line's indentation, or else the first after a ':'.
+        let indent_tab = line_text
+            .chars()
+            .take_while(|c| c.is_whitespace())
+            .position(|c| c == '\t');
+        let pos = indent_tab.map_or(pos, |i| Pos {
+            line: pos.line,
+            col: u32::try_from(i + 1).unwrap_or(u32::MAX),
+        });
+        return if indent_tab.is_some() {
+            syntax(
+                pos,
+                "a tab in the indentation",
+                "indent with spaces: YAML does not allow tabs there",
+            )
+        } else {
+            syntax(
+                pos,
+                "a tab where YAML needs a space",
+                "use spaces, not tabs",
+            )
+        };
+    }
+    if info == "':' must be followed by a valid YAML whitespace" {
+        return if let Some(at) = line_text.find(":\t") {
+            let tab = Pos {
+                line: pos.line,
+                col: u32::try_from(line_text[..at].chars().count() + 2).unwrap_or(u32::MAX),
+            };
+            syntax(tab, "a tab after ':'", "use a space, not a tab, after ':'")
+        } else {
+            syntax(
+                pos,
+                "':' must be followed by a space",
+                "add a space after ':', or quote the value if the ':' is part of it",
+            )
+        };
+    }
+    if info == "while parsing node, found unknown anchor" {
+        return YamlError::UnknownAlias {
+            pos,
+            name: alias_name(text, pos),
+        };
+    }
+    let known = match info {
+        "while parsing a block collection, did not find expected '-' indicator" => Some((
+            "a list item (`- …`) and a mapping key (`name:`) at one level",
+            "write each level as either a list (`- item` lines) or a mapping (`key: value` lines), not both; `dovetail schema` shows which a field takes",
+        )),
+        "while parsing a block mapping, did not find expected key" => Some((
+            "a line indented differently from the keys around it",
+            "line up each key with the keys beside it, indented with spaces",
+        )),
+        "invalid indentation in quoted scalar"
+        | "while scanning a quoted scalar, found unexpected end of stream"
+        | "while scanning a quoted scalar, found unexpected document indicator" => Some((
+            "a quoted value that is not closed",
+            "end it with the same quote it starts with, on the same line",
+        )),
+        "while parsing a flow mapping, did not find expected ',' or '}'" => Some((
+            "a `{…}` mapping that is not closed, or lacks a ',' between its entries",
+            "separate its entries with ', ' and close it with '}'",
+        )),
+        "while parsing a flow sequence, expected ',' or ']'" => Some((
+            "a `[…]` list that is not closed, or lacks a ',' between its items",
+            "separate its items with ', ' and close it with ']'",
+        )),
+        "mapping values are not allowed in this context" => Some((
+            "a ': ' where a value was expected to end",
+            "quote the value if the ': ' is part of it, or start a new line for a new key",
+        )),
+        _ => None,
+    };
+    match known {
+        Some((message, hint)) => syntax(pos, message, hint),
+        None => YamlError::Syntax {
+            pos,
+            message: info.to_owned(),
+            hint: None,
+        },
+    }
+}
+
+/// The name an alias at `pos` writes (`*base` gives `base`); empty if none is there.
+fn alias_name(text: &str, pos: Pos) -> String {
+    let line = text
+        .lines()
+        .nth(pos.line.saturating_sub(1) as usize)
+        .unwrap_or_default();
+    let rest: String = line
+        .chars()
+        .skip(pos.col.saturating_sub(1) as usize)
+        .collect();
+    match rest.strip_prefix('*') {
+        Some(name) => name
+            .chars()
+            .take_while(|c| !c.is_whitespace() && !",[]{}".contains(*c))
+            .take(100)
+            .collect(),
+        None => String::new(),
+    }
+}
+
 /// Refuses a `%YAML` directive for any version but 1.2, which the parser would read as
 /// 1.2 regardless. Directives stand at the start of a line before the document's `---`,
 /// among comments and blank lines; the first other line ends them.
@@ -688,6 +822,7 @@ fn unbalanced(pos: Pos) -> YamlError {
     YamlError::Syntax {
         pos,
         message: "unbalanced collection".to_owned(),
+        hint: None,
     }
 }
 
@@ -1208,6 +1343,41 @@ b: !!map {c: 1}
         assert_eq!(
             n.locate_value(&Path::parse("a.zz")),
             Pos { line: 1, col: 1 }
+        );
+    }
+
+    /// Customers saw the parser's words ("did not find expected '-' indicator", "found
+    /// unknown anchor" without its name, "':' must be followed by a valid YAML
+    /// whitespace" for a tab), and a tab at column 1 was placed at column 2.
+    #[test]
+    fn parser_errors_are_said_plainly_and_placed_at_their_cause() {
+        let err = |text: &str| {
+            let e = parse(text).unwrap_err();
+            (e.pos(), e.to_string(), e.hint())
+        };
+        let (pos, message, hint) = err("a:\n\tb: 1\n");
+        assert_eq!(pos, Pos { line: 2, col: 1 });
+        assert_eq!(message, "invalid YAML: a tab in the indentation");
+        assert!(hint.contains("indent with spaces"), "{hint}");
+        let (pos, message, hint) = err("port:\t8000\nb: *x\n");
+        assert_eq!(pos, Pos { line: 1, col: 6 });
+        assert_eq!(message, "invalid YAML: a tab after ':'");
+        assert_eq!(hint, "use a space, not a tab, after ':'");
+        let (pos, message, _) = err("a: 1\nb: *base\n");
+        assert_eq!(pos, Pos { line: 2, col: 4 });
+        assert_eq!(message, "alias `*base` names no anchor");
+        let (_, message, _) = err("p:\n  - web:\n    a: 1\n  worker:\n    a: 2\n");
+        assert!(
+            message.contains("a list item (`- …`) and a mapping key"),
+            "{message}"
+        );
+        let (_, message, hint) = err("env:\n  A: \"x\n  B: y\n");
+        assert_eq!(message, "invalid YAML: a quoted value that is not closed");
+        assert!(hint.contains("quote"), "{hint}");
+        // A secrets file's error never names what it quotes.
+        assert_eq!(
+            parse("a: *pasted\n").unwrap_err().hiding_text().to_string(),
+            "alias to an unknown anchor"
         );
     }
 
