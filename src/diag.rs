@@ -347,7 +347,11 @@ impl Diagnostics {
                     Code::MoreProblems,
                     file,
                     pos,
-                    format!("and {n} more error(s) in this file, not shown"),
+                    if *n == 1 {
+                        "and 1 more error in this file, not shown".to_owned()
+                    } else {
+                        format!("and {n} more errors in this file, not shown")
+                    },
                 )
                 .hint("fix the ones above first"),
             );

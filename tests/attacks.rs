@@ -706,8 +706,8 @@ fn class2_attacks() -> Vec<Attack> {
             &[
                 "app/dovetail.yaml:8:1: error: u0: unknown field",
                 "app/dovetail.yaml:107:1: error: u99: unknown field",
-                "and 19900 more error(s) in this file, not shown",
-                "error: 20000 problem(s) in the inputs; nothing was rendered",
+                "and 19900 more errors in this file, not shown",
+                "error: 20000 problems in the inputs; nothing was rendered",
             ],
         ),
         refused(
