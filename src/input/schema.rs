@@ -676,12 +676,15 @@ fn plain(v: &Value) -> String {
     }
 }
 
-/// The known name nearest to `key`, if a typo away (edit distance at most 2).
+/// The known name nearest to `key`, if a typo away: one edit per three characters of
+/// `key`, at least one, so that `comand` finds `command` while `foo`, two edits from
+/// `pod`, finds nothing (a suggestion for an unrelated name is noise).
 fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    let most = (key.chars().count() / 3).max(1);
     known
         .iter()
         .map(|k| (distance(&key.to_lowercase(), &k.to_lowercase()), *k))
-        .filter(|(d, _)| *d <= 2)
+        .filter(|(d, _)| *d <= most)
         .min()
         .map(|(_, k)| k)
 }
@@ -840,5 +843,8 @@ mod tests {
         assert_eq!(distance("prot", "port"), 1);
         assert_eq!(distance("", "ab"), 2);
         assert_eq!(closest("replica", &["replicas", "plan"]), Some("replicas"));
+        assert_eq!(closest("prot", &["port", "pod"]), Some("port"));
+        assert_eq!(closest("foo", &["pod", "port"]), None);
+        assert_eq!(closest("tcp", &["TCP", "UDP"]), Some("TCP"));
     }
 }
