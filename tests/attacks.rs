@@ -623,7 +623,7 @@ fn class2_attacks() -> Vec<Attack> {
                 "]".repeat(60)
             )),
             &[
-                "app/dovetail.yaml:8:7: error: env.A: expected a string or a number or a boolean, found a list",
+                "app/dovetail.yaml:8:7: error: env.A: expected a string, a number or a boolean, found a list",
             ],
         ),
         refused(

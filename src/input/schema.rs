@@ -294,12 +294,16 @@ fn describe(
         ValidationErrorKind::Type { .. } => {
             let expected = match node.get("type") {
                 Some(Value::String(t)) => article(t),
-                Some(Value::Array(ts)) => ts
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(article)
-                    .collect::<Vec<_>>()
-                    .join(" or "),
+                Some(Value::Array(ts)) => {
+                    let names: Vec<String> =
+                        ts.iter().filter_map(Value::as_str).map(article).collect();
+                    match names.split_last() {
+                        Some((last, rest)) if !rest.is_empty() => {
+                            format!("{} or {last}", rest.join(", "))
+                        }
+                        _ => names.concat(),
+                    }
+                }
                 _ => "another type".to_owned(),
             };
             // NaN and infinities reach the schema as their spelling (JSON has no such
@@ -811,6 +815,21 @@ mod tests {
                 "f.yaml:6:11: error: processes.web.port: expected an integer, found `1e400` (a number out of range); use a value from 1 to 65535 [DT203]",
                 "f.yaml:7:18: error: processes.web.command[1]: expected a string, found a list; write a single value here, not a list or mapping [DT203]",
                 "f.yaml:9:11: error: processes.api.port: expected an integer, found `.nan` (not a number); use a value from 1 to 65535 [DT203]",
+            ]
+        );
+    }
+
+    /// A field of several types read "a string or a number or a boolean".
+    #[test]
+    fn several_types_are_listed_as_a_sentence_would() {
+        let out = run(
+            SchemaKind::App,
+            "apiVersion: dovetail/v1\nkind: App\nimage: a/b:1\nprocesses:\n  web:\n    command: [x]\nenv:\n  A: [x]\n",
+        );
+        assert_eq!(
+            out,
+            [
+                "f.yaml:8:3: error: env.A: expected a string, a number or a boolean, found a list; write a single value here, not a list or mapping [DT203]"
             ]
         );
     }
