@@ -243,6 +243,14 @@ impl Doc {
             hint: None,
         }
     }
+    /// A problem with the value at `path` (its type, format or range), pointing at the
+    /// value rather than its key: the two may stand on different lines.
+    pub fn value_error(&self, code: Code, path: &Path, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            pos: self.root.locate_value(path),
+            ..self.error(code, path, message)
+        }
+    }
 }
 
 /// The problems of one run, in the order found. Every question asked of it takes
@@ -340,7 +348,11 @@ impl Diagnostics {
                     Code::MoreProblems,
                     file,
                     pos,
-                    format!("and {n} more error(s) in this file, not shown"),
+                    if *n == 1 {
+                        "and 1 more error in this file, not shown".to_owned()
+                    } else {
+                        format!("and {n} more errors in this file, not shown")
+                    },
                 )
                 .hint("fix the ones above first"),
             );

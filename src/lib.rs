@@ -55,8 +55,15 @@ pub enum Error {
     #[error(transparent)]
     Usage(#[from] cli::UsageError),
     /// The inputs have problems; they were printed already.
-    #[error("{count} problem(s) in the inputs; nothing was rendered")]
+    #[error("{} in the inputs; nothing was rendered", problems(*.count))]
     Invalid {
+        /// How many errors.
+        count: usize,
+    },
+    /// `validate` found problems, printed already. It renders nothing by design, so it
+    /// does not say that nothing was rendered.
+    #[error("{} in the inputs", problems(*.count))]
+    Problems {
         /// How many errors.
         count: usize,
     },
@@ -105,12 +112,22 @@ pub enum Error {
     Stderr(std::io::Error),
 }
 
+/// `1 problem`, `2 problems`.
+fn problems(count: usize) -> String {
+    if count == 1 {
+        "1 problem".to_owned()
+    } else {
+        format!("{count} problems")
+    }
+}
+
 impl Error {
     /// 1 when a file must change, 2 for usage and environment problems, 3 when `diff`
     /// found differences.
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Invalid { .. }
+            | Error::Problems { .. }
             | Error::Empty
             | Error::Secrets(cli::secrets::SecretsError::NotRekeyed(_)) => 1,
             Error::Argo(e) if e.is_input() => 1,
@@ -130,7 +147,9 @@ impl Error {
         match self {
             Error::Usage(e) => e.hint().map(str::to_owned),
             Error::Sources(e) => e.hint().map(str::to_owned),
-            Error::Invalid { .. } => Some("fix the problems above".to_owned()),
+            Error::Invalid { .. } | Error::Problems { .. } => {
+                Some("fix the problems above".to_owned())
+            }
             Error::Allocation(e) => Some(e.hint().to_owned()),
             Error::Argo(e) => Some(e.hint().to_owned()),
             Error::Open { .. } => Some("check the path and its permissions".to_owned()),

@@ -1427,7 +1427,7 @@ fn cluster_names_and_servers_are_checked() {
     )
     .unwrap();
     common::dovetail(&["validate", "--operator", "."], &op).invalid(
-        "tenants/dovetail/fleet-eu-2.yaml:1:1: error: tenant and app names must be lowercase letters, digits and '-', at most 30 characters, an app's starting with a letter, and neither `dovetail` nor `dovetail-…` (the platform's own names) [DT601]",
+        "tenants/dovetail/fleet-eu-2.yaml:1:1: error: tenant and app names must be lowercase letters, digits and '-', at most 30 characters, an app's starting with a letter, and neither `dovetail` nor `dovetail-…` (the platform's own names); rename the tenant directory or the file [DT601]",
     );
     fs::remove_dir_all(op.join("tenants/dovetail")).unwrap();
 

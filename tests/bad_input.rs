@@ -48,8 +48,83 @@ fn wrong_types_say_what_was_expected() {
     let mut s = django();
     s.edit(APP, "    port: 8000\n", "    port: \"8000\"\n");
     s.render().invalid(
-        "app/dovetail.yaml:13:5: error: processes.web.port: expected an integer, found a string `8000`",
+        "app/dovetail.yaml:13:11: error: processes.web.port: expected an integer, found a string `8000`",
     );
+}
+
+/// A value on the line after its key was reported at the key, a line above the bad token
+/// (and a GitHub annotation landed on the wrong line); an unknown key stays at the key.
+#[test]
+fn value_errors_point_at_the_value_and_key_errors_at_the_key() {
+    let mut s = django();
+    s.edit(
+        APP,
+        "    port: 8000\n",
+        "    port:\n      \"8000x\"\n    prot: 1\n",
+    );
+    s.render()
+        .invalid("app/dovetail.yaml:14:7: error: processes.web.port: expected an integer, found a string `8000x`")
+        .invalid("app/dovetail.yaml:15:5: error: processes.web.prot: unknown field");
+}
+
+/// Most codes came with no hint (DT103-DT105, DT202, DT204-DT206, most DT203), and
+/// DT103/DT104 wrote their remedy into the message, where JSON and GitHub consumers
+/// showing `hint` apart did not find it.
+#[test]
+fn every_problem_has_a_hint_of_its_own() {
+    let cases: [(&str, &str, &str, &str); 11] = [
+        (APP, "    port: 8000\n", "    port: \"8000x\"\n", "DT203"),
+        (
+            APP,
+            "image: registry.example.com/acme/shop:1.4.2\n",
+            "",
+            "DT202",
+        ),
+        (APP, "kind: App\n", "kind: App\nimage: x\n", "DT104"),
+        (APP, "  web:\n", "  web: [\n", "DT103"),
+        (APP, "  web:\n", "  redis:\n", "DT206"),
+        (APP, "    port: 8000\n", "    port: 0\n", "DT205"),
+        (
+            ALLOC,
+            "cpu: 500m, memory: 1Gi",
+            "cpu: 500m, memory: 1GB",
+            "DT204",
+        ),
+        (
+            ALLOC,
+            "namespace: acme-shop",
+            "namespace: kube-system",
+            "DT206",
+        ),
+        (
+            APP,
+            "services: [postgres, redis]",
+            "services: [postgres, redis, mysql]",
+            "DT204",
+        ),
+        (APP, "kind: App\n", "kind: Ap\n", "DT204"),
+        (APP, "processes:\n", "processes: {}\nx:\n", "DT205"),
+    ];
+    for (file, from, to, code) in cases {
+        let mut s = django();
+        s.edit(file, from, to);
+        let run = s.validate_as(Format::Json);
+        let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let problems = doc["problems"].as_array().unwrap();
+        assert!(
+            problems.iter().any(|p| p["code"] == code),
+            "{to:?}: no {code} in {problems:#?}"
+        );
+        for p in problems {
+            let hint = p["hint"].as_str().unwrap_or_default();
+            assert!(!hint.is_empty(), "{to:?}: no hint in {p:#}");
+            let message = p["message"].as_str().unwrap();
+            assert!(
+                !message.ends_with("; keep one") && !message.ends_with("; remove it"),
+                "{to:?}: the remedy is in the message: {p:#}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -87,7 +162,7 @@ fn files_path_with_dotdot_is_refused_by_the_schema() {
         "path: ../operator/platform.yaml",
     );
     s.render().invalid(
-        "app/dovetail.yaml:24:6: error: files[0].path: `../operator/platform.yaml` is not a path relative to the app directory, without '..'",
+        "app/dovetail.yaml:24:12: error: files[0].path: `../operator/platform.yaml` is not a path relative to the app directory, without '..'",
     );
 }
 
@@ -224,9 +299,9 @@ fn negative_and_malformed_quantities_in_operator_files() {
         "medium: {cpu: \"1\", memory: lots}",
     );
     s.render()
-        .invalid("operator/tenants/acme/shop.yaml:10:25: error: processes.worker.cpu: `-1` must be more than 0")
-        .invalid("operator/tenants/acme/shop.yaml:10:34: error: processes.worker.memory: `12XB` is not a memory quantity: a number of up to six digits and its unit, like 512Mi or 2Gi")
-        .invalid("operator/platform.yaml:18:22: error: plans.medium.memory: `lots` is not a memory quantity: a number of up to six digits and its unit, like 512Mi or 2Gi");
+        .invalid("operator/tenants/acme/shop.yaml:10:30: error: processes.worker.cpu: `-1` must be more than 0")
+        .invalid("operator/tenants/acme/shop.yaml:10:42: error: processes.worker.memory: `12XB` is not a memory quantity; use a number of up to six digits and its unit, like 512Mi or 2Gi")
+        .invalid("operator/platform.yaml:18:30: error: plans.medium.memory: `lots` is not a memory quantity; use a number of up to six digits and its unit, like 512Mi or 2Gi");
 }
 
 #[test]
@@ -239,8 +314,8 @@ fn memory_without_its_unit_is_refused() {
     );
     s.edit(ALLOC, "database: {size: 10Gi}", "database: {size: 10}");
     s.render()
-        .invalid("operator/tenants/acme/shop.yaml:10:36: error: processes.worker.memory: `512` is not a memory quantity: a number of up to six digits and its unit, like 512Mi or 2Gi (whole bytes, from 6Mi to 1Ei)")
-        .invalid("operator/tenants/acme/shop.yaml:13:14: error: storage.database.size: expected a string, found a number `10`; write it with its unit, like \"10Mi\" or \"10Gi\"");
+        .invalid("operator/tenants/acme/shop.yaml:10:44: error: processes.worker.memory: `512` is not a memory quantity; use a number of up to six digits and its unit, like 512Mi or 2Gi (whole bytes, from 6Mi to 1Ei)")
+        .invalid("operator/tenants/acme/shop.yaml:13:20: error: storage.database.size: expected a string, found a number `10`; write it with its unit, like \"10Mi\" or \"10Gi\"");
 }
 
 /// An operator value in error was left out of the typed input, and the app's
@@ -269,11 +344,11 @@ fn an_operator_value_in_error_is_not_also_reported_missing() {
     s.edit(PLATFORM, "redis:7.4.1", "redis:latest");
     let r = s.render();
     r.invalid("operator/tenants/acme/shop.yaml:7:11: error: domains[0]: expected a string")
-        .invalid("operator/platform.yaml:17:22: error: plans.small.memory: `512MB` is not a memory quantity");
+        .invalid("operator/platform.yaml:17:30: error: plans.small.memory: `512MB` is not a memory quantity");
     assert!(!r.stderr.contains("app/dovetail.yaml"), "{}", r.stderr);
     assert!(!r.stderr.contains("no plan"), "{}", r.stderr);
     assert!(!r.stderr.contains("is set"), "{}", r.stderr);
-    assert!(r.stderr.contains("error: 7 problem(s)"), "{}", r.stderr);
+    assert!(r.stderr.contains("error: 7 problems"), "{}", r.stderr);
 }
 
 #[test]
@@ -339,13 +414,13 @@ fn all_problems_of_a_run_are_reported_together() {
     s.edit(ALLOC, "namespace: acme-shop", "namespace: Acme_Shop");
     s.edit(PLATFORM, "className: nginx", "classname: nginx");
     let r = s.validate();
-    r.invalid("app/dovetail.yaml:13:5: error: processes.web.port: expected an integer")
+    r.invalid("app/dovetail.yaml:13:11: error: processes.web.port: expected an integer")
         .invalid("app/dovetail.yaml:14:5: error: processes.web.replicas: set by the operator")
         .invalid("app/dovetail.yaml:23:3: error: env.STATIC-ROOT: `STATIC-ROOT` is not an environment variable name")
-        .invalid("operator/tenants/acme/shop.yaml:6:1: error: namespace: `Acme_Shop` is not a Kubernetes namespace name")
+        .invalid("operator/tenants/acme/shop.yaml:6:12: error: namespace: `Acme_Shop` is not a Kubernetes namespace name")
         .invalid("operator/platform.yaml:10:11: error: ingress.classname: unknown field; did you mean `className`?")
         .invalid("operator/platform.yaml:10:1: error: ingress.className: missing required field `className`")
-        .invalid("error: 6 problem(s) in the inputs; nothing was rendered");
+        .invalid("error: 6 problems in the inputs; fix the problems above");
 }
 
 /// One file, five kinds of problem from five stages (schema, ownership, policy, the
@@ -378,10 +453,9 @@ fn five_problems_of_five_stages_in_one_file_are_reported_in_one_run() {
     // The allowed domains are the allocation's: `validate --app` alone cannot know them.
     for run in [s.render(), s.validate()] {
         run.invalid("ingress.hosts[1]: `evil.example.com` is outside the domains")
-            .invalid("error: 5 problem(s) in the inputs");
+            .invalid("error: 5 problems in the inputs");
     }
-    s.validate_app()
-        .invalid("error: 4 problem(s) in the inputs");
+    s.validate_app().invalid("error: 4 problems in the inputs");
 }
 
 #[test]
@@ -572,7 +646,7 @@ fn a_field_in_error_brings_no_follow_up_errors_about_its_absence() {
                 s.edit(APP, "    port: 8000\n", "    port: \"8000\"\n");
                 s
             },
-            "app/dovetail.yaml:13:5: error: processes.web.port: expected an integer",
+            "app/dovetail.yaml:13:11: error: processes.web.port: expected an integer",
         ),
         (
             {
@@ -615,10 +689,16 @@ fn a_field_in_error_brings_no_follow_up_errors_about_its_absence() {
     ];
     for (s, error) in cases {
         let r = s.validate();
-        let count = if error.contains("files[2]") { 3 } else { 1 };
+        let count = if error.contains("files[2]") {
+            "3 problems"
+        } else {
+            "1 problem"
+        };
+        // validate renders nothing by design, so it does not say so.
         r.invalid(error).invalid(&format!(
-            "error: {count} problem(s) in the inputs; nothing was rendered"
+            "error: {count} in the inputs; fix the problems above"
         ));
+        assert!(!r.stderr.contains("nothing was rendered"), "{}", r.stderr);
     }
 }
 
@@ -652,9 +732,9 @@ fn a_number_past_64_bits_is_out_of_range_as_written() {
     );
     s.edit(ALLOC, "replicas: 2", "replicas: 99999999999999999999");
     s.validate()
-        .invalid("app/dovetail.yaml:29:50: error: pod.containers[0].ports[0].containerPort: `99999999999999999999` is above the maximum of 65535")
-        .invalid("operator/tenants/acme/shop.yaml:9:9: error: processes.web.replicas: `99999999999999999999` is above the maximum of 100")
-        .invalid("error: 2 problem(s) in the inputs");
+        .invalid("app/dovetail.yaml:29:65: error: pod.containers[0].ports[0].containerPort: `99999999999999999999` is above the maximum of 65535")
+        .invalid("operator/tenants/acme/shop.yaml:9:19: error: processes.web.replicas: `99999999999999999999` is above the maximum of 100")
+        .invalid("error: 2 problems in the inputs");
 }
 
 /// An allocation saved as `.yml` is not read; `validate --operator` says so instead of
@@ -743,7 +823,7 @@ fn a_fragment_image_in_error_is_not_also_reported_missing() {
         "pod.containers[0].image: `registry.example.com/acme/side:1 ` is not an image reference",
     )
     .invalid("pod.initContainers[0].image: `bad image` is not an image reference")
-    .invalid("error: 2 problem(s) in the inputs");
+    .invalid("error: 2 problems in the inputs");
     assert!(!r.stderr.contains("has no image"), "{}", r.stderr);
     assert!(!r.stderr.contains("needs an image"), "{}", r.stderr);
 }
@@ -760,8 +840,8 @@ fn a_process_in_error_is_not_also_reported_missing() {
         "  web: ~\n",
     );
     let r = s.render();
-    r.invalid("processes.web: expected a mapping, found nothing (null) [DT203]")
-        .invalid("error: 1 problem(s) in the inputs");
+    r.invalid("processes.web: expected a mapping, found nothing (null); write its fields indented on the lines below it, or remove it [DT203]")
+        .invalid("error: 1 problem in the inputs; nothing was rendered");
     assert!(!r.stderr.contains("has no process"), "{}", r.stderr);
     assert!(!r.stderr.contains("warning"), "{}", r.stderr);
 }

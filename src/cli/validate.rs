@@ -34,7 +34,7 @@ pub(super) fn validate(sources: &Sources, format: Format, io: Io<'_>) -> Result<
         None => reporter.diagnostics(&diags).map_err(Error::Stderr)?,
     }
     if diags.has_errors() {
-        return Err(Error::Invalid {
+        return Err(Error::Problems {
             count: diags.error_count(),
         });
     }

@@ -97,7 +97,7 @@ fn parse(bytes: Vec<u8>, shown: &str, secret: bool, diags: &mut Diagnostics) -> 
                 | yaml::YamlError::TooLarge { .. } => Code::YamlTooBig,
                 _ => Code::YamlSyntax,
             };
-            diags.push(Diagnostic::at(code, shown, e.pos(), e.to_string()));
+            diags.push(Diagnostic::at(code, shown, e.pos(), e.to_string()).hint(e.hint()));
             None
         }
     }
@@ -204,7 +204,7 @@ pub fn typed<T: DeserializeOwned>(
                     .map_or_else(|| "another kind of value".to_owned(), |(_, e)| e.to_owned())
             };
             diags.push(
-                doc.error(
+                doc.value_error(
                     Code::WrongType,
                     &path,
                     format!("expected {expected}{found}"),

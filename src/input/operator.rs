@@ -691,12 +691,15 @@ impl<'t> OperatorRepo<'t> {
         let bytes = if is_tenant_name(tenant) && is_app_name(app) {
             read_yaml_bytes(self.tree, &rel, &shown, &mut diags)
         } else {
-            diags.push(Diagnostic::at(
-                Code::AllocationName,
-                &shown,
-                Pos::START,
-                NAME_RULE.to_owned(),
-            ));
+            diags.push(
+                Diagnostic::at(
+                    Code::AllocationName,
+                    &shown,
+                    Pos::START,
+                    NAME_RULE.to_owned(),
+                )
+                .hint("rename the tenant directory or the file"),
+            );
             None
         };
         Unread {

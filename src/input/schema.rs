@@ -105,6 +105,18 @@ impl SchemaKind {
         }
     }
 
+    /// The name `dovetail schema` takes for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SchemaKind::App => "app",
+            SchemaKind::Allocation => "allocation",
+            SchemaKind::Platform => "platform",
+            SchemaKind::Resolved => "resolved",
+            SchemaKind::Secrets => "secrets",
+            SchemaKind::AgeSecret => "agesecret",
+        }
+    }
+
     fn errors(self, value: &Value) -> jsonschema::ErrorIterator<'_> {
         match self {
             SchemaKind::App => AppSchema::iter_errors(value),
@@ -161,6 +173,7 @@ pub fn check(kind: SchemaKind, doc: &Doc, value: &Value, diags: &mut Diagnostics
             // A secrets file's values are ciphertexts, or a plaintext written there by
             // mistake: no message shows one.
             redact: kind == SchemaKind::Secrets,
+            kind,
         };
         undescribed += describe(&at, &schema, &error, room, &mut found);
     }
@@ -183,6 +196,8 @@ struct Place<'a> {
     path: &'a Path,
     schema_path: &'a str,
     redact: bool,
+    /// The schema's name for `dovetail schema NAME`.
+    kind: SchemaKind,
 }
 
 fn describe(
@@ -220,16 +235,27 @@ fn describe(
         && doc.root.at(path).and_then(|n| n.entry(key)).is_some()
     {
         let what = description.unwrap_or("a valid name");
-        let (code, message) = match error.kind() {
-            ValidationErrorKind::Not { .. } => {
-                (Code::ReservedName, format!("`{key}` is a reserved name"))
-            }
-            _ => (Code::BadValue, format!("`{key}` is not {what}")),
+        let (code, message, hint) = if let ValidationErrorKind::Not { .. } = error.kind() {
+            (
+                Code::ReservedName,
+                format!("`{key}` is a reserved name"),
+                "rename it: dovetail or CloudNativePG names its own objects or containers so"
+                    .to_owned(),
+            )
+        } else {
+            let (noun, rule) = split_rule(what);
+            (
+                Code::BadValue,
+                format!("`{key}` is not {noun}"),
+                format!("rename it: {}", rule.unwrap_or(noun)),
+            )
         };
-        out.push(doc.error(code, &path.key(key), message));
+        out.push(doc.error(code, &path.key(key), message).hint(hint));
         return extra;
     }
-    let d = |code: Code, message: String| doc.error(code, path, message);
+    // Each kind below but those of keys (unknown, missing) is about the value: point at
+    // it, not at its key, which may stand a line above.
+    let d = |code: Code, message: String| doc.value_error(code, path, message);
     match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             let known: Vec<&str> = node
@@ -259,17 +285,25 @@ fn describe(
                 format!("missing required field `{name}`"),
             );
             diag.field = path.key(name).to_string();
+            diag.hint = Some(format!(
+                "add `{name}:` (`dovetail schema {}` shows what it takes)",
+                at.kind.name()
+            ));
             out.push(diag);
         }
         ValidationErrorKind::Type { .. } => {
             let expected = match node.get("type") {
                 Some(Value::String(t)) => article(t),
-                Some(Value::Array(ts)) => ts
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(article)
-                    .collect::<Vec<_>>()
-                    .join(" or "),
+                Some(Value::Array(ts)) => {
+                    let names: Vec<String> =
+                        ts.iter().filter_map(Value::as_str).map(article).collect();
+                    match names.split_last() {
+                        Some((last, rest)) if !rest.is_empty() => {
+                            format!("{} or {last}", rest.join(", "))
+                        }
+                        _ => names.concat(),
+                    }
+                }
                 _ => "another type".to_owned(),
             };
             // NaN and infinities reach the schema as their spelling (JSON has no such
@@ -307,82 +341,123 @@ fn describe(
                     "write it with its unit, like \"{n}Mi\" or \"{n}Gi\" (a bare number of bytes must be quoted)"
                 ));
             } else if expected.contains("string") {
-                diag.hint = match &**instance {
-                    Value::Bool(_) | Value::Number(_) => Some("quote the value".to_owned()),
-                    Value::Null => Some("write a value, or remove the field".to_owned()),
-                    Value::String(_) | Value::Array(_) | Value::Object(_) => None,
-                };
+                diag.hint = Some(
+                    match &**instance {
+                        Value::Bool(_) | Value::Number(_) => "quote the value",
+                        Value::Null => "write a value, or remove the field",
+                        Value::String(_) | Value::Array(_) | Value::Object(_) => {
+                            "write a single value here, not a list or mapping"
+                        }
+                    }
+                    .to_owned(),
+                );
+            }
+            if diag.hint.is_none() {
+                diag.hint = Some(if non_finite.is_some() {
+                    range_hint(node)
+                } else {
+                    type_hint(&expected, instance)
+                });
             }
             out.push(diag);
         }
         ValidationErrorKind::Constant { expected_value } => {
-            out.push(d(
-                Code::BadValue,
-                format!("must be `{}`", plain(expected_value)),
-            ));
+            let want = plain(expected_value);
+            out.push(
+                d(Code::BadValue, format!("must be `{want}`")).hint(format!("write `{want}`")),
+            );
         }
         ValidationErrorKind::Enum { options } => {
             let list = options
                 .as_array()
                 .map(|a| a.iter().map(plain).collect::<Vec<_>>().join("`, `"))
                 .unwrap_or_default();
-            out.push(d(Code::BadValue, format!("{shown} is not one of `{list}`")));
+            let choices: Vec<String> = options
+                .as_array()
+                .map(|a| a.iter().map(plain).collect())
+                .unwrap_or_default();
+            let names: Vec<&str> = choices.iter().map(String::as_str).collect();
+            let hint = match instance.as_str().and_then(|v| closest(v, &names)) {
+                Some(near) if !at.redact => format!("did you mean `{near}`?"),
+                _ => "write one of them, spelled as shown".to_owned(),
+            };
+            out.push(d(Code::BadValue, format!("{shown} is not one of `{list}`")).hint(hint));
         }
         ValidationErrorKind::Pattern { .. } | ValidationErrorKind::Format { .. } => {
-            out.push(d(
-                Code::BadValue,
-                match description {
-                    Some(what) => format!("{shown} is not {what}"),
-                    None => format!("{shown} is not valid here"),
-                },
-            ));
+            out.push(match description {
+                Some(what) => {
+                    let (noun, rule) = split_rule(what);
+                    let hint = rule.map_or_else(|| format_hint(what), |r| format!("use {r}"));
+                    d(Code::BadValue, format!("{shown} is not {noun}")).hint(hint)
+                }
+                None => d(Code::BadValue, format!("{shown} is not valid here"))
+                    .hint(schema_hint(at.kind)),
+            });
         }
         ValidationErrorKind::Not { .. } => {
-            out.push(d(
-                Code::ReservedName,
-                format!("{shown} is not allowed here"),
+            out.push(d(Code::ReservedName, format!("{shown} is reserved")).hint(
+                "choose another: Kubernetes, the platform or dovetail uses it for its own objects",
             ));
         }
         ValidationErrorKind::Minimum { limit } => {
-            out.push(d(
-                Code::OutOfRange,
-                format!("{shown} is below the minimum of {limit}"),
-            ));
+            out.push(
+                d(
+                    Code::OutOfRange,
+                    format!("{shown} is below the minimum of {limit}"),
+                )
+                .hint(range_hint(node)),
+            );
         }
         ValidationErrorKind::Maximum { limit } => {
-            out.push(d(
-                Code::OutOfRange,
-                format!("{shown} is above the maximum of {limit}"),
-            ));
+            out.push(
+                d(
+                    Code::OutOfRange,
+                    format!("{shown} is above the maximum of {limit}"),
+                )
+                .hint(range_hint(node)),
+            );
         }
         ValidationErrorKind::ExclusiveMinimum { limit } => {
-            out.push(d(
-                Code::OutOfRange,
-                format!("{shown} must be more than {limit}"),
-            ));
+            out.push(
+                d(
+                    Code::OutOfRange,
+                    format!("{shown} must be more than {limit}"),
+                )
+                .hint(format!("use a value above {limit}")),
+            );
         }
         ValidationErrorKind::ExclusiveMaximum { limit } => {
-            out.push(d(
-                Code::OutOfRange,
-                format!("{shown} must be less than {limit}"),
-            ));
+            out.push(
+                d(
+                    Code::OutOfRange,
+                    format!("{shown} must be less than {limit}"),
+                )
+                .hint(format!("use a value below {limit}")),
+            );
         }
         ValidationErrorKind::MinItems { limit } => {
-            out.push(d(
-                Code::OutOfRange,
-                format!("needs at least {limit} item(s)"),
-            ));
+            out.push(
+                d(
+                    Code::OutOfRange,
+                    format!("needs at least {}", counted(*limit, "item", "items")),
+                )
+                .hint("add to the list, or remove the field if it is optional"),
+            );
         }
         ValidationErrorKind::MaxItems { limit } => {
             let mut diag = d(Code::OutOfRange, format!("has more than {limit} items"));
-            diag.hint = cap_hint.map(str::to_owned);
+            diag.hint =
+                Some(cap_hint.map_or_else(|| format!("keep at most {limit}"), str::to_owned));
             out.push(diag);
         }
         ValidationErrorKind::MinProperties { limit } => {
-            out.push(d(
-                Code::OutOfRange,
-                format!("needs at least {limit} entr(y/ies)"),
-            ));
+            out.push(
+                d(
+                    Code::OutOfRange,
+                    format!("needs at least {}", counted(*limit, "entry", "entries")),
+                )
+                .hint("give it an entry, or remove the field if it is optional"),
+            );
         }
         ValidationErrorKind::MaxProperties { limit } => {
             let mut diag = d(
@@ -392,31 +467,144 @@ fn describe(
                     _ => format!("has more than {limit} entries"),
                 },
             );
-            diag.hint = cap_hint.map(str::to_owned);
+            diag.hint = Some(cap_hint.map_or_else(
+                || match (limit, description) {
+                    (1, Some(_)) => "keep one of them".to_owned(),
+                    _ => format!("keep at most {limit}"),
+                },
+                str::to_owned,
+            ));
             out.push(diag);
         }
         ValidationErrorKind::MinLength { limit } => {
-            out.push(d(
-                Code::OutOfRange,
-                format!("must be at least {limit} characters long"),
-            ));
+            let diag = if *limit == 1 {
+                d(Code::OutOfRange, "is empty".to_owned())
+                    .hint("write a value, or remove the field if it is optional")
+            } else {
+                d(
+                    Code::OutOfRange,
+                    format!("must be at least {limit} characters long"),
+                )
+                .hint(format!("write at least {limit} characters"))
+            };
+            out.push(diag);
         }
         ValidationErrorKind::MaxLength { limit } => {
-            out.push(d(
-                Code::OutOfRange,
-                format!("is longer than {limit} characters"),
-            ));
+            out.push(
+                d(
+                    Code::OutOfRange,
+                    format!("is longer than {limit} characters"),
+                )
+                .hint(format!("shorten it to {limit} characters or fewer")),
+            );
         }
         ValidationErrorKind::UniqueItems => {
-            out.push(d(Code::OutOfRange, "has duplicate items".to_owned()));
+            out.push(
+                d(Code::OutOfRange, "has duplicate items".to_owned()).hint("list each item once"),
+            );
         }
         ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. } => {
-            let what = description.unwrap_or("any of the allowed forms");
-            out.push(d(Code::BadValue, format!("{shown} matches none of {what}")));
+            out.push(match description {
+                Some(what) => d(Code::BadValue, format!("{shown} matches none of {what}"))
+                    .hint(format_hint(what)),
+                None => d(
+                    Code::BadValue,
+                    format!("{shown} matches none of the allowed forms"),
+                )
+                .hint(schema_hint(at.kind)),
+            });
         }
-        _ => out.push(d(Code::BadValue, format!("{shown} is not valid here"))),
+        _ => out.push(
+            d(Code::BadValue, format!("{shown} is not valid here")).hint(schema_hint(at.kind)),
+        ),
     }
     extra
+}
+
+/// A format's description split into what it is and, when it says so after a colon, the
+/// rule it follows: `a Kubernetes name: lowercase letters, …`. The message names the
+/// first, the hint says the second.
+fn split_rule(description: &str) -> (&str, Option<&str>) {
+    match description.split_once(": ") {
+        Some((noun, rule)) => (noun, Some(rule)),
+        None => (description, None),
+    }
+}
+
+/// What to write instead of a value that is not of its format, from the format's own
+/// description: its examples where it gives some (`a size, like 64Mi or 1Gi (…)`), else
+/// the description itself.
+fn format_hint(description: &str) -> String {
+    if let Some((_, after)) = description.split_once("like ") {
+        let examples = after
+            .split([':', '(', ';'])
+            .next()
+            .unwrap_or(after)
+            .trim()
+            .trim_end_matches(',');
+        if !examples.is_empty() {
+            return format!("write it like {examples}");
+        }
+    }
+    format!("write {description}")
+}
+
+/// Where to read what a field takes, for a value no more specific hint fits.
+fn schema_hint(kind: SchemaKind) -> String {
+    format!(
+        "`dovetail schema {}` shows what the field takes",
+        kind.name()
+    )
+}
+
+/// The range a number must be in, from the bounds beside the one it crossed.
+fn range_hint(node: &Value) -> String {
+    let bound = |k: &str| {
+        node.get(k)
+            .filter(|v| v.is_number())
+            .map(ToString::to_string)
+    };
+    match (bound("minimum"), bound("maximum")) {
+        (Some(lo), Some(hi)) => format!("use a value from {lo} to {hi}"),
+        (Some(lo), None) => format!("use {lo} or more"),
+        (None, Some(hi)) => format!("use at most {hi}"),
+        (None, None) => "write a finite number".to_owned(),
+    }
+}
+
+/// What to write for a value of the wrong type, where no more specific hint applies.
+fn type_hint(expected: &str, found: &Value) -> String {
+    let numeric = expected.contains("integer") || expected.contains("number");
+    match found {
+        Value::Null if expected == "a mapping" => {
+            "write its fields indented on the lines below it, or remove it".to_owned()
+        }
+        Value::Null => "write a value, or remove the field".to_owned(),
+        Value::String(s) if numeric && s.trim().parse::<f64>().is_ok() => {
+            "remove the quotes".to_owned()
+        }
+        Value::Number(_) if expected.contains("integer") => {
+            "write a whole number, without a fraction or exponent".to_owned()
+        }
+        _ if expected == "a mapping" => {
+            "write its fields indented on the lines below it, or as {field: value}".to_owned()
+        }
+        _ if expected == "a list" => {
+            "write the items as [a, b], or one `- item` per line below it".to_owned()
+        }
+        _ if expected.contains("integer") => "write a whole number, without quotes".to_owned(),
+        _ if numeric => "write a number, without quotes".to_owned(),
+        _ => format!("write {expected}"),
+    }
+}
+
+/// `1 item`, `2 items`.
+fn counted(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
 }
 
 /// Turns a JSON pointer into a path, telling list indexes from keys by the document.
@@ -492,12 +680,15 @@ fn plain(v: &Value) -> String {
     }
 }
 
-/// The known name nearest to `key`, if a typo away (edit distance at most 2).
+/// The known name nearest to `key`, if a typo away: one edit per three characters of
+/// `key`, at least one, so that `comand` finds `command` while `foo`, two edits from
+/// `pod`, finds nothing (a suggestion for an unrelated name is noise).
 fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    let most = (key.chars().count() / 3).max(1);
     known
         .iter()
         .map(|k| (distance(&key.to_lowercase(), &k.to_lowercase()), *k))
-        .filter(|(d, _)| *d <= 2)
+        .filter(|(d, _)| *d <= most)
         .min()
         .map(|(_, k)| k)
 }
@@ -601,10 +792,10 @@ mod tests {
         assert_eq!(
             out,
             [
-                "f.yaml:1:1: error: image: missing required field `image` [DT202]",
-                "f.yaml:5:5: error: processes.web.port: expected an integer, found a string `eighty` [DT203]",
-                "f.yaml:6:5: error: processes.web.singleton: expected a boolean, found a string `yes`; write true or false [DT203]",
-                "f.yaml:7:3: error: processes.Bad_Name: `Bad_Name` is not a process name: lowercase letters, digits and '-', starting with a letter, at most 20 characters; not one that names dovetail's or CloudNativePG's own objects or containers (init, db or db-…, redis, static, env, files, secrets, pull, tls, metrics, egress, wait-for-postgres, wait-for-redis) [DT204]",
+                "f.yaml:1:1: error: image: missing required field `image`; add `image:` (`dovetail schema app` shows what it takes) [DT202]",
+                "f.yaml:5:11: error: processes.web.port: expected an integer, found a string `eighty`; write a whole number, without quotes [DT203]",
+                "f.yaml:6:16: error: processes.web.singleton: expected a boolean, found a string `yes`; write true or false [DT203]",
+                "f.yaml:7:3: error: processes.Bad_Name: `Bad_Name` is not a process name; rename it: lowercase letters, digits and '-', starting with a letter, at most 20 characters; not one that names dovetail's or CloudNativePG's own objects or containers (init, db or db-…, redis, static, env, files, secrets, pull, tls, metrics, egress, wait-for-postgres, wait-for-redis) [DT204]",
             ]
         );
     }
@@ -620,10 +811,25 @@ mod tests {
         assert_eq!(
             out,
             [
-                "f.yaml:3:1: error: image: expected a string, found nothing (null); write a value, or remove the field [DT203]",
-                "f.yaml:6:5: error: processes.web.port: expected an integer, found `1e400` (a number out of range) [DT203]",
-                "f.yaml:7:18: error: processes.web.command[1]: expected a string, found a list [DT203]",
-                "f.yaml:9:5: error: processes.api.port: expected an integer, found `.nan` (not a number) [DT203]",
+                "f.yaml:3:8: error: image: expected a string, found nothing (null); write a value, or remove the field [DT203]",
+                "f.yaml:6:11: error: processes.web.port: expected an integer, found `1e400` (a number out of range); use a value from 1 to 65535 [DT203]",
+                "f.yaml:7:18: error: processes.web.command[1]: expected a string, found a list; write a single value here, not a list or mapping [DT203]",
+                "f.yaml:9:11: error: processes.api.port: expected an integer, found `.nan` (not a number); use a value from 1 to 65535 [DT203]",
+            ]
+        );
+    }
+
+    /// A field of several types read "a string or a number or a boolean".
+    #[test]
+    fn several_types_are_listed_as_a_sentence_would() {
+        let out = run(
+            SchemaKind::App,
+            "apiVersion: dovetail/v1\nkind: App\nimage: a/b:1\nprocesses:\n  web:\n    command: [x]\nenv:\n  A: [x]\n",
+        );
+        assert_eq!(
+            out,
+            [
+                "f.yaml:8:3: error: env.A: expected a string, a number or a boolean, found a list; write a single value here, not a list or mapping [DT203]"
             ]
         );
     }
@@ -656,5 +862,8 @@ mod tests {
         assert_eq!(distance("prot", "port"), 1);
         assert_eq!(distance("", "ab"), 2);
         assert_eq!(closest("replica", &["replicas", "plan"]), Some("replicas"));
+        assert_eq!(closest("prot", &["port", "pod"]), Some("port"));
+        assert_eq!(closest("foo", &["pod", "port"]), None);
+        assert_eq!(closest("tcp", &["TCP", "UDP"]), Some("TCP"));
     }
 }

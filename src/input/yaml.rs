@@ -197,11 +197,14 @@ pub enum YamlError {
     Syntax {
         /// Where the parser stopped.
         pos: Pos,
-        /// The parser's words.
+        /// What is wrong: in plain words where [`plain_syntax`] knows the parser's,
+        /// else the parser's own.
         message: String,
+        /// What to do, where the problem is known; a general hint otherwise.
+        hint: Option<&'static str>,
     },
     /// A mapping has the same key twice.
-    #[error("duplicate key `{key}` (first at line {first_line}); keep one")]
+    #[error("duplicate key `{key}` (first at line {first_line})")]
     DuplicateKey {
         /// Where the second one is.
         pos: Pos,
@@ -217,9 +220,8 @@ pub enum YamlError {
         pos: Pos,
     },
     /// The file expands to more than [`MAX_NODES`] nodes.
-    #[error("{} more than {MAX_NODES} nodes; input files are small, so trim it{}",
-        if *.aliased { "expands (through its aliases) to" } else { "holds" },
-        if *.aliased { " or remove the aliases" } else { "" })]
+    #[error("{} more than {MAX_NODES} nodes",
+        if *.aliased { "expands (through its aliases) to" } else { "holds" })]
     TooManyNodes {
         /// Where the limit was crossed.
         pos: Pos,
@@ -228,7 +230,7 @@ pub enum YamlError {
     },
     /// The file's text expands to more than [`MAX_EXPANDED_BYTES`], aliases included.
     #[error(
-        "expands to more than {} KiB of text through its aliases; write the values out or remove the aliases",
+        "expands to more than {} KiB of text through its aliases",
         MAX_EXPANDED_BYTES / 1024
     )]
     TooLarge {
@@ -236,10 +238,15 @@ pub enum YamlError {
         pos: Pos,
     },
     /// An alias names no anchor.
-    #[error("alias to an unknown anchor")]
+    #[error("{}", if .name.is_empty() { "alias to an unknown anchor".to_owned() } else {
+        format!("alias `*{}` names no anchor", crate::diag::escaped(.name))
+    })]
     UnknownAlias {
         /// The alias.
         pos: Pos,
+        /// The anchor's name as the alias writes it; empty where the file's text is
+        /// not shown.
+        name: String,
     },
     /// A key is a mapping or a list.
     #[error("a mapping key must be a plain string")]
@@ -248,24 +255,20 @@ pub enum YamlError {
         pos: Pos,
     },
     /// A merge key (`<<: *base`), which YAML 1.1 has and 1.2 does not.
-    #[error(
-        "`<<` merge keys are YAML 1.1, and dovetail reads YAML 1.2; write the fields out (an alias `*name` can still stand for a whole value)"
-    )]
+    #[error("`<<` merge keys are YAML 1.1, and dovetail reads YAML 1.2")]
     MergeKey {
         /// The key.
         pos: Pos,
     },
     /// A tag in a secrets file, not shown: a value pasted there unencrypted that starts
     /// with `!` reads as a tag.
-    #[error(
-        "a tag (`!…`) is not supported here; a value is an age-encrypted block (`|` then the armored text), which `dovetail secrets set` writes"
-    )]
+    #[error("a tag (`!…`) is not supported here")]
     HiddenTag {
         /// The tagged node.
         pos: Pos,
     },
     /// A tag other than the core schema's.
-    #[error("tag `{tag}` is not supported; remove it")]
+    #[error("tag `{tag}` is not supported")]
     Tag {
         /// The tagged node.
         pos: Pos,
@@ -274,7 +277,7 @@ pub enum YamlError {
     },
     /// A scalar whose core tag (`!!int`) its text does not match. The text is not
     /// shown: it may be a secrets file's value.
-    #[error("the value is not {what}, as its tag `{tag}` says; remove the tag, or write {what}")]
+    #[error("the value is not {what}, as its tag `{tag}` says")]
     TagMismatch {
         /// The scalar.
         pos: Pos,
@@ -286,7 +289,7 @@ pub enum YamlError {
     /// A `%YAML` directive for another version than the 1.2 dovetail reads: a file
     /// written for YAML 1.1 means other things by `yes`, `0755` or `<<`.
     #[error(
-        "the file asks for YAML {}, and dovetail reads YAML 1.2; remove the directive, or write the file for YAML 1.2 (`%YAML 1.2`)",
+        "the file asks for YAML {}, and dovetail reads YAML 1.2",
         crate::diag::escaped(.version)
     )]
     Version {
@@ -296,7 +299,7 @@ pub enum YamlError {
         version: String,
     },
     /// More than one document (`---`) in a file.
-    #[error("holds more than one YAML document; keep one")]
+    #[error("holds more than one YAML document")]
     MultipleDocuments {
         /// The second document.
         pos: Pos,
@@ -315,7 +318,7 @@ impl YamlError {
             | YamlError::TooDeep { pos }
             | YamlError::TooManyNodes { pos, .. }
             | YamlError::TooLarge { pos }
-            | YamlError::UnknownAlias { pos }
+            | YamlError::UnknownAlias { pos, .. }
             | YamlError::ComplexKey { pos }
             | YamlError::MergeKey { pos }
             | YamlError::Tag { pos, .. }
@@ -327,6 +330,48 @@ impl YamlError {
         }
     }
 
+    /// What to do about it: every variant has advice, kept out of the message so that
+    /// JSON and GitHub output carry it as the hint.
+    pub fn hint(&self) -> String {
+        match self {
+            YamlError::Syntax { hint: Some(h), .. } => (*h).to_owned(),
+            YamlError::Syntax { hint: None, .. } => {
+                "check the YAML just before this place: indentation with spaces, a space after each ':' and '-', closed quotes and brackets".to_owned()
+            }
+            YamlError::DuplicateKey { .. } | YamlError::MultipleDocuments { .. } => {
+                "keep one".to_owned()
+            }
+            YamlError::TooDeep { .. } => {
+                "flatten it: dovetail's inputs nest a few levels, not dozens".to_owned()
+            }
+            YamlError::TooManyNodes { aliased: true, .. } => {
+                "input files are small, so trim it or remove the aliases".to_owned()
+            }
+            YamlError::TooManyNodes { aliased: false, .. } => {
+                "input files are small, so trim it".to_owned()
+            }
+            YamlError::TooLarge { .. } => "write the values out or remove the aliases".to_owned(),
+            YamlError::UnknownAlias { .. } => {
+                "put the anchor (`&name`) on a value above the alias that uses it, or write the value out".to_owned()
+            }
+            YamlError::ComplexKey { .. } => "write the key as plain text".to_owned(),
+            YamlError::MergeKey { .. } => {
+                "write the fields out (an alias `*name` can still stand for a whole value)".to_owned()
+            }
+            YamlError::HiddenTag { .. } => {
+                "a value is an age-encrypted block (`|` then the armored text), which `dovetail secrets set` writes".to_owned()
+            }
+            YamlError::Tag { .. } => "remove it".to_owned(),
+            YamlError::TagMismatch { what, .. } => format!("remove the tag, or write {what}"),
+            YamlError::Version { .. } => {
+                "remove the directive, or write the file for YAML 1.2 (`%YAML 1.2`)".to_owned()
+            }
+            YamlError::Empty => {
+                "fill it in; `dovetail init --app DIR` (or `--operator DIR`) writes a commented starting point".to_owned()
+            }
+        }
+    }
+
     /// The same error without any of the file's own text, for a secrets file whose values
     /// may have been pasted in unencrypted: a tag is not named, and the parser's
     /// "unexpected character" does not say which.
@@ -334,8 +379,13 @@ impl YamlError {
     pub fn hiding_text(self) -> YamlError {
         match self {
             YamlError::Tag { pos, .. } => YamlError::HiddenTag { pos },
-            YamlError::Syntax { pos, message } => YamlError::Syntax {
+            YamlError::UnknownAlias { pos, .. } => YamlError::UnknownAlias {
                 pos,
+                name: String::new(),
+            },
+            YamlError::Syntax { pos, message, hint } => YamlError::Syntax {
+                pos,
+                hint,
                 message: match message.split_once(": `") {
                     Some((what, _)) => what.to_owned(),
                     None => message,
@@ -411,12 +461,12 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
     let mut documents = 0usize;
 
     while let Some(next) = parser.next_event() {
-        let (event, span) = next.map_err(|e| YamlError::Syntax {
-            pos: Pos {
+        let (event, span) = next.map_err(|e| {
+            let pos = Pos {
                 line: u32::try_from(e.marker().line()).unwrap_or(u32::MAX),
                 col: u32::try_from(e.marker().col() + 1).unwrap_or(u32::MAX),
-            },
-            message: e.info().to_owned(),
+            };
+            plain_syntax(text, pos, e.info())
         })?;
         let pos = Pos::from_span(&span);
         let finished: Option<(Node, usize)> = match event {
@@ -430,7 +480,10 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                 None
             }
             Event::Alias(id) => {
-                let (target, weight) = anchors.get(&id).ok_or(YamlError::UnknownAlias { pos })?;
+                let (target, weight) = anchors.get(&id).ok_or_else(|| YamlError::UnknownAlias {
+                    pos,
+                    name: alias_name(text, pos),
+                })?;
                 // An alias nests its anchor's collections where it stands: `[*a]` is one
                 // level deeper than `a`, and each file's tree must stay within the cap.
                 if stack.len().saturating_add(weight.depth) > MAX_DEPTH {
@@ -577,6 +630,123 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
     root.ok_or(YamlError::Empty)
 }
 
+/// The parser's error in words a user of the file knows, with what to do, where its
+/// cause is certain from its words; otherwise the parser's own words. Tab messages are
+/// placed at the tab itself: the parser stops on the character after it.
+fn plain_syntax(text: &str, pos: Pos, info: &str) -> YamlError {
+    let line_text = text
+        .lines()
+        .nth(pos.line.saturating_sub(1) as usize)
+        .unwrap_or_default();
+    let syntax = |pos, message: &str, hint| YamlError::Syntax {
+        pos,
+        message: message.to_owned(),
+        hint: Some(hint),
+    };
+    if info.contains("tab") && !info.contains("block scalar") {
+        // The first tab in the line's indentation, or else the first after a ':'.
+        let indent_tab = line_text
+            .chars()
+            .take_while(|c| c.is_whitespace())
+            .position(|c| c == '\t');
+        let pos = indent_tab.map_or(pos, |i| Pos {
+            line: pos.line,
+            col: u32::try_from(i + 1).unwrap_or(u32::MAX),
+        });
+        return if indent_tab.is_some() {
+            syntax(
+                pos,
+                "a tab in the indentation",
+                "indent with spaces: YAML does not allow tabs there",
+            )
+        } else {
+            syntax(
+                pos,
+                "a tab where YAML needs a space",
+                "use spaces, not tabs",
+            )
+        };
+    }
+    if info == "':' must be followed by a valid YAML whitespace" {
+        return if let Some(at) = line_text.find(":\t") {
+            let tab = Pos {
+                line: pos.line,
+                col: u32::try_from(line_text[..at].chars().count() + 2).unwrap_or(u32::MAX),
+            };
+            syntax(tab, "a tab after ':'", "use a space, not a tab, after ':'")
+        } else {
+            syntax(
+                pos,
+                "':' must be followed by a space",
+                "add a space after ':', or quote the value if the ':' is part of it",
+            )
+        };
+    }
+    if info == "while parsing node, found unknown anchor" {
+        return YamlError::UnknownAlias {
+            pos,
+            name: alias_name(text, pos),
+        };
+    }
+    let known = match info {
+        "while parsing a block collection, did not find expected '-' indicator" => Some((
+            "a list item (`- …`) and a mapping key (`name:`) at one level",
+            "write each level as either a list (`- item` lines) or a mapping (`key: value` lines), not both; `dovetail schema` shows which a field takes",
+        )),
+        "while parsing a block mapping, did not find expected key" => Some((
+            "a line indented differently from the keys around it",
+            "line up each key with the keys beside it, indented with spaces",
+        )),
+        "invalid indentation in quoted scalar"
+        | "while scanning a quoted scalar, found unexpected end of stream"
+        | "while scanning a quoted scalar, found unexpected document indicator" => Some((
+            "a quoted value that is not closed",
+            "end it with the same quote it starts with, on the same line",
+        )),
+        "while parsing a flow mapping, did not find expected ',' or '}'" => Some((
+            "a `{…}` mapping that is not closed, or lacks a ',' between its entries",
+            "separate its entries with ', ' and close it with '}'",
+        )),
+        "while parsing a flow sequence, expected ',' or ']'" => Some((
+            "a `[…]` list that is not closed, or lacks a ',' between its items",
+            "separate its items with ', ' and close it with ']'",
+        )),
+        "mapping values are not allowed in this context" => Some((
+            "a ': ' where a value was expected to end",
+            "quote the value if the ': ' is part of it, or start a new line for a new key",
+        )),
+        _ => None,
+    };
+    match known {
+        Some((message, hint)) => syntax(pos, message, hint),
+        None => YamlError::Syntax {
+            pos,
+            message: info.to_owned(),
+            hint: None,
+        },
+    }
+}
+
+/// The name an alias at `pos` writes (`*base` gives `base`); empty if none is there.
+fn alias_name(text: &str, pos: Pos) -> String {
+    let line = text
+        .lines()
+        .nth(pos.line.saturating_sub(1) as usize)
+        .unwrap_or_default();
+    let rest: String = line
+        .chars()
+        .skip(pos.col.saturating_sub(1) as usize)
+        .collect();
+    match rest.strip_prefix('*') {
+        Some(name) => name
+            .chars()
+            .take_while(|c| !c.is_whitespace() && !",[]{}".contains(*c))
+            .take(100)
+            .collect(),
+        None => String::new(),
+    }
+}
+
 /// Refuses a `%YAML` directive for any version but 1.2, which the parser would read as
 /// 1.2 regardless. Directives stand at the start of a line before the document's `---`,
 /// among comments and blank lines; the first other line ends them.
@@ -652,6 +822,7 @@ fn unbalanced(pos: Pos) -> YamlError {
     YamlError::Syntax {
         pos,
         message: "unbalanced collection".to_owned(),
+        hint: None,
     }
 }
 
@@ -838,6 +1009,22 @@ impl Node {
             }
         }
         pos
+    }
+
+    /// The best place to point at for a problem with the value at `path` (its type, format
+    /// or range): the value itself when it is a scalar, which may stand on the line after
+    /// its key; otherwise [`Node::locate`]'s place. A value left out (`port:` and nothing)
+    /// has no text to point at, so the key stands for it.
+    pub fn locate_value(&self, path: &Path) -> Pos {
+        match self.at(path) {
+            Some(node) if !path.0.is_empty() && node.written() => node.pos,
+            _ => self.locate(path),
+        }
+    }
+
+    /// Whether this is a scalar with text in the file, not an empty value.
+    fn written(&self) -> bool {
+        matches!(&self.kind, NodeKind::Scalar(s) if !s.text.is_empty() || s.value != ScalarValue::Null)
     }
 
     /// The text of a scalar node as the user wrote it, whatever it resolved to.
@@ -1124,7 +1311,7 @@ b: !!map {c: 1}
                 pos: Pos { line: 3, col: 3 }
             }
         );
-        assert!(e.to_string().contains("write the fields out"));
+        assert!(e.hint().contains("write the fields out"));
     }
 
     #[test]
@@ -1136,6 +1323,62 @@ b: !!map {c: 1}
             Pos { line: 3, col: 10 }
         );
         assert_eq!(n.locate(&Path::parse("a.zz")), Pos { line: 1, col: 1 });
+    }
+
+    /// `port:\n  "8000x"` was reported at `port`, a line above the bad value.
+    #[test]
+    fn locate_value_points_at_a_scalar_wherever_it_stands() {
+        let n = parse("a:\n  b: 1\n  c:\n    \"x\"\n  d: {e: f}\n  g:\n  h: ''\n").unwrap();
+        assert_eq!(n.locate_value(&Path::parse("a.b")), Pos { line: 2, col: 6 });
+        assert_eq!(n.locate_value(&Path::parse("a.c")), Pos { line: 4, col: 5 });
+        assert_eq!(
+            n.locate_value(&Path::parse("a.d.e")),
+            Pos { line: 5, col: 10 }
+        );
+        // A collection, or a value left out, is pointed at by its key.
+        assert_eq!(n.locate_value(&Path::parse("a.d")), Pos { line: 5, col: 3 });
+        assert_eq!(n.locate_value(&Path::parse("a.g")), Pos { line: 6, col: 3 });
+        // An empty string is written, as its quotes.
+        assert_eq!(n.locate_value(&Path::parse("a.h")), Pos { line: 7, col: 6 });
+        assert_eq!(
+            n.locate_value(&Path::parse("a.zz")),
+            Pos { line: 1, col: 1 }
+        );
+    }
+
+    /// Customers saw the parser's words ("did not find expected '-' indicator", "found
+    /// unknown anchor" without its name, "':' must be followed by a valid YAML
+    /// whitespace" for a tab), and a tab at column 1 was placed at column 2.
+    #[test]
+    fn parser_errors_are_said_plainly_and_placed_at_their_cause() {
+        let err = |text: &str| {
+            let e = parse(text).unwrap_err();
+            (e.pos(), e.to_string(), e.hint())
+        };
+        let (pos, message, hint) = err("a:\n\tb: 1\n");
+        assert_eq!(pos, Pos { line: 2, col: 1 });
+        assert_eq!(message, "invalid YAML: a tab in the indentation");
+        assert!(hint.contains("indent with spaces"), "{hint}");
+        let (pos, message, hint) = err("port:\t8000\nb: *x\n");
+        assert_eq!(pos, Pos { line: 1, col: 6 });
+        assert_eq!(message, "invalid YAML: a tab after ':'");
+        assert_eq!(hint, "use a space, not a tab, after ':'");
+        let (pos, message, _) = err("a: 1\nb: *base\n");
+        assert_eq!(pos, Pos { line: 2, col: 4 });
+        assert_eq!(message, "alias `*base` names no anchor");
+        let (_, message, _) = err("p:\n  - web:\n    a: 1\n  worker:\n    a: 2\n");
+        assert!(
+            message.contains("a list item (`- …`) and a mapping key"),
+            "{message}"
+        );
+        let (_, message, hint) = err("env:\n  A: \"x\n  B: y\n");
+        assert_eq!(message, "invalid YAML: a quoted value that is not closed");
+        assert!(hint.contains("quote"), "{hint}");
+        // A secrets file's error never names what it quotes.
+        assert_eq!(
+            parse("a: *pasted\n").unwrap_err().hiding_text().to_string(),
+            "alias to an unknown anchor"
+        );
     }
 
     /// Regression guard for untrusted input: no truncation or single-byte change of a
