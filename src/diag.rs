@@ -113,6 +113,15 @@ codes! {
 /// fields gets the first ones and a count of the rest, in linear time.
 pub const MAX_PER_FILE: usize = 100;
 
+/// `1 value`, `2 values`: a count and its noun, which takes an `s` past one.
+pub fn counted(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
 /// One problem in one input file.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Diagnostic {

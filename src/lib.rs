@@ -114,11 +114,7 @@ pub enum Error {
 
 /// `1 problem`, `2 problems`.
 fn problems(count: usize) -> String {
-    if count == 1 {
-        "1 problem".to_owned()
-    } else {
-        format!("{count} problems")
-    }
+    diag::counted(count, "problem")
 }
 
 impl Error {

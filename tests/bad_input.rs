@@ -1085,7 +1085,7 @@ fn characters_server_side_apply_refuses_are_refused_at_their_place() {
     let r = s.validate();
     r.invalid("app/dovetail.yaml:22:16: error: env.STATIC_ROOT: character 8 is U+007F, which Kubernetes' server-side apply refuses; remove it")
         .invalid("app/dovetail.yaml:12:15: error: processes.web.command[0]: character 6 is U+0090");
-    assert!(r.stderr.contains("error: 2 problem(s)"), "{}", r.stderr);
+    assert!(r.stderr.contains("error: 2 problems"), "{}", r.stderr);
 
     let mut s = django();
     s.write("app/config/logging.ini", "keys=root\u{7f}\n");

@@ -22,7 +22,8 @@ pub(super) fn run(args: DiffArgs, io: Io<'_>) -> Result<(), Error> {
         Err(Error::Invalid { count }) => {
             reporter
                 .note(&format!(
-                    "the base does not render ({count} problem(s) above), so every object of the head is shown as added"
+                    "the base does not render ({} above), so every object of the head is shown as added",
+                    crate::diag::counted(count, "problem")
                 ))
                 .map_err(Error::Stderr)?;
             crate::emit::diff::Side::unrendered(count)

@@ -75,7 +75,7 @@ pub enum SecretsError {
     #[error("there is no `{0}` to rekey")]
     NothingToRekey(String),
     /// `rekey` could not read every value, so it rewrote none.
-    #[error("{0} value(s) could not be read; nothing was rekeyed")]
+    #[error("{} could not be read; nothing was rekeyed", crate::diag::counted(*.0, "value"))]
     NotRekeyed(usize),
 }
 
@@ -334,12 +334,12 @@ pub(super) fn set(args: SecretsSetArgs, io: Io<'_>) -> Result<(), Error> {
     target.write(&text)?;
     reporter
         .done(&format!(
-            "set {} in {} for {}/{} ({} recipient(s))",
+            "set {} in {} for {}/{} ({})",
             args.key,
             target.shown,
             target.identity.tenant,
             target.identity.app,
-            target.recipients.len()
+            crate::diag::counted(target.recipients.len(), "recipient")
         ))
         .map_err(Error::Stderr)?;
     if !target.named {
@@ -405,10 +405,10 @@ pub(super) fn rekey(args: SecretsRekeyArgs, io: Io<'_>) -> Result<(), Error> {
     target.write(&text)?;
     reporter
         .done(&format!(
-            "rekeyed {} value(s) in {} to {} recipient(s)",
-            fresh.len(),
+            "rekeyed {} in {} to {}",
+            crate::diag::counted(fresh.len(), "value"),
             target.shown,
-            target.recipients.len()
+            crate::diag::counted(target.recipients.len(), "recipient")
         ))
         .map_err(Error::Stderr)
 }

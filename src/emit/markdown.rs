@@ -48,7 +48,8 @@ pub fn report(base: &Side, head: &Side) -> Result<(String, Summary), OutputError
     out.push_str(&format!("### dovetail diff: `{app}`\n\n"));
     if let Some(problems) = base.unrendered {
         out.push_str(&format!(
-            "> The base does not render ({problems} problem(s), listed in the job's log), so every object is shown as added.\n\n"
+            "> The base does not render ({}, listed in the job's log), so every object is shown as added.\n\n",
+            crate::diag::counted(problems, "problem")
         ));
     }
     if summary.any() {
