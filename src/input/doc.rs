@@ -27,11 +27,19 @@ pub fn read_yaml_bytes(
     match tree.read(rel, MAX_YAML_BYTES) {
         Ok(b) => Some(b),
         Err(e) => {
-            let hint = match e {
+            let hint = match &e {
                 ReadError::TooLarge { .. } => "inputs are small YAML files; split or trim it",
                 ReadError::NotFound(_) => "create it, or point dovetail at the right directory",
                 ReadError::DirTooLarge { .. } => "keep the app's directories small",
                 ReadError::TooDeep(_) => "use a path fewer directories deep",
+                ReadError::Io { source, .. }
+                    if source.kind() == std::io::ErrorKind::PermissionDenied =>
+                {
+                    "make it readable by the user dovetail runs as"
+                }
+                ReadError::Io { .. } | ReadError::Git { .. } => {
+                    "check the file and the disk, then run it again"
+                }
                 _ => "replace it with a regular file inside the repo",
             };
             diags.push(
