@@ -46,14 +46,16 @@ pub const HIDDEN_KEY: &str = "an age private key (AGE-SECRET-KEY-…, not shown)
 /// and in Argo CD every tenant reads the plugin's errors.
 pub fn shown_path(path: &std::path::Path) -> String {
     let text = path.to_string_lossy();
-    let secret_like = is_identity(&text)
-        || text.contains("PRIVATE KEY")
-        || !text.contains('/')
-        || text.contains(char::is_whitespace);
-    if secret_like {
-        "(not shown: it is not a path with a `/`, and may be the secret itself)".to_owned()
-    } else {
+    // A token may hold `/` (base64 does); a path set for a sidecar starts with `/`.
+    let path_like = text.starts_with(['/', '.', '~'])
+        && !text.contains(char::is_whitespace)
+        && !text.contains(['+', '='])
+        && !is_identity(&text)
+        && !text.contains("PRIVATE KEY");
+    if path_like {
         format!("`{text}`")
+    } else {
+        "(not shown: it does not read as a file's path, and may be the secret itself)".to_owned()
     }
 }
 
@@ -413,7 +415,9 @@ mod tests {
             "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ",
             "/AGE-SECRET-KEY-1QQQQ",
             "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn/NzaC1rZXkt\n",
-            "key with/space",
+            "/key with space",
+            "keys/token",
+            "abc/DEF+ghi/jkl==",
         ] {
             let shown = shown_path(Path::new(secret));
             assert!(shown.starts_with("(not shown"), "{shown}");

@@ -314,7 +314,7 @@ fn memory_without_its_unit_is_refused() {
     );
     s.edit(ALLOC, "database: {size: 10Gi}", "database: {size: 10}");
     s.render()
-        .invalid("operator/tenants/acme/shop.yaml:10:44: error: processes.worker.memory: `512` is not a memory quantity; use a number of up to six digits and its unit, like 512Mi or 2Gi (whole bytes, from 6Mi to 1Ei)")
+        .invalid("operator/tenants/acme/shop.yaml:10:44: error: processes.worker.memory: `512` is 512 bytes, less than the 6Mi a container needs to start; write it with its unit, like 512Mi or 512Gi")
         .invalid("operator/tenants/acme/shop.yaml:13:20: error: storage.database.size: expected a string, found a number `10`; write it with its unit, like \"10Mi\" or \"10Gi\"");
 }
 
@@ -1097,4 +1097,37 @@ fn characters_server_side_apply_refuses_are_refused_at_their_place() {
         "{}",
         r.stdout
     );
+}
+
+/// Regression (review of the change that made an error on an enclosing field count as
+/// dropping its fields): a domain in error hid the host check of every host, and a plan
+/// name with a dot was split into a path.
+#[test]
+fn a_value_in_error_hides_only_what_it_could_have_allowed() {
+    let mut s = django();
+    s.edit(
+        ALLOC,
+        "domains: [\"shop.acme.example\"",
+        "domains: [\"Bad..Domain\", \"shop.acme.example\"",
+    );
+    s.edit(
+        APP,
+        "hosts: [shop.acme.example]",
+        "hosts: [shop.acme.example, evil.other.example]",
+    );
+    let r = s.validate();
+    r.invalid("app/dovetail.yaml:28:30: error: ingress.hosts[1]: `evil.other.example` is outside the domains the operator allows (operator/tenants/acme/shop.yaml: shop.acme.example, *.acme.apps.example.net)");
+    assert!(r.stderr.contains("error: 2 problems"), "{}", r.stderr);
+
+    let mut s = django();
+    s.edit(
+        PLATFORM,
+        "small: {cpu: 250m, memory: 512Mi}",
+        "small.v2: {cpu: 250m, memory: 5Mi}",
+    );
+    s.edit(ALLOC, "plan: small}", "plan: small.v2}");
+    let r = s.validate_operator(Format::Text);
+    r.invalid("operator/platform.yaml:17:33: error: plans.small.v2.memory: `5Mi` is less than the 6Mi a container needs to start; give at least 6Mi");
+    assert!(!r.stderr.contains("no plan"), "{}", r.stderr);
+    assert!(r.stderr.contains("error: 1 problem "), "{}", r.stderr);
 }

@@ -1120,9 +1120,10 @@ fn pods_with_every_sidecar_the_platform_allows_are_admitted() {
 #[test]
 #[ignore = "needs a Kubernetes control plane built from Go modules (tests/cluster/control-plane); CI runs ignored tests"]
 fn web_pods_with_an_init_step_larger_than_web_are_admitted() {
-    pods_are_admitted_with("django", "i", |s| {
+    // Not "i": django_reapply_changes_nothing deploys (deleting first) acmei-shop.
+    pods_are_admitted_with("django", "init", |s| {
         s.edit(
-            "operator/tenants/acmei/shop.yaml",
+            "operator/tenants/acmeinit/shop.yaml",
             "  web: {replicas: 2, plan: small}\n",
             "  web: {replicas: 6, plan: small}\n  init: {cpu: \"2\", memory: 3Gi}\n",
         );
@@ -1164,7 +1165,8 @@ fn pods_whose_init_containers_outgrow_the_process_are_admitted() {
 #[test]
 #[ignore = "needs a Kubernetes control plane built from Go modules (tests/cluster/control-plane); CI runs ignored tests"]
 fn config_files_with_characters_apply_refuses_are_applied() {
-    pods_are_admitted_with("django", "c", |s| {
+    // Its own tenant suffix: tests share the control plane and run in parallel.
+    pods_are_admitted_with("django", "bin", |s| {
         s.write(
             "app/config/logging.ini",
             "[loggers]\nkeys=root\u{7f}\u{80}\u{9f}\u{ffff}\n",

@@ -718,12 +718,22 @@ fn set_drops_a_crlf_line_ending_and_refuses_a_value_argument_unseen() {
             .arg(k.s.operator());
         piped(cmd, stdin.as_bytes())
     };
-    let out = run(&["DB_PASSWORD", "hunter2-on-the-command-line"], "");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("takes the value on stdin"), "{stderr}");
-    assert!(!stderr.contains("hunter2"), "{stderr}");
-    assert!(!k.s.path("app/secrets.yaml").exists());
+    for args in [
+        &["DB_PASSWORD", "hunter2-on-the-command-line"][..],
+        &["DB_PASSWORD", "--hunter2"],
+        &["DB_PASSWORD", "-hunter2"],
+        &["DB_PASSWORD=hunter2"],
+    ] {
+        let out = run(args, "");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("takes the value on stdin"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("hunter2"), "{args:?}: {stderr}");
+        assert!(!k.s.path("app/secrets.yaml").exists());
+    }
 
     let out = run(&["DB_PASSWORD"], "p4ss\r\n");
     assert!(

@@ -386,7 +386,7 @@ pub struct SecretsSetArgs {
     pub key: String,
     /// A value given after the key, refused without being shown: arguments end up in
     /// shell history, process lists and CI logs, and clap's own error would print it.
-    #[arg(hide = true, num_args = 0.., value_name = "VALUE")]
+    #[arg(hide = true, num_args = 0.., allow_hyphen_values = true, value_name = "VALUE")]
     pub value_given: Vec<std::ffi::OsString>,
     /// Which app and recipients.
     #[command(flatten)]

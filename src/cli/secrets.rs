@@ -310,6 +310,11 @@ pub(super) fn set(args: SecretsSetArgs, io: Io<'_>) -> Result<(), Error> {
         return Err(SecretsError::ValueOnCommandLine.into());
     }
     if !crate::input::formats::env_name(&args.key) {
+        // `KEY=value` is how a shell sets one: the value is not shown, and it is not
+        // taken from there either.
+        if args.key.contains('=') {
+            return Err(SecretsError::ValueOnCommandLine.into());
+        }
         return Err(SecretsError::BadKey(args.key).into());
     }
     let mut reporter = Reporter::new(io.err, Format::Text);

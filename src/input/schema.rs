@@ -333,13 +333,23 @@ fn describe(
                 );
             } else if expected.contains("boolean") && instance.is_string() {
                 diag.hint = Some("write true or false".to_owned());
-            } else if let (Some("dovetail-bytes" | "dovetail-memory"), Value::Number(n)) =
-                (node.get("format").and_then(Value::as_str), &**instance)
+            } else if let (
+                Some(format @ ("dovetail-bytes" | "dovetail-memory")),
+                Value::Number(n),
+            ) = (node.get("format").and_then(Value::as_str), &**instance)
             {
                 // Quoted as it stands, `10` is ten bytes: a unit was almost surely meant.
-                diag.hint = Some(format!(
-                    "write it with its unit, like \"{n}Mi\" or \"{n}Gi\" (a bare number of bytes must be quoted)"
-                ));
+                // A number past six digits, or a fraction, takes no unit as it stands.
+                let short = n.as_u64().is_some_and(|v| v <= 999_999);
+                diag.hint = Some(match (short, format) {
+                    (true, "dovetail-bytes") => format!(
+                        "write it with its unit, like \"{n}Mi\" or \"{n}Gi\" (a bare number of bytes must be quoted)"
+                    ),
+                    (true, _) => format!("write it with its unit, like \"{n}Mi\" or \"{n}Gi\""),
+                    (false, _) => {
+                        "write it quoted with a unit, like \"512Mi\" or \"2Gi\"".to_owned()
+                    }
+                });
             } else if expected.contains("string") {
                 diag.hint = Some(
                     match &**instance {
@@ -382,6 +392,27 @@ fn describe(
                 _ => "write one of them, spelled as shown".to_owned(),
             };
             out.push(d(Code::BadValue, format!("{shown} is not one of `{list}`")).hint(hint));
+        }
+        // A memory that is a size, only too small: say so, not that it is no quantity.
+        ValidationErrorKind::Format { .. }
+            if node.get("format").and_then(Value::as_str) == Some("dovetail-memory")
+                && instance.as_str().is_some_and(crate::input::formats::bytes) =>
+        {
+            // A bare number is bytes: a unit forgotten far more often than meant.
+            let bare = instance
+                .as_str()
+                .filter(|s| s.bytes().all(|b| b.is_ascii_digit()));
+            let (message, hint) = match bare {
+                Some(n) => (
+                    format!("{shown} is {n} bytes, less than the 6Mi a container needs to start"),
+                    format!("write it with its unit, like {n}Mi or {n}Gi"),
+                ),
+                None => (
+                    format!("{shown} is less than the 6Mi a container needs to start"),
+                    "give at least 6Mi".to_owned(),
+                ),
+            };
+            out.push(d(Code::BadValue, message).hint(hint));
         }
         ValidationErrorKind::Pattern { .. } | ValidationErrorKind::Format { .. } => {
             out.push(match description {

@@ -261,8 +261,8 @@ fn check_pod_port(
             cx.app_err(
                 Code::NameTaken,
                 &at.key("containerPort"),
-                format!("port {number}/{protocol} is already declared by the container `{owner}` of the same pods"),
-                "declare each port of a pod once: two containers cannot listen on one port",
+                format!("port {number}/{protocol} is already declared by the container `{owner}` of the same pods, and the API server warns of a port declared twice in a pod"),
+                "declare each port of a pod once (an init container may listen on a port it does not declare)",
             );
         }
     }

@@ -91,12 +91,13 @@ impl Ctx<'_> {
     /// Whether the field at `path` of `doc`, one inside it or one around it, had an
     /// error when it was loaded: it was left out of the typed input, so a check that
     /// needs it would see it missing and blame its absence (`add port:` under a port
-    /// that is only misspelt), repeating that error with the wrong fix.
+    /// that is only misspelt), repeating that error with the wrong fix. An error at the
+    /// root (a missing top-level field, a file-level problem) drops no field of it.
     fn dropped(&self, doc: &Doc, path: &Path) -> bool {
         self.inputs
             .prior
             .error_paths_in(&doc.file)
-            .any(|p| p.0.starts_with(&path.0) || path.0.starts_with(&p.0))
+            .any(|p| p.0.starts_with(&path.0) || (!p.0.is_empty() && path.0.starts_with(&p.0)))
     }
     /// [`Ctx::dropped`] for the allocation, at a dotted path (`storage.database`).
     fn alloc_dropped(&self, dotted: &str) -> bool {
@@ -440,11 +441,10 @@ fn alloc_path_for(alloc: &Allocation, name: &str) -> Path {
 /// CPU and memory for a process: explicit values over the named plan.
 fn resources_for(cx: &mut Ctx<'_>, pa: &ProcessAllocation, at: &Path) -> Resources {
     let sized = cx.inputs.platform.process_resources(pa);
-    if let Some(p) = sized
-        .unknown_plan
-        .as_ref()
-        .filter(|p| !cx.platform_dropped(&format!("plans.{p}")))
-    {
+    if let Some(p) = sized.unknown_plan.as_ref().filter(|p| {
+        let at = Path::root().key("plans").key(p);
+        !cx.dropped(cx.inputs.platform_doc, &at)
+    }) {
         let known: Vec<&str> = cx
             .inputs
             .platform

@@ -5,7 +5,7 @@ use super::Ctx;
 use super::resolved::{ResolvedIngress, ResolvedRedis, ResolvedRedisPersistence};
 use crate::diag::Code;
 use crate::input::model::Service;
-use crate::input::yaml::Path;
+use crate::input::yaml::{NodeKind, Path};
 use crate::quantity::Quantity;
 
 pub(super) fn resolve_redis(cx: &mut Ctx<'_>) -> Option<ResolvedRedis> {
@@ -107,18 +107,45 @@ pub(super) fn resolve_ingress(cx: &mut Ctx<'_>) -> Option<ResolvedIngress> {
         );
     }
     let domains = &cx.inputs.allocation.domains;
+    // A domain in error was left out of the typed allocation; a host it would allow, as
+    // written, is not reported on top of the domain's own error.
+    let written: Vec<String> = match cx
+        .inputs
+        .allocation_doc
+        .root
+        .at(&Path::root().key("domains"))
+        .map(|n| &n.kind)
+    {
+        Some(NodeKind::Seq(items)) => items
+            .iter()
+            .filter_map(|n| match &n.kind {
+                NodeKind::Scalar(s) => Some(s.text.to_ascii_lowercase()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     let file = cx.alloc_file().to_owned();
     for (i, host) in wanted.hosts.iter().enumerate() {
         // Without the operator repo the domains are not known.
-        // A domain in error was left out, and the host may be under it.
         if !cx.inputs.stand_in
             && !domains.iter().any(|d| host_allowed(d, host))
-            && !cx.alloc_dropped("domains")
+            && !written.iter().any(|d| host_allowed(d, host))
         {
-            let allowed = if domains.is_empty() {
+            // A list with an entry in error is left out whole: name the good entries.
+            let good: Vec<&str> = if domains.is_empty() {
+                written
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|d| crate::input::formats::domain(d))
+                    .collect()
+            } else {
+                domains.iter().map(String::as_str).collect()
+            };
+            let allowed = if good.is_empty() {
                 "none".to_owned()
             } else {
-                domains.join(", ")
+                good.join(", ")
             };
             cx.app_err(
                 Code::NotAllowed,
