@@ -113,12 +113,12 @@ codes! {
 /// fields gets the first ones and a count of the rest, in linear time.
 pub const MAX_PER_FILE: usize = 100;
 
-/// `1 value`, `2 values`: a count and its noun, which takes an `s` past one.
-pub fn counted(count: usize, noun: &str) -> String {
+/// `1 entry`, `2 entries`: a count and its noun, singular or plural as the count asks.
+pub fn counted(count: usize, one: &str, many: &str) -> String {
     if count == 1 {
-        format!("1 {noun}")
+        format!("1 {one}")
     } else {
-        format!("{count} {noun}s")
+        format!("{count} {many}")
     }
 }
 
@@ -357,11 +357,10 @@ impl Diagnostics {
                     Code::MoreProblems,
                     file,
                     pos,
-                    if *n == 1 {
-                        "and 1 more error in this file, not shown".to_owned()
-                    } else {
-                        format!("and {n} more errors in this file, not shown")
-                    },
+                    format!(
+                        "and {} in this file, not shown",
+                        counted(*n, "more error", "more errors")
+                    ),
                 )
                 .hint("fix the ones above first"),
             );

@@ -114,7 +114,7 @@ pub enum Error {
 
 /// `1 problem`, `2 problems`.
 fn problems(count: usize) -> String {
-    diag::counted(count, "problem")
+    diag::counted(count, "problem", "problems")
 }
 
 impl Error {

@@ -23,7 +23,7 @@ pub(super) fn run(args: DiffArgs, io: Io<'_>) -> Result<(), Error> {
             reporter
                 .note(&format!(
                     "the base does not render ({} above), so every object of the head is shown as added",
-                    crate::diag::counted(count, "problem")
+                    crate::diag::counted(count, "problem", "problems")
                 ))
                 .map_err(Error::Stderr)?;
             crate::emit::diff::Side::unrendered(count)

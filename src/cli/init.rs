@@ -232,15 +232,8 @@ pub(super) fn run(args: InitArgs, io: Io<'_>) -> Result<(), Error> {
 }
 
 fn schema_path(dir: &Path, kind: SchemaKind) -> PathBuf {
-    let name = match kind {
-        SchemaKind::App => "app",
-        SchemaKind::Allocation => "allocation",
-        SchemaKind::Platform => "platform",
-        SchemaKind::Resolved => "resolved",
-        SchemaKind::Secrets => "secrets",
-        SchemaKind::AgeSecret => "agesecret",
-    };
-    dir.join(SCHEMA_DIR).join(format!("{name}.schema.json"))
+    dir.join(SCHEMA_DIR)
+        .join(format!("{}.schema.json", kind.name()))
 }
 
 fn schema(kind: SchemaKind) -> String {

@@ -75,7 +75,7 @@ pub enum SecretsError {
     #[error("there is no `{0}` to rekey")]
     NothingToRekey(String),
     /// `rekey` could not read every value, so it rewrote none.
-    #[error("{} could not be read; nothing was rekeyed", crate::diag::counted(*.0, "value"))]
+    #[error("{} could not be read; nothing was rekeyed", crate::diag::counted(*.0, "value", "values"))]
     NotRekeyed(usize),
 }
 
@@ -344,7 +344,7 @@ pub(super) fn set(args: SecretsSetArgs, io: Io<'_>) -> Result<(), Error> {
             target.shown,
             target.identity.tenant,
             target.identity.app,
-            crate::diag::counted(target.recipients.len(), "recipient")
+            crate::diag::counted(target.recipients.len(), "recipient", "recipients")
         ))
         .map_err(Error::Stderr)?;
     if !target.named {
@@ -411,9 +411,9 @@ pub(super) fn rekey(args: SecretsRekeyArgs, io: Io<'_>) -> Result<(), Error> {
     reporter
         .done(&format!(
             "rekeyed {} in {} to {}",
-            crate::diag::counted(fresh.len(), "value"),
+            crate::diag::counted(fresh.len(), "value", "values"),
             target.shown,
-            crate::diag::counted(target.recipients.len(), "recipient")
+            crate::diag::counted(target.recipients.len(), "recipient", "recipients")
         ))
         .map_err(Error::Stderr)
 }

@@ -125,8 +125,7 @@ pub fn desired(
     for (key, armored) in &spec.data {
         // Only a key a Secret can hold: the API server would refuse the whole Secret,
         // and every value of the app would wait on the one.
-        let dots = key == "." || key == ".." || key.starts_with("..");
-        if !crate::input::formats::config_key(key) || dots || key.len() > 253 {
+        if !crate::input::formats::data_key(key) {
             out.refused.push(Refused {
                 key: key.clone(),
                 reason: "not a Secret key (letters, digits, '-', '_' and '.', at most 253, not `.`, `..` or starting with `..`)"

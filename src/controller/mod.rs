@@ -359,7 +359,10 @@ async fn deliver(
         }
     }
     let delivered = want.values.len() + usize::from(want.pull.is_some());
-    let mut message = format!("{} delivered", crate::diag::counted(delivered, "value"));
+    let mut message = format!(
+        "{} delivered",
+        crate::diag::counted(delivered, "value", "values")
+    );
     let (ready, reason) = if !foreign.is_empty() {
         message.push_str(&format!(
             "; Secret {} exists and is not this AgeSecret's: left alone",

@@ -49,7 +49,7 @@ pub fn report(base: &Side, head: &Side) -> Result<(String, Summary), OutputError
     if let Some(problems) = base.unrendered {
         out.push_str(&format!(
             "> The base does not render ({}, listed in the job's log), so every object is shown as added.\n\n",
-            crate::diag::counted(problems, "problem")
+            crate::diag::counted(problems, "problem", "problems")
         ));
     }
     if summary.any() {

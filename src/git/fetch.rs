@@ -23,6 +23,7 @@ use super::{
     MAX_AUTH_ATTEMPTS, Resolved, Rev, Scheme, State, lock_within, now_secs, odb, read_capped,
     remove, state_key, verified,
 };
+use crate::input::formats::beneath;
 
 /// Largest `known_hosts` file read.
 const MAX_KNOWN_HOSTS_BYTES: u64 = 1024 * 1024;
@@ -457,12 +458,7 @@ fn clear_in_the_way(repo: &Repository, rev: &Rev) {
     let in_the_way = |name: &str| {
         wanted.is_empty()
             && (name.starts_with("refs/dovetail/heads/") || name.starts_with("refs/dovetail/tags/"))
-            || wanted.iter().any(|w| {
-                name.strip_prefix(w.as_str())
-                    .is_some_and(|rest| rest.starts_with('/'))
-                    || w.strip_prefix(name)
-                        .is_some_and(|rest| rest.starts_with('/'))
-            })
+            || wanted.iter().any(|w| beneath(name, w) || beneath(w, name))
     };
     let doomed: Vec<String> = refs
         .flatten()

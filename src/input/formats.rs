@@ -102,6 +102,13 @@ pub fn config_key(s: &str) -> bool {
         })
 }
 
+/// A key of a ConfigMap's or Secret's data as the API server takes it
+/// (`IsConfigMapKey`): a [`config_key`] of at most 253 characters, not `.`, and not
+/// starting with `..`, which starts the kubelet's own entries in a mounted volume.
+pub fn data_key(s: &str) -> bool {
+    config_key(s) && s.len() <= 253 && s != "." && !s.starts_with("..")
+}
+
 /// `^[A-Za-z0-9][-._A-Za-z0-9]{0,62}$`: a plan name.
 pub fn plan_name(s: &str) -> bool {
     !s.is_empty() && s.len() <= 63 && s.as_bytes()[0].is_ascii_alphanumeric() && config_key(s)
@@ -256,6 +263,15 @@ pub fn bytes(s: &str) -> bool {
         )
         && Quantity::parse(s)
             .is_some_and(|q| q.milli().is_multiple_of(1000) && q.whole() <= MAX_BYTES)
+}
+
+/// Whether the `/`-separated path `inner` lies strictly under `outer` (`a/b` under `a`,
+/// not `ab`): a mount inside a file's mount, a volume item inside another's, a ref
+/// inside another ref's name.
+pub fn beneath(inner: &str, outer: &str) -> bool {
+    inner
+        .strip_prefix(outer)
+        .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// A character the API server's server-side apply refuses in any string: kubectl and
@@ -464,12 +480,10 @@ fn go_atoi(v: &str) -> Option<u32> {
 /// the parse overflows and CloudNativePG's webhook refuses the schedule).
 fn go_duration(s: &str) -> bool {
     const NANOS_PER_SECOND: u128 = 1_000_000_000;
-    // Go takes one leading sign; a negative duration is under a second anyway.
+    // Go takes one leading sign; a negative duration is under a second anyway. Nothing
+    // after it is no time at all, and refused below with everything under a second.
     let mut rest = s.strip_prefix('+').unwrap_or(s);
     let mut nanos: u128 = 0;
-    if rest.is_empty() {
-        return false;
-    }
     while !rest.is_empty() {
         let number = rest
             .bytes()

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::diag::{Code, Diagnostic, Diagnostics, Doc, MAX_PER_FILE};
+use crate::diag::{Code, Diagnostic, Diagnostics, Doc, MAX_PER_FILE, counted};
 use crate::input::yaml::{NodeKind, Path, ScalarValue, Seg};
 
 use jsonschema::error::ValidationErrorKind;
@@ -378,14 +378,11 @@ fn describe(
             );
         }
         ValidationErrorKind::Enum { options } => {
-            let list = options
-                .as_array()
-                .map(|a| a.iter().map(plain).collect::<Vec<_>>().join("`, `"))
-                .unwrap_or_default();
             let choices: Vec<String> = options
                 .as_array()
                 .map(|a| a.iter().map(plain).collect())
                 .unwrap_or_default();
+            let list = choices.join("`, `");
             let names: Vec<&str> = choices.iter().map(String::as_str).collect();
             let hint = match instance.as_str().and_then(|v| closest(v, &names)) {
                 Some(near) if !at.redact => format!("did you mean `{near}`?"),
@@ -398,18 +395,21 @@ fn describe(
             if node.get("format").and_then(Value::as_str) == Some("dovetail-memory")
                 && instance.as_str().is_some_and(crate::input::formats::bytes) =>
         {
+            let least = format!("{}Mi", crate::input::formats::MIN_MEMORY >> 20);
             // A bare number is bytes: a unit forgotten far more often than meant.
             let bare = instance
                 .as_str()
                 .filter(|s| s.bytes().all(|b| b.is_ascii_digit()));
             let (message, hint) = match bare {
                 Some(n) => (
-                    format!("{shown} is {n} bytes, less than the 6Mi a container needs to start"),
+                    format!(
+                        "{shown} is {n} bytes, less than the {least} a container needs to start"
+                    ),
                     format!("write it with its unit, like {n}Mi or {n}Gi"),
                 ),
                 None => (
-                    format!("{shown} is less than the 6Mi a container needs to start"),
-                    "give at least 6Mi".to_owned(),
+                    format!("{shown} is less than the {least} a container needs to start"),
+                    format!("give at least {least}"),
                 ),
             };
             out.push(d(Code::BadValue, message).hint(hint));
@@ -470,7 +470,14 @@ fn describe(
             out.push(
                 d(
                     Code::OutOfRange,
-                    format!("needs at least {}", counted(*limit, "item", "items")),
+                    format!(
+                        "needs at least {}",
+                        counted(
+                            usize::try_from(*limit).unwrap_or(usize::MAX),
+                            "item",
+                            "items"
+                        )
+                    ),
                 )
                 .hint("add to the list, or remove the field if it is optional"),
             );
@@ -485,7 +492,14 @@ fn describe(
             out.push(
                 d(
                     Code::OutOfRange,
-                    format!("needs at least {}", counted(*limit, "entry", "entries")),
+                    format!(
+                        "needs at least {}",
+                        counted(
+                            usize::try_from(*limit).unwrap_or(usize::MAX),
+                            "entry",
+                            "entries"
+                        )
+                    ),
                 )
                 .hint("give it an entry, or remove the field if it is optional"),
             );
@@ -626,15 +640,6 @@ fn type_hint(expected: &str, found: &Value) -> String {
         _ if expected.contains("integer") => "write a whole number, without quotes".to_owned(),
         _ if numeric => "write a number, without quotes".to_owned(),
         _ => format!("write {expected}"),
-    }
-}
-
-/// `1 item`, `2 items`.
-fn counted(n: u64, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
     }
 }
 

@@ -634,10 +634,7 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
 /// cause is certain from its words; otherwise the parser's own words. Tab messages are
 /// placed at the tab itself: the parser stops on the character after it.
 fn plain_syntax(text: &str, pos: Pos, info: &str) -> YamlError {
-    let line_text = text
-        .lines()
-        .nth(pos.line.saturating_sub(1) as usize)
-        .unwrap_or_default();
+    let line_text = line_at(text, pos);
     let syntax = |pos, message: &str, hint| YamlError::Syntax {
         pos,
         message: message.to_owned(),
@@ -727,13 +724,16 @@ fn plain_syntax(text: &str, pos: Pos, info: &str) -> YamlError {
     }
 }
 
+/// The line of `text` that `pos` stands on; empty past the end.
+fn line_at(text: &str, pos: Pos) -> &str {
+    text.lines()
+        .nth(pos.line.saturating_sub(1) as usize)
+        .unwrap_or_default()
+}
+
 /// The name an alias at `pos` writes (`*base` gives `base`); empty if none is there.
 fn alias_name(text: &str, pos: Pos) -> String {
-    let line = text
-        .lines()
-        .nth(pos.line.saturating_sub(1) as usize)
-        .unwrap_or_default();
-    let rest: String = line
+    let rest: String = line_at(text, pos)
         .chars()
         .skip(pos.col.saturating_sub(1) as usize)
         .collect();

@@ -251,13 +251,10 @@ fn check_pod_port(
         let protocol = port
             .get("protocol")
             .and_then(Value::as_str)
-            .unwrap_or("TCP")
-            .to_owned();
-        let owner = pod_ports
-            .entry((number, protocol.clone()))
-            .or_insert_with(|| container.to_owned());
-        if owner != container {
-            let owner = owner.clone();
+            .unwrap_or("TCP");
+        if let Some(owner) =
+            declared_by_another(pod_ports, (number, protocol.to_owned()), container)
+        {
             cx.app_err(
                 Code::NameTaken,
                 &at.key("containerPort"),
@@ -266,20 +263,27 @@ fn check_pod_port(
             );
         }
     }
-    if let Some(pname) = port.get("name").and_then(Value::as_str) {
-        let owner = pod_port_names
-            .entry(pname.to_owned())
-            .or_insert_with(|| container.to_owned());
-        if owner != container {
-            let owner = owner.clone();
-            cx.app_err(
-                Code::NameTaken,
-                &at.key("name"),
-                format!("port name `{pname}` is already a port of the container `{owner}` of the same pods"),
-                "give every port of the pod its own name: a PodMonitor or Service selecting it by name would get only one",
-            );
-        }
+    if let Some(pname) = port.get("name").and_then(Value::as_str)
+        && let Some(owner) = declared_by_another(pod_port_names, pname.to_owned(), container)
+    {
+        cx.app_err(
+            Code::NameTaken,
+            &at.key("name"),
+            format!("port name `{pname}` is already a port of the container `{owner}` of the same pods"),
+            "give every port of the pod its own name: a PodMonitor or Service selecting it by name would get only one",
+        );
     }
+}
+
+/// The container that declared `key` first, when it is not `container`; the first
+/// declaration makes `container` its owner.
+fn declared_by_another<K: Ord>(
+    owners: &mut BTreeMap<K, String>,
+    key: K,
+    container: &str,
+) -> Option<String> {
+    let owner = owners.entry(key).or_insert_with(|| container.to_owned());
+    (owner != container).then(|| owner.clone())
 }
 
 /// What Kubernetes would refuse at apply time, refused here with a place to point at:
@@ -338,8 +342,8 @@ fn check_pod_names(
                 let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
                 !names.contains(name)
                     && list(c, "ports").iter().any(|p| {
-                        p.get("containerPort").and_then(Value::as_i64) == port_number
-                            && port_number.is_some()
+                        port_number.is_some()
+                            && p.get("containerPort").and_then(Value::as_i64) == port_number
                     })
             })
         })

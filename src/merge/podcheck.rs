@@ -39,6 +39,8 @@
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
+use crate::input::formats::beneath;
+
 /// One segment of a field path relative to the value checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seg {
@@ -404,16 +406,6 @@ fn is_dns_subdomain_prefix(s: &str) -> bool {
 /// `IsRelaxedEnvVarName`: printable ASCII (space included) except '='.
 fn is_env_name(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'=')
-}
-
-/// `IsConfigMapKey`.
-fn is_config_key(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 253
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
-        && s != "."
-        && !s.starts_with("..")
 }
 
 /// `IsHTTPHeaderName`.
@@ -1145,7 +1137,7 @@ fn check_key_selector(o: &Map<String, Value>, what: &str, p: &[Seg], out: &mut V
     }
     match str_field(o, "key", p, out) {
         Some(k) if !k.is_empty() => {
-            if !is_config_key(k) {
+            if !crate::input::formats::data_key(k) {
                 push(
                     out,
                     key(p, "key"),
@@ -1935,14 +1927,9 @@ fn written_once(
 ) {
     let Some(path) = path else { return };
     let path = path.trim_end_matches('/').to_owned();
-    let under = |inner: &str, outer: &str| {
-        inner
-            .strip_prefix(outer)
-            .is_some_and(|rest| rest.starts_with('/'))
-    };
     if let Some(seen) = paths
         .iter()
-        .find(|p| **p == path || under(&path, p) || under(p, &path))
+        .find(|p| **p == path || beneath(&path, p) || beneath(p, &path))
     {
         let message = if *seen == path {
             format!("path {} is written twice in this volume", q(&path))

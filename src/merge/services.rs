@@ -107,53 +107,39 @@ pub(super) fn resolve_ingress(cx: &mut Ctx<'_>) -> Option<ResolvedIngress> {
         );
     }
     let domains = &cx.inputs.allocation.domains;
-    // A domain in error was left out of the typed allocation; a host it would allow, as
-    // written, is not reported on top of the domain's own error.
-    let written: Vec<String> = match cx
-        .inputs
-        .allocation_doc
-        .root
-        .at(&Path::root().key("domains"))
-        .map(|n| &n.kind)
-    {
-        Some(NodeKind::Seq(items)) => items
-            .iter()
-            .filter_map(|n| match &n.kind {
-                NodeKind::Scalar(s) => Some(s.text.to_ascii_lowercase()),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
     let file = cx.alloc_file().to_owned();
     for (i, host) in wanted.hosts.iter().enumerate() {
         // Without the operator repo the domains are not known.
-        if !cx.inputs.stand_in
-            && !domains.iter().any(|d| host_allowed(d, host))
-            && !written.iter().any(|d| host_allowed(d, host))
-        {
-            // A list with an entry in error is left out whole: name the good entries.
-            let good: Vec<&str> = if domains.is_empty() {
-                written
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|d| crate::input::formats::domain(d))
-                    .collect()
-            } else {
-                domains.iter().map(String::as_str).collect()
-            };
-            let allowed = if good.is_empty() {
-                "none".to_owned()
-            } else {
-                good.join(", ")
-            };
-            cx.app_err(
-                Code::NotAllowed,
-                &at.key("hosts").index(i),
-                format!("`{host}` is outside the domains the operator allows ({file}: {allowed})"),
-                "use an allowed hostname, or ask the operator to add it",
-            );
+        if cx.inputs.stand_in || domains.iter().any(|d| host_allowed(d, host)) {
+            continue;
         }
+        // A list with an entry in error is left out of the typed allocation whole: a
+        // host one of its entries allows as written is not reported on top of that
+        // entry's own error, and the message names the entries that are good.
+        let written = if domains.is_empty() {
+            written_domains(cx)
+        } else {
+            Vec::new()
+        };
+        if written.iter().any(|d| host_allowed(d, host)) {
+            continue;
+        }
+        let good: Vec<&str> = domains
+            .iter()
+            .chain(written.iter().filter(|d| crate::input::formats::domain(d)))
+            .map(String::as_str)
+            .collect();
+        let allowed = if good.is_empty() {
+            "none".to_owned()
+        } else {
+            good.join(", ")
+        };
+        cx.app_err(
+            Code::NotAllowed,
+            &at.key("hosts").index(i),
+            format!("`{host}` is outside the domains the operator allows ({file}: {allowed})"),
+            "use an allowed hostname, or ask the operator to add it",
+        );
     }
     let Some(policy) = cx.inputs.platform.ingress.clone() else {
         if cx.platform_dropped("ingress") {
@@ -173,6 +159,26 @@ pub(super) fn resolve_ingress(cx: &mut Ctx<'_>) -> Option<ResolvedIngress> {
         class_name: policy.class_name,
         cluster_issuer: policy.cluster_issuer,
     })
+}
+
+/// The allocation's `domains` as its file writes them (lowercase), those in error too.
+fn written_domains(cx: &Ctx<'_>) -> Vec<String> {
+    match cx
+        .inputs
+        .allocation_doc
+        .root
+        .at(&Path::root().key("domains"))
+        .map(|n| &n.kind)
+    {
+        Some(NodeKind::Seq(items)) => items
+            .iter()
+            .filter_map(|n| match &n.kind {
+                NodeKind::Scalar(s) => Some(s.text.to_ascii_lowercase()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// A hostname is allowed by `example.com` only as itself, and by `*.example.com` as one

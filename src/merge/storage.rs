@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::Ctx;
 use super::resolved::{ResolvedFile, ResolvedInit, ResolvedProcess, ResolvedStatic};
 use crate::diag::Code;
+use crate::input::formats::beneath;
 use crate::input::model::InitMode;
 use crate::input::yaml::Path;
 use crate::quantity::Quantity;
@@ -191,13 +192,6 @@ pub(super) fn check_mount_clash(
     // Whether a container mounts both: the init step mounts every file and the static
     // volume (in web's pods, when it runs there).
     let together = |a: &[String], b: &[String]| has_init || a.iter().any(|p| b.contains(p));
-    // A mount beneath a file's: the runtime cannot make a directory inside a file, and
-    // the container does not start.
-    let beneath = |inner: &str, file: &str| {
-        inner
-            .strip_prefix(file)
-            .is_some_and(|rest| rest.starts_with('/'))
-    };
     let mounts: Vec<(usize, &str, &[String])> = cx
         .inputs
         .app
@@ -210,6 +204,8 @@ pub(super) fn check_mount_clash(
             Some((i, f.mount.as_str(), resolved.processes.as_slice()))
         })
         .collect();
+    // A mount beneath a file's is one too: the runtime cannot make a directory inside a
+    // file, and the container does not start.
     let mut clashes = Vec::new();
     for &(i, mount, processes) in &mounts {
         if let Some(s) = static_files
