@@ -656,7 +656,7 @@ fn the_fleet_refuses_two_allocations_claiming_one_namespace_or_name() {
     let r = cmp_server(&op, "", &fleet_env(&platform));
     refused(
         &r,
-        "tenants/acme/shop.yaml:6:1: error: namespace: namespace `acme-shop` is already tenants/acme/blog.yaml's",
+        "tenants/acme/shop.yaml:6:12: error: namespace: namespace `acme-shop` is already tenants/acme/blog.yaml's",
     );
 
     let text = fs::read_to_string(op.join("tenants/acme/blog.yaml")).unwrap();
@@ -1337,13 +1337,16 @@ fn an_app_on_another_cluster_renders_as_in_cluster() {
     assert_eq!(after.stdout, before.stdout);
 }
 
-/// The line and column of `key:` at the start of a line in `text`.
+/// The line and column of the value of `key:` at the start of a line in `text`, where an
+/// error about what the key holds points.
 fn place_of(text: &str, key: &str) -> String {
-    let line = text
+    let (line, value) = text
         .lines()
-        .position(|l| l.starts_with(&format!("{key}:")))
+        .enumerate()
+        .find_map(|(n, l)| Some((n, l.strip_prefix(&format!("{key}:"))?)))
         .unwrap_or_else(|| panic!("no {key}: in\n{text}"));
-    format!("{}:1", line + 1)
+    let blanks = value.len() - value.trim_start().len();
+    format!("{}:{}", line + 1, key.len() + 2 + blanks)
 }
 
 /// An allocation on a cluster the platform does not declare is an error at its

@@ -775,14 +775,14 @@ fn class2_attacks() -> Vec<Attack> {
                 );
             },
             &[
-                "app/dovetail.yaml:27:6: error: files[3].path: config files add up to more than 786432 bytes",
+                "app/dovetail.yaml:27:12: error: files[3].path: config files add up to more than 786432 bytes",
             ],
         ),
         refused(
             "a config file one byte over 256 KiB",
             |s: &Scratch| s.write("app/config/logging.ini", &"x".repeat(256 * 1024 + 1)),
             &[
-                "app/dovetail.yaml:24:6: error: files[0].path: `config/logging.ini` is 262145 bytes, over the 262144-byte limit",
+                "app/dovetail.yaml:24:12: error: files[0].path: `config/logging.ini` is 262145 bytes, over the 262144-byte limit",
             ],
         ),
     ]
@@ -834,7 +834,7 @@ fn class3_attacks() -> Vec<Attack> {
             "emptyDir sizeLimit 1024Pi",
             frag("volumes: [{name: v, emptyDir: {sizeLimit: 1024Pi}}]"),
             &[
-                "app/dovetail.yaml:29:38: error: pod.volumes[0].emptyDir.sizeLimit: `1024Pi` is more than the 1Gi of local storage `web` gets",
+                "app/dovetail.yaml:29:49: error: pod.volumes[0].emptyDir.sizeLimit: `1024Pi` is more than the 1Gi of local storage `web` gets",
             ],
         ),
         refused(
@@ -848,7 +848,7 @@ fn class3_attacks() -> Vec<Attack> {
             "emptyDir sizeLimit over the process's local storage",
             frag("volumes: [{name: v, emptyDir: {sizeLimit: 2Gi}}]"),
             &[
-                "app/dovetail.yaml:29:38: error: pod.volumes[0].emptyDir.sizeLimit: `2Gi` is more than the 1Gi of local storage `worker` gets",
+                "app/dovetail.yaml:29:49: error: pod.volumes[0].emptyDir.sizeLimit: `2Gi` is more than the 1Gi of local storage `worker` gets",
             ],
         ),
         refused(
@@ -877,7 +877,7 @@ fn class3_attacks() -> Vec<Attack> {
             "a memory-backed emptyDir of 100Gi",
             frag("volumes: [{name: v, emptyDir: {medium: Memory, sizeLimit: 100Gi}}]"),
             &[
-                "app/dovetail.yaml:29:54: error: pod.volumes[0].emptyDir.sizeLimit: `100Gi` is more than the 512Mi of memory `web` gets",
+                "app/dovetail.yaml:29:65: error: pod.volumes[0].emptyDir.sizeLimit: `100Gi` is more than the 512Mi of memory `web` gets",
             ],
         ),
         refused(
@@ -1120,22 +1120,22 @@ fn class4_attacks() -> Vec<Attack> {
         (
             "envFrom CloudNativePG's superuser",
             "containers: [{name: web, envFrom: [{secretRef: {name: shop-db-superuser}}]}]",
-            "29:55: error: pod.containers[0].envFrom[0].secretRef.name: `shop-db-superuser`",
+            "29:61: error: pod.containers[0].envFrom[0].secretRef.name: `shop-db-superuser`",
         ),
         (
             "envFrom CloudNativePG's replication",
             "containers: [{name: web, envFrom: [{secretRef: {name: shop-db-replication}}]}]",
-            "29:55: error: pod.containers[0].envFrom[0].secretRef.name: `shop-db-replication`",
+            "29:61: error: pod.containers[0].envFrom[0].secretRef.name: `shop-db-replication`",
         ),
         (
             "envFrom CloudNativePG's CA",
             "containers: [{name: web, envFrom: [{secretRef: {name: shop-db-ca}}]}]",
-            "29:55: error: pod.containers[0].envFrom[0].secretRef.name: `shop-db-ca`",
+            "29:61: error: pod.containers[0].envFrom[0].secretRef.name: `shop-db-ca`",
         ),
         (
             "envFrom CloudNativePG's server key",
             "containers: [{name: web, envFrom: [{secretRef: {name: shop-db-server}}]}]",
-            "29:55: error: pod.containers[0].envFrom[0].secretRef.name: `shop-db-server`",
+            "29:61: error: pod.containers[0].envFrom[0].secretRef.name: `shop-db-server`",
         ),
         (
             "env secretKeyRef to the superuser",
@@ -1145,27 +1145,27 @@ fn class4_attacks() -> Vec<Attack> {
         (
             "another app's Secret",
             "containers: [{name: web, envFrom: [{secretRef: {name: billing-secrets}}]}]",
-            "29:55: error: pod.containers[0].envFrom[0].secretRef.name: `billing-secrets`",
+            "29:61: error: pod.containers[0].envFrom[0].secretRef.name: `billing-secrets`",
         ),
         (
             "another app's database",
             "containers: [{name: web, envFrom: [{secretRef: {name: billing-db-app}}]}]",
-            "29:55: error: pod.containers[0].envFrom[0].secretRef.name: `billing-db-app`",
+            "29:61: error: pod.containers[0].envFrom[0].secretRef.name: `billing-db-app`",
         ),
         (
             "the platform's identity",
             "containers: [{name: web, envFrom: [{secretRef: {name: dovetail-identity}}]}]",
-            "29:55: error: pod.containers[0].envFrom[0].secretRef.name: `dovetail-identity`",
+            "29:61: error: pod.containers[0].envFrom[0].secretRef.name: `dovetail-identity`",
         ),
         (
             "a secret volume of the CA",
             "volumes: [{name: v, secret: {secretName: shop-db-ca}}]",
-            "29:36: error: pod.volumes[0].secret.secretName: `shop-db-ca`",
+            "29:48: error: pod.volumes[0].secret.secretName: `shop-db-ca`",
         ),
         (
             "a projected replication secret",
             "volumes: [{name: v, projected: {sources: [{secret: {name: shop-db-replication}}]}}]",
-            "29:59: error: pod.volumes[0].projected.sources[0].secret.name: `shop-db-replication`",
+            "29:65: error: pod.volumes[0].projected.sources[0].secret.name: `shop-db-replication`",
         ),
         (
             "another app's ConfigMap",
@@ -1175,7 +1175,7 @@ fn class4_attacks() -> Vec<Attack> {
         (
             "the TLS key of the Ingress",
             "volumes: [{name: v, secret: {secretName: shop-tls}}]",
-            "29:36: error: pod.volumes[0].secret.secretName: `shop-tls`",
+            "29:48: error: pod.volumes[0].secret.secretName: `shop-tls`",
         ),
     ] {
         attacks.push(refused(
@@ -1193,12 +1193,12 @@ fn class4_attacks() -> Vec<Attack> {
         (
             "dovetail-tmp",
             "volumes: [{name: dovetail-tmp, emptyDir: {}}]",
-            "29:18: error: pod.volumes[0].name: `dovetail-tmp` is a name dovetail reserves",
+            "29:24: error: pod.volumes[0].name: `dovetail-tmp` is a name dovetail reserves",
         ),
         (
             "dovetail-anything",
             "volumes: [{name: dovetail-x, emptyDir: {}}]",
-            "29:18: error: pod.volumes[0].name: `dovetail-x` is a name dovetail reserves",
+            "29:24: error: pod.volumes[0].name: `dovetail-x` is a name dovetail reserves",
         ),
     ] {
         attacks.push(refused(
@@ -1250,7 +1250,7 @@ fn link_and_mount(
 }
 
 fn class5_attacks() -> Vec<Attack> {
-    const AT: &str = "app/dovetail.yaml:24:6: error: files[0].path: ";
+    const AT: &str = "app/dovetail.yaml:24:12: error: files[0].path: ";
     let mut attacks = vec![
         refused(
             "a symlink to .git/config",
@@ -1491,7 +1491,7 @@ fn class5_file_rules_hold_through_links_in_a_git_tree() {
     common::copy_dir(&root().join("examples/django/operator"), operator.path());
     let dovetail_yaml =
         fs::read_to_string(root().join("examples/django/app/dovetail.yaml")).unwrap();
-    let at = "dovetail.yaml:24:6: error: files[0].path: ";
+    let at = "dovetail.yaml:24:12: error: files[0].path: ";
     for (i, (path, expected)) in [
         (
             "config/gitcfg",
@@ -1558,7 +1558,7 @@ fn class5_an_absolute_symlink_is_refused_from_a_directory_as_from_git() {
     run_attacks(vec![refused(
         "an absolute symlink to a file inside the app dir",
         link_and_mount("config/x", "$SCRATCH/app/config/logging.ini", "config/x"),
-        &["app/dovetail.yaml:24:6: error: files[0].path: `config/x` leads outside the repo"],
+        &["app/dovetail.yaml:24:12: error: files[0].path: `config/x` leads outside the repo"],
     )]);
 }
 
@@ -1572,22 +1572,22 @@ fn class6_attacks() -> Vec<Attack> {
         (
             "an init container named `init`",
             "initContainers: [{name: init, image: registry.example.com/a:1}]",
-            "29:25: error: pod.initContainers[0].name: a container named `init` already runs in the pods of `web`",
+            "29:31: error: pod.initContainers[0].name: a container named `init` already runs in the pods of `web`",
         ),
         (
             "an init container named `wait-for-postgres`",
             "initContainers: [{name: wait-for-postgres, image: registry.example.com/a:1}]",
-            "29:25: error: pod.initContainers[0].name: a container named `wait-for-postgres` already runs",
+            "29:31: error: pod.initContainers[0].name: a container named `wait-for-postgres` already runs",
         ),
         (
             "an init container named `wait-for-redis`",
             "initContainers: [{name: wait-for-redis, image: registry.example.com/a:1}]",
-            "29:25: error: pod.initContainers[0].name: a container named `wait-for-redis` already runs",
+            "29:31: error: pod.initContainers[0].name: a container named `wait-for-redis` already runs",
         ),
         (
             "an init container named like the process",
             "initContainers: [{name: web, image: registry.example.com/a:1}]",
-            "29:25: error: pod.initContainers[0].name: a container named `web` already runs in the pods of `web`",
+            "29:31: error: pod.initContainers[0].name: a container named `web` already runs in the pods of `web`",
         ),
         (
             "a sidecar and an init container of one name",
@@ -1597,12 +1597,12 @@ fn class6_attacks() -> Vec<Attack> {
         (
             "two sidecars of one name",
             "containers: [{name: s, image: registry.example.com/a:1}, {name: s, image: registry.example.com/a:1}]",
-            "29:65: error: pod.containers[1].name: a container named `s` already runs",
+            "29:71: error: pod.containers[1].name: a container named `s` already runs",
         ),
         (
             "a sidecar named `init`",
             "containers: [{name: init, image: registry.example.com/a:1}]",
-            "29:21: error: pod.containers[0].name: a container named `init` already runs",
+            "29:27: error: pod.containers[0].name: a container named `init` already runs",
         ),
         (
             "an invalid container name",
@@ -1618,7 +1618,7 @@ fn class6_attacks() -> Vec<Attack> {
         (
             "a volume defined twice",
             "volumes: [{name: v, emptyDir: {}}, {name: v, emptyDir: {}}]",
-            "29:43: error: pod.volumes[1].name: volume `v` is defined twice",
+            "29:49: error: pod.volumes[1].name: volume `v` is defined twice",
         ),
         (
             "an invalid volume name",
@@ -1628,7 +1628,7 @@ fn class6_attacks() -> Vec<Attack> {
         (
             "one mountPath twice in a container",
             "containers: [{name: web, volumeMounts: [{name: v, mountPath: /x}, {name: v, mountPath: /x}]}], volumes: [{name: v, emptyDir: {}}]",
-            "29:83: error: pod.containers[0].volumeMounts[1].mountPath: mountPath `/x` is used twice in this container",
+            "29:94: error: pod.containers[0].volumeMounts[1].mountPath: mountPath `/x` is used twice in this container",
         ),
         (
             "two volumes at one mountPath",
@@ -1653,7 +1653,7 @@ fn class6_attacks() -> Vec<Attack> {
         (
             "an item path starting with `..`",
             "volumes: [{name: v, secret: {secretName: shop-secrets, items: [{key: a, path: ..data/x}]}}]",
-            "29:79: error: pod.volumes[0].secret.items[0].path: path `..data/x` must not start with '..'",
+            "29:85: error: pod.volumes[0].secret.items[0].path: path `..data/x` must not start with '..'",
         ),
         (
             "an absolute downwardAPI item path",
@@ -1694,7 +1694,7 @@ fn class6_attacks() -> Vec<Attack> {
         (
             "a port name twice in a container",
             "containers: [{name: web, ports: [{name: x, containerPort: 9000}, {name: x, containerPort: 9001}]}]",
-            "29:73: error: pod.containers[0].ports[1].name: port name `x` is used twice",
+            "29:79: error: pod.containers[0].ports[1].name: port name `x` is used twice",
         ),
         (
             "containerPort 0",
@@ -1720,22 +1720,22 @@ fn class6_attacks() -> Vec<Attack> {
         (
             "env fieldRef metadata.labels",
             "containers: [{name: web, env: [{name: X, valueFrom: {fieldRef: {fieldPath: metadata.labels}}}]}]",
-            "29:71: error: pod.containers[0].env[0].valueFrom.fieldRef.fieldPath: fieldPath `metadata.labels` is not supported for an env var",
+            "29:82: error: pod.containers[0].env[0].valueFrom.fieldRef.fieldPath: fieldPath `metadata.labels` is not supported for an env var",
         ),
         (
             "env fieldRef status.phase",
             "containers: [{name: web, env: [{name: X, valueFrom: {fieldRef: {fieldPath: status.phase}}}]}]",
-            "29:71: error: pod.containers[0].env[0].valueFrom.fieldRef.fieldPath: fieldPath `status.phase` is not supported",
+            "29:82: error: pod.containers[0].env[0].valueFrom.fieldRef.fieldPath: fieldPath `status.phase` is not supported",
         ),
         (
             "env fieldRef spec.nodeSelector",
             "containers: [{name: web, env: [{name: X, valueFrom: {fieldRef: {fieldPath: spec.nodeSelector}}}]}]",
-            "29:71: error: pod.containers[0].env[0].valueFrom.fieldRef.fieldPath: fieldPath `spec.nodeSelector` is not supported",
+            "29:82: error: pod.containers[0].env[0].valueFrom.fieldRef.fieldPath: fieldPath `spec.nodeSelector` is not supported",
         ),
         (
             "env fieldRef with an invalid label key",
             "containers: [{name: web, env: [{name: X, valueFrom: {fieldRef: {fieldPath: \"metadata.labels['bad key!']\"}}}]}]",
-            "29:71: error: pod.containers[0].env[0].valueFrom.fieldRef.fieldPath: ",
+            "29:82: error: pod.containers[0].env[0].valueFrom.fieldRef.fieldPath: ",
         ),
         (
             "env fieldRef apiVersion v2",
@@ -1750,12 +1750,12 @@ fn class6_attacks() -> Vec<Attack> {
         (
             "downwardAPI fieldPath status.podIP",
             "volumes: [{name: v, downwardAPI: {items: [{path: a, fieldRef: {fieldPath: status.podIP}}]}}]",
-            "29:70: error: pod.volumes[0].downwardAPI.items[0].fieldRef.fieldPath: fieldPath `status.podIP` is not supported for a volume file",
+            "29:81: error: pod.volumes[0].downwardAPI.items[0].fieldRef.fieldPath: fieldPath `status.podIP` is not supported for a volume file",
         ),
         (
             "downwardAPI fieldPath spec.nodeName",
             "volumes: [{name: v, downwardAPI: {items: [{path: a, fieldRef: {fieldPath: spec.nodeName}}]}}]",
-            "29:70: error: pod.volumes[0].downwardAPI.items[0].fieldRef.fieldPath: fieldPath `spec.nodeName` is not supported",
+            "29:81: error: pod.volumes[0].downwardAPI.items[0].fieldRef.fieldPath: fieldPath `spec.nodeName` is not supported",
         ),
         (
             "downwardAPI resourceFieldRef without containerName",
@@ -1776,37 +1776,37 @@ fn class6_attacks() -> Vec<Attack> {
         (
             "containerPort 9000.0",
             "containers: [{name: web, ports: [{containerPort: 9000.0}]}]",
-            "29:41: error: pod.containers[0].ports[0].containerPort: containerPort must be an integer, not `9000.0`",
+            "29:56: error: pod.containers[0].ports[0].containerPort: containerPort must be an integer, not `9000.0`",
         ),
         (
             "runAsUser 1000.0",
             "containers: [{name: web, securityContext: {runAsUser: 1000.0}}]",
-            "29:50: error: pod.containers[0].securityContext.runAsUser: runAsUser must be an integer, not `1000.0`",
+            "29:61: error: pod.containers[0].securityContext.runAsUser: runAsUser must be an integer, not `1000.0`",
         ),
         (
             "runAsGroup 1e3",
             "containers: [{name: web, securityContext: {runAsGroup: 1e3}}]",
-            "29:50: error: pod.containers[0].securityContext.runAsGroup: runAsGroup must be an integer",
+            "29:62: error: pod.containers[0].securityContext.runAsGroup: runAsGroup must be an integer",
         ),
         (
             "probe port 8000.0",
             "containers: [{name: web, livenessProbe: {httpGet: {path: /, port: 8000.0}}}]",
-            "29:67: error: pod.containers[0].livenessProbe.httpGet.port: port must be an integer, not `8000.0`",
+            "29:73: error: pod.containers[0].livenessProbe.httpGet.port: port must be an integer, not `8000.0`",
         ),
         (
             "periodSeconds 10.0",
             "containers: [{name: web, livenessProbe: {httpGet: {path: /, port: 8000}, periodSeconds: 10.0}}]",
-            "29:80: error: pod.containers[0].livenessProbe.periodSeconds: periodSeconds must be an integer",
+            "29:95: error: pod.containers[0].livenessProbe.periodSeconds: periodSeconds must be an integer",
         ),
         (
             "defaultMode 420.0",
             "volumes: [{name: v, configMap: {name: shop-env, defaultMode: 420.0}}]",
-            "29:55: error: pod.volumes[0].configMap.defaultMode: defaultMode must be an integer",
+            "29:68: error: pod.volumes[0].configMap.defaultMode: defaultMode must be an integer",
         ),
         (
             "sleep seconds 5.0",
             "containers: [{name: web, lifecycle: {preStop: {sleep: {seconds: 5.0}}}}]",
-            "29:62: error: pod.containers[0].lifecycle.preStop.sleep.seconds: seconds must be an integer",
+            "29:71: error: pod.containers[0].lifecycle.preStop.sleep.seconds: seconds must be an integer",
         ),
         // Probes and hooks.
         (
@@ -1827,12 +1827,12 @@ fn class6_attacks() -> Vec<Attack> {
         (
             "successThreshold 2 on liveness",
             "containers: [{name: web, livenessProbe: {httpGet: {path: /, port: 8000}, successThreshold: 2}}]",
-            "29:80: error: pod.containers[0].livenessProbe.successThreshold: successThreshold must be 1 for a liveness probe",
+            "29:98: error: pod.containers[0].livenessProbe.successThreshold: successThreshold must be 1 for a liveness probe",
         ),
         (
             "successThreshold 2 on startup",
             "containers: [{name: web, startupProbe: {httpGet: {path: /, port: 8000}, successThreshold: 2}}]",
-            "29:79: error: pod.containers[0].startupProbe.successThreshold: successThreshold must be 1 for a startup probe",
+            "29:97: error: pod.containers[0].startupProbe.successThreshold: successThreshold must be 1 for a startup probe",
         ),
         (
             "periodSeconds 0",
@@ -1852,7 +1852,7 @@ fn class6_attacks() -> Vec<Attack> {
         (
             "an invalid HTTP header name",
             "containers: [{name: web, livenessProbe: {httpGet: {path: /, port: 8000, httpHeaders: [{name: 'bad header', value: x}]}}}]",
-            "29:94: error: pod.containers[0].livenessProbe.httpGet.httpHeaders[0].name: HTTP header name `bad header` is not valid",
+            "29:100: error: pod.containers[0].livenessProbe.httpGet.httpHeaders[0].name: HTTP header name `bad header` is not valid",
         ),
         (
             "a probe path with CRLF",
@@ -1898,7 +1898,7 @@ fn class6_attacks() -> Vec<Attack> {
         refused(
             "a file mounted at the static mount path",
             edit(APP, "mount: /app/config/logging.ini", "mount: /app/static"),
-            &["app/dovetail.yaml:24:32: error: files[0].mount: `/app/static` is also where the static volume is mounted"],
+            &["app/dovetail.yaml:24:39: error: files[0].mount: `/app/static` is also where the static volume is mounted"],
         ),
         refused(
             "a file mounted at the static mount path, spelt with a trailing /",
@@ -1908,7 +1908,7 @@ fn class6_attacks() -> Vec<Attack> {
         refused(
             "the static volume mounted inside a file",
             edit(APP, "static: {mount: /app/static,", "static: {mount: /app/config/logging.ini/static,"),
-            &["app/dovetail.yaml:24:32: error: files[0].mount: the static volume is mounted at `/app/config/logging.ini/static`, inside this file"],
+            &["app/dovetail.yaml:24:39: error: files[0].mount: the static volume is mounted at `/app/config/logging.ini/static`, inside this file"],
         ),
         refused(
             "a file mounted inside another file",
@@ -1920,7 +1920,7 @@ fn class6_attacks() -> Vec<Attack> {
                     "  - {path: config/logging.ini, mount: /app/config/logging.ini}\n  - {path: config/other.ini, mount: /app/config/logging.ini/x}\n",
                 );
             },
-            &["app/dovetail.yaml:24:32: error: files[0].mount: another file is mounted at `/app/config/logging.ini/x`, inside this one"],
+            &["app/dovetail.yaml:24:39: error: files[0].mount: another file is mounted at `/app/config/logging.ini/x`, inside this one"],
         ),
         refused(
             "two files at one mount path",
@@ -1957,7 +1957,7 @@ fn class6_attacks() -> Vec<Attack> {
                     "  - {path: config_a/b, mount: /x}\n  - {path: config/a_b, mount: /y}\n",
                 );
             },
-            &["app/dovetail.yaml:25:6: error: files[1].path: ", "map to the same ConfigMap key"],
+            &["app/dovetail.yaml:25:12: error: files[1].path: ", "map to the same ConfigMap key"],
         ),
         refused(
             "a file path too long for a ConfigMap key",
@@ -1966,7 +1966,7 @@ fn class6_attacks() -> Vec<Attack> {
                 s.write(&format!("app/{path}"), "x\n");
                 mount_file(s, &path);
             },
-            &["app/dovetail.yaml:24:6: error: files[0].path: is 261 characters as a ConfigMap key"],
+            &["app/dovetail.yaml:24:12: error: files[0].path: is 261 characters as a ConfigMap key"],
         ),
         refused(
             "one port name for two numbers in the global and the process's patches of its container",
@@ -1978,7 +1978,7 @@ fn class6_attacks() -> Vec<Attack> {
                 );
                 s.append(APP, "pod: {containers: [{name: web, ports: [{containerPort: 9100, name: a}]}]}\n");
             },
-            &["app/dovetail.yaml:15:66: error: processes.web.pod.containers[0].ports[0].name: port name `a` is already port 9100 of `web`'s container"],
+            &["app/dovetail.yaml:15:72: error: processes.web.pod.containers[0].ports[0].name: port name `a` is already port 9100 of `web`'s container"],
         ),
         refused(
             "a file path starting with `..`: a ConfigMap key the API server refuses",
@@ -1986,7 +1986,7 @@ fn class6_attacks() -> Vec<Attack> {
                 s.write("app/..conf", "x\n");
                 mount_file(s, "..conf");
             },
-            &["app/dovetail.yaml:24:6: error: files[0].path: is `..conf` as a ConfigMap key, and Kubernetes refuses keys that start with `..`"],
+            &["app/dovetail.yaml:24:12: error: files[0].path: is `..conf` as a ConfigMap key, and Kubernetes refuses keys that start with `..`"],
         ),
         rendered(
             "the sidecar serving the process's port over TCP and UDP: only the TCP port is `http`",
@@ -2092,7 +2092,7 @@ fn class6_attacks() -> Vec<Attack> {
                     "    health: {path: /healthz}\n    pod: {containers: [{name: side, image: registry.example.com/b:1}]}\n",
                 );
             },
-            &["app/dovetail.yaml:15:25: error: processes.web.pod.containers[0].name: a container named `side` already runs in the pods of `web`"],
+            &["app/dovetail.yaml:15:31: error: processes.web.pod.containers[0].name: a container named `side` already runs in the pods of `web`"],
         ),
     ]);
     attacks
@@ -2565,7 +2565,7 @@ fn class7_attacks() -> Vec<Attack> {
                 "path: config/logging.ini",
                 &format!("path: config/{}", "a".repeat(300)),
             ),
-            &["app/dovetail.yaml:24:6: error: files[0].path: cannot read `config/"],
+            &["app/dovetail.yaml:24:12: error: files[0].path: cannot read `config/"],
         ),
         refused(
             "a 5,000-character mount path, at its field",
@@ -2943,7 +2943,7 @@ fn class8_attacks() -> Vec<Attack> {
                 &format!("network: {{egress: [{{cidr: {cidr}, ports: [80]}}]}}\n"),
             ),
             &[
-                "operator/platform.yaml:19:21: error: network.egress[0].cidr: ",
+                "operator/platform.yaml:19:27: error: network.egress[0].cidr: ",
                 &format!("lies inside `{inside}`, which no app may reach"),
             ],
         ));
@@ -3331,11 +3331,11 @@ fn class9_attacks() -> Vec<Attack> {
         // Images of sidecars and init containers follow the registry policy.
         (
             "containers: [{name: miner, image: docker.io/evil/miner:latest}]",
-            "29:34: error: pod.containers[0].image: `docker.io/evil/miner:latest` is not from a registry the platform allows",
+            "29:41: error: pod.containers[0].image: `docker.io/evil/miner:latest` is not from a registry the platform allows",
         ),
         (
             "initContainers: [{name: i, image: docker.io/evil/x:1}]",
-            "29:34: error: pod.initContainers[0].image: `docker.io/evil/x:1` is not from a registry the platform allows",
+            "29:41: error: pod.initContainers[0].image: `docker.io/evil/x:1` is not from a registry the platform allows",
         ),
         (
             "containers: [{name: side}]",
@@ -3360,7 +3360,7 @@ fn class9_attacks() -> Vec<Attack> {
         attacks.push(refused(
             &format!("image {image}"),
             edit(APP, "image: registry.example.com/acme/shop:1.4.2", &format!("image: {image}")),
-            &[&format!("app/dovetail.yaml:6:1: error: image: `{image}` is not from a registry the platform allows")],
+            &[&format!("app/dovetail.yaml:6:8: error: image: `{image}` is not from a registry the platform allows")],
         ));
     }
     for image in [
@@ -3388,7 +3388,7 @@ fn class9_attacks() -> Vec<Attack> {
     attacks.push(refused(
         "an image without a tag",
         edit(APP, "image: registry.example.com/acme/shop:1.4.2", "image: registry.example.com/acme/shop"),
-        &["app/dovetail.yaml:6:1: error: image: `registry.example.com/acme/shop` names no tag or digest"],
+        &["app/dovetail.yaml:6:8: error: image: `registry.example.com/acme/shop` names no tag or digest"],
     ));
     // Hostnames around the allocation's `shop.acme.example` and `*.acme.apps.example.net`.
     for (hosts, words) in [
@@ -3452,7 +3452,7 @@ fn class9_attacks() -> Vec<Attack> {
         (
             "    port: 8000\n",
             "    port: 8000\n    serviceType: LoadBalancer\n",
-            "app/dovetail.yaml:14:5: error: processes.web.serviceType: operator/tenants/acme/shop.yaml does not allow a LoadBalancer",
+            "app/dovetail.yaml:14:18: error: processes.web.serviceType: operator/tenants/acme/shop.yaml does not allow a LoadBalancer",
         ),
         (
             "    port: 8000\n",
@@ -3642,7 +3642,7 @@ fn class9_a_registry_wildcard_does_not_reach_another_registry() {
                 );
             },
             &[
-                "app/dovetail.yaml:6:1: error: image: ",
+                "app/dovetail.yaml:6:8: error: image: ",
                 "is not from a registry the platform allows",
             ],
         ));

@@ -173,7 +173,7 @@ fn files_symlink_out_of_the_repo_is_refused() {
     s.symlink("app/config/logging.ini", "../../outside-secret");
     let r = s.render();
     r.invalid(
-        "app/dovetail.yaml:24:6: error: files[0].path: `config/logging.ini` leads outside the repo",
+        "app/dovetail.yaml:24:12: error: files[0].path: `config/logging.ini` leads outside the repo",
     );
 }
 
@@ -356,7 +356,7 @@ fn zero_quantity_is_refused() {
     let mut s = django();
     s.edit(ALLOC, "cpu: 500m", "cpu: 0m");
     s.render()
-        .invalid("operator/tenants/acme/shop.yaml:10:25: error: processes.worker.cpu: `0m` is zero; give more than zero");
+        .invalid("operator/tenants/acme/shop.yaml:10:30: error: processes.worker.cpu: `0m` is zero; give more than zero");
 }
 
 #[test]
@@ -467,8 +467,39 @@ fn image_from_a_registry_the_platform_does_not_allow() {
         "image: docker.io/evil/miner:latest",
     );
     s.render().invalid(
-        "app/dovetail.yaml:6:1: error: image: `docker.io/evil/miner:latest` is not from a registry the platform allows (operator/platform.yaml: policy.registries)",
+        "app/dovetail.yaml:6:8: error: image: `docker.io/evil/miner:latest` is not from a registry the platform allows (operator/platform.yaml: policy.registries)",
     );
+}
+
+/// What the merge finds wrong with a value (an image from another registry, a plan the
+/// platform lacks, a zero size) points at the value, which may stand on the line after
+/// its key; what is wrong with a name (a platform variable under `env:`) at the key.
+#[test]
+fn merge_errors_point_at_the_value_they_are_about() {
+    let mut s = django();
+    s.edit(
+        APP,
+        "image: registry.example.com/acme/shop:1.4.2",
+        "image:\n  docker.io/evil/miner:latest",
+    );
+    s.edit(
+        ALLOC,
+        "  web: {replicas: 2, plan: small}",
+        "  web:\n    replicas: 2\n    plan:\n      huge",
+    );
+    s.edit(ALLOC, "database: {size: 10Gi}", "database: {size:   0Gi}");
+    s.edit(
+        APP,
+        "  STATIC_ROOT: /app/static",
+        "  STATIC_ROOT: /app/static\n  DATABASE_URL: postgres://elsewhere",
+    );
+    s.render()
+        .invalid("app/dovetail.yaml:7:3: error: image: `docker.io/evil/miner:latest`")
+        .invalid("operator/tenants/acme/shop.yaml:12:7: error: processes.web.plan: no plan `huge`")
+        .invalid(
+            "operator/tenants/acme/shop.yaml:16:22: error: storage.database.size: `0Gi` is zero",
+        )
+        .invalid("app/dovetail.yaml:24:3: error: env.DATABASE_URL: set by the platform");
 }
 
 #[test]
@@ -479,7 +510,7 @@ fn secret_of_another_app_cannot_be_referenced() {
         "pod: {containers: [{name: web, envFrom: [{secretRef: {name: billing-db-app}}]}]}\n",
     );
     s.render().invalid(
-        "app/dovetail.yaml:29:55: error: pod.containers[0].envFrom[0].secretRef.name: `billing-db-app` is not a Secret of this app's pods",
+        "app/dovetail.yaml:29:61: error: pod.containers[0].envFrom[0].secretRef.name: `billing-db-app` is not a Secret of this app's pods",
     );
 }
 
@@ -522,7 +553,7 @@ fn files_cannot_reach_into_git_internals() {
     s.edit(APP, "path: config/logging.ini", "path: .git/config");
     let r = s.render();
     r.invalid(
-        "app/dovetail.yaml:24:6: error: files[0].path: `.git/config` leads into git's own data (`.git`)",
+        "app/dovetail.yaml:24:12: error: files[0].path: `.git/config` leads into git's own data (`.git`)",
     );
     assert!(!r.stderr.contains("token@"));
 }
@@ -540,7 +571,7 @@ fn container_name_collisions_and_unknown_volumes_are_caught_before_apply() {
         ),
     );
     s.render()
-        .invalid("app/dovetail.yaml:30:21: error: pod.initContainers[0].name: a container named `init` already runs in the pods of `web`")
+        .invalid("app/dovetail.yaml:30:27: error: pod.initContainers[0].name: a container named `init` already runs in the pods of `web`")
         .invalid("pod.containers[0].volumeMounts[0].name: no volume `nowhere` in the pods of `web`")
         .invalid("pod.volumes[0].name: `dovetail-files` is a name dovetail reserves");
 }
@@ -592,7 +623,7 @@ fn an_http_health_check_needs_a_port_and_health_takes_one_kind() {
     let mut s = django();
     s.edit(APP, worker_health, "    health: {path: /up}");
     s.render().invalid(
-        "app/dovetail.yaml:17:14: error: processes.worker.health.path: an HTTP health check needs the process's `port`; add port:, or check with `health: {command: [...]}`",
+        "app/dovetail.yaml:17:20: error: processes.worker.health.path: an HTTP health check needs the process's `port`; add port:, or check with `health: {command: [...]}`",
     );
 
     let mut s = django();
@@ -616,7 +647,7 @@ fn validate_with_the_operator_alone_checks_every_allocation() {
     let r = s.validate_operator(Format::Github);
     assert_eq!(r.code, 1, "{}", r.stderr);
     for annotation in [
-        "::error file=operator/tenants/acme/shop.yaml,line=6,col=1,title=DT603 namespace::namespace `acme-shop` is already operator/tenants/acme/blog.yaml's",
+        "::error file=operator/tenants/acme/shop.yaml,line=6,col=12,title=DT603 namespace::namespace `acme-shop` is already operator/tenants/acme/blog.yaml's",
         "title=DT604 quota.cpu::`1` cannot fit the allocation's own pods and volumes, which need 4500m",
         "title=DT604 quota.ephemeralStorage::`1Mi` cannot fit the allocation's own pods and volumes, which need",
     ] {

@@ -130,7 +130,7 @@ fn files_symlink_out_of_the_repo_on_disk_is_refused() {
     std::os::unix::fs::symlink(&target, s.path("app/config/logging.ini")).unwrap();
     let r = s.run("render", &[]);
     r.invalid(
-        "app/dovetail.yaml:24:6: error: files[0].path: `config/logging.ini` leads outside the repo",
+        "app/dovetail.yaml:24:12: error: files[0].path: `config/logging.ini` leads outside the repo",
     );
     assert!(!r.stderr.contains("operator-only"));
 }

@@ -209,7 +209,7 @@ fn validate_operator_refuses_a_restore_without_backups() {
     );
     s.append(alloc, "restore: {database: {from: backup}}\n");
     let r = s.validate_operator(Format::Text);
-    r.invalid("operator/tenants/acme/shop.yaml:15:22: error: restore.database.from:")
+    r.invalid("operator/tenants/acme/shop.yaml:15:28: error: restore.database.from:")
         .invalid("platform.yaml configures none (`database.backup`)")
         .invalid("[DT606]");
     // The app's render refuses it too, with the same words.

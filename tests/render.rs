@@ -323,7 +323,7 @@ fn read_write_once_volume_for_several_pods_is_refused() {
         "shared: false",
     );
     s.render().invalid(
-        "operator/tenants/acme/shop.yaml:12:23: error: storage.static.shared: a ReadWriteOnce volume attaches to one node, and 2 pods mount it (web 2); set `shared: true`, or run one pod of what mounts it",
+        "operator/tenants/acme/shop.yaml:12:31: error: storage.static.shared: a ReadWriteOnce volume attaches to one node, and 2 pods mount it (web 2); set `shared: true`, or run one pod of what mounts it",
     );
 }
 
@@ -421,7 +421,7 @@ fn singleton_is_recreated_and_autoscaling_gets_an_hpa() {
         "  \"*\": {plan: small}\n  beat: {replicas: 2, plan: small}",
     );
     s.render().invalid(
-        "operator/tenants/acme/shop.yaml:11:10: error: processes.beat.replicas: `beat` is a singleton and runs at most one pod, not 2; set replicas to 1 (or 0 to pause it)",
+        "operator/tenants/acme/shop.yaml:11:20: error: processes.beat.replicas: `beat` is a singleton and runs at most one pod, not 2; set replicas to 1 (or 0 to pause it)",
     );
 }
 

@@ -57,7 +57,7 @@ pub fn load(tree: &Tree, owners: &Owners, diags: &mut Diagnostics) -> Option<App
                 Ok(content) => Some(content),
                 Err(e) => {
                     diags.push(
-                        doc.error(Code::FileUnusable, &at, e.to_string())
+                        doc.value_error(Code::FileUnusable, &at, e.to_string())
                             .hint("point it at a file of the app's own, inside the app directory"),
                     );
                     None
@@ -91,7 +91,7 @@ fn load_secrets(
         Err(crate::input::tree::ReadError::NotFound(_)) => {
             diags.push(
                 app_doc
-                    .error(
+                    .value_error(
                         Code::SecretsFileMismatch,
                         &Path::root().key("secrets"),
                         format!("`{shown}` does not exist"),
@@ -118,7 +118,7 @@ fn load_secrets(
     {
         diags.push(
             app_doc
-                .error(
+                .value_error(
                     Code::SecretsFileMismatch,
                     &Path::root().key("imagePullSecret"),
                     format!("`{pull}` is not a key of {shown}"),

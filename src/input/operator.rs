@@ -102,7 +102,7 @@ pub fn check_cluster(
         )
     };
     diags.push(
-        doc.error(
+        doc.value_error(
             Code::UnknownCluster,
             &Path::root().key("cluster"),
             format!("no cluster `{cluster}` in {platform_file}"),
@@ -658,7 +658,7 @@ impl<'t> OperatorRepo<'t> {
                 }
                 if let Some(first) = namespaces.get(&allocation.namespace) {
                     diags.push(
-                        doc.error(
+                        doc.value_error(
                             Code::NamespaceClaimedTwice,
                             &Path::root().key("namespace"),
                             format!("namespace `{}` is already {first}'s", allocation.namespace),

@@ -117,7 +117,7 @@ pub fn restore_problems(platform: &Platform, a: &Allocation) -> Vec<RestoreProbl
 pub fn check_restore(platform: &Platform, a: &Allocation, doc: &Doc, diags: &mut Diagnostics) {
     for p in restore_problems(platform, a) {
         diags.push(
-            doc.error(Code::RestoreImpossible, &p.path, p.message)
+            doc.value_error(Code::RestoreImpossible, &p.path, p.message)
                 .hint(p.hint),
         );
     }

@@ -69,16 +69,19 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    // The merge's problems are with what a field holds (a plan that does not exist, an
+    // image from another registry), so they point at the value where it is a scalar;
+    // a mapping's problem still points at its key.
     fn app_err(&mut self, code: Code, path: &Path, message: impl Into<String>, hint: &str) {
-        let d = self.inputs.app.doc.error(code, path, message);
+        let d = self.inputs.app.doc.value_error(code, path, message);
         self.push(d, hint);
     }
     fn alloc_err(&mut self, code: Code, path: &Path, message: impl Into<String>, hint: &str) {
-        let d = self.inputs.allocation_doc.error(code, path, message);
+        let d = self.inputs.allocation_doc.value_error(code, path, message);
         self.push(d, hint);
     }
     fn platform_err(&mut self, code: Code, path: &Path, message: impl Into<String>, hint: &str) {
-        let d = self.inputs.platform_doc.error(code, path, message);
+        let d = self.inputs.platform_doc.value_error(code, path, message);
         self.push(d, hint);
     }
     fn push(&mut self, d: Diagnostic, hint: &str) {
@@ -679,12 +682,13 @@ fn resolve_env(cx: &mut Ctx<'_>) -> BTreeMap<String, String> {
             _ => None,
         };
         if let Some(service) = reserved {
-            cx.app_err(
+            // The variable's name is the problem, so this points at the key.
+            let d = cx.inputs.app.doc.error(
                 Code::PlatformVariable,
                 &path,
                 format!("set by the platform for `services: [{service}]`"),
-                "remove it",
             );
+            cx.push(d, "remove it");
             continue;
         }
         // The source text, so that `0777` and `1_000` reach the app as written.

@@ -193,7 +193,7 @@ pub fn check_namespace(
     }
     if let Some((_, whose)) = reserved.iter().find(|(n, _)| *n == a.namespace) {
         diags.push(
-            doc.error(
+            doc.value_error(
                 Code::ReservedName,
                 &Path::root().key("namespace"),
                 format!("`{}` is {whose} namespace", a.namespace),

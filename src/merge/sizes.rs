@@ -17,7 +17,7 @@ use crate::quantity::Quantity;
 pub fn check_allocation(platform: &Platform, a: &Allocation, doc: &Doc, diags: &mut Diagnostics) {
     for (field, given, needed) in quota_shortfalls(platform, a, 1) {
         diags.push(
-            doc.error(
+            doc.value_error(
                 Code::QuotaTooSmall,
                 &Path::root().key("quota").key(field),
                 format!("`{given}` cannot fit the allocation's own pods and volumes, which need {needed} (most replicas, a rollout pod, sidecars, init, Redis, the database and its backup sidecars)"),
