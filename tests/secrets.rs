@@ -615,8 +615,14 @@ fn a_value_pasted_unencrypted_is_never_shown_in_yaml_errors() {
         ("!P@ss#w0rd;x=1&y(2)", "a tag (`!…`) is not supported here"),
         ("!!Zq9secret", "a tag (`!…`) is not supported here"),
         ("!<Zq9secret>", "a tag (`!…`) is not supported here"),
-        ("@Zq9secret", "invalid YAML: unexpected character"),
-        ("`Zq9secret", "invalid YAML: unexpected character"),
+        (
+            "@Zq9secret",
+            "invalid YAML: a value that is not quoted starts with a character YAML reserves",
+        ),
+        (
+            "`Zq9secret",
+            "invalid YAML: a value that is not quoted starts with a character YAML reserves",
+        ),
     ] {
         k.s.write(
             "app/secrets.yaml",

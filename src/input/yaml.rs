@@ -685,6 +685,20 @@ fn plain_syntax(text: &str, pos: Pos, info: &str) -> YamlError {
             name: alias_name(text, pos),
         };
     }
+    if let Some(c) = info
+        .strip_prefix("unexpected character: `")
+        .and_then(|rest| rest.strip_suffix('\''))
+    {
+        return syntax(
+            pos,
+            // A secrets file's error drops what follows ": `" (`hiding_text`): the
+            // character may be the first of a value pasted in plain.
+            &format!("a value that is not quoted starts with a character YAML reserves: `{c}`"),
+            // Naming the characters here would tell a secrets file's reader which one its
+            // pasted value starts with.
+            "quote the value: YAML keeps this character for itself at the start of one",
+        );
+    }
     let known = match info {
         "while parsing a block collection, did not find expected '-' indicator" => Some((
             "a list item (`- …`) and a mapping key (`name:`) at one level",
@@ -707,6 +721,45 @@ fn plain_syntax(text: &str, pos: Pos, info: &str) -> YamlError {
         "while parsing a flow sequence, expected ',' or ']'" => Some((
             "a `[…]` list that is not closed, or lacks a ',' between its items",
             "separate its items with ', ' and close it with ']'",
+        )),
+        "block sequence entries are not allowed in this context" => Some((
+            "a list item (`- `) on the line of the key it belongs to",
+            "start the list on the next line, indented, or write it as `[a, b]`; quote the value if the `- ` is part of it",
+        )),
+        "simple key expect ':'" => Some((
+            "a line that is neither `key: value` nor a list item",
+            "add ': ' after the key, or indent the line as part of the value above it",
+        )),
+        "while parsing a node, did not find expected node content" => Some((
+            "a value is missing where one was expected",
+            "write the value, or close the `[` or `{` that opens before it",
+        )),
+        "misplaced bracket" => Some((
+            "a closing `]` or `}` that no bracket opens",
+            "remove it, or open the list or mapping it closes",
+        )),
+        "invalid trailing content after double-quoted scalar" => Some((
+            "text after the closing quote of a quoted value",
+            "put the whole value inside the quotes",
+        )),
+        "while parsing a quoted scalar, found unknown escape character" => Some((
+            "an unknown escape (`\\` and a character) in a double-quoted value",
+            "write `\\\\` for a backslash, or use single quotes, in which `\\` is an ordinary character",
+        )),
+        "while parsing a quoted scalar, did not find expected hexadecimal number"
+        | "while parsing a quoted scalar, found invalid Unicode character escape code" => Some((
+            "a `\\x`, `\\u` or `\\U` escape without its hexadecimal digits, or not a character",
+            "give its digits (`\\x41` is `A`), or write `\\\\` for a backslash",
+        )),
+        "while scanning an anchor or alias, did not find expected alphabetic or numeric character" => {
+            Some((
+                "an anchor (`&`) or alias (`*`) without a name",
+                "quote the value if it starts with `&` or `*`",
+            ))
+        }
+        "while scanning a block scalar, found an indentation indicator equal to 0" => Some((
+            "a block value's indentation indicator of 0",
+            "use a digit from 1 to 9 after `|` or `>`, or leave it out",
         )),
         "mapping values are not allowed in this context" => Some((
             "a ': ' where a value was expected to end",
@@ -1374,7 +1427,82 @@ b: !!map {c: 1}
         let (_, message, hint) = err("env:\n  A: \"x\n  B: y\n");
         assert_eq!(message, "invalid YAML: a quoted value that is not closed");
         assert!(hint.contains("quote"), "{hint}");
+        // Each mistake a customer makes by hand gets its own words; none gets the
+        // parser's, which name its grammar ("simple key", "node content", "scalar").
+        for (text, pos, words) in [
+            (
+                "env:\n  A: @foo\n",
+                (2, 6),
+                "starts with a character YAML reserves: `@`",
+            ),
+            (
+                "env:\n  A: - b\n",
+                (2, 6),
+                "a list item (`- `) on the line of the key",
+            ),
+            (
+                "env:\n  A:\n  - b\n  C\n",
+                (5, 1),
+                "neither `key: value` nor a list item",
+            ),
+            (
+                "env: {A: [}\n",
+                (1, 11),
+                "a value is missing where one was expected",
+            ),
+            (
+                "env: }\n",
+                (1, 6),
+                "a closing `]` or `}` that no bracket opens",
+            ),
+            (
+                "env:\n  A: \"x\" y\n",
+                (2, 10),
+                "text after the closing quote",
+            ),
+            (
+                "env:\n  A: \"a\\qb\"\n",
+                (2, 6),
+                "an unknown escape (`\\` and a character)",
+            ),
+            (
+                "env:\n  A: \"\\x4\"\n",
+                (2, 6),
+                "escape without its hexadecimal digits",
+            ),
+            (
+                "env:\n  A: *\n",
+                (2, 6),
+                "an anchor (`&`) or alias (`*`) without a name",
+            ),
+            (
+                "env:\n  A: |0\n   x\n",
+                (2, 6),
+                "indentation indicator of 0",
+            ),
+        ] {
+            let (at, message, hint) = err(text);
+            assert_eq!((at.line, at.col), pos, "{text:?}: {message}");
+            assert!(message.contains(words), "{text:?}: {message}");
+            assert!(
+                !hint.contains("check the YAML just before"),
+                "{text:?}: {hint}"
+            );
+            for grammar in [
+                "scalar",
+                "simple key",
+                "node content",
+                "parsing",
+                "scanning",
+            ] {
+                assert!(!message.contains(grammar), "{text:?}: {message}");
+            }
+        }
         // A secrets file's error never names what it quotes.
+        assert_eq!(
+            parse("A: @pasted\n").unwrap_err().hiding_text().to_string(),
+            "invalid YAML: a value that is not quoted starts with a character YAML reserves"
+        );
         assert_eq!(
             parse("a: *pasted\n").unwrap_err().hiding_text().to_string(),
             "alias to an unknown anchor"
