@@ -399,6 +399,15 @@ impl Diagnostic {
         }
     }
 
+    /// The same problem as one of the field at `path`: for a place found without the
+    /// file's tree at hand (the fleet keeps positions, not documents).
+    #[must_use]
+    pub fn of_field(mut self, path: Path) -> Diagnostic {
+        self.field = path.to_string();
+        self.path = path;
+        self
+    }
+
     /// The same problem with advice on what to do.
     #[must_use]
     pub fn hint(mut self, hint: impl Into<String>) -> Diagnostic {

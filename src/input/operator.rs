@@ -804,20 +804,15 @@ impl DomainClaims {
             }
             let (_, file) = &self.owners[here.owner];
             let (other_tenant, other_file) = &self.owners[other.owner];
-            let path = Path::root().key("domains").index(here.index);
-            diags.push(Diagnostic {
-                severity: crate::diag::Severity::Error,
-                code: Code::DomainClaimedTwice,
-                file: file.clone(),
-                pos: here.pos,
-                field: path.to_string(),
-                path,
-                message: format!(
-                    "`{domain}` overlaps `{other_domain}`, tenant `{other_tenant}`'s ({other_file}:{})",
-                    other.pos
-                ),
-                hint: Some("give each tenant domains of its own".to_owned()),
-            });
+            let message = format!(
+                "`{domain}` overlaps `{other_domain}`, tenant `{other_tenant}`'s ({other_file}:{})",
+                other.pos
+            );
+            diags.push(
+                Diagnostic::at(Code::DomainClaimedTwice, file, here.pos, message)
+                    .of_field(Path::root().key("domains").index(here.index))
+                    .hint("give each tenant domains of its own"),
+            );
         }
     }
 }
