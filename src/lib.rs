@@ -92,7 +92,7 @@ pub enum Error {
     /// A git source could not be fetched or read.
     #[error(transparent)]
     Git(#[from] git::GitError),
-    /// `secrets set` or `rekey` cannot do what was asked.
+    /// `secrets set`, `rekey` or `unset` cannot do what was asked.
     #[error(transparent)]
     Secrets(#[from] cli::secrets::SecretsError),
     /// `diff` found differences (not a failure: exit status 3 says so).
@@ -153,7 +153,7 @@ impl Error {
                 "give the path of a file holding age-keygen's output with --identity or DOVETAIL_IDENTITY, not the key itself".to_owned(),
             ),
             Error::Git(e) => e.hint().map(str::to_owned),
-            Error::Secrets(e) => Some(e.hint().to_owned()),
+            Error::Secrets(e) => Some(e.hint().into_owned()),
             Error::Empty => Some("the app must have at least one process".to_owned()),
             Error::Output(e) => e.hint().map(str::to_owned),
             Error::Changed | Error::Stdout(_) | Error::Stderr(_) => None,

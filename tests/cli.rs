@@ -31,6 +31,7 @@ fn help_of_every_subcommand_snapshot() {
     insta::assert_snapshot!("secrets_help", help(&["secrets", "--help"]));
     insta::assert_snapshot!("secrets_set_help", help(&["secrets", "set", "--help"]));
     insta::assert_snapshot!("secrets_rekey_help", help(&["secrets", "rekey", "--help"]));
+    insta::assert_snapshot!("secrets_unset_help", help(&["secrets", "unset", "--help"]));
     insta::assert_snapshot!("explain_help", help(&["explain", "--help"]));
     insta::assert_snapshot!("diff_help", help(&["diff", "--help"]));
     insta::assert_snapshot!("generate_help", help(&["generate", "--help"]));

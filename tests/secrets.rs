@@ -761,3 +761,151 @@ fn set_drops_a_crlf_line_ending_and_refuses_a_value_argument_unseen() {
             .unwrap();
     assert_eq!(plain, b"p4ss");
 }
+
+/// `dovetail secrets unset ARGS --app app`, run in the scratch dir.
+fn unset(k: &Keys, keys: &[&str]) -> common::Run {
+    let mut args = vec!["secrets", "unset"];
+    args.extend_from_slice(keys);
+    args.extend_from_slice(&["--app", "app"]);
+    dovetail(&args, k.s.dir.path())
+}
+
+/// A secrets file of three values with comments around and between them, and
+/// `imagePullSecret:` naming the third.
+fn three_values(k: &Keys) -> (String, [String; 3]) {
+    let values = ["SECRET_KEY", "API_TOKEN", "REGISTRY_AUTH"].map(|key| {
+        let value = if key == "REGISTRY_AUTH" {
+            r#"{"auths":{"registry.example.com":{"auth":"dXNlcjpwYXNz"}}}"#
+        } else {
+            PLAIN
+        };
+        encrypt(&format!("dovetail/v1 acme/shop {key}"), value, &k.recipient)
+    });
+    let mut text = secrets_file(&[
+        ("SECRET_KEY", &values[0]),
+        ("API_TOKEN", &values[1]),
+        ("REGISTRY_AUTH", &values[2]),
+    ]);
+    text.insert_str(0, "# rotated yearly\n");
+    text = text.replace("data:\n", "data:  # keep sorted\n");
+    text = text.replace(
+        "  API_TOKEN: |\n",
+        "\n  # for the payments API\n  API_TOKEN: |\n",
+    );
+    text.push_str("# end\n");
+    k.s.write("app/secrets.yaml", &text);
+    k.s.edit(
+        "app/dovetail.yaml",
+        "secrets: secrets.yaml\n",
+        "secrets: secrets.yaml\nimagePullSecret: REGISTRY_AUTH\n",
+    );
+    (text, values)
+}
+
+/// The lines `set` writes for one entry.
+fn entry_lines(key: &str, armored: &str) -> String {
+    let mut out = format!("  {key}: |\n");
+    for line in armored.lines() {
+        out.push_str(&format!("    {line}\n"));
+    }
+    out
+}
+
+#[test]
+fn unset_removes_the_entries_and_keeps_every_other_byte() {
+    let k = setup();
+    let (text, values) = three_values(&k);
+    let r = unset(&k, &["API_TOKEN"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "");
+    assert_eq!(
+        r.stderr,
+        "unset API_TOKEN in app/secrets.yaml (2 keys left)\n"
+    );
+    // Exactly the entry's lines are gone; its comment, the blank line and the other
+    // entries stay as they were.
+    let expected = text.replace(&entry_lines("API_TOKEN", &values[1]), "");
+    assert_ne!(expected, text);
+    assert_eq!(k.s.read("app/secrets.yaml"), expected);
+    assert!(expected.contains("\n  # for the payments API\n  REGISTRY_AUTH: |\n"));
+    let r = with_identity(&k, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stdout.contains("API_TOKEN"));
+    assert!(r.stdout.contains("SECRET_KEY"));
+
+    // The last keys, once imagePullSecret names none: `data: {}`, which renders.
+    k.s.edit("app/dovetail.yaml", "imagePullSecret: REGISTRY_AUTH\n", "");
+    let r = unset(&k, &["SECRET_KEY", "REGISTRY_AUTH"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stderr,
+        "unset SECRET_KEY, REGISTRY_AUTH in app/secrets.yaml (0 keys left)\n"
+    );
+    assert_eq!(
+        k.s.read("app/secrets.yaml"),
+        "# rotated yearly\napiVersion: dovetail/v1\nkind: Secrets\ndata: {}  # keep sorted\n\n  # for the payments API\n# end\n"
+    );
+    let r = with_identity(&k, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stdout.contains("shop-secrets"), "{}", r.stdout);
+    let r = k.s.run("validate", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
+fn unset_of_a_key_not_in_the_file_names_both_and_suggests() {
+    let k = setup();
+    let (text, _) = three_values(&k);
+    unset(&k, &["SECRT_KEY"]).fails(
+        Some(2),
+        "error: `SECRT_KEY` is not a key of `app/secrets.yaml`; did you mean `SECRET_KEY`?\n",
+    );
+    unset(&k, &["DB_PASSWORD"]).fails(
+        Some(2),
+        "error: `DB_PASSWORD` is not a key of `app/secrets.yaml`; it holds `SECRET_KEY`, `API_TOKEN`, `REGISTRY_AUTH`\n",
+    );
+    assert_eq!(k.s.read("app/secrets.yaml"), text);
+    // No file at all.
+    fs::remove_file(k.s.path("app/secrets.yaml")).unwrap();
+    unset(&k, &["SECRET_KEY"]).fails(Some(2), "there is no `app/secrets.yaml`");
+}
+
+/// Several keys: every problem reported at once, and nothing removed unless every key
+/// can be; the key imagePullSecret names cannot. No byte of a value, and no ciphertext,
+/// in any message.
+#[test]
+fn unset_is_all_or_nothing_and_keeps_the_image_pull_secret() {
+    let k = setup();
+    let (text, values) = three_values(&k);
+    let r = unset(
+        &k,
+        &[
+            "SECRET_KEY",
+            "API_TOKN",
+            "REGISTRY_AUTH",
+            "DB_PASSWORD=hunter2",
+        ],
+    );
+    r.fails(
+        Some(2),
+        "error: `API_TOKN` is not a key of `app/secrets.yaml`; did you mean `API_TOKEN`?\n\
+         error: `REGISTRY_AUTH` is the image pull secret (`imagePullSecret:` in app/dovetail.yaml); change or remove `imagePullSecret:` in dovetail.yaml first\
+         : the app does not render without its key\n\
+         error: secrets unset takes key names only, and an argument holds `=` (it is not shown)",
+    )
+    .fails(
+        Some(2),
+        "error: 3 of the 4 keys cannot be removed; nothing was removed",
+    );
+    assert_eq!(k.s.read("app/secrets.yaml"), text, "nothing was written");
+    assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
+    for armored in &values {
+        for line in armored.lines().skip(1) {
+            assert!(!r.stderr.contains(line) || line.starts_with("-----"));
+        }
+    }
+    // Alone, the pull secret's key is refused all the same.
+    unset(&k, &["REGISTRY_AUTH"]).fails(Some(2), "is the image pull secret");
+    assert_eq!(k.s.read("app/secrets.yaml"), text);
+    with_identity(&k, &[]).ok();
+}

@@ -370,6 +370,10 @@ pub enum SecretsCommand {
     /// --recipient), reading them with --identity: the step that rotates the platform key.
     #[command(mut_arg("app", |a| a.help(SECRETS_APP_HELP).value_name("DIR")))]
     Rekey(SecretsRekeyArgs),
+    /// Remove KEY (and any other keys given) from the file; every other entry and every
+    /// comment stays byte for byte. Nothing is removed unless every key can be; the key
+    /// imagePullSecret names cannot. Decrypts nothing, so needs no identity.
+    Unset(SecretsUnsetArgs),
 }
 
 /// `--app` of the secrets commands, which write the secrets file: a directory only.
@@ -402,6 +406,22 @@ pub struct SecretsRekeyArgs {
     /// Identity files that can read the current values.
     #[command(flatten)]
     pub identity: IdentityArgs,
+}
+
+/// `dovetail secrets unset`.
+#[allow(
+    clippy::doc_markdown,
+    reason = "clap prints these doc comments as the help text, where backticks would show"
+)]
+#[derive(Debug, Args)]
+pub struct SecretsUnsetArgs {
+    /// The keys to remove, like SECRET_KEY.
+    #[arg(required = true, value_name = "KEY")]
+    pub keys: Vec<String>,
+    /// The app whose secrets file is edited. No --operator, --allocation or --recipient:
+    /// removing an entry binds, encrypts and decrypts nothing.
+    #[arg(long, value_name = "DIR", help = SECRETS_APP_HELP)]
+    pub app: Option<String>,
 }
 
 /// The app a secrets command works on and whom it encrypts to.
@@ -586,6 +606,7 @@ pub fn run(cli: Cli, io: Io<'_>) -> Result<(), crate::Error> {
         Command::Render(args) => render::run(args, io),
         Command::Secrets(SecretsCommand::Set(args)) => secrets::set(args, io),
         Command::Secrets(SecretsCommand::Rekey(args)) => secrets::rekey(args, io),
+        Command::Secrets(SecretsCommand::Unset(args)) => secrets::unset(args, io),
         Command::Validate(args) => validate::run(args, io),
         Command::Controller(_) => controller::exec(),
     }

@@ -1,10 +1,12 @@
-//! `dovetail secrets set` and `rekey`: edit the app's secrets file in a checkout,
-//! encrypting each value for this app and key, and leaving every other byte as it was.
+//! `dovetail secrets set`, `rekey` and `unset`: edit the app's secrets file in a
+//! checkout, encrypting each value for this app and key (or removing entries), and
+//! leaving every other byte as it was.
 
+use std::borrow::Cow;
 use std::io::Read;
 use std::path::PathBuf;
 
-use super::{Io, SecretsArgs, SecretsRekeyArgs, SecretsSetArgs};
+use super::{Io, RepoArgs, SecretsArgs, SecretsRekeyArgs, SecretsSetArgs, SecretsUnsetArgs};
 use crate::Error;
 use crate::crypto::{self, Binding};
 use crate::diag::{Diagnostics, Doc};
@@ -77,12 +79,44 @@ pub enum SecretsError {
     /// `rekey` could not read every value, so it rewrote none.
     #[error("{} could not be read; nothing was rekeyed", crate::diag::counted(*.0, "value", "values"))]
     NotRekeyed(usize),
+    /// `unset` was given an argument with `=`, which may hold a value: it is not shown.
+    #[error("secrets unset takes key names only, and an argument holds `=` (it is not shown)")]
+    KeyWithValue,
+    /// `unset` without a secrets file.
+    #[error("there is no `{0}` to remove keys from")]
+    NothingToUnset(String),
+    /// `unset` of a key the file does not hold.
+    #[error("`{key}` is not a key of `{file}`")]
+    NotInFile {
+        /// The file as messages name it.
+        file: String,
+        /// The key asked for.
+        key: String,
+        /// The keys the file holds, in its order: the hint's suggestion or list.
+        keys: Vec<String>,
+    },
+    /// `unset` of the key `imagePullSecret:` names: the app would no longer render.
+    #[error("`{key}` is the image pull secret (`imagePullSecret:` in {app_file})")]
+    PullSecret {
+        /// The key.
+        key: String,
+        /// dovetail.yaml as messages name it.
+        app_file: String,
+    },
+    /// `unset` found problems with some of its keys, each printed already; it removed none.
+    #[error("{problems} of the {given} keys cannot be removed; nothing was removed")]
+    NotUnset {
+        /// How many problems.
+        problems: usize,
+        /// How many keys were given.
+        given: usize,
+    },
 }
 
 impl SecretsError {
     /// What to do about it.
-    pub fn hint(&self) -> &'static str {
-        match self {
+    pub fn hint(&self) -> Cow<'static, str> {
+        let hint = match self {
             SecretsError::BadKey(_) => "name it like an environment variable, e.g. SECRET_KEY",
             SecretsError::NotACheckout => "pass --app DIR, a checkout of the customer repo",
             SecretsError::WhichApp => "pass --allocation TENANT/APP or --operator DIR|URL",
@@ -111,17 +145,52 @@ impl SecretsError {
                 "pass --identity FILE with the key the values are encrypted to now"
             }
             SecretsError::NothingToRekey(_) => "set a value first with `dovetail secrets set KEY`",
-            SecretsError::NotRekeyed(_) => "fix the problems above, then run it again",
-        }
+            SecretsError::NotRekeyed(_) | SecretsError::NotUnset { .. } => {
+                "fix the problems above, then run it again"
+            }
+            SecretsError::KeyWithValue => "name the keys alone: dovetail secrets unset KEY [KEY…]",
+            SecretsError::NothingToUnset(_) => {
+                "check --app; `secrets:` in dovetail.yaml names the file (secrets.yaml if it names none)"
+            }
+            SecretsError::PullSecret { .. } => {
+                "change or remove `imagePullSecret:` in dovetail.yaml first: the app does not render without its key"
+            }
+            SecretsError::NotInFile { key, keys, .. } => return not_in_file_hint(key, keys).into(),
+        };
+        hint.into()
+    }
+}
+
+/// A key the file does not hold: the one a typo away, or the keys it holds (the first
+/// few: a file may hold 256).
+fn not_in_file_hint(key: &str, keys: &[String]) -> String {
+    const SHOWN: usize = 12;
+    let names: Vec<&str> = keys.iter().map(String::as_str).collect();
+    if let Some(near) = crate::input::schema::closest(key, &names) {
+        return format!("did you mean `{near}`?");
+    }
+    match names.len() {
+        0 => "it holds no keys".to_owned(),
+        n if n <= SHOWN => format!("it holds `{}`", names.join("`, `")),
+        n => format!(
+            "it holds `{}` and {} more",
+            names[..SHOWN].join("`, `"),
+            n - SHOWN
+        ),
     }
 }
 
 /// Which app a secrets command is for, where its file is, and whom to encrypt to.
 struct Target {
-    app_dir: PathBuf,
-    tree: Tree,
+    file: SecretsPath,
     identity: Identity,
     recipients: Vec<age::x25519::Recipient>,
+}
+
+/// The app's secrets file in a checkout: the one dovetail.yaml names, or `secrets.yaml`.
+struct SecretsPath {
+    app_dir: PathBuf,
+    tree: Tree,
     /// The file, relative to the app directory.
     rel: String,
     /// The file as messages name it.
@@ -129,14 +198,16 @@ struct Target {
     /// Whether dovetail.yaml names the file (else `secrets.yaml` is assumed).
     named: bool,
     app_shown: String,
+    /// The key dovetail.yaml's `imagePullSecret:` names.
+    pull: Option<String>,
 }
 
-fn target(
-    args: &SecretsArgs,
+/// The secrets file of the checkout `--app` names (a directory, not a URL).
+fn secrets_path(
+    args: &RepoArgs,
     io_env: &super::Environment,
-    reporter: &mut Reporter<'_>,
-) -> Result<Target, Error> {
-    let sources = args.repo.check(false, &[], io_env)?;
+) -> Result<(SecretsPath, crate::pipeline::Sources), Error> {
+    let sources = args.check(false, &[], io_env)?;
     let Location::Dir(app_dir) = &sources.app else {
         return Err(SecretsError::NotACheckout.into());
     };
@@ -145,6 +216,39 @@ fn target(
         path: app_dir.display().to_string(),
         source,
     })?);
+    // The file dovetail.yaml names, or secrets.yaml.
+    let app_shown = tree.shown(APP_FILE);
+    let app_doc = read_doc(&tree, APP_FILE, &app_shown, &mut Diagnostics::default());
+    let text_of = |key: &str| {
+        app_doc
+            .as_ref()
+            .and_then(|doc| doc.root.get(key))
+            .and_then(|n| n.scalar_text())
+            .map(str::to_owned)
+    };
+    let named = text_of("secrets");
+    let rel = named.clone().unwrap_or_else(|| "secrets.yaml".to_owned());
+    if !crate::input::formats::relative_path(&rel) {
+        return Err(SecretsError::BadPath(rel).into());
+    }
+    let file = SecretsPath {
+        shown: tree.shown(&rel),
+        app_dir: app_dir.clone(),
+        tree,
+        rel,
+        named: named.is_some(),
+        app_shown,
+        pull: text_of("imagePullSecret"),
+    };
+    Ok((file, sources))
+}
+
+fn target(
+    args: &SecretsArgs,
+    io_env: &super::Environment,
+    reporter: &mut Reporter<'_>,
+) -> Result<Target, Error> {
+    let (file, sources) = secrets_path(&args.repo, io_env)?;
     let op_tree = match &sources.operator {
         Some(op) => Some(open_tree(
             op,
@@ -196,28 +300,10 @@ fn target(
             recipients.push(parsed);
         }
     }
-    // The file dovetail.yaml names, or secrets.yaml.
-    let app_shown = tree.shown(APP_FILE);
-    let named =
-        read_doc(&tree, APP_FILE, &app_shown, &mut Diagnostics::default()).and_then(|doc| {
-            doc.root
-                .get("secrets")
-                .and_then(|n| n.scalar_text())
-                .map(str::to_owned)
-        });
-    let rel = named.clone().unwrap_or_else(|| "secrets.yaml".to_owned());
-    if !crate::input::formats::relative_path(&rel) {
-        return Err(SecretsError::BadPath(rel).into());
-    }
     Ok(Target {
-        shown: tree.shown(&rel),
-        app_dir: app_dir.clone(),
-        tree,
+        file,
         identity,
         recipients,
-        rel,
-        named: named.is_some(),
-        app_shown,
     })
 }
 
@@ -227,6 +313,28 @@ impl Target {
             tenant: &self.identity.tenant,
             app: &self.identity.app,
             key,
+        }
+    }
+
+    fn set(&self, text: Option<&str>, key: &str, armored: &str) -> Result<String, SecretsError> {
+        match text {
+            None => Ok(crate::input::secrets_file::new_file(key, armored)),
+            Some(text) => crate::input::secrets_file::set(text, key, armored)
+                .map_err(|e| self.file.edit_error(e)),
+        }
+    }
+
+    fn encrypt(&self, key: &str, value: &[u8]) -> Result<String, SecretsError> {
+        crypto::encrypt(value, &self.binding(key), &self.recipients)
+            .map_err(|e| SecretsError::Encrypt(e.to_string()))
+    }
+}
+
+impl SecretsPath {
+    fn edit_error(&self, e: EditError) -> SecretsError {
+        match e {
+            EditError::NotASecretsFile => SecretsError::NotASecretsFile(self.shown.clone()),
+            EditError::Layout => SecretsError::NotEditable(self.shown.clone(), e),
         }
     }
 
@@ -262,23 +370,6 @@ impl Target {
             let _ = std::fs::remove_file(&tmp);
         }
         written.map_err(fail)
-    }
-
-    fn set(&self, text: Option<&str>, key: &str, armored: &str) -> Result<String, SecretsError> {
-        match text {
-            None => Ok(crate::input::secrets_file::new_file(key, armored)),
-            Some(text) => {
-                crate::input::secrets_file::set(text, key, armored).map_err(|e| match e {
-                    EditError::NotASecretsFile => SecretsError::NotASecretsFile(self.shown.clone()),
-                    EditError::Layout => SecretsError::NotEditable(self.shown.clone(), e),
-                })
-            }
-        }
-    }
-
-    fn encrypt(&self, key: &str, value: &[u8]) -> Result<String, SecretsError> {
-        crypto::encrypt(value, &self.binding(key), &self.recipients)
-            .map_err(|e| SecretsError::Encrypt(e.to_string()))
     }
 }
 
@@ -335,23 +426,23 @@ pub(super) fn set(args: SecretsSetArgs, io: Io<'_>) -> Result<(), Error> {
         return Err(SecretsError::TooLarge.into());
     }
     let armored = target.encrypt(&args.key, &value)?;
-    let text = target.set(target.read()?.as_deref(), &args.key, &armored)?;
-    target.write(&text)?;
+    let text = target.set(target.file.read()?.as_deref(), &args.key, &armored)?;
+    target.file.write(&text)?;
     reporter
         .done(&format!(
             "set {} in {} for {}/{} ({})",
             args.key,
-            target.shown,
+            target.file.shown,
             target.identity.tenant,
             target.identity.app,
             crate::diag::counted(target.recipients.len(), "recipient", "recipients")
         ))
         .map_err(Error::Stderr)?;
-    if !target.named {
+    if !target.file.named {
         reporter
             .note(&format!(
                 "add `secrets: {}` to {}",
-                target.rel, target.app_shown
+                target.file.rel, target.file.app_shown
             ))
             .map_err(Error::Stderr)?;
     }
@@ -364,13 +455,15 @@ pub(super) fn rekey(args: SecretsRekeyArgs, io: Io<'_>) -> Result<(), Error> {
     let identities = load_identities(&args.identity.files)?.ok_or(SecretsError::NoIdentity)?;
     let mut reporter = Reporter::new(io.err, Format::Text);
     let target = target(&args.target, io.env, &mut reporter)?;
-    let Some(mut text) = target.read()? else {
-        return Err(SecretsError::NothingToRekey(target.shown).into());
+    let Some(mut text) = target.file.read()? else {
+        return Err(SecretsError::NothingToRekey(target.file.shown).into());
     };
     let mut diags = Diagnostics::default();
-    let Some(doc) =
-        crate::input::doc::parse_secrets_doc(text.clone().into_bytes(), &target.shown, &mut diags)
-    else {
+    let Some(doc) = crate::input::doc::parse_secrets_doc(
+        text.clone().into_bytes(),
+        &target.file.shown,
+        &mut diags,
+    ) else {
         reporter.diagnostics(&diags).map_err(Error::Stderr)?;
         return Err(Error::Invalid {
             count: diags.error_count().max(1),
@@ -407,13 +500,97 @@ pub(super) fn rekey(args: SecretsRekeyArgs, io: Io<'_>) -> Result<(), Error> {
     for (key, armored) in &fresh {
         text = target.set(Some(&text), key, armored)?;
     }
-    target.write(&text)?;
+    target.file.write(&text)?;
     reporter
         .done(&format!(
             "rekeyed {} in {} to {}",
             crate::diag::counted(fresh.len(), "value", "values"),
-            target.shown,
+            target.file.shown,
             crate::diag::counted(target.recipients.len(), "recipient", "recipients")
+        ))
+        .map_err(Error::Stderr)
+}
+
+/// `dovetail secrets unset KEY…`: the entries removed from the secrets file, every other
+/// byte kept. All or nothing: every key is checked first, every problem reported, and
+/// the file is written only when there is none.
+pub(super) fn unset(args: SecretsUnsetArgs, io: Io<'_>) -> Result<(), Error> {
+    let mut reporter = Reporter::new(io.err, Format::Text);
+    // `set`'s --app, and nothing else of its: no app identity or recipients to find.
+    let repo = RepoArgs {
+        app: args.app,
+        operator: None,
+        allocation: None,
+    };
+    let (file, _) = secrets_path(&repo, io.env)?;
+    let Some(text) = file.read()? else {
+        return Err(SecretsError::NothingToUnset(file.shown).into());
+    };
+    let mut diags = Diagnostics::default();
+    // Parsed as `rekey` parses it, so no error quotes a value pasted in unencrypted.
+    let Some(doc) =
+        crate::input::doc::parse_secrets_doc(text.clone().into_bytes(), &file.shown, &mut diags)
+    else {
+        reporter.diagnostics(&diags).map_err(Error::Stderr)?;
+        return Err(Error::Invalid {
+            count: diags.error_count().max(1),
+        });
+    };
+    // Only the key names are needed: a file whose values are otherwise wrong (one
+    // pasted unencrypted, say) can still lose an entry.
+    let Some(crate::input::yaml::NodeKind::Map(entries)) = doc.root.get("data").map(|n| &n.kind)
+    else {
+        return Err(SecretsError::NotASecretsFile(file.shown).into());
+    };
+    let have: Vec<String> = entries.iter().map(|e| e.key.clone()).collect();
+    let mut problems = Vec::new();
+    let mut keys: Vec<&str> = Vec::new();
+    for key in &args.keys {
+        if key.contains('=') {
+            // `KEY=value`, the shell's way to set one: never echoed.
+            problems.push(SecretsError::KeyWithValue);
+        } else if !crate::input::formats::env_name(key) {
+            problems.push(SecretsError::BadKey(key.clone()));
+        } else if !have.contains(key) {
+            problems.push(SecretsError::NotInFile {
+                file: file.shown.clone(),
+                key: key.clone(),
+                keys: have.clone(),
+            });
+        } else if file.pull.as_ref() == Some(key) {
+            problems.push(SecretsError::PullSecret {
+                key: key.clone(),
+                app_file: file.app_shown.clone(),
+            });
+        } else if !keys.contains(&key.as_str()) {
+            keys.push(key);
+        }
+    }
+    if problems.len() == 1 {
+        return Err(problems.remove(0).into());
+    }
+    if !problems.is_empty() {
+        // Each on a line of its own, as the final error is printed, then the count.
+        let count = problems.len();
+        for p in problems {
+            reporter
+                .failure(&Error::Secrets(p))
+                .map_err(Error::Stderr)?;
+        }
+        return Err(SecretsError::NotUnset {
+            problems: count,
+            given: args.keys.len(),
+        }
+        .into());
+    }
+    let edited = crate::input::secrets_file::unset(&text, &keys).map_err(|e| file.edit_error(e))?;
+    file.write(&edited)?;
+    reporter
+        .done(&format!(
+            "unset {} in {} ({} left)",
+            keys.join(", "),
+            file.shown,
+            crate::diag::counted(have.len() - keys.len(), "key", "keys")
         ))
         .map_err(Error::Stderr)
 }

@@ -719,7 +719,7 @@ fn plain(v: &Value) -> String {
 /// The known name nearest to `key`, if a typo away: one edit per three characters of
 /// `key`, at least one, so that `comand` finds `command` while `foo`, two edits from
 /// `pod`, finds nothing (a suggestion for an unrelated name is noise).
-fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
     let most = (key.chars().count() / 3).max(1);
     known
         .iter()

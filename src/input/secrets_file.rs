@@ -92,6 +92,157 @@ pub fn set(text: &str, key: &str, armored: &str) -> Result<String, EditError> {
     }
 }
 
+/// `text` without the entries `keys` of `data`: each entry's own lines (its key's line
+/// and its value's) cut out, every other line kept byte for byte, comments included,
+/// the comment above a removed entry too (it may say more than that one key). With
+/// no entry left, `data:` becomes `data: {}`, which the schema accepts and `data:`
+/// alone (null) is not.
+///
+/// Every key must be in `data` (the caller says which are not, with the file's keys).
+/// As with [`set`], the result is checked: it must read back as the same file without
+/// those keys, else [`EditError::Layout`].
+pub fn unset(text: &str, keys: &[&str]) -> Result<String, EditError> {
+    let root = yaml::parse(text).map_err(|_| EditError::NotASecretsFile)?;
+    let NodeKind::Map(top) = &root.kind else {
+        return Err(EditError::NotASecretsFile);
+    };
+    let data_index = top
+        .iter()
+        .position(|e| e.key == "data")
+        .ok_or(EditError::NotASecretsFile)?;
+    let data = &top[data_index];
+    let NodeKind::Map(entries) = &data.value.kind else {
+        return Err(EditError::NotASecretsFile);
+    };
+    let lines = lines(text);
+    let index = |pos: yaml::Pos| (pos.line as usize).saturating_sub(1);
+    let after_data = top
+        .get(data_index + 1)
+        .map_or(lines.len(), |e| index(e.key_pos));
+    let mut cut = vec![false; lines.len()];
+    for (i, e) in entries.iter().enumerate() {
+        if !keys.contains(&e.key.as_str()) {
+            continue;
+        }
+        let start = index(e.key_pos);
+        if start <= index(data.key_pos) {
+            // `data: {A: x}`: the entry is on the line of `data:` itself.
+            return Err(EditError::Layout);
+        }
+        let end = entries
+            .get(i + 1)
+            .map_or(after_data, |next| index(next.key_pos))
+            .min(lines.len());
+        if start >= end {
+            // Entries sharing a line: cutting one would cut the other.
+            return Err(EditError::Layout);
+        }
+        let key_indent = (e.key_pos.col as usize).saturating_sub(1);
+        let end = start + 1 + own_lines(&lines[start..end], key_indent);
+        cut[start..end].fill(true);
+    }
+    let mut out = String::with_capacity(text.len());
+    let left = entries
+        .iter()
+        .filter(|e| !keys.contains(&e.key.as_str()))
+        .count();
+    for (i, line) in lines.iter().enumerate() {
+        if cut[i] {
+            continue;
+        }
+        if left == 0 && i == index(data.key_pos) {
+            out.push_str(&empty_data(line).ok_or(EditError::Layout)?);
+        } else {
+            out.push_str(line);
+        }
+    }
+    if removed_only(&root, &out, keys) {
+        Ok(out)
+    } else {
+        Err(EditError::Layout)
+    }
+}
+
+/// How many lines after an entry's key line (`span[0]`) hold its value: all up to the
+/// next entry, less the blank lines and comments at the end, which are the file's, not
+/// the value's. In a block scalar (`KEY: |`) a line starting with `#` is the value's when
+/// it is indented as its content is.
+fn own_lines(span: &[&str], key_indent: usize) -> usize {
+    let indent = |l: &str| l.len() - l.trim_start_matches(' ').len();
+    let after_colon = span[0]
+        .get(key_indent..)
+        .and_then(|l| l.split_once(':'))
+        .map_or("", |(_, rest)| rest.trim_start());
+    let content_indent = if after_colon.starts_with(['|', '>']) {
+        span[1..]
+            .iter()
+            .find(|l| !l.trim().is_empty())
+            .map_or(usize::MAX, |l| indent(l))
+    } else {
+        usize::MAX
+    };
+    let mut own = span.len() - 1;
+    while own > 0 {
+        let line = span[own];
+        let comment = line.trim_start().starts_with('#') && indent(line) < content_indent;
+        if line.trim().is_empty() || comment {
+            own -= 1;
+        } else {
+            break;
+        }
+    }
+    own
+}
+
+/// The `data:` line with ` {}` after its colon, its comment and line break kept; `None`
+/// when something else follows the colon (a value on that line is not one to edit).
+fn empty_data(line: &str) -> Option<String> {
+    let colon = line.find(':')?;
+    let (head, rest) = line.split_at(colon + 1);
+    let body = rest.trim_end_matches(['\n', '\r']);
+    let trimmed = body.trim_start();
+    if !(trimmed.is_empty() || trimmed.starts_with('#')) {
+        return None;
+    }
+    let comment = if trimmed.is_empty() { "" } else { body };
+    Some(format!("{head} {{}}{comment}{}", &rest[body.len()..]))
+}
+
+/// Whether `out` reads as `old` without `data.<keys>` and nothing else changed: the same
+/// top-level keys in the same order and values, the other entries of `data` the same
+/// and in the same order.
+fn removed_only(old: &Node, out: &str, keys: &[&str]) -> bool {
+    let Ok(new) = yaml::parse(out) else {
+        return false;
+    };
+    let (NodeKind::Map(old_top), NodeKind::Map(new_top)) = (&old.kind, &new.kind) else {
+        return false;
+    };
+    let same_top = old_top.len() == new_top.len()
+        && old_top.iter().zip(new_top).all(|(a, b)| {
+            a.key == b.key && (a.key == "data" || a.value.to_json() == b.value.to_json())
+        });
+    if !same_top {
+        return false;
+    }
+    let entries = |n: &Node| -> Option<Vec<(String, serde_json::Value)>> {
+        match &n.get("data")?.kind {
+            NodeKind::Map(entries) => Some(
+                entries
+                    .iter()
+                    .map(|e| (e.key.clone(), e.value.to_json()))
+                    .collect(),
+            ),
+            _ => None,
+        }
+    };
+    let (Some(mut want), Some(got)) = (entries(old), entries(&new)) else {
+        return false;
+    };
+    want.retain(|(k, _)| !keys.contains(&k.as_str()));
+    got == want
+}
+
 /// `text` cut after each line break as YAML counts them (`\n`, `\r\n` and a lone `\r`),
 /// so that line N of a [`yaml::Pos`] is element N - 1.
 fn lines(text: &str) -> Vec<&str> {
@@ -194,6 +345,57 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, new_file("A", ARMOR));
+    }
+
+    #[test]
+    fn unset_cuts_the_entries_and_keeps_every_comment() {
+        let text = "# top\napiVersion: dovetail/v1\nkind: Secrets\ndata:  # values\n  # about A\n  A: |\n    old-a\n\n  # about B\n  B: |  # rotated\n    old-b\n    # part of B's value\n  C: x  # inline\n  # after C\nextra: 1\n";
+        assert_eq!(
+            unset(text, &["B"]).unwrap(),
+            "# top\napiVersion: dovetail/v1\nkind: Secrets\ndata:  # values\n  # about A\n  A: |\n    old-a\n\n  # about B\n  C: x  # inline\n  # after C\nextra: 1\n"
+        );
+        assert_eq!(
+            unset(text, &["A", "C"]).unwrap(),
+            "# top\napiVersion: dovetail/v1\nkind: Secrets\ndata:  # values\n  # about A\n\n  # about B\n  B: |  # rotated\n    old-b\n    # part of B's value\n  # after C\nextra: 1\n"
+        );
+        // None left: `data: {}`, the comment on its line kept.
+        assert_eq!(
+            unset(text, &["A", "B", "C"]).unwrap(),
+            "# top\napiVersion: dovetail/v1\nkind: Secrets\ndata: {}  # values\n  # about A\n\n  # about B\n  # after C\nextra: 1\n"
+        );
+    }
+
+    #[test]
+    fn unset_of_the_last_entry_and_other_line_breaks() {
+        let out = unset(&new_file("A", ARMOR), &["A"]).unwrap();
+        assert_eq!(out, "apiVersion: dovetail/v1\nkind: Secrets\ndata: {}\n");
+        let crlf = "kind: Secrets\r\ndata:\r\n  A: |\r\n    x\r\n  B: |\r\n    y";
+        assert_eq!(
+            unset(crlf, &["B"]).unwrap(),
+            "kind: Secrets\r\ndata:\r\n  A: |\r\n    x\r\n"
+        );
+        assert_eq!(
+            unset(crlf, &["A", "B"]).unwrap(),
+            "kind: Secrets\r\ndata: {}\r\n"
+        );
+        assert_eq!(
+            unset("data:\r  A: x\r  B: y\r", &["A"]).unwrap(),
+            "data:\r  B: y\r"
+        );
+    }
+
+    #[test]
+    fn unset_refuses_what_it_cannot_cut_cleanly() {
+        for text in ["data: {A: x, B: y}\n", "data: {A: x,\n  B: y}\n"] {
+            assert_eq!(unset(text, &["A"]), Err(EditError::Layout), "{text:?}");
+        }
+        // A `? KEY` entry that `set` could not replace in place is whole lines here.
+        assert_eq!(
+            unset("data:\n  ? A\n  : x\n  B: y\n", &["A"]).unwrap(),
+            "data:\n  B: y\n"
+        );
+        assert_eq!(unset("[a]\n", &["A"]), Err(EditError::NotASecretsFile));
+        assert_eq!(unset("data: x\n", &["A"]), Err(EditError::NotASecretsFile));
     }
 
     /// Found by the `secrets_file_set` fuzz target (`fuzz/regressions/secrets_file_set/`):
