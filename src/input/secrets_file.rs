@@ -1,7 +1,7 @@
 //! Editing a secrets file in place: one entry added or replaced, every other byte kept,
 //! so that a review of the change shows exactly one key.
 
-use crate::input::yaml::{self, Node, NodeKind};
+use crate::input::yaml::{self, Entry, Node, NodeKind};
 
 /// The file as `secrets set` creates it.
 pub fn new_file(key: &str, armored: &str) -> String {
@@ -48,23 +48,8 @@ pub fn set(text: &str, key: &str, armored: &str) -> Result<String, EditError> {
         &owned
     };
     let root = yaml::parse(text).map_err(|_| EditError::NotASecretsFile)?;
-    let NodeKind::Map(top) = &root.kind else {
-        return Err(EditError::NotASecretsFile);
-    };
-    let data_index = top
-        .iter()
-        .position(|e| e.key == "data")
-        .ok_or(EditError::NotASecretsFile)?;
-    let data = &top[data_index];
-    let NodeKind::Map(entries) = &data.value.kind else {
-        return Err(EditError::NotASecretsFile);
-    };
     let lines = lines(text);
-    // Line N of a position is `lines[N - 1]`.
-    let index = |pos: yaml::Pos| (pos.line as usize).saturating_sub(1);
-    let after_data = top
-        .get(data_index + 1)
-        .map_or(lines.len(), |e| index(e.key_pos));
+    let (data, entries, after_data) = data_block(&root, lines.len())?;
     let (start, end, replacement) = if entries.is_empty() {
         // `data: {}` or `data:` with nothing under it: rewrite the `data` line.
         let line = index(data.key_pos);
@@ -72,10 +57,21 @@ pub fn set(text: &str, key: &str, armored: &str) -> Result<String, EditError> {
     } else {
         let indent = (entries[0].key_pos.col as usize).saturating_sub(1);
         let (start, end) = match entries.iter().position(|e| e.key == key) {
-            Some(i) => (
-                index(entries[i].key_pos),
-                entries.get(i + 1).map_or(after_data, |e| index(e.key_pos)),
-            ),
+            Some(i) => {
+                let start = index(entries[i].key_pos);
+                let next = entries
+                    .get(i + 1)
+                    .map_or(after_data, |e| index(e.key_pos))
+                    .min(lines.len());
+                // The blank lines and comments before the next entry are the file's (a
+                // comment there is about the next key): only the value's own go.
+                let end = if start < next {
+                    start + 1 + own_lines(&lines[start..next], indent)
+                } else {
+                    next
+                };
+                (start, end)
+            }
             None => (after_data, after_data),
         };
         (start, end, entry(key, armored, indent))
@@ -103,22 +99,8 @@ pub fn set(text: &str, key: &str, armored: &str) -> Result<String, EditError> {
 /// those keys, else [`EditError::Layout`].
 pub fn unset(text: &str, keys: &[&str]) -> Result<String, EditError> {
     let root = yaml::parse(text).map_err(|_| EditError::NotASecretsFile)?;
-    let NodeKind::Map(top) = &root.kind else {
-        return Err(EditError::NotASecretsFile);
-    };
-    let data_index = top
-        .iter()
-        .position(|e| e.key == "data")
-        .ok_or(EditError::NotASecretsFile)?;
-    let data = &top[data_index];
-    let NodeKind::Map(entries) = &data.value.kind else {
-        return Err(EditError::NotASecretsFile);
-    };
     let lines = lines(text);
-    let index = |pos: yaml::Pos| (pos.line as usize).saturating_sub(1);
-    let after_data = top
-        .get(data_index + 1)
-        .map_or(lines.len(), |e| index(e.key_pos));
+    let (data, entries, after_data) = data_block(&root, lines.len())?;
     let mut cut = vec![false; lines.len()];
     for (i, e) in entries.iter().enumerate() {
         if !keys.contains(&e.key.as_str()) {
@@ -161,6 +143,31 @@ pub fn unset(text: &str, keys: &[&str]) -> Result<String, EditError> {
     } else {
         Err(EditError::Layout)
     }
+}
+
+/// Line N of a position is `lines[N - 1]`.
+fn index(pos: yaml::Pos) -> usize {
+    (pos.line as usize).saturating_sub(1)
+}
+
+/// The `data` entry of a parsed secrets file, its entries, and the index of the first
+/// line after it (the next top-level key's, or `line_count`).
+fn data_block(root: &Node, line_count: usize) -> Result<(&Entry, &[Entry], usize), EditError> {
+    let NodeKind::Map(top) = &root.kind else {
+        return Err(EditError::NotASecretsFile);
+    };
+    let data_index = top
+        .iter()
+        .position(|e| e.key == "data")
+        .ok_or(EditError::NotASecretsFile)?;
+    let data = &top[data_index];
+    let NodeKind::Map(entries) = &data.value.kind else {
+        return Err(EditError::NotASecretsFile);
+    };
+    let after_data = top
+        .get(data_index + 1)
+        .map_or(line_count, |e| index(e.key_pos));
+    Ok((data, entries, after_data))
 }
 
 /// How many lines after an entry's key line (`span[0]`) hold its value: all up to the
@@ -330,6 +337,23 @@ mod tests {
         let out = set(text, "D", ARMOR).unwrap();
         assert!(out.starts_with(text));
         assert!(out.ends_with("  D: |\n    -----BEGIN AGE ENCRYPTED FILE-----\n    NEW\n    -----END AGE ENCRYPTED FILE-----\n"));
+    }
+
+    /// Replacing an entry cut everything up to the next key, and so the comment above
+    /// it (and a blank line between them), which `set` promises to keep.
+    #[test]
+    fn set_keeps_the_comment_and_blank_line_before_the_next_entry() {
+        let text = "apiVersion: dovetail/v1\nkind: Secrets\ndata:\n  A: |\n    old-a\n    # part of A\n\n  # about B\n  B: |\n    old-b\n# about what follows\nother: 1\n";
+        let out = set(text, "A", ARMOR).unwrap();
+        assert_eq!(
+            out,
+            "apiVersion: dovetail/v1\nkind: Secrets\ndata:\n  A: |\n    -----BEGIN AGE ENCRYPTED FILE-----\n    NEW\n    -----END AGE ENCRYPTED FILE-----\n\n  # about B\n  B: |\n    old-b\n# about what follows\nother: 1\n"
+        );
+        let out = set(text, "B", ARMOR).unwrap();
+        assert!(
+            out.ends_with("    -----END AGE ENCRYPTED FILE-----\n# about what follows\nother: 1\n"),
+            "{out}"
+        );
     }
 
     #[test]
