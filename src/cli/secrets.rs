@@ -331,6 +331,18 @@ impl Target {
 }
 
 impl SecretsPath {
+    /// The file's text parsed as a secrets file is (no error quotes a value pasted in
+    /// unencrypted), or its problems reported.
+    fn parse(
+        &self,
+        text: &str,
+        diags: &mut Diagnostics,
+        reporter: &mut Reporter<'_>,
+    ) -> Result<Doc, Error> {
+        crate::input::doc::parse_secrets_doc(text.as_bytes().to_vec(), &self.shown, diags)
+            .ok_or_else(|| reported(reporter, diags))
+    }
+
     fn edit_error(&self, e: EditError) -> SecretsError {
         match e {
             EditError::NotASecretsFile => SecretsError::NotASecretsFile(self.shown.clone()),
@@ -370,6 +382,16 @@ impl SecretsPath {
             let _ = std::fs::remove_file(&tmp);
         }
         written.map_err(fail)
+    }
+}
+
+/// The error of a run whose input problems are `diags`, once they are reported.
+fn reported(reporter: &mut Reporter<'_>, diags: &Diagnostics) -> Error {
+    match reporter.diagnostics(diags) {
+        Ok(()) => Error::Invalid {
+            count: diags.error_count().max(1),
+        },
+        Err(e) => Error::Stderr(e),
     }
 }
 
@@ -459,22 +481,10 @@ pub(super) fn rekey(args: SecretsRekeyArgs, io: Io<'_>) -> Result<(), Error> {
         return Err(SecretsError::NothingToRekey(target.file.shown).into());
     };
     let mut diags = Diagnostics::default();
-    let Some(doc) = crate::input::doc::parse_secrets_doc(
-        text.clone().into_bytes(),
-        &target.file.shown,
-        &mut diags,
-    ) else {
-        reporter.diagnostics(&diags).map_err(Error::Stderr)?;
-        return Err(Error::Invalid {
-            count: diags.error_count().max(1),
-        });
-    };
+    let doc = target.file.parse(&text, &mut diags, &mut reporter)?;
     let file: Option<SecretsFile> = typed(SchemaKind::Secrets, &doc, &mut diags);
     let Some(file) = file.filter(|_| !diags.has_errors()) else {
-        reporter.diagnostics(&diags).map_err(Error::Stderr)?;
-        return Err(Error::Invalid {
-            count: diags.error_count().max(1),
-        });
+        return Err(reported(&mut reporter, &diags));
     };
     let mut fresh = Vec::new();
     for (key, armored) in &file.data {
@@ -526,16 +536,7 @@ pub(super) fn unset(args: SecretsUnsetArgs, io: Io<'_>) -> Result<(), Error> {
     let Some(text) = file.read()? else {
         return Err(SecretsError::NothingToUnset(file.shown).into());
     };
-    let mut diags = Diagnostics::default();
-    // Parsed as `rekey` parses it, so no error quotes a value pasted in unencrypted.
-    let Some(doc) =
-        crate::input::doc::parse_secrets_doc(text.clone().into_bytes(), &file.shown, &mut diags)
-    else {
-        reporter.diagnostics(&diags).map_err(Error::Stderr)?;
-        return Err(Error::Invalid {
-            count: diags.error_count().max(1),
-        });
-    };
+    let doc = file.parse(&text, &mut Diagnostics::default(), &mut reporter)?;
     // Only the key names are needed: a file whose values are otherwise wrong (one
     // pasted unencrypted, say) can still lose an entry.
     let Some(crate::input::yaml::NodeKind::Map(entries)) = doc.root.get("data").map(|n| &n.kind)

@@ -215,24 +215,25 @@ fn empty_data(line: &str) -> Option<String> {
     Some(format!("{head} {{}}{comment}{}", &rest[body.len()..]))
 }
 
-/// Whether `out` reads as `old` without `data.<keys>` and nothing else changed: the same
-/// top-level keys in the same order and values, the other entries of `data` the same
-/// and in the same order.
-fn removed_only(old: &Node, out: &str, keys: &[&str]) -> bool {
-    let Ok(new) = yaml::parse(out) else {
-        return false;
-    };
+/// The entries of `data`, as (key, value) in order.
+type Entries = Vec<(String, serde_json::Value)>;
+
+/// `data`'s entries of `old` and of `out` read back, when `out` parses and every other
+/// top-level key of it is `old`'s, in the same order and value: what [`removed_only`]
+/// and [`edited_only`] then compare.
+fn data_read_back(old: &Node, out: &str) -> Option<(Entries, Entries)> {
+    let new = yaml::parse(out).ok()?;
     let (NodeKind::Map(old_top), NodeKind::Map(new_top)) = (&old.kind, &new.kind) else {
-        return false;
+        return None;
     };
     let same_top = old_top.len() == new_top.len()
         && old_top.iter().zip(new_top).all(|(a, b)| {
             a.key == b.key && (a.key == "data" || a.value.to_json() == b.value.to_json())
         });
     if !same_top {
-        return false;
+        return None;
     }
-    let entries = |n: &Node| -> Option<Vec<(String, serde_json::Value)>> {
+    let entries = |n: &Node| -> Option<Entries> {
         match &n.get("data")?.kind {
             NodeKind::Map(entries) => Some(
                 entries
@@ -243,7 +244,14 @@ fn removed_only(old: &Node, out: &str, keys: &[&str]) -> bool {
             _ => None,
         }
     };
-    let (Some(mut want), Some(got)) = (entries(old), entries(&new)) else {
+    Some((entries(old)?, entries(&new)?))
+}
+
+/// Whether `out` reads as `old` without `data.<keys>` and nothing else changed: the same
+/// top-level keys in the same order and values, the other entries of `data` the same
+/// and in the same order.
+fn removed_only(old: &Node, out: &str, keys: &[&str]) -> bool {
+    let Some((mut want, got)) = data_read_back(old, out) else {
         return false;
     };
     want.retain(|(k, _)| !keys.contains(&k.as_str()));
@@ -278,31 +286,7 @@ fn lines(text: &str) -> Vec<&str> {
 /// changed: the same top-level keys in the same order, every other entry of `data` the
 /// same and in place, the key where it was or last.
 fn edited_only(old: &Node, out: &str, key: &str, armored: &str) -> bool {
-    let Ok(new) = yaml::parse(out) else {
-        return false;
-    };
-    let (NodeKind::Map(old_top), NodeKind::Map(new_top)) = (&old.kind, &new.kind) else {
-        return false;
-    };
-    let same_top = old_top.len() == new_top.len()
-        && old_top.iter().zip(new_top).all(|(a, b)| {
-            a.key == b.key && (a.key == "data" || a.value.to_json() == b.value.to_json())
-        });
-    if !same_top {
-        return false;
-    }
-    let entries = |n: &Node| -> Option<Vec<(String, serde_json::Value)>> {
-        match &n.get("data")?.kind {
-            NodeKind::Map(entries) => Some(
-                entries
-                    .iter()
-                    .map(|e| (e.key.clone(), e.value.to_json()))
-                    .collect(),
-            ),
-            _ => None,
-        }
-    };
-    let (Some(mut want), Some(got)) = (entries(old), entries(&new)) else {
+    let Some((mut want, got)) = data_read_back(old, out) else {
         return false;
     };
     // What the literal block scalar `entry` writes reads back as.
