@@ -1010,6 +1010,103 @@ fn a_required_field_in_error_does_not_hide_the_merges_problems() {
         .invalid("env.DATABASE_URL: set by the platform for `services: [postgres]`");
 }
 
+/// Regression: a top-level field left out (one each file's schema requires) stopped the
+/// merge, so that what it found wrong in the rest came only on the next run. The field
+/// is stood in for and the merge's checks pass over it: one run gives the missing field
+/// and the merge's problem, and nothing the stand-in would have caused.
+#[test]
+fn a_missing_top_level_field_does_not_hide_the_merges_problems() {
+    let cases = [
+        (
+            APP,
+            "image: registry.example.com/acme/shop:1.4.2\n",
+            "image",
+            "4:1",
+        ),
+        (
+            APP,
+            "processes:\n  web:\n    command: [\"/run\"]           # gunicorn\n    port: 8000\n    health: {path: /healthz}\n  worker:\n    command: [\"/async\"]         # celery worker\n    health: {command: [\"sh\", \"-c\", \"celery -A shop inspect ping -d celery@$HOSTNAME --timeout 10\"]}\n",
+            "processes",
+            "4:1",
+        ),
+        (
+            ALLOC,
+            "repo: https://git.example.com/acme/shop.git\n",
+            "repo",
+            "3:1",
+        ),
+        (ALLOC, "namespace: acme-shop\n", "namespace", "3:1"),
+        (
+            ALLOC,
+            "processes:\n  web: {replicas: 2, plan: small}\n  worker: {replicas: 1, cpu: 500m, memory: 1Gi}\n",
+            "processes",
+            "3:1",
+        ),
+        (
+            PLATFORM,
+            "images:\n  nginx: docker.io/nginxinc/nginx-unprivileged:1.27.3\n  redis: docker.io/library/redis:7.4.1\n  wait: docker.io/library/postgres:17.2-alpine\n",
+            "images",
+            "3:1",
+        ),
+        (
+            PLATFORM,
+            "policy:\n  registries: [\"registry.example.com/*\"]\n  sidecarResources: {cpu: 50m, memory: 64Mi}\n",
+            "policy",
+            "3:1",
+        ),
+        (
+            PLATFORM,
+            "plans:\n  small: {cpu: 250m, memory: 512Mi}\n  medium: {cpu: \"1\", memory: 2Gi}\n",
+            "plans",
+            "3:1",
+        ),
+    ];
+    for (file, text, field, at) in cases {
+        let mut s = django();
+        s.edit(file, text, "");
+        s.edit(
+            APP,
+            "  GUNICORN_WORKERS: 3\n",
+            "  GUNICORN_WORKERS: 3\n  DATABASE_URL: x\n",
+        );
+        let r = s.render();
+        r.invalid(&format!(
+            "{file}:{at}: error: {field}: missing required field `{field}`"
+        ))
+        .invalid("env.DATABASE_URL: set by the platform for `services: [postgres]`");
+        assert!(
+            r.stderr.contains("error: 2 problems in the inputs"),
+            "{file} without `{field}`: only the two problems are wanted:\n{}",
+            r.stderr
+        );
+    }
+}
+
+/// As above, for top-level fields of the wrong kind, in all three files at once.
+#[test]
+fn top_level_fields_of_the_wrong_kind_do_not_hide_the_merges_problems() {
+    let mut s = django();
+    s.edit(
+        APP,
+        "image: registry.example.com/acme/shop:1.4.2",
+        "image: [a]",
+    );
+    s.edit(
+        APP,
+        "  GUNICORN_WORKERS: 3\n",
+        "  GUNICORN_WORKERS: 3\n  DATABASE_URL: x\n",
+    );
+    s.edit(ALLOC, "namespace: acme-shop", "namespace: {}");
+    s.edit(PLATFORM, "policy:\n", "policy: 3\nretired:\n");
+    let r = s.render();
+    r.invalid("app/dovetail.yaml:6:1: error: image: expected a string, found a list")
+        .invalid("app/dovetail.yaml:22:3: error: env.DATABASE_URL: set by the platform")
+        .invalid("operator/tenants/acme/shop.yaml:6:1: error: namespace: expected a string")
+        .invalid("operator/platform.yaml:13:9: error: policy: expected a mapping")
+        .invalid("operator/platform.yaml:14:1: error: retired: unknown field")
+        .invalid("error: 5 problems in the inputs");
+}
+
 /// Regression: a `services` list in error was left out, and the allocation's restore was
 /// then refused for an app that "uses no database".
 #[test]

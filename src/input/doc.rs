@@ -160,8 +160,8 @@ fn unappliable_in(text: &str, pos: Pos, path: &Path, shown: &str, diags: &mut Di
 /// Checks `doc` against its schema and returns its typed form. A document with errors
 /// (its own, or ownership's before it) is typed without the fields in error, so that
 /// every later check still runs on the rest of it; what comes back then is for finding
-/// more problems, never for rendering (the errors are in `diags`). `None` when even
-/// that cannot be typed (a required field missing, say).
+/// more problems, never for rendering (the errors are in `diags`); a top-level field it
+/// lacks is stood in for. `None` when even that cannot be typed.
 pub fn typed<T: DeserializeOwned>(
     kind: SchemaKind,
     doc: &Doc,
@@ -176,12 +176,31 @@ pub fn typed<T: DeserializeOwned>(
         // A field left out may be one its parent needs (`mount` of a `files` entry):
         // leave the parent out too, until what is left types, so that the checks after
         // this one still run and report their problems with this one's. The parent's
-        // absence is the reported error's (see `merge`'s `dropped`).
+        // absence is the reported error's (see `merge`'s `dropped`). A top-level field
+        // has no parent to leave out: one the model needs, missing or in error, gets a
+        // stand-in instead, which the merge's checks pass over as they do any field in
+        // error.
+        let in_error: Vec<&str> = diags
+            .error_paths_in(&doc.file)
+            .filter_map(|p| match p.0.first() {
+                Some(yaml::Seg::Key(top)) => Some(top.as_str()),
+                _ => None,
+            })
+            .collect();
         for _ in 0..MAX_PRUNES {
             match serde_path_to_error::deserialize(&value) {
                 Ok(t) => return Some(t),
                 Err(e) => {
-                    if !prune(&mut value, &yaml::Path::parse(&e.path().to_string())) {
+                    let at = match e.path().to_string().as_str() {
+                        "." => yaml::Path::root(),
+                        dotted => yaml::Path::parse(dotted),
+                    };
+                    let inner = e.inner().to_string();
+                    let done = match stand_in_for(&at, &inner, &in_error) {
+                        Some(field) => stand_in(&mut value, &field),
+                        None => prune(&mut value, &at),
+                    };
+                    if !done {
                         return None;
                     }
                 }
@@ -235,20 +254,80 @@ fn prune(value: &mut serde_json::Value, path: &yaml::Path) -> bool {
     let Some(last_key) = path.0.iter().rposition(|s| matches!(s, yaml::Seg::Key(_))) else {
         return false;
     };
-    let mut node = value;
-    for seg in &path.0[..last_key] {
-        let next = match seg {
-            yaml::Seg::Key(k) => node.get_mut(k.as_str()),
-            yaml::Seg::Index(i) => node.get_mut(*i),
-        };
-        let Some(next) = next else { return false };
-        node = next;
-    }
+    let Some(node) = node_at(value, &path.0[..last_key]) else {
+        return false;
+    };
     match (node, &path.0[last_key]) {
         (serde_json::Value::Object(map), yaml::Seg::Key(k)) => {
             map.shift_remove(k.as_str()).is_some()
         }
         _ => false,
+    }
+}
+
+/// The node of `value` at `segs`, if there is one.
+fn node_at<'v>(
+    value: &'v mut serde_json::Value,
+    segs: &[yaml::Seg],
+) -> Option<&'v mut serde_json::Value> {
+    segs.iter().try_fold(value, |node, seg| match seg {
+        yaml::Seg::Key(k) => node.get_mut(k.as_str()),
+        yaml::Seg::Index(i) => node.get_mut(*i),
+    })
+}
+
+/// The field serde's error `inner` at `at` is about, when it is one of the top-level
+/// fields `in_error` (or inside one): a field a stand-in is wanted for.
+fn stand_in_for(at: &yaml::Path, inner: &str, in_error: &[&str]) -> Option<yaml::Path> {
+    let field = match missing_field(inner) {
+        Some(name) => at.key(name),
+        None => at.clone(),
+    };
+    match field.0.first() {
+        Some(yaml::Seg::Key(top)) if in_error.contains(&top.as_str()) => Some(field),
+        _ => None,
+    }
+}
+
+/// The field named by serde's "missing field `name`".
+fn missing_field(inner: &str) -> Option<&str> {
+    inner
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name)
+}
+
+/// The values a stand-in is tried as, in turn, until the model takes one: whatever
+/// kind of value the field is, one of them is its emptiest.
+fn stand_ins() -> [serde_json::Value; 5] {
+    [
+        serde_json::Value::String(String::new()),
+        serde_json::Value::Object(serde_json::Map::new()),
+        serde_json::Value::Array(Vec::new()),
+        serde_json::Value::from(0),
+        serde_json::Value::Bool(false),
+    ]
+}
+
+/// Puts a stand-in at `field` (a top-level field in error, or under one): missing, the first of
+/// [`stand_ins`]; there, the next one. Whether it put one.
+fn stand_in(value: &mut serde_json::Value, field: &yaml::Path) -> bool {
+    let Some((yaml::Seg::Key(name), parent)) = field.0.split_last() else {
+        return false;
+    };
+    let Some(serde_json::Value::Object(map)) = node_at(value, parent) else {
+        return false;
+    };
+    let next = match map.get(name.as_str()) {
+        None => stand_ins().into_iter().next(),
+        Some(current) => stand_ins().into_iter().skip_while(|v| v != current).nth(1),
+    };
+    match next {
+        Some(v) => {
+            map.insert(name.clone(), v);
+            true
+        }
+        None => false,
     }
 }
 

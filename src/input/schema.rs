@@ -285,6 +285,13 @@ fn describe(
                 format!("missing required field `{name}`"),
             );
             diag.field = path.key(name).to_string();
+            // A missing top-level field is this error's, as a field in error is: it is
+            // stood in for when the document is typed (see `doc::typed`), and the
+            // merge's checks pass over it. Below the root the parent stays the path,
+            // being what is left out.
+            if path.0.is_empty() {
+                diag.path = path.key(name);
+            }
             diag.hint = Some(format!(
                 "add `{name}:` (`dovetail schema {}` shows what it takes)",
                 at.kind.name()

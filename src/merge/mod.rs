@@ -94,8 +94,9 @@ impl Ctx<'_> {
     /// Whether the field at `path` of `doc`, one inside it or one around it, had an
     /// error when it was loaded: it was left out of the typed input, so a check that
     /// needs it would see it missing and blame its absence (`add port:` under a port
-    /// that is only misspelt), repeating that error with the wrong fix. An error at the
-    /// root (a missing top-level field, a file-level problem) drops no field of it.
+    /// that is only misspelt), repeating that error with the wrong fix. A missing
+    /// top-level field is dropped too: the typed input holds a stand-in for it (see
+    /// `doc::typed`). A file-level problem drops no field.
     fn dropped(&self, doc: &Doc, path: &Path) -> bool {
         self.inputs
             .prior
@@ -522,6 +523,10 @@ fn check_resources(cx: &mut Ctx<'_>, r: &Resources, at: &Path, platform: bool) {
 
 /// Images must carry a tag or digest and match the platform's registry patterns.
 fn check_image(cx: &mut Ctx<'_>, image: &str, at: &Path) {
+    // A missing `image:` is the schema's error; the stand-in it types with names none.
+    if cx.app_dropped(at) {
+        return;
+    }
     let last = image.rsplit('/').next().unwrap_or(image);
     if !last.contains(':') && !last.contains('@') {
         cx.app_err(
@@ -532,7 +537,7 @@ fn check_image(cx: &mut Ctx<'_>, image: &str, at: &Path) {
         );
     }
     let patterns = &cx.inputs.platform.policy.registries;
-    if !patterns.iter().any(|p| glob(p, image)) {
+    if !patterns.iter().any(|p| glob(p, image)) && !cx.platform_dropped("policy.registries") {
         let file = cx.inputs.platform_doc.file.clone();
         cx.app_err(
             Code::RegistryNotAllowed,
