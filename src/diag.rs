@@ -335,6 +335,20 @@ impl Diagnostics {
             .map(|d| &d.path)
     }
 
+    /// Whether the field at `path` of `file`, one inside it or one around it, had an
+    /// error: it was left out of the file's typed form, or stood in for (see
+    /// `doc::typed`), so a check that reads it must pass over it rather than blame its
+    /// absence with the wrong fix. A file-level problem drops no field.
+    pub fn dropped(&self, file: &str, path: &Path) -> bool {
+        self.error_paths_in(file).any(|p| covers(p, path))
+    }
+
+    /// The fields of `file` in error, kept apart from these diagnostics: what a check
+    /// run later, elsewhere (the fleet's, on each allocation) asks [`Dropped::covers`].
+    pub fn dropped_in(&self, file: &str) -> Dropped {
+        Dropped(self.error_paths_in(file).cloned().collect())
+    }
+
     /// Whether a problem was already recorded for `field` of `file`.
     pub fn has_field(&self, file: &str, field: &str) -> bool {
         self.fields.contains(&(file.to_owned(), field.to_owned()))
@@ -421,6 +435,25 @@ impl Diagnostic {
         self.severity = Severity::Warning;
         self
     }
+}
+
+/// The fields of one file that had an error (see [`Diagnostics::dropped`]).
+#[derive(Debug, Clone, Default)]
+pub struct Dropped(Vec<Path>);
+
+impl Dropped {
+    /// Whether the field at `dotted` (`plans.small`), one inside it or one around it,
+    /// had an error.
+    pub fn covers(&self, dotted: &str) -> bool {
+        let path = Path::parse(dotted);
+        self.0.iter().any(|p| covers(p, &path))
+    }
+}
+
+/// Whether an error at `error` drops the field at `path`: it is that field, inside it,
+/// or around it (but not the whole file).
+fn covers(error: &Path, path: &Path) -> bool {
+    error.0.starts_with(&path.0) || (!error.0.is_empty() && path.0.starts_with(&error.0))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use crate::Error;
 use crate::argocd::{ArgoEnv, ArgoError, normalize_path, same_repo};
-use crate::diag::{Code, Diagnostic, Diagnostics, Doc};
+use crate::diag::{Code, Diagnostic, Diagnostics, Doc, Dropped};
 use crate::emit::explain::SourceDocs;
 use crate::emit::report::Reporter;
 use crate::git::worktree::WorkTree;
@@ -19,7 +19,7 @@ use crate::input::operator::{AllocationError, Member, OperatorRepo, PLATFORM_FIL
 use crate::input::ownership::Owners;
 use crate::input::schema::SchemaKind;
 use crate::input::tree::{DirTree, GitTree, MemTree, Tree};
-use crate::input::yaml::Pos;
+use crate::input::yaml::{self, Pos};
 use crate::merge::{self, Resolved};
 
 /// Sources that cannot be read as they were given.
@@ -180,14 +180,17 @@ fn merge_once(
     });
     diags.extend(more);
     // Where the app runs changes nothing in its objects, but a cluster the platform does
-    // not declare is the allocation's mistake wherever it is read.
-    check_cluster(
-        &platform,
-        &platform_doc.file,
-        &allocation,
-        &alloc_doc,
-        &mut diags,
-    );
+    // not declare is the allocation's mistake wherever it is read (unless the
+    // platform's `clusters` is in error, and which it declares unknown).
+    if !diags.dropped(&platform_doc.file, &yaml::Path::root().key("clusters")) {
+        check_cluster(
+            &platform,
+            &platform_doc.file,
+            &allocation,
+            &alloc_doc,
+            &mut diags,
+        );
+    }
     let resolved = resolved.filter(|_| !diags.has_errors());
     if let Some(r) = &resolved {
         check_resolved(r, &app.doc, &mut diags);
@@ -281,12 +284,21 @@ pub fn fleet(
         // Argo CD's namespace, where the fleet's Application is (or the one it deploys
         // to); none when the fleet is checked by hand.
         let argocd = sources.argocd.as_ref().and_then(ArgoEnv::argocd_namespace);
-        let check = |p: &Platform, a: &Allocation, doc: &Doc, diags: &mut Diagnostics| {
+        let check = |p: &Platform,
+                     dropped: &Dropped,
+                     a: &Allocation,
+                     doc: &Doc,
+                     diags: &mut Diagnostics| {
             merge::sizes::check_allocation(p, a, doc, diags);
+            merge::sizes::check_processes(p, &platform_file, dropped, a, doc, diags);
             merge::check_namespace(p, a, doc, diags, argocd);
             merge::check_init_allocation(a, doc, diags);
-            merge::database::check_restore(p, a, doc, diags);
-            check_cluster(p, &platform_file, a, doc, diags);
+            let database_dropped = dropped.covers("database");
+            merge::database::check_restore(p, database_dropped, a, doc, diags);
+            // Which clusters a platform with `clusters` in error declares is unknown.
+            if !dropped.covers("clusters") {
+                check_cluster(p, &platform_file, a, doc, diags);
+            }
         };
         let (platform, members) = OperatorRepo::new(&tree).fleet(keep, &check, &mut diags);
         trusted(&tree)?;

@@ -1259,3 +1259,75 @@ fn a_value_in_error_hides_only_what_it_could_have_allowed() {
     assert!(!r.stderr.contains("no plan"), "{}", r.stderr);
     assert!(r.stderr.contains("error: 1 problem "), "{}", r.stderr);
 }
+
+/// Regression: `validate --operator` passed sizes that every render of the app then
+/// refused (a plan the platform lacks, a size of zero, an entry sized by neither a plan
+/// nor cpu and memory): the operator's CI let them through to every refresh of the app.
+#[test]
+fn validate_operator_refuses_the_sizes_the_apps_render_refuses() {
+    let mut s = django();
+    s.edit(ALLOC, "plan: small}", "plan: large}");
+    s.edit(ALLOC, "cpu: 500m", "cpu: \"0\"");
+    s.edit(
+        ALLOC,
+        "processes:\n",
+        "processes:\n  \"*\": {replicas: 1}\n",
+    );
+    let large = "operator/tenants/acme/shop.yaml:10:28: error: processes.web.plan: no plan `large` in operator/platform.yaml; use one of: medium, small";
+    let zero = "operator/tenants/acme/shop.yaml:11:30: error: processes.worker.cpu: `0` is zero";
+    s.validate_operator(Format::Text)
+        .invalid(large)
+        .invalid(zero)
+        .invalid("operator/tenants/acme/shop.yaml:9:3: error: processes.*: neither a plan nor both cpu and memory")
+        .invalid("error: 3 problems in the inputs");
+    // The app has no process under `*`: its render sizes only the other two.
+    s.render()
+        .invalid(large)
+        .invalid(zero)
+        .invalid("error: 2 problems in the inputs");
+}
+
+/// Regression: a platform field in error (`clusters: 3`) was read as empty, and every
+/// allocation naming a cluster was then blamed for it ("no cluster `eu-2`"), one
+/// error per tenant with the wrong fix; so were allocations naming a plan when `plans`
+/// was in error, or restoring a database when `database` was.
+#[test]
+fn platform_fields_in_error_are_not_blamed_on_each_allocation() {
+    let mut s = django();
+    s.edit(
+        PLATFORM,
+        "plans:\n  small: {cpu: 250m, memory: 512Mi}\n  medium: {cpu: \"1\", memory: 2Gi}\n",
+        "plans: 3\nclusters: 3\n",
+    );
+    s.edit(
+        PLATFORM,
+        "database: {provider: cnpg, instances: 1}",
+        "database: {provider: cnpg, instances: 1, backup: 3}",
+    );
+    s.append(
+        ALLOC,
+        "cluster: eu-2\nrestore: {database: {from: backup}}\n",
+    );
+    s.edit(
+        ALLOC,
+        "database: {size: 10Gi}",
+        "database: {size: 10Gi, generation: 2}",
+    );
+    let expected = [
+        "operator/platform.yaml:12:",
+        "operator/platform.yaml:16:8: error: plans: expected a mapping",
+        "operator/platform.yaml:17:11: error: clusters: expected a mapping",
+        "error: 3 problems in the inputs",
+    ];
+    for r in [s.validate_operator(Format::Text), s.render()] {
+        for line in expected {
+            r.invalid(line);
+        }
+    }
+    // What the allocation alone gets wrong is still reported.
+    s.edit(ALLOC, ", generation: 2}", "}");
+    for r in [s.validate_operator(Format::Text), s.render()] {
+        r.invalid("error: storage.database.generation: the restored database archives to a new backup generation")
+            .invalid("error: 4 problems in the inputs");
+    }
+}

@@ -8,7 +8,7 @@ use crate::argocd::{
     IN_CLUSTER_NAME, cluster_fleet_name, cluster_server, declared_clusters, normalize_path,
     same_repo,
 };
-use crate::diag::{Code, Diagnostic, Diagnostics, Doc};
+use crate::diag::{Code, Diagnostic, Diagnostics, Doc, Dropped};
 use crate::input::doc::{parse_doc, read_doc, read_yaml_bytes, typed};
 use crate::input::model::{Allocation, Identity, Platform};
 use crate::input::ownership::Owners;
@@ -110,6 +110,11 @@ pub fn check_cluster(
         .hint(hint),
     );
 }
+
+/// The fleet's checks of one allocation on its own, given the platform and the fields
+/// of `platform.yaml` in error (which a check must not blame on the allocation).
+pub type FleetCheck<'a> =
+    dyn Fn(&Platform, &Dropped, &Allocation, &Doc, &mut Diagnostics) + Sync + 'a;
 
 /// Why no single allocation could be chosen.
 #[derive(Debug, thiserror::Error)]
@@ -543,17 +548,21 @@ impl<'t> OperatorRepo<'t> {
     }
 
     /// The platform and every allocation, checked one by one (by `check` too, with the
-    /// platform: the merge's checks of an allocation on its own) and against each other
+    /// platform and its fields in error: the merge's checks of an allocation on its
+    /// own) and against each other
     /// (one namespace or one Application name claimed twice). Allocations are read in
     /// rounds of [`FLEET_ROUND`] and checked in parallel; only their typed form is kept,
     /// and only when `keep` asks for it (the fleet renders from it, `validate` does not).
     pub fn fleet(
         &self,
         keep: bool,
-        check: &(dyn Fn(&Platform, &Allocation, &Doc, &mut Diagnostics) + Sync),
+        check: &FleetCheck<'_>,
         diags: &mut Diagnostics,
     ) -> (Option<Platform>, Vec<Member>) {
-        let platform = self.platform(diags).map(|(_, p)| p);
+        let platform = self.platform(diags).map(|(doc, p)| {
+            let dropped = diags.dropped_in(&doc.file);
+            (p, dropped)
+        });
         let mut members = Vec::new();
         let mut namespaces: HashMap<String, String> = HashMap::new();
         let mut names: HashMap<String, String> = HashMap::new();
@@ -563,7 +572,7 @@ impl<'t> OperatorRepo<'t> {
         let platform_file = self.tree.shown(PLATFORM_FILE);
         for cluster in platform
             .iter()
-            .flat_map(|p| p.clusters.keys())
+            .flat_map(|(p, _)| p.clusters.keys())
             .filter(|c| *c != IN_CLUSTER_NAME)
         {
             names.insert(
@@ -681,7 +690,7 @@ impl<'t> OperatorRepo<'t> {
             }
         }
         domains.check_wildcards(diags);
-        (platform, members)
+        (platform.map(|(p, _)| p), members)
     }
 
     fn read_one(&self, tenant: &str, app: &str) -> Unread {
@@ -839,8 +848,8 @@ struct Checked {
 
 fn check_one(
     unread: &Unread,
-    platform: Option<&Platform>,
-    check: &(dyn Fn(&Platform, &Allocation, &Doc, &mut Diagnostics) + Sync),
+    platform: Option<&(Platform, Dropped)>,
+    check: &FleetCheck<'_>,
 ) -> Checked {
     let mut d = unread.diags.clone();
     let allocation = unread.bytes.clone().and_then(|b| {
@@ -849,8 +858,8 @@ fn check_one(
         if d.has_errors_in(&doc.file) {
             return None;
         }
-        if let Some(platform) = platform {
-            check(platform, &allocation, &doc, &mut d);
+        if let Some((platform, dropped)) = platform {
+            check(platform, dropped, &allocation, &doc, &mut d);
         }
         Some((allocation, doc))
     });

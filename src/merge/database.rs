@@ -47,8 +47,14 @@ pub struct RestoreProblem {
 }
 
 /// Why an allocation's `restore` cannot run, from the operator repo alone (so that
-/// `validate --operator` refuses it before any app is rendered).
-pub fn restore_problems(platform: &Platform, a: &Allocation) -> Vec<RestoreProblem> {
+/// `validate --operator` refuses it before any app is rendered). With the platform's
+/// `database` in error (`platform_dropped`), only the allocation's own problems: what
+/// the platform would say is unknown.
+pub fn restore_problems(
+    platform: &Platform,
+    a: &Allocation,
+    platform_dropped: bool,
+) -> Vec<RestoreProblem> {
     let Some(restore) = &a.restore else {
         return Vec::new();
     };
@@ -59,20 +65,23 @@ pub fn restore_problems(platform: &Platform, a: &Allocation) -> Vec<RestoreProbl
         hint: hint.to_owned(),
     };
     let RestoreSource::Backup = restore.database.from;
-    let Some(db) = &platform.database else {
-        return vec![problem(
-            at.key("from"),
-            "the restore reads the app's database backups, and platform.yaml sets no `database:`"
-                .to_owned(),
-            "remove `restore`, or configure CloudNativePG databases with `database.backup`",
-        )];
-    };
-    if db.provider != DatabaseProvider::Cnpg {
-        return vec![problem(
-            at.key("from"),
-            "the restore bootstraps a CloudNativePG database, and the platform's databases are external".to_owned(),
-            "restore the external database with its provider's tools, and remove `restore`",
-        )];
+    let db = platform.database.as_ref().filter(|_| !platform_dropped);
+    if !platform_dropped {
+        let Some(db) = db else {
+            return vec![problem(
+                at.key("from"),
+                "the restore reads the app's database backups, and platform.yaml sets no `database:`"
+                    .to_owned(),
+                "remove `restore`, or configure CloudNativePG databases with `database.backup`",
+            )];
+        };
+        if db.provider != DatabaseProvider::Cnpg {
+            return vec![problem(
+                at.key("from"),
+                "the restore bootstraps a CloudNativePG database, and the platform's databases are external".to_owned(),
+                "restore the external database with its provider's tools, and remove `restore`",
+            )];
+        }
     }
     let Some(given) = &a.storage.database else {
         return vec![problem(
@@ -83,7 +92,7 @@ pub fn restore_problems(platform: &Platform, a: &Allocation) -> Vec<RestoreProbl
         )];
     };
     let mut out = Vec::new();
-    if db.backup.is_none() {
+    if db.is_some_and(|db| db.backup.is_none()) {
         out.push(problem(
             at.key("from"),
             "the restore reads the app's backups, and platform.yaml configures none (`database.backup`)".to_owned(),
@@ -114,8 +123,14 @@ pub fn restore_problems(platform: &Platform, a: &Allocation) -> Vec<RestoreProbl
 }
 
 /// The restore checks of [`restore_problems`] as diagnostics of the allocation file.
-pub fn check_restore(platform: &Platform, a: &Allocation, doc: &Doc, diags: &mut Diagnostics) {
-    for p in restore_problems(platform, a) {
+pub fn check_restore(
+    platform: &Platform,
+    platform_dropped: bool,
+    a: &Allocation,
+    doc: &Doc,
+    diags: &mut Diagnostics,
+) {
+    for p in restore_problems(platform, a, platform_dropped) {
         diags.push(
             doc.value_error(Code::RestoreImpossible, &p.path, p.message)
                 .hint(p.hint),
@@ -178,7 +193,7 @@ pub(super) fn resolve_database(cx: &mut Ctx<'_>) -> Option<ResolvedDatabase> {
             "give more than zero",
         );
     }
-    let problems = restore_problems(platform, alloc);
+    let problems = restore_problems(platform, alloc, cx.platform_dropped("database"));
     let restorable = problems.is_empty();
     for p in problems {
         cx.alloc_err(Code::RestoreImpossible, &p.path, p.message, &p.hint);

@@ -32,7 +32,6 @@ use crate::input::model::{
     Allocation, Identity, InitMode, Platform, ProcessAllocation, Resources, Service, ServiceType,
 };
 use crate::input::yaml::Path;
-use crate::quantity::Quantity;
 
 pub use network::check_namespace;
 pub use resolved::*;
@@ -91,17 +90,12 @@ impl Ctx<'_> {
     fn alloc_file(&self) -> &str {
         &self.inputs.allocation_doc.file
     }
-    /// Whether the field at `path` of `doc`, one inside it or one around it, had an
-    /// error when it was loaded: it was left out of the typed input, so a check that
-    /// needs it would see it missing and blame its absence (`add port:` under a port
-    /// that is only misspelt), repeating that error with the wrong fix. A missing
-    /// top-level field is dropped too: the typed input holds a stand-in for it (see
-    /// `doc::typed`). A file-level problem drops no field.
+    /// Whether the field at `path` of `doc` had an error when it was loaded (see
+    /// [`Diagnostics::dropped`]): a check that needs it would see it missing, or see
+    /// its stand-in, and blame its absence (`add port:` under a port that is only
+    /// misspelt), repeating that error with the wrong fix.
     fn dropped(&self, doc: &Doc, path: &Path) -> bool {
-        self.inputs
-            .prior
-            .error_paths_in(&doc.file)
-            .any(|p| p.0.starts_with(&path.0) || (!p.0.is_empty() && path.0.starts_with(&p.0)))
+        self.inputs.prior.dropped(&doc.file, path)
     }
     /// [`Ctx::dropped`] for the allocation, at a dotted path (`storage.database`).
     fn alloc_dropped(&self, dotted: &str) -> bool {
@@ -401,11 +395,10 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
     storage::check_single_attach(&mut cx, static_files.as_ref(), &processes, init.as_ref());
     services::check_wait_for(&mut cx);
     let sidecar_resources = platform.sidecar_resources();
-    check_resources(
+    check_platform_resources(
         &mut cx,
         &sidecar_resources,
         &Path::parse("policy.sidecarResources"),
-        true,
     );
 
     if cx.diags.has_errors() {
@@ -444,80 +437,42 @@ fn alloc_path_for(alloc: &Allocation, name: &str) -> Path {
 
 /// CPU and memory for a process: explicit values over the named plan.
 fn resources_for(cx: &mut Ctx<'_>, pa: &ProcessAllocation, at: &Path) -> Resources {
-    let sized = cx.inputs.platform.process_resources(pa);
-    if let Some(p) = sized.unknown_plan.as_ref().filter(|p| {
-        let at = Path::root().key("plans").key(p);
-        !cx.dropped(cx.inputs.platform_doc, &at)
-    }) {
-        let known: Vec<&str> = cx
-            .inputs
-            .platform
-            .plans
-            .keys()
-            .map(String::as_str)
-            .collect();
-        let platform_file = cx.inputs.platform_doc.file.clone();
-        cx.alloc_err(
-            Code::UnknownPlan,
-            &at.key("plan"),
-            format!("no plan `{p}` in {platform_file}"),
-            &format!("use one of: {}", known.join(", ")),
-        );
-    }
-    if let (Some(cpu), Some(memory)) = (sized.cpu, sized.memory) {
-        let r = Resources {
-            cpu,
-            memory,
-            ephemeral_storage: Some(sized.ephemeral_storage),
-        };
-        check_resources(cx, &r, at, false);
-        r
-    } else {
-        // A cpu or memory in error was left out: its own error says what is wrong.
-        let dropped = ["cpu", "memory", "plan"]
-            .iter()
-            .any(|k| cx.dropped(cx.inputs.allocation_doc, &at.key(k)));
-        if pa.plan.is_none() && !dropped {
-            cx.alloc_err(
-                Code::BadSize,
-                at,
-                "neither a plan nor both cpu and memory",
-                "add `plan:` or `cpu:` and `memory:`",
-            );
+    let platform_doc = cx.inputs.platform_doc;
+    let plan_dropped = |p: &str| cx.dropped(platform_doc, &Path::root().key("plans").key(p));
+    let (sized, problems) = sizes::process_size(
+        cx.inputs.platform,
+        &platform_doc.file,
+        pa,
+        at,
+        &plan_dropped,
+    );
+    // A cpu, memory or plan in error was left out: its own error says what is wrong.
+    let unsized_dropped = ["cpu", "memory", "plan"]
+        .iter()
+        .any(|k| cx.dropped(cx.inputs.allocation_doc, &at.key(k)));
+    for p in problems {
+        if p.path == *at && unsized_dropped {
+            continue;
         }
-        Resources {
-            cpu: "0".into(),
-            memory: "0".into(),
-            ephemeral_storage: Some("0".into()),
-        }
+        cx.alloc_err(p.code, &p.path, p.message, &p.hint);
     }
+    sized.unwrap_or_else(|| Resources {
+        cpu: "0".into(),
+        memory: "0".into(),
+        ephemeral_storage: Some("0".into()),
+    })
 }
 
-fn check_resources(cx: &mut Ctx<'_>, r: &Resources, at: &Path, platform: bool) {
-    let ephemeral = r.ephemeral_storage.clone().unwrap_or_default();
-    for (field, value) in [
-        ("cpu", &r.cpu),
-        ("memory", &r.memory),
-        ("ephemeralStorage", &ephemeral),
-    ] {
-        if Quantity::parse(value).is_some_and(Quantity::is_zero) {
-            let message = format!("`{value}` is zero");
-            if platform {
-                cx.platform_err(
-                    Code::BadSize,
-                    &at.key(field),
-                    message,
-                    "give more than zero",
-                );
-            } else {
-                cx.alloc_err(
-                    Code::BadSize,
-                    &at.key(field),
-                    message,
-                    "give more than zero",
-                );
-            }
-        }
+/// The platform's own sizes (`policy.sidecarResources`) may not be zero.
+fn check_platform_resources(cx: &mut Ctx<'_>, r: &Resources, at: &Path) {
+    for (field, value) in sizes::zeros(r) {
+        let message = format!("`{value}` is zero");
+        cx.platform_err(
+            Code::BadSize,
+            &at.key(field),
+            message,
+            "give more than zero",
+        );
     }
 }
 

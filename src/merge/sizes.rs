@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::diag::{Code, Diagnostics, Doc};
-use crate::input::model::{Allocation, Platform, ServiceType};
+use crate::diag::{Code, Diagnostics, Doc, Dropped};
+use crate::input::model::{Allocation, Platform, ProcessAllocation, Resources, ServiceType};
 use crate::input::yaml::Path;
 use crate::quantity::Quantity;
 
@@ -70,6 +70,102 @@ pub fn quota_shortfalls(
         Quantity::bytes_text,
     );
     out
+}
+
+/// One thing wrong with the size an allocation gives a process.
+pub struct SizeProblem {
+    /// What kind of problem.
+    pub code: Code,
+    /// The field, in the allocation.
+    pub path: Path,
+    /// What is wrong.
+    pub message: String,
+    /// What to do.
+    pub hint: String,
+}
+
+/// The CPU, memory and local storage the allocation's process entry `pa` (at `at`,
+/// `processes.web`) gives, by [`Platform::process_resources`], and what is wrong with
+/// them from the operator repo alone: a plan `platform_file` lacks (unless
+/// `plan_dropped` says that plan was in error), neither a plan nor both cpu and memory,
+/// a size of zero. No size without both cpu and memory.
+pub fn process_size(
+    platform: &Platform,
+    platform_file: &str,
+    pa: &ProcessAllocation,
+    at: &Path,
+    plan_dropped: &dyn Fn(&str) -> bool,
+) -> (Option<Resources>, Vec<SizeProblem>) {
+    let sized = platform.process_resources(pa);
+    let mut problems = Vec::new();
+    if let Some(p) = sized.unknown_plan.as_ref().filter(|p| !plan_dropped(p)) {
+        let known: Vec<&str> = platform.plans.keys().map(String::as_str).collect();
+        problems.push(SizeProblem {
+            code: Code::UnknownPlan,
+            path: at.key("plan"),
+            message: format!("no plan `{p}` in {platform_file}"),
+            hint: format!("use one of: {}", known.join(", ")),
+        });
+    }
+    let (Some(cpu), Some(memory)) = (sized.cpu, sized.memory) else {
+        if pa.plan.is_none() {
+            problems.push(SizeProblem {
+                code: Code::BadSize,
+                path: at.clone(),
+                message: "neither a plan nor both cpu and memory".to_owned(),
+                hint: "add `plan:` or `cpu:` and `memory:`".to_owned(),
+            });
+        }
+        return (None, problems);
+    };
+    let r = Resources {
+        cpu,
+        memory,
+        ephemeral_storage: Some(sized.ephemeral_storage),
+    };
+    problems.extend(zeros(&r).map(|(field, value)| SizeProblem {
+        code: Code::BadSize,
+        path: at.key(field),
+        message: format!("`{value}` is zero"),
+        hint: "give more than zero".to_owned(),
+    }));
+    (Some(r), problems)
+}
+
+/// The fields of `r` that are zero, with their value.
+pub fn zeros(r: &Resources) -> impl Iterator<Item = (&'static str, &str)> {
+    [
+        ("cpu", r.cpu.as_str()),
+        ("memory", r.memory.as_str()),
+        (
+            "ephemeralStorage",
+            r.ephemeral_storage.as_deref().unwrap_or(""),
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, value)| Quantity::parse(value).is_some_and(Quantity::is_zero))
+}
+
+/// [`process_size`]'s problems of every process entry of the allocation (`"*"` and
+/// `init` too), for the fleet: the app's render checks those of the app's processes as
+/// it sizes them, and `validate --operator` must refuse what that render would. Plans
+/// in error in the platform (`dropped`) are not blamed on the allocation.
+pub fn check_processes(
+    platform: &Platform,
+    platform_file: &str,
+    dropped: &Dropped,
+    a: &Allocation,
+    doc: &Doc,
+    diags: &mut Diagnostics,
+) {
+    let plan_dropped = |p: &str| dropped.covers(&format!("plans.{p}"));
+    for (name, pa) in &a.processes {
+        let at = Path::root().key("processes").key(name);
+        let (_, problems) = process_size(platform, platform_file, pa, &at, &plan_dropped);
+        for p in problems {
+            diags.push(doc.value_error(p.code, &p.path, p.message).hint(p.hint));
+        }
+    }
 }
 
 /// CPU and memory of one pod, or of all pods together.
