@@ -442,11 +442,9 @@ impl Diagnostic {
 pub struct Dropped(Vec<Path>);
 
 impl Dropped {
-    /// Whether the field at `dotted` (`plans.small`), one inside it or one around it,
-    /// had an error.
-    pub fn covers(&self, dotted: &str) -> bool {
-        let path = Path::parse(dotted);
-        self.0.iter().any(|p| covers(p, &path))
+    /// Whether the field at `path`, one inside it or one around it, had an error.
+    pub fn covers(&self, path: &Path) -> bool {
+        self.0.iter().any(|p| covers(p, path))
     }
 }
 

@@ -293,10 +293,10 @@ pub fn fleet(
             merge::sizes::check_processes(p, &platform_file, dropped, a, doc, diags);
             merge::check_namespace(p, a, doc, diags, argocd);
             merge::check_init_allocation(a, doc, diags);
-            let database_dropped = dropped.covers("database");
+            let database_dropped = dropped.covers(&yaml::Path::root().key("database"));
             merge::database::check_restore(p, database_dropped, a, doc, diags);
             // Which clusters a platform with `clusters` in error declares is unknown.
-            if !dropped.covers("clusters") {
+            if !dropped.covers(&yaml::Path::root().key("clusters")) {
                 check_cluster(p, &platform_file, a, doc, diags);
             }
         };

@@ -158,7 +158,7 @@ pub fn check_processes(
     doc: &Doc,
     diags: &mut Diagnostics,
 ) {
-    let plan_dropped = |p: &str| dropped.covers(&format!("plans.{p}"));
+    let plan_dropped = |p: &str| dropped.covers(&Path::root().key("plans").key(p));
     for (name, pa) in &a.processes {
         let at = Path::root().key("processes").key(name);
         let (_, problems) = process_size(platform, platform_file, pa, &at, &plan_dropped);
