@@ -154,6 +154,13 @@ fn merge_once(
         "app",
         reporter,
     )?;
+    // In Argo CD the working directory is the app's path in its repo: name its files by
+    // their path in the repo, as the customer finds them (and as the operator repo's
+    // are named), not as if each repo held one app at its root.
+    let app_tree = match (app_tree, argocd_app_path(sources)) {
+        (Tree::Dir(dir), Some(path)) => Tree::Dir(dir.shown_as(std::path::Path::new(&path))),
+        (tree, _) => tree,
+    };
     let app = app::load(&app_tree, &owners, &mut diags);
     trusted(&app_tree)?;
     drop(app_tree);
@@ -304,6 +311,12 @@ pub fn fleet(
         trusted(&tree)?;
         Ok((platform, members, diags))
     })
+}
+
+/// The app's path in its repo, in Argo CD mode when it is not the repo's root.
+fn argocd_app_path(sources: &Sources) -> Option<String> {
+    let path = normalize_path(sources.argocd.as_ref()?.source_path.as_deref()?);
+    (!path.is_empty()).then_some(path)
 }
 
 /// Opens an input as a tree: a directory as it is, a git source through the cache at

@@ -406,6 +406,31 @@ fn an_application_name_two_allocations_could_claim_is_refused() {
     );
 }
 
+/// The customer's files are named by their path in the repo (the Application's
+/// `path: deploy`), where the customer finds them: not as if the repo held one app at
+/// its root.
+#[test]
+fn argocd_errors_name_the_customers_files_by_their_path_in_the_repo() {
+    let app = App::new();
+    let dovetail_yaml = app.repo.join("deploy/dovetail.yaml");
+    let text = fs::read_to_string(&dovetail_yaml).unwrap();
+    let text = text.replace(
+        "  GUNICORN_WORKERS: 3\n",
+        "  GUNICORN_WORKERS: 3\n  DATABASE_URL: x\n",
+    );
+    fs::write(&dovetail_yaml, text).unwrap();
+    app.commit("platform variable");
+    let r = app.run(&app.env("acme-shop", REPO));
+    refused(&r, "error: env.DATABASE_URL: set by the platform");
+    assert!(
+        r.stderr
+            .lines()
+            .any(|l| l.starts_with("deploy/dovetail.yaml:22:3: error: env.DATABASE_URL")),
+        "{}",
+        r.stderr
+    );
+}
+
 #[test]
 fn a_customer_repo_cannot_select_fleet_mode() {
     let app = App::new();

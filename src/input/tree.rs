@@ -214,11 +214,11 @@ pub struct DirTree {
 }
 
 impl DirTree {
-    /// Opens `dir` as a tree, named in messages as `shown` (the path inside its repo).
-    pub fn open_as(dir: &Path, shown: &Path) -> std::io::Result<DirTree> {
-        let mut tree = DirTree::open(dir)?;
-        shown.clone_into(&mut tree.given);
-        Ok(tree)
+    /// The same tree, named in messages as `shown` (the path inside its repo).
+    #[must_use]
+    pub fn shown_as(mut self, shown: &Path) -> DirTree {
+        shown.clone_into(&mut self.given);
+        self
     }
 
     /// Opens `dir` as a tree; fails when it is missing or not a directory.
