@@ -1331,3 +1331,16 @@ fn platform_fields_in_error_are_not_blamed_on_each_allocation() {
             .invalid("error: 4 problems in the inputs");
     }
 }
+
+/// Regression: a nested field in error (`redis.memory` below what a container needs)
+/// was stood in for like a missing top-level field, and the merge then checked the
+/// stand-in: an empty value "is less than Redis needs to start", a second error.
+#[test]
+fn a_nested_field_in_error_is_reported_once_not_checked_as_empty() {
+    let mut s = django();
+    s.edit(ALLOC, "redis: {memory: 256Mi}", "redis: {memory: 1Mi}");
+    let r = s.render();
+    r.invalid("operator/tenants/acme/shop.yaml:14:17: error: redis.memory: `1Mi` is less than the 6Mi a container needs")
+        .invalid("error: 1 problem in the inputs");
+    assert!(!r.stderr.contains("``"), "{}", r.stderr);
+}

@@ -180,10 +180,13 @@ pub fn typed<T: DeserializeOwned>(
         // has no parent to leave out: one the model needs, missing or in error, gets a
         // stand-in instead, which the merge's checks pass over as they do any field in
         // error.
+        // Only a top-level field that is itself in error: one with an error inside it
+        // (`redis.memory`) is left out as any other parent is, its error saying why,
+        // and a stand-in there would be checked as if it were a value the file gave.
         let in_error: Vec<&str> = diags
             .error_paths_in(&doc.file)
-            .filter_map(|p| match p.0.first() {
-                Some(yaml::Seg::Key(top)) => Some(top.as_str()),
+            .filter_map(|p| match p.0.as_slice() {
+                [yaml::Seg::Key(top)] => Some(top.as_str()),
                 _ => None,
             })
             .collect();
