@@ -653,6 +653,37 @@ fn a_value_pasted_unencrypted_is_never_shown_in_yaml_errors() {
     }
 }
 
+/// Regression: an alias copies its anchor's text where it stands, and as a key
+/// (`*v : x`) a value pasted in unencrypted was named back: "data.Zq9… is not a secret
+/// name". A secrets file may not use aliases at all.
+#[test]
+fn an_alias_in_the_secrets_file_is_refused_without_its_text() {
+    let k = setup();
+    for text in [
+        "  SECRET_KEY: &v Zq9secret-pasted\n  *v : x\n",
+        "  SECRET_KEY: &v Zq9secret-pasted\n  OTHER: *v\n",
+    ] {
+        k.s.write(
+            "app/secrets.yaml",
+            &format!("apiVersion: dovetail/v1\nkind: Secrets\ndata:\n{text}"),
+        );
+        for format in ["text", "json", "github"] {
+            let r = k.s.run("validate", &["--format", format]);
+            assert_eq!(r.code, 1, "{}", r.stderr);
+            let shown = format!("{}{}", r.stdout, r.stderr);
+            assert!(
+                shown.contains("a secrets file may not use aliases"),
+                "{format}: {shown}"
+            );
+            assert!(!shown.contains("Zq9secret"), "{format}: {shown}");
+        }
+        let r = with_identity(&k, &[]);
+        r.invalid("app/secrets.yaml:5:")
+            .invalid("error: a secrets file may not use aliases");
+        assert!(!r.stderr.contains("Zq9secret"), "{}", r.stderr);
+    }
+}
+
 /// `render --output-dir` writes the decrypted Secret for its owner alone, whatever the
 /// umask; the other objects as any file is written.
 #[test]

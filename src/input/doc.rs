@@ -85,7 +85,12 @@ fn parse(bytes: Vec<u8>, shown: &str, secret: bool, diags: &mut Diagnostics) -> 
             return None;
         }
     };
-    match yaml::parse(&text) {
+    let parsed = if secret {
+        yaml::parse_secrets(&text)
+    } else {
+        yaml::parse(&text)
+    };
+    match parsed {
         Ok(root) => {
             // A secret's value is ciphertext here and base64 once decrypted.
             if !secret {

@@ -248,6 +248,12 @@ pub enum YamlError {
         /// not shown.
         name: String,
     },
+    /// An alias in a secrets file ([`parse_secrets`]).
+    #[error("a secrets file may not use aliases (`*name`)")]
+    SecretsAlias {
+        /// The alias.
+        pos: Pos,
+    },
     /// A key is a mapping or a list.
     #[error("a mapping key must be a plain string")]
     ComplexKey {
@@ -319,6 +325,7 @@ impl YamlError {
             | YamlError::TooManyNodes { pos, .. }
             | YamlError::TooLarge { pos }
             | YamlError::UnknownAlias { pos, .. }
+            | YamlError::SecretsAlias { pos }
             | YamlError::ComplexKey { pos }
             | YamlError::MergeKey { pos }
             | YamlError::Tag { pos, .. }
@@ -353,6 +360,9 @@ impl YamlError {
             YamlError::TooLarge { .. } => "write the values out or remove the aliases".to_owned(),
             YamlError::UnknownAlias { .. } => {
                 "put the anchor (`&name`) on a value above the alias that uses it, or write the value out".to_owned()
+            }
+            YamlError::SecretsAlias { .. } => {
+                "write each key and value out, as `dovetail secrets set` does".to_owned()
             }
             YamlError::ComplexKey { .. } => "write the key as plain text".to_owned(),
             YamlError::MergeKey { .. } => {
@@ -451,6 +461,17 @@ impl Budget {
 
 /// Parses one YAML document into a [`Node`] tree, within [`MAX_DEPTH`] and [`MAX_NODES`].
 pub fn parse(text: &str) -> Result<Node, YamlError> {
+    parse_with(text, true)
+}
+
+/// [`parse`] for a secrets file, which refuses aliases: an alias copies its anchor's
+/// text where it stands, and as a key (`*v : x`) a value pasted in unencrypted would
+/// be named back as "not a secret name" in the error.
+pub fn parse_secrets(text: &str) -> Result<Node, YamlError> {
+    parse_with(text, false)
+}
+
+fn parse_with(text: &str, aliases: bool) -> Result<Node, YamlError> {
     check_version(text)?;
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
@@ -479,6 +500,7 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                 }
                 None
             }
+            Event::Alias(_) if !aliases => return Err(YamlError::SecretsAlias { pos }),
             Event::Alias(id) => {
                 let (target, weight) = anchors.get(&id).ok_or_else(|| YamlError::UnknownAlias {
                     pos,
