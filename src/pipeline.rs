@@ -307,7 +307,13 @@ pub fn fleet(
                 check_cluster(p, &platform_file, a, doc, diags);
             }
         };
-        let (platform, members) = OperatorRepo::new(&tree).fleet(keep, &check, &mut diags);
+        let check_platform = |p: &Platform, doc: &Doc, diags: &mut Diagnostics| {
+            for problem in merge::platform_problems(p) {
+                diags.push(problem.of(doc));
+            }
+        };
+        let (platform, members) =
+            OperatorRepo::new(&tree).fleet(keep, &check_platform, &check, &mut diags);
         trusted(&tree)?;
         Ok((platform, members, diags))
     })

@@ -737,7 +737,8 @@ fn class2_attacks() -> Vec<Attack> {
                     ),
                 );
             },
-            &["app/secrets.yaml:", "expands to more than 256 KiB"],
+            // Refused at its first alias, before any is expanded.
+            &["app/secrets.yaml:5:7:", "a secrets file may not use aliases"],
         ),
         rendered(
             "three config files of 256 KiB each (the per-file and total caps)",

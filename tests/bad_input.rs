@@ -1344,3 +1344,80 @@ fn a_nested_field_in_error_is_reported_once_not_checked_as_empty() {
         .invalid("error: 1 problem in the inputs");
     assert!(!r.stderr.contains("``"), "{}", r.stderr);
 }
+
+/// Regression: `validate --operator` passed allocations every render of the app then
+/// refused: autoscaling below replicas, a storage size of zero, Redis too small to
+/// start or with a zero volume, a shared volume on a platform without a class for one.
+#[test]
+fn validate_operator_refuses_what_every_render_of_the_allocation_refuses() {
+    let mut s = django();
+    s.edit(
+        ALLOC,
+        "web: {replicas: 2, plan: small}",
+        "web: {replicas: 4, plan: small, autoscaling: {maxReplicas: 3}}",
+    );
+    s.edit(ALLOC, "static: {size: 5Gi,", "static: {size: \"0\",");
+    s.edit(
+        ALLOC,
+        "redis: {memory: 256Mi}",
+        "redis: {memory: 10Mi, persistence: {size: \"0\"}}",
+    );
+    s.edit(
+        PLATFORM,
+        "storage: {block: ceph-rbd, shared: cephfs}",
+        "storage: {block: ceph-rbd}",
+    );
+    let allocation = [
+        "operator/tenants/acme/shop.yaml:9:62: error: processes.web.autoscaling.maxReplicas: 3 is below replicas (4)",
+        "operator/tenants/acme/shop.yaml:12:18: error: storage.static.size: `0` is zero",
+        "operator/tenants/acme/shop.yaml:14:17: error: redis.memory: `10Mi` is less than Redis needs to start",
+        "operator/tenants/acme/shop.yaml:14:43: error: redis.persistence.size: `0` is zero",
+    ];
+    let r = s.validate_operator(Format::Text);
+    for line in allocation {
+        r.invalid(line);
+    }
+    r.invalid("operator/tenants/acme/shop.yaml:12:31: error: storage.static.shared: a shared (ReadWriteMany) volume, and operator/platform.yaml sets no `storage.shared` class")
+        .invalid("error: 5 problems in the inputs");
+    let r = s.render();
+    for line in allocation {
+        r.invalid(line);
+    }
+    r.invalid("operator/platform.yaml:11:1: error: storage: an allocation asks for a shared (ReadWriteMany) volume")
+        .invalid("error: 5 problems in the inputs");
+}
+
+/// Regression: sizes of zero in `platform.yaml` and egress rules no app may have passed
+/// `validate --operator`, and then every render failed: the database's with "a bug in
+/// dovetail" at the customer's `dovetail.yaml:1:1` (or, spelt `0.0`, rendered with no
+/// CPU limit at all), a plan's blamed on every allocation naming it, once per process.
+/// Each is `platform.yaml`'s problem, reported there once, by both.
+#[test]
+fn platform_sizes_of_zero_and_bad_egress_are_reported_once_at_platform_yaml() {
+    let mut s = django();
+    s.edit(
+        PLATFORM,
+        "database: {provider: cnpg, instances: 1}",
+        "database: {provider: cnpg, instances: 1, resources: {cpu: \"0.0\", memory: 1Gi, ephemeralStorage: 0Gi}}",
+    );
+    s.edit(PLATFORM, "small: {cpu: 250m,", "small: {cpu: \"0m\",");
+    s.edit(
+        PLATFORM,
+        "  sidecarResources: {cpu: 50m, memory: 64Mi}\n",
+        "  sidecarResources: {cpu: 50m, memory: 64Mi}\n  ephemeralStorage: \"0\"\n",
+    );
+    s.append(
+        PLATFORM,
+        "network: {egress: [{cidr: 169.254.0.0/16}, {cidr: 10.0.0.0/8, except: [192.168.0.0/16]}]}\n",
+    );
+    for r in [s.validate_operator(Format::Text), s.render()] {
+        r.invalid("operator/platform.yaml:12:59: error: database.resources.cpu: `0.0` is zero")
+            .invalid("operator/platform.yaml:12:97: error: database.resources.ephemeralStorage: `0Gi` is zero")
+            .invalid("operator/platform.yaml:16:21: error: policy.ephemeralStorage: `0` is zero")
+            .invalid("operator/platform.yaml:18:16: error: plans.small.cpu: `0m` is zero")
+            .invalid("operator/platform.yaml:20:27: error: network.egress[0].cidr: `169.254.0.0/16` lies inside")
+            .invalid("operator/platform.yaml:20:63: error: network.egress[1].except: `192.168.0.0/16` is not inside `10.0.0.0/8`")
+            .invalid("error: 6 problems in the inputs");
+        assert!(!r.stderr.contains("tenants/acme"), "{}", r.stderr);
+    }
+}

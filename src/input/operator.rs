@@ -547,20 +547,23 @@ impl<'t> OperatorRepo<'t> {
         Some((doc, allocation))
     }
 
-    /// The platform and every allocation, checked one by one (by `check` too, with the
-    /// platform and its fields in error: the merge's checks of an allocation on its
-    /// own) and against each other
+    /// The platform (by `check_platform` too: what the merge finds wrong in it alone)
+    /// and every allocation, checked one by one (by `check` too, with the platform and
+    /// its fields in error: the merge's checks of an allocation on its own) and against
+    /// each other
     /// (one namespace or one Application name claimed twice). Allocations are read in
     /// rounds of [`FLEET_ROUND`] and checked in parallel; only their typed form is kept,
     /// and only when `keep` asks for it (the fleet renders from it, `validate` does not).
     pub fn fleet(
         &self,
         keep: bool,
+        check_platform: &dyn Fn(&Platform, &Doc, &mut Diagnostics),
         check: &FleetCheck<'_>,
         diags: &mut Diagnostics,
     ) -> (Option<Platform>, Vec<Member>) {
         let platform = self.platform(diags).map(|(doc, p)| {
             let dropped = diags.dropped_in(&doc.file);
+            check_platform(&p, &doc, diags);
             (p, dropped)
         });
         let mut members = Vec::new();

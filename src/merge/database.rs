@@ -12,14 +12,13 @@
 //! database's history, and the damaged database's last changes never mix with the
 //! restored one's.
 
-use super::Ctx;
 use super::resolved::{ResolvedBackup, ResolvedDatabase, ResolvedEgress, ResolvedRestore};
+use super::{Ctx, Problem};
 use crate::diag::{Code, Diagnostics, Doc};
 use crate::input::model::{
     Allocation, Backup, DatabaseAllocation, DatabaseProvider, Platform, RestoreSource, Service,
 };
 use crate::input::yaml::Path;
-use crate::quantity::Quantity;
 
 /// The folder of one backup generation inside the app's prefix.
 pub fn server_name(generation: u32) -> String {
@@ -36,16 +35,6 @@ pub fn backup_for<'p>(platform: &'p Platform, a: &Allocation) -> Option<&'p Back
         .flatten()
 }
 
-/// One problem of an allocation's `restore`: where, what, and what to do.
-pub struct RestoreProblem {
-    /// The field.
-    pub path: Path,
-    /// What is wrong.
-    pub message: String,
-    /// What to do.
-    pub hint: String,
-}
-
 /// Why an allocation's `restore` cannot run, from the operator repo alone (so that
 /// `validate --operator` refuses it before any app is rendered). With the platform's
 /// `database` in error (`platform_dropped`), only the allocation's own problems: what
@@ -54,15 +43,13 @@ pub fn restore_problems(
     platform: &Platform,
     a: &Allocation,
     platform_dropped: bool,
-) -> Vec<RestoreProblem> {
+) -> Vec<Problem> {
     let Some(restore) = &a.restore else {
         return Vec::new();
     };
     let at = Path::root().key("restore").key("database");
-    let problem = |path: Path, message: String, hint: &str| RestoreProblem {
-        path,
-        message,
-        hint: hint.to_owned(),
+    let problem = |path: Path, message: String, hint: &str| {
+        Problem::new(Code::RestoreImpossible, path, message, hint)
     };
     let RestoreSource::Backup = restore.database.from;
     let db = platform.database.as_ref().filter(|_| !platform_dropped);
@@ -131,10 +118,7 @@ pub fn check_restore(
     diags: &mut Diagnostics,
 ) {
     for p in restore_problems(platform, a, platform_dropped) {
-        diags.push(
-            doc.value_error(Code::RestoreImpossible, &p.path, p.message)
-                .hint(p.hint),
-        );
+        diags.push(p.of(doc));
     }
 }
 
@@ -183,20 +167,16 @@ pub(super) fn resolve_database(cx: &mut Ctx<'_>) -> Option<ResolvedDatabase> {
         }
         (_, d) => d.as_ref().map(|d| d.size.clone()),
     };
-    if let Some(s) = &size
-        && Quantity::parse(s).is_some_and(Quantity::is_zero)
+    if let Some(p) = size
+        .as_deref()
+        .and_then(|s| super::sizes::zero_size(s, &Path::parse("storage.database.size")))
     {
-        cx.alloc_err(
-            Code::BadSize,
-            &Path::parse("storage.database.size"),
-            format!("`{s}` is zero"),
-            "give more than zero",
-        );
+        cx.alloc_err(p.code, &p.path, p.message, &p.hint);
     }
     let problems = restore_problems(platform, alloc, cx.platform_dropped("database"));
     let restorable = problems.is_empty();
     for p in problems {
-        cx.alloc_err(Code::RestoreImpossible, &p.path, p.message, &p.hint);
+        cx.alloc_err(p.code, &p.path, p.message, &p.hint);
     }
     let generation = alloc
         .storage
@@ -225,7 +205,11 @@ pub(super) fn resolve_database(cx: &mut Ctx<'_>) -> Option<ResolvedDatabase> {
         server_name: server_name(generation),
         archiving: restore.is_none(),
         sidecar_resources: platform.sidecar_resources(),
-        egress: store_egress(cx, b),
+        egress: {
+            let (egress, problems) = store_egress(platform, b);
+            cx.platform_problems(problems);
+            egress
+        },
     });
     Some(ResolvedDatabase {
         provider: db.provider,
@@ -241,16 +225,23 @@ pub(super) fn resolve_database(cx: &mut Ctx<'_>) -> Option<ResolvedDatabase> {
 /// Where the database's pods may reach the object store: the blocks `database.backup.egress`
 /// names, else anywhere but the metadata service and the cluster's own ranges, on the
 /// store's port only.
-fn store_egress(cx: &mut Ctx<'_>, b: &Backup) -> Vec<ResolvedEgress> {
+pub fn store_egress(platform: &Platform, b: &Backup) -> (Vec<ResolvedEgress>, Vec<Problem>) {
     let port = store_port(b.endpoint_url.as_deref());
     let at = Path::root().key("database").key("backup").key("egress");
-    super::network::pinned_or_anywhere(cx, &b.egress, &at, "name the object store's own addresses")
+    let (egress, problems) = super::network::pinned_or_anywhere(
+        platform,
+        &b.egress,
+        &at,
+        "name the object store's own addresses",
+    );
+    let egress = egress
         .into_iter()
         .map(|mut e| {
             e.ports = vec![port];
             e
         })
-        .collect()
+        .collect();
+    (egress, problems)
 }
 
 /// The object store's TCP port: the endpoint's own, else its scheme's (AWS S3 without

@@ -83,6 +83,13 @@ impl Ctx<'_> {
         let d = self.inputs.platform_doc.value_error(code, path, message);
         self.push(d, hint);
     }
+    /// Reports problems of `platform.yaml`.
+    fn platform_problems(&mut self, problems: Vec<Problem>) {
+        for p in problems {
+            let d = p.of(self.inputs.platform_doc);
+            self.diags.push(d);
+        }
+    }
     fn push(&mut self, d: Diagnostic, hint: &str) {
         let d = if hint.is_empty() { d } else { d.hint(hint) };
         self.diags.push(d);
@@ -114,6 +121,56 @@ impl Ctx<'_> {
     fn process_dropped(&self, name: &str) -> bool {
         self.app_dropped(&Path::root().key("processes").key(name))
     }
+}
+
+/// One problem found in the operator repo's inputs alone: where (in `platform.yaml` or
+/// the allocation, as the function that found it says), what, and what to do. The merge
+/// reports it as it resolves an app; the fleet and `validate --operator` without one.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// What kind of problem.
+    pub code: Code,
+    /// The field.
+    pub path: Path,
+    /// What is wrong.
+    pub message: String,
+    /// What to do.
+    pub hint: String,
+}
+
+impl Problem {
+    /// A problem at `path`.
+    pub fn new(
+        code: Code,
+        path: Path,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Problem {
+        Problem {
+            code,
+            path,
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
+    /// This problem as a diagnostic of `doc`, pointing at the value.
+    pub fn of(self, doc: &Doc) -> Diagnostic {
+        doc.value_error(self.code, &self.path, self.message)
+            .hint(self.hint)
+    }
+}
+
+/// What is wrong in `platform.yaml` alone, whatever app it is rendered for: its sizes
+/// of zero and its egress rules. The fleet and `validate --operator` report these once;
+/// the merge finds the same as it resolves an app.
+pub fn platform_problems(platform: &Platform) -> Vec<Problem> {
+    let mut out = sizes::platform_zeros(platform);
+    out.extend(network::resolve_network(platform).1);
+    if let Some(b) = platform.database.as_ref().and_then(|d| d.backup.as_ref()) {
+        out.extend(database::store_egress(platform, b).1);
+    }
+    out
 }
 
 /// Warns of what an allocation's `processes.init` sets that cannot apply to it: the init
@@ -190,7 +247,8 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
     let env = resolve_env(&mut cx);
     let static_files = storage::resolve_static(&mut cx, &names);
     storage::check_mount_clash(&mut cx, &files, static_files.as_ref());
-    let network = network::resolve_network(&mut cx);
+    let (network, problems) = network::resolve_network(platform);
+    cx.platform_problems(problems);
     let database = database::resolve_database(&mut cx);
     let redis = services::resolve_redis(&mut cx);
     let ingress = services::resolve_ingress(&mut cx);
@@ -266,13 +324,8 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
                 return None;
             }
             let min = replicas.max(1);
-            if a.max_replicas < min {
-                cx.alloc_err(
-                    Code::AutoscalingBelowReplicas,
-                    &apath.key("autoscaling").key("maxReplicas"),
-                    format!("{} is below replicas ({min})", a.max_replicas),
-                    "raise maxReplicas or lower replicas",
-                );
+            if let Some(p) = sizes::autoscaling_below_replicas(pa, &apath) {
+                cx.alloc_err(p.code, &p.path, p.message, &p.hint);
                 return None;
             }
             Some(ResolvedAutoscaling {
@@ -395,11 +448,7 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
     storage::check_single_attach(&mut cx, static_files.as_ref(), &processes, init.as_ref());
     services::check_wait_for(&mut cx);
     let sidecar_resources = platform.sidecar_resources();
-    check_platform_resources(
-        &mut cx,
-        &sidecar_resources,
-        &Path::parse("policy.sidecarResources"),
-    );
+    cx.platform_problems(sizes::platform_zeros(platform));
 
     if cx.diags.has_errors() {
         return (None, cx.diags);
@@ -461,19 +510,6 @@ fn resources_for(cx: &mut Ctx<'_>, pa: &ProcessAllocation, at: &Path) -> Resourc
         memory: "0".into(),
         ephemeral_storage: Some("0".into()),
     })
-}
-
-/// The platform's own sizes (`policy.sidecarResources`) may not be zero.
-fn check_platform_resources(cx: &mut Ctx<'_>, r: &Resources, at: &Path) {
-    for (field, value) in sizes::zeros(r) {
-        let message = format!("`{value}` is zero");
-        cx.platform_err(
-            Code::BadSize,
-            &at.key(field),
-            message,
-            "give more than zero",
-        );
-    }
 }
 
 /// Images must carry a tag or digest and match the platform's registry patterns.

@@ -3,18 +3,21 @@
 
 use std::collections::BTreeMap;
 
-use super::Ctx;
+use super::Problem;
 use super::resolved::{ResolvedEgress, ResolvedNetwork};
 use crate::diag::Code;
+use crate::input::model::Platform;
 use crate::input::yaml::Path;
 
 /// The platform's egress rules with the exceptions every rule gets: the cloud metadata
-/// service and the cluster's own ranges. A rule inside one of those is refused.
-pub(super) fn resolve_network(cx: &mut Ctx<'_>) -> ResolvedNetwork {
+/// service and the cluster's own ranges. A rule inside one of those is a problem of
+/// `platform.yaml`, whatever app it is rendered for.
+pub fn resolve_network(platform: &Platform) -> (ResolvedNetwork, Vec<Problem>) {
     use crate::cidr::{self, Cidr, RuleError};
-    let given = cx.inputs.platform.network.clone().unwrap_or_default();
+    let given = platform.network.clone().unwrap_or_default();
     let at = Path::root().key("network");
-    let forced = forced(cx);
+    let forced = forced(platform);
+    let mut problems = Vec::new();
     let rules: Vec<(Path, String, Vec<String>, Vec<u16>)> = match &given.egress {
         Some(rules) => rules
             .iter()
@@ -60,65 +63,67 @@ pub(super) fn resolve_network(cx: &mut Ctx<'_>) -> ResolvedNetwork {
                 except: except.iter().map(ToString::to_string).collect(),
                 ports,
             }),
-            Err(RuleError::Forbidden { inside }) => cx.platform_err(Code::EgressRule,
-                &rule_at.key("cidr"),
+            Err(RuleError::Forbidden { inside }) => problems.push(Problem::new(Code::EgressRule,
+                rule_at.key("cidr"),
                 format!("`{block}` lies inside `{inside}`, which no app may reach (the cloud metadata service, or the cluster's own pods and services)"),
                 "allow addresses outside it",
-            ),
-            Err(RuleError::ExceptOutside(e)) => cx.platform_err(Code::EgressRule,
-                &rule_at.key("except"),
+            )),
+            Err(RuleError::ExceptOutside(e)) => problems.push(Problem::new(Code::EgressRule,
+                rule_at.key("except"),
                 format!("`{e}` is not inside `{block}`"),
                 "list only blocks inside the rule's cidr",
-            ),
+            )),
         }
     }
     // The API server, for CloudNativePG's instances (its endpoints are the control
     // plane's, outside the pod and service ranges).
-    let api_server = pinned_or_anywhere(
-        cx,
+    let (api_server, more) = pinned_or_anywhere(
+        platform,
         &given.api_server,
         &at.key("apiServer"),
         "name the API server's own addresses",
     );
+    problems.extend(more);
     let dns = given.dns.unwrap_or_else(|| crate::input::model::Dns {
         namespace: crate::input::model::DEFAULT_DNS_NAMESPACE.to_owned(),
         pod_labels: BTreeMap::from([("k8s-app".to_owned(), "kube-dns".to_owned())]),
     });
-    ResolvedNetwork {
+    let network = ResolvedNetwork {
         egress,
         dns_namespace: dns.namespace,
         dns_labels: dns.pod_labels,
         api_server,
-        database_operator_namespace: cx.inputs.platform.database_operator_namespace().to_owned(),
-    }
+        database_operator_namespace: platform.database_operator_namespace().to_owned(),
+    };
+    (network, problems)
 }
 
 /// What no rule may reach: the cloud metadata service and the cluster's own ranges.
-fn forced(cx: &Ctx<'_>) -> Vec<crate::cidr::Cidr> {
+fn forced(platform: &Platform) -> Vec<crate::cidr::Cidr> {
     use crate::cidr::{self, Cidr};
     let mut forced: Vec<Cidr> = cidr::METADATA
         .iter()
         .filter_map(|s| Cidr::parse(s))
         .collect();
-    if let Some(n) = &cx.inputs.platform.network {
+    if let Some(n) = &platform.network {
         forced.extend(n.cluster_cidrs.iter().filter_map(|s| Cidr::parse(s)));
     }
     forced
 }
 
-/// Blocks for a destination the platform may pin (`given`, reported at `at`): those,
-/// else any address but the metadata service and the cluster's own ranges. A given
-/// block inside those is refused.
-pub(super) fn pinned_or_anywhere(
-    cx: &mut Ctx<'_>,
+/// Blocks for a destination the platform may pin (`given`, at `at`): those, else any
+/// address but the metadata service and the cluster's own ranges. A given block inside
+/// those is a problem of `platform.yaml`.
+pub fn pinned_or_anywhere(
+    platform: &Platform,
     given: &[String],
     at: &Path,
     hint: &str,
-) -> Vec<ResolvedEgress> {
+) -> (Vec<ResolvedEgress>, Vec<Problem>) {
     use crate::cidr::{self, Cidr};
-    let forced = forced(cx);
+    let forced = forced(platform);
     if given.is_empty() {
-        return ["0.0.0.0/0", "::/0"]
+        let anywhere = ["0.0.0.0/0", "::/0"]
             .iter()
             .filter_map(|b| Cidr::parse(b))
             .filter_map(|b| {
@@ -130,8 +135,10 @@ pub(super) fn pinned_or_anywhere(
                 })
             })
             .collect();
+        return (anywhere, Vec::new());
     }
     let mut out = Vec::new();
+    let mut problems = Vec::new();
     for (i, block) in given.iter().enumerate() {
         let Some(b) = Cidr::parse(block) else {
             continue;
@@ -142,15 +149,15 @@ pub(super) fn pinned_or_anywhere(
                 except: except.iter().map(ToString::to_string).collect(),
                 ports: Vec::new(),
             }),
-            Err(_) => cx.platform_err(
+            Err(_) => problems.push(Problem::new(
                 Code::EgressRule,
-                &at.index(i),
+                at.index(i),
                 format!("`{block}` lies inside the metadata service's or the cluster's own ranges"),
                 hint,
-            ),
+            )),
         }
     }
-    out
+    (out, problems)
 }
 
 /// An app's namespace may not be one the platform's own components run in: every app's

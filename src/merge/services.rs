@@ -39,42 +39,10 @@ pub(super) fn resolve_redis(cx: &mut Ctx<'_>) -> Option<ResolvedRedis> {
         return None;
     };
     let bytes = Quantity::parse(&given.memory).map_or(0, Quantity::whole);
-    if bytes < 16 << 20 {
-        cx.alloc_err(
-            Code::BadSize,
-            &Path::parse("redis.memory"),
-            format!("`{}` is less than Redis needs to start", given.memory),
-            "give at least 16Mi",
-        );
+    for p in super::sizes::redis_problems(&given) {
+        cx.alloc_err(p.code, &p.path, p.message, &p.hint);
     }
     let persistence = given.persistence.as_ref().map(|p| {
-        let size_at = Path::parse("redis.persistence.size");
-        if Quantity::parse(&p.size).is_some_and(Quantity::is_zero) {
-            cx.alloc_err(
-                Code::BadSize,
-                &size_at,
-                format!("`{}` is zero", p.size),
-                "give more than zero",
-            );
-        } else if let (Some(disk), Some(mem)) =
-            (Quantity::parse(&p.size), Quantity::parse(&given.memory))
-            && disk < mem
-        {
-            // The append-only file holds at least every key in memory; rewriting it
-            // needs room for a second copy.
-            cx.alloc_err(
-                Code::BadSize,
-                &size_at,
-                format!(
-                    "`{}` is smaller than Redis' memory (`{}`), and the append-only file holds all of it",
-                    p.size, given.memory
-                ),
-                &format!(
-                    "give at least the memory, better twice it ({}) for the file's rewrites",
-                    mem.times(2).bytes_text()
-                ),
-            );
-        }
         // Without a block class, the cluster's default class (ReadWriteOnce).
         ResolvedRedisPersistence {
             size: p.size.clone(),

@@ -7,8 +7,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use super::Problem;
 use crate::diag::{Code, Diagnostics, Doc, Dropped};
-use crate::input::model::{Allocation, Platform, ProcessAllocation, Resources, ServiceType};
+use crate::input::model::{
+    Allocation, Platform, ProcessAllocation, RedisAllocation, Resources, ServiceType,
+};
 use crate::input::yaml::Path;
 use crate::quantity::Quantity;
 
@@ -72,49 +75,38 @@ pub fn quota_shortfalls(
     out
 }
 
-/// One thing wrong with the size an allocation gives a process.
-pub struct SizeProblem {
-    /// What kind of problem.
-    pub code: Code,
-    /// The field, in the allocation.
-    pub path: Path,
-    /// What is wrong.
-    pub message: String,
-    /// What to do.
-    pub hint: String,
-}
-
 /// The CPU, memory and local storage the allocation's process entry `pa` (at `at`,
 /// `processes.web`) gives, by [`Platform::process_resources`], and what is wrong with
 /// them from the operator repo alone: a plan `platform_file` lacks (unless
 /// `plan_dropped` says that plan was in error), neither a plan nor both cpu and memory,
-/// a size of zero. No size without both cpu and memory.
+/// a size of zero the entry gives (one its plan or the platform's default gives is
+/// `platform.yaml`'s, see [`platform_zeros`]). No size without both cpu and memory.
 pub fn process_size(
     platform: &Platform,
     platform_file: &str,
     pa: &ProcessAllocation,
     at: &Path,
     plan_dropped: &dyn Fn(&str) -> bool,
-) -> (Option<Resources>, Vec<SizeProblem>) {
+) -> (Option<Resources>, Vec<Problem>) {
     let sized = platform.process_resources(pa);
     let mut problems = Vec::new();
     if let Some(p) = sized.unknown_plan.as_ref().filter(|p| !plan_dropped(p)) {
         let known: Vec<&str> = platform.plans.keys().map(String::as_str).collect();
-        problems.push(SizeProblem {
-            code: Code::UnknownPlan,
-            path: at.key("plan"),
-            message: format!("no plan `{p}` in {platform_file}"),
-            hint: format!("use one of: {}", known.join(", ")),
-        });
+        problems.push(Problem::new(
+            Code::UnknownPlan,
+            at.key("plan"),
+            format!("no plan `{p}` in {platform_file}"),
+            format!("use one of: {}", known.join(", ")),
+        ));
     }
     let (Some(cpu), Some(memory)) = (sized.cpu, sized.memory) else {
         if pa.plan.is_none() {
-            problems.push(SizeProblem {
-                code: Code::BadSize,
-                path: at.clone(),
-                message: "neither a plan nor both cpu and memory".to_owned(),
-                hint: "add `plan:` or `cpu:` and `memory:`".to_owned(),
-            });
+            problems.push(Problem::new(
+                Code::BadSize,
+                at.clone(),
+                "neither a plan nor both cpu and memory",
+                "add `plan:` or `cpu:` and `memory:`",
+            ));
         }
         return (None, problems);
     };
@@ -123,13 +115,126 @@ pub fn process_size(
         memory,
         ephemeral_storage: Some(sized.ephemeral_storage),
     };
-    problems.extend(zeros(&r).map(|(field, value)| SizeProblem {
-        code: Code::BadSize,
-        path: at.key(field),
-        message: format!("`{value}` is zero"),
-        hint: "give more than zero".to_owned(),
-    }));
+    let own = Resources {
+        cpu: pa.cpu.clone().unwrap_or_default(),
+        memory: pa.memory.clone().unwrap_or_default(),
+        ephemeral_storage: pa.ephemeral_storage.clone(),
+    };
+    problems.extend(zero_problems(&own, at));
     (Some(r), problems)
+}
+
+/// A size the allocation gives (`size`, at `at`) that is zero.
+pub fn zero_size(size: &str, at: &Path) -> Option<Problem> {
+    Quantity::parse(size).filter(|q| q.is_zero()).map(|_| {
+        Problem::new(
+            Code::BadSize,
+            at.clone(),
+            format!("`{size}` is zero"),
+            "give more than zero",
+        )
+    })
+}
+
+/// Autoscaling of the allocation's process entry `pa` (at `at`) whose most pods are
+/// fewer than its replicas (at least one).
+pub fn autoscaling_below_replicas(pa: &ProcessAllocation, at: &Path) -> Option<Problem> {
+    let a = pa.autoscaling.as_ref()?;
+    let min = pa.replicas.unwrap_or(1).max(1);
+    (a.max_replicas < min).then(|| {
+        Problem::new(
+            Code::AutoscalingBelowReplicas,
+            at.key("autoscaling").key("maxReplicas"),
+            format!("{} is below replicas ({min})", a.max_replicas),
+            "raise maxReplicas or lower replicas",
+        )
+    })
+}
+
+/// What is wrong with the allocation's Redis: less memory than Redis needs to start, a
+/// persistence volume of zero or smaller than the memory.
+pub fn redis_problems(given: &RedisAllocation) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let memory = Quantity::parse(&given.memory);
+    if memory.map_or(0, Quantity::whole) < 16 << 20 {
+        out.push(Problem::new(
+            Code::BadSize,
+            Path::parse("redis.memory"),
+            format!("`{}` is less than Redis needs to start", given.memory),
+            "give at least 16Mi",
+        ));
+    }
+    if let Some(p) = &given.persistence {
+        let size_at = Path::parse("redis.persistence.size");
+        if let Some(zero) = zero_size(&p.size, &size_at) {
+            out.push(zero);
+        } else if let (Some(disk), Some(mem)) = (Quantity::parse(&p.size), memory)
+            && disk < mem
+        {
+            // The append-only file holds at least every key in memory; rewriting it
+            // needs room for a second copy.
+            out.push(Problem::new(
+                Code::BadSize,
+                size_at,
+                format!(
+                    "`{}` is smaller than Redis' memory (`{}`), and the append-only file holds all of it",
+                    p.size, given.memory
+                ),
+                format!(
+                    "give at least the memory, better twice it ({}) for the file's rewrites",
+                    mem.times(2).bytes_text()
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// A problem for each field of `r` (at `at`) that is zero.
+fn zero_problems(r: &Resources, at: &Path) -> Vec<Problem> {
+    zeros(r)
+        .map(|(field, value)| {
+            Problem::new(
+                Code::BadSize,
+                at.key(field),
+                format!("`{value}` is zero"),
+                "give more than zero",
+            )
+        })
+        .collect()
+}
+
+/// The sizes `platform.yaml` gives that are zero, each once, there: a plan's, the
+/// sidecars' (`policy.sidecarResources`), the default local storage
+/// (`policy.ephemeralStorage`), the database's (`database.resources`). A zero CPU or
+/// storage limit is no limit at all, and one in a plan is no allocation's mistake.
+pub fn platform_zeros(platform: &Platform) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for (name, plan) in &platform.plans {
+        out.extend(zero_problems(plan, &Path::root().key("plans").key(name)));
+    }
+    let policy = Path::root().key("policy");
+    out.extend(zero_problems(
+        &platform.policy.sidecar_resources,
+        &policy.key("sidecarResources"),
+    ));
+    let default_storage = Resources {
+        cpu: String::new(),
+        memory: String::new(),
+        ephemeral_storage: platform.policy.ephemeral_storage.clone(),
+    };
+    out.extend(zero_problems(&default_storage, &policy));
+    if let Some(r) = platform
+        .database
+        .as_ref()
+        .and_then(|d| d.resources.as_ref())
+    {
+        out.extend(zero_problems(
+            r,
+            &Path::root().key("database").key("resources"),
+        ));
+    }
+    out
 }
 
 /// The fields of `r` that are zero, with their value.
@@ -146,10 +251,12 @@ pub fn zeros(r: &Resources) -> impl Iterator<Item = (&'static str, &str)> {
     .filter(|(_, value)| Quantity::parse(value).is_some_and(Quantity::is_zero))
 }
 
-/// [`process_size`]'s problems of every process entry of the allocation (`"*"` and
-/// `init` too), for the fleet: the app's render checks those of the app's processes as
-/// it sizes them, and `validate --operator` must refuse what that render would. Plans
-/// in error in the platform (`dropped`) are not blamed on the allocation.
+/// What the merge finds wrong with the allocation's sizes as it resolves an app, for
+/// every entry and size the allocation gives (the render checks those the app uses):
+/// `validate --operator` must refuse what that render would. [`process_size`] for each
+/// process entry (`"*"` and `init` too), autoscaling below replicas, storage sizes of
+/// zero, Redis too small, a shared volume without a class for it. Fields of the
+/// platform in error (`dropped`) are not blamed on the allocation.
 pub fn check_processes(
     platform: &Platform,
     platform_file: &str,
@@ -162,9 +269,40 @@ pub fn check_processes(
     for (name, pa) in &a.processes {
         let at = Path::root().key("processes").key(name);
         let (_, problems) = process_size(platform, platform_file, pa, &at, &plan_dropped);
-        for p in problems {
-            diags.push(doc.value_error(p.code, &p.path, p.message).hint(p.hint));
+        for p in problems
+            .into_iter()
+            .chain(autoscaling_below_replicas(pa, &at))
+        {
+            diags.push(p.of(doc));
         }
+    }
+    let storage = &a.storage;
+    let sizes = [
+        storage.static_files.as_ref().map(|s| (&s.size, "static")),
+        storage.database.as_ref().map(|d| (&d.size, "database")),
+    ];
+    for (size, what) in sizes.into_iter().flatten() {
+        let at = Path::root().key("storage").key(what).key("size");
+        if let Some(p) = zero_size(size, &at) {
+            diags.push(p.of(doc));
+        }
+    }
+    for p in a.redis.iter().flat_map(redis_problems) {
+        diags.push(p.of(doc));
+    }
+    let shared_dropped = dropped.covers(&Path::root().key("storage").key("shared"));
+    if storage.static_files.as_ref().is_some_and(|s| s.shared)
+        && platform.storage.shared.is_none()
+        && !shared_dropped
+    {
+        diags.push(
+            doc.value_error(
+                Code::PlatformSettingMissing,
+                &Path::parse("storage.static.shared"),
+                format!("a shared (ReadWriteMany) volume, and {platform_file} sets no `storage.shared` class"),
+            )
+            .hint(format!("add storage.shared to {platform_file}, or give a volume that is not shared")),
+        );
     }
 }
 

@@ -9,7 +9,6 @@ use crate::diag::Code;
 use crate::input::formats::beneath;
 use crate::input::model::InitMode;
 use crate::input::yaml::Path;
-use crate::quantity::Quantity;
 
 /// Largest total of config files; a ConfigMap holds at most 1 MiB.
 pub const MAX_FILES_TOTAL: u64 = 768 * 1024;
@@ -147,14 +146,8 @@ pub(super) fn resolve_static(cx: &mut Ctx<'_>, names: &BTreeSet<&str>) -> Option
         );
         return None;
     };
-    let size_path = Path::parse("storage.static.size");
-    if Quantity::parse(&given.size).is_some_and(Quantity::is_zero) {
-        cx.alloc_err(
-            Code::BadSize,
-            &size_path,
-            format!("`{}` is zero", given.size),
-            "give more than zero",
-        );
+    if let Some(p) = super::sizes::zero_size(&given.size, &Path::parse("storage.static.size")) {
+        cx.alloc_err(p.code, &p.path, p.message, &p.hint);
     }
     let classes = &cx.inputs.platform.storage;
     let (access_mode, storage_class) = if given.shared {
