@@ -738,7 +738,10 @@ fn class2_attacks() -> Vec<Attack> {
                 );
             },
             // Refused at its first alias, before any is expanded.
-            &["app/secrets.yaml:5:7:", "a secrets file may not use aliases"],
+            &[
+                "app/secrets.yaml:5:7:",
+                "a secrets file may not use aliases",
+            ],
         ),
         rendered(
             "three config files of 256 KiB each (the per-file and total caps)",

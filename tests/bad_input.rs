@@ -1421,3 +1421,33 @@ fn platform_sizes_of_zero_and_bad_egress_are_reported_once_at_platform_yaml() {
         assert!(!r.stderr.contains("tenants/acme"), "{}", r.stderr);
     }
 }
+
+/// Regression: an explicit quota too small for the allocation's own pods failed the
+/// fleet and `validate --operator`, and passed the app's render and `validate` with both
+/// repos, the check customers and operators run before a merge.
+#[test]
+fn a_quota_the_fleet_refuses_is_refused_by_the_apps_render_too() {
+    let mut s = django();
+    s.append(ALLOC, "quota: {cpu: \"1\"}\n");
+    let expected = "operator/tenants/acme/shop.yaml:15:14: error: quota.cpu: `1` cannot fit the allocation's own pods and volumes";
+    s.validate_operator(Format::Text).invalid(expected);
+    s.validate().invalid(expected).invalid("error: 1 problem");
+    s.render().invalid(expected);
+}
+
+/// Regression: a Redis image the platform lacks hid the allocation's Redis sizes, which
+/// came only once the image was fixed.
+#[test]
+fn the_redis_image_in_error_does_not_hide_the_allocations_redis_sizes() {
+    let mut s = django();
+    s.edit(
+        PLATFORM,
+        "  redis: docker.io/library/redis:7.4.1\n",
+        "  redis: docker.io/library/redis\n",
+    );
+    s.edit(ALLOC, "redis: {memory: 256Mi}", "redis: {memory: 10Mi}");
+    s.render()
+        .invalid("operator/platform.yaml:8:10: error: images.redis:")
+        .invalid("operator/tenants/acme/shop.yaml:14:17: error: redis.memory: `10Mi` is less than Redis needs to start")
+        .invalid("error: 2 problems");
+}

@@ -255,6 +255,11 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
     let secrets = secrets::resolve_secrets(&mut cx);
 
     if !inputs.stand_in {
+        // What the fleet finds too small in the quota, the app's render finds too: a
+        // check of the app with its allocation must not pass what the fleet refuses.
+        if !cx.alloc_dropped("quota") {
+            sizes::check_allocation(platform, alloc, inputs.allocation_doc, &mut cx.diags);
+        }
         check_star_quota(&mut cx);
     }
     let mut processes = Vec::new();

@@ -211,7 +211,7 @@ fn the_star_entry_sizes_every_process_not_named() {
         three,
         &allocation(
             star,
-            "quota: {cpu: \"20\", memory: 40Gi, ephemeralStorage: 40Gi}\n",
+            "quota: {cpu: \"20\", memory: 40Gi, ephemeralStorage: 64Gi}\n",
         ),
         PLATFORM,
     );

@@ -26,6 +26,10 @@ pub(super) fn resolve_redis(cx: &mut Ctx<'_>) -> Option<ResolvedRedis> {
         );
         return None;
     };
+    // The allocation's sizes are its own problems, whatever the platform's image.
+    for p in super::sizes::redis_problems(&given) {
+        cx.alloc_err(p.code, &p.path, p.message, &p.hint);
+    }
     let Some(image) = cx.inputs.platform.images.redis.clone() else {
         if cx.platform_dropped("images.redis") {
             return None;
@@ -39,9 +43,6 @@ pub(super) fn resolve_redis(cx: &mut Ctx<'_>) -> Option<ResolvedRedis> {
         return None;
     };
     let bytes = Quantity::parse(&given.memory).map_or(0, Quantity::whole);
-    for p in super::sizes::redis_problems(&given) {
-        cx.alloc_err(p.code, &p.path, p.message, &p.hint);
-    }
     let persistence = given.persistence.as_ref().map(|p| {
         // Without a block class, the cluster's default class (ReadWriteOnce).
         ResolvedRedisPersistence {
