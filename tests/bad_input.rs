@@ -1451,3 +1451,28 @@ fn the_redis_image_in_error_does_not_hide_the_allocations_redis_sizes() {
         .invalid("operator/tenants/acme/shop.yaml:14:17: error: redis.memory: `10Mi` is less than Redis needs to start")
         .invalid("error: 2 problems");
 }
+
+/// Regression: a mount written unclean (`/etc/indico/`) was reported, and then checked
+/// as if it were `/`: every other mount was "inside this file", three false errors.
+/// A fragment's `mountPath` must be written clean too: `/tmp/` beside dovetail's `/tmp`
+/// passed as another place, and the container could not start.
+#[test]
+fn an_unclean_mount_is_one_error_and_a_fragments_must_be_clean_too() {
+    let mut s = Scenario::example("indico");
+    s.edit(
+        "app/dovetail.yaml",
+        "mount: /etc/indico/indico.conf}",
+        "mount: /etc/indico/}",
+    );
+    s.validate_app()
+        .invalid("app/dovetail.yaml:68:39: error: files[0].mount: `/etc/indico/` is not an absolute path inside the container, other than `/` itself, written clean")
+        .invalid("error: 1 problem in the inputs");
+    let mut s = django();
+    s.append(
+        APP,
+        "pod: {containers: [{name: web, volumeMounts: [{name: dovetail-files, mountPath: '/tmp/', subPath: x}]}]}\n",
+    );
+    s.render()
+        .invalid("app/dovetail.yaml:29:81: error: pod.containers[0].volumeMounts[0].mountPath: `/tmp/` is not an absolute path inside the container, other than `/` itself, written clean")
+        .invalid("error: 1 problem in the inputs");
+}

@@ -146,16 +146,11 @@ pub fn absolute_path(s: &str) -> bool {
     s.starts_with('/') && !s.contains(['\0', ':']) && !s.split('/').any(|seg| seg == "..")
 }
 
-/// An [`absolute_path`] other than the root itself: a volume mounted over `/` hides the
-/// image, and the container cannot start.
-pub fn mount_path(s: &str) -> bool {
-    absolute_path(s) && s.split('/').any(|seg| !seg.is_empty() && seg != ".")
-}
-
-/// A [`mount_path`] written clean: no empty or `.` segment and no trailing `/`. The
-/// mounts dovetail makes itself (config files, the static volume) are compared with one
-/// another, and two spellings of one place (`/app/conf/x.ini/` is `/app/conf/x.ini` to
-/// the runtime) must compare equal.
+/// An [`absolute_path`] other than the root itself (a volume mounted over `/` hides the
+/// image, and the container cannot start), written clean: no empty or `.` segment and
+/// no trailing `/`. Mounts are compared with one another (dovetail's own, the config
+/// files and the static volume, and a fragment's), and two spellings of one place
+/// (`/app/conf/x.ini/` is `/app/conf/x.ini` to the runtime) must compare equal.
 pub fn clean_mount_path(s: &str) -> bool {
     absolute_path(s) && s[1..].split('/').all(|seg| !seg.is_empty() && seg != ".")
 }
@@ -819,15 +814,22 @@ mod tests {
                 && !absolute_path("/a:b")
                 && absolute_path("/")
         );
-        assert!(mount_path("/app/static") && !mount_path("/") && !mount_path("//./"));
         // Regression: spellings of one place the clash checks compared as different.
-        for unclean in ["/app/static/", "/app//static", "/app/./static", "/./app"] {
+        for unclean in [
+            "/app/static/",
+            "/app//static",
+            "/app/./static",
+            "/./app",
+            "/tmp/.",
+        ] {
             assert!(
-                mount_path(unclean) && !clean_mount_path(unclean),
+                absolute_path(unclean) && !clean_mount_path(unclean),
                 "{unclean}"
             );
         }
-        assert!(clean_mount_path("/app/static") && !clean_mount_path("/"));
+        assert!(
+            clean_mount_path("/app/static") && !clean_mount_path("/") && !clean_mount_path("//./")
+        );
         assert!(
             hostname("shop.acme.example")
                 && hostname("1.2.3.example")

@@ -28,7 +28,6 @@ macro_rules! validator {
                                     ignore_unknown_formats = false,
                                     formats = {
                                         "dovetail-absolute-path" => crate::input::formats::absolute_path,
-                                        "dovetail-mount-path" => crate::input::formats::mount_path,
                                         "dovetail-clean-mount-path" => crate::input::formats::clean_mount_path,
                                         "dovetail-age-recipient" => crate::input::formats::age_recipient,
                                         "dovetail-cidr" => crate::input::formats::cidr,
