@@ -1476,3 +1476,19 @@ fn an_unclean_mount_is_one_error_and_a_fragments_must_be_clean_too() {
         .invalid("app/dovetail.yaml:29:81: error: pod.containers[0].volumeMounts[0].mountPath: `/tmp/` is not an absolute path inside the container, other than `/` itself, written clean")
         .invalid("error: 1 problem in the inputs");
 }
+
+/// Regression: without the operator repo, a fragment naming a Secret that is not the
+/// app's was told to name the stand-in's (`stand-in-secrets`), which no render has.
+#[test]
+fn validate_app_alone_suggests_the_apps_secret_names_not_the_stand_ins() {
+    let mut s = django();
+    s.append(
+        APP,
+        "pod: {containers: [{name: web, envFrom: [{secretRef: {name: shop-db-superuser}}]}]}\n",
+    );
+    let r = s.validate_app();
+    r.invalid("`shop-db-superuser` is not a Secret of this app's pods; refer to `<app>-secrets` or `<app>-db-app`");
+    assert!(!r.stderr.contains("stand-in"), "{}", r.stderr);
+    s.render()
+        .invalid("`shop-db-superuser` is not a Secret of this app's pods; refer to `shop-secrets` or `shop-db-app`");
+}

@@ -237,7 +237,7 @@ pub fn cpu(s: &str) -> bool {
     }
 }
 
-/// `^[0-9]{1,6}(\.[0-9]{1,3})?(k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?$`: bytes, a whole number of
+/// `^[0-9]{1,6}(\.[0-9]{1,3})?(k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$`: bytes, a whole number of
 /// them (the API server warns of `1.5` or `1.001Gi`, and the kubelet rounds), at most
 /// [`MAX_BYTES`].
 pub fn bytes(s: &str) -> bool {
@@ -254,7 +254,7 @@ pub fn bytes(s: &str) -> bool {
     number_ok
         && matches!(
             suffix,
-            "" | "k" | "M" | "G" | "T" | "P" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi"
+            "" | "k" | "M" | "G" | "T" | "P" | "E" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei"
         )
         && Quantity::parse(s)
             .is_some_and(|q| q.milli().is_multiple_of(1000) && q.whole() <= MAX_BYTES)
@@ -814,6 +814,8 @@ mod tests {
                 && !absolute_path("/a:b")
                 && absolute_path("/")
         );
+        // Regression: `1Ei` was refused by a message saying "at most 1Ei".
+        assert!(bytes("1Ei") && bytes("1024Pi") && bytes("1E") && !bytes("2Ei") && !bytes("1.5Ei"));
         // Regression: spellings of one place the clash checks compared as different.
         for unclean in [
             "/app/static/",

@@ -501,11 +501,17 @@ fn check_ref(cx: &mut Ctx<'_>, kind: RefKind, name: Option<&str>, at: &Path) {
             RefKind::Secret => "Secret",
             RefKind::ConfigMap => "ConfigMap",
         };
+        // Without the operator repo, the stand-in's name would be a wrong answer.
+        let [first, second] = if cx.inputs.stand_in {
+            suffixes.map(|s| format!("<app>-{s}"))
+        } else {
+            allowed
+        };
         cx.app_err(
             Code::ForeignReference,
             at,
             format!("`{name}` is not a {what} of this app's pods"),
-            &format!("refer to `{}` or `{}`", allowed[0], allowed[1]),
+            &format!("refer to `{first}` or `{second}`"),
         );
     }
 }
