@@ -2068,19 +2068,8 @@ fn check_projection(s: &Map<String, Value>, p: &[Seg], out: &mut Vec<Problem>) {
         return;
     };
     let lp = key(p, "sources");
+    // Across all sources, as within one: the kubelet writes them into one directory.
     let mut paths: BTreeSet<String> = BTreeSet::new();
-    let mut note = |path: Option<String>, at: Path, out: &mut Vec<Problem>| {
-        if let Some(path) = path
-            && !paths.insert(path.clone())
-        {
-            push(
-                out,
-                at,
-                format!("path {} is projected twice in this volume", q(&path)),
-                "give every projected file its own path",
-            );
-        }
-    };
     for (i, src) in sources.iter().enumerate() {
         let sp = idx(&lp, i);
         let Some(o) = as_obj(src, &sp, "a projected source", out) else {
@@ -2146,7 +2135,7 @@ fn check_projection(s: &Map<String, Value>, p: &[Seg], out: &mut Vec<Problem>) {
                 for (j, item) in items.iter().enumerate() {
                     let ip = idx(&key(&rp, "items"), j);
                     let path = check_key_to_path(item, &ip, out);
-                    note(path, key(&ip, "path"), out);
+                    written_once(&mut paths, path, ip, out);
                 }
             }
         }
@@ -2156,7 +2145,7 @@ fn check_projection(s: &Map<String, Value>, p: &[Seg], out: &mut Vec<Problem>) {
                 for (j, item) in items.iter().enumerate() {
                     let ip = idx(&key(&dp, "items"), j);
                     let path = check_downward_file(item, &ip, out);
-                    note(path, key(&ip, "path"), out);
+                    written_once(&mut paths, path, ip, out);
                 }
             }
         }
@@ -3498,12 +3487,19 @@ mod tests {
         vol_refused(
             json!({"name": "p", "projected": {"sources": [{"secret": {"name": "s", "items": [{"key": "a", "path": "x"}]}},
             {"configMap": {"name": "c", "items": [{"key": "b", "path": "x"}]}}]}}),
-            "projected twice",
+            "written twice",
+        );
+        // Regression: a file where another source needs a directory passed, and the
+        // kubelet could not write the volume: the pod never started.
+        vol_refused(
+            json!({"name": "p", "projected": {"sources": [{"configMap": {"name": "c", "items": [{"key": "a", "path": "a"}]}},
+            {"secret": {"name": "s", "items": [{"key": "b", "path": "a/b"}]}}]}}),
+            "path `a/b` overlaps `a` in this volume",
         );
         vol_refused(
             json!({"name": "p", "projected": {"sources": [{"downwardAPI": {"items": [
             {"path": "x", "fieldRef": {"fieldPath": "metadata.name"}}, {"path": "x", "fieldRef": {"fieldPath": "metadata.uid"}}]}}]}}),
-            "projected twice",
+            "written twice",
         );
         vol_refused(
             json!({"name": "p", "projected": {"sources": [{"secret": {"name": ""}}]}}),
