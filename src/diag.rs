@@ -387,6 +387,23 @@ impl Diagnostics {
         self.errors
     }
 
+    /// The problems `f` picks, taken out, and the rest (with the count of those past
+    /// [`MAX_PER_FILE`]).
+    pub fn partition(
+        self,
+        mut f: impl FnMut(&Diagnostic) -> bool,
+    ) -> (Vec<Diagnostic>, Diagnostics) {
+        let (picked, rest): (Vec<_>, Vec<_>) = self.items.into_iter().partition(|d| f(d));
+        let mut others = Diagnostics::default();
+        for d in rest {
+            others.push(d);
+        }
+        for (file, n) in self.dropped {
+            others.push_dropped(&file, n);
+        }
+        (picked, others)
+    }
+
     /// Adds everything from `other`.
     pub fn extend(&mut self, other: Diagnostics) {
         for d in other.items {

@@ -838,7 +838,7 @@ fn class3_attacks() -> Vec<Attack> {
             "emptyDir sizeLimit 1024Pi",
             frag("volumes: [{name: v, emptyDir: {sizeLimit: 1024Pi}}]"),
             &[
-                "app/dovetail.yaml:29:49: error: pod.volumes[0].emptyDir.sizeLimit: `1024Pi` is more than the 1Gi of local storage `web` gets",
+                "app/dovetail.yaml:29:49: error: pod.volumes[0].emptyDir.sizeLimit: `1024Pi` is more than the 1Gi of local storage the pods of `web` and `worker` get",
             ],
         ),
         refused(
@@ -852,7 +852,7 @@ fn class3_attacks() -> Vec<Attack> {
             "emptyDir sizeLimit over the process's local storage",
             frag("volumes: [{name: v, emptyDir: {sizeLimit: 2Gi}}]"),
             &[
-                "app/dovetail.yaml:29:49: error: pod.volumes[0].emptyDir.sizeLimit: `2Gi` is more than the 1Gi of local storage `worker` gets",
+                "app/dovetail.yaml:29:49: error: pod.volumes[0].emptyDir.sizeLimit: `2Gi` is more than the 1Gi of local storage the pods of `web` and `worker` get",
             ],
         ),
         refused(
@@ -881,7 +881,7 @@ fn class3_attacks() -> Vec<Attack> {
             "a memory-backed emptyDir of 100Gi",
             frag("volumes: [{name: v, emptyDir: {medium: Memory, sizeLimit: 100Gi}}]"),
             &[
-                "app/dovetail.yaml:29:65: error: pod.volumes[0].emptyDir.sizeLimit: `100Gi` is more than the 512Mi of memory `web` gets",
+                "app/dovetail.yaml:29:65: error: pod.volumes[0].emptyDir.sizeLimit: `100Gi` is more than the 512Mi of memory the pods of `web` get",
             ],
         ),
         refused(
@@ -917,8 +917,7 @@ fn class3_attacks() -> Vec<Attack> {
             )),
             &[
                 "app/dovetail.yaml:29:",
-                "pod.containers[4]: the pods of `web` would run 16 sidecars; the platform allows 4 sidecars per pod (policy.maxSidecars)",
-                "pod.containers[4]: the pods of `worker` would run 16 sidecars",
+                "pod.containers[4]: the pods of `web` and `worker` would run 16 sidecars; the platform allows 4 sidecars per pod (policy.maxSidecars)",
             ],
         ),
         rendered(

@@ -1492,3 +1492,19 @@ fn validate_app_alone_suggests_the_apps_secret_names_not_the_stand_ins() {
     s.render()
         .invalid("`shop-db-superuser` is not a Secret of this app's pods; refer to `shop-secrets` or `shop-db-app`");
 }
+
+/// Regression: a problem of the global `pod:` fragment was reported once per process it
+/// applies to, at one place, with hints that contradicted each other ("name it `web`",
+/// "name it `worker`"). It is one problem, naming the processes it was found in.
+#[test]
+fn a_global_fragments_problem_is_reported_once_for_every_process() {
+    let mut s = django();
+    s.append(
+        APP,
+        "pod: {containers: [{name: side}, {name: other, image: registry.example.com/x:1, volumeMounts: [{name: nope, mountPath: /x}]}]}\n",
+    );
+    s.render()
+        .invalid("app/dovetail.yaml:29:20: error: pod.containers[0]: sidecar `side` has no image; add image:, or name it after a process to patch that process's container")
+        .invalid("error: pod.containers[1].volumeMounts[0].name: no volume `nope` in the pods of `web` and `worker`")
+        .invalid("error: 2 problems in the inputs");
+}

@@ -9,12 +9,56 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::{Ctx, check_image};
-use crate::diag::Code;
+use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::input::model::Resources;
 use crate::input::yaml::Path;
 use crate::quantity::Quantity;
 
 pub(super) type Fragments = (Vec<Value>, Vec<Value>, Vec<Value>, Vec<Value>);
+
+/// Stands for the process's name in a problem of the global fragment, until every
+/// process it was found in is known.
+const PROCESS: &str = "\u{1}";
+
+/// Problems of the global `pod:` fragment, which is checked once for each process it
+/// applies to: each is reported once, naming every process it was found in (`web` and
+/// `worker`), not once per process with a hint that depends on which.
+#[derive(Default)]
+pub(super) struct GlobalProblems(Vec<(Diagnostic, Vec<String>)>);
+
+impl GlobalProblems {
+    /// Keeps the problems of the global fragment among `found` (those of `process`'s
+    /// pods) and returns the rest.
+    pub(super) fn take(&mut self, process: &str, found: Diagnostics) -> Diagnostics {
+        let global = Path::root().key("pod");
+        let (picked, rest) = found.partition(|d| d.path.0.starts_with(&global.0));
+        let named = format!("`{process}`");
+        for mut d in picked {
+            d.message = d.message.replace(&named, PROCESS);
+            d.hint = d.hint.map(|h| h.replace(&named, PROCESS));
+            match self.0.iter_mut().find(|(seen, _)| *seen == d) {
+                Some((_, processes)) => processes.push(process.to_owned()),
+                None => self.0.push((d, vec![process.to_owned()])),
+            }
+        }
+        rest
+    }
+
+    /// Reports each problem once, with the processes it was found in.
+    pub(super) fn report(self, diags: &mut Diagnostics) {
+        for (mut d, processes) in self.0 {
+            let names: Vec<String> = processes.iter().map(|p| format!("`{p}`")).collect();
+            let list = match names.split_last() {
+                Some((last, [])) => last.clone(),
+                Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+                None => String::new(),
+            };
+            d.message = d.message.replace(PROCESS, &list);
+            d.hint = d.hint.map(|h| h.replace(PROCESS, &list));
+            diags.push(d);
+        }
+    }
+}
 
 /// Splits the global and the process's pod fragments into patches of the main container,
 /// sidecars, init containers and volumes, and checks what they refer to.
@@ -77,9 +121,13 @@ pub(super) fn split_fragments(
                         Code::FragmentContainer,
                         &cpath,
                         format!("sidecar `{name}` has no image"),
-                        &format!(
-                            "add image:, or name it `{process}` to patch the process's container"
-                        ),
+                        &if is_global {
+                            "add image:, or name it after a process to patch that process's container".to_owned()
+                        } else {
+                            format!(
+                                "add image:, or name it `{process}` to patch the process's container"
+                            )
+                        },
                     );
                 }
                 sidecars.push(c.clone());
@@ -215,7 +263,7 @@ fn cap_empty_dir(cx: &mut Ctx<'_>, process: &str, v: &mut Value, at: &Path, reso
                         Code::EmptyDirTooLarge,
                         &at,
                         format!(
-                            "`{text}` is more than the {cap} of {what} `{process}` gets ({file})"
+                            "`{text}` is more than the {cap} of {what} the pods of `{process}` get ({file})"
                         ),
                         &format!("ask for at most {cap}, or leave sizeLimit out to get that much"),
                     );

@@ -263,6 +263,7 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
         check_star_quota(&mut cx);
     }
     let mut processes = Vec::new();
+    let mut global_problems = fragments::GlobalProblems::default();
     for (name, process) in &app.processes {
         let ppath = Path::root().key("processes").key(name);
         let sized = if let Some(a) = alloc
@@ -368,6 +369,7 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
             files: !files_here.is_empty() || (runs_init && !files.is_empty()),
             static_files: mounts_static || (runs_init && static_files.is_some()),
         };
+        let outer = std::mem::take(&mut cx.diags);
         let (patches, sidecars, init_containers, volumes) = fragments::split_fragments(
             &mut cx,
             name,
@@ -376,6 +378,9 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
             pod_volumes,
             &resources,
         );
+        let found = std::mem::replace(&mut cx.diags, outer);
+        let rest = global_problems.take(name, found);
+        cx.diags.extend(rest);
         processes.push(ResolvedProcess {
             name: name.clone(),
             command: process.command.clone(),
@@ -401,6 +406,7 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
             mounts_static,
         });
     }
+    global_problems.report(&mut cx.diags);
 
     let init = app.init.as_ref().and_then(|init| {
         if init.mode == InitMode::InitContainer
