@@ -379,14 +379,27 @@ pub fn object_store_path(s: &str) -> bool {
         && !prefix.split('/').any(|seg| seg == "..")
 }
 
-/// `^https?://[!-~]+$` with a host and no user: an HTTP(S) endpoint.
+/// `^https?://[!-~]+$` with a host and no user: an HTTP(S) endpoint. A port, when
+/// given, is one a connection can use (1 to 65535): the egress rule made from it is
+/// refused by the API server otherwise.
 pub fn http_url(s: &str) -> bool {
     let rest = s
         .strip_prefix("https://")
         .or_else(|| s.strip_prefix("http://"));
     rest.is_some_and(|r| {
         let authority = r.split(['/', '?', '#']).next().unwrap_or_default();
-        !authority.is_empty() && !authority.contains('@') && printable(r)
+        let port_ok = match authority.rsplit_once(':') {
+            // `[::1]` holds colons of its own; its port follows the bracket.
+            Some((host, port)) if !port.contains(']') => {
+                !host.is_empty()
+                    && !port.is_empty()
+                    && port.len() <= 5
+                    && all(port, |b| b.is_ascii_digit())
+                    && port.parse::<u16>().is_ok_and(|p| p > 0)
+            }
+            _ => true,
+        };
+        !authority.is_empty() && !authority.contains('@') && port_ok && printable(r)
     })
 }
 
@@ -813,6 +826,17 @@ mod tests {
                 && !absolute_path("/a/../b")
                 && !absolute_path("/a:b")
                 && absolute_path("/")
+        );
+        // Regression: port 0 passed, and the egress rule made from it was refused as
+        // "a bug in dovetail".
+        assert!(
+            http_url("http://10.20.0.15:9000")
+                && http_url("https://s3.example.com")
+                && http_url("http://[fd00::1]:9000/x")
+                && !http_url("http://10.20.0.15:0")
+                && !http_url("http://10.20.0.15:65536")
+                && !http_url("http://10.20.0.15:")
+                && !http_url("http://:80")
         );
         // Regression: `1Ei` was refused by a message saying "at most 1Ei".
         assert!(bytes("1Ei") && bytes("1024Pi") && bytes("1E") && !bytes("2Ei") && !bytes("1.5Ei"));

@@ -587,12 +587,22 @@ fn split_rule(description: &str) -> (&str, Option<&str>) {
 /// the description itself.
 fn format_hint(description: &str) -> String {
     if let Some((_, after)) = description.split_once("like ") {
-        let examples = after
-            .split([':', '(', ';'])
-            .next()
-            .unwrap_or(after)
-            .trim()
-            .trim_end_matches(',');
+        // The examples end where the prose does: at `(`, `;`, `: ` or a `, ` before a
+        // word. A colon inside an example (a URL, a time, an IPv6 block) and a comma
+        // between examples (`250m, 1 or 0.5`) stay.
+        let bytes = after.as_bytes();
+        let end = (0..bytes.len())
+            .find(|&i| match bytes[i] {
+                b'(' | b';' => true,
+                b':' => bytes.get(i + 1) == Some(&b' '),
+                b',' => {
+                    bytes.get(i + 1) == Some(&b' ')
+                        && bytes.get(i + 2).is_some_and(u8::is_ascii_alphabetic)
+                }
+                _ => false,
+            })
+            .unwrap_or(after.len());
+        let examples = after[..end].trim();
         if !examples.is_empty() {
             return format!("write it like {examples}");
         }
@@ -765,6 +775,34 @@ fn distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: the examples were cut at the first colon, so a URL's hint read
+    /// "write it like https" and a time's "write it like 2026-11-30T06".
+    #[test]
+    fn a_formats_examples_are_its_hint_colons_and_all() {
+        for (description, hint) in [
+            (
+                "the object store's http(s) URL, like http://10.20.0.15:9000, with no user",
+                "write it like http://10.20.0.15:9000",
+            ),
+            (
+                "a time, like 2026-11-30T06:00:00Z: recover up to this moment",
+                "write it like 2026-11-30T06:00:00Z",
+            ),
+            (
+                "a block, like 203.0.113.0/24 or 2001:db8::/32 (no host bits set)",
+                "write it like 203.0.113.0/24 or 2001:db8::/32",
+            ),
+            (
+                "a CPU amount, like 250m, 1 or 0.5",
+                "write it like 250m, 1 or 0.5",
+            ),
+            ("a size, like 1Gi: the container's", "write it like 1Gi"),
+            ("a plain thing", "write a plain thing"),
+        ] {
+            assert_eq!(format_hint(description), hint);
+        }
+    }
     use crate::input::yaml;
 
     fn run(kind: SchemaKind, text: &str) -> Vec<String> {
