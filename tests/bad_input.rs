@@ -1508,3 +1508,27 @@ fn a_global_fragments_problem_is_reported_once_for_every_process() {
         .invalid("error: pod.containers[1].volumeMounts[0].name: no volume `nope` in the pods of `web` and `worker`")
         .invalid("error: 2 problems in the inputs");
 }
+
+/// Regression: a duplicate key stopped its file, and with it every other file's merge
+/// checks: the port out of range and the allocation's own duplicate came a run later
+/// each. The first of each key is kept, and the rest is checked.
+#[test]
+fn a_duplicate_key_does_not_hide_the_other_problems() {
+    let mut s = django();
+    s.edit(
+        APP,
+        "  GUNICORN_WORKERS: 3\n",
+        "  GUNICORN_WORKERS: 3\n  GUNICORN_WORKERS: 4\n",
+    );
+    s.edit(APP, "    port: 8000", "    port: 80000");
+    s.edit(
+        ALLOC,
+        "namespace: acme-shop\n",
+        "namespace: acme-shop\nnamespace: x\n",
+    );
+    s.render()
+        .invalid("app/dovetail.yaml:13:11: error: processes.web.port: `80000` is above the maximum of 65535")
+        .invalid("app/dovetail.yaml:22:3: error: duplicate key `GUNICORN_WORKERS` (first at line 21)")
+        .invalid("operator/tenants/acme/shop.yaml:7:1: error: duplicate key `namespace` (first at line 6)")
+        .invalid("error: 3 problems in the inputs");
+}

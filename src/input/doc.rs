@@ -85,13 +85,23 @@ fn parse(bytes: Vec<u8>, shown: &str, secret: bool, diags: &mut Diagnostics) -> 
             return None;
         }
     };
-    let parsed = if secret {
-        yaml::parse_secrets(&text)
-    } else {
-        yaml::parse(&text)
+    let describe = |e: yaml::YamlError| {
+        let e = if secret { e.hiding_text() } else { e };
+        let code = match e {
+            yaml::YamlError::DuplicateKey { .. } => Code::DuplicateKey,
+            yaml::YamlError::TooDeep { .. }
+            | yaml::YamlError::TooManyNodes { .. }
+            | yaml::YamlError::TooLarge { .. } => Code::YamlTooBig,
+            _ => Code::YamlSyntax,
+        };
+        Diagnostic::at(code, shown, e.pos(), e.to_string()).hint(e.hint())
     };
-    match parsed {
-        Ok(root) => {
+    match yaml::parse_input(&text, secret) {
+        Ok((root, duplicates)) => {
+            // The first of each duplicated key is kept, and the file checked on.
+            for e in duplicates {
+                diags.push(describe(e));
+            }
             // A secret's value is ciphertext here and base64 once decrypted.
             if !secret {
                 unappliable_characters(&root, &Path::root(), shown, diags);
@@ -102,15 +112,7 @@ fn parse(bytes: Vec<u8>, shown: &str, secret: bool, diags: &mut Diagnostics) -> 
             })
         }
         Err(e) => {
-            let e = if secret { e.hiding_text() } else { e };
-            let code = match e {
-                yaml::YamlError::DuplicateKey { .. } => Code::DuplicateKey,
-                yaml::YamlError::TooDeep { .. }
-                | yaml::YamlError::TooManyNodes { .. }
-                | yaml::YamlError::TooLarge { .. } => Code::YamlTooBig,
-                _ => Code::YamlSyntax,
-            };
-            diags.push(Diagnostic::at(code, shown, e.pos(), e.to_string()).hint(e.hint()));
+            diags.push(describe(e));
             None
         }
     }

@@ -416,7 +416,9 @@ enum Frame {
         pos: Pos,
         anchor: usize,
         entries: Vec<Entry>,
-        pending_key: Option<(String, Pos)>,
+        /// The key whose value comes next, and whether it is a duplicate (whose value
+        /// is left out: the first is kept).
+        pending_key: Option<(String, Pos, bool)>,
         /// The line of each key so far: a duplicate is found in constant time, so a
         /// mapping of tens of thousands of keys is refused as fast as it is read.
         seen: HashMap<String, u32>,
@@ -460,18 +462,30 @@ impl Budget {
 }
 
 /// Parses one YAML document into a [`Node`] tree, within [`MAX_DEPTH`] and [`MAX_NODES`].
+/// A duplicate key is an error.
 pub fn parse(text: &str) -> Result<Node, YamlError> {
-    parse_with(text, true)
+    let mut duplicates = Vec::new();
+    let node = parse_with(text, true, &mut duplicates)?;
+    duplicates.into_iter().next().map_or(Ok(node), Err)
 }
 
-/// [`parse`] for a secrets file, which refuses aliases: an alias copies its anchor's
-/// text where it stands, and as a key (`*v : x`) a value pasted in unencrypted would
-/// be named back as "not a secret name" in the error.
-pub fn parse_secrets(text: &str) -> Result<Node, YamlError> {
-    parse_with(text, false)
+/// [`parse`] for an input file, whose every problem is reported at once: the tree with
+/// the first of each duplicated key (every duplicate, [`YamlError::DuplicateKey`], comes
+/// with it), so that the rest of the file is still checked. A secrets file (`secrets`)
+/// refuses aliases: an alias copies its anchor's text where it stands, and as a key
+/// (`*v : x`) a value pasted in unencrypted would be named back as "not a secret name"
+/// in the error.
+pub fn parse_input(text: &str, secrets: bool) -> Result<(Node, Vec<YamlError>), YamlError> {
+    let mut duplicates = Vec::new();
+    let node = parse_with(text, !secrets, &mut duplicates)?;
+    Ok((node, duplicates))
 }
 
-fn parse_with(text: &str, aliases: bool) -> Result<Node, YamlError> {
+fn parse_with(
+    text: &str,
+    aliases: bool,
+    duplicates: &mut Vec<YamlError>,
+) -> Result<Node, YamlError> {
     check_version(text)?;
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
@@ -631,17 +645,21 @@ fn parse_with(text: &str, aliases: bool) -> Result<Node, YamlError> {
                     if s.text == "<<" {
                         return Err(YamlError::MergeKey { pos: node.pos });
                     }
-                    if let Some(first_line) = seen.get(&s.text) {
-                        return Err(YamlError::DuplicateKey {
+                    let duplicate = if let Some(first_line) = seen.get(&s.text) {
+                        duplicates.push(YamlError::DuplicateKey {
                             pos: node.pos,
-                            key: s.text,
+                            key: s.text.clone(),
                             first_line: *first_line,
                         });
-                    }
-                    seen.insert(s.text.clone(), node.pos.line);
-                    *pending_key = Some((s.text, node.pos));
+                        true
+                    } else {
+                        seen.insert(s.text.clone(), node.pos.line);
+                        false
+                    };
+                    *pending_key = Some((s.text, node.pos, duplicate));
                 }
-                Some((key, key_pos)) => entries.push(Entry {
+                Some((_, _, true)) => {}
+                Some((key, key_pos, false)) => entries.push(Entry {
                     key,
                     key_pos,
                     value: node,
@@ -1185,6 +1203,20 @@ mod tests {
                 first_line: 1
             }
         );
+    }
+
+    /// An input file's duplicates are reported with the tree, which keeps the first of
+    /// each key: the rest of the file is still checked.
+    #[test]
+    fn an_inputs_duplicate_keys_come_with_the_tree_keeping_the_first() {
+        let (node, duplicates) = parse_input("a: 1\nb: {c: 2, c: 3}\na: 4\n", false).unwrap();
+        assert_eq!(node.get("a").unwrap().scalar_text(), Some("1"));
+        assert_eq!(
+            node.get("b").unwrap().get("c").unwrap().scalar_text(),
+            Some("2")
+        );
+        let lines: Vec<u32> = duplicates.iter().map(|e| e.pos().line).collect();
+        assert_eq!(lines, [2, 3]);
     }
 
     #[test]
