@@ -297,7 +297,7 @@ pub fn fleet(
                      doc: &Doc,
                      diags: &mut Diagnostics| {
             merge::sizes::check_allocation(p, a, doc, diags);
-            merge::sizes::check_processes(p, &platform_file, dropped, a, doc, diags);
+            merge::sizes::check_sizes(p, &platform_file, dropped, a, doc, diags);
             merge::check_namespace(p, a, doc, diags, argocd);
             merge::check_init_allocation(a, doc, diags);
             let database_dropped = dropped.covers(&yaml::Path::root().key("database"));

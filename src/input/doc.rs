@@ -184,12 +184,11 @@ pub fn typed<T: DeserializeOwned>(
         // leave the parent out too, until what is left types, so that the checks after
         // this one still run and report their problems with this one's. The parent's
         // absence is the reported error's (see `merge`'s `dropped`). A top-level field
-        // has no parent to leave out: one the model needs, missing or in error, gets a
-        // stand-in instead, which the merge's checks pass over as they do any field in
-        // error.
-        // Only a top-level field that is itself in error: one with an error inside it
-        // (`redis.memory`) is left out as any other parent is, its error saying why,
-        // and a stand-in there would be checked as if it were a value the file gave.
+        // has no parent to leave out: one the model needs that is itself in error
+        // (missing, or of the wrong kind) gets a stand-in instead, which the merge's
+        // checks pass over as they do any field in error. One with an error inside it
+        // (`redis.memory`) is left out as any other parent is, its error saying why: a
+        // stand-in there would be checked as if it were a value the file gave.
         let in_error: Vec<&str> = diags
             .error_paths_in(&doc.file)
             .filter_map(|p| match p.0.as_slice() {

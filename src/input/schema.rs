@@ -775,6 +775,7 @@ fn distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::yaml;
 
     /// Regression: the examples were cut at the first colon, so a URL's hint read
     /// "write it like https" and a time's "write it like 2026-11-30T06".
@@ -803,7 +804,6 @@ mod tests {
             assert_eq!(format_hint(description), hint);
         }
     }
-    use crate::input::yaml;
 
     fn run(kind: SchemaKind, text: &str) -> Vec<String> {
         let doc = Doc {

@@ -248,7 +248,7 @@ pub enum YamlError {
         /// not shown.
         name: String,
     },
-    /// An alias in a secrets file ([`parse_secrets`]).
+    /// An alias in a secrets file ([`parse_input`]).
     #[error("a secrets file may not use aliases (`*name`)")]
     SecretsAlias {
         /// The alias.

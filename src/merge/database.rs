@@ -52,9 +52,10 @@ pub fn restore_problems(
         Problem::new(Code::RestoreImpossible, path, message, hint)
     };
     let RestoreSource::Backup = restore.database.from;
-    let db = platform.database.as_ref().filter(|_| !platform_dropped);
-    if !platform_dropped {
-        let Some(db) = db else {
+    let db = if platform_dropped {
+        None
+    } else {
+        let Some(db) = &platform.database else {
             return vec![problem(
                 at.key("from"),
                 "the restore reads the app's database backups, and platform.yaml sets no `database:`"
@@ -69,7 +70,8 @@ pub fn restore_problems(
                 "restore the external database with its provider's tools, and remove `restore`",
             )];
         }
-    }
+        Some(db)
+    };
     let Some(given) = &a.storage.database else {
         return vec![problem(
             at.key("from"),
@@ -167,17 +169,14 @@ pub(super) fn resolve_database(cx: &mut Ctx<'_>) -> Option<ResolvedDatabase> {
         }
         (_, d) => d.as_ref().map(|d| d.size.clone()),
     };
-    if let Some(p) = size
-        .as_deref()
-        .and_then(|s| super::sizes::zero_size(s, &Path::parse("storage.database.size")))
-    {
-        cx.alloc_err(p.code, &p.path, p.message, &p.hint);
-    }
+    let at = Path::parse("storage.database.size");
+    cx.push_alloc(
+        size.as_deref()
+            .and_then(|s| super::sizes::zero_size(s, &at)),
+    );
     let problems = restore_problems(platform, alloc, cx.platform_dropped("database"));
     let restorable = problems.is_empty();
-    for p in problems {
-        cx.alloc_err(p.code, &p.path, p.message, &p.hint);
-    }
+    cx.push_alloc(problems);
     let generation = alloc
         .storage
         .database
@@ -207,7 +206,7 @@ pub(super) fn resolve_database(cx: &mut Ctx<'_>) -> Option<ResolvedDatabase> {
         sidecar_resources: platform.sidecar_resources(),
         egress: {
             let (egress, problems) = store_egress(platform, b);
-            cx.platform_problems(problems);
+            cx.push_platform(problems);
             egress
         },
     });

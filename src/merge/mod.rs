@@ -84,9 +84,16 @@ impl Ctx<'_> {
         self.push(d, hint);
     }
     /// Reports problems of `platform.yaml`.
-    fn platform_problems(&mut self, problems: Vec<Problem>) {
+    fn push_platform(&mut self, problems: impl IntoIterator<Item = Problem>) {
         for p in problems {
             let d = p.of(self.inputs.platform_doc);
+            self.diags.push(d);
+        }
+    }
+    /// Reports problems of the allocation.
+    fn push_alloc(&mut self, problems: impl IntoIterator<Item = Problem>) {
+        for p in problems {
+            let d = p.of(self.inputs.allocation_doc);
             self.diags.push(d);
         }
     }
@@ -248,7 +255,7 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
     let static_files = storage::resolve_static(&mut cx, &names);
     storage::check_mount_clash(&mut cx, &files, static_files.as_ref());
     let (network, problems) = network::resolve_network(platform);
-    cx.platform_problems(problems);
+    cx.push_platform(problems);
     let database = database::resolve_database(&mut cx);
     let redis = services::resolve_redis(&mut cx);
     let ingress = services::resolve_ingress(&mut cx);
@@ -331,7 +338,7 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
             }
             let min = replicas.max(1);
             if let Some(p) = sizes::autoscaling_below_replicas(pa, &apath) {
-                cx.alloc_err(p.code, &p.path, p.message, &p.hint);
+                cx.push_alloc([p]);
                 return None;
             }
             Some(ResolvedAutoscaling {
@@ -459,7 +466,7 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
     storage::check_single_attach(&mut cx, static_files.as_ref(), &processes, init.as_ref());
     services::check_wait_for(&mut cx);
     let sidecar_resources = platform.sidecar_resources();
-    cx.platform_problems(sizes::platform_zeros(platform));
+    cx.push_platform(sizes::platform_zeros(platform));
 
     if cx.diags.has_errors() {
         return (None, cx.diags);
@@ -510,12 +517,11 @@ fn resources_for(cx: &mut Ctx<'_>, pa: &ProcessAllocation, at: &Path) -> Resourc
     let unsized_dropped = ["cpu", "memory", "plan"]
         .iter()
         .any(|k| cx.dropped(cx.inputs.allocation_doc, &at.key(k)));
-    for p in problems {
-        if p.path == *at && unsized_dropped {
-            continue;
-        }
-        cx.alloc_err(p.code, &p.path, p.message, &p.hint);
-    }
+    cx.push_alloc(
+        problems
+            .into_iter()
+            .filter(|p| !(p.path == *at && unsized_dropped)),
+    );
     sized.unwrap_or_else(|| Resources {
         cpu: "0".into(),
         memory: "0".into(),

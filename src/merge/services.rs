@@ -27,9 +27,7 @@ pub(super) fn resolve_redis(cx: &mut Ctx<'_>) -> Option<ResolvedRedis> {
         return None;
     };
     // The allocation's sizes are its own problems, whatever the platform's image.
-    for p in super::sizes::redis_problems(&given) {
-        cx.alloc_err(p.code, &p.path, p.message, &p.hint);
-    }
+    cx.push_alloc(super::sizes::redis_problems(&given));
     let Some(image) = cx.inputs.platform.images.redis.clone() else {
         if cx.platform_dropped("images.redis") {
             return None;

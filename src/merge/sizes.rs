@@ -115,12 +115,14 @@ pub fn process_size(
         memory,
         ephemeral_storage: Some(sized.ephemeral_storage),
     };
-    let own = Resources {
-        cpu: pa.cpu.clone().unwrap_or_default(),
-        memory: pa.memory.clone().unwrap_or_default(),
-        ephemeral_storage: pa.ephemeral_storage.clone(),
-    };
-    problems.extend(zero_problems(&own, at));
+    problems.extend(zero_problems(
+        at,
+        [
+            ("cpu", pa.cpu.as_deref()),
+            ("memory", pa.memory.as_deref()),
+            ("ephemeralStorage", pa.ephemeral_storage.as_deref()),
+        ],
+    ));
     (Some(r), problems)
 }
 
@@ -190,18 +192,23 @@ pub fn redis_problems(given: &RedisAllocation) -> Vec<Problem> {
     out
 }
 
-/// A problem for each field of `r` (at `at`) that is zero.
-fn zero_problems(r: &Resources, at: &Path) -> Vec<Problem> {
-    zeros(r)
-        .map(|(field, value)| {
-            Problem::new(
-                Code::BadSize,
-                at.key(field),
-                format!("`{value}` is zero"),
-                "give more than zero",
-            )
-        })
-        .collect()
+/// A [`zero_size`] problem for each of `fields` (name, value if given) under `at`.
+fn zero_problems<'v>(
+    at: &Path,
+    fields: impl IntoIterator<Item = (&'static str, Option<&'v str>)>,
+) -> impl Iterator<Item = Problem> {
+    fields
+        .into_iter()
+        .filter_map(move |(field, value)| zero_size(value?, &at.key(field)))
+}
+
+/// The fields of `r`, for [`zero_problems`].
+fn fields_of(r: &Resources) -> [(&'static str, Option<&str>); 3] {
+    [
+        ("cpu", Some(r.cpu.as_str())),
+        ("memory", Some(r.memory.as_str())),
+        ("ephemeralStorage", r.ephemeral_storage.as_deref()),
+    ]
 }
 
 /// The sizes `platform.yaml` gives that are zero, each once, there: a plan's, the
@@ -211,44 +218,29 @@ fn zero_problems(r: &Resources, at: &Path) -> Vec<Problem> {
 pub fn platform_zeros(platform: &Platform) -> Vec<Problem> {
     let mut out = Vec::new();
     for (name, plan) in &platform.plans {
-        out.extend(zero_problems(plan, &Path::root().key("plans").key(name)));
+        let at = Path::root().key("plans").key(name);
+        out.extend(zero_problems(&at, fields_of(plan)));
     }
     let policy = Path::root().key("policy");
+    let sidecars = policy.key("sidecarResources");
     out.extend(zero_problems(
-        &platform.policy.sidecar_resources,
-        &policy.key("sidecarResources"),
+        &sidecars,
+        fields_of(&platform.policy.sidecar_resources),
     ));
-    let default_storage = Resources {
-        cpu: String::new(),
-        memory: String::new(),
-        ephemeral_storage: platform.policy.ephemeral_storage.clone(),
-    };
-    out.extend(zero_problems(&default_storage, &policy));
+    let default_storage = platform.policy.ephemeral_storage.as_deref();
+    out.extend(zero_problems(
+        &policy,
+        [("ephemeralStorage", default_storage)],
+    ));
     if let Some(r) = platform
         .database
         .as_ref()
         .and_then(|d| d.resources.as_ref())
     {
-        out.extend(zero_problems(
-            r,
-            &Path::root().key("database").key("resources"),
-        ));
+        let at = Path::root().key("database").key("resources");
+        out.extend(zero_problems(&at, fields_of(r)));
     }
     out
-}
-
-/// The fields of `r` that are zero, with their value.
-pub fn zeros(r: &Resources) -> impl Iterator<Item = (&'static str, &str)> {
-    [
-        ("cpu", r.cpu.as_str()),
-        ("memory", r.memory.as_str()),
-        (
-            "ephemeralStorage",
-            r.ephemeral_storage.as_deref().unwrap_or(""),
-        ),
-    ]
-    .into_iter()
-    .filter(|(_, value)| Quantity::parse(value).is_some_and(Quantity::is_zero))
 }
 
 /// What the merge finds wrong with the allocation's sizes as it resolves an app, for
@@ -257,7 +249,7 @@ pub fn zeros(r: &Resources) -> impl Iterator<Item = (&'static str, &str)> {
 /// process entry (`"*"` and `init` too), autoscaling below replicas, storage sizes of
 /// zero, Redis too small, a shared volume without a class for it. Fields of the
 /// platform in error (`dropped`) are not blamed on the allocation.
-pub fn check_processes(
+pub fn check_sizes(
     platform: &Platform,
     platform_file: &str,
     dropped: &Dropped,

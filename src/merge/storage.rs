@@ -146,9 +146,10 @@ pub(super) fn resolve_static(cx: &mut Ctx<'_>, names: &BTreeSet<&str>) -> Option
         );
         return None;
     };
-    if let Some(p) = super::sizes::zero_size(&given.size, &Path::parse("storage.static.size")) {
-        cx.alloc_err(p.code, &p.path, p.message, &p.hint);
-    }
+    cx.push_alloc(super::sizes::zero_size(
+        &given.size,
+        &Path::parse("storage.static.size"),
+    ));
     let classes = &cx.inputs.platform.storage;
     let (access_mode, storage_class) = if given.shared {
         ("ReadWriteMany", classes.shared.clone())
