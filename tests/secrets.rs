@@ -604,6 +604,39 @@ fn rekey_never_writes_through_a_link_the_customer_committed() {
     assert_eq!(after, before, "a temporary file was left behind");
 }
 
+/// Writes `data` (the lines under `data:`) as the secrets file, and checks that
+/// `validate` in every format and `render` with the identity refuse it with `expected`,
+/// `secret` nowhere in any stream. The `validate` runs and the `render` run, for more
+/// checks.
+fn refused_without_showing(
+    k: &Keys,
+    data: &str,
+    expected: &str,
+    secret: &str,
+) -> (Vec<common::Run>, common::Run) {
+    k.s.write(
+        "app/secrets.yaml",
+        &format!("apiVersion: dovetail/v1\nkind: Secrets\ndata:\n{data}"),
+    );
+    let mut runs = Vec::new();
+    for format in ["text", "json", "github"] {
+        let r = k.s.run("validate", &["--format", format]);
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        // validate's report is its product: stdout.
+        let shown = format!("{}{}", r.stdout, r.stderr);
+        assert!(shown.contains(expected), "{format}: {shown}");
+        assert!(
+            !shown.contains(secret),
+            "{secret} shown in {format}: {shown}"
+        );
+        runs.push(r);
+    }
+    let r = with_identity(k, &[]);
+    r.invalid(expected);
+    assert!(!r.stderr.contains(secret), "{}", r.stderr);
+    (runs, r)
+}
+
 /// A value pasted into the secrets file unencrypted is refused without a byte of it in
 /// any stream or format: one starting with `!` reads as a YAML tag (whose error named the
 /// whole tag, so the whole value), one starting with `@` or a backtick as a character no
@@ -624,32 +657,15 @@ fn a_value_pasted_unencrypted_is_never_shown_in_yaml_errors() {
             "invalid YAML: a value that is not quoted starts with a character YAML reserves",
         ),
     ] {
-        k.s.write(
-            "app/secrets.yaml",
-            &format!("apiVersion: dovetail/v1\nkind: Secrets\ndata:\n  PASSWORD: {value}\n"),
-        );
-        for format in ["text", "json", "github"] {
-            let r = k.s.run("validate", &["--format", format]);
-            assert_eq!(r.code, 1, "{}", r.stderr);
-            // validate's report is its product: stdout.
-            let shown = format!("{}{}", r.stdout, r.stderr);
-            assert!(shown.contains(expected), "{format}: {shown}");
-            let secret = &value[1..];
-            assert!(
-                !r.stdout.contains(secret) && !r.stderr.contains(secret),
-                "{value} shown in {format}: {}{}",
-                r.stdout,
-                r.stderr
-            );
+        let data = format!("  PASSWORD: {value}\n");
+        let (runs, _) = refused_without_showing(&k, &data, expected, &value[1..]);
+        for r in runs {
             assert!(
                 !r.stderr.contains(&value[..1]) || value.starts_with('!'),
                 "{}",
                 r.stderr
             );
         }
-        let r = with_identity(&k, &[]);
-        r.invalid(expected);
-        assert!(!r.stderr.contains(&value[1..]), "{}", r.stderr);
     }
 }
 
@@ -659,28 +675,15 @@ fn a_value_pasted_unencrypted_is_never_shown_in_yaml_errors() {
 #[test]
 fn an_alias_in_the_secrets_file_is_refused_without_its_text() {
     let k = setup();
-    for text in [
+    for data in [
         "  SECRET_KEY: &v Zq9secret-pasted\n  *v : x\n",
         "  SECRET_KEY: &v Zq9secret-pasted\n  OTHER: *v\n",
     ] {
-        k.s.write(
-            "app/secrets.yaml",
-            &format!("apiVersion: dovetail/v1\nkind: Secrets\ndata:\n{text}"),
-        );
-        for format in ["text", "json", "github"] {
-            let r = k.s.run("validate", &["--format", format]);
-            assert_eq!(r.code, 1, "{}", r.stderr);
-            let shown = format!("{}{}", r.stdout, r.stderr);
-            assert!(
-                shown.contains("a secrets file may not use aliases"),
-                "{format}: {shown}"
-            );
-            assert!(!shown.contains("Zq9secret"), "{format}: {shown}");
-        }
-        let r = with_identity(&k, &[]);
-        r.invalid("app/secrets.yaml:5:")
+        let expected = "a secrets file may not use aliases";
+        let (_, render) = refused_without_showing(&k, data, expected, "Zq9secret");
+        render
+            .invalid("app/secrets.yaml:5:")
             .invalid("error: a secrets file may not use aliases");
-        assert!(!r.stderr.contains("Zq9secret"), "{}", r.stderr);
     }
 }
 
