@@ -291,19 +291,27 @@ pub fn fleet(
         // Argo CD's namespace, where the fleet's Application is (or the one it deploys
         // to); none when the fleet is checked by hand.
         let argocd = sources.argocd.as_ref().and_then(ArgoEnv::argocd_namespace);
+        // Each check passes over the fields in error of the platform (`dropped`) and of
+        // the allocation (`own`), as the merge's do.
         let check = |p: &Platform,
                      dropped: &Dropped,
                      a: &Allocation,
                      doc: &Doc,
+                     own: &Dropped,
                      diags: &mut Diagnostics| {
-            merge::sizes::check_allocation(p, a, doc, diags);
-            merge::sizes::check_sizes(p, &platform_file, dropped, a, doc, diags);
-            merge::check_namespace(p, a, doc, diags, argocd);
+            let top = |field: &str| yaml::Path::root().key(field);
+            if !own.covers(&top("quota")) {
+                merge::sizes::check_allocation(p, a, doc, diags);
+            }
+            merge::sizes::check_sizes(p, &platform_file, dropped, a, doc, own, diags);
+            if !own.covers(&top("namespace")) {
+                merge::check_namespace(p, a, doc, diags, argocd);
+            }
             merge::check_init_allocation(a, doc, diags);
-            let database_dropped = dropped.covers(&yaml::Path::root().key("database"));
-            merge::database::check_restore(p, database_dropped, a, doc, diags);
+            let database_dropped = dropped.covers(&top("database"));
+            merge::database::check_restore(p, database_dropped, a, doc, own, diags);
             // Which clusters a platform with `clusters` in error declares is unknown.
-            if !dropped.covers(&yaml::Path::root().key("clusters")) {
+            if !dropped.covers(&top("clusters")) && !own.covers(&top("cluster")) {
                 check_cluster(p, &platform_file, a, doc, diags);
             }
         };

@@ -1373,17 +1373,13 @@ fn validate_operator_refuses_what_every_render_of_the_allocation_refuses() {
         "operator/tenants/acme/shop.yaml:14:17: error: redis.memory: `10Mi` is less than Redis needs to start",
         "operator/tenants/acme/shop.yaml:14:43: error: redis.persistence.size: `0` is zero",
     ];
-    let r = s.validate_operator(Format::Text);
-    for line in allocation {
-        r.invalid(line);
-    }
-    r.invalid("operator/tenants/acme/shop.yaml:12:31: error: storage.static.shared: a shared (ReadWriteMany) volume, and operator/platform.yaml sets no `storage.shared` class")
+    s.validate_operator(Format::Text)
+        .invalid_all(&allocation)
+        .invalid("operator/tenants/acme/shop.yaml:12:31: error: storage.static.shared: a shared (ReadWriteMany) volume, and operator/platform.yaml sets no `storage.shared` class")
         .invalid("error: 5 problems in the inputs");
-    let r = s.render();
-    for line in allocation {
-        r.invalid(line);
-    }
-    r.invalid("operator/platform.yaml:11:1: error: storage: an allocation asks for a shared (ReadWriteMany) volume")
+    s.render()
+        .invalid_all(&allocation)
+        .invalid("operator/platform.yaml:11:1: error: storage: an allocation asks for a shared (ReadWriteMany) volume")
         .invalid("error: 5 problems in the inputs");
 }
 
@@ -1433,6 +1429,47 @@ fn a_quota_the_fleet_refuses_is_refused_by_the_apps_render_too() {
     s.validate_operator(Format::Text).invalid(expected);
     s.validate().invalid(expected).invalid("error: 1 problem");
     s.render().invalid(expected);
+}
+
+/// Regression: `validate --operator` and the fleet skipped every check of an allocation
+/// with any schema error, so an unknown plan beside an unknown field came a run later
+/// (the render reported both), and an allocation that did not parse escaped the
+/// "Application name claimed twice" check, which reads only its file's name. The fields
+/// in error themselves are not blamed for their absence (a cpu in error is not "neither
+/// a plan nor both cpu and memory", a generation in error no restore from generation 1).
+#[test]
+fn an_allocation_in_error_is_still_checked_in_full_by_validate_operator() {
+    let mut s = django();
+    s.edit(ALLOC, "plan: small}", "plan: huge}");
+    s.edit(
+        ALLOC,
+        "redis: {memory: 256Mi}",
+        "redis: {memory: 8Mi}\nfoo: 1",
+    );
+    s.edit(ALLOC, "cpu: 500m,", "cpu: 5x,");
+    s.edit(
+        ALLOC,
+        "database: {size: 10Gi}",
+        "database: {size: 10Gi, generation: x}\nrestore: {database: {from: backup}}",
+    );
+    let expected = [
+        "operator/tenants/acme/shop.yaml:9:28: error: processes.web.plan: no plan `huge`",
+        "operator/tenants/acme/shop.yaml:10:30: error: processes.worker.cpu: `5x` is not a CPU quantity",
+        "operator/tenants/acme/shop.yaml:13:38: error: storage.database.generation: expected an integer",
+        "operator/tenants/acme/shop.yaml:14:28: error: restore.database.from: the restore reads the app's backups, and platform.yaml configures none",
+        "operator/tenants/acme/shop.yaml:15:17: error: redis.memory: `8Mi` is less than Redis needs to start",
+        "operator/tenants/acme/shop.yaml:16:1: error: foo: unknown field",
+    ];
+    for r in [s.validate_operator(Format::Text), s.render()] {
+        r.invalid_all(&expected)
+            .invalid("error: 6 problems in the inputs");
+    }
+
+    s.write("operator/tenants/acme-shop/x.yaml", "kind: [\n");
+    s.write("operator/tenants/acme/shop-x.yaml", "kind: Allocation\n");
+    s.validate_operator(Format::Text)
+        .invalid("operator/tenants/acme-shop/x.yaml:1:1: error: its Application name `acme-shop-x` is also operator/tenants/acme/shop-x.yaml's")
+        .invalid("operator/tenants/acme-shop/x.yaml:2:1: error: invalid YAML");
 }
 
 /// Regression: a Redis image the platform lacks hid the allocation's Redis sizes, which

@@ -112,9 +112,11 @@ pub fn check_cluster(
 }
 
 /// The fleet's checks of one allocation on its own, given the platform and the fields
-/// of `platform.yaml` in error (which a check must not blame on the allocation).
+/// of `platform.yaml` in error (which a check must not blame on the allocation), then
+/// the allocation, its document and its own fields in error: it is checked with the
+/// rest, as the render checks it, and a check must not blame a field's absence on it.
 pub type FleetCheck<'a> =
-    dyn Fn(&Platform, &Dropped, &Allocation, &Doc, &mut Diagnostics) + Sync + 'a;
+    dyn Fn(&Platform, &Dropped, &Allocation, &Doc, &Dropped, &mut Diagnostics) + Sync + 'a;
 
 /// Why no single allocation could be chosen.
 #[derive(Debug, thiserror::Error)]
@@ -651,37 +653,46 @@ impl<'t> OperatorRepo<'t> {
             drop(read);
             for c in checked {
                 diags.extend(c.diags);
-                let Some((allocation, doc)) = c.allocation else {
+                // The Application's name is the file's, whatever it holds.
+                if is_tenant_name(&c.tenant) && is_app_name(&c.app) {
+                    let name = format!("{}-{}", c.tenant, c.app);
+                    if let Some(first) = names.get(&name) {
+                        diags.push(
+                            Diagnostic::at(
+                                Code::NameClaimedTwice,
+                                &c.shown,
+                                Pos::START,
+                                format!("its Application name `{name}` is also {first}"),
+                            )
+                            .hint("rename the tenant or the app"),
+                        );
+                    } else {
+                        names.insert(name, format!("{}'s", c.shown));
+                    }
+                }
+                let Some((allocation, doc, in_error)) = c.allocation else {
                     continue;
                 };
-                let name = format!("{}-{}", c.tenant, c.app);
-                if let Some(first) = names.get(&name) {
-                    diags.push(
-                        Diagnostic::at(
-                            Code::NameClaimedTwice,
-                            &c.shown,
-                            Pos::START,
-                            format!("its Application name `{name}` is also {first}"),
-                        )
-                        .hint("rename the tenant or the app"),
-                    );
-                } else {
-                    names.insert(name, format!("{}'s", c.shown));
-                }
-                if let Some(first) = namespaces.get(&allocation.namespace) {
-                    diags.push(
+                let namespace_dropped = in_error
+                    .as_ref()
+                    .is_some_and(|d| d.covers(&Path::root().key("namespace")));
+                match namespaces.get(&allocation.namespace) {
+                    _ if namespace_dropped => {}
+                    Some(first) => diags.push(
                         doc.value_error(
                             Code::NamespaceClaimedTwice,
                             &Path::root().key("namespace"),
                             format!("namespace `{}` is already {first}'s", allocation.namespace),
                         )
                         .hint("give each app its own namespace"),
-                    );
-                } else {
-                    namespaces.insert(allocation.namespace.clone(), c.shown.clone());
+                    ),
+                    None => {
+                        namespaces.insert(allocation.namespace.clone(), c.shown.clone());
+                    }
                 }
+                // A `domains` entry in error left the whole list out.
                 domains.claim(&c.tenant, &c.shown, &allocation, &doc, diags);
-                if keep {
+                if keep && in_error.is_none() {
                     members.push(Member {
                         identity: Identity {
                             tenant: c.tenant,
@@ -843,9 +854,10 @@ struct Checked {
     tenant: String,
     app: String,
     shown: String,
-    /// The typed allocation, with its document to point at its fields; only when it
-    /// has no error.
-    allocation: Option<(Allocation, Doc)>,
+    /// The typed allocation, with its document to point at its fields, and its fields
+    /// in error when it has errors: then it was typed without them, and is checked
+    /// against the others where they do not matter, but not rendered.
+    allocation: Option<(Allocation, Doc, Option<Dropped>)>,
     diags: Diagnostics,
 }
 
@@ -858,13 +870,21 @@ fn check_one(
     let allocation = unread.bytes.clone().and_then(|b| {
         let doc = parse_doc(b, &unread.shown, &mut d)?;
         let allocation: Allocation = typed(SchemaKind::Allocation, &doc, &mut d)?;
-        if d.has_errors_in(&doc.file) {
-            return None;
+        // An allocation in error is checked too, without its fields in error, so that
+        // the operator's CI reports every problem in one run, as the render does.
+        let dropped = d.dropped_in(&doc.file);
+        if let Some((platform, platform_dropped)) = platform {
+            check(
+                platform,
+                platform_dropped,
+                &allocation,
+                &doc,
+                &dropped,
+                &mut d,
+            );
         }
-        if let Some((platform, dropped)) = platform {
-            check(platform, dropped, &allocation, &doc, &mut d);
-        }
-        Some((allocation, doc))
+        let in_error = d.has_errors_in(&doc.file).then_some(dropped);
+        Some((allocation, doc, in_error))
     });
     Checked {
         tenant: unread.tenant.clone(),

@@ -14,7 +14,7 @@
 
 use super::resolved::{ResolvedBackup, ResolvedDatabase, ResolvedEgress, ResolvedRestore};
 use super::{Ctx, Problem};
-use crate::diag::{Code, Diagnostics, Doc};
+use crate::diag::{Code, Diagnostics, Doc, Dropped};
 use crate::input::model::{
     Allocation, Backup, DatabaseAllocation, DatabaseProvider, Platform, RestoreSource, Service,
 };
@@ -38,11 +38,13 @@ pub fn backup_for<'p>(platform: &'p Platform, a: &Allocation) -> Option<&'p Back
 /// Why an allocation's `restore` cannot run, from the operator repo alone (so that
 /// `validate --operator` refuses it before any app is rendered). With the platform's
 /// `database` in error (`platform_dropped`), only the allocation's own problems: what
-/// the platform would say is unknown.
+/// the platform would say is unknown. A field of the allocation in error
+/// (`alloc_dropped`, at a dotted path) is not blamed for its absence.
 pub fn restore_problems(
     platform: &Platform,
     a: &Allocation,
     platform_dropped: bool,
+    alloc_dropped: &dyn Fn(&str) -> bool,
 ) -> Vec<Problem> {
     let Some(restore) = &a.restore else {
         return Vec::new();
@@ -73,6 +75,9 @@ pub fn restore_problems(
         Some(db)
     };
     let Some(given) = &a.storage.database else {
+        if alloc_dropped("storage.database") {
+            return Vec::new();
+        }
         return vec![problem(
             at.key("from"),
             "the restore needs the app's database, and the allocation gives no `storage.database`"
@@ -94,7 +99,7 @@ pub fn restore_problems(
             "remove `restore`: there are no backups of this app to read",
         ));
     }
-    if given.generation() < 2 {
+    if given.generation() < 2 && !alloc_dropped("storage.database.generation") {
         out.push(problem(
             Path::root().key("storage").key("database").key("generation"),
             format!(
@@ -111,15 +116,18 @@ pub fn restore_problems(
     out
 }
 
-/// The restore checks of [`restore_problems`] as diagnostics of the allocation file.
+/// The restore checks of [`restore_problems`] as diagnostics of the allocation file,
+/// whose fields in error are `alloc_dropped`.
 pub fn check_restore(
     platform: &Platform,
     platform_dropped: bool,
     a: &Allocation,
     doc: &Doc,
+    alloc_dropped: &Dropped,
     diags: &mut Diagnostics,
 ) {
-    for p in restore_problems(platform, a, platform_dropped) {
+    let dropped = |dotted: &str| alloc_dropped.covers(&Path::parse(dotted));
+    for p in restore_problems(platform, a, platform_dropped, &dropped) {
         diags.push(p.of(doc));
     }
 }
@@ -174,7 +182,13 @@ pub(super) fn resolve_database(cx: &mut Ctx<'_>) -> Option<ResolvedDatabase> {
         size.as_deref()
             .and_then(|s| super::sizes::zero_size(s, &at)),
     );
-    let problems = restore_problems(platform, alloc, cx.platform_dropped("database"));
+    let alloc_dropped = |dotted: &str| cx.alloc_dropped(dotted);
+    let problems = restore_problems(
+        platform,
+        alloc,
+        cx.platform_dropped("database"),
+        &alloc_dropped,
+    );
     let restorable = problems.is_empty();
     cx.push_alloc(problems);
     let generation = alloc

@@ -506,22 +506,16 @@ fn alloc_path_for(alloc: &Allocation, name: &str) -> Path {
 fn resources_for(cx: &mut Ctx<'_>, pa: &ProcessAllocation, at: &Path) -> Resources {
     let platform_doc = cx.inputs.platform_doc;
     let plan_dropped = |p: &str| cx.dropped(platform_doc, &Path::root().key("plans").key(p));
+    let alloc_dropped = |path: &Path| cx.dropped(cx.inputs.allocation_doc, path);
     let (sized, problems) = sizes::process_size(
         cx.inputs.platform,
         &platform_doc.file,
         pa,
         at,
         &plan_dropped,
+        &alloc_dropped,
     );
-    // A cpu, memory or plan in error was left out: its own error says what is wrong.
-    let unsized_dropped = ["cpu", "memory", "plan"]
-        .iter()
-        .any(|k| cx.dropped(cx.inputs.allocation_doc, &at.key(k)));
-    cx.push_alloc(
-        problems
-            .into_iter()
-            .filter(|p| !(p.path == *at && unsized_dropped)),
-    );
+    cx.push_alloc(problems);
     sized.unwrap_or_else(|| Resources {
         cpu: "0".into(),
         memory: "0".into(),

@@ -78,15 +78,17 @@ pub fn quota_shortfalls(
 /// The CPU, memory and local storage the allocation's process entry `pa` (at `at`,
 /// `processes.web`) gives, by [`Platform::process_resources`], and what is wrong with
 /// them from the operator repo alone: a plan `platform_file` lacks (unless
-/// `plan_dropped` says that plan was in error), neither a plan nor both cpu and memory,
-/// a size of zero the entry gives (one its plan or the platform's default gives is
-/// `platform.yaml`'s, see [`platform_zeros`]). No size without both cpu and memory.
+/// `plan_dropped` says that plan was in error), neither a plan nor both cpu and memory
+/// (unless `alloc_dropped` says one of them was in error: its own error says what is
+/// wrong), a size of zero the entry gives (one its plan or the platform's default gives
+/// is `platform.yaml`'s, see [`platform_zeros`]). No size without both cpu and memory.
 pub fn process_size(
     platform: &Platform,
     platform_file: &str,
     pa: &ProcessAllocation,
     at: &Path,
     plan_dropped: &dyn Fn(&str) -> bool,
+    alloc_dropped: &dyn Fn(&Path) -> bool,
 ) -> (Option<Resources>, Vec<Problem>) {
     let sized = platform.process_resources(pa);
     let mut problems = Vec::new();
@@ -100,7 +102,10 @@ pub fn process_size(
         ));
     }
     let (Some(cpu), Some(memory)) = (sized.cpu, sized.memory) else {
-        if pa.plan.is_none() {
+        let unsized_dropped = ["cpu", "memory", "plan"]
+            .iter()
+            .any(|k| alloc_dropped(&at.key(k)));
+        if pa.plan.is_none() && !unsized_dropped {
             problems.push(Problem::new(
                 Code::BadSize,
                 at.clone(),
@@ -248,19 +253,29 @@ pub fn platform_zeros(platform: &Platform) -> Vec<Problem> {
 /// `validate --operator` must refuse what that render would. [`process_size`] for each
 /// process entry (`"*"` and `init` too), autoscaling below replicas, storage sizes of
 /// zero, Redis too small, a shared volume without a class for it. Fields of the
-/// platform in error (`dropped`) are not blamed on the allocation.
+/// platform in error (`dropped`) are not blamed on the allocation, nor the absence of
+/// the allocation's own (`alloc_dropped`).
 pub fn check_sizes(
     platform: &Platform,
     platform_file: &str,
     dropped: &Dropped,
     a: &Allocation,
     doc: &Doc,
+    alloc_dropped: &Dropped,
     diags: &mut Diagnostics,
 ) {
     let plan_dropped = |p: &str| dropped.covers(&Path::root().key("plans").key(p));
+    let entry_dropped = |p: &Path| alloc_dropped.covers(p);
     for (name, pa) in &a.processes {
         let at = Path::root().key("processes").key(name);
-        let (_, problems) = process_size(platform, platform_file, pa, &at, &plan_dropped);
+        let (_, problems) = process_size(
+            platform,
+            platform_file,
+            pa,
+            &at,
+            &plan_dropped,
+            &entry_dropped,
+        );
         for p in problems
             .into_iter()
             .chain(autoscaling_below_replicas(pa, &at))
@@ -279,8 +294,12 @@ pub fn check_sizes(
             diags.push(p.of(doc));
         }
     }
-    for p in a.redis.iter().flat_map(redis_problems) {
-        diags.push(p.of(doc));
+    // A Redis field in error left `redis` out, or its default in.
+    let redis_dropped = alloc_dropped.covers(&Path::root().key("redis"));
+    if !redis_dropped {
+        for p in a.redis.iter().flat_map(redis_problems) {
+            diags.push(p.of(doc));
+        }
     }
     let shared_dropped = dropped.covers(&Path::root().key("storage").key("shared"));
     if storage.static_files.as_ref().is_some_and(|s| s.shared)

@@ -159,6 +159,14 @@ impl Run {
     pub fn invalid(&self, expected: &str) -> &Run {
         self.fails(Some(1), expected)
     }
+
+    /// [`Run::invalid`] with each of `expected`.
+    pub fn invalid_all(&self, expected: &[&str]) -> &Run {
+        for line in expected {
+            self.invalid(line);
+        }
+        self
+    }
 }
 
 /// Runs the binary with `args` in `cwd`, without a shell and with a clean environment.
