@@ -590,6 +590,33 @@ fn a_sidecar_cannot_mount_the_static_volume_of_a_process_without_it() {
         .invalid("processes.worker.pod.containers[0].volumeMounts[0].name: no volume `dovetail-static` in the pods of `worker`; list `worker` under `static.processes`");
 }
 
+/// Regression: a `resourceFieldRef.containerName` naming no container of the pod was
+/// accepted, as the API server accepts it; the kubelet then cannot start the pod
+/// ("container not found"). A global sidecar naming `web` is fine in web's pods only.
+#[test]
+fn a_resource_field_ref_must_name_a_container_of_the_pod() {
+    let mut s = django();
+    s.append(
+        APP,
+        concat!(
+            "pod:\n",
+            "  containers:\n",
+            "    - name: side\n",
+            "      image: registry.example.com/acme/side:1\n",
+            "      env: [{name: WEB_CPU, valueFrom: {resourceFieldRef: {containerName: web, resource: limits.cpu}}}]\n",
+            "  volumes:\n",
+            "    - name: limits\n",
+            "      downwardAPI: {items: [{path: mem, resourceFieldRef: {containerName: side, resource: limits.memory}}]}\n",
+            "    - name: both\n",
+            "      projected: {sources: [{downwardAPI: {items: [{path: cpu, resourceFieldRef: {containerName: nginx, resource: limits.cpu}}]}}]}\n",
+        ),
+    );
+    s.render()
+        .invalid("app/dovetail.yaml:33:75: error: pod.containers[0].env[0].valueFrom.resourceFieldRef.containerName: no container `web` in the pods of `worker`; the kubelet could not start them; name the process's own container (`worker`) or one of the fragments': `side`")
+        .invalid("app/dovetail.yaml:38:98: error: pod.volumes[1].projected.sources[0].downwardAPI.items[0].resourceFieldRef.containerName: no container `nginx` in the pods of `web` and `worker`; the kubelet could not start them; name the process's own container (`web` and `worker`) or one of the fragments': `side`")
+        .invalid("error: 2 problems");
+}
+
 #[test]
 fn wait_for_needs_the_service_and_the_platforms_wait_image() {
     let mut s = django();

@@ -177,6 +177,7 @@ pub(super) fn split_fragments(
         }
     }
     check_pod_names(cx, process, &sources, &volumes, pod_volumes);
+    check_container_name_refs(cx, process, &sources);
     check_sidecar_count(cx, process, &sidecar_paths);
     (patches, sidecars, inits, volumes)
 }
@@ -498,7 +499,7 @@ fn check_pod_names(
                             }
                         };
                         cx.app_err(
-                            Code::NoSuchVolume,
+                            Code::NotInPod,
                             &cpath.key("volumeMounts").index(j).key("name"),
                             format!("no volume `{vname}` in the pods of `{process}`"),
                             &hint,
@@ -507,6 +508,112 @@ fn check_pod_names(
                 }
             }
         }
+    }
+}
+
+/// Refuses a `resourceFieldRef.containerName` (in a container's env, a `downwardAPI`
+/// volume or a `projected` one) that names no container of `process`'s pods: the API
+/// server takes the pod, and the kubelet cannot start it ("container not found"). The
+/// names a reference may take are the process's container and the fragments' sidecars
+/// and init containers; the containers dovetail adds (`init`, the waits) are the
+/// platform's, and in some pods only.
+fn check_container_name_refs(
+    cx: &mut Ctx<'_>,
+    process: &str,
+    sources: &[(Option<&Value>, Path, bool); 2],
+) {
+    let processes = &cx.inputs.app.app.processes;
+    // A patch of another process's container is not in this pod.
+    let in_pod = |list_name: &str, c: &Value| {
+        let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
+        list_name == "initContainers" || name == process || !processes.contains_key(name)
+    };
+    let mut containers: BTreeSet<&str> = BTreeSet::from([process]);
+    for (fragment, _, _) in sources {
+        for list_name in ["containers", "initContainers"] {
+            for c in fragment.map_or(&[][..], |f| list(f, list_name)) {
+                if in_pod(list_name, c)
+                    && let Some(name) = c.get("name").and_then(Value::as_str)
+                {
+                    containers.insert(name);
+                }
+            }
+        }
+    }
+    // What may hold a `resourceFieldRef`: an env var's `valueFrom`, a downward API item.
+    let mut holders: Vec<(Path, &Value)> = Vec::new();
+    for (fragment, at, _) in sources {
+        let Some(fragment) = fragment else { continue };
+        for list_name in ["containers", "initContainers"] {
+            for (i, c) in list(fragment, list_name).iter().enumerate() {
+                if !in_pod(list_name, c) {
+                    continue;
+                }
+                let env_at = at.key(list_name).index(i).key("env");
+                for (j, e) in list(c, "env").iter().enumerate() {
+                    if let Some(from) = e.get("valueFrom") {
+                        holders.push((env_at.index(j).key("valueFrom"), from));
+                    }
+                }
+            }
+        }
+        for (i, v) in list(fragment, "volumes").iter().enumerate() {
+            let vpath = at.key("volumes").index(i);
+            if let Some(d) = v.get("downwardAPI") {
+                downward_items(d, &vpath.key("downwardAPI"), &mut holders);
+            }
+            let sources = v.get("projected").map_or(&[][..], |p| list(p, "sources"));
+            for (j, source) in sources.iter().enumerate() {
+                if let Some(d) = source.get("downwardAPI") {
+                    let spath = vpath.key("projected").key("sources").index(j);
+                    downward_items(d, &spath.key("downwardAPI"), &mut holders);
+                }
+            }
+        }
+    }
+    let refs = holders.into_iter().filter_map(|(at, holder)| {
+        let name = holder
+            .get("resourceFieldRef")?
+            .get("containerName")?
+            .as_str()
+            .filter(|n| !n.is_empty() && !containers.contains(n))?;
+        Some((
+            at.key("resourceFieldRef").key("containerName"),
+            name.to_owned(),
+        ))
+    });
+    let refs: Vec<(Path, String)> = refs.collect();
+    let others: Vec<String> = containers
+        .iter()
+        .filter(|c| **c != process)
+        .map(|c| format!("`{c}`"))
+        .collect();
+    // The process's own name stands apart: the global fragment's problem names every
+    // process it was found in there (see `GlobalProblems`).
+    let hint = if others.is_empty() {
+        format!("name the process's own container, `{process}`")
+    } else {
+        format!(
+            "name the process's own container (`{process}`) or one of the fragments': {}",
+            others.join(", ")
+        )
+    };
+    for (at, name) in refs {
+        cx.app_err(
+            Code::NotInPod,
+            &at,
+            format!(
+                "no container `{name}` in the pods of `{process}`; the kubelet could not start them"
+            ),
+            &hint,
+        );
+    }
+}
+
+/// The items of the `downwardAPI` source `d` at `at`, each with its place.
+fn downward_items<'v>(d: &'v Value, at: &Path, holders: &mut Vec<(Path, &'v Value)>) {
+    for (k, item) in list(d, "items").iter().enumerate() {
+        holders.push((at.key("items").index(k), item));
     }
 }
 
