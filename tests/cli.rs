@@ -214,3 +214,64 @@ fn the_controller_without_a_cluster_says_how_to_name_one() {
         "{stderr}"
     );
 }
+
+/// Regression: with the API server unreachable, the controller ignored SIGTERM (kube-rs's
+/// graceful shutdown waited on its retries), so its pod took the whole grace period to
+/// stop and was then killed. It stops within its own grace of 5 s now.
+#[test]
+fn the_controller_stops_on_sigterm_while_the_api_server_is_unreachable() {
+    let home = tempfile::tempdir().unwrap();
+    let key = home.path().join("key.txt");
+    common::age_keygen(&key);
+    // Port 1 on loopback: nothing listens, every request is refused at once.
+    let kubeconfig = home.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"https://127.0.0.1:1\"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n",
+    )
+    .unwrap();
+    let bin =
+        std::path::Path::new(env!("CARGO_BIN_EXE_dovetail")).with_file_name("dovetail-controller");
+    let log = home.path().join("log");
+    let mut child = Command::new(bin)
+        .arg("--identity")
+        .arg(&key)
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .env_clear()
+        .env("HOME", home.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let read = || std::fs::read_to_string(&log).unwrap();
+    // It has tried the API server (and so installed its signal handlers) once it says so.
+    while !read().contains("reconcile failed") {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{}",
+            read()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let signalled = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if signalled.elapsed() > std::time::Duration::from_secs(15) {
+            child.kill().unwrap();
+            panic!("still running 15 s after SIGTERM:\n{}", read());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0), "{}", read());
+    assert!(read().contains("stopped"), "{}", read());
+}

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
@@ -83,6 +83,11 @@ impl ControllerError {
     }
 }
 
+/// How long the controller finishes the reconciles under way after SIGTERM or SIGINT
+/// before it stops anyway: with the API server unreachable, kube-rs's graceful shutdown
+/// waits on its retries, and the pod would take its whole grace period to stop.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 /// Runs the controller until SIGTERM or SIGINT.
 pub fn run(options: Options) -> Result<(), ControllerError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -132,7 +137,14 @@ async fn serve(options: Options) -> Result<(), ControllerError> {
         identities: options.identities,
         recorder,
     });
-    Controller::new(
+    // Signal handlers are installed before the first watch, so no signal is lost.
+    let listen = |kind| tokio::signal::unix::signal(kind).map_err(ControllerError::Runtime);
+    let stop = stop_signal(
+        listen(tokio::signal::unix::SignalKind::terminate())?,
+        listen(tokio::signal::unix::SignalKind::interrupt())?,
+    )
+    .shared();
+    let controller = Controller::new(
         Api::<AgeSecret>::all(client.clone()),
         watcher::Config::default(),
     )
@@ -155,16 +167,36 @@ async fn serve(options: Options) -> Result<(), ControllerError> {
                 .map(|(app, ns)| kube::runtime::reflector::ObjectRef::new(&app).within(&ns))
         },
     )
-    .shutdown_on_signal()
+    .graceful_shutdown_on(stop.clone())
     .run(reconcile, error_policy, ctx)
     .for_each(|result| async move {
         if let Err(e) = result {
             log(&format!("reconcile failed: {e}"));
         }
-    })
-    .await;
-    log("stopped");
+    });
+    let deadline = async {
+        stop.await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        () = controller => log("stopped"),
+        () = deadline => log(&format!(
+            "stopped: it had not wound down within {}s of the signal (is the API server reachable?)",
+            SHUTDOWN_GRACE.as_secs()
+        )),
+    }
     Ok(())
+}
+
+/// Resolves at the first SIGTERM or SIGINT.
+async fn stop_signal(
+    mut terminate: tokio::signal::unix::Signal,
+    mut interrupt: tokio::signal::unix::Signal,
+) {
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
+    }
 }
 
 /// Why one reconcile failed (it is retried).
