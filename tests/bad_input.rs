@@ -590,6 +590,42 @@ fn a_sidecar_cannot_mount_the_static_volume_of_a_process_without_it() {
         .invalid("processes.worker.pod.containers[0].volumeMounts[0].name: no volume `dovetail-static` in the pods of `worker`; list `worker` under `static.processes`");
 }
 
+/// Regression: a fragment could read `<app>-secrets` in an app without secrets,
+/// `<app>-db-app` in one without postgres, or a key the app's `<app>-env` or
+/// `<app>-files` does not hold: the API server takes the pod, and the kubelet cannot
+/// start it (`CreateContainerConfigError`). An `optional` reference may name what is not
+/// there, as Kubernetes allows.
+#[test]
+fn a_fragment_reads_only_what_the_app_renders() {
+    let mut s = django();
+    s.edit(APP, "services: [postgres, redis]", "services: [redis]");
+    s.append(
+        APP,
+        concat!(
+            "pod:\n",
+            "  containers:\n",
+            "    - name: worker\n",
+            "      envFrom: [{secretRef: {name: shop-secrets}}, {secretRef: {name: shop-secrets, optional: true}}]\n",
+            "      env:\n",
+            "        - {name: DB, valueFrom: {secretKeyRef: {name: shop-db-app, key: uri}}}\n",
+            "        - {name: X, valueFrom: {configMapKeyRef: {name: shop-env, key: NOPE}}}\n",
+            "        - {name: Y, valueFrom: {configMapKeyRef: {name: shop-env, key: DJANGO_DEBUG}}}\n",
+            "  volumes:\n",
+            "    - {name: cfg, configMap: {name: shop-files, items: [{key: config_logging.ini, path: a}, {key: config_nope.ini, path: b}]}}\n",
+        ),
+    );
+    s.render()
+        .invalid("app/dovetail.yaml:32:36: error: pod.containers[0].envFrom[0].secretRef.name: `shop-secrets` is not rendered: the app has no `secrets:`; the kubelet could not start the pod")
+        .invalid("app/dovetail.yaml:34:55: error: pod.containers[0].env[0].valueFrom.secretKeyRef.name: `shop-db-app` is not rendered: the app uses no database (`services: [postgres]`)")
+        .invalid("app/dovetail.yaml:35:72: error: pod.containers[0].env[1].valueFrom.configMapKeyRef.key: `shop-env` has no key `NOPE`; the kubelet could not start the pod; use one of: DJANGO_DEBUG, DJANGO_SETTINGS_MODULE, GUNICORN_WORKERS, STATIC_ROOT")
+        .invalid("app/dovetail.yaml:38:99: error: pod.volumes[0].configMap.items[1].key: `shop-files` has no key `config_nope.ini`; the kubelet could not start the pod; use one of: config_logging.ini")
+        .invalid("error: 4 problems");
+    // The customer's check without the operator repo finds the same.
+    s.validate_app()
+        .invalid("pod.containers[0].envFrom[0].secretRef.name: `shop-secrets` is not rendered")
+        .invalid("error: 4 problems");
+}
+
 /// Regression: a `resourceFieldRef.containerName` naming no container of the pod was
 /// accepted, as the API server accepts it; the kubelet then cannot start the pod
 /// ("container not found"). A global sidecar naming `web` is fine in web's pods only.

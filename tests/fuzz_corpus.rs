@@ -79,6 +79,11 @@ fn fuzz_corpus_secrets_file_set() {
 }
 
 #[test]
+fn fuzz_corpus_secrets_file_unset() {
+    replay("secrets_file_unset", harness::secrets_file_unset);
+}
+
+#[test]
 fn fuzz_corpus_known_hosts() {
     replay("known_hosts", harness::known_hosts);
 }

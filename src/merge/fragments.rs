@@ -630,29 +630,87 @@ enum RefKind {
     ConfigMap,
 }
 
+/// A fragment's reference to a Secret or ConfigMap: the object that holds it
+/// (`secretKeyRef`, a `configMap` volume, a projected source, …) at `at`, the field of
+/// it that names the object, and where the keys it reads are.
+struct Ref<'v> {
+    kind: RefKind,
+    holder: &'v Value,
+    at: Path,
+    name_field: &'static str,
+    keys: KeysAt,
+}
+
+impl<'v> Ref<'v> {
+    fn new(
+        kind: RefKind,
+        holder: &'v Value,
+        at: Path,
+        name_field: &'static str,
+        keys: KeysAt,
+    ) -> Ref<'v> {
+        Ref {
+            kind,
+            holder,
+            at,
+            name_field,
+            keys,
+        }
+    }
+}
+
+/// Where a reference names the keys it reads.
+#[derive(Clone, Copy)]
+enum KeysAt {
+    /// In `items[].key` (a volume: without `items`, every key).
+    Items,
+    /// In `key` (`secretKeyRef`, `configMapKeyRef`).
+    Key,
+    /// Nowhere: it reads every key (`envFrom`).
+    None,
+}
+
+/// What dovetail renders of one of the app's Secrets or ConfigMaps.
+enum Rendered {
+    /// Nothing, for the reason given: the app has no env, no files, no secrets, no
+    /// postgres.
+    Absent(&'static str),
+    /// The object, with these keys.
+    Keys(BTreeSet<String>),
+    /// The object, with keys dovetail does not decide (CloudNativePG's), or unknown
+    /// because the field that decides them was in error.
+    Unknown,
+}
+
 /// A fragment may name only the Secrets and ConfigMaps dovetail renders for the app's
 /// pods: not another app's, not the platform's (backup credentials), and not those
 /// CloudNativePG keeps for itself (`<app>-db-superuser`, `-replication`, `-ca`, `-server`).
-fn check_ref(cx: &mut Ctx<'_>, kind: RefKind, name: Option<&str>, at: &Path) {
-    let Some(name) = name else { return };
+/// Unless the reference is `optional`, what it names must be rendered and hold the keys
+/// it reads: the API server takes the pod, and the kubelet cannot start it.
+fn check_ref(cx: &mut Ctx<'_>, r: &Ref<'_>) {
+    let Some(name) = r.holder.get(r.name_field).and_then(Value::as_str) else {
+        return;
+    };
+    let at = r.at.key(r.name_field);
     let app = &cx.inputs.identity.app;
-    let suffixes = match kind {
+    let suffixes = match r.kind {
         RefKind::Secret => ["secrets", "db-app"],
         RefKind::ConfigMap => ["env", "files"],
     };
-    let allowed = suffixes.map(|s| format!("{app}-{s}"));
     // Without the operator repo the app's name is not known: any name it could have.
-    let fits = if cx.inputs.stand_in {
-        suffixes.iter().any(|s| {
+    let fits = |s: &str| {
+        if cx.inputs.stand_in {
             name.strip_suffix(s)
                 .and_then(|n| n.strip_suffix('-'))
                 .is_some_and(crate::input::operator::is_app_name)
-        })
-    } else {
-        allowed.iter().any(|a| a == name)
+        } else {
+            name.strip_suffix(s)
+                .and_then(|n| n.strip_suffix('-'))
+                .is_some_and(|n| n == app)
+        }
     };
-    if !fits {
-        let what = match kind {
+    let Some(suffix) = suffixes.into_iter().find(|s| fits(s)) else {
+        let what = match r.kind {
             RefKind::Secret => "Secret",
             RefKind::ConfigMap => "ConfigMap",
         };
@@ -660,14 +718,120 @@ fn check_ref(cx: &mut Ctx<'_>, kind: RefKind, name: Option<&str>, at: &Path) {
         let [first, second] = if cx.inputs.stand_in {
             suffixes.map(|s| format!("<app>-{s}"))
         } else {
-            allowed
+            suffixes.map(|s| format!("{app}-{s}"))
         };
         cx.app_err(
             Code::ForeignReference,
-            at,
+            &at,
             format!("`{name}` is not a {what} of this app's pods"),
             &format!("refer to `{first}` or `{second}`"),
         );
+        return;
+    };
+    if r.holder.get("optional").and_then(Value::as_bool) == Some(true) {
+        return;
+    }
+    let keys = match rendered(cx, suffix) {
+        Rendered::Unknown => return,
+        Rendered::Absent(why) => {
+            cx.app_err(
+                Code::ForeignReference,
+                &at,
+                format!("`{name}` is not rendered: {why}; the kubelet could not start the pod"),
+                "refer to what the app has, or mark the reference `optional: true`",
+            );
+            return;
+        }
+        Rendered::Keys(keys) => keys,
+    };
+    let read: Vec<(Path, &str)> = match r.keys {
+        KeysAt::None => Vec::new(),
+        KeysAt::Key => r
+            .holder
+            .get("key")
+            .and_then(Value::as_str)
+            .map(|k| (r.at.key("key"), k))
+            .into_iter()
+            .collect(),
+        KeysAt::Items => list(r.holder, "items")
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| {
+                let k = item.get("key").and_then(Value::as_str)?;
+                Some((r.at.key("items").index(i).key("key"), k))
+            })
+            .collect(),
+    };
+    for (key_at, key) in read {
+        if !keys.contains(key) {
+            let known: Vec<&str> = keys.iter().map(String::as_str).collect();
+            cx.app_err(
+                Code::ForeignReference,
+                &key_at,
+                format!("`{name}` has no key `{key}`; the kubelet could not start the pod"),
+                &format!("use one of: {}", known.join(", ")),
+            );
+        }
+    }
+}
+
+/// What dovetail renders as the app's `<app>-<suffix>` (see [`Rendered`]).
+fn rendered(cx: &Ctx<'_>, suffix: &str) -> Rendered {
+    let app = &cx.inputs.app.app;
+    let dropped = |field: &str| cx.app_dropped(&Path::root().key(field));
+    let keys = |keys: BTreeSet<String>, why: &'static str| {
+        if keys.is_empty() {
+            Rendered::Absent(why)
+        } else {
+            Rendered::Keys(keys)
+        }
+    };
+    match suffix {
+        "env" if !dropped("env") => {
+            keys(app.env.keys().cloned().collect(), "the app sets no `env:`")
+        }
+        "files" if !dropped("files") => keys(
+            app.files
+                .iter()
+                .map(|f| super::storage::config_key(&f.path))
+                .collect(),
+            "the app has no `files:`",
+        ),
+        "secrets" if !dropped("secrets") && !dropped("imagePullSecret") => {
+            let Some(loaded) = &cx.inputs.app.secrets else {
+                // No `secrets:`, or a file that could not be read (reported).
+                return if app.secrets.is_none() {
+                    Rendered::Absent("the app has no `secrets:`")
+                } else {
+                    Rendered::Unknown
+                };
+            };
+            if cx.inputs.prior.has_errors_in(&loaded.doc.file) {
+                return Rendered::Unknown;
+            }
+            let pull = app.image_pull_secret.as_deref();
+            keys(
+                loaded
+                    .file
+                    .data
+                    .keys()
+                    .filter(|k| Some(k.as_str()) != pull)
+                    .cloned()
+                    .collect(),
+                "the secrets file holds no value but the image pull secret",
+            )
+        }
+        "db-app" if !dropped("services") => {
+            if app
+                .services
+                .contains(&crate::input::model::Service::Postgres)
+            {
+                Rendered::Unknown
+            } else {
+                Rendered::Absent("the app uses no database (`services: [postgres]`)")
+            }
+        }
+        _ => Rendered::Unknown,
     }
 }
 
@@ -697,68 +861,70 @@ fn check_container_refs(cx: &mut Ctx<'_>, c: &Value, at: &Path) {
         let image = image.to_owned();
         check_image(cx, &image, &at.key("image"));
     }
+    let mut refs = Vec::new();
     for (i, e) in list(c, "env").iter().enumerate() {
-        for (kind, ref_kind) in [
+        for (field, kind) in [
             ("secretKeyRef", RefKind::Secret),
             ("configMapKeyRef", RefKind::ConfigMap),
         ] {
-            if let Some(r) = e.get("valueFrom").and_then(|v| v.get(kind)) {
-                let p = at
-                    .key("env")
-                    .index(i)
-                    .key("valueFrom")
-                    .key(kind)
-                    .key("name");
-                check_ref(cx, ref_kind, r.get("name").and_then(Value::as_str), &p);
+            if let Some(holder) = e.get("valueFrom").and_then(|v| v.get(field)) {
+                let at = at.key("env").index(i).key("valueFrom").key(field);
+                refs.push(Ref::new(kind, holder, at, "name", KeysAt::Key));
             }
         }
     }
     for (i, e) in list(c, "envFrom").iter().enumerate() {
-        for (kind, ref_kind) in [
+        for (field, kind) in [
             ("secretRef", RefKind::Secret),
             ("configMapRef", RefKind::ConfigMap),
         ] {
-            if let Some(r) = e.get(kind) {
-                let p = at.key("envFrom").index(i).key(kind).key("name");
-                check_ref(cx, ref_kind, r.get("name").and_then(Value::as_str), &p);
+            if let Some(holder) = e.get(field) {
+                let at = at.key("envFrom").index(i).key(field);
+                refs.push(Ref::new(kind, holder, at, "name", KeysAt::None));
             }
         }
+    }
+    for r in &refs {
+        check_ref(cx, r);
     }
 }
 
 fn check_volume_refs(cx: &mut Ctx<'_>, v: &Value, at: &Path) {
-    if let Some(cm) = v.get("configMap") {
-        check_ref(
-            cx,
+    let mut refs = Vec::new();
+    if let Some(holder) = v.get("configMap") {
+        let at = at.key("configMap");
+        refs.push(Ref::new(
             RefKind::ConfigMap,
-            cm.get("name").and_then(Value::as_str),
-            &at.key("configMap").key("name"),
-        );
+            holder,
+            at,
+            "name",
+            KeysAt::Items,
+        ));
     }
-    if let Some(s) = v.get("secret") {
-        check_ref(
-            cx,
+    if let Some(holder) = v.get("secret") {
+        let at = at.key("secret");
+        refs.push(Ref::new(
             RefKind::Secret,
-            s.get("secretName").and_then(Value::as_str),
-            &at.key("secret").key("secretName"),
-        );
+            holder,
+            at,
+            "secretName",
+            KeysAt::Items,
+        ));
     }
     if let Some(p) = v.get("projected") {
         for (i, src) in list(p, "sources").iter().enumerate() {
-            for (kind, ref_kind) in [
+            for (field, kind) in [
                 ("configMap", RefKind::ConfigMap),
                 ("secret", RefKind::Secret),
             ] {
-                if let Some(r) = src.get(kind) {
-                    let path = at
-                        .key("projected")
-                        .key("sources")
-                        .index(i)
-                        .key(kind)
-                        .key("name");
-                    check_ref(cx, ref_kind, r.get("name").and_then(Value::as_str), &path);
+                if let Some(holder) = src.get(field) {
+                    let at = at.key("projected").key("sources").index(i).key(field);
+                    refs.push(Ref::new(kind, holder, at, "name", KeysAt::Items));
                 }
             }
         }
+    }
+    for r in &refs {
+        check_ref(cx, r);
     }
 }
