@@ -456,10 +456,110 @@ pub fn secrets_file_set(data: &[u8]) {
     } else {
         format!("{text}\n")
     };
-    let old = yaml::parse(&before).expect("set() gave a file for text that is not YAML");
-    let new = match yaml::parse(&out) {
+    let Some((old_entries, new_entries)) = edited_secrets_file(&before, &out) else {
+        return;
+    };
+    let mut want = old_entries.clone();
+    let value = serde_json::Value::String(ARMORED.to_owned());
+    match want.iter_mut().find(|(k, _)| k == key) {
+        Some(slot) => slot.1 = value,
+        None => want.push((key.to_owned(), value)),
+    }
+    assert_eq!(
+        new_entries, want,
+        "`data` is not the old one with `{key}` set:\n{out}"
+    );
+    // Byte for byte: one contiguous run of lines replaced by the new entry's lines.
+    let a = yaml_lines(&before);
+    let b = yaml_lines(&out);
+    let max = a.len().min(b.len());
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let suffix = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take(max - prefix)
+        .take_while(|(x, y)| x == y)
+        .count();
+    // The key line and the value's lines; an empty `data` has its own line rewritten too.
+    let entry_lines = ARMORED.lines().count() + 1 + usize::from(old_entries.is_empty());
+    assert!(
+        b.len() - prefix - suffix <= entry_lines,
+        "more than the new entry changed ({} of {} lines differ):\n--- before\n{before}--- after\n{out}",
+        b.len() - prefix - suffix,
+        b.len()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// secrets_file_unset
+
+/// `secrets_file::unset(text, keys)`: the first line of the input is the keys, separated
+/// by spaces (only names `secrets unset` accepts, `formats::env_name`), the rest the
+/// file. When it gives a file, that file reads as YAML with the same top-level keys in
+/// the same order and values, `data` holds every other entry unchanged and in order,
+/// and the text is the old one with at most one run of lines cut out per key (the
+/// `data:` line alone may change, to `data: {}`, when no entry is left).
+pub fn secrets_file_unset(data: &[u8]) {
+    let Ok(input) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (first, text) = input.split_once('\n').unwrap_or((input, ""));
+    let mut keys: Vec<&str> = first
+        .split(' ')
+        .filter(|k| dovetail::input::formats::env_name(k))
+        .collect();
+    keys.dedup();
+    if keys.is_empty() {
+        return;
+    }
+    let Ok(out) = dovetail::input::secrets_file::unset(text, &keys) else {
+        return;
+    };
+    let Some((old_entries, new_entries)) = edited_secrets_file(text, &out) else {
+        return;
+    };
+    let want: Vec<_> = old_entries
+        .into_iter()
+        .filter(|(k, _)| !keys.contains(&k.as_str()))
+        .collect();
+    assert_eq!(
+        new_entries, want,
+        "`data` is not the old one without {keys:?}:\n{out}"
+    );
+    // Byte for byte: the new lines are the old ones in order, with lines cut out; only
+    // the `data:` line may be written anew (`data: {}`), once no entry is left.
+    let a = yaml_lines(text);
+    let b = yaml_lines(&out);
+    let bare = |l: &str| l.trim_end_matches(['\n', '\r']).to_owned();
+    let data_line = |l: &str| {
+        let quotes = ['"', '\''];
+        l.trim_start_matches(quotes)
+            .strip_prefix("data")
+            .is_some_and(|r| r.trim_start_matches(quotes).trim_start().starts_with(':'))
+    };
+    let mut old_lines = a.iter();
+    for line in &b {
+        let kept = old_lines
+            .any(|o| bare(o) == bare(line) || (want.is_empty() && data_line(o) && data_line(line)));
+        assert!(
+            kept,
+            "a line that was not there, or out of order: {line:?}\n--- before\n{text}--- after\n{out}"
+        );
+    }
+}
+
+/// A secrets file's `data` entries, in order, as JSON.
+type DataEntries = Vec<(String, serde_json::Value)>;
+
+/// The `data` entries of a secrets file before and after an edit (`None` when the edit
+/// outgrew the parser's limits), once checked that the edit changed nothing else: the
+/// same top-level keys in the same order, each but `data` with the same value.
+fn edited_secrets_file(before: &str, out: &str) -> Option<(DataEntries, DataEntries)> {
+    let old = yaml::parse(before).expect("the edit gave a file for text that is not YAML");
+    let new = match yaml::parse(out) {
         Ok(n) => n,
-        Err(YamlError::TooManyNodes { .. } | YamlError::TooLarge { .. }) => return,
+        Err(YamlError::TooManyNodes { .. } | YamlError::TooLarge { .. }) => return None,
         Err(e) => panic!("the edited file is not YAML ({e}):\n{out}"),
     };
     let top = |n: &Node| -> Vec<String> {
@@ -478,7 +578,7 @@ pub fn secrets_file_set(data: &[u8]) {
             );
         }
     }
-    let entries = |n: &Node| -> Vec<(String, serde_json::Value)> {
+    let entries = |n: &Node| -> DataEntries {
         match n.get("data").map(|d| &d.kind) {
             Some(NodeKind::Map(entries)) => entries
                 .iter()
@@ -487,37 +587,7 @@ pub fn secrets_file_set(data: &[u8]) {
             _ => Vec::new(),
         }
     };
-    let mut want = entries(&old);
-    let value = serde_json::Value::String(ARMORED.to_owned());
-    match want.iter_mut().find(|(k, _)| k == key) {
-        Some(slot) => slot.1 = value,
-        None => want.push((key.to_owned(), value)),
-    }
-    assert_eq!(
-        entries(&new),
-        want,
-        "`data` is not the old one with `{key}` set:\n{out}"
-    );
-    // Byte for byte: one contiguous run of lines replaced by the new entry's lines.
-    let a = yaml_lines(&before);
-    let b = yaml_lines(&out);
-    let max = a.len().min(b.len());
-    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    let suffix = a
-        .iter()
-        .rev()
-        .zip(b.iter().rev())
-        .take(max - prefix)
-        .take_while(|(x, y)| x == y)
-        .count();
-    // The key line and the value's lines; an empty `data` has its own line rewritten too.
-    let entry_lines = ARMORED.lines().count() + 1 + usize::from(entries(&old).is_empty());
-    assert!(
-        b.len() - prefix - suffix <= entry_lines,
-        "more than the new entry changed ({} of {} lines differ):\n--- before\n{before}--- after\n{out}",
-        b.len() - prefix - suffix,
-        b.len()
-    );
+    Some((entries(&old), entries(&new)))
 }
 
 /// `text` cut after each line break as YAML counts them: `\n`, `\r\n`, and a lone `\r`.
