@@ -590,6 +590,42 @@ fn a_sidecar_cannot_mount_the_static_volume_of_a_process_without_it() {
         .invalid("processes.worker.pod.containers[0].volumeMounts[0].name: no volume `dovetail-static` in the pods of `worker`; list `worker` under `static.processes`");
 }
 
+/// Regression: a fragment could mount a directory inside one of dovetail's config file
+/// mounts, or a ConfigMap key (a file) over the directories dovetail mounts into; and a
+/// mount in `/proc` was taken. The API server accepts each, and the container does not
+/// start: the runtime cannot make a directory inside a file, and runc refuses `/proc`.
+#[test]
+fn a_fragment_mounts_nothing_inside_a_file_or_proc() {
+    let mut s = django();
+    s.edit(
+        APP,
+        "    health: {path: /healthz}\n",
+        concat!(
+            "    health: {path: /healthz}\n",
+            "    pod:\n",
+            "      containers:\n",
+            "        - name: web\n",
+            "          volumeMounts: [{name: dovetail-files, mountPath: /app, subPath: config_logging.ini}]\n",
+        ),
+    );
+    s.append(
+        APP,
+        concat!(
+            "pod:\n",
+            "  containers:\n",
+            "    - name: worker\n",
+            "      volumeMounts: [{name: scratch, mountPath: /app/config/logging.ini/sub}, {name: scratch, mountPath: /proc/sys}]\n",
+            "  volumes: [{name: scratch, emptyDir: {}}]\n",
+        ),
+    );
+    s.render()
+        .invalid("app/dovetail.yaml:18:60: error: processes.web.pod.containers[0].volumeMounts[0].mountPath: a file mounted here would hold dovetail's mount at `/app/config/logging.ini`; the runtime cannot make a directory inside a file")
+        .invalid("app/dovetail.yaml:18:60: error: processes.web.pod.containers[0].volumeMounts[0].mountPath: a file mounted here would hold dovetail's mount at `/app/static`")
+        .invalid("app/dovetail.yaml:36:49: error: pod.containers[0].volumeMounts[0].mountPath: `/app/config/logging.ini/sub` is inside `/app/config/logging.ini`, where a file is mounted in the same container")
+        .invalid("pod.containers[0].volumeMounts[1].mountPath: `/proc/sys` is not an absolute path inside the container, other than `/` itself and outside `/proc`")
+        .invalid("error: 4 problems");
+}
+
 /// Regression: a fragment could read `<app>-secrets` in an app without secrets,
 /// `<app>-db-app` in one without postgres, or a key the app's `<app>-env` or
 /// `<app>-files` does not hold: the API server takes the pod, and the kubelet cannot
@@ -1565,7 +1601,7 @@ fn an_unclean_mount_is_one_error_and_a_fragments_must_be_clean_too() {
         "mount: /etc/indico/}",
     );
     s.validate_app()
-        .invalid("app/dovetail.yaml:68:39: error: files[0].mount: `/etc/indico/` is not an absolute path inside the container, other than `/` itself, written clean")
+        .invalid("app/dovetail.yaml:68:39: error: files[0].mount: `/etc/indico/` is not an absolute path inside the container, other than `/` itself and outside `/proc`, written clean")
         .invalid("error: 1 problem in the inputs");
     let mut s = django();
     s.append(
@@ -1573,7 +1609,7 @@ fn an_unclean_mount_is_one_error_and_a_fragments_must_be_clean_too() {
         "pod: {containers: [{name: web, volumeMounts: [{name: dovetail-files, mountPath: '/tmp/', subPath: x}]}]}\n",
     );
     s.render()
-        .invalid("app/dovetail.yaml:29:81: error: pod.containers[0].volumeMounts[0].mountPath: `/tmp/` is not an absolute path inside the container, other than `/` itself, written clean")
+        .invalid("app/dovetail.yaml:29:81: error: pod.containers[0].volumeMounts[0].mountPath: `/tmp/` is not an absolute path inside the container, other than `/` itself and outside `/proc`, written clean")
         .invalid("error: 1 problem in the inputs");
 }
 

@@ -147,12 +147,16 @@ pub fn absolute_path(s: &str) -> bool {
 }
 
 /// An [`absolute_path`] other than the root itself (a volume mounted over `/` hides the
-/// image, and the container cannot start), written clean: no empty or `.` segment and
+/// image, and the container cannot start) and outside `/proc` (runc refuses a mount
+/// there, and the container cannot start), written clean: no empty or `.` segment and
 /// no trailing `/`. Mounts are compared with one another (dovetail's own, the config
 /// files and the static volume, and a fragment's), and two spellings of one place
 /// (`/app/conf/x.ini/` is `/app/conf/x.ini` to the runtime) must compare equal.
 pub fn clean_mount_path(s: &str) -> bool {
-    absolute_path(s) && s[1..].split('/').all(|seg| !seg.is_empty() && seg != ".")
+    absolute_path(s)
+        && s[1..].split('/').all(|seg| !seg.is_empty() && seg != ".")
+        && s != "/proc"
+        && !beneath(s, "/proc")
 }
 
 /// `^/[!-~]*$`: an HTTP path.

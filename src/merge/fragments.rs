@@ -62,11 +62,15 @@ impl GlobalProblems {
 
 /// Splits the global and the process's pod fragments into patches of the main container,
 /// sidecars, init containers and volumes, and checks what they refer to.
-/// Which of dovetail's own volumes a process's pods have, for fragments to mount.
-#[derive(Debug, Clone, Copy)]
+/// Which of dovetail's own volumes a process's pods have, for fragments to mount, and
+/// where dovetail mounts what in the process's container.
+#[derive(Debug, Clone)]
 pub(super) struct PodVolumes {
     pub(super) files: bool,
     pub(super) static_files: bool,
+    /// The process container's own mounts: each path, and whether a file is mounted
+    /// there (a config file) rather than a directory (the static volume, `/tmp`).
+    pub(super) mounts: Vec<(String, bool)>,
 }
 
 pub(super) fn split_fragments(
@@ -74,7 +78,7 @@ pub(super) fn split_fragments(
     process: &str,
     own: Option<&Value>,
     names: &BTreeSet<&str>,
-    pod_volumes: PodVolumes,
+    pod_volumes: &PodVolumes,
     resources: &Resources,
 ) -> Fragments {
     let mut patches = Vec::new();
@@ -177,6 +181,7 @@ pub(super) fn split_fragments(
         }
     }
     check_pod_names(cx, process, &sources, &volumes, pod_volumes);
+    check_mounts_in_files(cx, process, &sources, &volumes, pod_volumes);
     check_container_name_refs(cx, process, &sources);
     check_sidecar_count(cx, process, &sidecar_paths);
     (patches, sidecars, inits, volumes)
@@ -342,7 +347,7 @@ fn check_pod_names(
     process: &str,
     sources: &[(Option<&Value>, Path, bool); 2],
     volumes: &[Value],
-    pod_volumes: PodVolumes,
+    pod_volumes: &PodVolumes,
 ) {
     // The names of the containers dovetail adds (the init step, the waits) are taken in
     // every pod, whether this one has them or not: a fragment that works today must not
@@ -506,6 +511,98 @@ fn check_pod_names(
                         );
                     }
                 }
+            }
+        }
+    }
+}
+
+/// A mount of one container: its path, whether a file is mounted there, and the
+/// fragment's place for it (none for dovetail's own).
+type Mount = (String, bool, Option<Path>);
+
+/// Refuses a mount inside a file's mount in one container of `process`'s pods: the
+/// runtime cannot make a directory inside a file, and the container does not start. A
+/// file is mounted where dovetail mounts a config file, and where a fragment mounts one
+/// key of a ConfigMap or Secret volume (`subPath` without `/`); the problem is pointed
+/// at the fragment's mount, inside or around dovetail's.
+fn check_mounts_in_files(
+    cx: &mut Ctx<'_>,
+    process: &str,
+    sources: &[(Option<&Value>, Path, bool); 2],
+    volumes: &[Value],
+    pod_volumes: &PodVolumes,
+) {
+    let processes = &cx.inputs.app.app.processes;
+    let keyed: BTreeSet<&str> = volumes
+        .iter()
+        .filter(|v| v.get("configMap").is_some() || v.get("secret").is_some())
+        .filter_map(|v| v.get("name").and_then(Value::as_str))
+        .chain(["dovetail-files"])
+        .collect();
+    // Each container of the pod, by name, with its mounts.
+    let mut containers: BTreeMap<String, Vec<Mount>> = BTreeMap::new();
+    containers.insert(
+        process.to_owned(),
+        pod_volumes
+            .mounts
+            .iter()
+            .map(|(path, file)| (path.clone(), *file, None))
+            .collect(),
+    );
+    for (fragment, at, _) in sources {
+        let Some(fragment) = fragment else { continue };
+        for list_name in ["containers", "initContainers"] {
+            for (i, c) in list(fragment, list_name).iter().enumerate() {
+                let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
+                // Another process's container is patched in its own pods only.
+                if list_name == "containers" && name != process && processes.contains_key(name) {
+                    continue;
+                }
+                let key = if list_name == "containers" {
+                    name.to_owned()
+                } else {
+                    format!("init {name}")
+                };
+                let mounts = containers.entry(key).or_default();
+                for (j, m) in list(c, "volumeMounts").iter().enumerate() {
+                    let Some(path) = m.get("mountPath").and_then(Value::as_str) else {
+                        continue;
+                    };
+                    let volume = m.get("name").and_then(Value::as_str).unwrap_or_default();
+                    let sub_path = m.get("subPath").and_then(Value::as_str).unwrap_or_default();
+                    let file =
+                        !sub_path.is_empty() && !sub_path.contains('/') && keyed.contains(volume);
+                    let mpath = at.key(list_name).index(i).key("volumeMounts").index(j);
+                    mounts.push((path.to_owned(), file, Some(mpath.key("mountPath"))));
+                }
+            }
+        }
+    }
+    for mounts in containers.values() {
+        for (outer, _, outer_at) in mounts.iter().filter(|(_, file, _)| *file) {
+            for (inner, _, inner_at) in mounts {
+                if !crate::input::formats::beneath(inner, outer) {
+                    continue;
+                }
+                let (at, message) = match (inner_at, outer_at) {
+                    (Some(at), _) => (
+                        at,
+                        format!(
+                            "`{inner}` is inside `{outer}`, where a file is mounted in the same container"
+                        ),
+                    ),
+                    (None, Some(at)) => (
+                        at,
+                        format!("a file mounted here would hold dovetail's mount at `{inner}`"),
+                    ),
+                    (None, None) => continue,
+                };
+                cx.app_err(
+                    Code::MountClash,
+                    at,
+                    format!("{message}; the runtime cannot make a directory inside a file, and the container does not start"),
+                    "mount it elsewhere",
+                );
             }
         }
     }

@@ -372,9 +372,18 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
                 .init
                 .as_ref()
                 .is_some_and(|i| i.mode == InitMode::InitContainer);
+        let mut mounts: Vec<(String, bool)> = files
+            .iter()
+            .filter(|f| f.processes.iter().any(|p| p == name))
+            .map(|f| (f.mount.clone(), true))
+            .collect();
+        if let Some(s) = static_files.as_ref().filter(|_| mounts_static) {
+            mounts.push((s.mount.clone(), false));
+        }
         let pod_volumes = fragments::PodVolumes {
             files: !files_here.is_empty() || (runs_init && !files.is_empty()),
             static_files: mounts_static || (runs_init && static_files.is_some()),
+            mounts,
         };
         let outer = std::mem::take(&mut cx.diags);
         let (patches, sidecars, init_containers, volumes) = fragments::split_fragments(
@@ -382,7 +391,7 @@ pub fn resolve(inputs: &Inputs<'_>) -> (Option<Resolved>, Diagnostics) {
             name,
             process.pod.as_ref(),
             &names,
-            pod_volumes,
+            &pod_volumes,
             &resources,
         );
         let found = std::mem::replace(&mut cx.diags, outer);
