@@ -376,3 +376,42 @@ fn a_base_that_does_not_render_is_compared_as_nothing() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(r.stdout, "");
 }
+
+/// Regression: a pull request adding an app's allocation (or the app's directory) had
+/// no base to render, and `diff` failed with exit 2 on the first pull request of every
+/// new app or tenant. The app not in the base is compared as no objects.
+#[test]
+fn a_base_without_the_app_is_compared_as_nothing() {
+    let s = repos();
+    let operator = s.path("operator");
+    git(&operator, &["rm", "-q", "tenants/acme/shop.yaml"]);
+    git(&operator, &["commit", "-q", "-m", "no shop yet"]);
+    git(
+        &operator,
+        &["checkout", "-q", "HEAD~1", "--", "tenants/acme/shop.yaml"],
+    );
+    let r = diff(&s, &["--base", "HEAD"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("note: the app is not in the base (the operator repo `operator#HEAD` holds no allocation"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stdout
+            .contains("--- /dev/null\n+++ head/Deployment/acme-shop/shop-web\n"),
+        "{}",
+        r.stdout
+    );
+    let r = diff(&s, &["--base", "HEAD", "--format", "markdown"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("> The app is not in the base"),
+        "{}",
+        r.stdout
+    );
+    // A head without it is still an error.
+    fs::remove_file(operator.join("tenants/acme/shop.yaml")).unwrap();
+    assert_eq!(diff(&s, &["--base", "HEAD"]).code, 2);
+}

@@ -3,6 +3,8 @@
 use super::{DiffArgs, DiffFormat, Io, UsageError, merged_app};
 use crate::Error;
 use crate::emit::report::{Format, Reporter};
+use crate::git::GitError;
+use crate::input::operator::AllocationError;
 use crate::pipeline::{Sources, at_revision};
 
 pub(super) fn run(args: DiffArgs, io: Io<'_>) -> Result<(), Error> {
@@ -27,6 +29,23 @@ pub(super) fn run(args: DiffArgs, io: Io<'_>) -> Result<(), Error> {
                 ))
                 .map_err(Error::Stderr)?;
             crate::emit::diff::Side::unrendered(count)
+        }
+        // A pull request that adds the app, or its allocation, gets its report too.
+        Err(
+            e @ (Error::Git(GitError::NoSuchPath { .. })
+            | Error::Allocation(
+                AllocationError::NotFound(_)
+                | AllocationError::NoneForApplication { .. }
+                | AllocationError::Empty(_)
+                | AllocationError::NoneForRepo { .. },
+            )),
+        ) => {
+            reporter
+                .note(&format!(
+                    "the app is not in the base ({e}), so every object of the head is shown as added"
+                ))
+                .map_err(Error::Stderr)?;
+            crate::emit::diff::Side::absent()
         }
         other => other?,
     };

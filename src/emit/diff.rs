@@ -27,6 +27,9 @@ pub struct Side {
     /// base that does not render (a pull request fixing a broken main) is compared as
     /// no objects at all.
     pub unrendered: Option<usize>,
+    /// Whether the app was not there to render: a base without the app's directory or
+    /// its allocation (a pull request adding either) is compared as no objects at all.
+    pub absent: bool,
 }
 
 /// The merged app and its documents: what `explain`'s origin table reads.
@@ -75,6 +78,7 @@ impl Side {
             secret_digests,
             provenance: None,
             unrendered: None,
+            absent: false,
         }
     }
 
@@ -85,6 +89,18 @@ impl Side {
             secret_digests: BTreeMap::new(),
             provenance: None,
             unrendered: Some(problems),
+            absent: false,
+        }
+    }
+
+    /// A side without the app: no objects.
+    pub fn absent() -> Side {
+        Side {
+            objects: Vec::new(),
+            secret_digests: BTreeMap::new(),
+            provenance: None,
+            unrendered: None,
+            absent: true,
         }
     }
 }
@@ -286,6 +302,7 @@ mod tests {
             objects,
             provenance: None,
             unrendered: None,
+            absent: false,
             secret_digests: digests
                 .iter()
                 .map(|(n, k, d)| ((n.to_string(), k.to_string()), d.to_string()))

@@ -46,6 +46,11 @@ pub fn report(base: &Side, head: &Side) -> Result<(String, Summary), OutputError
     out.push_str(&marker(&app));
     out.push('\n');
     out.push_str(&format!("### dovetail diff: `{app}`\n\n"));
+    if base.absent {
+        out.push_str(
+            "> The app is not in the base (its directory or its allocation is new), so every object is shown as added.\n\n",
+        );
+    }
     if let Some(problems) = base.unrendered {
         out.push_str(&format!(
             "> The base does not render ({}, listed in the job's log), so every object is shown as added.\n\n",
