@@ -534,7 +534,9 @@ pub fn secrets_file_unset(data: &[u8]) {
     let bare = |l: &str| l.trim_end_matches(['\n', '\r']).to_owned();
     let data_line = |l: &str| {
         let quotes = ['"', '\''];
-        l.trim_start_matches(quotes)
+        // A byte-order mark may open the file, before `data`.
+        l.trim_start_matches('\u{feff}')
+            .trim_start_matches(quotes)
             .strip_prefix("data")
             .is_some_and(|r| r.trim_start_matches(quotes).trim_start().starts_with(':'))
     };
