@@ -516,6 +516,15 @@ fn check_pod_names(
     }
 }
 
+/// Whether the fragment container `c` of `list_name` runs in `process`'s pods: a
+/// patch of another process's container is patched in that process's pods only.
+fn in_pod(cx: &Ctx<'_>, process: &str, list_name: &str, c: &Value) -> bool {
+    let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
+    list_name == "initContainers"
+        || name == process
+        || !cx.inputs.app.app.processes.contains_key(name)
+}
+
 /// A mount of one container: its path, whether a file is mounted there, and the
 /// fragment's place for it (none for dovetail's own).
 type Mount = (String, bool, Option<Path>);
@@ -532,7 +541,6 @@ fn check_mounts_in_files(
     volumes: &[Value],
     pod_volumes: &PodVolumes,
 ) {
-    let processes = &cx.inputs.app.app.processes;
     let keyed: BTreeSet<&str> = volumes
         .iter()
         .filter(|v| v.get("configMap").is_some() || v.get("secret").is_some())
@@ -553,11 +561,10 @@ fn check_mounts_in_files(
         let Some(fragment) = fragment else { continue };
         for list_name in ["containers", "initContainers"] {
             for (i, c) in list(fragment, list_name).iter().enumerate() {
-                let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
-                // Another process's container is patched in its own pods only.
-                if list_name == "containers" && name != process && processes.contains_key(name) {
+                if !in_pod(cx, process, list_name, c) {
                     continue;
                 }
+                let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
                 let key = if list_name == "containers" {
                     name.to_owned()
                 } else {
@@ -619,12 +626,7 @@ fn check_container_name_refs(
     process: &str,
     sources: &[(Option<&Value>, Path, bool); 2],
 ) {
-    let processes = &cx.inputs.app.app.processes;
-    // A patch of another process's container is not in this pod.
-    let in_pod = |list_name: &str, c: &Value| {
-        let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
-        list_name == "initContainers" || name == process || !processes.contains_key(name)
-    };
+    let in_pod = |list_name: &str, c: &Value| in_pod(cx, process, list_name, c);
     let mut containers: BTreeSet<&str> = BTreeSet::from([process]);
     for (fragment, _, _) in sources {
         for list_name in ["containers", "initContainers"] {
