@@ -689,6 +689,80 @@ fn a_resource_field_ref_must_name_a_container_of_the_pod() {
         .invalid("error: 2 problems");
 }
 
+/// Regression: a probe or lifecycle hook naming a port its container does not declare
+/// was accepted, as the API server accepts it; the kubelet finds no such port, and the
+/// pod is never ready. `http` is the port of the container serving the process: the
+/// sidecar declaring the process's port, here, not `web`'s own container.
+#[test]
+fn a_probe_names_a_port_of_its_own_container() {
+    let mut s = django();
+    s.edit(
+        APP,
+        "    health: {path: /healthz}\n",
+        concat!(
+            "    health: {path: /healthz}\n",
+            "    pod:\n",
+            "      containers:\n",
+            "        - name: proxy\n",
+            "          image: registry.example.com/acme/nginx:1.27\n",
+            "          ports: [{containerPort: 8000}, {containerPort: 9000, name: metrics}]\n",
+            "          readinessProbe: {tcpSocket: {port: http}}\n",
+            "          livenessProbe: {httpGet: {port: metrics, path: /}}\n",
+            "          startupProbe: {httpGet: {port: nosuch, path: /}}\n",
+            "        - name: web\n",
+            "          livenessProbe: {httpGet: {port: http, path: /}}\n",
+            "          lifecycle: {preStop: {httpGet: {port: admin, path: /stop}}}\n",
+        ),
+    );
+    s.append(
+        APP,
+        concat!(
+            "pod:\n",
+            "  containers:\n",
+            "    - name: worker\n",
+            "      livenessProbe: {httpGet: {port: http, path: /}}\n",
+        ),
+    );
+    s.render()
+        .invalid("app/dovetail.yaml:22:42: error: processes.web.pod.containers[0].startupProbe.httpGet.port: the container `proxy` declares no port named `nosuch`, so the kubelet can never reach it; name one of its ports (`http`, `metrics`), or give the port's number [DT411]")
+        .invalid("app/dovetail.yaml:24:43: error: processes.web.pod.containers[1].livenessProbe.httpGet.port: the container `web` declares no port named `http`, so the kubelet can never reach it; give the port's number, or declare it under the container's `ports:`")
+        .invalid("app/dovetail.yaml:25:49: error: processes.web.pod.containers[1].lifecycle.preStop.httpGet.port: the container `web` declares no port named `admin`")
+        .invalid("app/dovetail.yaml:43:39: error: pod.containers[0].livenessProbe.httpGet.port: the container `worker` declares no port named `http`")
+        .invalid("error: 4 problems");
+}
+
+/// Regression: a fragment mounting one of the app's files by `subPath` that names no
+/// key of them got an empty directory there.
+#[test]
+fn a_files_sub_path_names_one_of_the_apps_files() {
+    let mut s = django();
+    s.append(
+        APP,
+        concat!(
+            "pod:\n",
+            "  containers:\n",
+            "    - name: web\n",
+            "      volumeMounts:\n",
+            "        - {name: dovetail-files, mountPath: /etc/a.ini, subPath: config_logging.ini}\n",
+            "        - {name: dovetail-files, mountPath: /etc/b.ini, subPath: config/logging.ini}\n",
+        ),
+    );
+    s.render()
+        .invalid("app/dovetail.yaml:34:66: error: pod.containers[0].volumeMounts[1].subPath: the app's files have no key `config/logging.ini`; the runtime would mount an empty directory here; use one of: config_logging.ini (a file's key is its path with `/` and every other character outside `-._a-zA-Z0-9` written `_`) [DT412]")
+        .invalid("error: 1 problem");
+}
+
+/// Regression: an image whose path joins its parts with separators outside the
+/// reference grammar passed, and every pull failed with `InvalidImageName`.
+#[test]
+fn an_image_reference_follows_the_reference_grammar() {
+    let mut s = django();
+    s.edit(APP, "acme/shop:1.4.2", "acme.-x/shop:1.4.2");
+    s.render()
+        .invalid("app/dovetail.yaml:6:8: error: image: `registry.example.com/acme.-x/shop:1.4.2` is not an image reference")
+        .invalid("error: 1 problem");
+}
+
 #[test]
 fn wait_for_needs_the_service_and_the_platforms_wait_image() {
     let mut s = django();
@@ -1606,7 +1680,7 @@ fn an_unclean_mount_is_one_error_and_a_fragments_must_be_clean_too() {
     let mut s = django();
     s.append(
         APP,
-        "pod: {containers: [{name: web, volumeMounts: [{name: dovetail-files, mountPath: '/tmp/', subPath: x}]}]}\n",
+        "pod: {containers: [{name: web, volumeMounts: [{name: dovetail-files, mountPath: '/tmp/', subPath: config_logging.ini}]}]}\n",
     );
     s.render()
         .invalid("app/dovetail.yaml:29:81: error: pod.containers[0].volumeMounts[0].mountPath: `/tmp/` is not an absolute path inside the container, other than `/` itself and outside `/proc`, written clean")

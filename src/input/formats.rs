@@ -346,9 +346,15 @@ pub fn image(s: &str) -> bool {
         let looks_like_host = host.contains(['.', ':']) || host == "localhost";
         if looks_like_host {
             let (h, port) = host.split_once(':').unwrap_or((host, ""));
-            let host_ok = !h.is_empty()
-                && h.as_bytes()[0].is_ascii_alphanumeric()
-                && all(h, |b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'));
+            // Each label alphanumeric at both ends, as the reference grammar's
+            // domain components are.
+            let host_ok = h.split('.').all(|label| {
+                let l = label.as_bytes();
+                !l.is_empty()
+                    && l[0].is_ascii_alphanumeric()
+                    && l[l.len() - 1].is_ascii_alphanumeric()
+                    && all(label, |b| b.is_ascii_alphanumeric() || b == b'-')
+            });
             if !host_ok
                 || (host.contains(':') && (port.is_empty() || !all(port, |b| b.is_ascii_digit())))
             {
@@ -360,13 +366,16 @@ pub fn image(s: &str) -> bool {
     !parts.is_empty() && parts.iter().all(|p| path_component(p))
 }
 
-/// `[a-z0-9]+([._-]+[a-z0-9]+)*`
+/// `[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*`: the distribution reference grammar's path
+/// component. A looser separator (`a.-b`, `a___b`) passes the API server and fails the
+/// container runtime's parse, as `InvalidImageName` at each pull.
 fn path_component(p: &str) -> bool {
     let b = p.as_bytes();
     !b.is_empty()
         && lower_alnum(b[0])
         && lower_alnum(b[b.len() - 1])
-        && all(p, |c| lower_alnum(c) || matches!(c, b'.' | b'_' | b'-'))
+        && p.split(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            .all(|sep| matches!(sep, "" | "." | "_" | "__") || sep.bytes().all(|c| c == b'-'))
 }
 
 /// `^s3://[a-z0-9][-.a-z0-9]{1,62}(/[!-~]*)?$` without `..` segments: an S3 bucket and
@@ -763,6 +772,7 @@ mod tests {
             "docker.io/library/redis@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
             "ghcr.io/a/b-c_d.e:tag@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
             "acme/shop",
+            "a__b/c---d.e_f:1",
         ] {
             assert!(image(ok), "{ok}");
         }
@@ -776,6 +786,17 @@ mod tests {
             "host:port/x:1",
             "-a/b:1",
             "a b:1",
+            // Regression: separators outside the reference grammar, which the runtime
+            // refuses as InvalidImageName.
+            "registry.example.com/a.-b/x:1",
+            "a._b",
+            "a-.b",
+            "a_-b",
+            "a___b",
+            "a..b",
+            "a/b.-c:1",
+            "reg-.example.com/a:1",
+            "reg..example.com/a:1",
         ] {
             assert!(!image(bad), "{bad}");
         }

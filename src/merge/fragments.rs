@@ -183,6 +183,7 @@ pub(super) fn split_fragments(
     check_pod_names(cx, process, &sources, &volumes, pod_volumes);
     check_mounts_in_files(cx, process, &sources, &volumes, pod_volumes);
     check_container_name_refs(cx, process, &sources);
+    check_handler_ports(cx, process, &sources);
     check_sidecar_count(cx, process, &sidecar_paths);
     (patches, sidecars, inits, volumes)
 }
@@ -509,6 +510,8 @@ fn check_pod_names(
                             format!("no volume `{vname}` in the pods of `{process}`"),
                             &hint,
                         );
+                    } else if vname == "dovetail-files" {
+                        check_files_sub_path(cx, m, &cpath.key("volumeMounts").index(j));
                     }
                 }
             }
@@ -516,13 +519,77 @@ fn check_pod_names(
     }
 }
 
-/// Whether the fragment container `c` of `list_name` runs in `process`'s pods: a
-/// patch of another process's container is patched in that process's pods only.
-fn in_pod(cx: &Ctx<'_>, process: &str, list_name: &str, c: &Value) -> bool {
-    let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
-    list_name == "initContainers"
-        || name == process
-        || !cx.inputs.app.app.processes.contains_key(name)
+/// Refuses a mount of one file of the app's `files:` (`subPath` on `dovetail-files`)
+/// that names no key of it: the runtime mounts an empty directory there instead.
+fn check_files_sub_path(cx: &mut Ctx<'_>, mount: &Value, at: &Path) {
+    let Some(sub_path) = mount
+        .get("subPath")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    else {
+        return;
+    };
+    let Rendered::Keys(keys) = rendered(cx, "files") else {
+        return;
+    };
+    if !keys.contains(sub_path) {
+        let known: Vec<&str> = keys.iter().map(String::as_str).collect();
+        cx.app_err(
+            Code::ForeignReference,
+            &at.key("subPath"),
+            format!("the app's files have no key `{sub_path}`; the runtime would mount an empty directory here"),
+            &format!(
+                "use one of: {} (a file's key is its path with `/` and every other character outside `-._a-zA-Z0-9` written `_`)",
+                known.join(", ")
+            ),
+        );
+    }
+}
+
+/// A fragment container of one process's pods.
+struct PodContainer<'v> {
+    /// `containers` or `initContainers`.
+    list: &'static str,
+    at: Path,
+    c: &'v Value,
+}
+
+impl<'v> PodContainer<'v> {
+    fn name(&self) -> &'v str {
+        self.c
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+}
+
+/// The fragment containers that run in `process`'s pods, from both fragments, in order:
+/// a patch of another process's container is patched in that process's pods only.
+fn pod_containers<'v>(
+    cx: &Ctx<'_>,
+    process: &str,
+    sources: &[(Option<&'v Value>, Path, bool); 2],
+) -> Vec<PodContainer<'v>> {
+    let processes = &cx.inputs.app.app.processes;
+    let mut found = Vec::new();
+    for (fragment, at, _) in sources {
+        let Some(fragment) = fragment else { continue };
+        for list_name in ["containers", "initContainers"] {
+            for (i, c) in list(fragment, list_name).iter().enumerate() {
+                let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
+                if list_name == "initContainers" || name == process || !processes.contains_key(name)
+                {
+                    let at = at.key(list_name).index(i);
+                    found.push(PodContainer {
+                        list: list_name,
+                        at,
+                        c,
+                    });
+                }
+            }
+        }
+    }
+    found
 }
 
 /// A mount of one container: its path, whether a file is mounted there, and the
@@ -557,32 +624,22 @@ fn check_mounts_in_files(
             .map(|(path, file)| (path.clone(), *file, None))
             .collect(),
     );
-    for (fragment, at, _) in sources {
-        let Some(fragment) = fragment else { continue };
-        for list_name in ["containers", "initContainers"] {
-            for (i, c) in list(fragment, list_name).iter().enumerate() {
-                if !in_pod(cx, process, list_name, c) {
-                    continue;
-                }
-                let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
-                let key = if list_name == "containers" {
-                    name.to_owned()
-                } else {
-                    format!("init {name}")
-                };
-                let mounts = containers.entry(key).or_default();
-                for (j, m) in list(c, "volumeMounts").iter().enumerate() {
-                    let Some(path) = m.get("mountPath").and_then(Value::as_str) else {
-                        continue;
-                    };
-                    let volume = m.get("name").and_then(Value::as_str).unwrap_or_default();
-                    let sub_path = m.get("subPath").and_then(Value::as_str).unwrap_or_default();
-                    let file =
-                        !sub_path.is_empty() && !sub_path.contains('/') && keyed.contains(volume);
-                    let mpath = at.key(list_name).index(i).key("volumeMounts").index(j);
-                    mounts.push((path.to_owned(), file, Some(mpath.key("mountPath"))));
-                }
-            }
+    for pc in pod_containers(cx, process, sources) {
+        let key = if pc.list == "containers" {
+            pc.name().to_owned()
+        } else {
+            format!("init {}", pc.name())
+        };
+        let mounts = containers.entry(key).or_default();
+        for (j, m) in list(pc.c, "volumeMounts").iter().enumerate() {
+            let Some(path) = m.get("mountPath").and_then(Value::as_str) else {
+                continue;
+            };
+            let volume = m.get("name").and_then(Value::as_str).unwrap_or_default();
+            let sub_path = m.get("subPath").and_then(Value::as_str).unwrap_or_default();
+            let file = !sub_path.is_empty() && !sub_path.contains('/') && keyed.contains(volume);
+            let mpath = pc.at.key("volumeMounts").index(j);
+            mounts.push((path.to_owned(), file, Some(mpath.key("mountPath"))));
         }
     }
     for mounts in containers.values() {
@@ -626,36 +683,21 @@ fn check_container_name_refs(
     process: &str,
     sources: &[(Option<&Value>, Path, bool); 2],
 ) {
-    let in_pod = |list_name: &str, c: &Value| in_pod(cx, process, list_name, c);
+    let pod = pod_containers(cx, process, sources);
     let mut containers: BTreeSet<&str> = BTreeSet::from([process]);
-    for (fragment, _, _) in sources {
-        for list_name in ["containers", "initContainers"] {
-            for c in fragment.map_or(&[][..], |f| list(f, list_name)) {
-                if in_pod(list_name, c)
-                    && let Some(name) = c.get("name").and_then(Value::as_str)
-                {
-                    containers.insert(name);
-                }
+    containers.extend(pod.iter().map(PodContainer::name).filter(|n| !n.is_empty()));
+    // What may hold a `resourceFieldRef`: an env var's `valueFrom`, a downward API item.
+    let mut holders: Vec<(Path, &Value)> = Vec::new();
+    for pc in &pod {
+        let env_at = pc.at.key("env");
+        for (j, e) in list(pc.c, "env").iter().enumerate() {
+            if let Some(from) = e.get("valueFrom") {
+                holders.push((env_at.index(j).key("valueFrom"), from));
             }
         }
     }
-    // What may hold a `resourceFieldRef`: an env var's `valueFrom`, a downward API item.
-    let mut holders: Vec<(Path, &Value)> = Vec::new();
     for (fragment, at, _) in sources {
         let Some(fragment) = fragment else { continue };
-        for list_name in ["containers", "initContainers"] {
-            for (i, c) in list(fragment, list_name).iter().enumerate() {
-                if !in_pod(list_name, c) {
-                    continue;
-                }
-                let env_at = at.key(list_name).index(i).key("env");
-                for (j, e) in list(c, "env").iter().enumerate() {
-                    if let Some(from) = e.get("valueFrom") {
-                        holders.push((env_at.index(j).key("valueFrom"), from));
-                    }
-                }
-            }
-        }
         for (i, v) in list(fragment, "volumes").iter().enumerate() {
             let vpath = at.key("volumes").index(i);
             if let Some(d) = v.get("downwardAPI") {
@@ -706,6 +748,90 @@ fn check_container_name_refs(
             ),
             &hint,
         );
+    }
+}
+
+/// Refuses a probe or lifecycle handler of a fragment container that names a port
+/// (`port: metrics`) its own container does not declare: the API server takes the pod,
+/// and the kubelet finds no such port, so the probe fails for ever (the pod is never
+/// ready, or restarted without end). dovetail names the process's port `http` in the
+/// container that serves it: the process's own, or the sidecar declaring that port.
+fn check_handler_ports(
+    cx: &mut Ctx<'_>,
+    process: &str,
+    sources: &[(Option<&Value>, Path, bool); 2],
+) {
+    let names = &cx.inputs.app.app.processes;
+    let port = names.get(process).and_then(|p| p.port);
+    // The port names of each container of the pod, by list and name: the process's
+    // container is declared in parts (the global and the process's patches).
+    let pod = pod_containers(cx, process, sources);
+    let mut declared: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
+    let mut served_by_sidecar = false;
+    for pc in &pod {
+        let sidecar = pc.list == "containers" && !names.contains_key(pc.name());
+        let ports = declared.entry((pc.list, pc.name())).or_default();
+        for p in list(pc.c, "ports") {
+            if sidecar && port.is_some_and(|n| crate::render::is_tcp_port(p, n)) {
+                served_by_sidecar = true;
+                ports.insert("http");
+            } else if let Some(pname) = p.get("name").and_then(Value::as_str) {
+                ports.insert(pname);
+            }
+        }
+    }
+    if port.is_some() && !served_by_sidecar {
+        declared
+            .entry(("containers", process))
+            .or_default()
+            .insert("http");
+    }
+    let mut refused: Vec<(Path, String, String)> = Vec::new();
+    for pc in &pod {
+        let (c, name) = (pc.c, pc.name());
+        let handlers = ["livenessProbe", "readinessProbe", "startupProbe"]
+            .into_iter()
+            .filter_map(|k| Some((c.get(k)?, pc.at.key(k))))
+            .chain(["postStart", "preStop"].into_iter().filter_map(|k| {
+                Some((c.get("lifecycle")?.get(k)?, pc.at.key("lifecycle").key(k)))
+            }));
+        for (handler, hpath) in handlers {
+            for action in ["httpGet", "tcpSocket"] {
+                let Some(pname) = handler
+                    .get(action)
+                    .and_then(|a| a.get("port"))
+                    .and_then(Value::as_str)
+                else {
+                    continue;
+                };
+                let ports = declared.get(&(pc.list, name));
+                if ports.is_some_and(|ports| ports.contains(pname)) {
+                    continue;
+                }
+                let known: Vec<String> = ports
+                    .into_iter()
+                    .flatten()
+                    .map(|p| format!("`{p}`"))
+                    .collect();
+                let hint = if known.is_empty() {
+                    "give the port's number, or declare it under the container's `ports:`"
+                        .to_owned()
+                } else {
+                    format!(
+                        "name one of its ports ({}), or give the port's number",
+                        known.join(", ")
+                    )
+                };
+                refused.push((
+                    hpath.key(action).key("port"),
+                    format!("the container `{name}` declares no port named `{pname}`, so the kubelet can never reach it"),
+                    hint,
+                ));
+            }
+        }
+    }
+    for (at, message, hint) in refused {
+        cx.app_err(Code::NotInPod, &at, message, &hint);
     }
 }
 

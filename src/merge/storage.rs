@@ -305,5 +305,7 @@ mod tests {
     fn config_keys_are_valid_configmap_keys() {
         assert_eq!(config_key("config/nginx.conf"), "config_nginx.conf");
         assert_eq!(config_key("./a b/c"), "a_b_c");
+        // One `_` for each character, as the README says, not for each byte.
+        assert_eq!(config_key("config/ü.conf"), "config__.conf");
     }
 }

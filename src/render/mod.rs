@@ -442,7 +442,7 @@ fn declares_port(c: &Value, port: u16) -> bool {
 }
 
 /// Whether container port `p` is `port` over TCP, what the process's Service sends.
-fn is_tcp_port(p: &Value, port: u16) -> bool {
+pub(crate) fn is_tcp_port(p: &Value, port: u16) -> bool {
     p.get("containerPort").and_then(Value::as_u64) == Some(u64::from(port))
         && p.get("protocol").and_then(Value::as_str).unwrap_or("TCP") == "TCP"
 }
