@@ -3785,3 +3785,24 @@ fn class1_an_allocation_cannot_take_argo_cds_namespace() {
         .fails(None, "error: namespace: `gitops` is Argo CD's namespace");
     common::generate_fleet_with(&s.operator(), &[("ARGOCD_APP_NAMESPACE", "argocd")]).ok();
 }
+
+/// Regression: fleet mode wrote `ARGOCD_APP_REVISION` into every child's
+/// `operator-revision` as it came; a branch name (`main`, by hand) was then refused by
+/// each child, with a message blaming the fleet. The fleet refuses it itself, and writes
+/// a commit id in lowercase, as the children compare it.
+#[test]
+fn the_fleet_pins_children_to_a_commit_id_only() {
+    let s = django();
+    common::generate_fleet_with(&s.operator(), &[("ARGOCD_APP_REVISION", "main")]).fails(
+        Some(2),
+        "error: ARGOCD_APP_REVISION `main` is not a full commit id (40 hexadecimal digits), which the fleet pins every app's render to",
+    );
+    let upper = "0123456789ABCDEF0123456789ABCDEF01234567";
+    let r = common::generate_fleet_with(&s.operator(), &[("ARGOCD_APP_REVISION", upper)]);
+    r.ok();
+    assert!(
+        r.stdout.contains(&upper.to_ascii_lowercase()) && !r.stdout.contains(upper),
+        "{}",
+        r.stdout
+    );
+}

@@ -227,6 +227,13 @@ pub enum ArgoError {
         crate::diag::escaped(.0)
     )]
     FleetPath(String),
+    /// Fleet mode given a revision other than a full commit id: every child would be
+    /// pinned to it, and refuse it.
+    #[error(
+        "ARGOCD_APP_REVISION `{}` is not a full commit id (40 hexadecimal digits), which the fleet pins every app's render to",
+        crate::diag::escaped(.0)
+    )]
+    FleetRevision(String),
     /// `PARAM_CLUSTER` names no cluster besides in-cluster that the platform declares.
     #[error(
         "PARAM_CLUSTER `{}` is not a cluster of the operator repo's platform.yaml (it declares: {declared})",
@@ -318,6 +325,9 @@ impl ArgoError {
                 "deploy the app through the Application the fleet makes for it, in its own project"
             }
             ArgoError::FleetPath(_) => "deploy the operator repo's root (path `.`)",
+            ArgoError::FleetRevision(_) => {
+                "Argo CD sends the commit it resolved; by hand, set ARGOCD_APP_REVISION=$(git rev-parse HEAD) in the operator repo"
+            }
             ArgoError::UnknownCluster { .. } | ArgoError::ClusterOfAnotherApplication { .. } => {
                 "leave the parameter to the fleet: it gives each cluster of platform.yaml `clusters` that allocations use an Application dovetail-fleet-<name> with `cluster: <name>`, and its own Application has none"
             }

@@ -137,6 +137,11 @@ fn fleet(env: ArgoEnv, operator: Location, operator_text: &str, io: Io<'_>) -> R
         .revision
         .clone()
         .ok_or(ArgoError::Missing("ARGOCD_APP_REVISION"))?;
+    // Each child takes only a commit as its operator revision (see `ArgoEnv`): a branch
+    // here would be written into every child, and refused there, app by app.
+    let Ok(Rev::Commit(revision)) = Rev::parse(&revision) else {
+        return Err(ArgoError::FleetRevision(revision).into());
+    };
     if let Some(path) = env.source_path.as_deref()
         && !normalize_path(path).is_empty()
     {
