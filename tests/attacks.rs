@@ -1580,17 +1580,17 @@ fn class6_attacks() -> Vec<Attack> {
         (
             "an init container named `init`",
             "initContainers: [{name: init, image: registry.example.com/a:1}]",
-            "29:31: error: pod.initContainers[0].name: a container named `init` already runs in the pods of `web`",
+            "29:31: error: pod.initContainers[0].name: `init` is the name of a container dovetail adds to pods (the app's `init` step, the waits for `waitFor`), reserved in every pod",
         ),
         (
             "an init container named `wait-for-postgres`",
             "initContainers: [{name: wait-for-postgres, image: registry.example.com/a:1}]",
-            "29:31: error: pod.initContainers[0].name: a container named `wait-for-postgres` already runs",
+            "29:31: error: pod.initContainers[0].name: `wait-for-postgres` is the name of a container dovetail adds to pods",
         ),
         (
             "an init container named `wait-for-redis`",
             "initContainers: [{name: wait-for-redis, image: registry.example.com/a:1}]",
-            "29:31: error: pod.initContainers[0].name: a container named `wait-for-redis` already runs",
+            "29:31: error: pod.initContainers[0].name: `wait-for-redis` is the name of a container dovetail adds to pods",
         ),
         (
             "an init container named like the process",
@@ -1610,7 +1610,7 @@ fn class6_attacks() -> Vec<Attack> {
         (
             "a sidecar named `init`",
             "containers: [{name: init, image: registry.example.com/a:1}]",
-            "29:27: error: pod.containers[0].name: a container named `init` already runs",
+            "29:27: error: pod.containers[0].name: `init` is the name of a container dovetail adds to pods",
         ),
         (
             "an invalid container name",

@@ -571,7 +571,7 @@ fn container_name_collisions_and_unknown_volumes_are_caught_before_apply() {
         ),
     );
     s.render()
-        .invalid("app/dovetail.yaml:30:27: error: pod.initContainers[0].name: a container named `init` already runs in the pods of `web`")
+        .invalid("app/dovetail.yaml:30:27: error: pod.initContainers[0].name: `init` is the name of a container dovetail adds to pods (the app's `init` step, the waits for `waitFor`), reserved in every pod")
         .invalid("pod.containers[0].volumeMounts[0].name: no volume `nowhere` in the pods of `web`")
         .invalid("pod.volumes[0].name: `dovetail-files` is a name dovetail reserves");
 }

@@ -576,6 +576,33 @@ fn a_health_command_becomes_exec_probes() {
     assert!(worker.get("ports").is_none());
 }
 
+/// Regression: the sidecar serving the process's port, declaring it under the name
+/// `http` itself, was refused as taking the process's port name, with a hint that never
+/// said to leave the name out. It is the name the render gives that port anyway.
+#[test]
+fn the_sidecar_serving_the_port_may_name_it_http() {
+    let mut s = Scenario::example("pretalx");
+    s.edit(
+        "app/dovetail.yaml",
+        "ports: [{containerPort: 8080}]",
+        "ports: [{containerPort: 8080, name: http}]",
+    );
+    let all = s.objects();
+    let pod = &find(&all, "Deployment", "pretalx-web")["spec"]["template"]["spec"];
+    assert_eq!(
+        container(pod, "nginx")["ports"],
+        serde_json::json!([{"containerPort": 8080, "name": "http"}])
+    );
+    // Elsewhere `http` stays the process's: on a sidecar's other port it is refused.
+    s.edit(
+        "app/dovetail.yaml",
+        "ports: [{containerPort: 8080, name: http}]",
+        "ports: [{containerPort: 8080}, {containerPort: 9000, name: http}]",
+    );
+    s.render()
+        .invalid("`http` is the name of the port `web` serves, which its Service targets");
+}
+
 #[test]
 fn a_sidecar_declaring_the_port_serves_the_process() {
     let all = Scenario::example("pretalx").objects();

@@ -341,6 +341,11 @@ fn declared_by_another<K: Ord>(
     (owner != container).then(|| owner.clone())
 }
 
+/// The containers dovetail adds to a process's pods: their names are taken in every
+/// pod, whether this one has them or not, so that a fragment that works today does not
+/// break when the app starts waiting for its database.
+const DOVETAILS_CONTAINERS: [&str; 3] = ["init", "wait-for-postgres", "wait-for-redis"];
+
 /// What Kubernetes would refuse at apply time, refused here with a place to point at:
 /// two containers of one pod with the same name, and mounts of volumes the pod lacks.
 fn check_pod_names(
@@ -350,13 +355,7 @@ fn check_pod_names(
     volumes: &[Value],
     pod_volumes: &PodVolumes,
 ) {
-    // The names of the containers dovetail adds (the init step, the waits) are taken in
-    // every pod, whether this one has them or not: a fragment that works today must not
-    // break when the app starts waiting for its database.
-    let mut seen: BTreeSet<String> = [process, "init", "wait-for-postgres", "wait-for-redis"]
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+    let mut seen: BTreeSet<String> = BTreeSet::from([process.to_owned()]);
     let names: BTreeSet<&str> = cx
         .inputs
         .app
@@ -415,7 +414,14 @@ fn check_pod_names(
                 let cpath = at.key(list_name).index(i);
                 let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
                 let patch = list_name == "containers" && names.contains(name);
-                if !patch && !seen.insert(name.to_owned()) {
+                if !patch && DOVETAILS_CONTAINERS.contains(&name) {
+                    cx.app_err(
+                        Code::NameTaken,
+                        &cpath.key("name"),
+                        format!("`{name}` is the name of a container dovetail adds to pods (the app's `init` step, the waits for `waitFor`), reserved in every pod"),
+                        "give it another name",
+                    );
+                } else if !patch && !seen.insert(name.to_owned()) {
                     cx.app_err(
                         Code::NameTaken,
                         &cpath.key("name"),
@@ -428,11 +434,16 @@ fn check_pod_names(
                 // dovetail names the port it serves the process on `http` (in the app's
                 // container, or the sidecar that declares it), and the Service targets
                 // that name: a second `http` would be refused, or take the traffic.
-                for (j, port) in list(c, "ports").iter().enumerate() {
-                    let pname = port.get("name").and_then(Value::as_str);
-                    let number = port.get("containerPort").and_then(Value::as_i64);
+                for (j, port_value) in list(c, "ports").iter().enumerate() {
+                    let pname = port_value.get("name").and_then(Value::as_str);
+                    let number = port_value.get("containerPort").and_then(Value::as_i64);
                     let ppath = cpath.key("ports").index(j);
-                    if serves && pname == Some("http") {
+                    // The sidecar serving the process's port may call it `http`
+                    // itself: the render names it so.
+                    let serving = !patch
+                        && list_name == "containers"
+                        && port.is_some_and(|n| crate::render::is_tcp_port(port_value, n));
+                    if serves && pname == Some("http") && !serving {
                         cx.app_err(
                             Code::NameTaken,
                             &ppath.key("name"),
@@ -447,7 +458,7 @@ fn check_pod_names(
                     if !patch || name == process {
                         check_pod_port(
                             cx,
-                            port,
+                            port_value,
                             &ppath,
                             if patch { process } else { name },
                             &mut pod_ports,
