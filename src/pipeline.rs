@@ -153,7 +153,25 @@ fn merge_once(
         sources.git.as_ref(),
         "app",
         reporter,
-    )?;
+    )
+    .map_err(|e| match (e, &alloc) {
+        // The path is the allocation's: say where it is written.
+        (
+            Error::Git(GitError::NoSuchPath {
+                url, path, commit, ..
+            }),
+            Some((doc, _)),
+        ) => {
+            let pos = doc.root.locate_value(&yaml::Path::root().key("path"));
+            Error::Git(GitError::NoSuchPath {
+                url,
+                path,
+                commit,
+                allocation: Some(format!("{}:{pos}", doc.file)),
+            })
+        }
+        (e, _) => e,
+    })?;
     // In Argo CD the working directory is the app's path in its repo: name its files by
     // their path in the repo, as the customer finds them (and as the operator repo's
     // are named), not as if each repo held one app at its root.

@@ -906,6 +906,24 @@ fn a_field_in_error_brings_no_follow_up_errors_about_its_absence() {
     }
 }
 
+/// Regression: `validate --operator` took an allocation `path` inside `.git`, or with a
+/// `\` or a control character, which no checkout of the customer repo has.
+#[test]
+fn an_allocation_path_names_a_directory_a_checkout_can_have() {
+    let mut s = django();
+    for bad in [".git", "apps/.GIT/shop", "'apps\\shop'", "\"apps\\bshop\""] {
+        s.edit(
+            ALLOC,
+            "namespace: acme-shop",
+            &format!("namespace: acme-shop\npath: {bad}"),
+        );
+        s.validate_operator(Format::Text)
+            .invalid("operator/tenants/acme/shop.yaml:7:7: error: path: `")
+            .invalid("is not the app's directory inside the customer repo, like apps/shop (not absolute, and no '..', '.git', '\\' or control character in it); write it like apps/shop [DT204]");
+        s.edit(ALLOC, &format!("\npath: {bad}"), "");
+    }
+}
+
 /// A tenant directory the operator repo cannot list (a link out of the repo here; an
 /// unreadable directory on disk) hides its allocations: that is an error naming it,
 /// never "no allocation" or a fleet silently without them.

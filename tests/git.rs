@@ -205,6 +205,30 @@ fn an_unknown_ref_or_commit_is_refused_with_what_exists() {
     assert!(r.stderr.contains("give all 40 characters"), "{}", r.stderr);
 }
 
+/// Regression: an allocation `path` that is not a directory of the customer repo was
+/// reported without saying where the path is written or what to do.
+#[test]
+fn an_app_path_missing_from_the_customer_repo_names_the_allocations_path() {
+    let server = Server::with_example();
+    server.commit_edit(
+        "operator",
+        "tenants/acme/shop.yaml",
+        "namespace: acme-shop",
+        "namespace: acme-shop\npath: deploy/shop",
+    );
+    let r = server.render("", "", "60");
+    failed(&r, "error: tenants/acme/shop.yaml:7:7: path: git://");
+    assert!(
+        r.stderr
+            .contains("`deploy/shop` is not a directory at commit")
+            && r.stderr.contains(
+                "set the allocation's `path` to the app's directory in the customer repo"
+            ),
+        "{}",
+        r.stderr
+    );
+}
+
 /// A tag (plain or annotated) of a tree is the repo's content, not a corrupt cache: it
 /// is refused as such, once, without rebuilding the cache over and over.
 #[test]

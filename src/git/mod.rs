@@ -481,7 +481,10 @@ pub enum GitError {
         message: String,
     },
     /// The app path inside the repo is not a directory at that commit.
-    #[error("{url}: `{path}` is not a directory at commit {commit}")]
+    #[error(
+        "{}{url}: `{path}` is not a directory at commit {commit}",
+        allocation.as_deref().map(|at| format!("{at}: path: ")).unwrap_or_default()
+    )]
     NoSuchPath {
         /// The repo.
         url: String,
@@ -489,6 +492,8 @@ pub enum GitError {
         path: String,
         /// The commit.
         commit: String,
+        /// Where the allocation gives the path (`file:line:column`), when it does.
+        allocation: Option<String>,
     },
     /// Any other failure of the fetch.
     #[error("{url}: fetch failed: {message}")]
@@ -531,10 +536,13 @@ impl GitError {
             GitError::Corrupt { .. } => "it is rebuilt on the next run",
             GitError::Locked { .. } => "is a fetch stuck? try again",
             GitError::CacheDir { .. } => "set DOVETAIL_CACHE_DIR to a writable directory",
+            GitError::NoSuchPath { .. } => {
+                "set the allocation's `path` to the app's directory in the customer repo (where its dovetail.yaml is), or check the revision"
+            }
             GitError::Helper { .. } => {
                 "install dovetail-fetch beside dovetail: both come from the same build"
             }
-            _ => return None,
+            GitError::Fetch { .. } => return None,
         })
     }
 }

@@ -141,6 +141,17 @@ pub fn relative_path(s: &str) -> bool {
     !s.starts_with('/') && !s.contains('\0') && !s.split('/').any(|seg| seg == "..")
 }
 
+/// A [`relative_path`] without `\`, control characters or a `.git` part in any case:
+/// the app's directory in the customer repo (an allocation's `path`). Git keeps its own
+/// files under `.git`, which no checkout holds, and a `\` is a separator to some readers
+/// and a name's character to others.
+pub fn app_path(s: &str) -> bool {
+    relative_path(s)
+        && !s.contains('\\')
+        && !s.contains(char::is_control)
+        && !s.split('/').any(|seg| seg.eq_ignore_ascii_case(".git"))
+}
+
 /// A leading `/`, no NUL or `:`, no `..` segment: a path inside a container.
 pub fn absolute_path(s: &str) -> bool {
     s.starts_with('/') && !s.contains(['\0', ':']) && !s.split('/').any(|seg| seg == "..")
@@ -760,6 +771,17 @@ mod tests {
             "redis:latest",
         ] {
             assert!(image(bad) && !pinned_image(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn app_paths() {
+        for ok in ["", ".", "apps/shop", "./shop", "a.git/b", "x/.github"] {
+            assert!(app_path(ok), "{ok}");
+        }
+        // Regression: validate --operator took these, and no checkout has them.
+        for bad in [".git", "a/.GIT/b", "a\\b", "a\u{8}b", "/abs", "a/../b"] {
+            assert!(!app_path(bad), "{bad}");
         }
     }
 

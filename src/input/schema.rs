@@ -52,6 +52,7 @@ macro_rules! validator {
                                         "dovetail-process-key" => crate::input::formats::process_key,
                                         "dovetail-process-name" => crate::input::formats::process_name,
                                         "dovetail-relative-path" => crate::input::formats::relative_path,
+                                        "dovetail-app-path" => crate::input::formats::app_path,
                                         "dovetail-repo-url" => crate::input::formats::repo_url,
                                         "dovetail-object-store-path" => crate::input::formats::object_store_path,
                                         "dovetail-http-url" => crate::input::formats::http_url,

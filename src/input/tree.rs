@@ -477,6 +477,7 @@ impl GitTree {
                     url: checkout.spec.url.clone(),
                     path: dir.to_owned(),
                     commit: checkout.commit.to_string(),
+                    allocation: None,
                 })?
                 .id;
         }
