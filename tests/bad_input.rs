@@ -691,8 +691,9 @@ fn a_resource_field_ref_must_name_a_container_of_the_pod() {
 
 /// Regression: a probe or lifecycle hook naming a port its container does not declare
 /// was accepted, as the API server accepts it; the kubelet finds no such port, and the
-/// pod is never ready. `http` is the port of the container serving the process: the
-/// sidecar declaring the process's port, here, not `web`'s own container.
+/// pod is never ready. The names are the rendered pod's: `http` is the port of the
+/// container serving the process (here the sidecar `proxy`, whose own probes give way to
+/// the process's), and the process's container has its patches' ports merged by number.
 #[test]
 fn a_probe_names_a_port_of_its_own_container() {
     let mut s = django();
@@ -705,13 +706,17 @@ fn a_probe_names_a_port_of_its_own_container() {
             "      containers:\n",
             "        - name: proxy\n",
             "          image: registry.example.com/acme/nginx:1.27\n",
-            "          ports: [{containerPort: 8000}, {containerPort: 9000, name: metrics}]\n",
-            "          readinessProbe: {tcpSocket: {port: http}}\n",
-            "          livenessProbe: {httpGet: {port: metrics, path: /}}\n",
+            "          ports: [{containerPort: 8000, name: front}]\n",
+            "          readinessProbe: {tcpSocket: {port: front}}\n",
+            "          lifecycle: {preStop: {httpGet: {port: front, path: /}}}\n",
+            "        - name: stats\n",
+            "          image: registry.example.com/acme/stats:1\n",
+            "          ports: [{containerPort: 9000, name: stats}]\n",
+            "          livenessProbe: {httpGet: {port: stats, path: /}}\n",
             "          startupProbe: {httpGet: {port: nosuch, path: /}}\n",
             "        - name: web\n",
+            "          ports: [{containerPort: 9100, name: prom}]\n",
             "          livenessProbe: {httpGet: {port: http, path: /}}\n",
-            "          lifecycle: {preStop: {httpGet: {port: admin, path: /stop}}}\n",
         ),
     );
     s.append(
@@ -721,18 +726,29 @@ fn a_probe_names_a_port_of_its_own_container() {
             "  containers:\n",
             "    - name: worker\n",
             "      livenessProbe: {httpGet: {port: http, path: /}}\n",
+            "    - name: web\n",
+            "      ports: [{containerPort: 9100, name: metrics}]\n",
+            "      readinessProbe: {httpGet: {port: metrics, path: /}}\n",
+            "    - name: side\n",
+            "      image: registry.example.com/acme/side:1\n",
+            "      ports: [{containerPort: 9200, name: side}]\n",
+            "      readinessProbe: {tcpSocket: {port: nope}}\n",
         ),
     );
-    s.render()
-        .invalid("app/dovetail.yaml:22:42: error: processes.web.pod.containers[0].startupProbe.httpGet.port: the container `proxy` declares no port named `nosuch`, so the kubelet can never reach it; name one of its ports (`http`, `metrics`), or give the port's number [DT411]")
-        .invalid("app/dovetail.yaml:24:43: error: processes.web.pod.containers[1].livenessProbe.httpGet.port: the container `web` declares no port named `http`, so the kubelet can never reach it; give the port's number, or declare it under the container's `ports:`")
-        .invalid("app/dovetail.yaml:25:49: error: processes.web.pod.containers[1].lifecycle.preStop.httpGet.port: the container `web` declares no port named `admin`")
-        .invalid("app/dovetail.yaml:43:39: error: pod.containers[0].livenessProbe.httpGet.port: the container `worker` declares no port named `http`")
-        .invalid("error: 4 problems");
+    s.render().invalid_all(&[
+        "app/dovetail.yaml:21:49: error: processes.web.pod.containers[0].lifecycle.preStop.httpGet.port: the port `front` of `proxy` serves `web`, and is named `http` there, so the kubelet finds no port `front`; give the port's number (8000), or name it `http` [DT411]",
+        "app/dovetail.yaml:26:42: error: processes.web.pod.containers[1].startupProbe.httpGet.port: the container `stats` declares no port named `nosuch` in the pods of `web`, so the kubelet can never reach it; name one of its ports there (`stats`), or give the port's number [DT411]",
+        "app/dovetail.yaml:29:43: error: processes.web.pod.containers[2].livenessProbe.httpGet.port: the container `web` declares no port named `http` in the pods of `web`, so the kubelet can never reach it; name one of its ports there (`prom`), or give the port's number",
+        "app/dovetail.yaml:47:39: error: pod.containers[0].livenessProbe.httpGet.port: the container `worker` declares no port named `http` in the pods of `worker`, so the kubelet can never reach it; `worker` has no `port`; give the port's number, or declare it under the container's `ports:`",
+        "app/dovetail.yaml:50:40: error: pod.containers[1].readinessProbe.httpGet.port: the container `web` declares no port named `metrics` in the pods of `web`",
+        "app/dovetail.yaml:54:42: error: pod.containers[2].readinessProbe.tcpSocket.port: the container `side` declares no port named `nope` in the pods of `web` and `worker`, so the kubelet can never reach it; give the port's number, the same in every process's pods the global fragment's container runs in",
+        "error: 6 problems",
+    ]);
 }
 
 /// Regression: a fragment mounting one of the app's files by `subPath` that names no
-/// key of them got an empty directory there.
+/// key of them got an empty directory there. The path is compared as the kubelet joins
+/// it, cleaned.
 #[test]
 fn a_files_sub_path_names_one_of_the_apps_files() {
     let mut s = django();
@@ -745,6 +761,8 @@ fn a_files_sub_path_names_one_of_the_apps_files() {
             "      volumeMounts:\n",
             "        - {name: dovetail-files, mountPath: /etc/a.ini, subPath: config_logging.ini}\n",
             "        - {name: dovetail-files, mountPath: /etc/b.ini, subPath: config/logging.ini}\n",
+            // The kubelet cleans the path it joins: this is the key.
+            "        - {name: dovetail-files, mountPath: /etc/c.ini, subPath: ./config_logging.ini/}\n",
         ),
     );
     s.render()

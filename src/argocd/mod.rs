@@ -326,7 +326,7 @@ impl ArgoError {
             }
             ArgoError::FleetPath(_) => "deploy the operator repo's root (path `.`)",
             ArgoError::FleetRevision(_) => {
-                "Argo CD sends the commit it resolved; by hand, set ARGOCD_APP_REVISION=$(git rev-parse HEAD) in the operator repo"
+                "Argo CD sends the commit it resolved; by hand, give a full commit id (in a git checkout of the operator repo, $(git rev-parse HEAD))"
             }
             ArgoError::UnknownCluster { .. } | ArgoError::ClusterOfAnotherApplication { .. } => {
                 "leave the parameter to the fleet: it gives each cluster of platform.yaml `clusters` that allocations use an Application dovetail-fleet-<name> with `cluster: <name>`, and its own Application has none"

@@ -540,10 +540,15 @@ fn check_files_sub_path(cx: &mut Ctx<'_>, mount: &Value, at: &Path) {
     else {
         return;
     };
+    // The kubelet joins the path to the volume's, which cleans `./x` and `x/` to `x`.
+    let cleaned: Vec<&str> = sub_path
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .collect();
     let Rendered::Keys(keys) = rendered(cx, "files") else {
         return;
     };
-    if !keys.contains(sub_path) {
+    if !cleaned.is_empty() && !keys.contains(&cleaned.join("/")) {
         let known: Vec<&str> = keys.iter().map(String::as_str).collect();
         cx.app_err(
             Code::ForeignReference,
@@ -763,49 +768,77 @@ fn check_container_name_refs(
 }
 
 /// Refuses a probe or lifecycle handler of a fragment container that names a port
-/// (`port: metrics`) its own container does not declare: the API server takes the pod,
-/// and the kubelet finds no such port, so the probe fails for ever (the pod is never
-/// ready, or restarted without end). dovetail names the process's port `http` in the
-/// container that serves it: the process's own, or the sidecar declaring that port.
+/// (`port: metrics`) its own container does not declare in the rendered pod: the API
+/// server takes the pod, and the kubelet finds no such port, so the probe fails for ever
+/// (the pod is never ready, or restarted without end). The names are the render's: the
+/// process's container has its patches' ports merged by number (a later name replaces
+/// an earlier), and the process's port is `http` in the container that serves it, the
+/// process's own or the first sidecar declaring that port, whose own probes the
+/// process's replace (unless a health command keeps them in the app's container).
 fn check_handler_ports(
     cx: &mut Ctx<'_>,
     process: &str,
     sources: &[(Option<&Value>, Path, bool); 2],
 ) {
-    let names = &cx.inputs.app.app.processes;
-    let port = names.get(process).and_then(|p| p.port);
-    // The port names of each container of the pod, by list and name: the process's
-    // container is declared in parts (the global and the process's patches).
+    let processes = &cx.inputs.app.app.processes;
+    let own = processes.get(process);
+    let port = own.and_then(|p| p.port);
+    let health_command = own
+        .and_then(|p| p.health.as_ref())
+        .is_some_and(|h| h.command.is_some());
     let pod = pod_containers(cx, process, sources);
-    let mut declared: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
-    let mut served_by_sidecar = false;
-    for pc in &pod {
-        let sidecar = pc.list == "containers" && !names.contains_key(pc.name());
-        let ports = declared.entry((pc.list, pc.name())).or_default();
-        for p in list(pc.c, "ports") {
-            if sidecar && port.is_some_and(|n| crate::render::is_tcp_port(p, n)) {
-                served_by_sidecar = true;
-                ports.insert("http");
-            } else if let Some(pname) = p.get("name").and_then(Value::as_str) {
-                ports.insert(pname);
-            }
-        }
-    }
-    if port.is_some() && !served_by_sidecar {
+    let sidecar =
+        |pc: &PodContainer<'_>| pc.list == "containers" && !processes.contains_key(pc.name());
+    let serving_port = |pc: &PodContainer<'_>, p: &Value| {
+        sidecar(pc) && port.is_some_and(|n| crate::render::is_tcp_port(p, n))
+    };
+    let server = pod
+        .iter()
+        .position(|pc| list(pc.c, "ports").iter().any(|p| serving_port(pc, p)));
+    // Each container's ports, by number, with the name the render gives each.
+    let mut declared: BTreeMap<(&str, &str), BTreeMap<i64, Option<&str>>> = BTreeMap::new();
+    if let (Some(n), None) = (port, server) {
         declared
             .entry(("containers", process))
             .or_default()
-            .insert("http");
+            .insert(i64::from(n), Some("http"));
+    }
+    for (i, pc) in pod.iter().enumerate() {
+        let ports = declared.entry((pc.list, pc.name())).or_default();
+        for p in list(pc.c, "ports") {
+            let Some(number) = p.get("containerPort").and_then(Value::as_i64) else {
+                continue;
+            };
+            let name = if Some(i) == server && serving_port(pc, p) {
+                Some("http")
+            } else {
+                p.get("name").and_then(Value::as_str)
+            };
+            ports.insert(number, name);
+        }
     }
     let mut refused: Vec<(Path, String, String)> = Vec::new();
-    for pc in &pod {
+    for (i, pc) in pod.iter().enumerate() {
         let (c, name) = (pc.c, pc.name());
-        let handlers = ["livenessProbe", "readinessProbe", "startupProbe"]
-            .into_iter()
-            .filter_map(|k| Some((c.get(k)?, pc.at.key(k))))
+        // The serving sidecar's own probes give way to the process's.
+        let probes: &[&str] = if Some(i) == server && !health_command {
+            &[]
+        } else {
+            &["livenessProbe", "readinessProbe", "startupProbe"]
+        };
+        let handlers = probes
+            .iter()
+            .filter_map(|k| Some((c.get(*k)?, pc.at.key(k))))
             .chain(["postStart", "preStop"].into_iter().filter_map(|k| {
                 Some((c.get("lifecycle")?.get(k)?, pc.at.key("lifecycle").key(k)))
             }));
+        let ports = declared.get(&(pc.list, name));
+        let known: Vec<&str> = ports
+            .into_iter()
+            .flat_map(BTreeMap::values)
+            .flatten()
+            .copied()
+            .collect();
         for (handler, hpath) in handlers {
             for action in ["httpGet", "tcpSocket"] {
                 let Some(pname) = handler
@@ -815,29 +848,60 @@ fn check_handler_ports(
                 else {
                     continue;
                 };
-                let ports = declared.get(&(pc.list, name));
-                if ports.is_some_and(|ports| ports.contains(pname)) {
+                if known.contains(&pname) {
                     continue;
                 }
-                let known: Vec<String> = ports
-                    .into_iter()
-                    .flatten()
-                    .map(|p| format!("`{p}`"))
-                    .collect();
-                let hint = if known.is_empty() {
-                    "give the port's number, or declare it under the container's `ports:`"
-                        .to_owned()
-                } else {
-                    format!(
-                        "name one of its ports ({}), or give the port's number",
-                        known.join(", ")
+                let renamed = (Some(i) == server)
+                    .then(|| {
+                        list(c, "ports").iter().find(|p| {
+                            serving_port(pc, p)
+                                && p.get("name").and_then(Value::as_str) == Some(pname)
+                        })
+                    })
+                    .flatten();
+                // A global container runs in the pods of processes that name its ports
+                // differently: only a number reaches the port in all of them.
+                let global = pc.at.0.starts_with(&Path::root().key("pod").0)
+                    && (pc.list == "initContainers" || sidecar(pc));
+                let (message, hint) = if let (Some(_), Some(n)) = (renamed, port) {
+                    (
+                        format!(
+                            "the port `{pname}` of `{name}` serves `{process}`, and is named `http` there, so the kubelet finds no port `{pname}`"
+                        ),
+                        if global {
+                            format!(
+                                "give the port's number ({n}), the same in every process's pods"
+                            )
+                        } else {
+                            format!("give the port's number ({n}), or name it `http`")
+                        },
                     )
+                } else if global {
+                    (
+                        format!("the container `{name}` declares no port named `{pname}` in the pods of `{process}`, so the kubelet can never reach it"),
+                        "give the port's number, the same in every process's pods the global fragment's container runs in".to_owned(),
+                    )
+                } else {
+                    let message = format!(
+                        "the container `{name}` declares no port named `{pname}` in the pods of `{process}`, so the kubelet can never reach it"
+                    );
+                    let hint = if !known.is_empty() {
+                        let known: Vec<String> = known.iter().map(|p| format!("`{p}`")).collect();
+                        format!(
+                            "name one of its ports there ({}), or give the port's number",
+                            known.join(", ")
+                        )
+                    } else if pc.list == "containers" && name == process && port.is_none() {
+                        format!(
+                            "`{process}` has no `port`; give the port's number, or declare it under the container's `ports:`"
+                        )
+                    } else {
+                        "give the port's number, or declare it under the container's `ports:`"
+                            .to_owned()
+                    };
+                    (message, hint)
                 };
-                refused.push((
-                    hpath.key(action).key("port"),
-                    format!("the container `{name}` declares no port named `{pname}`, so the kubelet can never reach it"),
-                    hint,
-                ));
+                refused.push((hpath.key(action).key("port"), message, hint));
             }
         }
     }
