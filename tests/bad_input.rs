@@ -989,6 +989,26 @@ fn an_allocation_named_yml_is_reported_not_silently_skipped() {
     );
 }
 
+/// Regression: an allocation one level too high (`tenants/blog.yaml`) or too deep
+/// (`tenants/beta/blog/x.yaml`) was skipped without a word; a README beside them is
+/// nothing to warn of.
+#[test]
+fn an_allocation_in_the_wrong_place_is_reported_not_silently_skipped() {
+    let mut s = django();
+    let text = s.read(ALLOC);
+    s.write("operator/tenants/blog.yaml", text.clone());
+    s.write("operator/tenants/beta/blog/x.yaml", text);
+    s.write("operator/tenants/README.md", "The tenants.\n".to_owned());
+    s.write("operator/tenants/acme/README.md", "Acme.\n".to_owned());
+    let r = s.validate_operator(Format::Text);
+    for place in ["tenants/blog.yaml", "tenants/beta/blog"] {
+        r.warns(&format!(
+            "operator/{place}:1:1: warning: is not read: allocations are files named tenants/<tenant>/<app>.yaml; move each allocation to tenants/<tenant>/<app>.yaml, or remove it [DT101]"
+        ));
+    }
+    assert!(!r.stderr.contains("README"), "{}", r.stderr);
+}
+
 /// `processes.init` of an allocation sizes the init step; what scales or exposes a
 /// process cannot apply to a step that runs once, and is not silently dropped.
 #[test]

@@ -253,6 +253,9 @@ pub struct Listing {
     /// Files named like an allocation but for their extension (`tenants/acme/shop.yml`,
     /// `shop.YAML`), which are not read.
     pub misnamed: Vec<String>,
+    /// Files and directories where no allocation is looked for (`tenants/shop.yaml`,
+    /// `tenants/acme/shop/`), which are not read.
+    pub misplaced: Vec<String>,
     /// The directories that could not be listed, with why.
     pub unreadable: Vec<(String, ReadError)>,
     /// Allocation files (`.yaml`, `.yml`) whose names are not UTF-8 (shown with U+FFFD
@@ -298,6 +301,12 @@ impl<'t> OperatorRepo<'t> {
         };
         let mut not_utf8 = Vec::new();
         let mut maybe_not_utf8 = Vec::new();
+        let mut misplaced = Vec::new();
+        let is_yaml = |name: &str| {
+            std::path::Path::new(name)
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("yml") || e.eq_ignore_ascii_case("yaml"))
+        };
         for tenant in list("tenants") {
             let dir = format!("tenants/{tenant}");
             // Listings replace bytes that are not UTF-8 with U+FFFD, which no name may
@@ -309,10 +318,13 @@ impl<'t> OperatorRepo<'t> {
                 maybe_not_utf8.push(dir);
                 continue;
             }
+            // An allocation written one level too high: no tenant's name has a dot.
+            if is_yaml(&tenant) {
+                misplaced.push(dir);
+                continue;
+            }
             for file in list(&dir) {
-                let yaml = std::path::Path::new(&file).extension().is_some_and(|e| {
-                    e.eq_ignore_ascii_case("yml") || e.eq_ignore_ascii_case("yaml")
-                });
+                let yaml = is_yaml(&file);
                 if file.contains(char::REPLACEMENT_CHARACTER) {
                     if yaml {
                         not_utf8.push(format!("{dir}/{file}"));
@@ -321,12 +333,16 @@ impl<'t> OperatorRepo<'t> {
                     found.push((tenant.clone(), app.to_owned()));
                 } else if yaml {
                     misnamed.push(format!("{dir}/{file}"));
+                } else if self.tree.list(&format!("{dir}/{file}")).is_ok() {
+                    // A directory in a tenant's: its allocations one level too deep.
+                    misplaced.push(format!("{dir}/{file}"));
                 }
             }
         }
         Listing {
             found,
             misnamed,
+            misplaced,
             unreadable,
             not_utf8,
             maybe_not_utf8,
@@ -588,6 +604,7 @@ impl<'t> OperatorRepo<'t> {
         let Listing {
             found: all,
             misnamed,
+            misplaced,
             unreadable,
             not_utf8,
             maybe_not_utf8,
@@ -627,6 +644,18 @@ impl<'t> OperatorRepo<'t> {
                     "is not read: allocations are named tenants/<tenant>/<app>.yaml",
                 )
                 .hint("rename it to .yaml")
+                .warning(),
+            );
+        }
+        for rel in misplaced {
+            diags.push(
+                Diagnostic::at(
+                    Code::Unreadable,
+                    &self.tree.shown(&rel),
+                    Pos::START,
+                    "is not read: allocations are files named tenants/<tenant>/<app>.yaml",
+                )
+                .hint("move each allocation to tenants/<tenant>/<app>.yaml, or remove it")
                 .warning(),
             );
         }
