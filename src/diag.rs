@@ -94,7 +94,7 @@ codes! {
     BadSize = "DT506", "a size that cannot be used: missing, zero, or too small for Redis";
     ReadWriteOnceShared = "DT507", "a ReadWriteOnce volume that more than one pod would mount";
     PlatformSettingMissing = "DT508", "`platform.yaml` lacks a setting an app needs (an image, a storage class, a database provider, an ingress class)";
-    EgressRule = "DT509", "a `network.egress` rule that reaches what no app may, or whose `except` is outside it";
+    EgressRule = "DT509", "a `network.egress` rule that reaches what no app may, or whose `except` is outside it; a backup `endpointURL` the database may not reach";
     UnusedAllocation = "DT510", "the allocation sizes a process the app does not have";
     AllocationName = "DT601", "a tenant or app name that cannot name objects";
     NameClaimedTwice = "DT602", "two allocations make the same Application name, or one makes the name of a cluster's fleet Application";

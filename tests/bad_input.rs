@@ -1009,6 +1009,34 @@ fn an_allocation_in_the_wrong_place_is_reported_not_silently_skipped() {
     assert!(!r.stderr.contains("README"), "{}", r.stderr);
 }
 
+/// Regression: a backup endpoint written as an address outside `database.backup.egress`
+/// passed every check, and the database's NetworkPolicy then blocked WAL archiving and
+/// base backups, found out only when a restore had nothing to restore.
+#[test]
+fn a_backup_endpoint_address_must_be_one_the_database_may_reach() {
+    let mut s = Scenario::example("pulp");
+    let valid = "ok: operator repo (platform and every allocation) valid";
+    s.validate_operator(Format::Text).warns(valid);
+    s.edit(
+        "operator/platform.yaml",
+        "egress: [10.20.0.15/32]",
+        "egress: [10.30.0.0/16]",
+    );
+    let outside = "operator/platform.yaml:18:18: error: database.backup.endpointURL: the object store's address 10.20.0.15 is outside `database.backup.egress` (less the metadata service's and the cluster's own ranges): the database's NetworkPolicy would block WAL archiving and base backups; add the object store's block to `database.backup.egress`, or fix the URL [DT509]";
+    s.validate_operator(Format::Text).invalid(outside);
+    s.render().invalid(outside);
+    // Without `egress`, anywhere but the metadata service and the cluster's ranges.
+    s.edit("operator/platform.yaml", "    egress: [10.30.0.0/16]\n", "");
+    s.validate_operator(Format::Text).warns(valid);
+    s.edit(
+        "operator/platform.yaml",
+        "10.20.0.15:9000",
+        "169.254.169.254:9000",
+    );
+    s.validate_operator(Format::Text)
+        .invalid("the object store's address 169.254.169.254 lies in the metadata service's or the cluster's own ranges");
+}
+
 /// `processes.init` of an allocation sizes the init step; what scales or exposes a
 /// process cannot apply to a step that runs once, and is not silently dropped.
 #[test]

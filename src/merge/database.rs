@@ -247,14 +247,61 @@ pub fn store_egress(platform: &Platform, b: &Backup) -> (Vec<ResolvedEgress>, Ve
         &at,
         "name the object store's own addresses",
     );
-    let egress = egress
+    let egress: Vec<ResolvedEgress> = egress
         .into_iter()
         .map(|mut e| {
             e.ports = vec![port];
             e
         })
         .collect();
+    let mut problems = problems;
+    // An endpoint written as an address can be checked against the rules: outside them,
+    // the database's NetworkPolicy blocks WAL archiving and every base backup, and
+    // nothing says so until a restore finds no backups.
+    if let Some(ip) = b.endpoint_url.as_deref().and_then(store_address) {
+        let single =
+            crate::cidr::Cidr::parse(&format!("{ip}/{}", if ip.is_ipv4() { 32 } else { 128 }));
+        let within = |block: &str| {
+            crate::cidr::Cidr::parse(block)
+                .zip(single.as_ref())
+                .is_some_and(|(b, s)| b.contains(s))
+        };
+        let reached = egress
+            .iter()
+            .any(|e| within(&e.cidr) && !e.except.iter().any(|x| within(x)));
+        if !reached {
+            let (why, hint) = if b.egress.is_empty() {
+                (
+                    "lies in the metadata service's or the cluster's own ranges (`network.clusterCIDRs`), which no egress rule reaches",
+                    "serve the object store from outside those ranges",
+                )
+            } else {
+                (
+                    "is outside `database.backup.egress` (less the metadata service's and the cluster's own ranges)",
+                    "add the object store's block to `database.backup.egress`, or fix the URL",
+                )
+            };
+            problems.push(Problem::new(
+                Code::EgressRule,
+                Path::root().key("database").key("backup").key("endpointURL"),
+                format!("the object store's address {ip} {why}: the database's NetworkPolicy would block WAL archiving and base backups"),
+                hint,
+            ));
+        }
+    }
     (egress, problems)
+}
+
+/// The object store's address, when its endpoint names it by one (`http://10.0.0.5:9000`,
+/// `https://[2001:db8::1]/`) rather than by a hostname.
+fn store_address(url: &str) -> Option<std::net::IpAddr> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if let Some(v6) = host_port.strip_prefix('[') {
+        return v6.split_once(']')?.0.parse().ok();
+    }
+    host_port.split(':').next()?.parse().ok()
 }
 
 /// The object store's TCP port: the endpoint's own, else its scheme's (AWS S3 without
@@ -281,6 +328,21 @@ pub fn store_port(endpoint: Option<&str>) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::store_port;
+
+    #[test]
+    fn the_store_address_is_read_only_from_an_address() {
+        use super::store_address;
+        assert_eq!(
+            store_address("http://10.0.0.5:9000/x"),
+            "10.0.0.5".parse().ok()
+        );
+        assert_eq!(
+            store_address("https://[2001:db8::1]:8443/"),
+            "2001:db8::1".parse().ok()
+        );
+        assert_eq!(store_address("https://s3.example.net"), None);
+        assert_eq!(store_address("http://minio.storage:9000"), None);
+    }
 
     #[test]
     fn the_store_port_comes_from_the_endpoint_or_its_scheme() {
