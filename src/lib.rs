@@ -138,6 +138,23 @@ impl Error {
         matches!(self, Error::Changed)
     }
 
+    /// Whether it says that the app is not in the sources at all: its directory is not
+    /// in the customer repo, or no allocation is there for it. `diff --base` compares
+    /// such a base as no objects (the pull request that adds the app).
+    pub fn app_absent(&self) -> bool {
+        use input::operator::AllocationError;
+        matches!(
+            self,
+            Error::Git(git::GitError::NoSuchPath { .. })
+                | Error::Allocation(
+                    AllocationError::NotFound(_)
+                        | AllocationError::NoneForApplication { .. }
+                        | AllocationError::Empty(_)
+                        | AllocationError::NoneForRepo { .. },
+                )
+        )
+    }
+
     /// What to do about it, when there is more to say than the message does.
     pub fn hint(&self) -> Option<String> {
         match self {

@@ -334,6 +334,25 @@ fn markdown_redacts_secrets_exactly_as_the_text_diff() {
     }
 }
 
+/// `diff --base HEAD` where the base is compared as no objects: exit 3, `note` on
+/// stderr, every object of the head added, and the Markdown report's `quote`. Returns
+/// the text run.
+fn diff_against_nothing(s: &Scratch, note: &str, quote: &str) -> Run {
+    let r = diff(s, &["--base", "HEAD"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains(note), "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("--- /dev/null\n+++ head/Deployment/acme-shop/shop-web\n"),
+        "{}",
+        r.stdout
+    );
+    let markdown = diff(s, &["--base", "HEAD", "--format", "markdown"]);
+    assert_eq!(markdown.code, 3, "{}", markdown.stderr);
+    assert!(markdown.stdout.contains(quote), "{}", markdown.stdout);
+    r
+}
+
 /// Regression: a pull request fixing a broken main got no report (exit 1), and the
 /// base's problems were named as files on disk, with the base's line numbers.
 #[test]
@@ -343,31 +362,16 @@ fn a_base_that_does_not_render_is_compared_as_nothing() {
     commit(&s.app());
     s.edit("app/dovetail.yaml", "    port: \"x\"", "    port: 8000");
     s.edit("app/dovetail.yaml", "apiVersion:", "# fixed\napiVersion:");
-    let r = diff(&s, &["--base", "HEAD"]);
-    assert_eq!(r.code, 3, "{}", r.stderr);
+    let r = diff_against_nothing(
+        &s,
+        "note: the base does not render (1 problem above), so every object of the head is shown as added",
+        "> The base does not render (1 problem",
+    );
     assert!(
         r.stderr
             .contains("HEAD:dovetail.yaml:13:11: error: processes.web.port:"),
         "{}",
         r.stderr
-    );
-    assert!(
-        r.stderr.contains("note: the base does not render (1 problem above), so every object of the head is shown as added"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stdout
-            .contains("--- /dev/null\n+++ head/Deployment/acme-shop/shop-web\n"),
-        "{}",
-        r.stdout
-    );
-    let r = diff(&s, &["--base", "HEAD", "--format", "markdown"]);
-    assert_eq!(r.code, 3, "{}", r.stderr);
-    assert!(
-        r.stdout.contains("> The base does not render (1 problem"),
-        "{}",
-        r.stdout
     );
 
     // A head that does not render is still an error.
@@ -390,26 +394,10 @@ fn a_base_without_the_app_is_compared_as_nothing() {
         &operator,
         &["checkout", "-q", "HEAD~1", "--", "tenants/acme/shop.yaml"],
     );
-    let r = diff(&s, &["--base", "HEAD"]);
-    assert_eq!(r.code, 3, "{}", r.stderr);
-    assert!(
-        r.stderr
-            .contains("note: the app is not in the base (the operator repo `operator#HEAD` holds no allocation"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stdout
-            .contains("--- /dev/null\n+++ head/Deployment/acme-shop/shop-web\n"),
-        "{}",
-        r.stdout
-    );
-    let r = diff(&s, &["--base", "HEAD", "--format", "markdown"]);
-    assert_eq!(r.code, 3, "{}", r.stderr);
-    assert!(
-        r.stdout.contains("> The app is not in the base"),
-        "{}",
-        r.stdout
+    diff_against_nothing(
+        &s,
+        "note: the app is not in the base (the operator repo `operator#HEAD` holds no allocation",
+        "> The app is not in the base",
     );
     // A head without it is still an error.
     fs::remove_file(operator.join("tenants/acme/shop.yaml")).unwrap();

@@ -3,8 +3,6 @@
 use super::{DiffArgs, DiffFormat, Io, UsageError, merged_app};
 use crate::Error;
 use crate::emit::report::{Format, Reporter};
-use crate::git::GitError;
-use crate::input::operator::AllocationError;
 use crate::pipeline::{Sources, at_revision};
 
 pub(super) fn run(args: DiffArgs, io: Io<'_>) -> Result<(), Error> {
@@ -31,15 +29,7 @@ pub(super) fn run(args: DiffArgs, io: Io<'_>) -> Result<(), Error> {
             crate::emit::diff::Side::unrendered(count)
         }
         // A pull request that adds the app, or its allocation, gets its report too.
-        Err(
-            e @ (Error::Git(GitError::NoSuchPath { .. })
-            | Error::Allocation(
-                AllocationError::NotFound(_)
-                | AllocationError::NoneForApplication { .. }
-                | AllocationError::Empty(_)
-                | AllocationError::NoneForRepo { .. },
-            )),
-        ) => {
+        Err(e) if e.app_absent() => {
             reporter
                 .note(&format!(
                     "the app is not in the base ({e}), so every object of the head is shown as added"
