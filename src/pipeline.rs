@@ -337,6 +337,23 @@ pub fn fleet(
             for problem in merge::platform_problems(p) {
                 diags.push(problem.of(doc));
             }
+            // The namespace the operator declares is the one the checks above and
+            // operator CI took for Argo CD's: a fleet elsewhere would protect another.
+            if let (Some(running), Some(declared)) = (argocd, p.argocd_namespace())
+                && running != declared
+            {
+                let at = yaml::Path::root().key("argocd").key("namespace");
+                diags.push(
+                    doc.value_error(
+                        Code::BadValue,
+                        &at,
+                        format!(
+                            "the fleet runs in Argo CD's namespace `{running}`, not `{declared}`"
+                        ),
+                    )
+                    .hint("set argocd.namespace to the namespace Argo CD runs in"),
+                );
+            }
         };
         let (platform, members) =
             OperatorRepo::new(&tree).fleet(keep, &check_platform, &check, &mut diags);

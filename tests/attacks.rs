@@ -3786,6 +3786,41 @@ fn class1_an_allocation_cannot_take_argo_cds_namespace() {
     common::generate_fleet_with(&s.operator(), &[("ARGOCD_APP_NAMESPACE", "argocd")]).ok();
 }
 
+/// Regression: operator CI could not know Argo CD's namespace when it is not `argocd`:
+/// `validate --operator` passed an allocation in it, which the fleet then refused.
+/// `platform.yaml` `argocd.namespace` says it, and the fleet must run there.
+#[test]
+fn class1_the_operator_declares_argo_cds_namespace_for_operator_ci() {
+    let s = django();
+    let platform = s.operator().join("platform.yaml");
+    let text = fs::read_to_string(&platform).unwrap();
+    fs::write(&platform, format!("{text}argocd: {{namespace: gitops}}\n")).unwrap();
+    let alloc = s.operator().join("tenants/acme/shop.yaml");
+    let text = fs::read_to_string(&alloc).unwrap();
+    fs::write(
+        &alloc,
+        text.replace("namespace: acme-shop", "namespace: gitops"),
+    )
+    .unwrap();
+    let validate = || common::dovetail(&["validate", "--operator", "."], &s.operator());
+    validate().fails(
+        Some(1),
+        "tenants/acme/shop.yaml:6:12: error: namespace: `gitops` is Argo CD's (argocd.namespace) namespace",
+    );
+    fs::write(&alloc, text).unwrap();
+    assert_eq!(validate().code, 0, "{}", validate().stderr);
+    // A fleet running elsewhere than the operator says is refused.
+    common::generate_fleet_with(&s.operator(), &[("ARGOCD_APP_NAMESPACE", "argocd")])
+        .fails(Some(1), "platform.yaml:");
+    let r = common::generate_fleet_with(&s.operator(), &[("ARGOCD_APP_NAMESPACE", "argocd")]);
+    assert!(
+        r.stderr.contains("error: argocd.namespace: the fleet runs in Argo CD's namespace `argocd`, not `gitops`; set argocd.namespace to the namespace Argo CD runs in"),
+        "{}",
+        r.stderr
+    );
+    common::generate_fleet_with(&s.operator(), &[("ARGOCD_APP_NAMESPACE", "gitops")]).ok();
+}
+
 /// Regression: fleet mode wrote `ARGOCD_APP_REVISION` into every child's
 /// `operator-revision` as it came; a branch name (`main`, by hand) was then refused by
 /// each child, with a message blaming the fleet. The fleet refuses it itself, and writes

@@ -409,6 +409,18 @@ pub struct Platform {
     /// Argo CD destinations besides in-cluster, by name.
     #[serde(default)]
     pub clusters: BTreeMap<String, Cluster>,
+    /// Where Argo CD runs.
+    #[serde(default)]
+    pub argocd: Option<ArgoCd>,
+}
+
+/// Where Argo CD runs (`platform.yaml` `argocd`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ArgoCd {
+    /// Argo CD's namespace, when it is not `argocd`.
+    #[serde(default)]
+    pub namespace: Option<String>,
 }
 
 /// A cluster apps may be allocated to besides Argo CD's own (`platform.yaml` `clusters`).
@@ -676,6 +688,11 @@ impl Platform {
                 .unwrap_or_else(|| DEFAULT_EPHEMERAL_STORAGE.to_owned()),
             unknown_plan,
         }
+    }
+
+    /// Argo CD's namespace as the operator declares it, when they do.
+    pub fn argocd_namespace(&self) -> Option<&str> {
+        self.argocd.as_ref().and_then(|a| a.namespace.as_deref())
     }
 
     /// The ingress controller's namespace (default `ingress-nginx`).

@@ -180,6 +180,10 @@ pub fn check_namespace(
         ("kube-node-lease", "Kubernetes' own"),
         ("default", "Kubernetes' default"),
         (argocd.unwrap_or(DEFAULT_NAMESPACE), "Argo CD's"),
+        (
+            platform.argocd_namespace().unwrap_or(DEFAULT_NAMESPACE),
+            "Argo CD's (argocd.namespace)",
+        ),
         (DEFAULT_NAMESPACE, "Argo CD's usual"),
         ("dovetail-system", "dovetail's controller's"),
         (

@@ -65,6 +65,7 @@ pub fn check_app_alone(app: &AppInputs, prior: &Diagnostics) -> Diagnostics {
         network: None,
         secrets: crate::input::model::SecretsPolicy::default(),
         clusters: BTreeMap::new(),
+        argocd: None,
     };
     let all = ProcessAllocation {
         replicas: Some(1),
