@@ -746,27 +746,57 @@ fn a_probe_names_a_port_of_its_own_container() {
     ]);
 }
 
-/// Regression: a fragment mounting one of the app's files by `subPath` that names no
-/// key of them got an empty directory there. The path is compared as the kubelet joins
-/// it, cleaned.
+/// Regression: a fragment mounting one file (`subPath`) of a ConfigMap or Secret volume
+/// that holds no such file got an empty directory there, or a container that does not
+/// start: `dovetail-files`, a volume of the app's own objects, or one with `items`. The
+/// path is compared as the kubelet joins it, cleaned, and may go through `..data`.
 #[test]
-fn a_files_sub_path_names_one_of_the_apps_files() {
+fn a_sub_path_names_a_file_the_volume_holds() {
     let mut s = django();
     s.append(
         APP,
         concat!(
             "pod:\n",
+            "  volumes:\n",
+            "    - {name: cfg, configMap: {name: shop-files}}\n",
+            "    - {name: env, configMap: {name: shop-env}}\n",
+            "    - {name: some, configMap: {name: shop-files, items: [{key: config_logging.ini, path: conf/a.ini}]}}\n",
+            "    - {name: opt, configMap: {name: shop-files, optional: true}}\n",
             "  containers:\n",
             "    - name: web\n",
             "      volumeMounts:\n",
             "        - {name: dovetail-files, mountPath: /etc/a.ini, subPath: config_logging.ini}\n",
             "        - {name: dovetail-files, mountPath: /etc/b.ini, subPath: config/logging.ini}\n",
-            // The kubelet cleans the path it joins: this is the key.
+            // The kubelet cleans the path it joins: these are the key.
             "        - {name: dovetail-files, mountPath: /etc/c.ini, subPath: ./config_logging.ini/}\n",
+            "        - {name: cfg, mountPath: /etc/d.ini, subPath: ..data/config_logging.ini}\n",
+            "        - {name: cfg, mountPath: /etc/e.ini, subPath: nope}\n",
+            "        - {name: env, mountPath: /etc/f, subPath: NOPE}\n",
+            "        - {name: some, mountPath: /etc/g, subPath: conf}\n",
+            "        - {name: some, mountPath: /etc/h, subPath: config_logging.ini}\n",
+            "        - {name: opt, mountPath: /etc/i, subPath: whatever}\n",
         ),
     );
+    s.render().invalid_all(&[
+        "app/dovetail.yaml:39:66: error: pod.containers[0].volumeMounts[1].subPath: the app's files have no key `config/logging.ini`; the runtime has nothing to mount here; use one of: config_logging.ini (a file's key is its path with `/` and every other character outside `-._a-zA-Z0-9` written `_`) [DT412]",
+        "app/dovetail.yaml:42:55: error: pod.containers[0].volumeMounts[4].subPath: the volume `cfg` has no file `nope`; the runtime has nothing to mount here; use one of: config_logging.ini [DT412]",
+        "app/dovetail.yaml:43:51: error: pod.containers[0].volumeMounts[5].subPath: the volume `env` has no file `NOPE`; the runtime has nothing to mount here; use one of: DJANGO_DEBUG, DJANGO_SETTINGS_MODULE, GUNICORN_WORKERS, STATIC_ROOT [DT412]",
+        "app/dovetail.yaml:45:52: error: pod.containers[0].volumeMounts[7].subPath: the volume `some` has no file `config_logging.ini`; the runtime has nothing to mount here; use one of: conf/a.ini [DT412]",
+        "error: 4 problems",
+    ]);
+}
+
+/// Regression: a `tcpSocket` lifecycle hook was accepted, as the API server accepts it;
+/// the kubelet runs no such hook, and a failed postStart kills the container every time.
+#[test]
+fn a_lifecycle_hook_is_not_a_tcp_socket() {
+    let mut s = django();
+    s.append(
+        APP,
+        "pod: {containers: [{name: web, lifecycle: {postStart: {tcpSocket: {port: 8000}}}}]}\n",
+    );
     s.render()
-        .invalid("app/dovetail.yaml:34:66: error: pod.containers[0].volumeMounts[1].subPath: the app's files have no key `config/logging.ini`; the runtime would mount an empty directory here; use one of: config_logging.ini (a file's key is its path with `/` and every other character outside `-._a-zA-Z0-9` written `_`) [DT412]")
+        .invalid("app/dovetail.yaml:29:56: error: pod.containers[0].lifecycle.postStart.tcpSocket: a lifecycle hook cannot be a tcpSocket: the kubelet does not run it, and the hook fails (a postStart's container is killed); use exec, httpGet or sleep [DT413]")
         .invalid("error: 1 problem");
 }
 

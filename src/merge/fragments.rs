@@ -521,8 +521,12 @@ fn check_pod_names(
                             format!("no volume `{vname}` in the pods of `{process}`"),
                             &hint,
                         );
-                    } else if vname == "dovetail-files" {
-                        check_files_sub_path(cx, m, &cpath.key("volumeMounts").index(j));
+                    } else {
+                        let volume = volumes
+                            .iter()
+                            .find(|v| v.get("name").and_then(Value::as_str) == Some(vname));
+                        let at = cpath.key("volumeMounts").index(j);
+                        check_sub_path(cx, m, &at, vname, volume);
                     }
                 }
             }
@@ -530,9 +534,18 @@ fn check_pod_names(
     }
 }
 
-/// Refuses a mount of one file of the app's `files:` (`subPath` on `dovetail-files`)
-/// that names no key of it: the runtime mounts an empty directory there instead.
-fn check_files_sub_path(cx: &mut Ctx<'_>, mount: &Value, at: &Path) {
+/// Refuses a mount of one file (`subPath`) of a ConfigMap or Secret volume that holds
+/// no such file: `dovetail-files`, or a fragment's volume of the app's own objects or
+/// with `items`. The runtime has nothing to mount there: it makes an empty directory, or
+/// the container does not start. The path is compared as the kubelet joins it, cleaned
+/// (`./x` and `x/` are `x`), and may go through the volume's `..data` directory.
+fn check_sub_path(
+    cx: &mut Ctx<'_>,
+    mount: &Value,
+    at: &Path,
+    volume_name: &str,
+    volume: Option<&Value>,
+) {
     let Some(sub_path) = mount
         .get("subPath")
         .and_then(Value::as_str)
@@ -540,24 +553,78 @@ fn check_files_sub_path(cx: &mut Ctx<'_>, mount: &Value, at: &Path) {
     else {
         return;
     };
-    // The kubelet joins the path to the volume's, which cleans `./x` and `x/` to `x`.
-    let cleaned: Vec<&str> = sub_path
+    let mut cleaned: Vec<&str> = sub_path
         .split('/')
         .filter(|s| !s.is_empty() && *s != ".")
         .collect();
-    let Rendered::Keys(keys) = rendered(cx, "files") else {
+    if cleaned.first() == Some(&"..data") {
+        cleaned.remove(0);
+    }
+    if cleaned.is_empty() {
         return;
+    }
+    let cleaned = cleaned.join("/");
+    // What the volume holds, and what the hint says of it.
+    let (files, whose, how): (BTreeSet<String>, String, &str) = if volume_name == "dovetail-files" {
+        let Rendered::Keys(keys) = rendered(cx, "files") else {
+            return;
+        };
+        (
+            keys,
+            "the app's files have no key".to_owned(),
+            " (a file's key is its path with `/` and every other character outside `-._a-zA-Z0-9` written `_`)",
+        )
+    } else {
+        let Some((kind, source, name_field)) = volume.and_then(|v| {
+            [
+                (RefKind::ConfigMap, "configMap", "name"),
+                (RefKind::Secret, "secret", "secretName"),
+            ]
+            .into_iter()
+            .find_map(|(kind, field, name_field)| Some((kind, v.get(field)?, name_field)))
+        }) else {
+            return;
+        };
+        if source.get("optional").and_then(Value::as_bool) == Some(true) {
+            return;
+        }
+        let items = list(source, "items");
+        let files: BTreeSet<String> = if items.is_empty() {
+            let name = source
+                .get(name_field)
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let Some(Rendered::Keys(keys)) = own_suffix(cx, kind, name).map(|s| rendered(cx, s))
+            else {
+                return;
+            };
+            keys
+        } else {
+            items
+                .iter()
+                .filter_map(|i| i.get("path").and_then(Value::as_str))
+                .map(|p| {
+                    p.split('/')
+                        .filter(|s| !s.is_empty() && *s != ".")
+                        .collect::<Vec<_>>()
+                        .join("/")
+                })
+                .collect()
+        };
+        (files, format!("the volume `{volume_name}` has no file"), "")
     };
-    if !cleaned.is_empty() && !keys.contains(&cleaned.join("/")) {
-        let known: Vec<&str> = keys.iter().map(String::as_str).collect();
+    // A file, or a directory the items' paths make.
+    let held = files.contains(&cleaned)
+        || files
+            .iter()
+            .any(|f| crate::input::formats::beneath(f, &cleaned));
+    if !held {
+        let known: Vec<&str> = files.iter().map(String::as_str).collect();
         cx.app_err(
             Code::ForeignReference,
             &at.key("subPath"),
-            format!("the app's files have no key `{sub_path}`; the runtime would mount an empty directory here"),
-            &format!(
-                "use one of: {} (a file's key is its path with `/` and every other character outside `-._a-zA-Z0-9` written `_`)",
-                known.join(", ")
-            ),
+            format!("{whose} `{sub_path}`; the runtime has nothing to mount here"),
+            &format!("use one of: {}{how}", known.join(", ")),
         );
     }
 }
@@ -826,11 +893,13 @@ fn check_handler_ports(
         } else {
             &["livenessProbe", "readinessProbe", "startupProbe"]
         };
+        // A hook's tcpSocket is refused as such (podcheck): its port is not looked at.
         let handlers = probes
             .iter()
-            .filter_map(|k| Some((c.get(*k)?, pc.at.key(k))))
+            .filter_map(|k| Some((c.get(*k)?, pc.at.key(k), &["httpGet", "tcpSocket"][..])))
             .chain(["postStart", "preStop"].into_iter().filter_map(|k| {
-                Some((c.get("lifecycle")?.get(k)?, pc.at.key("lifecycle").key(k)))
+                let hook = c.get("lifecycle")?.get(k)?;
+                Some((hook, pc.at.key("lifecycle").key(k), &["httpGet"][..]))
             }));
         let ports = declared.get(&(pc.list, name));
         let known: Vec<&str> = ports
@@ -839,8 +908,8 @@ fn check_handler_ports(
             .flatten()
             .copied()
             .collect();
-        for (handler, hpath) in handlers {
-            for action in ["httpGet", "tcpSocket"] {
+        for (handler, hpath, actions) in handlers {
+            for action in actions {
                 let Some(pname) = handler
                     .get(action)
                     .and_then(|a| a.get("port"))
@@ -993,23 +1062,8 @@ fn check_ref(cx: &mut Ctx<'_>, r: &Ref<'_>) {
     };
     let at = r.at.key(r.name_field);
     let app = &cx.inputs.identity.app;
-    let suffixes = match r.kind {
-        RefKind::Secret => ["secrets", "db-app"],
-        RefKind::ConfigMap => ["env", "files"],
-    };
-    // Without the operator repo the app's name is not known: any name it could have.
-    let fits = |s: &str| {
-        if cx.inputs.stand_in {
-            name.strip_suffix(s)
-                .and_then(|n| n.strip_suffix('-'))
-                .is_some_and(crate::input::operator::is_app_name)
-        } else {
-            name.strip_suffix(s)
-                .and_then(|n| n.strip_suffix('-'))
-                .is_some_and(|n| n == app)
-        }
-    };
-    let Some(suffix) = suffixes.into_iter().find(|s| fits(s)) else {
+    let suffixes = suffixes(r.kind);
+    let Some(suffix) = own_suffix(cx, r.kind, name) else {
         let what = match r.kind {
             RefKind::Secret => "Secret",
             RefKind::ConfigMap => "ConfigMap",
@@ -1073,6 +1127,28 @@ fn check_ref(cx: &mut Ctx<'_>, r: &Ref<'_>) {
             );
         }
     }
+}
+
+/// The app's own objects of `kind` a fragment may name, by the suffix after `<app>-`.
+fn suffixes(kind: RefKind) -> [&'static str; 2] {
+    match kind {
+        RefKind::Secret => ["secrets", "db-app"],
+        RefKind::ConfigMap => ["env", "files"],
+    }
+}
+
+/// Which of the app's own objects of `kind` `name` is, by its suffix. Without the
+/// operator repo the app's name is not known: any name it could have.
+fn own_suffix(cx: &Ctx<'_>, kind: RefKind, name: &str) -> Option<&'static str> {
+    let app = &cx.inputs.identity.app;
+    suffixes(kind).into_iter().find(|s| {
+        let base = name.strip_suffix(s).and_then(|n| n.strip_suffix('-'));
+        if cx.inputs.stand_in {
+            base.is_some_and(crate::input::operator::is_app_name)
+        } else {
+            base.is_some_and(|n| n == app)
+        }
+    })
 }
 
 /// What dovetail renders as the app's `<app>-<suffix>` (see [`Rendered`]).

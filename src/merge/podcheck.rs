@@ -1586,6 +1586,16 @@ fn check_probe(o: &Map<String, Value>, kind: ProbeKind, p: &[Seg], out: &mut Vec
 fn check_lifecycle(o: &Map<String, Value>, p: &[Seg], out: &mut Vec<Problem>) {
     for k in ["postStart", "preStop"] {
         if let Some(h) = obj_field(o, k, p, out) {
+            // The API server takes it for compatibility, and the kubelet runs no such
+            // hook: a failed postStart kills the container, every time.
+            if get(h, "tcpSocket").is_some() {
+                push(
+                    out,
+                    key(&key(p, k), "tcpSocket"),
+                    "a lifecycle hook cannot be a tcpSocket: the kubelet does not run it, and the hook fails (a postStart's container is killed)",
+                    "use exec, httpGet or sleep",
+                );
+            }
             check_handler(
                 h,
                 &["exec", "httpGet", "tcpSocket", "sleep"],
@@ -3264,6 +3274,12 @@ mod tests {
             json!({"lifecycle": {"stopSignal": "SIGUSR1"}}),
             false,
             "stopSignal",
+        );
+        // Regression: the API server takes it, and the kubelet runs no such hook.
+        refused(
+            json!({"lifecycle": {"postStart": {"tcpSocket": {"port": 8000}}}}),
+            false,
+            "a lifecycle hook cannot be a tcpSocket",
         );
     }
 
