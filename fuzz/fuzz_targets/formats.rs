@@ -51,15 +51,15 @@ const PATTERNS: &[Check] = &[
     (
         "bytes",
         f::bytes,
-        r"^[0-9]{1,6}(\.[0-9]{1,3})?(k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?$",
+        r"^[0-9]{1,6}(\.[0-9]{1,3})?(k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$",
     ),
     (
         "image",
         f::image,
-        // The grammar its doc comment states: [host[:port]/]path[:tag][@sha256:<64 hex>],
-        // path components [a-z0-9]+([._-]+[a-z0-9]+)*. (More lenient than OCI's, which allows
-        // only `.`, `_`, `__` or dashes between alphanumerics.)
-        r"^([a-zA-Z0-9][a-zA-Z0-9.-]*(:[0-9]+)?/)?[a-z0-9]+([._-]+[a-z0-9]+)*(/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$",
+        // The grammar its doc comment states, the reference grammar's:
+        // [host[:port]/]path[:tag][@sha256:<64 hex>], host labels alphanumeric at both
+        // ends, path components [a-z0-9]+(([._]|__|-+)[a-z0-9]+)*.
+        r"^([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*(:[0-9]+)?/)?[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$",
     ),
 ];
 
