@@ -78,7 +78,7 @@ codes! {
     MountClash = "DT408", "two things mounted at one path in one container";
     FragmentContainer = "DT409", "a fragment's container that cannot be placed: without an image, or another process's";
     NameTaken = "DT410", "a container or volume name taken in the pod, or reserved by dovetail";
-    NotInPod = "DT411", "a volume mount names a volume the pod does not have, a `resourceFieldRef` a container, or a probe a port its container does not declare";
+    NotInPod = "DT411", "a volume mount names a volume the pod does not have, a `resourceFieldRef` a container, or a probe or lifecycle hook a port its container does not declare";
     ForeignReference = "DT412", "a fragment refers to a Secret or ConfigMap that is not one of the app's pods' own, or to one (or a key) the app does not render";
     ApiServerRefuses = "DT413", "a fragment's container or volume the Kubernetes API server would refuse";
     EmptyDirTooLarge = "DT414", "an `emptyDir` larger than the local storage (or memory) the process gets";

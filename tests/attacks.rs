@@ -3819,6 +3819,29 @@ fn class1_the_operator_declares_argo_cds_namespace_for_operator_ci() {
         r.stderr
     );
     common::generate_fleet_with(&s.operator(), &[("ARGOCD_APP_NAMESPACE", "gitops")]).ok();
+    // Not told where it runs, the fleet takes the operator's word for it.
+    let r = common::generate_fleet_with(&s.operator(), &[("ARGOCD_APP_NAMESPACE", "")]);
+    r.ok();
+    let apps: Vec<Value> = documents(&r.stdout)
+        .into_iter()
+        .filter(|d| d["kind"] == "Application")
+        .collect();
+    assert!(!apps.is_empty());
+    for app in apps {
+        assert_eq!(app["metadata"]["namespace"], "gitops", "{app}");
+    }
+    // `argocd` stays Argo CD's usual namespace, and says so.
+    fs::write(
+        &alloc,
+        fs::read_to_string(&alloc)
+            .unwrap()
+            .replace("namespace: acme-shop", "namespace: argocd"),
+    )
+    .unwrap();
+    validate().fails(
+        Some(1),
+        "tenants/acme/shop.yaml:6:12: error: namespace: `argocd` is Argo CD's usual namespace",
+    );
 }
 
 /// Regression: fleet mode wrote `ARGOCD_APP_REVISION` into every child's

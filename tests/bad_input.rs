@@ -741,7 +741,7 @@ fn a_probe_names_a_port_of_its_own_container() {
         "app/dovetail.yaml:29:43: error: processes.web.pod.containers[2].livenessProbe.httpGet.port: the container `web` declares no port named `http` in the pods of `web`, so the kubelet can never reach it; name one of its ports there (`prom`), or give the port's number",
         "app/dovetail.yaml:47:39: error: pod.containers[0].livenessProbe.httpGet.port: the container `worker` declares no port named `http` in the pods of `worker`, so the kubelet can never reach it; `worker` has no `port`; give the port's number, or declare it under the container's `ports:`",
         "app/dovetail.yaml:50:40: error: pod.containers[1].readinessProbe.httpGet.port: the container `web` declares no port named `metrics` in the pods of `web`",
-        "app/dovetail.yaml:54:42: error: pod.containers[2].readinessProbe.tcpSocket.port: the container `side` declares no port named `nope` in the pods of `web` and `worker`, so the kubelet can never reach it; give the port's number, the same in every process's pods the global fragment's container runs in",
+        "app/dovetail.yaml:54:42: error: pod.containers[2].readinessProbe.tcpSocket.port: the container `side` declares no port named `nope` in the pods of `web` and `worker`, so the kubelet can never reach it; name one of its ports there (`side`), or give the port's number [DT411]",
         "error: 6 problems",
     ]);
 }
@@ -784,6 +784,60 @@ fn a_sub_path_names_a_file_the_volume_holds() {
         "app/dovetail.yaml:45:52: error: pod.containers[0].volumeMounts[7].subPath: the volume `some` has no file `config_logging.ini`; the runtime has nothing to mount here; use one of: conf/a.ini [DT412]",
         "error: 4 problems",
     ]);
+}
+
+/// Regression: a sidecar declaring one number under two protocols had its probe's port
+/// name looked up among the last only; a process's patches so declared kept one port in
+/// the render. Kubernetes keys ports by number and protocol.
+#[test]
+fn one_port_number_under_two_protocols_is_two_ports() {
+    let mut s = django();
+    s.append(
+        APP,
+        concat!(
+            "pod:\n",
+            "  containers:\n",
+            "    - name: dns\n",
+            "      image: registry.example.com/acme/dns:1\n",
+            "      ports: [{containerPort: 53, name: dns-tcp}, {containerPort: 53, protocol: UDP, name: dns}]\n",
+            "      readinessProbe: {tcpSocket: {port: dns-tcp}}\n",
+            "    - name: worker\n",
+            "      ports: [{containerPort: 5353, name: m-tcp}]\n",
+        ),
+    );
+    s.edit(
+        APP,
+        "    command: [\"/async\"]",
+        "    command: [\"/async\"]\n    pod: {containers: [{name: worker, ports: [{containerPort: 5353, protocol: UDP, name: m-udp}]}]}",
+    );
+    let all = s.objects();
+    let worker = all
+        .iter()
+        .find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == "shop-worker")
+        .unwrap();
+    let containers = worker["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap();
+    let ports = &containers.iter().find(|c| c["name"] == "worker").unwrap()["ports"];
+    assert_eq!(
+        ports,
+        &serde_json::json!([
+            {"containerPort": 5353, "name": "m-tcp"},
+            {"containerPort": 5353, "protocol": "UDP", "name": "m-udp"}
+        ])
+    );
+}
+
+/// Regression: a global patch of one process's container was checked against another
+/// process's pods: mounting `web`'s static volume was "no volume" in `worker`'s.
+#[test]
+fn a_patch_is_checked_in_its_own_processs_pods_only() {
+    let mut s = django();
+    s.append(
+        APP,
+        "pod: {containers: [{name: web, volumeMounts: [{name: dovetail-static, mountPath: /srv/more-static}]}]}\n",
+    );
+    s.render().ok();
 }
 
 /// Regression: a `tcpSocket` lifecycle hook was accepted, as the API server accepts it;
@@ -1020,8 +1074,8 @@ fn an_allocation_named_yml_is_reported_not_silently_skipped() {
 }
 
 /// Regression: an allocation one level too high (`tenants/blog.yaml`) or too deep
-/// (`tenants/beta/blog/x.yaml`) was skipped without a word; a README beside them is
-/// nothing to warn of.
+/// (`tenants/beta/blog/x.yaml`) was skipped without a word; a README beside them, or a
+/// directory without YAML, is nothing to warn of.
 #[test]
 fn an_allocation_in_the_wrong_place_is_reported_not_silently_skipped() {
     let mut s = django();
@@ -1030,13 +1084,18 @@ fn an_allocation_in_the_wrong_place_is_reported_not_silently_skipped() {
     s.write("operator/tenants/beta/blog/x.yaml", text);
     s.write("operator/tenants/README.md", "The tenants.\n".to_owned());
     s.write("operator/tenants/acme/README.md", "Acme.\n".to_owned());
+    s.write("operator/tenants/acme/docs/notes.md", "Notes.\n".to_owned());
     let r = s.validate_operator(Format::Text);
     for place in ["tenants/blog.yaml", "tenants/beta/blog"] {
         r.warns(&format!(
             "operator/{place}:1:1: warning: is not read: allocations are files named tenants/<tenant>/<app>.yaml; move each allocation to tenants/<tenant>/<app>.yaml, or remove it [DT101]"
         ));
     }
-    assert!(!r.stderr.contains("README"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("README") && !r.stderr.contains("docs"),
+        "{}",
+        r.stderr
+    );
 }
 
 /// Regression: a backup endpoint written as an address outside `database.backup.egress`

@@ -149,18 +149,17 @@ fn fleet(env: ArgoEnv, operator: Location, operator_text: &str, io: Io<'_>) -> R
     }
     let (operator, git) = match operator {
         Location::Git(mut spec) => {
-            spec.rev = Rev::parse(&revision).map_err(UsageError::from)?;
+            spec.rev = Rev::Commit(revision.clone());
             (Location::Git(spec), Some(io.env.git_settings()?))
         }
         // A local operator repo (for trying the fleet by hand): files are named by their
         // path in the repo, whose root the working directory is.
         _ => (Location::Dir(PathBuf::from(".")), None),
     };
-    let target = FleetTarget {
-        argocd_namespace: env
-            .argocd_namespace()
-            .unwrap_or(crate::argocd::DEFAULT_NAMESPACE)
-            .to_owned(),
+    let running_in = env.argocd_namespace().map(str::to_owned);
+    let mut target = FleetTarget {
+        // Known once the platform is read (below).
+        argocd_namespace: String::new(),
         operator_revision: revision,
         // Argo CD's own spelling of the operator repo, which its repository credentials
         // match; by hand (a directory), what DOVETAIL_OPERATOR_REPO says.
@@ -190,6 +189,12 @@ fn fleet(env: ArgoEnv, operator: Location, operator_text: &str, io: Io<'_>) -> R
     };
     if members.is_empty() {
         return Err(Error::Empty);
+    }
+    // Where the fleet runs, else where the operator says Argo CD runs (the checks
+    // refused the two differing).
+    crate::argocd::DEFAULT_NAMESPACE.clone_into(&mut target.argocd_namespace);
+    if let Some(ns) = running_in.as_deref().or(platform.argocd_namespace()) {
+        ns.clone_into(&mut target.argocd_namespace);
     }
     check_cluster_parameter(&platform, &app_name, target.cluster.as_deref(), &members)?;
     if target.cluster.is_none() {

@@ -536,9 +536,15 @@ impl GitError {
             GitError::Corrupt { .. } => "it is rebuilt on the next run",
             GitError::Locked { .. } => "is a fetch stuck? try again",
             GitError::CacheDir { .. } => "set DOVETAIL_CACHE_DIR to a writable directory",
-            GitError::NoSuchPath { .. } => {
+            GitError::NoSuchPath {
+                allocation: Some(_),
+                ..
+            } => {
                 "set the allocation's `path` to the app's directory in the customer repo (where its dovetail.yaml is), or check the revision"
             }
+            GitError::NoSuchPath {
+                allocation: None, ..
+            } => "check the path and the revision",
             GitError::Helper { .. } => {
                 "install dovetail-fetch beside dovetail: both come from the same build"
             }

@@ -152,6 +152,15 @@ pub fn app_path(s: &str) -> bool {
         && !s.split('/').any(|seg| seg.eq_ignore_ascii_case(".git"))
 }
 
+/// A relative path as the kubelet joins it to a volume's (Go's `filepath.Join`): without
+/// empty and `.` parts, so `./x/` is `x` and `.` is empty.
+pub fn cleaned_relative(p: &str) -> String {
+    p.split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// A leading `/`, no NUL or `:`, no `..` segment: a path inside a container.
 pub fn absolute_path(s: &str) -> bool {
     s.starts_with('/') && !s.contains(['\0', ':']) && !s.split('/').any(|seg| seg == "..")

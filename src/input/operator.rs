@@ -333,8 +333,13 @@ impl<'t> OperatorRepo<'t> {
                     found.push((tenant.clone(), app.to_owned()));
                 } else if yaml {
                     misnamed.push(format!("{dir}/{file}"));
-                } else if self.tree.list(&format!("{dir}/{file}")).is_ok() {
-                    // A directory in a tenant's: its allocations one level too deep.
+                } else if self
+                    .tree
+                    .list(&format!("{dir}/{file}"))
+                    .is_ok_and(|inside| inside.iter().any(|f| is_yaml(f)))
+                {
+                    // A directory of YAML files in a tenant's: allocations one level
+                    // too deep (a directory without any is the operator's business).
                     misplaced.push(format!("{dir}/{file}"));
                 }
             }

@@ -344,10 +344,11 @@ fn declared_by_another<K: Ord>(
 /// The containers dovetail adds to a process's pods: their names are taken in every
 /// pod, whether this one has them or not, so that a fragment that works today does not
 /// break when the app starts waiting for its database.
-const DOVETAILS_CONTAINERS: [&str; 3] = ["init", "wait-for-postgres", "wait-for-redis"];
+const DOVETAIL_CONTAINERS: [&str; 3] = ["init", "wait-for-postgres", "wait-for-redis"];
 
-/// What Kubernetes would refuse at apply time, refused here with a place to point at:
-/// two containers of one pod with the same name, and mounts of volumes the pod lacks.
+/// What Kubernetes would refuse at apply time, or the runtime fail on, refused here with
+/// a place to point at: two containers of one pod with the same name, ports declared
+/// twice, mounts of volumes the pod lacks, and a `subPath` naming no file of its volume.
 fn check_pod_names(
     cx: &mut Ctx<'_>,
     process: &str,
@@ -414,7 +415,7 @@ fn check_pod_names(
                 let cpath = at.key(list_name).index(i);
                 let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
                 let patch = list_name == "containers" && names.contains(name);
-                if !patch && DOVETAILS_CONTAINERS.contains(&name) {
+                if !patch && DOVETAIL_CONTAINERS.contains(&name) {
                     cx.app_err(
                         Code::NameTaken,
                         &cpath.key("name"),
@@ -493,6 +494,10 @@ fn check_pod_names(
                         );
                     }
                 }
+                // Another process's container is mounted in its own pods only.
+                if patch && name != process {
+                    continue;
+                }
                 for (j, m) in list(c, "volumeMounts").iter().enumerate() {
                     let vname = m.get("name").and_then(Value::as_str).unwrap_or_default();
                     // Files or a static volume in error were left out: their volumes
@@ -553,17 +558,11 @@ fn check_sub_path(
     else {
         return;
     };
-    let mut cleaned: Vec<&str> = sub_path
-        .split('/')
-        .filter(|s| !s.is_empty() && *s != ".")
-        .collect();
-    if cleaned.first() == Some(&"..data") {
-        cleaned.remove(0);
-    }
+    let cleaned = crate::input::formats::cleaned_relative(sub_path);
+    let cleaned = cleaned.strip_prefix("..data/").unwrap_or(&cleaned);
     if cleaned.is_empty() {
         return;
     }
-    let cleaned = cleaned.join("/");
     // What the volume holds, and what the hint says of it.
     let (files, whose, how): (BTreeSet<String>, String, &str) = if volume_name == "dovetail-files" {
         let Rendered::Keys(keys) = rendered(cx, "files") else {
@@ -603,21 +602,16 @@ fn check_sub_path(
             items
                 .iter()
                 .filter_map(|i| i.get("path").and_then(Value::as_str))
-                .map(|p| {
-                    p.split('/')
-                        .filter(|s| !s.is_empty() && *s != ".")
-                        .collect::<Vec<_>>()
-                        .join("/")
-                })
+                .map(crate::input::formats::cleaned_relative)
                 .collect()
         };
         (files, format!("the volume `{volume_name}` has no file"), "")
     };
     // A file, or a directory the items' paths make.
-    let held = files.contains(&cleaned)
+    let held = files.contains(cleaned)
         || files
             .iter()
-            .any(|f| crate::input::formats::beneath(f, &cleaned));
+            .any(|f| crate::input::formats::beneath(f, cleaned));
     if !held {
         let known: Vec<&str> = files.iter().map(String::as_str).collect();
         cx.app_err(
@@ -635,6 +629,8 @@ struct PodContainer<'v> {
     list: &'static str,
     at: Path,
     c: &'v Value,
+    /// Whether it is the global fragment's.
+    global: bool,
 }
 
 impl<'v> PodContainer<'v> {
@@ -655,7 +651,7 @@ fn pod_containers<'v>(
 ) -> Vec<PodContainer<'v>> {
     let processes = &cx.inputs.app.app.processes;
     let mut found = Vec::new();
-    for (fragment, at, _) in sources {
+    for (fragment, at, global) in sources {
         let Some(fragment) = fragment else { continue };
         for list_name in ["containers", "initContainers"] {
             for (i, c) in list(fragment, list_name).iter().enumerate() {
@@ -667,6 +663,7 @@ fn pod_containers<'v>(
                         list: list_name,
                         at,
                         c,
+                        global: *global,
                     });
                 }
             }
@@ -719,7 +716,11 @@ fn check_mounts_in_files(
                 continue;
             };
             let volume = m.get("name").and_then(Value::as_str).unwrap_or_default();
+            // A key of a ConfigMap or Secret is a file; its path is cleaned as the
+            // kubelet joins it, and may go through the volume's `..data`.
             let sub_path = m.get("subPath").and_then(Value::as_str).unwrap_or_default();
+            let sub_path = crate::input::formats::cleaned_relative(sub_path);
+            let sub_path = sub_path.strip_prefix("..data/").unwrap_or(&sub_path);
             let file = !sub_path.is_empty() && !sub_path.contains('/') && keyed.contains(volume);
             let mpath = pc.at.key("volumeMounts").index(j);
             mounts.push((path.to_owned(), file, Some(mpath.key("mountPath"))));
@@ -834,6 +835,9 @@ fn check_container_name_refs(
     }
 }
 
+/// A container's ports by their merge key (number and protocol), each with its name.
+type ContainerPorts<'v> = BTreeMap<(Option<i64>, &'v str), Option<&'v str>>;
+
 /// Refuses a probe or lifecycle handler of a fragment container that names a port
 /// (`port: metrics`) its own container does not declare in the rendered pod: the API
 /// server takes the pod, and the kubelet finds no such port, so the probe fails for ever
@@ -862,20 +866,19 @@ fn check_handler_ports(
     let server = pod
         .iter()
         .position(|pc| list(pc.c, "ports").iter().any(|p| serving_port(pc, p)));
-    // Each container's ports, by number, with the name the render gives each.
-    let mut declared: BTreeMap<(&str, &str), BTreeMap<i64, Option<&str>>> = BTreeMap::new();
+    // Each container's ports, by number and protocol (the render's merge key for the
+    // process's patches), with the name the render gives each.
+    let mut declared: BTreeMap<(&str, &str), ContainerPorts<'_>> = BTreeMap::new();
     if let (Some(n), None) = (port, server) {
         declared
             .entry(("containers", process))
             .or_default()
-            .insert(i64::from(n), Some("http"));
+            .insert((Some(i64::from(n)), "TCP"), Some("http"));
     }
     for (i, pc) in pod.iter().enumerate() {
         let ports = declared.entry((pc.list, pc.name())).or_default();
         for p in list(pc.c, "ports") {
-            let Some(number) = p.get("containerPort").and_then(Value::as_i64) else {
-                continue;
-            };
+            let number = crate::render::port_key(p);
             let name = if Some(i) == server && serving_port(pc, p) {
                 Some("http")
             } else {
@@ -928,10 +931,12 @@ fn check_handler_ports(
                         })
                     })
                     .flatten();
-                // A global container runs in the pods of processes that name its ports
-                // differently: only a number reaches the port in all of them.
-                let global = pc.at.0.starts_with(&Path::root().key("pod").0)
-                    && (pc.list == "initContainers" || sidecar(pc));
+                // A global sidecar serves the port in some processes' pods only, where
+                // its port is `http`: elsewhere the port keeps its own name.
+                let global = pc.global && (pc.list == "initContainers" || sidecar(pc));
+                let message = format!(
+                    "the container `{name}` declares no port named `{pname}` in the pods of `{process}`, so the kubelet can never reach it"
+                );
                 let (message, hint) = if let (Some(_), Some(n)) = (renamed, port) {
                     (
                         format!(
@@ -945,17 +950,13 @@ fn check_handler_ports(
                             format!("give the port's number ({n}), or name it `http`")
                         },
                     )
-                } else if global {
-                    (
-                        format!("the container `{name}` declares no port named `{pname}` in the pods of `{process}`, so the kubelet can never reach it"),
-                        "give the port's number, the same in every process's pods the global fragment's container runs in".to_owned(),
-                    )
                 } else {
-                    let message = format!(
-                        "the container `{name}` declares no port named `{pname}` in the pods of `{process}`, so the kubelet can never reach it"
-                    );
+                    let known: Vec<String> = known
+                        .iter()
+                        .filter(|p| !(global && Some(i) == server && **p == "http"))
+                        .map(|p| format!("`{p}`"))
+                        .collect();
                     let hint = if !known.is_empty() {
-                        let known: Vec<String> = known.iter().map(|p| format!("`{p}`")).collect();
                         format!(
                             "name one of its ports there ({}), or give the port's number",
                             known.join(", ")

@@ -179,11 +179,12 @@ pub fn check_namespace(
         ("kube-public", "Kubernetes' own"),
         ("kube-node-lease", "Kubernetes' own"),
         ("default", "Kubernetes' default"),
-        (argocd.unwrap_or(DEFAULT_NAMESPACE), "Argo CD's"),
-        (
-            platform.argocd_namespace().unwrap_or(DEFAULT_NAMESPACE),
-            "Argo CD's (argocd.namespace)",
-        ),
+        // Where the fleet runs, else where the operator says Argo CD runs.
+        match (argocd, platform.argocd_namespace()) {
+            (Some(running), _) => (running, "Argo CD's"),
+            (None, Some(declared)) => (declared, "Argo CD's (argocd.namespace)"),
+            (None, None) => (DEFAULT_NAMESPACE, "Argo CD's"),
+        },
         (DEFAULT_NAMESPACE, "Argo CD's usual"),
         ("dovetail-system", "dovetail's controller's"),
         (

@@ -1595,6 +1595,7 @@ fn check_lifecycle(o: &Map<String, Value>, p: &[Seg], out: &mut Vec<Problem>) {
                     "a lifecycle hook cannot be a tcpSocket: the kubelet does not run it, and the hook fails (a postStart's container is killed)",
                     "use exec, httpGet or sleep",
                 );
+                continue;
             }
             check_handler(
                 h,

@@ -537,7 +537,8 @@ fn main_container(r: &Resolved, p: &ResolvedProcess, serves: bool) -> Value {
 }
 
 /// Merges a fragment's container into the process's container: scalars and probes
-/// replace, `env` merges by name, `volumeMounts` by mount path, `ports` by number, and
+/// replace, `env` merges by name, `volumeMounts` by mount path, `ports` by number and
+/// protocol, and
 /// `envFrom` appends. Resources and the security context are never taken from a patch.
 fn apply_patch(c: &mut Value, patch: &Value) {
     let Some(patch) = patch.as_object() else {
@@ -548,7 +549,7 @@ fn apply_patch(c: &mut Value, patch: &Value) {
             "name" | "resources" | "securityContext" => {}
             "env" => merge_list(c, key, value, "name"),
             "volumeMounts" => merge_list(c, key, value, "mountPath"),
-            "ports" => merge_list(c, key, value, "containerPort"),
+            "ports" => merge_ports(c, value),
             "envFrom" => {
                 let list = c[key.as_str()].as_array().cloned().unwrap_or_default();
                 let mut list = list;
@@ -558,6 +559,27 @@ fn apply_patch(c: &mut Value, patch: &Value) {
             _ => c[key.as_str()] = value.clone(),
         }
     }
+}
+
+/// Merges a patch's `ports` into the container's by number and protocol, Kubernetes'
+/// merge key for them: 53/TCP and 53/UDP are two ports.
+fn merge_ports(c: &mut Value, value: &Value) {
+    let mut list = c["ports"].as_array().cloned().unwrap_or_default();
+    for item in value.as_array().into_iter().flatten() {
+        match list.iter_mut().find(|old| port_key(old) == port_key(item)) {
+            Some(old) => *old = item.clone(),
+            None => list.push(item.clone()),
+        }
+    }
+    c["ports"] = Value::Array(list);
+}
+
+/// A container port's merge key: its number and protocol (TCP when not given).
+pub(crate) fn port_key(p: &Value) -> (Option<i64>, &str) {
+    (
+        p.get("containerPort").and_then(Value::as_i64),
+        p.get("protocol").and_then(Value::as_str).unwrap_or("TCP"),
+    )
 }
 
 fn merge_list(c: &mut Value, key: &str, value: &Value, by: &str) {
