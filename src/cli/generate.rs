@@ -157,18 +157,13 @@ fn fleet(env: ArgoEnv, operator: Location, operator_text: &str, io: Io<'_>) -> R
         _ => (Location::Dir(PathBuf::from(".")), None),
     };
     let running_in = env.argocd_namespace().map(str::to_owned);
-    let mut target = FleetTarget {
-        // Known once the platform is read (below).
-        argocd_namespace: String::new(),
-        operator_revision: revision,
-        // Argo CD's own spelling of the operator repo, which its repository credentials
-        // match; by hand (a directory), what DOVETAIL_OPERATOR_REPO says.
-        operator_repo: env
-            .source_repo_url
-            .clone()
-            .unwrap_or_else(|| operator_text.to_owned()),
-        cluster: env.cluster.clone(),
-    };
+    // Argo CD's own spelling of the operator repo, which its repository credentials
+    // match; by hand (a directory), what DOVETAIL_OPERATOR_REPO says.
+    let operator_repo = env
+        .source_repo_url
+        .clone()
+        .unwrap_or_else(|| operator_text.to_owned());
+    let cluster = env.cluster.clone();
     let app_name = env.app_name.clone();
     let sources = Sources {
         app: Location::Dir(PathBuf::from(".")),
@@ -190,12 +185,18 @@ fn fleet(env: ArgoEnv, operator: Location, operator_text: &str, io: Io<'_>) -> R
     if members.is_empty() {
         return Err(Error::Empty);
     }
-    // Where the fleet runs, else where the operator says Argo CD runs (the checks
-    // refused the two differing).
-    crate::argocd::DEFAULT_NAMESPACE.clone_into(&mut target.argocd_namespace);
-    if let Some(ns) = running_in.as_deref().or(platform.argocd_namespace()) {
-        ns.clone_into(&mut target.argocd_namespace);
-    }
+    let target = FleetTarget {
+        // Where the fleet runs, else where the operator says Argo CD runs (the checks
+        // refused the two differing).
+        argocd_namespace: running_in
+            .as_deref()
+            .or(platform.argocd_namespace())
+            .unwrap_or(crate::argocd::DEFAULT_NAMESPACE)
+            .to_owned(),
+        operator_revision: revision,
+        operator_repo,
+        cluster,
+    };
     check_cluster_parameter(&platform, &app_name, target.cluster.as_deref(), &members)?;
     if target.cluster.is_none() {
         // Every remote cluster an allocation names gets its fleet Application, first

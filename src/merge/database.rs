@@ -292,12 +292,19 @@ pub fn store_egress(platform: &Platform, b: &Backup) -> (Vec<ResolvedEgress>, Ve
     (egress, problems)
 }
 
+/// The endpoint's scheme (`https` when it names none) and its host with the port, if
+/// any, without a user.
+fn store_authority(url: &str) -> (&str, &str) {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    (scheme, host_port)
+}
+
 /// The object store's address, when its endpoint names it by one (`http://10.0.0.5:9000`,
 /// `https://[2001:db8::1]/`) rather than by a hostname.
 fn store_address(url: &str) -> Option<std::net::IpAddr> {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (_, host_port) = store_authority(url);
     if let Some(v6) = host_port.strip_prefix('[') {
         return v6.split_once(']')?.0.parse().ok();
     }
@@ -310,9 +317,7 @@ pub fn store_port(endpoint: Option<&str>) -> u16 {
     let Some(url) = endpoint else {
         return 443;
     };
-    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (scheme, host_port) = store_authority(url);
     // The port follows the last colon, unless that colon is inside an IPv6 literal.
     let port = host_port
         .rsplit_once(':')

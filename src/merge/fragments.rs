@@ -558,8 +558,8 @@ fn check_sub_path(
     else {
         return;
     };
-    let cleaned = crate::input::formats::cleaned_relative(sub_path);
-    let cleaned = cleaned.strip_prefix("..data/").unwrap_or(&cleaned);
+    let cleaned = file_in_volume(sub_path);
+    let cleaned = cleaned.as_str();
     if cleaned.is_empty() {
         return;
     }
@@ -620,6 +620,16 @@ fn check_sub_path(
             format!("{whose} `{sub_path}`; the runtime has nothing to mount here"),
             &format!("use one of: {}{how}", known.join(", ")),
         );
+    }
+}
+
+/// What a `subPath` names in a ConfigMap or Secret volume: the path cleaned as the
+/// kubelet joins it (`./x/` is `x`), through the volume's `..data` directory or not.
+fn file_in_volume(sub_path: &str) -> String {
+    let cleaned = crate::input::formats::cleaned_relative(sub_path);
+    match cleaned.strip_prefix("..data/") {
+        Some(file) => file.to_owned(),
+        None => cleaned,
     }
 }
 
@@ -716,11 +726,9 @@ fn check_mounts_in_files(
                 continue;
             };
             let volume = m.get("name").and_then(Value::as_str).unwrap_or_default();
-            // A key of a ConfigMap or Secret is a file; its path is cleaned as the
-            // kubelet joins it, and may go through the volume's `..data`.
+            // A key of a ConfigMap or Secret is a file.
             let sub_path = m.get("subPath").and_then(Value::as_str).unwrap_or_default();
-            let sub_path = crate::input::formats::cleaned_relative(sub_path);
-            let sub_path = sub_path.strip_prefix("..data/").unwrap_or(&sub_path);
+            let sub_path = file_in_volume(sub_path);
             let file = !sub_path.is_empty() && !sub_path.contains('/') && keyed.contains(volume);
             let mpath = pc.at.key("volumeMounts").index(j);
             mounts.push((path.to_owned(), file, Some(mpath.key("mountPath"))));
