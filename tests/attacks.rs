@@ -2044,6 +2044,14 @@ fn class6_attacks() -> Vec<Attack> {
             frag("containers: [{name: a, image: registry.example.com/a:1, ports: [{containerPort: 8000}]}, {name: b, image: registry.example.com/b:1, ports: [{containerPort: 8000}]}]"),
             &["pod.containers[1].ports[0].containerPort: port 8000/TCP is already declared by the container `a` of the same pods"],
         ),
+        // Regression: a sidecar on the process's port number over UDP was taken for the
+        // one serving it, so the process's own 8000/TCP went unchecked; the render serves
+        // it from the app's container, as the Service sends TCP.
+        refused(
+            "an init container on the process's port beside a UDP sidecar of that number",
+            frag("initContainers: [{name: prep, image: registry.example.com/a:1, ports: [{containerPort: 8000}]}], containers: [{name: u, image: registry.example.com/u:1, ports: [{containerPort: 8000, protocol: UDP}]}]"),
+            &["pod.initContainers[0].ports[0].containerPort: port 8000/TCP is already declared by the container `web` of the same pods"],
+        ),
         refused(
             "two sidecars naming their ports `metrics`",
             frag("containers: [{name: a, image: registry.example.com/a:1, ports: [{containerPort: 9100, name: metrics}]}, {name: b, image: registry.example.com/b:1, ports: [{containerPort: 9101, name: metrics}]}]"),

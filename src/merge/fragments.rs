@@ -390,16 +390,16 @@ fn check_pod_names(
     // Across a pod's containers and init containers, a port (number and protocol) and a
     // port name are declared once: the API server warns of a second, two containers
     // cannot listen on one port, and a PodMonitor or Service selecting a port by name
-    // gets one of them. The process's port is its container's unless a sidecar serves it.
+    // gets one of them. The process's port is its container's unless a sidecar serves it,
+    // as the render decides: by declaring it over TCP, what the Service sends.
     let served_by_sidecar = sources.iter().any(|(fragment, _, _)| {
         fragment.is_some_and(|f| {
             list(f, "containers").iter().any(|c| {
                 let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
                 !names.contains(name)
-                    && list(c, "ports").iter().any(|p| {
-                        port_number.is_some()
-                            && p.get("containerPort").and_then(Value::as_i64) == port_number
-                    })
+                    && list(c, "ports")
+                        .iter()
+                        .any(|p| port.is_some_and(|n| crate::render::is_tcp_port(p, n)))
             })
         })
     });
