@@ -162,7 +162,7 @@ fn files_path_with_dotdot_is_refused_by_the_schema() {
         "path: ../operator/platform.yaml",
     );
     s.render().invalid(
-        "app/dovetail.yaml:24:12: error: files[0].path: `../operator/platform.yaml` is not a path relative to the app directory, without '..'",
+        "app/dovetail.yaml:24:12: error: files[0].path: `../operator/platform.yaml` is not a path relative to the app directory; use names joined by '/', not starting with '/', with no '..' part [DT204]",
     );
 }
 

@@ -806,6 +806,49 @@ mod tests {
         }
     }
 
+    /// Regression: a format whose description gave neither examples (`like …`) nor a
+    /// rule (`noun: rule`) got the description back as its hint, so that a bad
+    /// `destinationPath` "is not the object store bucket and prefix, `s3://bucket/path`;
+    /// write the object store bucket and prefix, `s3://bucket/path`", which says nothing
+    /// of what is wrong.
+    #[test]
+    fn every_formats_hint_says_more_than_its_message() {
+        fn walk(v: &Value, at: &str, bare: &mut Vec<String>) {
+            match v {
+                Value::Object(m) => {
+                    if let (Some(_), Some(Value::String(d))) = (
+                        m.get("format").or_else(|| m.get("pattern")),
+                        m.get("description"),
+                    ) && split_rule(d).1.is_none()
+                        && format_hint(d) == format!("write {d}")
+                    {
+                        bare.push(format!("{at}: {d}"));
+                    }
+                    for (k, v) in m {
+                        walk(v, &format!("{at}/{k}"), bare);
+                    }
+                }
+                Value::Array(items) => items.iter().for_each(|v| walk(v, at, bare)),
+                _ => {}
+            }
+        }
+        let mut bare = Vec::new();
+        for kind in SHIPPED {
+            let v: Value = serde_json::from_str(kind.text()).unwrap();
+            walk(&v, kind.name(), &mut bare);
+        }
+        assert!(bare.is_empty(), "hints restating their message: {bare:#?}");
+    }
+
+    /// The schemas `schemas/` ships to editors.
+    const SHIPPED: [SchemaKind; 5] = [
+        SchemaKind::App,
+        SchemaKind::Allocation,
+        SchemaKind::Platform,
+        SchemaKind::Resolved,
+        SchemaKind::Secrets,
+    ];
+
     fn run(kind: SchemaKind, text: &str) -> Vec<String> {
         let doc = Doc {
             file: "f.yaml".into(),
@@ -818,13 +861,7 @@ mod tests {
 
     #[test]
     fn every_schema_is_valid_json_with_a_draft_2020_12_header() {
-        for kind in [
-            SchemaKind::App,
-            SchemaKind::Allocation,
-            SchemaKind::Platform,
-            SchemaKind::Resolved,
-            SchemaKind::Secrets,
-        ] {
+        for kind in SHIPPED {
             let v: Value = serde_json::from_str(kind.text()).unwrap();
             assert_eq!(v["$schema"], "https://json-schema.org/draft/2020-12/schema");
         }
