@@ -128,8 +128,18 @@ impl Error {
             | Error::Secrets(cli::secrets::SecretsError::NotRekeyed(_)) => 1,
             Error::Argo(e) if e.is_input() => 1,
             Error::Output(e) if e.is_input() => 1,
+            Error::Git(e) if e.place().is_some() => 1,
             Error::Changed => 3,
             _ => 2,
+        }
+    }
+
+    /// Where an input gives what failed (`file:line:column`, and the field there), when
+    /// it does: the error is then that input's problem, reported at its place.
+    pub fn place(&self) -> Option<(&str, &'static str)> {
+        match self {
+            Error::Git(e) => e.place(),
+            _ => None,
         }
     }
 

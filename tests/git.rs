@@ -206,7 +206,8 @@ fn an_unknown_ref_or_commit_is_refused_with_what_exists() {
 }
 
 /// Regression: an allocation `path` that is not a directory of the customer repo was
-/// reported without saying where the path is written or what to do.
+/// reported without saying where the path is written or what to do, then as a run
+/// error (exit 2) starting `error: tenants/…`, which no problem matcher reads.
 #[test]
 fn an_app_path_missing_from_the_customer_repo_names_the_allocations_path() {
     let server = Server::with_example();
@@ -217,7 +218,14 @@ fn an_app_path_missing_from_the_customer_repo_names_the_allocations_path() {
         "namespace: acme-shop\npath: deploy/shop",
     );
     let r = server.render("", "", "60");
-    failed(&r, "error: tenants/acme/shop.yaml:7:7: path: git://");
+    // A problem of the allocation (exit 1), in the form problem matchers read.
+    let line = "tenants/acme/shop.yaml:7:7: error: path: git://";
+    r.fails(Some(1), line);
+    assert!(
+        r.stderr.lines().any(|l| l.starts_with(line)),
+        "{}",
+        r.stderr
+    );
     assert!(
         r.stderr
             .contains("`deploy/shop` is not a directory at commit")

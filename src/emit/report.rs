@@ -80,14 +80,16 @@ impl<'w> Reporter<'w> {
 
     /// The last line of a failed run: what went wrong and what to do.
     pub fn failure(&mut self, e: &crate::Error) -> io::Result<()> {
+        // An error at an input's place reads as a diagnostic, `file:line:column: error:
+        // field: …`, which editors and CI problem matchers pick up.
+        if let Some((at, field)) = e.place() {
+            write!(self.err, "{}: error: {field}: ", escaped(at))?;
+        } else {
+            write!(self.err, "error: ")?;
+        }
         match e.hint() {
-            Some(hint) => writeln!(
-                self.err,
-                "error: {}; {}",
-                escaped(&e.to_string()),
-                escaped(&hint)
-            ),
-            None => writeln!(self.err, "error: {}", escaped(&e.to_string())),
+            Some(hint) => writeln!(self.err, "{}; {}", escaped(&e.to_string()), escaped(&hint)),
+            None => writeln!(self.err, "{}", escaped(&e.to_string())),
         }
     }
 }

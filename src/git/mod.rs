@@ -480,11 +480,9 @@ pub enum GitError {
         /// What failed.
         message: String,
     },
-    /// The app path inside the repo is not a directory at that commit.
-    #[error(
-        "{}{url}: `{path}` is not a directory at commit {commit}",
-        allocation.as_deref().map(|at| format!("{at}: path: ")).unwrap_or_default()
-    )]
+    /// The app path inside the repo is not a directory at that commit. Reported at the
+    /// allocation's `path` when one gave it ([`GitError::place`]).
+    #[error("{url}: `{path}` is not a directory at commit {commit}")]
     NoSuchPath {
         /// The repo.
         url: String,
@@ -514,6 +512,18 @@ pub enum GitError {
 }
 
 impl GitError {
+    /// Where an input gives what failed, as `file:line:column` and the field there: an
+    /// allocation's `path` the customer repo lacks is a problem of the allocation.
+    pub fn place(&self) -> Option<(&str, &'static str)> {
+        match self {
+            GitError::NoSuchPath {
+                allocation: Some(at),
+                ..
+            } => Some((at, "path")),
+            _ => None,
+        }
+    }
+
     /// What to do about it.
     pub fn hint(&self) -> Option<&'static str> {
         Some(match self {
