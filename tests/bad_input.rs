@@ -299,7 +299,7 @@ fn negative_and_malformed_quantities_in_operator_files() {
         "medium: {cpu: \"1\", memory: lots}",
     );
     s.render()
-        .invalid("operator/tenants/acme/shop.yaml:10:30: error: processes.worker.cpu: `-1` must be more than 0")
+        .invalid("operator/tenants/acme/shop.yaml:10:30: error: processes.worker.cpu: `-1` must be more than 0; use more than 0 and at most 1024, like 250m, 1 or 0.5 [DT205]")
         .invalid("operator/tenants/acme/shop.yaml:10:42: error: processes.worker.memory: `12XB` is not a memory quantity; use a number of up to six digits and its unit, like 512Mi or 2Gi")
         .invalid("operator/platform.yaml:18:30: error: plans.medium.memory: `lots` is not a memory quantity; use a number of up to six digits and its unit, like 512Mi or 2Gi");
 }

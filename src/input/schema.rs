@@ -456,12 +456,17 @@ fn describe(
             );
         }
         ValidationErrorKind::ExclusiveMinimum { limit } => {
+            let most = node.get("maximum").filter(|v| v.is_number());
+            let range = most.map_or_else(
+                || format!("use more than {limit}"),
+                |hi| format!("use more than {limit} and at most {hi}"),
+            );
             out.push(
                 d(
                     Code::OutOfRange,
                     format!("{shown} must be more than {limit}"),
                 )
-                .hint(format!("use a value above {limit}")),
+                .hint(with_examples(range, description)),
             );
         }
         ValidationErrorKind::ExclusiveMaximum { limit } => {
@@ -470,7 +475,7 @@ fn describe(
                     Code::OutOfRange,
                     format!("{shown} must be less than {limit}"),
                 )
-                .hint(format!("use a value below {limit}")),
+                .hint(with_examples(format!("use less than {limit}"), description)),
             );
         }
         ValidationErrorKind::MinItems { limit } => {
@@ -609,6 +614,16 @@ fn format_hint(description: &str) -> String {
         }
     }
     format!("write {description}")
+}
+
+/// `hint`, and the examples the field's description gives (`like 250m, 1 or 0.5`), if any.
+fn with_examples(hint: String, description: Option<&str>) -> String {
+    match description.map(format_hint) {
+        Some(h) if h.starts_with("write it like ") => {
+            format!("{hint}, {}", &h["write it ".len()..])
+        }
+        _ => hint,
+    }
 }
 
 /// Where to read what a field takes, for a value no more specific hint fits.
