@@ -1915,3 +1915,25 @@ fn a_duplicate_key_does_not_hide_the_other_problems() {
         .invalid("operator/tenants/acme/shop.yaml:7:1: error: duplicate key `namespace` (first at line 6)")
         .invalid("error: 3 problems in the inputs");
 }
+
+/// Regression: an allocation's `repo` with a password (or an https user name, a token to
+/// GitHub and GitLab) passed, and the fleet wrote it into the AppProject and Application
+/// every tenant of Argo CD can read. Refused now, without showing it.
+#[test]
+fn an_allocation_repo_with_credentials_is_refused_unshown() {
+    for repo in [
+        "https://u:hunter2@git.example.com/acme/shop.git",
+        "https://hunter2@git.example.com/acme/shop.git",
+        "ssh://git:hunter2@git.example.com/acme/shop.git",
+    ] {
+        let mut s = django();
+        s.edit(
+            ALLOC,
+            "repo: https://git.example.com/acme/shop.git",
+            &format!("repo: {repo}"),
+        );
+        let r = s.validate_operator(Format::Text);
+        r.invalid("shop.yaml:5:7: error: repo: the value is not the customer repo's URL; use a git URL without spaces, credentials (a password, or a user in an http(s) URL)");
+        assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
+    }
+}

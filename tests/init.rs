@@ -120,3 +120,44 @@ fn it_never_overwrites_a_file_and_then_writes_nothing() {
     assert!(!d.join("elsewhere.yaml").exists());
     dovetail(&["init"], d).fails(Some(2), "--app <DIR>");
 }
+
+/// Regression: `init --repo` wrote any text into the allocation, a URL with a password
+/// included, which `validate --operator` then refused (or, for the password, passed and
+/// the fleet wrote into its AppProject for every tenant to read).
+#[test]
+fn a_repo_the_allocation_would_refuse_is_refused_unshown_and_nothing_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (repo, message) in [
+        (
+            "https://u:hunter2@git.example.com/acme/shop.git",
+            "the URL carries a password",
+        ),
+        (
+            "https://hunter2@git.example.com/acme/shop.git",
+            "the https URL carries a user name",
+        ),
+        (
+            "not a url",
+            "--repo `not a url` is not a URL an allocation takes",
+        ),
+    ] {
+        let r = dovetail(&["init", "--operator", "ops", "--repo", repo], d);
+        r.fails(Some(2), message);
+        assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
+        assert!(!d.join("ops").exists(), "nothing written on a usage error");
+    }
+    // ssh's user is no credential.
+    dovetail(
+        &[
+            "init",
+            "--operator",
+            "ops",
+            "--repo",
+            "ssh://git@git.example.com/acme/shop.git",
+        ],
+        d,
+    )
+    .warns("wrote");
+    dovetail(&["validate", "--operator", "ops"], d).warns("valid");
+}

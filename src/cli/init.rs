@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use super::{InitArgs, Io, UsageError};
 use crate::Error;
 use crate::emit::report::{Format, Reporter};
+use crate::git::LocationError;
 use crate::input::app::APP_FILE;
 use crate::input::operator::{PLATFORM_FILE, allocation_path, is_app_name, is_tenant_name};
 use crate::input::schema::SchemaKind;
@@ -168,6 +169,17 @@ pub(super) fn run(args: InitArgs, io: Io<'_>) -> Result<(), Error> {
         Some((t, a)) if is_tenant_name(t) && is_app_name(a) => (t, a),
         _ => return Err(UsageError::BadAllocation(args.allocation.clone()).into()),
     };
+    if let Some(repo) = &args.repo {
+        // Refused as `--app` refuses it: the message shows no part of the credentials.
+        if let Err(e @ (LocationError::PasswordInUrl | LocationError::UserInUrl)) =
+            crate::git::GitSpec::parse(repo)
+        {
+            return Err(UsageError::Location(e).into());
+        }
+        if !crate::input::formats::repo_url(repo) {
+            return Err(UsageError::BadRepo(repo.clone()).into());
+        }
+    }
     for r in &args.recipient {
         if r.parse::<age::x25519::Recipient>().is_err() {
             return Err(UsageError::BadRecipient(crate::crypto::shown_key(r)).into());

@@ -470,6 +470,11 @@ pub enum UsageError {
     /// shows it).
     #[error("{0} is not an age X25519 recipient (age1…)")]
     BadRecipient(String),
+    /// `init --repo` that an allocation's `repo` does not take.
+    #[error(
+        "--repo `{0}` is not a URL an allocation takes: printable, without spaces or the pattern characters * ? [ ] {{ }} ! \\"
+    )]
+    BadRepo(String),
     /// `man COMMAND` for a command dovetail does not have.
     #[error("dovetail has no command `{0}`")]
     NoSuchCommand(String),
@@ -487,8 +492,15 @@ impl UsageError {
         Some(match self {
             UsageError::NotADirectory(..) => "check the path",
             UsageError::BadAllocation(_) => "write it as TENANT/APP, like acme/shop",
+            // The message says where the credentials go.
+            UsageError::Location(LocationError::PasswordInUrl | LocationError::UserInUrl) => {
+                return None;
+            }
             UsageError::Location(_) => {
                 "write a directory, or a git URL with an optional #BRANCH, #TAG or #COMMIT"
+            }
+            UsageError::BadRepo(_) => {
+                "give the customer repo's URL as Argo CD fetches it, like https://git.example.com/acme/shop.git"
             }
             UsageError::Settings(_) => "fix the variable, or unset it for the default",
             UsageError::NoOperator => "pass --operator DIR|URL or set DOVETAIL_OPERATOR_REPO",

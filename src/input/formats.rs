@@ -194,9 +194,22 @@ pub fn printable(s: &str) -> bool {
 const GLOB: [char; 8] = ['*', '?', '[', ']', '{', '}', '!', '\\'];
 
 /// A [`printable`] git URL without [`GLOB`] characters: an allocation's `repo`, which the
-/// fleet's AppProject admits as its only source.
+/// fleet's AppProject admits as its only source. No credentials either (a password, or
+/// a user name in an http(s) URL, which GitHub and GitLab take as a token): the URL is
+/// written into the fleet's AppProject and Application, which every tenant of the
+/// cluster's Argo CD can read, and `--app` refuses them for the same reason.
 pub fn repo_url(s: &str) -> bool {
-    printable(s) && !s.contains(GLOB)
+    printable(s) && !s.contains(GLOB) && !carries_credentials(s)
+}
+
+/// Whether `s` is a git URL with a password, or a user name in an http(s) URL (which
+/// GitHub and GitLab take as a token): one no message may show.
+pub fn carries_credentials(s: &str) -> bool {
+    use crate::git::{GitSpec, LocationError};
+    matches!(
+        GitSpec::parse(s),
+        Err(LocationError::PasswordInUrl | LocationError::UserInUrl)
+    )
 }
 
 /// `https://`, a host (a DNS name or an IPv4 address), an optional `:port` and an

@@ -217,7 +217,11 @@ fn describe(
     // (`x-hint`, a keyword validators ignore).
     let cap_hint = node.get("x-hint").and_then(Value::as_str);
     // As written: `99999999999999999999`, not the `1e+20` it was read as.
-    let shown = if at.redact {
+    let shown = if at.redact
+        || instance
+            .as_str()
+            .is_some_and(crate::input::formats::carries_credentials)
+    {
         "the value".to_owned()
     } else {
         match doc
