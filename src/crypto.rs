@@ -46,8 +46,19 @@ pub const HIDDEN_KEY: &str = "an age private key (AGE-SECRET-KEY-…, not shown)
 /// and in Argo CD every tenant reads the plugin's errors.
 pub fn shown_path(path: &std::path::Path) -> String {
     let text = path.to_string_lossy();
-    // A token may hold `/` (base64 does); a path set for a sidecar starts with `/`.
-    let path_like = text.starts_with(['/', '.', '~'])
+    // A token may hold `/` (base64 does); a path set for a sidecar starts with `/`, and
+    // one typed by hand is relative and names a file by its extension (`key.txt`,
+    // `keys/age.key`), which no token of GitHub's, GitLab's or age's form ends in (a
+    // JWT's last part is its signature, longer than an extension).
+    let named_file = text.rsplit_once('.').is_some_and(|(stem, ext)| {
+        !stem.is_empty()
+            && (1..=8).contains(&ext.len())
+            && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+            && stem
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
+    });
+    let path_like = (text.starts_with(['/', '.', '~']) || named_file)
         && !text.contains(char::is_whitespace)
         && !text.contains(['+', '='])
         && !is_identity(&text)
@@ -346,6 +357,23 @@ pub enum IdentityError {
     Empty(String),
 }
 
+impl IdentityError {
+    /// What to do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            // Shown (in backticks) only when it reads as a path: then it is one.
+            IdentityError::Read { source, path }
+                if source.kind() == std::io::ErrorKind::NotFound && path.starts_with('`') =>
+            {
+                "check the path: give the file holding age-keygen's output with --identity or DOVETAIL_IDENTITY"
+            }
+            _ => {
+                "give the path of a file holding age-keygen's output with --identity or DOVETAIL_IDENTITY, not the key itself"
+            }
+        }
+    }
+}
+
 /// Reads age X25519 identities from `path`: `age-keygen` output, comments and blank
 /// lines allowed. Plugin identities and anything else are refused.
 pub fn read_identities(path: &std::path::Path) -> Result<Vec<x25519::Identity>, IdentityError> {
@@ -424,6 +452,16 @@ mod tests {
         }
         assert_eq!(shown_path(Path::new("/keys/token")), "`/keys/token`");
         assert_eq!(shown_path(Path::new("./key.txt")), "`./key.txt`");
+        // Regression: the README's own `--identity old.txt` was not shown.
+        for named in ["old.txt", "keys/age.key", "platform-2026.agekey"] {
+            assert_eq!(shown_path(Path::new(named)), format!("`{named}`"));
+        }
+        for token in [
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.dBjftJeZ4CVPmB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+            "ghp_0123456789abcdefABCDEF0123456789abcd",
+        ] {
+            assert!(shown_path(Path::new(token)).starts_with("(not shown"));
+        }
     }
 
     #[test]

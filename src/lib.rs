@@ -176,9 +176,7 @@ impl Error {
             Error::Allocation(e) => Some(e.hint().to_owned()),
             Error::Argo(e) => Some(e.hint().to_owned()),
             Error::Open { .. } => Some("check the path and its permissions".to_owned()),
-            Error::Identity(_) => Some(
-                "give the path of a file holding age-keygen's output with --identity or DOVETAIL_IDENTITY, not the key itself".to_owned(),
-            ),
+            Error::Identity(e) => Some(e.hint().to_owned()),
             Error::Git(e) => e.hint().map(str::to_owned),
             Error::Secrets(e) => Some(e.hint().into_owned()),
             Error::Empty => Some("the app must have at least one process".to_owned()),

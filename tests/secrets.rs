@@ -285,7 +285,12 @@ fn value_not_encrypted_to_the_platform_key_is_refused() {
     let other = k.s.path("other.txt");
     let r = common::age_keygen(&other);
     let armored = encrypt("dovetail/v1 acme/shop SECRET_KEY", PLAIN, &r);
-    refused(&k, &armored, "not encrypted to the platform's key");
+    // The platform's key was given: the value is what must change.
+    refused(
+        &k,
+        &armored,
+        "not encrypted to the platform's key (no identity matches); encrypt it to the recipients in platform.yaml",
+    );
 }
 
 #[test]
@@ -536,8 +541,10 @@ fn rekey_rotates_every_value_to_the_new_platform_key() {
     let r =
         k.s.run("render", &["--identity", new_key.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // Regression: the key given being no platform key, the hint asked the customer to
+    // encrypt every value again, when the key given is what is wrong.
     k.s.run("render", &["--identity", old_key.to_str().unwrap()])
-        .invalid("not encrypted to the platform's key");
+        .invalid("not encrypted to the platform's key (no identity matches); no identity given (--identity or DOVETAIL_IDENTITY) is the key of a recipient platform.yaml lists: give the platform's key");
 
     // Again with the old key, which opens none of them now: the message is a rekey's
     // (pass the key they are encrypted to), not a render's (encrypt them anew), and

@@ -66,6 +66,19 @@ pub(super) fn resolve_secrets(cx: &mut Ctx<'_>) -> Option<ResolvedSecrets> {
             cx.diags.push(d);
         }
     }
+    // Whether some identity given is the key of a recipient platform.yaml lists. When
+    // none is, a value no identity opens is most likely fine, and the key given wrong
+    // (a sidecar's, or CI's): the hint says so instead of asking the customer to
+    // encrypt every value again. (A customer's own key, added with `--recipient`, is
+    // no platform recipient, and opens what was encrypted to it too.)
+    let platform_key_given = cx.inputs.identities.is_some_and(|ids| {
+        ids.iter().any(|i| {
+            cx.inputs
+                .platform
+                .recipients
+                .contains(&i.to_public().to_string())
+        })
+    });
     for (key, armored) in &file.data {
         // A value of the wrong form was reported when the file was read.
         if crate::crypto::check_form(armored).is_err() {
@@ -82,9 +95,15 @@ pub(super) fn resolve_secrets(cx: &mut Ctx<'_>) -> Option<ResolvedSecrets> {
                 match crate::crypto::decrypt(armored, ids, &binding) {
                     Ok(v) => Some(v),
                     Err(e) => {
+                        let hint = match e {
+                            crate::crypto::SecretError::NoMatchingKey if !platform_key_given => {
+                                "no identity given (--identity or DOVETAIL_IDENTITY) is the key of a recipient platform.yaml lists: give the platform's key (`age-keygen -y KEYFILE` prints its recipient), or encrypt the value to the one given"
+                            }
+                            _ => e.hint(),
+                        };
                         let d = doc
                             .error(e.code(), &Path::root().key("data").key(key), e.to_string())
-                            .hint(e.hint());
+                            .hint(hint);
                         cx.diags.push(d);
                         continue;
                     }
