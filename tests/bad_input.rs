@@ -1937,3 +1937,14 @@ fn an_allocation_repo_with_credentials_is_refused_unshown() {
         assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
     }
 }
+
+/// Regression: with no plan left to name (the platform's `plans:` given twice, its first
+/// all in error), the hint read "use one of: " and nothing.
+#[test]
+fn an_unknown_plan_with_no_plans_is_told_to_add_one() {
+    let mut s = django();
+    s.edit(PLATFORM, "images:", "plans:");
+    s.render().invalid(
+        "processes.web.plan: no plan `small` in operator/platform.yaml; add it under `plans:` in operator/platform.yaml, or give the process cpu and memory [DT505]",
+    );
+}

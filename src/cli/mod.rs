@@ -502,7 +502,7 @@ impl UsageError {
             UsageError::BadRepo(_) => {
                 "give the customer repo's URL as Argo CD fetches it, like https://git.example.com/acme/shop.git"
             }
-            UsageError::Settings(_) => "fix the variable, or unset it for the default",
+            UsageError::Settings(e) => e.hint,
             UsageError::NoOperator => "pass --operator DIR|URL or set DOVETAIL_OPERATOR_REPO",
             UsageError::NoWorkingDirectory => return None,
             UsageError::WouldOverwrite(_) => "move it away, or init another directory",

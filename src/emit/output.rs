@@ -16,7 +16,7 @@ pub enum OutputError {
     #[error("cannot write YAML: {0}")]
     Yaml(String),
     /// The output directory holds files dovetail did not write.
-    #[error("`{dir}` holds `{file}`, which dovetail did not write; use an empty directory")]
+    #[error("`{dir}` holds `{file}`, which dovetail did not write")]
     ForeignFile {
         /// The directory.
         dir: String,

@@ -299,6 +299,8 @@ pub struct SettingsError {
     pub var: &'static str,
     /// What is wrong with it.
     pub message: String,
+    /// What to do about it.
+    pub hint: &'static str,
 }
 
 impl GitSettings {
@@ -313,7 +315,8 @@ impl GitSettings {
                 (None, None) => {
                     return Err(SettingsError {
                         var: "DOVETAIL_CACHE_DIR",
-                        message: "not set, and there is no HOME to put the cache in; set it to a writable directory".to_owned(),
+                        message: "not set, and neither XDG_CACHE_HOME nor HOME is, to put the cache under".to_owned(),
+                        hint: "set DOVETAIL_CACHE_DIR to a writable directory",
                     });
                 }
             },
@@ -325,6 +328,7 @@ impl GitSettings {
                 parse_duration(&v).ok_or_else(|| SettingsError {
                     var: "DOVETAIL_FETCH_TTL",
                     message: format!("`{v}` is not a duration like 60, 60s or 5m"),
+                    hint: "fix the variable, or unset it for the default",
                 })?
             }
         };
@@ -335,10 +339,8 @@ impl GitSettings {
             } else {
                 Err(SettingsError {
                     var,
-                    message: format!(
-                        "`{}` is not valid UTF-8; use a path that is",
-                        path.display()
-                    ),
+                    message: format!("`{}` is not valid UTF-8", path.display()),
+                    hint: "use a path that is",
                 })
             }
         };
@@ -1157,7 +1159,16 @@ mod tests {
             GitSettings::from_vars(vars(&[("HOME", "/h"), ("DOVETAIL_FETCH_TTL", "soon")]))
                 .is_err()
         );
-        assert!(GitSettings::from_vars(vars(&[])).is_err());
+        // Regression: with nowhere to put the cache, the message said to set the variable
+        // and the hint to unset it for the default, which does not exist.
+        let e = GitSettings::from_vars(vars(&[])).unwrap_err();
+        assert_eq!(
+            (e.to_string().as_str(), e.hint),
+            (
+                "DOVETAIL_CACHE_DIR: not set, and neither XDG_CACHE_HOME nor HOME is, to put the cache under",
+                "set DOVETAIL_CACHE_DIR to a writable directory"
+            )
+        );
         let latin1 = |k: &str| {
             use std::os::unix::ffi::OsStringExt;
             match k {

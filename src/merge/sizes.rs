@@ -98,7 +98,13 @@ pub fn process_size(
             Code::UnknownPlan,
             at.key("plan"),
             format!("no plan `{p}` in {platform_file}"),
-            format!("use one of: {}", known.join(", ")),
+            if known.is_empty() {
+                format!(
+                    "add it under `plans:` in {platform_file}, or give the process cpu and memory"
+                )
+            } else {
+                format!("use one of: {}", known.join(", "))
+            },
         ));
     }
     let (Some(cpu), Some(memory)) = (sized.cpu, sized.memory) else {
