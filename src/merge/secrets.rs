@@ -70,15 +70,17 @@ pub(super) fn resolve_secrets(cx: &mut Ctx<'_>) -> Option<ResolvedSecrets> {
     // none is, a value no identity opens is most likely fine, and the key given wrong
     // (a sidecar's, or CI's): the hint says so instead of asking the customer to
     // encrypt every value again. (A customer's own key, added with `--recipient`, is
-    // no platform recipient, and opens what was encrypted to it too.)
-    let platform_key_given = cx.inputs.identities.is_some_and(|ids| {
-        ids.iter().any(|i| {
-            cx.inputs
-                .platform
-                .recipients
-                .contains(&i.to_public().to_string())
+    // no platform recipient, and opens what was encrypted to it too.) Asked only once a
+    // value fails to open: deriving each identity's public key costs a scalar
+    // multiplication, which a render that opens every value need not pay.
+    let recipients = &cx.inputs.platform.recipients;
+    let mut known: Option<bool> = None;
+    let mut platform_key_given = |ids: &[age::x25519::Identity]| {
+        *known.get_or_insert_with(|| {
+            ids.iter()
+                .any(|i| recipients.contains(&i.to_public().to_string()))
         })
-    });
+    };
     for (key, armored) in &file.data {
         // A value of the wrong form was reported when the file was read.
         if crate::crypto::check_form(armored).is_err() {
@@ -96,7 +98,9 @@ pub(super) fn resolve_secrets(cx: &mut Ctx<'_>) -> Option<ResolvedSecrets> {
                     Ok(v) => Some(v),
                     Err(e) => {
                         let hint = match e {
-                            crate::crypto::SecretError::NoMatchingKey if !platform_key_given => {
+                            crate::crypto::SecretError::NoMatchingKey
+                                if !platform_key_given(ids) =>
+                            {
                                 "no identity given (--identity or DOVETAIL_IDENTITY) is the key of a recipient platform.yaml lists: give the platform's key (`age-keygen -y KEYFILE` prints its recipient), or encrypt the value to the one given"
                             }
                             _ => e.hint(),
