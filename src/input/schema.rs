@@ -596,37 +596,38 @@ fn split_rule(description: &str) -> (&str, Option<&str>) {
 /// description: its examples where it gives some (`a size, like 64Mi or 1Gi (…)`), else
 /// the description itself.
 fn format_hint(description: &str) -> String {
-    if let Some((_, after)) = description.split_once("like ") {
-        // The examples end where the prose does: at `(`, `;`, `: ` or a `, ` before a
-        // word. A colon inside an example (a URL, a time, an IPv6 block) and a comma
-        // between examples (`250m, 1 or 0.5`) stay.
-        let bytes = after.as_bytes();
-        let end = (0..bytes.len())
-            .find(|&i| match bytes[i] {
-                b'(' | b';' => true,
-                b':' => bytes.get(i + 1) == Some(&b' '),
-                b',' => {
-                    bytes.get(i + 1) == Some(&b' ')
-                        && bytes.get(i + 2).is_some_and(u8::is_ascii_alphabetic)
-                }
-                _ => false,
-            })
-            .unwrap_or(after.len());
-        let examples = after[..end].trim();
-        if !examples.is_empty() {
-            return format!("write it like {examples}");
-        }
+    match examples(description) {
+        Some(examples) => format!("write it like {examples}"),
+        None => format!("write {description}"),
     }
-    format!("write {description}")
+}
+
+/// The examples a field's description gives after `like `, if any.
+fn examples(description: &str) -> Option<&str> {
+    let (_, after) = description.split_once("like ")?;
+    // The examples end where the prose does: at `(`, `;`, `: ` or a `, ` before a word.
+    // A colon inside an example (a URL, a time, an IPv6 block) and a comma between
+    // examples (`250m, 1 or 0.5`) stay.
+    let bytes = after.as_bytes();
+    let end = (0..bytes.len())
+        .find(|&i| match bytes[i] {
+            b'(' | b';' => true,
+            b':' => bytes.get(i + 1) == Some(&b' '),
+            b',' => {
+                bytes.get(i + 1) == Some(&b' ')
+                    && bytes.get(i + 2).is_some_and(u8::is_ascii_alphabetic)
+            }
+            _ => false,
+        })
+        .unwrap_or(after.len());
+    Some(after[..end].trim()).filter(|e| !e.is_empty())
 }
 
 /// `hint`, and the examples the field's description gives (`like 250m, 1 or 0.5`), if any.
 fn with_examples(hint: String, description: Option<&str>) -> String {
-    match description.map(format_hint) {
-        Some(h) if h.starts_with("write it like ") => {
-            format!("{hint}, {}", &h["write it ".len()..])
-        }
-        _ => hint,
+    match description.and_then(examples) {
+        Some(examples) => format!("{hint}, like {examples}"),
+        None => hint,
     }
 }
 

@@ -396,10 +396,7 @@ fn check_pod_names(
         fragment.is_some_and(|f| {
             list(f, "containers").iter().any(|c| {
                 let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
-                !names.contains(name)
-                    && list(c, "ports")
-                        .iter()
-                        .any(|p| port.is_some_and(|n| crate::render::is_tcp_port(p, n)))
+                !names.contains(name) && port.is_some_and(|n| crate::render::declares_port(c, n))
             })
         })
     });

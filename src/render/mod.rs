@@ -434,8 +434,9 @@ fn mounts(r: &Resolved, files: &[String], mounts_static: bool) -> Vec<Value> {
     v
 }
 
-/// Whether container `c` declares `port` among its container ports.
-fn declares_port(c: &Value, port: u16) -> bool {
+/// Whether container `c` declares `port` over TCP among its container ports: the one
+/// that does serves the process's port (the fragment checks ask the same).
+pub(crate) fn declares_port(c: &Value, port: u16) -> bool {
     c.get("ports")
         .and_then(Value::as_array)
         .is_some_and(|ports| ports.iter().any(|p| is_tcp_port(p, port)))
