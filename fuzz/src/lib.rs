@@ -451,10 +451,15 @@ pub fn secrets_file_set(data: &[u8]) {
     let Ok(out) = dovetail::input::secrets_file::set(text, key, ARMORED) else {
         return;
     };
+    // `set` ends the last line as the file ends its first: a CRLF file gets `\r\n`.
+    let nl = match text.find('\n') {
+        Some(i) if text[..i].ends_with('\r') => "\r\n",
+        _ => "\n",
+    };
     let before = if text.ends_with(['\n', '\r']) || text.is_empty() {
         text.to_owned()
     } else {
-        format!("{text}\n")
+        format!("{text}{nl}")
     };
     let Some((old_entries, new_entries)) = edited_secrets_file(&before, &out) else {
         return;
