@@ -45,6 +45,15 @@ pub const HIDDEN_KEY: &str = "an age private key (AGE-SECRET-KEY-…, not shown)
 /// Operators set the variable to the key or token itself (as `SOPS_AGE_KEY` takes it),
 /// and in Argo CD every tenant reads the plugin's errors.
 pub fn shown_path(path: &std::path::Path) -> String {
+    if reads_as_path(path) {
+        format!("`{}`", path.to_string_lossy())
+    } else {
+        "(not shown: it does not read as a file's path, and may be the secret itself)".to_owned()
+    }
+}
+
+/// Whether [`shown_path`] shows `path`: it reads as a file's path, not as a key or token.
+pub fn reads_as_path(path: &std::path::Path) -> bool {
     let text = path.to_string_lossy();
     // A token may hold `/` (base64 does); a path set for a sidecar starts with `/`, and
     // one typed by hand is relative and names a file by its extension (`key.txt`,
@@ -58,16 +67,11 @@ pub fn shown_path(path: &std::path::Path) -> String {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
     });
-    let path_like = (text.starts_with(['/', '.', '~']) || named_file)
+    (text.starts_with(['/', '.', '~']) || named_file)
         && !text.contains(char::is_whitespace)
         && !text.contains(['+', '='])
         && !is_identity(&text)
-        && !text.contains("PRIVATE KEY");
-    if path_like {
-        format!("`{text}`")
-    } else {
-        "(not shown: it does not read as a file's path, and may be the secret itself)".to_owned()
-    }
+        && !text.contains("PRIVATE KEY")
 }
 
 /// A key given where a recipient belongs, for a message: in backticks, or, if it is a
@@ -334,6 +338,8 @@ pub enum IdentityError {
     Read {
         /// The file, as [`shown_path`] shows it.
         path: String,
+        /// Whether it is shown ([`reads_as_path`]): then it is a path to check.
+        shown: bool,
         /// What the OS said.
         source: std::io::Error,
     },
@@ -361,10 +367,12 @@ impl IdentityError {
     /// What to do about it.
     pub fn hint(&self) -> &'static str {
         match self {
-            // Shown (in backticks) only when it reads as a path: then it is one.
-            IdentityError::Read { source, path }
-                if source.kind() == std::io::ErrorKind::NotFound && path.starts_with('`') =>
-            {
+            // Shown only when it reads as a path: then it is one.
+            IdentityError::Read {
+                source,
+                shown: true,
+                ..
+            } if source.kind() == std::io::ErrorKind::NotFound => {
                 "check the path: give the file holding age-keygen's output with --identity or DOVETAIL_IDENTITY"
             }
             _ => {
@@ -378,17 +386,16 @@ impl IdentityError {
 /// lines allowed. Plugin identities and anything else are refused.
 pub fn read_identities(path: &std::path::Path) -> Result<Vec<x25519::Identity>, IdentityError> {
     let shown = shown_path(path);
-    let file = std::fs::File::open(path).map_err(|source| IdentityError::Read {
+    let read_error = |source| IdentityError::Read {
         path: shown.clone(),
+        shown: reads_as_path(path),
         source,
-    })?;
+    };
+    let file = std::fs::File::open(path).map_err(read_error)?;
     let mut text = String::new();
     file.take(MAX_IDENTITY_BYTES + 1)
         .read_to_string(&mut text)
-        .map_err(|source| IdentityError::Read {
-            path: shown.clone(),
-            source,
-        })?;
+        .map_err(read_error)?;
     if text.len() as u64 > MAX_IDENTITY_BYTES {
         return Err(IdentityError::TooLarge(shown));
     }

@@ -96,6 +96,7 @@ codes! {
     PlatformSettingMissing = "DT508", "`platform.yaml` lacks a setting an app needs (an image, a storage class, a database provider, an ingress class)";
     EgressRule = "DT509", "a `network.egress` rule that reaches what no app may, or whose `except` is outside it; a backup `endpointURL` the database may not reach";
     UnusedAllocation = "DT510", "the allocation sizes a process the app does not have";
+    AppPathMissing = "DT511", "the allocation's `path` is not a directory of the customer repo at the commit rendered";
     AllocationName = "DT601", "a tenant or app name that cannot name objects";
     NameClaimedTwice = "DT602", "two allocations make the same Application name, or one makes the name of a cluster's fleet Application";
     NamespaceClaimedTwice = "DT603", "two allocations claim one namespace";

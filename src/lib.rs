@@ -112,6 +112,22 @@ pub enum Error {
     Stderr(std::io::Error),
 }
 
+/// What to do when the OS refuses a path, by what it said.
+pub(crate) fn io_hint(e: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind;
+    match e.kind() {
+        // A file where a directory is wanted: on the way to it, or as it.
+        ErrorKind::AlreadyExists | ErrorKind::NotADirectory => {
+            "a file is in the way: give the path of a directory, or of one to create"
+        }
+        ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => {
+            "make it accessible to the user dovetail runs as, or choose another path"
+        }
+        ErrorKind::NotFound => "check the path",
+        _ => "check the path and its permissions",
+    }
+}
+
 /// `1 problem`, `2 problems`.
 fn problems(count: usize) -> String {
     diag::counted(count, "problem", "problems")
@@ -125,7 +141,10 @@ impl Error {
             Error::Invalid { .. }
             | Error::Problems { .. }
             | Error::Empty
-            | Error::Secrets(cli::secrets::SecretsError::NotRekeyed(_)) => 1,
+            | Error::Secrets(
+                cli::secrets::SecretsError::NotRekeyed(_)
+                | cli::secrets::SecretsError::Invalid { .. },
+            ) => 1,
             Error::Argo(e) if e.is_input() => 1,
             Error::Output(e) if e.is_input() => 1,
             Error::Git(e) if e.place().is_some() => 1,
@@ -134,13 +153,23 @@ impl Error {
         }
     }
 
-    /// Where an input gives what failed (`file:line:column`, and the field there), when
-    /// it does: the error is then that input's problem, reported at its place.
-    pub fn place(&self) -> Option<(&str, &'static str)> {
+    /// Where an input gives what failed, when it does: the error is then that input's
+    /// problem, reported at its place.
+    pub fn place(&self) -> Option<git::Place<'_>> {
         match self {
             Error::Git(e) => e.place(),
             _ => None,
         }
+    }
+
+    /// The error as a diagnostic at its place, when it has one ([`Error::place`]): how
+    /// `validate` reports it, in every format, with the input problems.
+    pub fn diagnostic(&self) -> Option<diag::Diagnostic> {
+        let place = self.place()?;
+        let mut d = diag::Diagnostic::at(place.code, place.file, place.pos, self.to_string());
+        place.field.clone_into(&mut d.field);
+        d.hint = self.hint();
+        Some(d)
     }
 
     /// Whether `main` should stay silent: the command has said what there was to say.
@@ -175,7 +204,7 @@ impl Error {
             }
             Error::Allocation(e) => Some(e.hint().to_owned()),
             Error::Argo(e) => Some(e.hint().to_owned()),
-            Error::Open { .. } => Some("check the path and its permissions".to_owned()),
+            Error::Open { source, .. } => Some(io_hint(source).to_owned()),
             Error::Identity(e) => Some(e.hint().to_owned()),
             Error::Git(e) => e.hint().map(str::to_owned),
             Error::Secrets(e) => Some(e.hint().into_owned()),

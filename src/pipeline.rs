@@ -167,7 +167,7 @@ fn merge_once(
                 url,
                 path,
                 commit,
-                allocation: Some(format!("{}:{pos}", doc.file)),
+                allocation: Some((doc.file.clone(), pos)),
             })
         }
         (e, _) => e,

@@ -791,7 +791,7 @@ fn class2_attacks() -> Vec<Attack> {
             "a config file one byte over 256 KiB",
             |s: &Scratch| s.write("app/config/logging.ini", &"x".repeat(256 * 1024 + 1)),
             &[
-                "app/dovetail.yaml:24:12: error: files[0].path: `config/logging.ini` is 262145 bytes, over the 262144-byte limit",
+                "app/dovetail.yaml:24:12: error: files[0].path: `config/logging.ini` is 262145 bytes, over the 262144-byte limit; ship larger files in the image",
             ],
         ),
     ]
@@ -850,7 +850,7 @@ fn class3_attacks() -> Vec<Attack> {
             "emptyDir sizeLimit 999999Pi, past what the API server's 64 bits hold",
             frag("volumes: [{name: v, emptyDir: {sizeLimit: 999999Pi}}]"),
             &[
-                "app/dovetail.yaml:29:49: error: pod.volumes[0].emptyDir.sizeLimit: `999999Pi` is not a size, like 64Mi or 1Gi (whole bytes, at most 1Ei)",
+                "app/dovetail.yaml:29:49: error: pod.volumes[0].emptyDir.sizeLimit: `999999Pi` is not a size (whole bytes, at most 1Ei); write it like 64Mi or 1Gi",
             ],
         ),
         refused(

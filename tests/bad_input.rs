@@ -318,6 +318,32 @@ fn memory_without_its_unit_is_refused() {
         .invalid("operator/tenants/acme/shop.yaml:13:20: error: storage.database.size: expected a string, found a number `10`; write it with its unit, like \"10Mi\" or \"10Gi\"");
 }
 
+/// Regression: a memory of zero was told to take a unit, "like \"0Mi\" or \"0Gi\"",
+/// which is refused in turn.
+#[test]
+fn a_memory_of_zero_is_not_told_to_add_a_unit() {
+    for (zero, expected) in [
+        (
+            "0",
+            "processes.worker.memory: expected a string, found a number `0`; write it quoted with a unit, like \"512Mi\" or \"2Gi\"",
+        ),
+        (
+            "\"0\"",
+            "processes.worker.memory: `0` is less than the 6Mi a container needs to start; give at least 6Mi",
+        ),
+    ] {
+        let mut s = django();
+        s.edit(
+            ALLOC,
+            "cpu: 500m, memory: 1Gi",
+            &format!("cpu: 500m, memory: {zero}"),
+        );
+        let r = s.render();
+        r.invalid(expected);
+        assert!(!r.stderr.contains("0Mi"), "{}", r.stderr);
+    }
+}
+
 /// An operator value in error was left out of the typed input, and the app's
 /// checks then told the customer to ask for what the operator had given.
 #[test]
@@ -419,7 +445,7 @@ fn all_problems_of_a_run_are_reported_together() {
         .invalid("app/dovetail.yaml:23:3: error: env.STATIC-ROOT: `STATIC-ROOT` is not an environment variable name")
         .invalid("operator/tenants/acme/shop.yaml:6:12: error: namespace: `Acme_Shop` is not a Kubernetes namespace name")
         .invalid("operator/platform.yaml:10:11: error: ingress.classname: unknown field; did you mean `className`?")
-        .invalid("operator/platform.yaml:10:1: error: ingress.className: missing required field `className`")
+        .invalid("operator/platform.yaml:10:1: error: ingress.className: required field missing")
         .invalid("error: 6 problems in the inputs; fix the problems above");
 }
 
@@ -1021,7 +1047,7 @@ fn an_allocation_path_names_a_directory_a_checkout_can_have() {
         );
         s.validate_operator(Format::Text)
             .invalid("operator/tenants/acme/shop.yaml:7:7: error: path: `")
-            .invalid("is not the app's directory inside the customer repo, like apps/shop (not absolute, and no '..', '.git', '\\' or control character in it); write it like apps/shop [DT204]");
+            .invalid("is not the app's directory inside the customer repo (not absolute, and no '..', '.git', '\\' or control character in it); write it like apps/shop [DT204]");
         s.edit(ALLOC, &format!("\npath: {bad}"), "");
     }
 }
@@ -1417,7 +1443,7 @@ fn a_missing_top_level_field_does_not_hide_the_merges_problems() {
         );
         let r = s.render();
         r.invalid(&format!(
-            "{file}:{at}: error: {field}: missing required field `{field}`"
+            "{file}:{at}: error: {field}: required field missing"
         ))
         .invalid("env.DATABASE_URL: set by the platform for `services: [postgres]`");
         assert!(

@@ -187,6 +187,26 @@ fn output_dir_gets_one_file_per_object_and_nothing_foreign_is_touched() {
     );
 }
 
+/// Regression: `-o` naming a file got no hint, and `init --app` naming one said "cannot
+/// write `FILE/dovetail.yaml`: File exists", of a file it had not tried to write.
+#[test]
+fn a_file_where_a_directory_is_wanted_is_named_with_what_to_do() {
+    let s = Scratch::example("django");
+    std::fs::write(s.path("taken"), "x").unwrap();
+    s.run("render", &["-o", "taken"]).fails(
+        Some(2),
+        "error: cannot write `taken`: Not a directory (os error 20); a file is in the way: give the path of a directory, or of one to create",
+    );
+    s.run("render", &["-o", "taken/sub"])
+        .fails(Some(2), "a file is in the way");
+    let r = dovetail(&["init", "--app", "taken"], s.dir.path());
+    r.fails(
+        Some(2),
+        "error: cannot create the directory `taken`: File exists (os error 17); a file is in the way",
+    );
+    assert_eq!(std::fs::read_to_string(s.path("taken")).unwrap(), "x");
+}
+
 /// Regression: without `--kubeconfig` the controller tried the in-cluster service account
 /// only (ignoring `$KUBECONFIG` and `~/.kube/config`), and its error said nothing of
 /// what to do.

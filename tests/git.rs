@@ -235,6 +235,44 @@ fn an_app_path_missing_from_the_customer_repo_names_the_allocations_path() {
         "{}",
         r.stderr
     );
+    assert!(r.stderr.contains("[DT511]"), "{}", r.stderr);
+    // `validate` reports it as one more problem, in every format: a CI workflow's
+    // annotations and a JSON report include it (they printed it as text on stderr).
+    let validate = |format: &str| {
+        dovetail_env(
+            &[
+                "validate",
+                "--app",
+                &server.url("app"),
+                "--operator",
+                &server.url("operator"),
+                "--format",
+                format,
+            ],
+            server.base.path(),
+            &[("DOVETAIL_CACHE_DIR", server.cache.path().to_str().unwrap())],
+        )
+    };
+    let r = validate("github");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stdout.starts_with(
+            "::error file=tenants/acme/shop.yaml,line=7,col=7,title=DT511 path::git://"
+        ),
+        "{}",
+        r.stdout
+    );
+    let r = validate("json");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(report.to_string().contains("\"DT511\""), "{report:#}");
+    let r = validate("text");
+    r.fails(Some(1), line);
+    assert!(
+        r.stderr.contains("error: 1 problem in the inputs"),
+        "{}",
+        r.stderr
+    );
 }
 
 /// A tag (plain or annotated) of a tree is the repo's content, not a corrupt cache: it

@@ -950,3 +950,352 @@ fn unset_is_all_or_nothing_and_keeps_the_image_pull_secret() {
     assert_eq!(k.s.read("app/secrets.yaml"), text);
     with_identity(&k, &[]).ok();
 }
+
+/// `printf %s VALUE | dovetail secrets set ARGS --app app --operator operator`, in the
+/// scratch dir.
+fn set(k: &Keys, args: &[&str], value: &str) -> common::Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dovetail"));
+    cmd.args(["secrets", "set"])
+        .args(args)
+        .args(["--app", "app", "--operator", "operator"])
+        .current_dir(k.s.dir.path());
+    common::Run::from_output(piped(cmd, value.as_bytes()))
+}
+
+/// Regression: `set` on a secrets file with a YAML error said "not a secrets file"
+/// with no place (exit 2), and `unset` ended with "nothing was rendered".
+#[test]
+fn set_and_unset_on_a_broken_secrets_file_name_the_place_and_change_nothing() {
+    let k = setup();
+    let broken = "apiVersion: dovetail/v1\nkind: Secrets\ndata:\n  A: \"x\n";
+    k.s.write("app/secrets.yaml", broken);
+    for r in [set(&k, &["A"], PLAIN), unset(&k, &["A"])] {
+        r.invalid("app/secrets.yaml:4:6: error: invalid YAML: a quoted value that is not closed")
+            .invalid("error: 1 problem in the inputs; no file was changed");
+        assert!(!r.stderr.contains("rendered"), "{}", r.stderr);
+        no_plaintext(&r);
+        assert_eq!(k.s.read("app/secrets.yaml"), broken);
+    }
+    // `data` that is not a mapping is the schema's error, at `data:`.
+    let scalar = "apiVersion: dovetail/v1\nkind: Secrets\ndata: 5\n";
+    k.s.write("app/secrets.yaml", scalar);
+    for r in [set(&k, &["A"], PLAIN), unset(&k, &["A"])] {
+        r.invalid("app/secrets.yaml:3:7: error: data: expected a mapping, found a number");
+        assert_eq!(k.s.read("app/secrets.yaml"), scalar);
+    }
+}
+
+/// Regression: a value pasted unencrypted is `validate`'s problem, not `set`'s: setting
+/// that key is how it gets fixed.
+#[test]
+fn set_replaces_a_value_pasted_unencrypted() {
+    let k = setup();
+    k.s.write(
+        "app/secrets.yaml",
+        &format!("apiVersion: dovetail/v1\nkind: Secrets\ndata:\n  SECRET_KEY: {PLAIN}\n"),
+    );
+    let r = set(&k, &["SECRET_KEY"], "fresh-value");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    no_plaintext(&r);
+    assert!(!k.s.read("app/secrets.yaml").contains(PLAIN));
+    with_identity(&k, &[]).ok();
+}
+
+/// Regression: `secrets: 42` in dovetail.yaml made `set` write a file named `42`, and a
+/// dovetail.yaml that did not parse got a note to add `secrets:` it may well have had.
+#[test]
+fn set_refuses_a_dovetail_yaml_that_cannot_say_which_file_and_writes_nothing() {
+    let k = setup();
+    let app = k.s.read("app/dovetail.yaml");
+    k.s.write(
+        "app/dovetail.yaml",
+        &app.replace("secrets: secrets.yaml", "secrets: 42"),
+    );
+    set(&k, &["A"], PLAIN)
+        .invalid("app/dovetail.yaml:")
+        .invalid("error: secrets: expected a string, found a number `42`")
+        .invalid("no file was changed");
+    assert!(!k.s.path("app/42").exists() && !k.s.path("app/secrets.yaml").exists());
+
+    k.s.write("app/dovetail.yaml", &format!("{app}env: [\n"));
+    let r = set(&k, &["A"], PLAIN);
+    r.invalid("error: invalid YAML");
+    assert!(!r.stderr.contains("add `secrets:"), "{}", r.stderr);
+    assert!(!k.s.path("app/secrets.yaml").exists());
+
+    // Problems elsewhere in dovetail.yaml are `validate`'s: a value can still be set.
+    k.s.write("app/dovetail.yaml", &app.replace("image: ", "imag: "));
+    let r = set(&k, &["A"], PLAIN);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(k.s.path("app/secrets.yaml").exists());
+}
+
+/// Regression: with the operator repo at hand, `--allocation` naming an app it lacks
+/// bound the value to that app; no render would ever open it.
+#[test]
+fn set_refuses_an_allocation_the_operator_repo_lacks() {
+    let k = setup();
+    set(&k, &["A", "--allocation", "other/app"], PLAIN)
+        .fails(Some(2), "no allocation `operator/tenants/other/app.yaml`");
+    assert!(!k.s.path("app/secrets.yaml").exists());
+    let r = set(&k, &["A", "--allocation", "acme/shop"], PLAIN);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// Regression: an empty secrets file was told that `dovetail init` writes a starting
+/// point, which it does not write for secrets.
+#[test]
+fn an_empty_secrets_file_is_told_how_to_set_a_value() {
+    let k = setup();
+    k.s.write("app/secrets.yaml", "");
+    with_identity(&k, &[]).invalid(
+        "app/secrets.yaml:1:1: error: is empty; set a value with `dovetail secrets set KEY`, or remove `secrets:` from dovetail.yaml",
+    );
+}
+
+/// Regression: the image pull secret's key with a value of the wrong type was also
+/// reported "not a key of secrets.yaml", sending the customer to add what is there.
+#[test]
+fn a_pull_secret_of_the_wrong_type_is_reported_once() {
+    let k = setup();
+    k.s.edit(
+        "app/dovetail.yaml",
+        "secrets: secrets.yaml\n",
+        "secrets: secrets.yaml\nimagePullSecret: REGISTRY_AUTH\n",
+    );
+    k.s.write(
+        "app/secrets.yaml",
+        "apiVersion: dovetail/v1\nkind: Secrets\ndata:\n  REGISTRY_AUTH: [x]\n",
+    );
+    let r = with_identity(&k, &[]);
+    r.invalid("app/secrets.yaml:4:3: error: data.REGISTRY_AUTH: expected a string, found a list")
+        .invalid("error: 1 problem in the inputs");
+    assert!(!r.stderr.contains("is not a key"), "{}", r.stderr);
+    // Absent, it is still not a key.
+    k.s.write(
+        "app/secrets.yaml",
+        "apiVersion: dovetail/v1\nkind: Secrets\ndata: {}\n",
+    );
+    with_identity(&k, &[])
+        .invalid("imagePullSecret: `REGISTRY_AUTH` is not a key of app/secrets.yaml");
+}
+
+/// Regression: a value pasted in as a shell sets it, `SECRET_KEY=hunter2:` as a key,
+/// was named back in full: in the schema error, its field path in every report, the
+/// duplicate-key error and the keys `unset` lists.
+#[test]
+fn a_key_holding_an_assignment_is_never_shown() {
+    let k = setup();
+    for text in [
+        "apiVersion: dovetail/v1\nkind: Secrets\ndata: {SECRET_KEY=hunter2, B=hunter2}\n",
+        "apiVersion: dovetail/v1\nkind: Secrets\ndata:\n  SECRET_KEY=hunter2: x\n  SECRET_KEY=hunter2: y\n",
+        "apiVersion: dovetail/v1\nkind: Secrets\nSECRET_KEY=hunter2: x\ndata: {}\n",
+    ] {
+        k.s.write("app/secrets.yaml", text);
+        let runs = [
+            with_identity(&k, &[]),
+            k.s.run("validate", &["--format", "json"]),
+            k.s.run("validate", &["--format", "github"]),
+            unset(&k, &["SECRET_KEY"]),
+        ];
+        for r in &runs {
+            assert_ne!(r.code, 0, "{text}: {}", r.stderr);
+            assert!(
+                !r.stdout.contains("hunter2") && !r.stderr.contains("hunter2"),
+                "{text}:\n{}\n{}",
+                r.stdout,
+                r.stderr
+            );
+        }
+        assert!(
+            runs[0].stderr.contains("(a key holding '=', not shown)"),
+            "{}",
+            runs[0].stderr
+        );
+    }
+}
+
+/// Regression: a secrets file kept as a link inside the app (`secrets.yaml ->
+/// config/secrets.yaml`) was replaced by a regular file, and a file kept private
+/// (`chmod 600`) came back readable by all.
+#[test]
+fn set_writes_through_a_link_inside_the_app_and_keeps_the_files_mode() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let k = setup();
+    set(&k, &["A"], PLAIN);
+    let real = k.s.path("app/config/secrets.yaml");
+    fs::rename(k.s.path("app/secrets.yaml"), &real).unwrap();
+    fs::set_permissions(&real, fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink("config/secrets.yaml", k.s.path("app/secrets.yaml")).unwrap();
+
+    let r = set(&k, &["B"], "other");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let link = fs::symlink_metadata(k.s.path("app/secrets.yaml")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link was replaced");
+    let text = fs::read_to_string(&real).unwrap();
+    assert!(text.contains("  A: |") && text.contains("  B: |"), "{text}");
+    let mode = fs::metadata(&real).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    with_identity(&k, &[]).ok();
+}
+
+/// Regression: a secrets file that is a directory, a link out of the app or not UTF-8
+/// stopped `set`, `unset` and `rekey` with exit 2 and no place; a link to nothing was
+/// replaced by a file. Each is an input problem at the file's place (exit 1), and no
+/// file is changed.
+#[test]
+fn a_secrets_file_that_cannot_be_read_is_reported_at_its_place() {
+    let k = setup();
+    let outside = k.s.path("elsewhere.yaml");
+    fs::write(&outside, "data: {}\n").unwrap();
+    let secrets = k.s.path("app/secrets.yaml");
+    let rekey = |k: &Keys| {
+        dovetail(
+            &[
+                "secrets",
+                "rekey",
+                "--app",
+                "app",
+                "--operator",
+                "operator",
+                "--identity",
+                "key.txt",
+            ],
+            k.s.dir.path(),
+        )
+    };
+    let cases: [(&str, &dyn Fn(), &str); 4] = [
+        (
+            "a directory",
+            &|| fs::create_dir(&secrets).unwrap(),
+            "app/secrets.yaml:1:1: error: `secrets.yaml` is not a regular file",
+        ),
+        (
+            "a link out",
+            &|| std::os::unix::fs::symlink(&outside, &secrets).unwrap(),
+            "app/secrets.yaml:1:1: error: `secrets.yaml` leads outside the repo",
+        ),
+        (
+            "not UTF-8",
+            &|| fs::write(&secrets, b"data:\n  A: \xff\n").unwrap(),
+            "app/secrets.yaml:2:6: error: is not UTF-8 text",
+        ),
+        (
+            "a link to nothing",
+            &|| std::os::unix::fs::symlink("nothing.yaml", &secrets).unwrap(),
+            "is a link to nothing",
+        ),
+    ];
+    for (what, make, expected) in cases {
+        make();
+        for r in [set(&k, &["A"], PLAIN), unset(&k, &["A"]), rekey(&k)] {
+            r.invalid(expected)
+                .invalid("error: 1 problem in the inputs; no file was changed");
+        }
+        assert_eq!(
+            fs::read_to_string(&outside).unwrap(),
+            "data: {}\n",
+            "{what}"
+        );
+        let meta = fs::symlink_metadata(&secrets).unwrap();
+        assert!(
+            !meta.file_type().is_file() || what == "not UTF-8",
+            "{what}: replaced"
+        );
+        if meta.is_dir() {
+            fs::remove_dir(&secrets).unwrap();
+        } else {
+            fs::remove_file(&secrets).unwrap();
+        }
+    }
+}
+
+/// Regression: `secrets: sub/new.yaml` naming a directory not made yet failed after the
+/// value was read, writing nothing; and a file standing where the directory belongs was
+/// told only that it could not be written.
+#[test]
+fn set_makes_the_directory_secrets_names_inside_the_app() {
+    let k = setup();
+    k.s.edit(
+        "app/dovetail.yaml",
+        "secrets: secrets.yaml",
+        "secrets: private/prod/secrets.yaml",
+    );
+    let r = set(&k, &["A"], PLAIN);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(k.s.read("app/private/prod/secrets.yaml").contains("  A: |"));
+    with_identity(&k, &[]).ok();
+
+    k.s.edit(
+        "app/dovetail.yaml",
+        "private/prod/secrets.yaml",
+        "dovetail.yaml/secrets.yaml",
+    );
+    set(&k, &["A"], PLAIN)
+        .invalid("error: `app/dovetail.yaml` is a file, not a directory")
+        .invalid("no file was changed");
+}
+
+/// Regression: a dovetail.yaml that is a directory or a link out of the app was taken
+/// for none, so `unset` removed the key `imagePullSecret:` names, and `set` wrote to
+/// `secrets.yaml` whatever `secrets:` said.
+#[test]
+fn a_dovetail_yaml_that_cannot_be_read_stops_the_secrets_commands() {
+    let k = setup();
+    set(&k, &["A"], PLAIN);
+    let before = k.s.read("app/secrets.yaml");
+    let app = k.s.path("app/dovetail.yaml");
+    fs::rename(&app, k.s.path("dovetail.yaml")).unwrap();
+    std::os::unix::fs::symlink("../dovetail.yaml", &app).unwrap();
+    for r in [set(&k, &["B"], PLAIN), unset(&k, &["A"])] {
+        r.invalid("app/dovetail.yaml:1:1: error: `dovetail.yaml` leads outside the repo")
+            .invalid("no file was changed");
+    }
+    fs::remove_file(&app).unwrap();
+    fs::create_dir(&app).unwrap();
+    unset(&k, &["A"]).invalid("error: `dovetail.yaml` is not a regular file");
+    assert_eq!(k.s.read("app/secrets.yaml"), before);
+}
+
+/// Regression: with the operator repo at hand and `recipients: []` in platform.yaml, a
+/// `--recipient` of the customer's own made a value that no render on the platform
+/// could open.
+#[test]
+fn set_refuses_a_platform_without_recipients_even_with_a_key_of_ones_own() {
+    let k = setup();
+    k.s.edit(
+        "operator/platform.yaml",
+        &format!("recipients: [{}]", k.recipient),
+        "recipients: []",
+    );
+    let own = common::age_keygen(&k.s.path("own.txt"));
+    for extra in [&[][..], &["--recipient", own.as_str()][..]] {
+        let mut args = vec!["A"];
+        args.extend_from_slice(extra);
+        set(&k, &args, PLAIN)
+            .fails(
+                Some(2),
+                "error: operator/platform.yaml lists no `recipients:`",
+            )
+            .fails(
+                Some(2),
+                "a value encrypted to --recipient keys alone is one the platform cannot open",
+            );
+    }
+    assert!(!k.s.path("app/secrets.yaml").exists());
+}
+
+/// A secrets file saved with `\r\n` line breaks keeps them when a value is set.
+#[test]
+fn set_keeps_a_files_crlf_line_breaks() {
+    let k = setup();
+    set(&k, &["A"], PLAIN);
+    let crlf = k.s.read("app/secrets.yaml").replace('\n', "\r\n");
+    k.s.write("app/secrets.yaml", &crlf);
+    let r = set(&k, &["B"], PLAIN);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text = k.s.read("app/secrets.yaml");
+    assert!(text.starts_with(&crlf), "{text:?}");
+    assert!(!text.replace("\r\n", "").contains('\n'), "{text:?}");
+    with_identity(&k, &[]).ok();
+}

@@ -297,7 +297,7 @@ impl ArgoError {
                 "run it from Argo CD (plugin.yaml); by hand, use `dovetail render`"
             }
             ArgoError::NoOperatorRepo => {
-                "set DOVETAIL_OPERATOR_REPO in the sidecar to the operator repo's git URL (deploy/ does)"
+                "give it the operator repo's git URL in the sidecar's env, as deploy/ does"
             }
             ArgoError::PinnedDirectory => "name the operator repo by its git URL",
             ArgoError::RelativeOperatorRepo(_) => {
@@ -517,7 +517,8 @@ pub fn normalize_path(path: &str) -> String {
 /// Only the operator's file system is above the checkout, so a customer's links cannot
 /// make a lower one pass for it.
 pub fn check_app_path(cwd: &Path, source_path: Option<&str>) -> Result<(), ArgoError> {
-    let path = normalize_path(source_path.unwrap_or_default());
+    let given = source_path.unwrap_or_default();
+    let path = normalize_path(given);
     if path.is_empty() {
         return Ok(());
     }
@@ -525,7 +526,8 @@ pub fn check_app_path(cwd: &Path, source_path: Option<&str>) -> Result<(), ArgoE
     let leads_here = |dir: &Path| dir.join(&path).canonicalize().is_ok_and(|p| p == cwd);
     let ancestors: Vec<&Path> = cwd.ancestors().skip(1).collect();
     let Some(root) = ancestors.into_iter().rev().find(|dir| leads_here(dir)) else {
-        return Err(ArgoError::AppPathOutside(path));
+        // As Argo CD gives it: `/abs` shown as `abs` is not what the Application says.
+        return Err(ArgoError::AppPathOutside(given.to_owned()));
     };
     let nested = cwd
         .ancestors()
@@ -656,5 +658,18 @@ mod tests {
         assert_eq!(normalize_path("./deploy/"), "deploy");
         assert_eq!(normalize_path("."), "");
         assert_eq!(normalize_path(""), "");
+    }
+
+    /// Regression: the path that leads nowhere was shown normalised, `/abs` as `abs`,
+    /// which is not what the Application says.
+    #[test]
+    fn an_app_path_leading_elsewhere_is_shown_as_given() {
+        let dir = tempfile::tempdir().unwrap();
+        for given in ["/abs", "./deploy/"] {
+            match check_app_path(dir.path(), Some(given)) {
+                Err(ArgoError::AppPathOutside(shown)) => assert_eq!(shown, given),
+                other => panic!("{given}: {other:?}"),
+            }
+        }
     }
 }

@@ -268,7 +268,12 @@ fn write_new(path: &Path, text: &str) -> Result<(), Error> {
         source,
     };
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(open_err)?;
+        // A file where the directory goes: named itself, not the file beneath it.
+        std::fs::create_dir_all(parent).map_err(|source| Error::Open {
+            action: "create the directory",
+            path: parent.display().to_string(),
+            source,
+        })?;
     }
     let mut f = std::fs::OpenOptions::new()
         .write(true)

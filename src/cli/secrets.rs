@@ -9,16 +9,16 @@ use std::path::PathBuf;
 use super::{Io, RepoArgs, SecretsArgs, SecretsRekeyArgs, SecretsSetArgs, SecretsUnsetArgs};
 use crate::Error;
 use crate::crypto::{self, Binding};
-use crate::diag::{Diagnostics, Doc};
+use crate::diag::{Code, Diagnostic, Diagnostics, Doc};
 use crate::emit::report::{Format, Reporter};
 use crate::input::app::APP_FILE;
-use crate::input::doc::{read_doc, typed};
+use crate::input::doc::{parse_doc, typed};
 use crate::input::model::{Identity, SecretsFile};
 use crate::input::operator::OperatorRepo;
 use crate::input::schema::SchemaKind;
 use crate::input::secrets_file::EditError;
 use crate::input::tree::{DirTree, MAX_YAML_BYTES, ReadError, Tree};
-use crate::input::yaml::Path;
+use crate::input::yaml::{Path, Pos, Seg};
 use crate::pipeline::Location;
 use crate::pipeline::{load_identities, open_tree};
 
@@ -43,12 +43,12 @@ pub enum SecretsError {
     /// `--recipient` is not an X25519 recipient (as [`crypto::shown_key`] shows it).
     #[error("{0} is not an age X25519 recipient (age1…)")]
     BadRecipient(String),
-    /// `secrets:` names a path outside the app directory.
-    #[error("`{0}` is not a path inside the app directory")]
-    BadPath(String),
-    /// The secrets file cannot be read.
-    #[error("cannot read `{0}`: {1}")]
-    Unreadable(String, String),
+    /// An input the command reads has problems, printed already: no file was changed.
+    #[error("{} in the inputs; no file was changed", crate::diag::counted(*.count, "problem", "problems"))]
+    Invalid {
+        /// How many errors.
+        count: usize,
+    },
     /// The secrets file is not a secrets file.
     #[error("`{0}` is not a secrets file with a `data:` mapping")]
     NotASecretsFile(String),
@@ -124,15 +124,12 @@ impl SecretsError {
                 "pass --recipient age1… or --operator DIR|URL (its platform.yaml lists them)"
             }
             SecretsError::PlatformHasNoRecipients(_) => {
-                "the operator lists the platform's keys under `recipients:`; or pass --recipient"
+                "the operator lists the platform's public keys there first: a value encrypted to --recipient keys alone is one the platform cannot open"
             }
             SecretsError::BadRecipient(_) => {
                 "give an age1… public key, as `age-keygen -y KEYFILE` prints it"
             }
-            SecretsError::BadPath(_) => "fix `secrets:` in dovetail.yaml",
-            SecretsError::Unreadable(..) | SecretsError::NotASecretsFile(_) => {
-                "check it with `dovetail validate --app DIR`"
-            }
+            SecretsError::NotASecretsFile(_) => "check it with `dovetail validate --app DIR`",
             SecretsError::NotEditable(..) => {
                 "write `data:` as `secrets set` does, each `KEY: |` on a line of its own, then run it again"
             }
@@ -145,9 +142,9 @@ impl SecretsError {
                 "pass --identity FILE with the key the values are encrypted to now"
             }
             SecretsError::NothingToRekey(_) => "set a value first with `dovetail secrets set KEY`",
-            SecretsError::NotRekeyed(_) | SecretsError::NotUnset { .. } => {
-                "fix the problems above, then run it again"
-            }
+            SecretsError::NotRekeyed(_)
+            | SecretsError::NotUnset { .. }
+            | SecretsError::Invalid { .. } => "fix the problems above, then run it again",
             SecretsError::KeyWithValue => "name the keys alone: dovetail secrets unset KEY [KEY…]",
             SecretsError::NothingToUnset(_) => {
                 "check --app; `secrets:` in dovetail.yaml names the file (secrets.yaml if it names none)"
@@ -189,7 +186,8 @@ struct Target {
 
 /// The app's secrets file in a checkout: the one dovetail.yaml names, or `secrets.yaml`.
 struct SecretsPath {
-    app_dir: PathBuf,
+    dir: DirTree,
+    /// `dir`, as the readers of inputs take it.
     tree: Tree,
     /// The file, relative to the app directory.
     rel: String,
@@ -206,41 +204,75 @@ struct SecretsPath {
 fn secrets_path(
     args: &RepoArgs,
     io_env: &super::Environment,
+    reporter: &mut Reporter<'_>,
 ) -> Result<(SecretsPath, crate::pipeline::Sources), Error> {
     let sources = args.check(false, &[], io_env)?;
     let Location::Dir(app_dir) = &sources.app else {
         return Err(SecretsError::NotACheckout.into());
     };
-    let tree = Tree::Dir(DirTree::open(app_dir).map_err(|source| Error::Open {
+    let dir = DirTree::open(app_dir).map_err(|source| Error::Open {
         action: "open",
         path: app_dir.display().to_string(),
         source,
-    })?);
-    // The file dovetail.yaml names, or secrets.yaml.
+    })?;
+    let tree = Tree::Dir(dir.clone());
     let app_shown = tree.shown(APP_FILE);
-    let app_doc = read_doc(&tree, APP_FILE, &app_shown, &mut Diagnostics::default());
-    let text_of = |key: &str| {
-        app_doc
-            .as_ref()
-            .and_then(|doc| doc.root.get(key))
-            .and_then(|n| n.scalar_text())
-            .map(str::to_owned)
-    };
-    let named = text_of("secrets");
+    let (named, pull) = app_fields(&tree, &app_shown, reporter)?;
     let rel = named.clone().unwrap_or_else(|| "secrets.yaml".to_owned());
-    if !crate::input::formats::relative_path(&rel) {
-        return Err(SecretsError::BadPath(rel).into());
-    }
     let file = SecretsPath {
         shown: tree.shown(&rel),
-        app_dir: app_dir.clone(),
+        dir,
         tree,
         rel,
         named: named.is_some(),
         app_shown,
-        pull: text_of("imagePullSecret"),
+        pull,
     };
     Ok((file, sources))
+}
+
+/// dovetail.yaml's `secrets:` (which file to edit) and `imagePullSecret:` (the key
+/// `unset` must keep), each checked against the app schema first: a number there would
+/// otherwise name a file `42`, and a dovetail.yaml that does not parse cannot say
+/// which file it names. Its other problems are `validate`'s: a customer mid-edit, or an
+/// operator rotating keys, can still set a value. No dovetail.yaml names no file.
+fn app_fields(
+    tree: &Tree,
+    shown: &str,
+    reporter: &mut Reporter<'_>,
+) -> Result<(Option<String>, Option<String>), Error> {
+    const FIELDS: [&str; 2] = ["secrets", "imagePullSecret"];
+    let mut diags = Diagnostics::default();
+    // Only a dovetail.yaml that is not there names nothing: one that is a directory or
+    // a link out of the checkout is an error, not a default (`unset` would then take
+    // the pull secret's key for any other).
+    let bytes = match tree.read(APP_FILE, MAX_YAML_BYTES) {
+        Ok(bytes) => bytes,
+        Err(ReadError::NotFound(_)) => return Ok((None, None)),
+        Err(e) => {
+            diags.push(crate::input::doc::unreadable(&e, shown));
+            return Err(reported(reporter, &diags));
+        }
+    };
+    let doc = parse_doc(bytes, shown, &mut diags);
+    if let Some(doc) = &doc {
+        schema_problems(
+            SchemaKind::App,
+            doc,
+            &mut diags,
+            |path| matches!(path.0.first(), Some(Seg::Key(k)) if FIELDS.contains(&k.as_str())),
+        );
+    }
+    let Some(doc) = doc.filter(|_| !diags.has_errors()) else {
+        return Err(reported(reporter, &diags));
+    };
+    let text_of = |key: &str| {
+        doc.root
+            .get(key)
+            .and_then(|n| n.scalar_text())
+            .map(str::to_owned)
+    };
+    Ok((text_of(FIELDS[0]), text_of(FIELDS[1])))
 }
 
 fn target(
@@ -248,7 +280,7 @@ fn target(
     io_env: &super::Environment,
     reporter: &mut Reporter<'_>,
 ) -> Result<Target, Error> {
-    let (file, sources) = secrets_path(&args.repo, io_env)?;
+    let (file, sources) = secrets_path(&args.repo, io_env, reporter)?;
     let op_tree = match &sources.operator {
         Some(op) => Some(open_tree(
             op,
@@ -261,7 +293,10 @@ fn target(
     };
     // The app's identity: named, or the operator repo's only allocation.
     let identity = match (&sources.allocation, &op_tree) {
-        (Some((tenant, app)), _) => Identity {
+        // The operator repo at hand must hold the allocation named: a typo there would
+        // bind the value to an app that never opens it.
+        (Some((tenant, app)), Some(op)) => OperatorRepo::new(op).named(tenant, app)?,
+        (Some((tenant, app)), None) => Identity {
             tenant: tenant.clone(),
             app: app.clone(),
         },
@@ -276,13 +311,19 @@ fn target(
     if let Some(op) = &op_tree {
         let mut diags = Diagnostics::default();
         let platform = OperatorRepo::new(op).platform(&mut diags);
+        if diags.has_errors() {
+            return Err(reported(reporter, &diags));
+        }
         reporter.diagnostics(&diags).map_err(Error::Stderr)?;
         let Some((doc, platform)) = platform.filter(|_| !diags.has_errors()) else {
-            return Err(Error::Invalid {
+            return Err(SecretsError::Invalid {
                 count: diags.error_count().max(1),
-            });
+            }
+            .into());
         };
-        if platform.recipients.is_empty() && args.recipient.is_empty() {
+        // Even with --recipient: the customer's own key alone makes a value that no
+        // render on the platform opens, found out only at the next deploy.
+        if platform.recipients.is_empty() {
             return Err(SecretsError::PlatformHasNoRecipients(doc.file).into());
         }
         recipients.extend(platform.recipients.iter().filter_map(|r| r.parse().ok()));
@@ -343,6 +384,22 @@ impl SecretsPath {
             .ok_or_else(|| reported(reporter, diags))
     }
 
+    /// The file's text parsed, with its top-level fields checked against the schema
+    /// (`data` a mapping, `kind: Secrets`), for the commands that edit entries by name.
+    /// What is wrong inside `data` is left to `validate`: `set` may be the fix of a
+    /// value, and `unset` the removal of one.
+    fn parse_shape(&self, text: &str, reporter: &mut Reporter<'_>) -> Result<Doc, Error> {
+        let mut diags = Diagnostics::default();
+        let doc = self.parse(text, &mut diags, reporter)?;
+        schema_problems(SchemaKind::Secrets, &doc, &mut diags, |path| {
+            path.0.len() <= 1
+        });
+        if diags.has_errors() {
+            return Err(reported(reporter, &diags));
+        }
+        Ok(doc)
+    }
+
     fn edit_error(&self, e: EditError) -> SecretsError {
         match e {
             EditError::NotASecretsFile => SecretsError::NotASecretsFile(self.shown.clone()),
@@ -350,32 +407,126 @@ impl SecretsPath {
         }
     }
 
-    /// The file's text, or `None` when there is no file yet.
-    fn read(&self) -> Result<Option<String>, SecretsError> {
+    /// The file's text, or `None` when there is no file yet (and one can be made where
+    /// it is named); what stands in the way is reported at the file's place.
+    fn read(&self, reporter: &mut Reporter<'_>) -> Result<Option<String>, Error> {
+        let mut diags = Diagnostics::default();
         match self.tree.read(&self.rel, MAX_YAML_BYTES) {
-            Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| {
-                SecretsError::Unreadable(self.shown.clone(), "it is not UTF-8 text".to_owned())
-            }),
-            Err(ReadError::NotFound(_)) => Ok(None),
-            Err(e) => Err(SecretsError::Unreadable(self.shown.clone(), e.to_string())),
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => return Ok(Some(text)),
+                // The parser says where the first byte that is not UTF-8 stands.
+                Err(e) => {
+                    crate::input::doc::parse_secrets_doc(e.into_bytes(), &self.shown, &mut diags);
+                }
+            },
+            Err(ReadError::NotFound(_)) => match self.destination(false) {
+                Ok(_) => return Ok(None),
+                Err(d) => diags.push(*d),
+            },
+            Err(e) => diags.push(crate::input::doc::unreadable(&e, &self.shown)),
         }
+        Err(reported(reporter, &diags))
     }
 
-    /// Written next to the file and renamed over it: never a half-written secrets file.
-    /// The temporary file is always a new one (`O_EXCL`, which follows no link): a
-    /// customer's repo may hold a link by any fixed name, and writing through it would
-    /// overwrite whatever it points at with the operator's rights during a `rekey`.
-    fn write(&self, text: &str) -> Result<(), Error> {
+    /// Where the file is written: the regular file its path leads to, links followed as
+    /// a read follows them, so that a link (`secrets.yaml -> config/secrets.yaml`) stays
+    /// a link and none leads out of the app directory. For a new file, its directory
+    /// inside the app directory, whose missing parts `create` makes.
+    fn destination(&self, create: bool) -> Result<PathBuf, Box<Diagnostic>> {
+        let problem = |message: String, hint: &str| {
+            Box::new(Diagnostic::at(Code::Unreadable, &self.shown, Pos::START, message).hint(hint))
+        };
+        let dangling = |rel: &std::path::Path| {
+            problem(
+                format!("`{}` is a link to nothing", self.dir_shown(rel)),
+                "remove the link, or point it at a file inside the app directory",
+            )
+        };
+        match self.dir.resolve(&self.rel) {
+            Ok(path) => return Ok(path),
+            Err(ReadError::NotFound(_)) => {}
+            Err(e) => return Err(Box::new(crate::input::doc::unreadable(&e, &self.shown))),
+        }
+        let rel = std::path::Path::new(&self.rel);
+        let Some(name) = rel.file_name() else {
+            return Err(problem(
+                format!("`{}` names no file", self.shown),
+                "name a file in `secrets:` in dovetail.yaml, e.g. secrets.yaml",
+            ));
+        };
+        let mut dir = self.dir.root().to_path_buf();
+        let mut prefix = PathBuf::new();
+        for part in rel
+            .parent()
+            .into_iter()
+            .flat_map(std::path::Path::components)
+        {
+            prefix.push(part);
+            dir = match self.dir.resolve(&prefix.to_string_lossy()) {
+                Ok(found) if found.is_dir() => found,
+                Ok(_) => {
+                    return Err(problem(
+                        format!("`{}` is a file, not a directory", self.dir_shown(&prefix)),
+                        "name a file in a directory in `secrets:` in dovetail.yaml",
+                    ));
+                }
+                Err(ReadError::NotFound(_)) => {
+                    let new = dir.join(part);
+                    if std::fs::symlink_metadata(&new).is_ok() {
+                        return Err(dangling(&prefix));
+                    }
+                    if create {
+                        std::fs::create_dir(&new).map_err(|e| {
+                            problem(
+                                format!("cannot create `{}`: {e}", self.dir_shown(&prefix)),
+                                crate::io_hint(&e),
+                            )
+                        })?;
+                    }
+                    new
+                }
+                Err(e) => return Err(Box::new(crate::input::doc::unreadable(&e, &self.shown))),
+            };
+        }
+        let path = dir.join(name);
+        if std::fs::symlink_metadata(&path).is_ok() {
+            return Err(dangling(rel));
+        }
+        Ok(path)
+    }
+
+    /// `rel` inside the app directory, as messages name it.
+    fn dir_shown(&self, rel: &std::path::Path) -> String {
+        self.tree.shown(&rel.to_string_lossy())
+    }
+
+    /// Written next to the file and renamed over it: never a half-written secrets file,
+    /// and the file's mode kept (a file kept private stays private). The temporary file
+    /// is always a new one (`O_EXCL`, which follows no link): a customer's repo may hold
+    /// a link by any fixed name, and writing through it would overwrite whatever it
+    /// points at with the operator's rights during a `rekey`.
+    fn write(&self, text: &str, reporter: &mut Reporter<'_>) -> Result<(), Error> {
         use std::io::Write as _;
-        let path = self.app_dir.join(&self.rel);
+        let path = match self.destination(true) {
+            Ok(path) => path,
+            Err(d) => {
+                let mut diags = Diagnostics::default();
+                diags.push(*d);
+                return Err(reported(reporter, &diags));
+            }
+        };
         let fail = |source| Error::Open {
             action: "write",
             path: self.shown.clone(),
             source,
         };
         let (tmp, mut file) = new_beside(&path).map_err(fail)?;
-        let written = file
-            .write_all(text.as_bytes())
+        let kept_mode = match std::fs::metadata(&path) {
+            Ok(meta) => file.set_permissions(meta.permissions()),
+            Err(_) => Ok(()),
+        };
+        let written = kept_mode
+            .and_then(|()| file.write_all(text.as_bytes()))
             .and_then(|()| file.sync_all())
             .and_then(|()| std::fs::rename(&tmp, &path));
         if written.is_err() {
@@ -385,12 +536,28 @@ impl SecretsPath {
     }
 }
 
+/// The schema's problems with `doc` at the paths `wanted` picks, added to `diags`: the
+/// fields a secrets command reads, not those it leaves to `validate`.
+fn schema_problems(
+    kind: SchemaKind,
+    doc: &Doc,
+    diags: &mut Diagnostics,
+    wanted: impl Fn(&Path) -> bool,
+) {
+    let mut all = Diagnostics::default();
+    crate::input::schema::check(kind, doc, &doc.root.to_json(), &mut all);
+    for d in all.partition(|d| wanted(&d.path)).0 {
+        diags.push(d);
+    }
+}
+
 /// The error of a run whose input problems are `diags`, once they are reported.
 fn reported(reporter: &mut Reporter<'_>, diags: &Diagnostics) -> Error {
     match reporter.diagnostics(diags) {
-        Ok(()) => Error::Invalid {
+        Ok(()) => SecretsError::Invalid {
             count: diags.error_count().max(1),
-        },
+        }
+        .into(),
         Err(e) => Error::Stderr(e),
     }
 }
@@ -432,6 +599,12 @@ pub(super) fn set(args: SecretsSetArgs, io: Io<'_>) -> Result<(), Error> {
     }
     let mut reporter = Reporter::new(io.err, Format::Text);
     let target = target(&args.target, io.env, &mut reporter)?;
+    // The file is read, and its YAML checked, before the value is: a broken file is
+    // reported at its place, and the value is not taken for nothing.
+    let text = target.file.read(&mut reporter)?;
+    if let Some(text) = &text {
+        target.file.parse_shape(text, &mut reporter)?;
+    }
     let mut value = Vec::new();
     io.input
         .take(crypto::MAX_VALUE_BYTES as u64 + 2)
@@ -448,8 +621,8 @@ pub(super) fn set(args: SecretsSetArgs, io: Io<'_>) -> Result<(), Error> {
         return Err(SecretsError::TooLarge.into());
     }
     let armored = target.encrypt(&args.key, &value)?;
-    let text = target.set(target.file.read()?.as_deref(), &args.key, &armored)?;
-    target.file.write(&text)?;
+    let text = target.set(text.as_deref(), &args.key, &armored)?;
+    target.file.write(&text, &mut reporter)?;
     reporter
         .done(&format!(
             "set {} in {} for {}/{} ({})",
@@ -477,7 +650,7 @@ pub(super) fn rekey(args: SecretsRekeyArgs, io: Io<'_>) -> Result<(), Error> {
     let identities = load_identities(&args.identity.files)?.ok_or(SecretsError::NoIdentity)?;
     let mut reporter = Reporter::new(io.err, Format::Text);
     let target = target(&args.target, io.env, &mut reporter)?;
-    let Some(mut text) = target.file.read()? else {
+    let Some(mut text) = target.file.read(&mut reporter)? else {
         return Err(SecretsError::NothingToRekey(target.file.shown).into());
     };
     let mut diags = Diagnostics::default();
@@ -510,7 +683,7 @@ pub(super) fn rekey(args: SecretsRekeyArgs, io: Io<'_>) -> Result<(), Error> {
     for (key, armored) in &fresh {
         text = target.set(Some(&text), key, armored)?;
     }
-    target.file.write(&text)?;
+    target.file.write(&text, &mut reporter)?;
     reporter
         .done(&format!(
             "rekeyed {} in {} to {}",
@@ -532,18 +705,24 @@ pub(super) fn unset(args: SecretsUnsetArgs, io: Io<'_>) -> Result<(), Error> {
         operator: None,
         allocation: None,
     };
-    let (file, _) = secrets_path(&repo, io.env)?;
-    let Some(text) = file.read()? else {
+    let (file, _) = secrets_path(&repo, io.env, &mut reporter)?;
+    let Some(text) = file.read(&mut reporter)? else {
         return Err(SecretsError::NothingToUnset(file.shown).into());
     };
-    let doc = file.parse(&text, &mut Diagnostics::default(), &mut reporter)?;
+    let doc = file.parse_shape(&text, &mut reporter)?;
     // Only the key names are needed: a file whose values are otherwise wrong (one
     // pasted unencrypted, say) can still lose an entry.
     let Some(crate::input::yaml::NodeKind::Map(entries)) = doc.root.get("data").map(|n| &n.kind)
     else {
         return Err(SecretsError::NotASecretsFile(file.shown).into());
     };
-    let have: Vec<String> = entries.iter().map(|e| e.key.clone()).collect();
+    let total = entries.len();
+    // A key shown as hidden is none a command line can name, nor one to list.
+    let have: Vec<String> = entries
+        .iter()
+        .filter(|e| e.key != crate::input::doc::HIDDEN_KEY)
+        .map(|e| e.key.clone())
+        .collect();
     let mut problems = Vec::new();
     let mut keys: Vec<&str> = Vec::new();
     for key in &args.keys {
@@ -585,13 +764,13 @@ pub(super) fn unset(args: SecretsUnsetArgs, io: Io<'_>) -> Result<(), Error> {
         .into());
     }
     let edited = crate::input::secrets_file::unset(&text, &keys).map_err(|e| file.edit_error(e))?;
-    file.write(&edited)?;
+    file.write(&edited, &mut reporter)?;
     reporter
         .done(&format!(
             "unset {} in {} ({} left)",
             keys.join(", "),
             file.shown,
-            crate::diag::counted(have.len() - keys.len(), "key", "keys")
+            crate::diag::counted(total - keys.len(), "key", "keys")
         ))
         .map_err(Error::Stderr)
 }

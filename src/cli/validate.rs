@@ -5,6 +5,7 @@
 
 use super::{Io, ValidateArgs};
 use crate::Error;
+use crate::diag::Diagnostics;
 use crate::emit::report::{self, Format, Reporter};
 use crate::pipeline::{self, Sources};
 
@@ -17,12 +18,25 @@ pub(super) fn run(args: ValidateArgs, io: Io<'_>) -> Result<(), Error> {
 pub(super) fn validate(sources: &Sources, format: Format, io: Io<'_>) -> Result<(), Error> {
     let operator_only = sources.operator.is_some() && !sources.app_given;
     let mut reporter = Reporter::new(io.err, format);
-    let diags = if operator_only {
-        pipeline::check_operator_only(sources, &mut reporter)?
+    let checked = if operator_only {
+        pipeline::check_operator_only(sources, &mut reporter)
     } else if sources.operator.is_some() {
-        pipeline::merge(sources, &mut reporter)?.diags
+        pipeline::merge(sources, &mut reporter).map(|m| m.diags)
     } else {
-        pipeline::check_app_only(sources, &mut reporter)?
+        pipeline::check_app_only(sources, &mut reporter)
+    };
+    // An error at an input's place (an allocation's `path` the customer repo lacks) is
+    // one more problem of that input: in the report, where CI annotates it.
+    let diags = match checked {
+        Ok(diags) => diags,
+        Err(e) => {
+            let Some(d) = e.diagnostic() else {
+                return Err(e);
+            };
+            let mut diags = Diagnostics::default();
+            diags.push(d);
+            diags
+        }
     };
     let product = match format {
         Format::Json => Some(report::json(&diags)),

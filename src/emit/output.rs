@@ -62,7 +62,8 @@ impl OutputError {
             OutputError::ForeignFile { .. } => {
                 Some("give -o an empty directory, or one dovetail wrote")
             }
-            OutputError::Yaml(_) | OutputError::Io { .. } => None,
+            OutputError::Io { source, .. } => Some(crate::io_hint(source)),
+            OutputError::Yaml(_) => None,
         }
     }
 

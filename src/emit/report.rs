@@ -82,11 +82,10 @@ impl<'w> Reporter<'w> {
     pub fn failure(&mut self, e: &crate::Error) -> io::Result<()> {
         // An error at an input's place reads as a diagnostic, `file:line:column: error:
         // field: …`, which editors and CI problem matchers pick up.
-        if let Some((at, field)) = e.place() {
-            write!(self.err, "{}: error: {field}: ", escaped(at))?;
-        } else {
-            write!(self.err, "error: ")?;
+        if let Some(d) = e.diagnostic() {
+            return writeln!(self.err, "{d}");
         }
+        write!(self.err, "error: ")?;
         match e.hint() {
             Some(hint) => writeln!(self.err, "{}; {}", escaped(&e.to_string()), escaped(&hint)),
             None => writeln!(self.err, "{}", escaped(&e.to_string())),

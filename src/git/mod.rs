@@ -492,8 +492,9 @@ pub enum GitError {
         path: String,
         /// The commit.
         commit: String,
-        /// Where the allocation gives the path (`file:line:column`), when it does.
-        allocation: Option<String>,
+        /// Where the allocation gives the path (its file, and the value's place there),
+        /// when it does.
+        allocation: Option<(String, crate::input::yaml::Pos)>,
     },
     /// Any other failure of the fetch.
     #[error("{url}: fetch failed: {message}")]
@@ -513,15 +514,33 @@ pub enum GitError {
     },
 }
 
+/// Where an input gives what failed, for an error that is that input's problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place<'a> {
+    /// The file, as messages name it.
+    pub file: &'a str,
+    /// The value's place in it.
+    pub pos: crate::input::yaml::Pos,
+    /// The field there.
+    pub field: &'static str,
+    /// The problem's code, as a diagnostic there would carry.
+    pub code: crate::diag::Code,
+}
+
 impl GitError {
-    /// Where an input gives what failed, as `file:line:column` and the field there: an
-    /// allocation's `path` the customer repo lacks is a problem of the allocation.
-    pub fn place(&self) -> Option<(&str, &'static str)> {
+    /// Where an input gives what failed: an allocation's `path` the customer repo lacks
+    /// is a problem of the allocation, at its `path:`.
+    pub fn place(&self) -> Option<Place<'_>> {
         match self {
             GitError::NoSuchPath {
-                allocation: Some(at),
+                allocation: Some((file, pos)),
                 ..
-            } => Some((at, "path")),
+            } => Some(Place {
+                file,
+                pos: *pos,
+                field: "path",
+                code: crate::diag::Code::AppPathMissing,
+            }),
             _ => None,
         }
     }

@@ -7,7 +7,7 @@ use crate::input::doc::{parse_secrets_doc, read_doc, read_yaml_bytes, typed};
 use crate::input::model::{App, SecretsFile};
 use crate::input::ownership::{self, Owners};
 use crate::input::schema::SchemaKind;
-use crate::input::tree::Tree;
+use crate::input::tree::{ReadError, Tree};
 use crate::input::yaml::Path;
 
 /// The app's own file, at the root of the app directory.
@@ -58,7 +58,12 @@ pub fn load(tree: &Tree, owners: &Owners, diags: &mut Diagnostics) -> Option<App
                 Err(e) => {
                     diags.push(
                         doc.value_error(Code::FileUnusable, &at, e.to_string())
-                            .hint("point it at a file of the app's own, inside the app directory"),
+                            .hint(match e {
+                                ReadError::TooLarge { .. } => {
+                                    "ship larger files in the image; config files are for small settings"
+                                }
+                                _ => "point it at a file of the app's own, inside the app directory",
+                            }),
                     );
                     None
                 }
@@ -113,8 +118,11 @@ fn load_secrets(
             diags.push(doc.error(e.code(), &path, e.to_string()).hint(e.hint()));
         }
     }
+    // A key whose value is in error was left out of the typed file: its own error says
+    // what is wrong, and "not a key" would send the customer to add what is there.
     if let Some(pull) = &app.image_pull_secret
         && !file.data.contains_key(pull)
+        && !diags.dropped(&doc.file, &Path::root().key("data").key(pull))
     {
         diags.push(
             app_doc

@@ -27,27 +27,28 @@ pub fn read_yaml_bytes(
     match tree.read(rel, MAX_YAML_BYTES) {
         Ok(b) => Some(b),
         Err(e) => {
-            let hint = match &e {
-                ReadError::TooLarge { .. } => "inputs are small YAML files; split or trim it",
-                ReadError::NotFound(_) => "create it, or point dovetail at the right directory",
-                ReadError::DirTooLarge { .. } => "keep the app's directories small",
-                ReadError::TooDeep(_) => "use a path fewer directories deep",
-                ReadError::Io { source, .. }
-                    if source.kind() == std::io::ErrorKind::PermissionDenied =>
-                {
-                    "make it readable by the user dovetail runs as"
-                }
-                ReadError::Io { .. } | ReadError::Git { .. } => {
-                    "check the file and the disk, then run it again"
-                }
-                _ => "replace it with a regular file inside the repo",
-            };
-            diags.push(
-                Diagnostic::at(Code::Unreadable, shown, Pos::START, e.to_string()).hint(hint),
-            );
+            diags.push(unreadable(&e, shown));
             None
         }
     }
+}
+
+/// The diagnostic of an input file `shown` that cannot be read as `e` says.
+pub fn unreadable(e: &ReadError, shown: &str) -> Diagnostic {
+    let hint = match e {
+        ReadError::TooLarge { .. } => "inputs are small YAML files; split or trim it",
+        ReadError::NotFound(_) => "create it, or point dovetail at the right directory",
+        ReadError::DirTooLarge { .. } => "keep the app's directories small",
+        ReadError::TooDeep(_) => "use a path fewer directories deep",
+        ReadError::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
+            "make it readable by the user dovetail runs as"
+        }
+        ReadError::Io { .. } | ReadError::Git { .. } => {
+            "check the file and the disk, then run it again"
+        }
+        _ => "replace it with a regular file inside the repo",
+    };
+    Diagnostic::at(Code::Unreadable, shown, Pos::START, e.to_string()).hint(hint)
 }
 
 /// Where the first byte that is not UTF-8 stands: `valid` bytes of `bytes` are.
@@ -94,10 +95,21 @@ fn parse(bytes: Vec<u8>, shown: &str, secret: bool, diags: &mut Diagnostics) -> 
             | yaml::YamlError::TooLarge { .. } => Code::YamlTooBig,
             _ => Code::YamlSyntax,
         };
-        Diagnostic::at(code, shown, e.pos(), e.to_string()).hint(e.hint())
+        let hint = match e {
+            // `init` writes no secrets file: a value set is how one starts.
+            yaml::YamlError::Empty if secret => {
+                "set a value with `dovetail secrets set KEY`, or remove `secrets:` from dovetail.yaml"
+                    .to_owned()
+            }
+            _ => e.hint(),
+        };
+        Diagnostic::at(code, shown, e.pos(), e.to_string()).hint(hint)
     };
     match yaml::parse_input(&text, secret) {
-        Ok((root, duplicates)) => {
+        Ok((mut root, duplicates)) => {
+            if secret {
+                hide_assignments(&mut root);
+            }
             // The first of each duplicated key is kept, and the file checked on.
             for e in duplicates {
                 diags.push(describe(e));
@@ -114,6 +126,27 @@ fn parse(bytes: Vec<u8>, shown: &str, secret: bool, diags: &mut Diagnostics) -> 
         Err(e) => {
             diags.push(describe(e));
             None
+        }
+    }
+}
+
+/// What a secrets file's key holding `=` is shown as.
+pub const HIDDEN_KEY: &str = "(a key holding '=', not shown)";
+
+/// Every key of a secrets file holding `=` renamed [`HIDDEN_KEY`]: `SECRET_KEY=hunter2:`
+/// is a value pasted in as a shell or `.env` file sets it, and whatever names the key
+/// (a schema error, its path in any report, the keys `unset` lists) would show it.
+fn hide_assignments(node: &mut Node) {
+    match &mut node.kind {
+        NodeKind::Scalar(_) => {}
+        NodeKind::Seq(items) => items.iter_mut().for_each(hide_assignments),
+        NodeKind::Map(entries) => {
+            for e in entries {
+                if e.key.contains('=') {
+                    HIDDEN_KEY.clone_into(&mut e.key);
+                }
+                hide_assignments(&mut e.value);
+            }
         }
     }
 }

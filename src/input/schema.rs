@@ -239,7 +239,13 @@ fn describe(
         && doc.root.at(path).and_then(|n| n.entry(key)).is_some()
     {
         let what = description.unwrap_or("a valid name");
-        let (code, message, hint) = if let ValidationErrorKind::Not { .. } = error.kind() {
+        let (code, message, hint) = if key == crate::input::doc::HIDDEN_KEY {
+            (
+                Code::BadValue,
+                "a key holds '=' (it is not shown: `KEY=value` may hold a value)".to_owned(),
+                "remove the line, and set the value with `dovetail secrets set KEY`".to_owned(),
+            )
+        } else if let ValidationErrorKind::Not { .. } = error.kind() {
             (
                 Code::ReservedName,
                 format!("`{key}` is a reserved name"),
@@ -286,7 +292,8 @@ fn describe(
             let mut diag = doc.error(
                 Code::MissingField,
                 path,
-                format!("missing required field `{name}`"),
+                // The field's name is the line's own prefix: not said again here.
+                "required field missing",
             );
             diag.field = path.key(name).to_string();
             // A missing top-level field is this error's, as a field in error is: it is
@@ -351,7 +358,8 @@ fn describe(
             {
                 // Quoted as it stands, `10` is ten bytes: a unit was almost surely meant.
                 // A number past six digits, or a fraction, takes no unit as it stands.
-                let short = n.as_u64().is_some_and(|v| v <= 999_999);
+                // Zero takes no unit that makes it usable: "0Mi" is refused in turn.
+                let short = n.as_u64().is_some_and(|v| (1..=999_999).contains(&v));
                 diag.hint = Some(match (short, format) {
                     (true, "dovetail-bytes") => format!(
                         "write it with its unit, like \"{n}Mi\" or \"{n}Gi\" (a bare number of bytes must be quoted)"
@@ -374,7 +382,8 @@ fn describe(
                 );
             }
             if diag.hint.is_none() {
-                diag.hint = Some(if non_finite.is_some() {
+                let numeric = expected.contains("number") || expected.contains("integer");
+                diag.hint = Some(if non_finite.is_some() && numeric {
                     range_hint(node)
                 } else {
                     type_hint(&expected, instance)
@@ -410,7 +419,9 @@ fn describe(
             // A bare number is bytes: a unit forgotten far more often than meant.
             let bare = instance
                 .as_str()
-                .filter(|s| s.bytes().all(|b| b.is_ascii_digit()));
+                .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+                // Zero with a unit is still zero.
+                .filter(|s| s.bytes().any(|b| b != b'0'));
             let (message, hint) = match bare {
                 Some(n) => (
                     format!(
@@ -429,7 +440,11 @@ fn describe(
             out.push(match description {
                 Some(what) => {
                     let (noun, rule) = split_rule(what);
-                    let hint = rule.map_or_else(|| format_hint(what), |r| format!("use {r}"));
+                    let (noun, hint) = match rule {
+                        Some(r) => (noun.to_owned(), format!("use {r}")),
+                        // The examples go to the hint, which would otherwise repeat them.
+                        None => (without_examples(noun), format_hint(what)),
+                    };
                     d(Code::BadValue, format!("{shown} is not {noun}")).hint(hint)
                 }
                 None => d(Code::BadValue, format!("{shown} is not valid here"))
@@ -604,7 +619,25 @@ fn format_hint(description: &str) -> String {
 
 /// The examples a field's description gives after `like `, if any.
 fn examples(description: &str) -> Option<&str> {
-    let (_, after) = description.split_once("like ")?;
+    examples_at(description).map(|r| &description[r])
+}
+
+/// `description` without its `, like …` examples: the noun a message names when the
+/// hint gives them.
+fn without_examples(description: &str) -> String {
+    match examples_at(description) {
+        Some(r) => {
+            let like = description[..r.start].trim_end_matches("like ").trim_end();
+            let like = like.strip_suffix(',').unwrap_or(like);
+            format!("{like}{}", &description[r.end..])
+        }
+        None => description.to_owned(),
+    }
+}
+
+/// Where the examples a description gives after `like ` are.
+fn examples_at(description: &str) -> Option<std::ops::Range<usize>> {
+    let (before, after) = description.split_once("like ")?;
     // The examples end where the prose does: at `(`, `;`, `: ` or a `, ` before a word.
     // A colon inside an example (a URL, a time, an IPv6 block) and a comma between
     // examples (`250m, 1 or 0.5`) stay.
@@ -620,7 +653,11 @@ fn examples(description: &str) -> Option<&str> {
             _ => false,
         })
         .unwrap_or(after.len());
-    Some(after[..end].trim()).filter(|e| !e.is_empty())
+    let start = before.len() + "like ".len();
+    let text = &after[..end];
+    let lead = text.len() - text.trim_start().len();
+    let r = start + lead..start + text.trim_end().len();
+    (!r.is_empty()).then_some(r)
 }
 
 /// `hint`, and the examples the field's description gives (`like 250m, 1 or 0.5`), if any.
@@ -826,6 +863,23 @@ mod tests {
         }
     }
 
+    /// Regression: a hostname "is not a lowercase DNS hostname, like shop.acme.example
+    /// (an IP address is not one); write it like shop.acme.example": the examples go to
+    /// the hint alone.
+    #[test]
+    fn a_formats_examples_are_given_once() {
+        for (description, noun) in [
+            (
+                "a lowercase DNS hostname, like shop.acme.example (an IP address is not one)",
+                "a lowercase DNS hostname (an IP address is not one)",
+            ),
+            ("a CPU amount, like 250m, 1 or 0.5", "a CPU amount"),
+            ("a plain thing", "a plain thing"),
+        ] {
+            assert_eq!(without_examples(description), noun);
+        }
+    }
+
     /// Regression: a format whose description gave neither examples (`like …`) nor a
     /// rule (`noun: rule`) got the description back as its hint, so that a bad
     /// `destinationPath` "is not the object store bucket and prefix, `s3://bucket/path`;
@@ -930,7 +984,7 @@ mod tests {
         assert_eq!(
             out,
             [
-                "f.yaml:1:1: error: image: missing required field `image`; add `image:` (`dovetail schema app` shows what it takes) [DT202]",
+                "f.yaml:1:1: error: image: required field missing; add `image:` (`dovetail schema app` shows what it takes) [DT202]",
                 "f.yaml:5:11: error: processes.web.port: expected an integer, found a string `eighty`; write a whole number, without quotes [DT203]",
                 "f.yaml:6:16: error: processes.web.singleton: expected a boolean, found a string `yes`; write true or false [DT203]",
                 "f.yaml:7:3: error: processes.Bad_Name: `Bad_Name` is not a process name; rename it: lowercase letters, digits and '-', starting with a letter, at most 20 characters; not one that names dovetail's or CloudNativePG's own objects or containers (init, db or db-…, redis, static, env, files, secrets, pull, tls, metrics, egress, wait-for-postgres, wait-for-redis) [DT204]",
@@ -953,6 +1007,16 @@ mod tests {
                 "f.yaml:6:11: error: processes.web.port: expected an integer, found `1e400` (a number out of range); use a value from 1 to 65535 [DT203]",
                 "f.yaml:7:18: error: processes.web.command[1]: expected a string, found a list; write a single value here, not a list or mapping [DT203]",
                 "f.yaml:9:11: error: processes.api.port: expected an integer, found `.nan` (not a number); use a value from 1 to 65535 [DT203]",
+            ]
+        );
+        // Regression: `.nan` where a mapping belongs was told to "write a finite number".
+        assert_eq!(
+            run(
+                SchemaKind::App,
+                "apiVersion: dovetail/v1\nkind: App\nimage: a/b:1\nprocesses:\n  web: {command: [x]}\nstatic: .nan\n",
+            ),
+            [
+                "f.yaml:6:9: error: static: expected a mapping, found `.nan` (not a number); write its fields indented on the lines below it, or as {field: value} [DT203]",
             ]
         );
     }

@@ -7,17 +7,26 @@ use crate::input::yaml::{self, Entry, Node, NodeKind};
 pub fn new_file(key: &str, armored: &str) -> String {
     format!(
         "apiVersion: dovetail/v1\nkind: Secrets\ndata:\n{}",
-        entry(key, armored, 2)
+        entry(key, armored, 2, "\n")
     )
 }
 
-fn entry(key: &str, armored: &str, indent: usize) -> String {
+fn entry(key: &str, armored: &str, indent: usize, nl: &str) -> String {
     let pad = " ".repeat(indent);
-    let mut out = format!("{pad}{key}: |\n");
+    let mut out = format!("{pad}{key}: |{nl}");
     for line in armored.lines() {
-        out.push_str(&format!("{pad}  {line}\n"));
+        out.push_str(&format!("{pad}  {line}{nl}"));
     }
     out
+}
+
+/// The line break `text` uses, by its first one: a file saved with `\r\n` gets its new
+/// lines with `\r\n` too, not a mix that an editor shows as a change to the whole file.
+fn newline_of(text: &str) -> &'static str {
+    match text.find('\n') {
+        Some(i) if text[..i].ends_with('\r') => "\r\n",
+        _ => "\n",
+    }
 }
 
 /// Why [`set`] cannot edit a file.
@@ -39,12 +48,13 @@ pub enum EditError {
 /// back as the same file with only `data.<key>` set. [`EditError::Layout`] when it does
 /// not, rather than a file with other entries changed or broken.
 pub fn set(text: &str, key: &str, armored: &str) -> Result<String, EditError> {
+    let nl = newline_of(text);
     // A last line without its line break would run into the new entry.
     let owned;
     let text = if text.ends_with(['\n', '\r']) || text.is_empty() {
         text
     } else {
-        owned = format!("{text}\n");
+        owned = format!("{text}{nl}");
         &owned
     };
     let root = yaml::parse(text).map_err(|_| EditError::NotASecretsFile)?;
@@ -53,7 +63,11 @@ pub fn set(text: &str, key: &str, armored: &str) -> Result<String, EditError> {
     let (start, end, replacement) = if entries.is_empty() {
         // `data: {}` or `data:` with nothing under it: rewrite the `data` line.
         let line = index(data.key_pos);
-        (line, line + 1, format!("data:\n{}", entry(key, armored, 2)))
+        (
+            line,
+            line + 1,
+            format!("data:{nl}{}", entry(key, armored, 2, nl)),
+        )
     } else {
         let indent = (entries[0].key_pos.col as usize).saturating_sub(1);
         let (start, end) = match entries.iter().position(|e| e.key == key) {
@@ -74,7 +88,7 @@ pub fn set(text: &str, key: &str, armored: &str) -> Result<String, EditError> {
             }
             None => (after_data, after_data),
         };
-        (start, end, entry(key, armored, indent))
+        (start, end, entry(key, armored, indent, nl))
     };
     let (Some(before), Some(after)) = (lines.get(..start), lines.get(end.min(lines.len())..))
     else {
@@ -416,21 +430,46 @@ mod tests {
             out,
             format!(
                 "data:\r  A: x\r{}kind: Secrets\n",
-                entry("SECRET_KEY", ARMOR, 2)
+                entry("SECRET_KEY", ARMOR, 2, "\n")
             )
         );
         let text = "data:\n  A: |\n    x\r  SECRET_KEY: |\n    y\n";
         let out = set(text, "SECRET_KEY", ARMOR).unwrap();
         assert_eq!(
             out,
-            format!("data:\n  A: |\n    x\r{}", entry("SECRET_KEY", ARMOR, 2))
+            format!(
+                "data:\n  A: |\n    x\r{}",
+                entry("SECRET_KEY", ARMOR, 2, "\n")
+            )
         );
         let crlf = "kind: Secrets\r\ndata:\r\n  A: |\r\n    x\r\nz: 1\r\n";
         let out = set(crlf, "A", ARMOR).unwrap();
         assert_eq!(
             out,
-            format!("kind: Secrets\r\ndata:\r\n{}z: 1\r\n", entry("A", ARMOR, 2))
+            format!(
+                "kind: Secrets\r\ndata:\r\n{}z: 1\r\n",
+                entry("A", ARMOR, 2, "\r\n")
+            )
         );
+    }
+
+    /// A file saved with `\r\n` line breaks (a Windows editor) keeps them: the entry added
+    /// or replaced, and the break added after a last line that had none, use `\r\n`, so
+    /// the diff shows the one key and not a file of mixed line ends.
+    #[test]
+    fn a_file_with_crlf_line_breaks_gets_crlf_lines() {
+        let crlf = "kind: Secrets\r\ndata:\r\n  A: |\r\n    x";
+        let out = set(crlf, "B", ARMOR).unwrap();
+        assert_eq!(
+            out,
+            format!(
+                "kind: Secrets\r\ndata:\r\n  A: |\r\n    x\r\n{}",
+                entry("B", ARMOR, 2, "\r\n")
+            )
+        );
+        assert!(!out.replace("\r\n", "").contains('\n'), "{out:?}");
+        let out = set("kind: Secrets\r\ndata: {}\r\n", "B", ARMOR).unwrap();
+        assert!(!out.replace("\r\n", "").contains('\n'), "{out:?}");
     }
 
     /// Found by the `secrets_file_set` fuzz target: entries that do not each start a line

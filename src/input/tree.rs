@@ -221,6 +221,11 @@ impl DirTree {
         self
     }
 
+    /// The tree's directory, links resolved.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// Opens `dir` as a tree; fails when it is missing or not a directory.
     pub fn open(dir: &Path) -> std::io::Result<DirTree> {
         let root = fs::canonicalize(dir)?;
@@ -244,7 +249,7 @@ impl DirTree {
     /// left, so the OS opens exactly what was checked. (`canonicalize` would also
     /// `readlink` every component of the root's own path, eleven system calls per file
     /// of a fleet of ten thousand.)
-    fn resolve(&self, rel: &str) -> Result<PathBuf, ReadError> {
+    pub(crate) fn resolve(&self, rel: &str) -> Result<PathBuf, ReadError> {
         let p = relative(rel)?;
         let mut parts: Vec<String> = p
             .components()

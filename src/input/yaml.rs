@@ -25,8 +25,21 @@ pub const MAX_NODES: usize = 50_000;
 /// than the file.
 pub const MAX_EXPANDED_BYTES: usize = 256 * 1024;
 
-/// A place in a file: 1-based line and column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
+/// A place in a file: 1-based line and column. Serialisable because a git error the
+/// fetch helper sends back may carry one.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Default,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Pos {
     /// 1-based line.
     pub line: u32,
@@ -393,6 +406,15 @@ impl YamlError {
                 pos,
                 name: String::new(),
             },
+            YamlError::DuplicateKey {
+                pos,
+                key,
+                first_line,
+            } if key.contains('=') => YamlError::DuplicateKey {
+                pos,
+                key: crate::input::doc::HIDDEN_KEY.to_owned(),
+                first_line,
+            },
             YamlError::Syntax { pos, message, hint } => YamlError::Syntax {
                 pos,
                 hint,
@@ -486,6 +508,7 @@ fn parse_with(
     aliases: bool,
     duplicates: &mut Vec<YamlError>,
 ) -> Result<Node, YamlError> {
+    check_nul(text)?;
     check_version(text)?;
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
@@ -843,6 +866,27 @@ fn alias_name(text: &str, pos: Pos) -> String {
 /// Refuses a `%YAML` directive for any version but 1.2, which the parser would read as
 /// 1.2 regardless. Directives stand at the start of a line before the document's `---`,
 /// among comments and blank lines; the first other line ends them.
+/// A NUL byte, which YAML does not allow anywhere, at its own place: the parser stops
+/// there as at the end of the text, and then speaks of a tab or an unclosed quote.
+fn check_nul(text: &str) -> Result<(), YamlError> {
+    let Some(at) = text.find('\0') else {
+        return Ok(());
+    };
+    let before = &text[..at];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let count = |n: usize| u32::try_from(n + 1).unwrap_or(u32::MAX);
+    Err(YamlError::Syntax {
+        pos: Pos {
+            line: count(before.matches('\n').count()),
+            col: count(before[line_start..].chars().count()),
+        },
+        message: "a NUL byte, which YAML does not allow".to_owned(),
+        hint: Some(
+            "remove it; a file full of them is binary, or saved as UTF-16: save it as UTF-8 text",
+        ),
+    })
+}
+
 fn check_version(text: &str) -> Result<(), YamlError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (i, line) in text.lines().enumerate() {
@@ -1184,6 +1228,21 @@ mod tests {
         assert_eq!(scalar("-99999999999999999999"), ScalarValue::Float(-1e20));
         assert_eq!(scalar("1.5e3"), ScalarValue::Float(1500.0));
         assert_eq!(scalar("'true'"), ScalarValue::Str);
+    }
+
+    /// Regression: a NUL byte was reported as "a tab where YAML needs a space", or
+    /// inside quotes as a quoted value not closed, because the parser stops at it.
+    #[test]
+    fn a_nul_byte_is_reported_as_itself_at_its_place() {
+        for (text, line, col) in [
+            ("a: 1\nk: a\0b\n", 2, 5),
+            ("a: 1\nk: \"\u{e9}\0\"\n", 2, 6),
+            ("\0k: 1\n", 1, 1),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert_eq!(e.pos(), Pos { line, col }, "{text:?}");
+            assert!(e.to_string().contains("a NUL byte"), "{text:?}: {e}");
+        }
     }
 
     #[test]
