@@ -774,10 +774,7 @@ fn set_drops_a_crlf_line_ending_and_refuses_a_value_argument_unseen() {
         let out = run(args, "");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(
-            stderr.contains("takes the value on stdin"),
-            "{args:?}: {stderr}"
-        );
+        assert!(stderr.contains("on stdin"), "{args:?}: {stderr}");
         assert!(!stderr.contains("hunter2"), "{args:?}: {stderr}");
         assert!(!k.s.path("app/secrets.yaml").exists());
     }
@@ -901,9 +898,10 @@ fn unset_of_a_key_not_in_the_file_names_both_and_suggests() {
         Some(2),
         "error: `SECRT_KEY` is not a key of `app/secrets.yaml`; did you mean `SECRET_KEY`?\n",
     );
+    // Not a typo of one: it may be a value, and is named by its place alone.
     unset(&k, &["DB_PASSWORD"]).fails(
         Some(2),
-        "error: `DB_PASSWORD` is not a key of `app/secrets.yaml`; it holds `SECRET_KEY`, `API_TOKEN`, `REGISTRY_AUTH`\n",
+        "error: the key given is not a key of `app/secrets.yaml`; it holds `SECRET_KEY`, `API_TOKEN`, `REGISTRY_AUTH`\n",
     );
     assert_eq!(k.s.read("app/secrets.yaml"), text);
     // No file at all.
@@ -932,7 +930,7 @@ fn unset_is_all_or_nothing_and_keeps_the_image_pull_secret() {
         "error: `API_TOKN` is not a key of `app/secrets.yaml`; did you mean `API_TOKEN`?\n\
          error: `REGISTRY_AUTH` is the image pull secret (`imagePullSecret:` in app/dovetail.yaml); change or remove `imagePullSecret:` in dovetail.yaml first\
          : the app does not render without its key\n\
-         error: secrets unset takes key names only, and an argument holds `=` (it is not shown)",
+         error: key 4 of the 4 given is not a secret name: it holds `=`, as `KEY=value` does (it is not shown)",
     )
     .fails(
         Some(2),
@@ -1298,4 +1296,111 @@ fn set_keeps_a_files_crlf_line_breaks() {
     assert!(text.starts_with(&crlf), "{text:?}");
     assert!(!text.replace("\r\n", "").contains('\n'), "{text:?}");
     with_identity(&k, &[]).ok();
+}
+
+/// Regression: a value pasted where the key belongs was printed back: by clap as an
+/// unknown flag (`set -----BEGIN…`), as "`…` is not a secret name", and by `unset` as
+/// "`…` is not a key". A key that is no secret name, or none of the file's and no typo
+/// of one, is named by its place; nothing is written.
+#[test]
+fn a_value_given_as_the_key_is_never_printed_back() {
+    let k = setup();
+    let (text, _) = three_values(&k);
+    let long = format!("ghp_{}", "Z".repeat(140));
+    let cases: [(&[&str], &str); 6] = [
+        (&["-----BEGIN-hunter2"], "it may be a secret value"),
+        (&["--hunter2"], "it may be a secret value"),
+        (
+            &["hunter2!pass"],
+            "the key given is not a secret name: it holds a character other than letters, digits and '_' (it is not shown)",
+        ),
+        (
+            &["2hunter2"],
+            "the key given is not a secret name: it starts with a digit",
+        ),
+        (
+            &["X=hunter2"],
+            "the key given is not a secret name: it holds `=`",
+        ),
+        (
+            &[long.as_str()],
+            "the key given is not a secret name: it is longer than 128 characters",
+        ),
+    ];
+    for (args, expected) in cases {
+        let r = set(&k, args, PLAIN);
+        r.fails(Some(2), expected);
+        assert!(!r.stderr.contains("hunter2"), "{args:?}: {}", r.stderr);
+        assert!(!r.stderr.contains("ZZZZ"), "{args:?}: {}", r.stderr);
+        no_plaintext(&r);
+        assert_eq!(k.s.read("app/secrets.yaml"), text, "{args:?}");
+    }
+    for args in [&["-----BEGIN-hunter2"][..], &["API_TOKEN", "--hunter2"]] {
+        unset(&k, args).fails(Some(2), "it may be a secret value");
+    }
+    let r = unset(&k, &["API_TOKEN", "hunter2pass", "hunter2!"]);
+    r.fails(
+        Some(2),
+        "error: key 2 of the 3 given is not a key of `app/secrets.yaml`; it holds `SECRET_KEY`, `API_TOKEN`, `REGISTRY_AUTH`\n\
+         error: key 3 of the 3 given is not a secret name: it holds a character other than letters, digits and '_' (it is not shown)",
+    );
+    assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
+    assert_eq!(k.s.read("app/secrets.yaml"), text);
+}
+
+/// Regression: `printf %s "$VALUE" | dovetail secrets set KEY` with VALUE unset set an
+/// empty secret, which deployed and failed at the app's first login.
+#[test]
+fn set_refuses_an_empty_value() {
+    let k = setup();
+    for value in ["", "\n", "\r\n"] {
+        set(&k, &["SECRET_KEY"], value).fails(Some(2), "error: the value on stdin is empty; ");
+        assert!(!k.s.path("app/secrets.yaml").exists());
+    }
+}
+
+/// Regression: with a terminal for stdin, `set` waited for the value to be typed in plain
+/// sight, where it stayed in the scrollback. It is refused before anything is read: the
+/// test gives it a terminal that never sends a byte, so a `set` that reads would wait
+/// until `timeout` kills it (exit 124).
+#[test]
+fn set_refuses_a_terminal_for_stdin() {
+    let k = setup();
+    let script = "import os, pty, sys\n\
+        pid, fd = pty.fork()\n\
+        if pid == 0:\n    os.execvp(sys.argv[1], sys.argv[1:])\n\
+        out = b''\n\
+        while True:\n    try:\n        chunk = os.read(fd, 4096)\n    except OSError:\n        break\n    if not chunk:\n        break\n    out += chunk\n\
+        _, status = os.waitpid(pid, 0)\n\
+        sys.stdout.write(out.decode())\n\
+        sys.exit(os.waitstatus_to_exitcode(status))\n";
+    let out = Command::new("timeout")
+        .args([
+            "20",
+            "python3",
+            "-c",
+            script,
+            env!("CARGO_BIN_EXE_dovetail"),
+        ])
+        .args([
+            "secrets",
+            "set",
+            "SECRET_KEY",
+            "--app",
+            "app",
+            "--operator",
+            "operator",
+        ])
+        .current_dir(k.s.dir.path())
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{printed}");
+    assert!(
+        printed.contains(
+            "error: secrets set reads the value from stdin, and stdin is a terminal; read it unseen"
+        ),
+        "{printed}"
+    );
+    assert!(!k.s.path("app/secrets.yaml").exists());
 }

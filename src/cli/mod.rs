@@ -47,7 +47,9 @@ impl Cli {
     /// parser, so help and errors are always the whole CLI's; it exits as clap does.
     pub fn from_env() -> Cli {
         let args: Vec<OsString> = std::env::args_os().collect();
-        Cli::parse_hot(&args).unwrap_or_else(|| Cli::parse_from(args))
+        Cli::parse_hot(&args).unwrap_or_else(|| {
+            Cli::try_parse_from(&args).unwrap_or_else(|e| unseen_arguments(e, &args).exit())
+        })
     }
 
     /// `args` (with the binary's name first) parsed by `render`'s or `generate`'s own
@@ -68,6 +70,37 @@ impl Cli {
         };
         Some(Cli { command })
     }
+}
+
+/// clap's error for `args`, or, for a `secrets` command, one that quotes no argument:
+/// clap names the argument it did not understand, and there a value pasted in the wrong
+/// place (`set -----BEGIN…`, `set KEY --hunter2`) would reach the terminal and CI logs.
+/// Help, version and a missing argument quote nothing, and stay clap's own.
+fn unseen_arguments(e: clap::Error, args: &[OsString]) -> clap::Error {
+    use clap::error::ErrorKind;
+    let keep = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            | ErrorKind::MissingRequiredArgument
+            | ErrorKind::MissingSubcommand
+    );
+    if keep || args.get(1).is_none_or(|sub| sub != "secrets") {
+        return e;
+    }
+    let command = match args.get(2).and_then(|s| s.to_str()) {
+        Some(sub @ ("set" | "rekey" | "unset")) => format!("secrets {sub}"),
+        _ => "secrets".to_owned(),
+    };
+    clap::Error::raw(
+        e.kind(),
+        format!(
+            "dovetail {command}: an argument is not one it takes, and is not shown: it may be a secret value\n\n\
+             A value goes on stdin, never on the command line; a key is a name like SECRET_KEY.\n\
+             For the arguments it takes, try 'dovetail {command} --help'.\n"
+        ),
+    )
 }
 
 /// The environment that git sources read, shown under `--help`.
@@ -361,9 +394,12 @@ pub struct ValidateArgs {
 /// `dovetail secrets …`.
 #[derive(Debug, Subcommand)]
 pub enum SecretsCommand {
-    /// Encrypt the value on stdin for KEY and add or replace it; every other entry of
-    /// the file stays byte for byte. One trailing newline (`\n` or `\r\n`) of the input
-    /// is dropped.
+    /// Encrypt the value on stdin for KEY and add or replace it in the secrets file.
+    ///
+    /// Every other entry of the file stays byte for byte. One trailing newline (`\n` or
+    /// `\r\n`) of the input is dropped. An empty value, and a terminal for stdin, are
+    /// refused: pipe the value in, as `read -rs VALUE && printf %s "$VALUE" | dovetail
+    /// secrets set KEY` does, so that it is never typed or printed in plain sight.
     #[command(mut_arg("app", |a| a.help(SECRETS_APP_HELP).value_name("DIR")))]
     Set(SecretsSetArgs),
     /// Re-encrypt every value to the current recipients (platform.yaml's and any
@@ -530,6 +566,9 @@ impl UsageError {
 pub struct Environment {
     vars: std::collections::HashMap<String, std::ffi::OsString>,
     cwd: Option<PathBuf>,
+    /// Whether stdin is this process's own (not an in-process run's reader), so that
+    /// asking whether it is a terminal means something.
+    process_stdin: bool,
 }
 
 impl Environment {
@@ -544,6 +583,7 @@ impl Environment {
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v)))
                 .collect(),
             cwd: std::env::current_dir().ok(),
+            process_stdin: true,
         }
     }
 
@@ -555,6 +595,7 @@ impl Environment {
                 .map(|(k, v)| ((*k).to_owned(), (*v).into()))
                 .collect(),
             cwd,
+            process_stdin: false,
         }
     }
 
@@ -574,6 +615,13 @@ impl Environment {
         self.vars
             .get(name)
             .and_then(|v| v.clone().into_string().ok())
+    }
+
+    /// Whether the process's stdin is a terminal; never for an in-process run. Asked
+    /// only by the command that reads a value from stdin, so a render pays nothing.
+    pub fn stdin_is_terminal(&self) -> bool {
+        use std::io::IsTerminal as _;
+        self.process_stdin && std::io::stdin().is_terminal()
     }
 
     /// The working directory.

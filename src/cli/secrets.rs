@@ -25,9 +25,15 @@ use crate::pipeline::{load_identities, open_tree};
 /// What a secrets command cannot do.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
-    /// The key cannot name an environment variable.
-    #[error("`{0}` is not a secret name: letters, digits and '_', not starting with a digit")]
-    BadKey(String),
+    /// A key given that is no secret name, named by its place among those given and never
+    /// shown: it may be a value pasted where the key belongs.
+    #[error("{which} is not a secret name: {fault} (it is not shown)")]
+    BadKey {
+        /// Which key: "the key given", "key 2 of the 3 given".
+        which: String,
+        /// What is wrong with it, from [`key_fault`].
+        fault: &'static str,
+    },
     /// `--app` is a URL.
     #[error("secrets commands edit the secrets file of a checkout, and --app is a URL")]
     NotACheckout,
@@ -79,21 +85,26 @@ pub enum SecretsError {
     /// `rekey` could not read every value, so it rewrote none.
     #[error("{} could not be read; nothing was rekeyed", crate::diag::counted(*.0, "value", "values"))]
     NotRekeyed(usize),
-    /// `unset` was given an argument with `=`, which may hold a value: it is not shown.
-    #[error("secrets unset takes key names only, and an argument holds `=` (it is not shown)")]
-    KeyWithValue,
+    /// The value on stdin is empty: an unset shell variable, most often.
+    #[error("the value on stdin is empty")]
+    EmptyValue,
+    /// Stdin is a terminal: the value would be typed in plain sight.
+    #[error("secrets set reads the value from stdin, and stdin is a terminal")]
+    StdinIsTerminal,
     /// `unset` without a secrets file.
     #[error("there is no `{0}` to remove keys from")]
     NothingToUnset(String),
     /// `unset` of a key the file does not hold.
-    #[error("`{key}` is not a key of `{file}`")]
+    #[error("{which} is not a key of `{file}`")]
     NotInFile {
         /// The file as messages name it.
         file: String,
-        /// The key asked for.
-        key: String,
-        /// The keys the file holds, in its order: the hint's suggestion or list.
-        keys: Vec<String>,
+        /// The key, quoted, when it is a typo away from one the file holds; else its
+        /// place among the keys given ("key 2 of the 3 given"): a key that is none of
+        /// the file's may be a value pasted in, and is not shown.
+        which: String,
+        /// What to do: the key meant, or the keys the file holds.
+        hint: String,
     },
     /// `unset` of the key `imagePullSecret:` names: the app would no longer render.
     #[error("`{key}` is the image pull secret (`imagePullSecret:` in {app_file})")]
@@ -117,7 +128,15 @@ impl SecretsError {
     /// What to do about it.
     pub fn hint(&self) -> Cow<'static, str> {
         let hint = match self {
-            SecretsError::BadKey(_) => "name it like an environment variable, e.g. SECRET_KEY",
+            SecretsError::BadKey { .. } => {
+                "name it like an environment variable (letters, digits and '_', not starting with a digit, at most 128), e.g. SECRET_KEY; the value goes on stdin"
+            }
+            SecretsError::EmptyValue => {
+                "pipe the value in: printf %s \"$VALUE\" | dovetail secrets set KEY; check that VALUE is set, or remove the key with `dovetail secrets unset KEY`"
+            }
+            SecretsError::StdinIsTerminal => {
+                "read it unseen, then pipe it in: read -rs VALUE && printf %s \"$VALUE\" | dovetail secrets set KEY"
+            }
             SecretsError::NotACheckout => "pass --app DIR, a checkout of the customer repo",
             SecretsError::WhichApp => "pass --allocation TENANT/APP or --operator DIR|URL",
             SecretsError::NoRecipients => {
@@ -145,28 +164,65 @@ impl SecretsError {
             SecretsError::NotRekeyed(_)
             | SecretsError::NotUnset { .. }
             | SecretsError::Invalid { .. } => "fix the problems above, then run it again",
-            SecretsError::KeyWithValue => "name the keys alone: dovetail secrets unset KEY [KEY…]",
             SecretsError::NothingToUnset(_) => {
                 "check --app; `secrets:` in dovetail.yaml names the file (secrets.yaml if it names none)"
             }
             SecretsError::PullSecret { .. } => {
                 "change or remove `imagePullSecret:` in dovetail.yaml first: the app does not render without its key"
             }
-            SecretsError::NotInFile { key, keys, .. } => return not_in_file_hint(key, keys).into(),
+            SecretsError::NotInFile { hint, .. } => return hint.clone().into(),
         };
         hint.into()
     }
 }
 
-/// A key the file does not hold: the one a typo away, or the keys it holds (the first
-/// few: a file may hold 256).
-fn not_in_file_hint(key: &str, keys: &[String]) -> String {
+/// The longest key the secrets schema takes.
+const MAX_KEY_CHARS: usize = 128;
+
+/// What makes `key` no secret name, said without quoting it; `None` for a good one.
+/// A key argument is where a hurried paste of the value lands (`KEY=value`, a token, a
+/// PEM block), and a message quoting it would put the value in the terminal, the shell's
+/// scrollback and CI logs.
+fn key_fault(key: &str) -> Option<&'static str> {
+    Some(if key.is_empty() {
+        "it is empty"
+    } else if key.contains('=') {
+        "it holds `=`, as `KEY=value` does"
+    } else if key.chars().count() > MAX_KEY_CHARS {
+        "it is longer than 128 characters"
+    } else if key.as_bytes()[0].is_ascii_digit() {
+        "it starts with a digit"
+    } else if !crate::input::formats::env_name(key) {
+        "it holds a character other than letters, digits and '_'"
+    } else {
+        return None;
+    })
+}
+
+/// A key among `count` given, named by its place: "the key given", "key 2 of the 3 given".
+fn key_place(index: usize, count: usize) -> String {
+    if count == 1 {
+        "the key given".to_owned()
+    } else {
+        format!("key {} of the {count} given", index + 1)
+    }
+}
+
+/// `unset`'s problem with a key the file does not hold: the key is named, and the one
+/// meant suggested, only when it is a typo away from a key of the file (a key the file
+/// holds is no secret); any other is named by its place, with the keys the file holds
+/// (the first few: a file may hold 256).
+fn not_in_file(file: &str, key: &str, which: String, keys: &[String]) -> SecretsError {
     const SHOWN: usize = 12;
     let names: Vec<&str> = keys.iter().map(String::as_str).collect();
     if let Some(near) = crate::input::schema::closest(key, &names) {
-        return format!("did you mean `{near}`?");
+        return SecretsError::NotInFile {
+            file: file.to_owned(),
+            which: format!("`{key}`"),
+            hint: format!("did you mean `{near}`?"),
+        };
     }
-    match names.len() {
+    let hint = match names.len() {
         0 => "it holds no keys".to_owned(),
         n if n <= SHOWN => format!("it holds `{}`", names.join("`, `")),
         n => format!(
@@ -174,6 +230,11 @@ fn not_in_file_hint(key: &str, keys: &[String]) -> String {
             names[..SHOWN].join("`, `"),
             n - SHOWN
         ),
+    };
+    SecretsError::NotInFile {
+        file: file.to_owned(),
+        which,
+        hint,
     }
 }
 
@@ -589,13 +650,17 @@ pub(super) fn set(args: SecretsSetArgs, io: Io<'_>) -> Result<(), Error> {
     if !args.value_given.is_empty() {
         return Err(SecretsError::ValueOnCommandLine.into());
     }
-    if !crate::input::formats::env_name(&args.key) {
-        // `KEY=value` is how a shell sets one: the value is not shown, and it is not
-        // taken from there either.
-        if args.key.contains('=') {
-            return Err(SecretsError::ValueOnCommandLine.into());
+    if let Some(fault) = key_fault(&args.key) {
+        return Err(SecretsError::BadKey {
+            which: key_place(0, 1),
+            fault,
         }
-        return Err(SecretsError::BadKey(args.key).into());
+        .into());
+    }
+    // Typed at a terminal, the value would show on the screen and stay in its
+    // scrollback; refused before anything is read.
+    if io.env.stdin_is_terminal() {
+        return Err(SecretsError::StdinIsTerminal.into());
     }
     let mut reporter = Reporter::new(io.err, Format::Text);
     let target = target(&args.target, io.env, &mut reporter)?;
@@ -619,6 +684,11 @@ pub(super) fn set(args: SecretsSetArgs, io: Io<'_>) -> Result<(), Error> {
     }
     if value.len() > crypto::MAX_VALUE_BYTES {
         return Err(SecretsError::TooLarge.into());
+    }
+    // `printf %s "$VALUE"` with VALUE unset pipes nothing: an empty secret would deploy
+    // and the app find out at its first login.
+    if value.is_empty() {
+        return Err(SecretsError::EmptyValue.into());
     }
     let armored = target.encrypt(&args.key, &value)?;
     let text = target.set(text.as_deref(), &args.key, &armored)?;
@@ -725,18 +795,19 @@ pub(super) fn unset(args: SecretsUnsetArgs, io: Io<'_>) -> Result<(), Error> {
         .collect();
     let mut problems = Vec::new();
     let mut keys: Vec<&str> = Vec::new();
-    for key in &args.keys {
-        if key.contains('=') {
-            // `KEY=value`, the shell's way to set one: never echoed.
-            problems.push(SecretsError::KeyWithValue);
-        } else if !crate::input::formats::env_name(key) {
-            problems.push(SecretsError::BadKey(key.clone()));
-        } else if !have.contains(key) {
-            problems.push(SecretsError::NotInFile {
-                file: file.shown.clone(),
-                key: key.clone(),
-                keys: have.clone(),
+    for (i, key) in args.keys.iter().enumerate() {
+        if let Some(fault) = key_fault(key) {
+            problems.push(SecretsError::BadKey {
+                which: key_place(i, args.keys.len()),
+                fault,
             });
+        } else if !have.contains(key) {
+            problems.push(not_in_file(
+                &file.shown,
+                key,
+                key_place(i, args.keys.len()),
+                &have,
+            ));
         } else if file.pull.as_ref() == Some(key) {
             problems.push(SecretsError::PullSecret {
                 key: key.clone(),
