@@ -1974,3 +1974,35 @@ fn an_unknown_plan_with_no_plans_is_told_to_add_one() {
         "processes.web.plan: no plan `small` in operator/platform.yaml; add it under `plans:` in operator/platform.yaml, or give the process cpu and memory [DT505]",
     );
 }
+
+/// Regression: a NUL byte (`"\0"` in a double-quoted YAML string) in an env value, a
+/// command or args item, or a fragment's env value passed every check and the API
+/// server; the container then could not start, as `execve` ends each string at its
+/// first NUL. Each is refused at its place, and the value is not shown.
+#[test]
+fn a_nul_byte_a_program_would_be_given_is_refused_at_its_place() {
+    const NUL: &str =
+        "holds a NUL byte (\\0), where the kernel cuts a program's arguments and environment short";
+    let mut s = django();
+    s.edit(APP, "shop.settings", "\"shop.set\\0tings\"");
+    s.edit(
+        APP,
+        "command: [\"/run\"]",
+        "command: [\"/run\", \"--bind\\0\"]",
+    );
+    s.append(
+        APP,
+        "pod: {containers: [{name: web, env: [{name: TZ, value: \"UTC\\0\"}], args: [\"-v\\0\"]}]}\n",
+    );
+    let r = s.render();
+    r.invalid(&format!(
+        "app/dovetail.yaml:12:23: error: processes.web.command[1]: {NUL}"
+    ))
+    .invalid(&format!(
+        "app/dovetail.yaml:19:27: error: env.DJANGO_SETTINGS_MODULE: {NUL}"
+    ))
+    .invalid(&format!("error: pod.containers[0].env[0].value: {NUL}"))
+    .invalid(&format!("error: pod.containers[0].args[0]: {NUL}"))
+    .invalid("remove the \\0; binary data belongs in a file (files:) or a secret [DT204]");
+    assert!(!r.stderr.contains("tings"), "{}", r.stderr);
+}

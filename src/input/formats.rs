@@ -184,6 +184,13 @@ pub fn http_path(s: &str) -> bool {
     s.starts_with('/') && all(s, |b| b.is_ascii_graphic())
 }
 
+/// Text without a NUL byte: what a container's program is given (its arguments and
+/// environment values). The API server takes a NUL there, and then `execve`, which reads
+/// each string up to its first NUL, cannot pass it on: the container does not start.
+pub fn exec_text(s: &str) -> bool {
+    !s.contains('\0')
+}
+
 /// `^[!-~]+$`: printable ASCII without spaces (URLs, image patterns).
 pub fn printable(s: &str) -> bool {
     !s.is_empty() && all(s, |b| b.is_ascii_graphic())

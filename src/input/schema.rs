@@ -40,6 +40,7 @@ macro_rules! validator {
                                         "dovetail-dns-subdomain" => crate::input::formats::dns_subdomain,
                                         "dovetail-domain" => crate::input::formats::domain,
                                         "dovetail-env-name" => crate::input::formats::env_name,
+                                        "dovetail-exec-text" => crate::input::formats::exec_text,
                                         "dovetail-git-revision" => crate::input::formats::git_revision,
                                         "dovetail-hostname" => crate::input::formats::hostname,
                                         "dovetail-http-path" => crate::input::formats::http_path,
@@ -435,6 +436,18 @@ fn describe(
                 ),
             };
             out.push(d(Code::BadValue, message).hint(hint));
+        }
+        // The value is not shown: the NUL would be, and the rest adds nothing.
+        ValidationErrorKind::Format { .. }
+            if node.get("format").and_then(Value::as_str) == Some("dovetail-exec-text") =>
+        {
+            out.push(
+                d(
+                    Code::BadValue,
+                    "holds a NUL byte (\\0), where the kernel cuts a program's arguments and environment short: the API server takes it, and the container does not start".to_owned(),
+                )
+                .hint("remove the \\0; binary data belongs in a file (files:) or a secret"),
+            );
         }
         ValidationErrorKind::Pattern { .. } | ValidationErrorKind::Format { .. } => {
             out.push(match description {
