@@ -66,6 +66,9 @@ pub enum Error {
     Problems {
         /// How many errors.
         count: usize,
+        /// Whether they were printed as the report on stdout (JSON, GitHub), not above
+        /// on stderr.
+        on_stdout: bool,
     },
     /// The sources cannot be read as given.
     #[error(transparent)]
@@ -199,6 +202,9 @@ impl Error {
         match self {
             Error::Usage(e) => e.hint().map(str::to_owned),
             Error::Sources(e) => e.hint().map(str::to_owned),
+            Error::Problems {
+                on_stdout: true, ..
+            } => Some("fix the problems the report on stdout lists".to_owned()),
             Error::Invalid { .. } | Error::Problems { .. } => {
                 Some("fix the problems above".to_owned())
             }

@@ -2006,3 +2006,52 @@ fn a_nul_byte_a_program_would_be_given_is_refused_at_its_place() {
     .invalid("remove the \\0; binary data belongs in a file (files:) or a secret [DT204]");
     assert!(!r.stderr.contains("tings"), "{}", r.stderr);
 }
+
+/// Regressions of messages that sent the user the wrong way: a wildcard host written
+/// plain (`*.x` is a YAML alias) got the advice on anchors alone; `port: 8000.0` was told
+/// to read the schema; an item listed twice was reported at the list as "has duplicate
+/// items", not at the item.
+#[test]
+fn messages_say_what_to_write() {
+    let mut s = django();
+    s.edit(APP, "hosts: [shop.acme.example]", "hosts: [*.acme.example]");
+    s.render().invalid(
+        "app/dovetail.yaml:28:11: error: alias `*.acme.example` names no anchor; a plain value starting with `*` is an alias in YAML: quote it, like \"*.acme.example\" [DT103]",
+    );
+    for (port, hint) in [
+        ("8000.0", "write it as `8000`"),
+        ("8e3", "write it as `8000`"),
+    ] {
+        let mut s = django();
+        s.edit(APP, "port: 8000", &format!("port: {port}"));
+        s.render().invalid(&format!(
+            "app/dovetail.yaml:13:11: error: processes.web.port: expected a whole number, found `{port}`; {hint} [DT203]"
+        ));
+    }
+    let mut s = django();
+    s.edit(
+        APP,
+        "services: [postgres, redis]",
+        "services:\n  - postgres\n  - redis\n  - postgres",
+    );
+    s.render().invalid(
+        "app/dovetail.yaml:29:5: error: services[2]: the same as item 1 of the list, line 27; list each item once: remove this one [DT205]",
+    );
+}
+
+/// Regression: `validate --format json|github` ended its stderr with "fix the problems
+/// above", where nothing is: the report is on stdout.
+#[test]
+fn a_report_on_stdout_is_pointed_at_there() {
+    let mut s = django();
+    s.edit(APP, "    port: 8000\n", "    prot: 8000\n");
+    for format in [Format::Json, Format::Github] {
+        let r = s.validate_as(format);
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(r.stdout.contains("prot"), "{}", r.stdout);
+        assert_eq!(
+            r.stderr,
+            "error: 3 problems in the inputs; fix the problems the report on stdout lists\n"
+        );
+    }
+}

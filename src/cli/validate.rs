@@ -50,6 +50,7 @@ pub(super) fn validate(sources: &Sources, format: Format, io: Io<'_>) -> Result<
     if diags.has_errors() {
         return Err(Error::Problems {
             count: diags.error_count(),
+            on_stdout: format != Format::Text,
         });
     }
     if format != Format::Text {

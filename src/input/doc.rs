@@ -272,17 +272,42 @@ pub fn typed<T: DeserializeOwned>(
                     .rsplit_once("expected ")
                     .map_or_else(|| "another kind of value".to_owned(), |(_, e)| e.to_owned())
             };
+            let hint = match whole_number_hint(doc, &path, kind, &expected) {
+                Some(hint) => hint,
+                None => "write it as the field's documentation shows (`dovetail schema` prints it)"
+                    .to_owned(),
+            };
             diags.push(
                 doc.value_error(
                     Code::WrongType,
                     &path,
                     format!("expected {expected}{found}"),
                 )
-                .hint("write it as the field's documentation shows (`dovetail schema` prints it)"),
+                .hint(hint),
             );
             None
         }
     }
+}
+
+/// For a whole number written as a float (`8000.0`, `8e3`), how to write it.
+fn whole_number_hint(
+    doc: &Doc,
+    path: &yaml::Path,
+    kind: SchemaKind,
+    expected: &str,
+) -> Option<String> {
+    if expected != "a whole number" || kind == SchemaKind::Secrets {
+        return None;
+    }
+    let text = doc.root.at(path)?.scalar_text()?;
+    let f: f64 = text.trim().parse().ok()?;
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "checked to be a whole number well inside i64 first"
+    )]
+    let whole = (f.is_finite() && f.fract() == 0.0 && f.abs() < 1e15).then_some(f as i64)?;
+    Some(format!("write it as `{whole}`"))
 }
 
 /// How many parents [`typed`] leaves out, at most, after a document's errors.

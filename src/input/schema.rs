@@ -588,9 +588,32 @@ fn describe(
             );
         }
         ValidationErrorKind::UniqueItems => {
-            out.push(
-                d(Code::OutOfRange, "has duplicate items".to_owned()).hint("list each item once"),
-            );
+            // At the item given again, and where it first stands; its value is not shown
+            // (a list may hold URLs with credentials).
+            let items = instance.as_array().map_or(&[][..], Vec::as_slice);
+            let twice = (1..items.len()).find_map(|j| {
+                items[..j]
+                    .iter()
+                    .position(|a| *a == items[j])
+                    .map(|i| (i, j))
+            });
+            out.push(match twice {
+                Some((first, again)) => {
+                    let line = doc
+                        .root
+                        .at(&path.index(first))
+                        .map(|n| format!(", line {}", n.pos.line))
+                        .unwrap_or_default();
+                    doc.value_error(
+                        Code::OutOfRange,
+                        &path.index(again),
+                        format!("the same as item {} of the list{line}", first + 1),
+                    )
+                    .hint("list each item once: remove this one")
+                }
+                None => d(Code::OutOfRange, "has duplicate items".to_owned())
+                    .hint("list each item once"),
+            });
         }
         ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. } => {
             out.push(match description {

@@ -371,6 +371,11 @@ impl YamlError {
                 "input files are small, so trim it".to_owned()
             }
             YamlError::TooLarge { .. } => "write the values out or remove the aliases".to_owned(),
+            // `hosts: [*.acme.example]`: a wildcard host written plain.
+            YamlError::UnknownAlias { name, .. } if name.starts_with('.') => format!(
+                "a plain value starting with `*` is an alias in YAML: quote it, like \"*{}\"",
+                crate::diag::escaped(name)
+            ),
             YamlError::UnknownAlias { .. } => {
                 "put the anchor (`&name`) on a value above the alias that uses it, or write the value out".to_owned()
             }
