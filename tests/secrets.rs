@@ -1181,7 +1181,7 @@ fn a_secrets_file_that_cannot_be_read_is_reported_at_its_place() {
         (
             "a link to nothing",
             &|| std::os::unix::fs::symlink("nothing.yaml", &secrets).unwrap(),
-            "is a link to nothing",
+            "app/secrets.yaml:1:1: error: `app/secrets.yaml` is a link to nothing",
         ),
     ];
     for (what, make, expected) in cases {
@@ -1229,8 +1229,17 @@ fn set_makes_the_directory_secrets_names_inside_the_app() {
         "private/prod/secrets.yaml",
         "dovetail.yaml/secrets.yaml",
     );
+    // Reported where it is fixed: at `secrets:`.
+    let line =
+        k.s.read("app/dovetail.yaml")
+            .lines()
+            .position(|l| l.starts_with("secrets:"))
+            .unwrap()
+            + 1;
     set(&k, &["A"], PLAIN)
-        .invalid("error: `app/dovetail.yaml` is a file, not a directory")
+        .invalid(&format!(
+            "app/dovetail.yaml:{line}:10: error: secrets: `app/dovetail.yaml` is a file, not a directory"
+        ))
         .invalid("no file was changed");
 }
 
@@ -1247,6 +1256,13 @@ fn a_dovetail_yaml_that_cannot_be_read_stops_the_secrets_commands() {
     std::os::unix::fs::symlink("../dovetail.yaml", &app).unwrap();
     for r in [set(&k, &["B"], PLAIN), unset(&k, &["A"])] {
         r.invalid("app/dovetail.yaml:1:1: error: `dovetail.yaml` leads outside the repo")
+            .invalid("no file was changed");
+    }
+    // A link to nothing is not "no dovetail.yaml", which would name no pull secret.
+    fs::remove_file(&app).unwrap();
+    std::os::unix::fs::symlink("nothing.yaml", &app).unwrap();
+    for r in [set(&k, &["B"], PLAIN), unset(&k, &["A"])] {
+        r.invalid("app/dovetail.yaml:1:1: error: `app/dovetail.yaml` is a link to nothing")
             .invalid("no file was changed");
     }
     fs::remove_file(&app).unwrap();

@@ -256,6 +256,9 @@ struct SecretsPath {
     shown: String,
     /// Whether dovetail.yaml names the file (else `secrets.yaml` is assumed).
     named: bool,
+    /// Where dovetail.yaml's `secrets:` value stands: a path that cannot be a file is
+    /// reported there, where it is fixed.
+    named_at: Option<Pos>,
     app_shown: String,
     /// The key dovetail.yaml's `imagePullSecret:` names.
     pull: Option<String>,
@@ -278,7 +281,7 @@ fn secrets_path(
     })?;
     let tree = Tree::Dir(dir.clone());
     let app_shown = tree.shown(APP_FILE);
-    let (named, pull) = app_fields(&tree, &app_shown, reporter)?;
+    let (named, named_at, pull) = app_fields(dir.root(), &tree, &app_shown, reporter)?;
     let rel = named.clone().unwrap_or_else(|| "secrets.yaml".to_owned());
     let file = SecretsPath {
         shown: tree.shown(&rel),
@@ -286,6 +289,7 @@ fn secrets_path(
         tree,
         rel,
         named: named.is_some(),
+        named_at,
         app_shown,
         pull,
     };
@@ -298,10 +302,11 @@ fn secrets_path(
 /// which file it names. Its other problems are `validate`'s: a customer mid-edit, or an
 /// operator rotating keys, can still set a value. No dovetail.yaml names no file.
 fn app_fields(
+    root: &std::path::Path,
     tree: &Tree,
     shown: &str,
     reporter: &mut Reporter<'_>,
-) -> Result<(Option<String>, Option<String>), Error> {
+) -> Result<(Option<String>, Option<Pos>, Option<String>), Error> {
     const FIELDS: [&str; 2] = ["secrets", "imagePullSecret"];
     let mut diags = Diagnostics::default();
     // Only a dovetail.yaml that is not there names nothing: one that is a directory or
@@ -309,7 +314,20 @@ fn app_fields(
     // the pull secret's key for any other).
     let bytes = match tree.read(APP_FILE, MAX_YAML_BYTES) {
         Ok(bytes) => bytes,
-        Err(ReadError::NotFound(_)) => return Ok((None, None)),
+        // A link to nothing is not "no dovetail.yaml" (which names no pull secret).
+        Err(ReadError::NotFound(_)) if std::fs::symlink_metadata(root.join(APP_FILE)).is_ok() => {
+            diags.push(
+                Diagnostic::at(
+                    Code::Unreadable,
+                    shown,
+                    Pos::START,
+                    format!("`{shown}` is a link to nothing"),
+                )
+                .hint("point the link at the app's dovetail.yaml, or put the file in its place"),
+            );
+            return Err(reported(reporter, &diags));
+        }
+        Err(ReadError::NotFound(_)) => return Ok((None, None, None)),
         Err(e) => {
             diags.push(crate::input::doc::unreadable(&e, shown));
             return Err(reported(reporter, &diags));
@@ -333,7 +351,10 @@ fn app_fields(
             .and_then(|n| n.scalar_text())
             .map(str::to_owned)
     };
-    Ok((text_of(FIELDS[0]), text_of(FIELDS[1])))
+    let at = text_of(FIELDS[0])
+        .is_some()
+        .then(|| doc.root.locate_value(&Path::root().key(FIELDS[0])));
+    Ok((text_of(FIELDS[0]), at, text_of(FIELDS[1])))
 }
 
 fn target(
@@ -494,13 +515,29 @@ impl SecretsPath {
     /// a link and none leads out of the app directory. For a new file, its directory
     /// inside the app directory, whose missing parts `create` makes.
     fn destination(&self, create: bool) -> Result<PathBuf, Box<Diagnostic>> {
+        // A path that cannot be made into a file is fixed in `secrets:`, where
+        // dovetail.yaml names it; a link to nothing, at the link.
         let problem = |message: String, hint: &str| {
-            Box::new(Diagnostic::at(Code::Unreadable, &self.shown, Pos::START, message).hint(hint))
+            let d = match self.named_at {
+                Some(pos) => Diagnostic {
+                    field: "secrets".to_owned(),
+                    path: Path::root().key("secrets"),
+                    ..Diagnostic::at(Code::Unreadable, &self.app_shown, pos, message)
+                },
+                None => Diagnostic::at(Code::Unreadable, &self.shown, Pos::START, message),
+            };
+            Box::new(d.hint(hint))
         };
         let dangling = |rel: &std::path::Path| {
-            problem(
-                format!("`{}` is a link to nothing", self.dir_shown(rel)),
-                "remove the link, or point it at a file inside the app directory",
+            let link = self.dir_shown(rel);
+            Box::new(
+                Diagnostic::at(
+                    Code::Unreadable,
+                    &link,
+                    Pos::START,
+                    format!("`{link}` is a link to nothing"),
+                )
+                .hint("remove the link, or point it at a file inside the app directory"),
             )
         };
         match self.dir.resolve(&self.rel) {
