@@ -281,7 +281,11 @@ fn secrets_path(
     })?;
     let tree = Tree::Dir(dir.clone());
     let app_shown = tree.shown(APP_FILE);
-    let (named, named_at, pull) = app_fields(dir.root(), &tree, &app_shown, reporter)?;
+    let AppFields {
+        secrets: named,
+        secrets_at: named_at,
+        pull,
+    } = app_fields(dir.root(), &tree, &app_shown, reporter)?;
     let rel = named.clone().unwrap_or_else(|| "secrets.yaml".to_owned());
     let file = SecretsPath {
         shown: tree.shown(&rel),
@@ -296,6 +300,17 @@ fn secrets_path(
     Ok((file, sources))
 }
 
+/// What the secrets commands read of dovetail.yaml.
+#[derive(Default)]
+struct AppFields {
+    /// `secrets:`, the file to edit.
+    secrets: Option<String>,
+    /// Where `secrets:`'s value stands.
+    secrets_at: Option<Pos>,
+    /// `imagePullSecret:`, the key `unset` keeps.
+    pull: Option<String>,
+}
+
 /// dovetail.yaml's `secrets:` (which file to edit) and `imagePullSecret:` (the key
 /// `unset` must keep), each checked against the app schema first: a number there would
 /// otherwise name a file `42`, and a dovetail.yaml that does not parse cannot say
@@ -306,7 +321,7 @@ fn app_fields(
     tree: &Tree,
     shown: &str,
     reporter: &mut Reporter<'_>,
-) -> Result<(Option<String>, Option<Pos>, Option<String>), Error> {
+) -> Result<AppFields, Error> {
     const FIELDS: [&str; 2] = ["secrets", "imagePullSecret"];
     let mut diags = Diagnostics::default();
     // Only a dovetail.yaml that is not there names nothing: one that is a directory or
@@ -327,7 +342,7 @@ fn app_fields(
             );
             return Err(reported(reporter, &diags));
         }
-        Err(ReadError::NotFound(_)) => return Ok((None, None, None)),
+        Err(ReadError::NotFound(_)) => return Ok(AppFields::default()),
         Err(e) => {
             diags.push(crate::input::doc::unreadable(&e, shown));
             return Err(reported(reporter, &diags));
@@ -354,7 +369,11 @@ fn app_fields(
     let at = text_of(FIELDS[0])
         .is_some()
         .then(|| doc.root.locate_value(&Path::root().key(FIELDS[0])));
-    Ok((text_of(FIELDS[0]), at, text_of(FIELDS[1])))
+    Ok(AppFields {
+        secrets: text_of(FIELDS[0]),
+        secrets_at: at,
+        pull: text_of(FIELDS[1]),
+    })
 }
 
 fn target(
