@@ -1420,3 +1420,25 @@ fn set_refuses_a_terminal_for_stdin() {
     );
     assert!(!k.s.path("app/secrets.yaml").exists());
 }
+
+/// Regression: `set` stopped at dovetail.yaml's first problem, and the operator learnt of
+/// platform.yaml's only on the next run. Every problem of both is reported at once.
+#[test]
+fn set_reports_dovetail_yaml_and_platform_problems_at_once() {
+    let k = setup();
+    k.s.edit("app/dovetail.yaml", "secrets: secrets.yaml", "secrets: 42");
+    k.s.edit(
+        "operator/platform.yaml",
+        &format!("recipients: [{}]", k.recipient),
+        &format!("recipients: [age1bad, {}]", k.recipient),
+    );
+    let r = set(&k, &["A"], PLAIN);
+    r.invalid("app/dovetail.yaml:")
+        .invalid(": error: secrets: expected a string, found a number `42`")
+        .invalid("operator/platform.yaml:")
+        .invalid(": error: recipients[0]: `age1bad` is not an age x25519 recipient")
+        .invalid("error: 2 problems in the inputs; no file was changed");
+    no_plaintext(&r);
+    assert!(!k.s.path("app/secrets.yaml").exists());
+    assert!(!k.s.path("app/42").exists());
+}

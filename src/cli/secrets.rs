@@ -264,12 +264,13 @@ struct SecretsPath {
     pull: Option<String>,
 }
 
-/// The secrets file of the checkout `--app` names (a directory, not a URL).
+/// The secrets file of the checkout `--app` names (a directory, not a URL); `None` when
+/// dovetail.yaml cannot say which, its problems added to `diags`.
 fn secrets_path(
     args: &RepoArgs,
     io_env: &super::Environment,
-    reporter: &mut Reporter<'_>,
-) -> Result<(SecretsPath, crate::pipeline::Sources), Error> {
+    diags: &mut Diagnostics,
+) -> Result<(Option<SecretsPath>, crate::pipeline::Sources), Error> {
     let sources = args.check(false, &[], io_env)?;
     let Location::Dir(app_dir) = &sources.app else {
         return Err(SecretsError::NotACheckout.into());
@@ -281,11 +282,14 @@ fn secrets_path(
     })?;
     let tree = Tree::Dir(dir.clone());
     let app_shown = tree.shown(APP_FILE);
-    let AppFields {
+    let Some(AppFields {
         secrets: named,
         secrets_at: named_at,
         pull,
-    } = app_fields(dir.root(), &tree, &app_shown, reporter)?;
+    }) = app_fields(dir.root(), &tree, &app_shown, diags)
+    else {
+        return Ok((None, sources));
+    };
     let rel = named.clone().unwrap_or_else(|| "secrets.yaml".to_owned());
     let file = SecretsPath {
         shown: tree.shown(&rel),
@@ -297,7 +301,7 @@ fn secrets_path(
         app_shown,
         pull,
     };
-    Ok((file, sources))
+    Ok((Some(file), sources))
 }
 
 /// What the secrets commands read of dovetail.yaml.
@@ -320,10 +324,10 @@ fn app_fields(
     root: &std::path::Path,
     tree: &Tree,
     shown: &str,
-    reporter: &mut Reporter<'_>,
-) -> Result<AppFields, Error> {
+    diags: &mut Diagnostics,
+) -> Option<AppFields> {
     const FIELDS: [&str; 2] = ["secrets", "imagePullSecret"];
-    let mut diags = Diagnostics::default();
+    let errors = diags.error_count();
     // Only a dovetail.yaml that is not there names nothing: one that is a directory or
     // a link out of the checkout is an error, not a default (`unset` would then take
     // the pull secret's key for any other).
@@ -340,26 +344,24 @@ fn app_fields(
                 )
                 .hint("point the link at the app's dovetail.yaml, or put the file in its place"),
             );
-            return Err(reported(reporter, &diags));
+            return None;
         }
-        Err(ReadError::NotFound(_)) => return Ok(AppFields::default()),
+        Err(ReadError::NotFound(_)) => return Some(AppFields::default()),
         Err(e) => {
             diags.push(crate::input::doc::unreadable(&e, shown));
-            return Err(reported(reporter, &diags));
+            return None;
         }
     };
-    let doc = parse_doc(bytes, shown, &mut diags);
+    let doc = parse_doc(bytes, shown, diags);
     if let Some(doc) = &doc {
         schema_problems(
             SchemaKind::App,
             doc,
-            &mut diags,
+            diags,
             |path| matches!(path.0.first(), Some(Seg::Key(k)) if FIELDS.contains(&k.as_str())),
         );
     }
-    let Some(doc) = doc.filter(|_| !diags.has_errors()) else {
-        return Err(reported(reporter, &diags));
-    };
+    let doc = doc.filter(|_| diags.error_count() == errors)?;
     let text_of = |key: &str| {
         doc.root
             .get(key)
@@ -369,19 +371,42 @@ fn app_fields(
     let at = text_of(FIELDS[0])
         .is_some()
         .then(|| doc.root.locate_value(&Path::root().key(FIELDS[0])));
-    Ok(AppFields {
+    Some(AppFields {
         secrets: text_of(FIELDS[0]),
         secrets_at: at,
         pull: text_of(FIELDS[1]),
     })
 }
 
+/// Which app, its secrets file and whom to encrypt to. Every problem of dovetail.yaml's
+/// fields and of platform.yaml is reported at once, not the first file's alone.
 fn target(
     args: &SecretsArgs,
     io_env: &super::Environment,
     reporter: &mut Reporter<'_>,
 ) -> Result<Target, Error> {
-    let (file, sources) = secrets_path(&args.repo, io_env, reporter)?;
+    let mut diags = Diagnostics::default();
+    match target_parts(args, io_env, reporter, &mut diags) {
+        Ok(Some(target)) if !diags.has_errors() => {
+            reporter.diagnostics(&diags).map_err(Error::Stderr)?;
+            Ok(target)
+        }
+        Ok(_) => Err(reported(reporter, &diags)),
+        Err(e) => {
+            reporter.diagnostics(&diags).map_err(Error::Stderr)?;
+            Err(e)
+        }
+    }
+}
+
+/// [`target`]'s work: `None` when a file's problems, added to `diags`, leave it unknown.
+fn target_parts(
+    args: &SecretsArgs,
+    io_env: &super::Environment,
+    reporter: &mut Reporter<'_>,
+    diags: &mut Diagnostics,
+) -> Result<Option<Target>, Error> {
+    let (file, sources) = secrets_path(&args.repo, io_env, diags)?;
     let op_tree = match &sources.operator {
         Some(op) => Some(open_tree(
             op,
@@ -410,17 +435,10 @@ fn target(
     // adding a key of their own must not leave the platform unable to read the value.
     let mut recipients: Vec<age::x25519::Recipient> = Vec::new();
     if let Some(op) = &op_tree {
-        let mut diags = Diagnostics::default();
-        let platform = OperatorRepo::new(op).platform(&mut diags);
-        if diags.has_errors() {
-            return Err(reported(reporter, &diags));
-        }
-        reporter.diagnostics(&diags).map_err(Error::Stderr)?;
-        let Some((doc, platform)) = platform.filter(|_| !diags.has_errors()) else {
-            return Err(SecretsError::Invalid {
-                count: diags.error_count().max(1),
-            }
-            .into());
+        let errors = diags.error_count();
+        let platform = OperatorRepo::new(op).platform(diags);
+        let Some((doc, platform)) = platform.filter(|_| diags.error_count() == errors) else {
+            return Ok(None);
         };
         // Even with --recipient: the customer's own key alone makes a value that no
         // render on the platform opens, found out only at the next deploy.
@@ -442,11 +460,11 @@ fn target(
             recipients.push(parsed);
         }
     }
-    Ok(Target {
+    Ok(file.map(|file| Target {
         file,
         identity,
         recipients,
-    })
+    }))
 }
 
 impl Target {
@@ -831,7 +849,11 @@ pub(super) fn unset(args: SecretsUnsetArgs, io: Io<'_>) -> Result<(), Error> {
         operator: None,
         allocation: None,
     };
-    let (file, _) = secrets_path(&repo, io.env, &mut reporter)?;
+    let mut diags = Diagnostics::default();
+    let (file, _) = secrets_path(&repo, io.env, &mut diags)?;
+    let Some(file) = file else {
+        return Err(reported(&mut reporter, &diags));
+    };
     let Some(text) = file.read(&mut reporter)? else {
         return Err(SecretsError::NothingToUnset(file.shown).into());
     };
