@@ -1088,6 +1088,7 @@ fn a_key_holding_an_assignment_is_never_shown() {
         "apiVersion: dovetail/v1\nkind: Secrets\ndata: {SECRET_KEY=hunter2, B=hunter2}\n",
         "apiVersion: dovetail/v1\nkind: Secrets\ndata:\n  SECRET_KEY=hunter2: x\n  SECRET_KEY=hunter2: y\n",
         "apiVersion: dovetail/v1\nkind: Secrets\nSECRET_KEY=hunter2: x\ndata: {}\n",
+        "apiVersion: dovetail/v1\nkind: Secrets\ndata:\n  postgres://app:hunter2@db: x\n",
     ] {
         k.s.write("app/secrets.yaml", text);
         let runs = [
@@ -1106,7 +1107,9 @@ fn a_key_holding_an_assignment_is_never_shown() {
             );
         }
         assert!(
-            runs[0].stderr.contains("(a key holding '=', not shown)"),
+            runs[0]
+                .stderr
+                .contains("(a key that is no secret name, not shown)"),
             "{}",
             runs[0].stderr
         );
@@ -1441,4 +1444,38 @@ fn set_reports_dovetail_yaml_and_platform_problems_at_once() {
     no_plaintext(&r);
     assert!(!k.s.path("app/secrets.yaml").exists());
     assert!(!k.s.path("app/42").exists());
+}
+
+/// Regression: stdin was read up to the cap and a line end, and a value that went on
+/// after a line end at the cap was set cut short there, without a word. A value of
+/// exactly the cap, with or without its line end, is set whole.
+#[test]
+fn a_value_over_the_cap_is_refused_not_cut_short() {
+    let k = setup();
+    let cap = dovetail::crypto::MAX_VALUE_BYTES;
+    let at_cap = "A".repeat(cap);
+    for value in [
+        format!("{at_cap}\r\nTAIL"),
+        format!("{at_cap}\nTAIL"),
+        format!("{at_cap}B"),
+    ] {
+        set(&k, &["BIG"], &value).fails(Some(2), "error: the value is larger than 8192 bytes");
+        assert!(!k.s.path("app/secrets.yaml").exists());
+    }
+    for value in [at_cap.clone(), format!("{at_cap}\r\n")] {
+        let r = set(&k, &["BIG"], &value);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let doc = dovetail::input::yaml::parse(&k.s.read("app/secrets.yaml"))
+        .unwrap()
+        .to_json();
+    let ids = dovetail::crypto::read_identities(&k.s.path("key.txt")).unwrap();
+    let binding = dovetail::crypto::Binding {
+        tenant: "acme",
+        app: "shop",
+        key: "BIG",
+    };
+    let plain =
+        dovetail::crypto::decrypt(doc["data"]["BIG"].as_str().unwrap(), &ids, &binding).unwrap();
+    assert_eq!(plain.as_slice(), at_cap.as_bytes());
 }

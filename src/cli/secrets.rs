@@ -176,9 +176,6 @@ impl SecretsError {
     }
 }
 
-/// The longest key the secrets schema takes.
-const MAX_KEY_CHARS: usize = 128;
-
 /// What makes `key` no secret name, said without quoting it; `None` for a good one.
 /// A key argument is where a hurried paste of the value lands (`KEY=value`, a token, a
 /// PEM block), and a message quoting it would put the value in the terminal, the shell's
@@ -188,7 +185,7 @@ fn key_fault(key: &str) -> Option<&'static str> {
         "it is empty"
     } else if key.contains('=') {
         "it holds `=`, as `KEY=value` does"
-    } else if key.chars().count() > MAX_KEY_CHARS {
+    } else if key.chars().count() > crate::input::formats::MAX_SECRET_NAME {
         "it is longer than 128 characters"
     } else if key.as_bytes()[0].is_ascii_digit() {
         "it starts with a digit"
@@ -745,8 +742,10 @@ pub(super) fn set(args: SecretsSetArgs, io: Io<'_>) -> Result<(), Error> {
         target.file.parse_shape(text, &mut reporter)?;
     }
     let mut value = Vec::new();
+    // The cap, a line end that is dropped, and one byte more: a value that goes on
+    // after a line end at the cap is too large, not cut short there.
     io.input
-        .take(crypto::MAX_VALUE_BYTES as u64 + 2)
+        .take(crypto::MAX_VALUE_BYTES as u64 + 3)
         .read_to_end(&mut value)
         .map_err(SecretsError::Stdin)?;
     // A value piped from a Windows editor or `echo` ends its line with `\r\n`; the

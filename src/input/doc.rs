@@ -108,7 +108,7 @@ fn parse(bytes: Vec<u8>, shown: &str, secret: bool, diags: &mut Diagnostics) -> 
     match yaml::parse_input(&text, secret) {
         Ok((mut root, duplicates)) => {
             if secret {
-                hide_assignments(&mut root);
+                hide_keys(&mut root, false);
             }
             // The first of each duplicated key is kept, and the file checked on.
             for e in duplicates {
@@ -130,22 +130,30 @@ fn parse(bytes: Vec<u8>, shown: &str, secret: bool, diags: &mut Diagnostics) -> 
     }
 }
 
-/// What a secrets file's key holding `=` is shown as.
-pub const HIDDEN_KEY: &str = "(a key holding '=', not shown)";
+/// What a secrets file's key that may be a value is shown as.
+pub const HIDDEN_KEY: &str = "(a key that is no secret name, not shown)";
 
-/// Every key of a secrets file holding `=` renamed [`HIDDEN_KEY`]: `SECRET_KEY=hunter2:`
-/// is a value pasted in as a shell or `.env` file sets it, and whatever names the key
-/// (a schema error, its path in any report, the keys `unset` lists) would show it.
-fn hide_assignments(node: &mut Node) {
+/// Keys of a secrets file that may be a value renamed [`HIDDEN_KEY`]: under `data`
+/// (`in_data`), every key that is no secret name (`SECRET_KEY=hunter2:`, as a shell or
+/// `.env` file sets a value, or a URL with its password); elsewhere, a key holding `=`.
+/// Whatever names a key (a schema error, its path in any report, the keys `unset`
+/// lists) would show it.
+fn hide_keys(node: &mut Node, in_data: bool) {
+    let top = matches!(node.kind, NodeKind::Map(_)) && !in_data;
     match &mut node.kind {
         NodeKind::Scalar(_) => {}
-        NodeKind::Seq(items) => items.iter_mut().for_each(hide_assignments),
+        NodeKind::Seq(items) => items.iter_mut().for_each(|n| hide_keys(n, false)),
         NodeKind::Map(entries) => {
             for e in entries {
-                if e.key.contains('=') {
+                let hide = if in_data {
+                    !crate::input::formats::secret_name(&e.key)
+                } else {
+                    e.key.contains('=')
+                };
+                if hide {
                     HIDDEN_KEY.clone_into(&mut e.key);
                 }
-                hide_assignments(&mut e.value);
+                hide_keys(&mut e.value, top && e.key == "data");
             }
         }
     }

@@ -66,6 +66,14 @@ pub fn env_name(s: &str) -> bool {
         && all(s, |b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// The longest key a secrets file takes.
+pub const MAX_SECRET_NAME: usize = 128;
+
+/// A key of a secrets file: an [`env_name`] of at most [`MAX_SECRET_NAME`] characters.
+pub fn secret_name(s: &str) -> bool {
+    s.len() <= MAX_SECRET_NAME && env_name(s)
+}
+
 /// `[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?`, at most 63: the name of a label key, or a
 /// label value.
 fn qualified_part(s: &str) -> bool {

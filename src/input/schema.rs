@@ -243,8 +243,8 @@ fn describe(
         let (code, message, hint) = if key == crate::input::doc::HIDDEN_KEY {
             (
                 Code::BadValue,
-                "a key holds '=' (it is not shown: `KEY=value` may hold a value)".to_owned(),
-                "remove the line, and set the value with `dovetail secrets set KEY`".to_owned(),
+                "a key is no secret name, and is not shown: it may be a value pasted in".to_owned(),
+                "name it like an environment variable (letters, digits and '_', not starting with a digit, at most 128); if it is a value, remove the line and set it with `dovetail secrets set KEY`".to_owned(),
             )
         } else if let ValidationErrorKind::Not { .. } = error.kind() {
             (

@@ -415,7 +415,7 @@ impl YamlError {
                 pos,
                 key,
                 first_line,
-            } if key.contains('=') => YamlError::DuplicateKey {
+            } if !crate::input::formats::secret_name(&key) => YamlError::DuplicateKey {
                 pos,
                 key: crate::input::doc::HIDDEN_KEY.to_owned(),
                 first_line,
