@@ -785,6 +785,11 @@ fn set_drops_a_crlf_line_ending_and_refuses_a_value_argument_unseen() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert_eq!(decrypted(&k, "DB_PASSWORD"), b"p4ss");
+}
+
+/// The value of `key` in app/secrets.yaml, decrypted with the test's identity.
+fn decrypted(k: &Keys, key: &str) -> Vec<u8> {
     let doc = dovetail::input::yaml::parse(&k.s.read("app/secrets.yaml"))
         .unwrap()
         .to_json();
@@ -792,12 +797,11 @@ fn set_drops_a_crlf_line_ending_and_refuses_a_value_argument_unseen() {
     let binding = dovetail::crypto::Binding {
         tenant: "acme",
         app: "shop",
-        key: "DB_PASSWORD",
+        key,
     };
-    let plain =
-        dovetail::crypto::decrypt(doc["data"]["DB_PASSWORD"].as_str().unwrap(), &ids, &binding)
-            .unwrap();
-    assert_eq!(plain, b"p4ss");
+    dovetail::crypto::decrypt(doc["data"][key].as_str().unwrap(), &ids, &binding)
+        .unwrap()
+        .to_vec()
 }
 
 /// `dovetail secrets unset ARGS --app app`, run in the scratch dir.
@@ -1466,16 +1470,5 @@ fn a_value_over_the_cap_is_refused_not_cut_short() {
         let r = set(&k, &["BIG"], &value);
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
-    let doc = dovetail::input::yaml::parse(&k.s.read("app/secrets.yaml"))
-        .unwrap()
-        .to_json();
-    let ids = dovetail::crypto::read_identities(&k.s.path("key.txt")).unwrap();
-    let binding = dovetail::crypto::Binding {
-        tenant: "acme",
-        app: "shop",
-        key: "BIG",
-    };
-    let plain =
-        dovetail::crypto::decrypt(doc["data"]["BIG"].as_str().unwrap(), &ids, &binding).unwrap();
-    assert_eq!(plain.as_slice(), at_cap.as_bytes());
+    assert_eq!(decrypted(&k, "BIG"), at_cap.as_bytes());
 }
