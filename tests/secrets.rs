@@ -799,9 +799,7 @@ fn decrypted(k: &Keys, key: &str) -> Vec<u8> {
         app: "shop",
         key,
     };
-    dovetail::crypto::decrypt(doc["data"][key].as_str().unwrap(), &ids, &binding)
-        .unwrap()
-        .to_vec()
+    dovetail::crypto::decrypt(doc["data"][key].as_str().unwrap(), &ids, &binding).unwrap()
 }
 
 /// `dovetail secrets unset ARGS --app app`, run in the scratch dir.
