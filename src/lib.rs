@@ -144,9 +144,12 @@ impl Error {
             Error::Invalid { .. }
             | Error::Problems { .. }
             | Error::Empty
+            // A file must change: the secrets file.
             | Error::Secrets(
                 cli::secrets::SecretsError::NotRekeyed(_)
-                | cli::secrets::SecretsError::Invalid { .. },
+                | cli::secrets::SecretsError::Invalid { .. }
+                | cli::secrets::SecretsError::NotEditable(..)
+                | cli::secrets::SecretsError::NotASecretsFile(_),
             ) => 1,
             Error::Argo(e) if e.is_input() => 1,
             Error::Output(e) if e.is_input() => 1,

@@ -30,7 +30,13 @@ pub(super) fn man(command: &[String], io: Io<'_>) -> Result<(), Error> {
         let sub = page
             .get_subcommands()
             .find(|c| c.get_name() == *part)
-            .ok_or_else(|| UsageError::NoSuchCommand(command.join(" ")))?
+            .ok_or_else(|| {
+                if names.len() > 1 && names[1] == "secrets" {
+                    UsageError::NoSuchSecretsCommand(names[1..].join(" "))
+                } else {
+                    UsageError::NoSuchCommand(command.join(" "))
+                }
+            })?
             .clone();
         names.push(sub.get_name().to_owned());
         page = sub;

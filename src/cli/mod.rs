@@ -86,17 +86,33 @@ fn unseen_arguments(e: clap::Error, args: &[OsString]) -> clap::Error {
             | ErrorKind::MissingRequiredArgument
             | ErrorKind::MissingSubcommand
     );
-    if keep || args.get(1).is_none_or(|sub| sub != "secrets") {
+    // `dovetail secrets …`, or `dovetail help secrets …`.
+    let at = match (args.get(1), args.get(2)) {
+        (Some(a), _) if a == "secrets" => 1,
+        (Some(a), Some(b)) if a == "help" && b == "secrets" => 2,
+        _ => return e,
+    };
+    if keep {
         return e;
     }
-    let command = match args.get(2).and_then(|s| s.to_str()) {
+    let command = match args.get(at + 1).and_then(|s| s.to_str()) {
         Some(sub @ ("set" | "rekey" | "unset")) => format!("secrets {sub}"),
         _ => "secrets".to_owned(),
+    };
+    let what = match e.kind() {
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
+            "an option has no value, or one it does not take"
+        }
+        ErrorKind::ArgumentConflict => {
+            "an option is given twice, or with one it cannot be given with"
+        }
+        ErrorKind::InvalidSubcommand => "it has no subcommand by the name given",
+        _ => "an argument is not one it takes",
     };
     clap::Error::raw(
         e.kind(),
         format!(
-            "dovetail {command}: an argument is not one it takes, and is not shown: it may be a secret value\n\n\
+            "dovetail {command}: {what}; it is not shown, as it may be a secret value\n\n\
              A value goes on stdin, never on the command line; a key is a name like SECRET_KEY.\n\
              For the arguments it takes, try 'dovetail {command} --help'.\n"
         ),
@@ -423,6 +439,9 @@ const SECRETS_APP_HELP: &str = "The customer app's directory (where dovetail.yam
 #[derive(Debug, Args)]
 pub struct SecretsSetArgs {
     /// The key, like SECRET_KEY.
+    // Taken even when it starts with `-`: `-hunter2` would otherwise be read as `-h`
+    // and print help with exit 0; as a key it is refused, unseen.
+    #[arg(allow_hyphen_values = true)]
     pub key: String,
     /// A value given after the key, refused without being shown: arguments end up in
     /// shell history, process lists and CI logs, and clap's own error would print it.
@@ -514,6 +533,10 @@ pub enum UsageError {
     /// `man COMMAND` for a command dovetail does not have.
     #[error("dovetail has no command `{0}`")]
     NoSuchCommand(String),
+    /// `man secrets …` for a command there is not: what follows `secrets` is not shown,
+    /// as it may be a value pasted in the wrong place.
+    #[error("`dovetail {0}` has no subcommand by the name given (it is not shown)")]
+    NoSuchSecretsCommand(String),
     /// `explain KIND/NAME FIELD` where nothing rendered matches.
     #[error("no rendered {0}")]
     NothingToExplain(String),
@@ -545,7 +568,9 @@ impl UsageError {
             UsageError::BadRecipient(_) => {
                 "give an age1… public key, as `age-keygen -y KEYFILE` prints it"
             }
-            UsageError::NoSuchCommand(_) => "see `dovetail --help` for the commands",
+            UsageError::NoSuchCommand(_) | UsageError::NoSuchSecretsCommand(_) => {
+                "see `dovetail --help` for the commands"
+            }
             UsageError::NothingToExplain(_) => {
                 "run `dovetail explain` without it to see every object and field"
             }

@@ -43,9 +43,6 @@ pub enum SecretsError {
     /// No recipients given, and no platform.yaml to take them from.
     #[error("no recipients")]
     NoRecipients,
-    /// `platform.yaml` lists none.
-    #[error("{0} lists no `recipients:`")]
-    PlatformHasNoRecipients(String),
     /// `--recipient` is not an X25519 recipient (as [`crypto::shown_key`] shows it).
     #[error("{0} is not an age X25519 recipient (age1…)")]
     BadRecipient(String),
@@ -141,9 +138,6 @@ impl SecretsError {
             SecretsError::WhichApp => "pass --allocation TENANT/APP or --operator DIR|URL",
             SecretsError::NoRecipients => {
                 "pass --recipient age1… or --operator DIR|URL (its platform.yaml lists them)"
-            }
-            SecretsError::PlatformHasNoRecipients(_) => {
-                "the operator lists the platform's public keys there first: a value encrypted to --recipient keys alone is one the platform cannot open"
             }
             SecretsError::BadRecipient(_) => {
                 "give an age1… public key, as `age-keygen -y KEYFILE` prints it"
@@ -440,7 +434,15 @@ fn target_parts(
         // Even with --recipient: the customer's own key alone makes a value that no
         // render on the platform opens, found out only at the next deploy.
         if platform.recipients.is_empty() {
-            return Err(SecretsError::PlatformHasNoRecipients(doc.file).into());
+            diags.push(
+                doc.value_error(
+                    Code::OutOfRange,
+                    &Path::root().key("recipients"),
+                    "lists no recipients, so no render on the platform could open a value set now",
+                )
+                .hint("the operator lists the platform's public keys here first (age1…, as age-keygen -y prints them); a --recipient of your own is added to them, never used alone"),
+            );
+            return Ok(None);
         }
         recipients.extend(platform.recipients.iter().filter_map(|r| r.parse().ok()));
     } else if args.recipient.is_empty() {
@@ -539,6 +541,10 @@ impl SecretsPath {
                 Ok(_) => return Ok(None),
                 Err(d) => diags.push(*d),
             },
+            Err(ReadError::NotAFile(_)) if self.named => diags.push(self.misnamed(
+                format!("`{}` is not a regular file", self.shown),
+                "name the secrets file in `secrets:`, like secrets.yaml or config/secrets.yaml",
+            )),
             Err(e) => diags.push(crate::input::doc::unreadable(&e, &self.shown)),
         }
         Err(reported(reporter, &diags))
@@ -549,19 +555,7 @@ impl SecretsPath {
     /// a link and none leads out of the app directory. For a new file, its directory
     /// inside the app directory, whose missing parts `create` makes.
     fn destination(&self, create: bool) -> Result<PathBuf, Box<Diagnostic>> {
-        // A path that cannot be made into a file is fixed in `secrets:`, where
-        // dovetail.yaml names it; a link to nothing, at the link.
-        let problem = |message: String, hint: &str| {
-            let d = match self.named_at {
-                Some(pos) => Diagnostic {
-                    field: "secrets".to_owned(),
-                    path: Path::root().key("secrets"),
-                    ..Diagnostic::at(Code::Unreadable, &self.app_shown, pos, message)
-                },
-                None => Diagnostic::at(Code::Unreadable, &self.shown, Pos::START, message),
-            };
-            Box::new(d.hint(hint))
-        };
+        let problem = |message: String, hint: &str| Box::new(self.misnamed(message, hint));
         let dangling = |rel: &std::path::Path| {
             let link = self.dir_shown(rel);
             Box::new(
@@ -625,6 +619,21 @@ impl SecretsPath {
             return Err(dangling(rel));
         }
         Ok(path)
+    }
+
+    /// A path that cannot be a file, reported where it is fixed: at `secrets:` when
+    /// dovetail.yaml names it, else at the file's place. (A link to nothing is reported
+    /// at the link.)
+    fn misnamed(&self, message: String, hint: &str) -> Diagnostic {
+        match self.named_at {
+            Some(pos) => Diagnostic {
+                field: "secrets".to_owned(),
+                path: Path::root().key("secrets"),
+                ..Diagnostic::at(Code::Unreadable, &self.app_shown, pos, message)
+            },
+            None => Diagnostic::at(Code::Unreadable, &self.shown, Pos::START, message),
+        }
+        .hint(hint)
     }
 
     /// `rel` inside the app directory, as messages name it.

@@ -854,6 +854,8 @@ fn line_at(text: &str, pos: Pos) -> &str {
 
 /// The name an alias at `pos` writes (`*base` gives `base`); empty if none is there.
 fn alias_name(text: &str, pos: Pos) -> String {
+    // The parser's columns do not count a byte-order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let rest: String = line_at(text, pos)
         .chars()
         .skip(pos.col.saturating_sub(1) as usize)
@@ -868,12 +870,11 @@ fn alias_name(text: &str, pos: Pos) -> String {
     }
 }
 
-/// Refuses a `%YAML` directive for any version but 1.2, which the parser would read as
-/// 1.2 regardless. Directives stand at the start of a line before the document's `---`,
-/// among comments and blank lines; the first other line ends them.
 /// A NUL byte, which YAML does not allow anywhere, at its own place: the parser stops
 /// there as at the end of the text, and then speaks of a tab or an unclosed quote.
 fn check_nul(text: &str) -> Result<(), YamlError> {
+    // Columns are counted as the parser counts them, without a byte-order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let Some(at) = text.find('\0') else {
         return Ok(());
     };
@@ -892,6 +893,9 @@ fn check_nul(text: &str) -> Result<(), YamlError> {
     })
 }
 
+/// Refuses a `%YAML` directive for any version but 1.2, which the parser would read as
+/// 1.2 regardless. Directives stand at the start of a line before the document's `---`,
+/// among comments and blank lines; the first other line ends them.
 fn check_version(text: &str) -> Result<(), YamlError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (i, line) in text.lines().enumerate() {
@@ -1243,11 +1247,22 @@ mod tests {
             ("a: 1\nk: a\0b\n", 2, 5),
             ("a: 1\nk: \"\u{e9}\0\"\n", 2, 6),
             ("\0k: 1\n", 1, 1),
+            // A byte-order mark is no column, as the parser counts them.
+            ("\u{feff}k: a\0\n", 1, 5),
         ] {
             let e = parse(text).unwrap_err();
             assert_eq!(e.pos(), Pos { line, col }, "{text:?}");
             assert!(e.to_string().contains("a NUL byte"), "{text:?}: {e}");
         }
+    }
+
+    /// Regression: after a byte-order mark, an alias on the first line was looked for one
+    /// column off, and its name (and with it the wildcard-host hint) was lost.
+    #[test]
+    fn an_alias_after_a_byte_order_mark_is_named() {
+        let e = parse("\u{feff}k: [x, *.a]\n").unwrap_err();
+        assert_eq!(e.to_string(), "alias `*.a` names no anchor");
+        assert!(e.hint().contains("quote it, like \"*.a\""), "{}", e.hint());
     }
 
     #[test]
