@@ -2055,3 +2055,19 @@ fn a_report_on_stdout_is_pointed_at_there() {
         );
     }
 }
+
+/// Regression: a sidecar serving the process's port under the name `metrics` was
+/// accepted; the render names that port `http`, so the PodMonitor scraped a port the
+/// pod does not have, and the metrics NetworkPolicy opened the serving port.
+#[test]
+fn a_metrics_name_on_the_served_port_is_refused() {
+    let mut s = django();
+    s.edit(
+        APP,
+        "    health: {path: /healthz}\n",
+        "    health: {path: /healthz}\n    pod: {containers: [{name: nginx, image: registry.example.com/acme/nginx:1, ports: [{name: metrics, containerPort: 8000}]}]}\n",
+    );
+    s.render().invalid(
+        "error: processes.web.pod.containers[0].ports[0].name: `metrics` names the port `web` serves, which dovetail names `http`; serve metrics on a port of their own, named `metrics`",
+    );
+}

@@ -267,6 +267,45 @@ fn checksum_rolls_pods_when_env_or_files_change() {
     let after_scoped = (checksum(&s, "shop-web"), checksum(&s, "shop-worker"));
     assert_ne!(scoped.0, after_scoped.0);
     assert_eq!(scoped.1, after_scoped.1);
+
+    // Regression: web's pods read a file listed for the worker alone (the init step
+    // sees every file, and a sidecar mounts it by subPath), yet did not roll when it
+    // changed, and ran on the old file.
+    s.edit(
+        "app/dovetail.yaml",
+        "processes: [web]}",
+        "processes: [worker]}",
+    );
+    let before = (checksum(&s, "shop-web"), checksum(&s, "shop-worker"));
+    s.append("app/config/logging.ini", "# and again\n");
+    let after = (checksum(&s, "shop-web"), checksum(&s, "shop-worker"));
+    assert_ne!(before.0, after.0, "web's init step reads the file");
+    assert_ne!(before.1, after.1);
+    // Without the init step, a fragment's mount of the files volume counts alike: web
+    // lists a file of its own, and its sidecar mounts the worker's by subPath.
+    s.edit(
+        "app/dovetail.yaml",
+        "  mode: initContainer\n",
+        "  mode: job\n",
+    );
+    s.write("app/config/web.ini", "[web]\n");
+    s.edit(
+        "app/dovetail.yaml",
+        "files:\n",
+        "files:\n  - {path: config/web.ini, mount: /app/config/web.ini, processes: [web]}\n",
+    );
+    s.edit(
+        "app/dovetail.yaml",
+        "    health: {path: /healthz}\n",
+        "    health: {path: /healthz}\n    pod: {containers: [{name: logship, image: registry.example.com/acme/logship:1, volumeMounts: [{name: dovetail-files, mountPath: /etc/logship.ini, subPath: config_logging.ini, readOnly: true}]}]}\n",
+    );
+    let before = checksum(&s, "shop-web");
+    s.append("app/config/logging.ini", "# once more\n");
+    assert_ne!(
+        before,
+        checksum(&s, "shop-web"),
+        "the sidecar reads the file"
+    );
 }
 
 #[test]

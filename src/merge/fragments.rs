@@ -452,6 +452,23 @@ fn check_pod_names(
                         );
                         continue;
                     }
+                    // The serving sidecar's port is renamed `http`: a metrics name on it
+                    // would send the PodMonitor to a port the pod does not have, and open
+                    // the serving port to monitoring.
+                    if serving
+                        && let Some(pname) =
+                            pname.filter(|n| *n == "metrics" || n.ends_with("-metrics"))
+                    {
+                        cx.app_err(
+                            Code::NameTaken,
+                            &ppath.key("name"),
+                            format!(
+                                "`{pname}` names the port `{process}` serves, which dovetail names `http`"
+                            ),
+                            "serve metrics on a port of their own, named `metrics`",
+                        );
+                        continue;
+                    }
                     // Another process's container is patched in its own pods only.
                     if !patch || name == process {
                         check_pod_port(

@@ -750,14 +750,23 @@ fn pod_security() -> Value {
     })
 }
 
-/// What a process's pods must roll on: env, the files it mounts, and its fragments.
-fn checksum(r: &Resolved, p: &ResolvedProcess) -> String {
+/// What a process's pods must roll on: env, secrets and every file the pod reads. The
+/// files are mounted by `subPath`, which the kubelet never refreshes: a pod that reads a
+/// file, and does not roll when it changes, runs on the old one. (The fragments are in
+/// the pod template itself, whose change rolls the pods anyway.)
+fn checksum(r: &Resolved, p: &ResolvedProcess, runs_init: bool) -> String {
     let mut parts: Vec<Vec<u8>> = Vec::new();
     for (k, v) in &r.env {
         parts.push(k.as_bytes().to_vec());
         parts.push(v.as_bytes().to_vec());
     }
-    for f in r.files.iter().filter(|f| p.files.contains(&f.key)) {
+    // The init step sees every file; a fragment may mount any of them.
+    let every_file = runs_init || fragments_mount_files(r, p);
+    for f in r
+        .files
+        .iter()
+        .filter(|f| every_file || p.files.contains(&f.key))
+    {
         parts.push(f.key.as_bytes().to_vec());
         parts.push(f.content.clone());
     }
@@ -766,6 +775,38 @@ fn checksum(r: &Resolved, p: &ResolvedProcess) -> String {
     }
     let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
     sha256_hex(&refs)
+}
+
+/// Whether a fragment of `p` mounts the app's files ConfigMap: through dovetail's
+/// `dovetail-files` volume, or a volume of its own that names `<app>-files` (directly or
+/// among a projected volume's sources).
+fn fragments_mount_files(r: &Resolved, p: &ResolvedProcess) -> bool {
+    fn names_config_map(v: &Value, wanted: &str) -> bool {
+        match v {
+            Value::Object(m) => m.iter().any(|(k, v)| {
+                (k == "configMap" && v.get("name").and_then(Value::as_str) == Some(wanted))
+                    || names_config_map(v, wanted)
+            }),
+            Value::Array(items) => items.iter().any(|v| names_config_map(v, wanted)),
+            _ => false,
+        }
+    }
+    let files = name(r, "files");
+    let mut volumes: Vec<&str> = vec!["dovetail-files"];
+    volumes.extend(
+        p.volumes
+            .iter()
+            .filter(|v| names_config_map(v, &files))
+            .filter_map(|v| v.get("name").and_then(Value::as_str)),
+    );
+    p.sidecars
+        .iter()
+        .chain(&p.init_containers)
+        .chain(&p.patches)
+        .filter_map(|c| c.get("volumeMounts").and_then(Value::as_array))
+        .flatten()
+        .filter_map(|m| m.get("name").and_then(Value::as_str))
+        .any(|n| volumes.contains(&n))
 }
 
 fn deployment(r: &Resolved, p: &ResolvedProcess) -> Value {
@@ -828,7 +869,7 @@ fn deployment(r: &Resolved, p: &ResolvedProcess) -> Value {
         "metadata": {
             "labels": labels(r, &p.name),
             "annotations": {
-                CHECKSUM_ANNOTATION: checksum(r, p),
+                CHECKSUM_ANNOTATION: checksum(r, p, runs_init),
                 "kubectl.kubernetes.io/default-container": &p.name,
             },
         },
