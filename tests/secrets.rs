@@ -1371,7 +1371,12 @@ fn a_value_given_as_the_key_is_never_printed_back() {
         Some(2),
         "the key given is not a secret name: it holds a character other than letters",
     );
-    for args in [&["-----BEGIN-hunter2"][..], &["API_TOKEN", "--hunter2"]] {
+    // `-hunter2` read as `-h` printed help, exit 0.
+    for args in [
+        &["-----BEGIN-hunter2"][..],
+        &["API_TOKEN", "--hunter2"],
+        &["-hunter2"],
+    ] {
         unset(&k, args).fails(Some(2), "it may be a secret value");
     }
     for args in [

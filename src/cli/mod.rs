@@ -78,8 +78,20 @@ impl Cli {
 /// Help, version and a missing argument quote nothing, and stay clap's own.
 fn unseen_arguments(e: clap::Error, args: &[OsString]) -> clap::Error {
     use clap::error::ErrorKind;
+    // `unset -hunter2` reads as `-h` and more letters: help and exit 0, for what may be
+    // a value pasted in. It is refused as the argument it is.
+    let clustered_help = e.kind() == ErrorKind::DisplayHelp
+        && args.iter().any(|a| {
+            a.to_str()
+                .is_some_and(|a| a.starts_with("-h") && a.len() > 2)
+        });
+    let kind = if clustered_help {
+        ErrorKind::UnknownArgument
+    } else {
+        e.kind()
+    };
     let keep = matches!(
-        e.kind(),
+        kind,
         ErrorKind::DisplayHelp
             | ErrorKind::DisplayVersion
             | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
@@ -99,7 +111,7 @@ fn unseen_arguments(e: clap::Error, args: &[OsString]) -> clap::Error {
         Some(sub @ ("set" | "rekey" | "unset")) => format!("secrets {sub}"),
         _ => "secrets".to_owned(),
     };
-    let what = match e.kind() {
+    let what = match kind {
         ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
             "an option has no value, or one it does not take"
         }
@@ -110,7 +122,7 @@ fn unseen_arguments(e: clap::Error, args: &[OsString]) -> clap::Error {
         _ => "an argument is not one it takes",
     };
     clap::Error::raw(
-        e.kind(),
+        kind,
         format!(
             "dovetail {command}: {what}; it is not shown, as it may be a secret value\n\n\
              A value goes on stdin, never on the command line; a key is a name like SECRET_KEY.\n\
