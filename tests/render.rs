@@ -234,27 +234,31 @@ fn every_container_meets_pod_security_restricted() {
 
 #[test]
 fn checksum_rolls_pods_when_env_or_files_change() {
-    let checksum = |s: &Scenario, deployment: &str| {
+    // Web's and the worker's, from one render.
+    let checksums = |s: &Scenario| {
         let out = s.rendered();
         let all = objects(&out);
-        object(&all, "Deployment", deployment)
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("dovetail/config-checksum: "))
-            .unwrap()
-            .to_owned()
+        let of = |deployment: &str| {
+            object(&all, "Deployment", deployment)
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("dovetail/config-checksum: "))
+                .unwrap()
+                .to_owned()
+        };
+        (of("shop-web"), of("shop-worker"))
     };
     let mut s = Scenario::example("django");
-    let before = (checksum(&s, "shop-web"), checksum(&s, "shop-worker"));
+    let before = checksums(&s);
     s.edit(
         "app/dovetail.yaml",
         "DJANGO_DEBUG: \"off\"",
         "DJANGO_DEBUG: \"on\"",
     );
-    let after_env = (checksum(&s, "shop-web"), checksum(&s, "shop-worker"));
+    let after_env = checksums(&s);
     assert_ne!(before.0, after_env.0);
     assert_ne!(before.1, after_env.1);
     s.append("app/config/logging.ini", "# more\n");
-    let after_file = (checksum(&s, "shop-web"), checksum(&s, "shop-worker"));
+    let after_file = checksums(&s);
     assert_ne!(after_env.0, after_file.0);
     // A file mounted only by web rolls only web.
     s.edit(
@@ -262,9 +266,9 @@ fn checksum_rolls_pods_when_env_or_files_change() {
         "mount: /app/config/logging.ini}",
         "mount: /app/config/logging.ini, processes: [web]}",
     );
-    let scoped = (checksum(&s, "shop-web"), checksum(&s, "shop-worker"));
+    let scoped = checksums(&s);
     s.append("app/config/logging.ini", "# again\n");
-    let after_scoped = (checksum(&s, "shop-web"), checksum(&s, "shop-worker"));
+    let after_scoped = checksums(&s);
     assert_ne!(scoped.0, after_scoped.0);
     assert_eq!(scoped.1, after_scoped.1);
 
@@ -276,9 +280,9 @@ fn checksum_rolls_pods_when_env_or_files_change() {
         "processes: [web]}",
         "processes: [worker]}",
     );
-    let before = (checksum(&s, "shop-web"), checksum(&s, "shop-worker"));
+    let before = checksums(&s);
     s.append("app/config/logging.ini", "# and again\n");
-    let after = (checksum(&s, "shop-web"), checksum(&s, "shop-worker"));
+    let after = checksums(&s);
     assert_ne!(before.0, after.0, "web's init step reads the file");
     assert_ne!(before.1, after.1);
     // Without the init step, a fragment's mount of the files volume counts alike: web
@@ -299,13 +303,9 @@ fn checksum_rolls_pods_when_env_or_files_change() {
         "    health: {path: /healthz}\n",
         "    health: {path: /healthz}\n    pod: {containers: [{name: logship, image: registry.example.com/acme/logship:1, volumeMounts: [{name: dovetail-files, mountPath: /etc/logship.ini, subPath: config_logging.ini, readOnly: true}]}]}\n",
     );
-    let before = checksum(&s, "shop-web");
+    let before = checksums(&s).0;
     s.append("app/config/logging.ini", "# once more\n");
-    assert_ne!(
-        before,
-        checksum(&s, "shop-web"),
-        "the sidecar reads the file"
-    );
+    assert_ne!(before, checksums(&s).0, "the sidecar reads the file");
 }
 
 #[test]

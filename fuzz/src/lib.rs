@@ -452,14 +452,10 @@ pub fn secrets_file_set(data: &[u8]) {
         return;
     };
     // `set` ends the last line as the file ends its first: a CRLF file gets `\r\n`.
-    let nl = match text.find('\n') {
-        Some(i) if text[..i].ends_with('\r') => "\r\n",
-        _ => "\n",
-    };
     let before = if text.ends_with(['\n', '\r']) || text.is_empty() {
         text.to_owned()
     } else {
-        format!("{text}{nl}")
+        format!("{text}{}", dovetail::input::secrets_file::newline_of(text))
     };
     let Some((old_entries, new_entries)) = edited_secrets_file(&before, &out) else {
         return;

@@ -17,7 +17,7 @@ use crate::input::model::{Identity, SecretsFile};
 use crate::input::operator::OperatorRepo;
 use crate::input::schema::SchemaKind;
 use crate::input::secrets_file::EditError;
-use crate::input::tree::{DirTree, MAX_YAML_BYTES, ReadError, Tree};
+use crate::input::tree::{DirTree, MAX_YAML_BYTES, ReadError};
 use crate::input::yaml::{Path, Pos, Seg};
 use crate::pipeline::Location;
 use crate::pipeline::{load_identities, open_tree};
@@ -239,8 +239,6 @@ struct Target {
 /// The app's secrets file in a checkout: the one dovetail.yaml names, or `secrets.yaml`.
 struct SecretsPath {
     dir: DirTree,
-    /// `dir`, as the readers of inputs take it.
-    tree: Tree,
     /// The file, relative to the app directory.
     rel: String,
     /// The file as messages name it.
@@ -271,21 +269,19 @@ fn secrets_path(
         path: app_dir.display().to_string(),
         source,
     })?;
-    let tree = Tree::Dir(dir.clone());
-    let app_shown = tree.shown(APP_FILE);
+    let app_shown = dir.shown(APP_FILE);
     let Some(AppFields {
         secrets: named,
         secrets_at: named_at,
         pull,
-    }) = app_fields(dir.root(), &tree, &app_shown, diags)
+    }) = app_fields(&dir, &app_shown, diags)
     else {
         return Ok((None, sources));
     };
     let rel = named.clone().unwrap_or_else(|| "secrets.yaml".to_owned());
     let file = SecretsPath {
-        shown: tree.shown(&rel),
+        shown: dir.shown(&rel),
         dir,
-        tree,
         rel,
         named: named.is_some(),
         named_at,
@@ -311,21 +307,18 @@ struct AppFields {
 /// otherwise name a file `42`, and a dovetail.yaml that does not parse cannot say
 /// which file it names. Its other problems are `validate`'s: a customer mid-edit, or an
 /// operator rotating keys, can still set a value. No dovetail.yaml names no file.
-fn app_fields(
-    root: &std::path::Path,
-    tree: &Tree,
-    shown: &str,
-    diags: &mut Diagnostics,
-) -> Option<AppFields> {
+fn app_fields(dir: &DirTree, shown: &str, diags: &mut Diagnostics) -> Option<AppFields> {
     const FIELDS: [&str; 2] = ["secrets", "imagePullSecret"];
     let errors = diags.error_count();
     // Only a dovetail.yaml that is not there names nothing: one that is a directory or
     // a link out of the checkout is an error, not a default (`unset` would then take
     // the pull secret's key for any other).
-    let bytes = match tree.read(APP_FILE, MAX_YAML_BYTES) {
+    let bytes = match dir.read(APP_FILE, MAX_YAML_BYTES) {
         Ok(bytes) => bytes,
         // A link to nothing is not "no dovetail.yaml" (which names no pull secret).
-        Err(ReadError::NotFound(_)) if std::fs::symlink_metadata(root.join(APP_FILE)).is_ok() => {
+        Err(ReadError::NotFound(_))
+            if std::fs::symlink_metadata(dir.root().join(APP_FILE)).is_ok() =>
+        {
             diags.push(
                 Diagnostic::at(
                     Code::Unreadable,
@@ -359,12 +352,13 @@ fn app_fields(
             .and_then(|n| n.scalar_text())
             .map(str::to_owned)
     };
-    let at = text_of(FIELDS[0])
+    let secrets = text_of(FIELDS[0]);
+    let secrets_at = secrets
         .is_some()
         .then(|| doc.root.locate_value(&Path::root().key(FIELDS[0])));
     Some(AppFields {
-        secrets: text_of(FIELDS[0]),
-        secrets_at: at,
+        secrets,
+        secrets_at,
         pull: text_of(FIELDS[1]),
     })
 }
@@ -529,7 +523,7 @@ impl SecretsPath {
     /// it is named); what stands in the way is reported at the file's place.
     fn read(&self, reporter: &mut Reporter<'_>) -> Result<Option<String>, Error> {
         let mut diags = Diagnostics::default();
-        match self.tree.read(&self.rel, MAX_YAML_BYTES) {
+        match self.dir.read(&self.rel, MAX_YAML_BYTES) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => return Ok(Some(text)),
                 // The parser says where the first byte that is not UTF-8 stands.
@@ -638,7 +632,7 @@ impl SecretsPath {
 
     /// `rel` inside the app directory, as messages name it.
     fn dir_shown(&self, rel: &std::path::Path) -> String {
-        self.tree.shown(&rel.to_string_lossy())
+        self.dir.shown(&rel.to_string_lossy())
     }
 
     /// Written next to the file and renamed over it: never a half-written secrets file,

@@ -53,13 +53,7 @@ pub fn unreadable(e: &ReadError, shown: &str) -> Diagnostic {
 
 /// Where the first byte that is not UTF-8 stands: `valid` bytes of `bytes` are.
 fn first_invalid(bytes: &[u8], valid: usize) -> Pos {
-    let before = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let to_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-    Pos {
-        line: to_u32(before.matches('\n').count()).saturating_add(1),
-        col: to_u32(before[line_start..].chars().count()).saturating_add(1),
-    }
+    Pos::after(std::str::from_utf8(&bytes[..valid]).unwrap_or_default())
 }
 
 /// Parses the bytes of a YAML input file; `None` (with a diagnostic) when they are not

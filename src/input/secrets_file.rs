@@ -22,7 +22,7 @@ fn entry(key: &str, armored: &str, indent: usize, nl: &str) -> String {
 
 /// The line break `text` uses, by its first one: a file saved with `\r\n` gets its new
 /// lines with `\r\n` too, not a mix that an editor shows as a change to the whole file.
-fn newline_of(text: &str) -> &'static str {
+pub fn newline_of(text: &str) -> &'static str {
     match text.find('\n') {
         Some(i) if text[..i].ends_with('\r') => "\r\n",
         _ => "\n",

@@ -168,11 +168,7 @@ impl Tree {
     /// the path inside the repo for git.
     pub fn shown(&self, rel: &str) -> String {
         match self {
-            Tree::Dir(t) => {
-                let joined = t.given.join(rel);
-                let s = joined.to_string_lossy();
-                s.strip_prefix("./").unwrap_or(&s).to_owned()
-            }
+            Tree::Dir(t) => t.shown(rel),
             Tree::Git(t) => format!("{}{}{rel}", t.revision, t.prefix),
             Tree::Memory(t) => {
                 let joined = Path::new(&t.name).join(rel);
@@ -224,6 +220,13 @@ impl DirTree {
     /// The tree's directory, links resolved.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// How messages name the file `rel`: the path the user would type.
+    pub fn shown(&self, rel: &str) -> String {
+        let joined = self.given.join(rel);
+        let s = joined.to_string_lossy();
+        s.strip_prefix("./").unwrap_or(&s).to_owned()
     }
 
     /// Opens `dir` as a tree; fails when it is missing or not a directory.

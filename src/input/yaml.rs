@@ -51,6 +51,17 @@ impl Pos {
     /// The start of a file, for problems with the file as a whole.
     pub const START: Pos = Pos { line: 1, col: 1 };
 
+    /// The place just after `before`, the text of a file up to it: its line, and its
+    /// column counted in characters.
+    pub fn after(before: &str) -> Pos {
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let to_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Pos {
+            line: to_u32(before.matches('\n').count()).saturating_add(1),
+            col: to_u32(before[line_start..].chars().count()).saturating_add(1),
+        }
+    }
+
     fn from_span(span: &Span) -> Pos {
         Pos {
             line: u32::try_from(span.start.line()).unwrap_or(u32::MAX),
@@ -878,14 +889,8 @@ fn check_nul(text: &str) -> Result<(), YamlError> {
     let Some(at) = text.find('\0') else {
         return Ok(());
     };
-    let before = &text[..at];
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let count = |n: usize| u32::try_from(n + 1).unwrap_or(u32::MAX);
     Err(YamlError::Syntax {
-        pos: Pos {
-            line: count(before.matches('\n').count()),
-            col: count(before[line_start..].chars().count()),
-        },
+        pos: Pos::after(&text[..at]),
         message: "a NUL byte, which YAML does not allow".to_owned(),
         hint: Some(
             "remove it; a file full of them is binary, or saved as UTF-16: save it as UTF-8 text",

@@ -457,7 +457,7 @@ fn check_pod_names(
                     // the serving port to monitoring.
                     if serving
                         && let Some(pname) =
-                            pname.filter(|n| *n == "metrics" || n.ends_with("-metrics"))
+                            pname.filter(|n| crate::render::is_metrics_port_name(n))
                     {
                         cx.app_err(
                             Code::NameTaken,

@@ -1277,6 +1277,12 @@ struct MetricsPort {
     protocol: String,
 }
 
+/// Whether a container port's name marks it as one to scrape: `metrics` or
+/// `<something>-metrics`.
+pub(crate) fn is_metrics_port_name(name: &str) -> bool {
+    name == "metrics" || name.ends_with("-metrics")
+}
+
 /// The ports named `metrics` or `<something>-metrics` of a process's containers (sidecar
 /// exporters, or the app's own).
 fn metrics_ports(p: &ResolvedProcess) -> Vec<MetricsPort> {
@@ -1290,8 +1296,7 @@ fn metrics_ports(p: &ResolvedProcess) -> Vec<MetricsPort> {
         {
             let name = port.get("name").and_then(Value::as_str).unwrap_or_default();
             let number = port.get("containerPort").and_then(Value::as_u64);
-            if let (true, Some(number)) = (name == "metrics" || name.ends_with("-metrics"), number)
-            {
+            if let (true, Some(number)) = (is_metrics_port_name(name), number) {
                 let protocol = port.get("protocol").and_then(Value::as_str);
                 out.push(MetricsPort {
                     name: name.to_owned(),
